@@ -1,0 +1,135 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "lago-console",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "LagoAPI", targets: ["LagoAPI"]),
+        .library(name: "LagoConfig", targets: ["LagoConfig"]),
+        .library(name: "LagoEngine", targets: ["LagoEngine"]),
+        .library(name: "LagoSandbox", targets: ["LagoSandbox"]),
+        .library(name: "ConsoleUI", targets: ["ConsoleUI"]),
+        .executable(name: "lago-console", targets: ["lago-console"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        .target(
+            name: "LagoAPI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LagoConfig",
+            dependencies: [
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LagoEngine",
+            dependencies: [
+                "LagoAPI",
+                "LagoConfig",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LagoSandbox",
+            dependencies: [
+                "LagoAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LagoBench",
+            dependencies: ["LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ConsoleUI",
+            dependencies: ["LagoAPI", "LagoConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CNCursesW",
+            cSettings: [
+                .define("NCURSES_WIDECHAR", to: "1"),
+                .define("_XOPEN_SOURCE", to: "700"),
+                .define("_DEFAULT_SOURCE"),
+            ],
+            linkerSettings: [.linkedLibrary("ncursesw"), .linkedLibrary("tinfo")]
+        ),
+        .target(
+            name: "Terminal",
+            dependencies: ["CNCursesW"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lago-console",
+            dependencies: [
+                "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "Terminal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LagoAPITests",
+            dependencies: [
+                "LagoAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "LagoConfigTests", dependencies: ["LagoConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LagoEngineTests",
+            dependencies: [
+                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig", "LagoBench",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LagoSandboxTests",
+            dependencies: [
+                "LagoSandbox", "LagoAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

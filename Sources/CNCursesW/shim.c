@@ -1,0 +1,83 @@
+#include "CNCursesW.h"
+
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+static struct termios saved_termios;
+static volatile sig_atomic_t termios_saved = 0;
+static volatile sig_atomic_t curses_active = 0;
+static SCREEN *screen = NULL;
+
+WINDOW *lc_stdscr(void) { return stdscr; }
+int lc_lines(void) { return LINES; }
+int lc_cols(void) { return COLS; }
+attr_t lc_a_bold(void) { return A_BOLD; }
+attr_t lc_a_dim(void) { return A_DIM; }
+attr_t lc_a_reverse(void) { return A_REVERSE; }
+attr_t lc_a_underline(void) { return A_UNDERLINE; }
+attr_t lc_a_normal(void) { return A_NORMAL; }
+attr_t lc_color_pair(short n) { return COLOR_PAIR(n); }
+int lc_colors(void) { return COLORS; }
+int lc_key_resize(void) { return KEY_RESIZE; }
+int lc_key_code_yes(void) { return KEY_CODE_YES; }
+int lc_err(void) { return ERR; }
+
+int lc_open_terminal(void) {
+    setlocale(LC_ALL, "");
+    const char *term = getenv("TERM");
+    if (term == NULL || term[0] == '\0') return -1;
+    if (tcgetattr(STDIN_FILENO, &saved_termios) == 0) termios_saved = 1;
+    screen = newterm(NULL, stdout, stdin);
+    if (screen == NULL) return -1;
+    set_term(screen);
+    curses_active = 1;
+    return 0;
+}
+
+void lc_restore_terminal(void) {
+    if (curses_active) {
+        curses_active = 0;
+        endwin();
+    }
+    if (termios_saved) tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+}
+
+static void crash_handler(int sig) {
+    lc_restore_terminal();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void lc_install_crash_handlers(void) {
+    int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
+    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+        struct sigaction action;
+        memset(&action, 0, sizeof(action));
+        action.sa_handler = crash_handler;
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = SA_RESETHAND;
+        sigaction(signals[i], &action, NULL);
+    }
+}
+
+int lc_get_wch(wint_t *out) { return wget_wch(stdscr, out); }
+
+int lc_put_utf8(int y, int x, const char *utf8, attr_t attributes, short pair) {
+    wchar_t wide[8];
+    size_t count = mbstowcs(wide, utf8, 7);
+    if (count == (size_t)-1 || count == 0) {
+        wide[0] = L'?';
+        count = 1;
+    }
+    wide[count] = L'\0';
+    cchar_t cell;
+    if (setcchar(&cell, wide, attributes, pair, NULL) != OK) return ERR;
+    return mvwadd_wch(stdscr, y, x, &cell);
+}
+
+int lc_wcwidth(wchar_t c) { return wcwidth(c); }

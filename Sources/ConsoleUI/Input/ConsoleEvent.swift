@@ -1,0 +1,361 @@
+public import Foundation
+public import LagoAPI
+public import LagoConfig
+
+/// Something that happened, fed to ``AppState/handle(_:)``: a key, a resize, a clock tick, or news from the
+/// engine and from effects the wiring executed.
+///
+/// The wiring layer produces these from the terminal (keys, `SIGWINCH`), a timer (ticks, about once a second),
+/// the engine's event stream and `stats()` snapshots, and from the results of ``Effect``s.
+public enum ConsoleEvent: Sendable {
+    /// A key press.
+    case key(Key)
+    /// The terminal was resized to `width` × `height` cells.
+    case resize(width: Int, height: Int)
+    /// The clock advanced; countdowns, ages and transient messages are computed from this time.
+    case tick(now: Date)
+    /// Lifecycle changes of individual events (queued, in flight, delivered, retrying, dead…), oldest first.
+    /// Updates are merged by transaction id: the first creates a row in the live events pane.
+    case eventLifecycle([EventUpdate])
+    /// A fresh snapshot of the engine's queue (counts, retrying batches, dead letters, rates, latency).
+    case stats(QueueStats)
+    /// The configuration the console shows: metric codes per canonical field and the default subscription.
+    case config(mappings: [CanonicalField: String], defaultSubscription: String?)
+    /// Where the console sends events and whether Lago accepts the API key.
+    case connection(ConnectionInfo)
+    /// The answer to ``Effect/flush``.
+    case flushFinished(FlushSummary)
+    /// The answer to ``Effect/verify(transactionID:)``: the event as Lago stored it, or why it could not be read.
+    case verifyFinished(transactionID: String, result: Result<LagoEvent, OperationError>)
+    /// The answer to ``Effect/checkMappings``: Lago's billable metrics, or why they could not be listed.
+    case mappingsChecked(Result<[BillableMetric], OperationError>)
+    /// The answer to ``Effect/loadSubscriptions``: Lago's active subscriptions.
+    case subscriptionsLoaded(Result<[Subscription], OperationError>)
+    /// The answer to ``Effect/saveDefaultSubscription(_:)`` when it exists in Lago and was written to the config.
+    case subscriptionSaved(String)
+    /// The answer to ``Effect/saveMapping(field:code:)`` once the config file was written.
+    case mappingSaved(field: CanonicalField, code: String)
+    /// The answer to ``Effect/sendUsage(_:)`` or ``Effect/sendEvent(_:)``: the events were queued with these
+    /// transaction ids (the console highlights them and follows them to delivery).
+    case sendAccepted(transactionIDs: [String])
+    /// The engine refused a test send (invalid input, queue closed); shown in the send pane.
+    case sendFailed(String)
+    /// An effect succeeded and has nothing else to report (a replay, a discard, a retry); shown briefly.
+    case operationSucceeded(String)
+    /// An effect failed (a save, a replay, a load…); shown as an error message, and clears pending spinners.
+    case operationFailed(String)
+}
+
+/// Why an operation requested by an ``Effect`` failed, in words for the operator.
+public struct OperationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The message shown on screen (Lago's error code and details when there are some).
+    public var message: String
+
+    /// Creates an error with a message.
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Where an event is in its delivery to Lago.
+public enum DeliveryState: Sendable, Hashable {
+    /// Accepted by the engine, waiting for a batch.
+    case queued
+    /// Part of a request to Lago that has not answered yet.
+    case inFlight
+    /// Lago accepted the event.
+    case delivered
+    /// Lago already had an event with this transaction id (idempotent duplicate; nothing lost).
+    case alreadyInLago
+    /// The last attempt failed with a transient error; the engine will try again (attempt number `attempt`).
+    case retrying(attempt: Int)
+    /// The engine gave up; the event is a dead letter that can be replayed or discarded.
+    case dead
+    /// The engine refused the event before queueing it (invalid input, queue full).
+    case refused
+
+    /// The label shown in the state column (`already in Lago`, `retry 2`).
+    public var label: String {
+        switch self {
+        case .queued: "queued"
+        case .inFlight: "in flight"
+        case .delivered: "delivered"
+        case .alreadyInLago: "already in Lago"
+        case .retrying(let attempt): "retry \(attempt)"
+        case .dead: "dead"
+        case .refused: "refused"
+        }
+    }
+
+    /// A label of at most 9 columns for narrow layouts.
+    public var shortLabel: String {
+        switch self {
+        case .alreadyInLago: "in Lago"
+        default: label
+        }
+    }
+
+    /// Whether the event will not change state any more without an operator action.
+    public var isFinal: Bool {
+        switch self {
+        case .delivered, .alreadyInLago, .dead, .refused: true
+        case .queued, .inFlight, .retrying: false
+        }
+    }
+}
+
+/// A change in one event's delivery, published by the engine (the wiring maps engine events onto this).
+public struct EventUpdate: Sendable, Hashable {
+    /// The event's idempotency key; updates with the same id update the same row.
+    public var transactionID: String
+    /// The billable metric code.
+    public var code: String
+    /// The subscription the event is billed to.
+    public var externalSubscriptionID: String?
+    /// The event's properties (the pane shows them as `key=value`, sorted by key).
+    public var properties: [String: JSONValue]
+    /// The new state.
+    public var state: DeliveryState
+    /// When the change happened.
+    public var time: Date
+    /// The attempt number this change belongs to, when it comes from a request.
+    public var attempt: Int?
+    /// The HTTP status of Lago's answer, if there was one.
+    public var httpStatus: Int?
+    /// Why the attempt failed or the event was refused (Lago's `code` and `error_details`, a network error).
+    public var reason: String?
+    /// The JSON body sent to Lago (shown in the detail view).
+    public var payloadJSON: String?
+    /// Lago's response body, or the transport error.
+    public var response: String?
+
+    /// Creates an update.
+    public init(
+        transactionID: String, code: String, externalSubscriptionID: String?,
+        properties: [String: JSONValue] = [:], state: DeliveryState, time: Date, attempt: Int? = nil,
+        httpStatus: Int? = nil, reason: String? = nil, payloadJSON: String? = nil, response: String? = nil
+    ) {
+        self.transactionID = transactionID
+        self.code = code
+        self.externalSubscriptionID = externalSubscriptionID
+        self.properties = properties
+        self.state = state
+        self.time = time
+        self.attempt = attempt
+        self.httpStatus = httpStatus
+        self.reason = reason
+        self.payloadJSON = payloadJSON
+        self.response = response
+    }
+
+    /// Creates an update for an event input.
+    public init(
+        event: EventInput, state: DeliveryState, time: Date, attempt: Int? = nil, httpStatus: Int? = nil,
+        reason: String? = nil, payloadJSON: String? = nil, response: String? = nil
+    ) {
+        self.init(
+            transactionID: event.transactionID, code: event.code,
+            externalSubscriptionID: event.externalSubscriptionID, properties: event.properties, state: state,
+            time: time, attempt: attempt, httpStatus: httpStatus, reason: reason, payloadJSON: payloadJSON,
+            response: response)
+    }
+}
+
+/// What the engine is doing, as shown in the queue pane and the status line.
+public enum EngineState: Sendable, Hashable {
+    /// Starting up (opening the queue, first contact with Lago).
+    case starting
+    /// Delivering events.
+    case running
+    /// Not delivering (paused by the operator or the configuration).
+    case paused
+    /// Lago rejected the API key; nothing is sent until the key is fixed or a retry succeeds.
+    case authFailed(reason: String)
+    /// Lago or the network is failing; the next attempt is at `until`.
+    case backingOff(until: Date, reason: String)
+    /// Shut down.
+    case stopped
+}
+
+/// A batch the engine will retry.
+public struct RetryingBatch: Sendable, Hashable {
+    /// An identifier for the batch (for display).
+    public var id: String
+    /// How many events the batch holds.
+    public var eventCount: Int
+    /// Why the last attempt failed.
+    public var reason: String
+    /// The HTTP status of the last attempt, if Lago answered.
+    public var httpStatus: Int?
+    /// The number of the last attempt.
+    public var attempt: Int
+    /// The maximum number of attempts before the events become dead letters, if bounded.
+    public var maxAttempts: Int?
+    /// When the next attempt starts.
+    public var nextRetryAt: Date
+
+    /// Creates a retrying batch.
+    public init(
+        id: String, eventCount: Int, reason: String, httpStatus: Int?, attempt: Int, maxAttempts: Int? = nil,
+        nextRetryAt: Date
+    ) {
+        self.id = id
+        self.eventCount = eventCount
+        self.reason = reason
+        self.httpStatus = httpStatus
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.nextRetryAt = nextRetryAt
+    }
+}
+
+/// An event the engine gave up on, kept for replay or discard.
+public struct DeadLetter: Sendable, Hashable {
+    /// The dead letter's id in the engine's store (what replay and discard refer to).
+    public var id: String
+    /// The event.
+    public var event: EventInput
+    /// Lago's reason (its error `code` and `error_details`) or the last transport error.
+    public var reason: String
+    /// The HTTP status of the last attempt, if Lago answered.
+    public var httpStatus: Int?
+    /// The number of attempts made.
+    public var attempts: Int
+    /// When the event became a dead letter.
+    public var failedAt: Date
+
+    /// Creates a dead letter.
+    public init(id: String, event: EventInput, reason: String, httpStatus: Int?, attempts: Int, failedAt: Date) {
+        self.id = id
+        self.event = event
+        self.reason = reason
+        self.httpStatus = httpStatus
+        self.attempts = attempts
+        self.failedAt = failedAt
+    }
+}
+
+/// A snapshot of the engine's queue, shown by the queue and failures panes and the status line.
+public struct QueueStats: Sendable, Hashable {
+    /// Events waiting for a batch.
+    public var queued: Int
+    /// Events in a request that has not been answered.
+    public var inFlight: Int
+    /// Events waiting for a retry.
+    public var retrying: Int
+    /// Events Lago accepted since the engine started.
+    public var delivered: Int
+    /// Events Lago already had (idempotent duplicates) since the engine started.
+    public var alreadyInLago: Int
+    /// Dead letters currently stored.
+    public var dead: Int
+    /// Events refused before queueing since the engine started.
+    public var refused: Int
+    /// When the oldest pending event was queued.
+    public var oldestPendingAt: Date?
+    /// Events delivered per second over the last 60 seconds, oldest first, one sample per second.
+    public var eventsPerSecond: [Double]
+    /// The median request latency over a recent window.
+    public var latencyP50: Duration?
+    /// The 99th percentile request latency over a recent window.
+    public var latencyP99: Duration?
+    /// What the engine is doing.
+    public var engineState: EngineState
+    /// Batches waiting for a retry.
+    public var retryingBatches: [RetryingBatch]
+    /// Dead letters, newest first.
+    public var deadLetters: [DeadLetter]
+
+    /// Creates a snapshot; everything defaults to zero / empty / running.
+    public init(
+        queued: Int = 0, inFlight: Int = 0, retrying: Int = 0, delivered: Int = 0, alreadyInLago: Int = 0,
+        dead: Int = 0, refused: Int = 0, oldestPendingAt: Date? = nil, eventsPerSecond: [Double] = [],
+        latencyP50: Duration? = nil, latencyP99: Duration? = nil, engineState: EngineState = .running,
+        retryingBatches: [RetryingBatch] = [], deadLetters: [DeadLetter] = []
+    ) {
+        self.queued = queued
+        self.inFlight = inFlight
+        self.retrying = retrying
+        self.delivered = delivered
+        self.alreadyInLago = alreadyInLago
+        self.dead = dead
+        self.refused = refused
+        self.oldestPendingAt = oldestPendingAt
+        self.eventsPerSecond = eventsPerSecond
+        self.latencyP50 = latencyP50
+        self.latencyP99 = latencyP99
+        self.engineState = engineState
+        self.retryingBatches = retryingBatches
+        self.deadLetters = deadLetters
+    }
+
+    /// Events not yet delivered nor dead: queued, in flight and retrying.
+    public var pending: Int { queued + inFlight + retrying }
+}
+
+/// Whether Lago accepts the API key.
+public enum AuthState: Sendable, Hashable {
+    /// Not checked yet.
+    case unknown
+    /// A check is running.
+    case checking
+    /// Lago accepted the key.
+    case ok
+    /// Lago rejected the key (401), with the reason.
+    case failed(String)
+}
+
+/// Whether Lago is reachable.
+public enum LinkState: Sendable, Hashable {
+    /// No request made yet.
+    case unknown
+    /// The last request got an answer.
+    case connected
+    /// The last request failed at the transport level, with the reason.
+    case unreachable(String)
+}
+
+/// Where the console sends events, shown in the status line.
+public struct ConnectionInfo: Sendable, Hashable {
+    /// The Lago API base URL.
+    public var url: String
+    /// Whether the URL is the built-in sandbox (shows a SANDBOX badge).
+    public var isSandbox: Bool
+    /// The API key, already masked by the wiring (e.g. `••••1a2b`); the console never sees the key.
+    public var maskedKey: String
+    /// Whether Lago accepts the key.
+    public var auth: AuthState
+    /// Whether Lago answers.
+    public var link: LinkState
+
+    /// Creates connection information.
+    public init(url: String, isSandbox: Bool, maskedKey: String, auth: AuthState = .unknown, link: LinkState = .unknown) {
+        self.url = url
+        self.isSandbox = isSandbox
+        self.maskedKey = maskedKey
+        self.auth = auth
+        self.link = link
+    }
+}
+
+/// The result of a flush.
+public struct FlushSummary: Sendable, Hashable {
+    /// Events delivered by the flush.
+    public var delivered: Int
+    /// Events still pending when the flush returned.
+    public var pending: Int
+    /// Events that became dead letters during the flush.
+    public var dead: Int
+    /// How long the flush took.
+    public var duration: Duration
+
+    /// Creates a flush summary.
+    public init(delivered: Int, pending: Int, dead: Int, duration: Duration) {
+        self.delivered = delivered
+        self.pending = pending
+        self.dead = dead
+        self.duration = duration
+    }
+}

@@ -1,0 +1,102 @@
+public import LagoAPI
+public import LagoConfig
+
+/// Work the reducer asks the wiring layer to do; results come back as ``ConsoleEvent``s.
+///
+/// Effects are returned in the order they must run. None of them blocks the reducer: the wiring starts each
+/// one and feeds its outcome back (``ConsoleEvent/flushFinished(_:)``, ``ConsoleEvent/operationFailed(_:)``…).
+public enum Effect: Sendable, Hashable {
+    /// Deliver every pending event now; answer with ``ConsoleEvent/flushFinished(_:)``.
+    case flush
+    /// Send canonical usage (one event per non-zero field, codes from the mappings); answer with
+    /// ``ConsoleEvent/sendAccepted(transactionIDs:)`` or ``ConsoleEvent/sendFailed(_:)``.
+    case sendUsage(UsageDraft)
+    /// Send one raw event; answer with ``ConsoleEvent/sendAccepted(transactionIDs:)`` or
+    /// ``ConsoleEvent/sendFailed(_:)``.
+    case sendEvent(EventDraft)
+    /// Write a metric code for a canonical field to the config; answer with
+    /// ``ConsoleEvent/mappingSaved(field:code:)`` or ``ConsoleEvent/operationFailed(_:)``.
+    case saveMapping(field: CanonicalField, code: String)
+    /// Check that the subscription exists in Lago and write it as the default; answer with
+    /// ``ConsoleEvent/subscriptionSaved(_:)`` or ``ConsoleEvent/operationFailed(_:)``.
+    case saveDefaultSubscription(String)
+    /// Read the event back from Lago (`GET /events/{transaction_id}`); answer with
+    /// ``ConsoleEvent/verifyFinished(transactionID:result:)``.
+    case verify(transactionID: String)
+    /// List Lago's billable metrics; answer with ``ConsoleEvent/mappingsChecked(_:)``.
+    case checkMappings
+    /// List Lago's active subscriptions; answer with ``ConsoleEvent/subscriptionsLoaded(_:)``.
+    case loadSubscriptions
+    /// Queue a dead letter again, with the operator's edits if any; answer with
+    /// ``ConsoleEvent/operationSucceeded(_:)`` or ``ConsoleEvent/operationFailed(_:)``.
+    case replayDeadLetter(id: String, edits: DeadLetterEdits?)
+    /// Delete a dead letter for good (the operator confirmed); answer like a replay.
+    case discardDeadLetter(id: String)
+    /// End the engine's backoff and retry now (after fixing the key or when Lago is back).
+    case retryNow
+    /// Put text on the clipboard (OSC 52 or a pasteboard tool); plain text, no box characters.
+    case copy(String)
+    /// Leave the console, flushing pending events first when `flushFirst` is true. The wiring restores the
+    /// terminal in every case; pending events stay in the engine's durable queue when not flushed.
+    case quit(flushFirst: Bool)
+}
+
+/// Canonical usage typed in the send-test pane.
+public struct UsageDraft: Sendable, Hashable {
+    /// Token (or call) counts per canonical field; only fields the operator filled in, all non-negative.
+    public var values: [CanonicalField: Int64]
+    /// Extra properties (`k=v` dimensions such as `model=gpt-4o`).
+    public var dimensions: [String: String]
+    /// The subscription to bill: the one typed, else the default subscription.
+    public var externalSubscriptionID: String?
+
+    /// Creates a usage draft.
+    public init(values: [CanonicalField: Int64], dimensions: [String: String], externalSubscriptionID: String?) {
+        self.values = values
+        self.dimensions = dimensions
+        self.externalSubscriptionID = externalSubscriptionID
+    }
+}
+
+/// A raw event typed in the send-test pane or on the command line.
+public struct EventDraft: Sendable, Hashable {
+    /// The transaction id, or `nil` to let the wiring generate a unique one.
+    public var transactionID: String?
+    /// The billable metric code.
+    public var code: String
+    /// The subscription to bill.
+    public var externalSubscriptionID: String?
+    /// The properties.
+    public var properties: [String: JSONValue]
+    /// Unix seconds, or `nil` for "now".
+    public var timestamp: Double?
+
+    /// Creates an event draft.
+    public init(
+        transactionID: String? = nil, code: String, externalSubscriptionID: String?,
+        properties: [String: JSONValue] = [:], timestamp: Double? = nil
+    ) {
+        self.transactionID = transactionID
+        self.code = code
+        self.externalSubscriptionID = externalSubscriptionID
+        self.properties = properties
+        self.timestamp = timestamp
+    }
+}
+
+/// The operator's corrections to a dead letter before it is replayed (same transaction id).
+public struct DeadLetterEdits: Sendable, Hashable {
+    /// The billable metric code.
+    public var code: String
+    /// The subscription to bill.
+    public var externalSubscriptionID: String?
+    /// The properties.
+    public var properties: [String: JSONValue]
+
+    /// Creates edits.
+    public init(code: String, externalSubscriptionID: String?, properties: [String: JSONValue]) {
+        self.code = code
+        self.externalSubscriptionID = externalSubscriptionID
+        self.properties = properties
+    }
+}

@@ -1,0 +1,255 @@
+/// The panes of the console, in tab order; the raw value is the number key that jumps to the pane.
+public enum Pane: Int, CaseIterable, Sendable, Hashable {
+    case events = 1
+    case queue
+    case failures
+    case mappings
+    case subscription
+    case sendTest
+
+    /// The pane's title.
+    public var title: String {
+        switch self {
+        case .events: "Events"
+        case .queue: "Queue"
+        case .failures: "Failures"
+        case .mappings: "Mappings"
+        case .subscription: "Subscription"
+        case .sendTest: "Send test"
+        }
+    }
+
+    /// Whether the pane has a list that j/k/g/G move in.
+    var hasList: Bool { self != .queue }
+}
+
+/// Where a key binding applies. Dispatch tries the contexts of the current mode from the most specific to
+/// ``always``.
+public enum KeyContext: Sendable, Hashable {
+    /// Every screen, overlays and the "terminal too small" screen included.
+    case always
+    /// The "terminal too small" screen.
+    case tooSmall
+    /// Any pane when no overlay or text field has the keyboard.
+    case global
+    /// Panes and overlays with a list or scrollable text.
+    case list
+    /// One pane when no overlay or text field has the keyboard.
+    case pane(Pane)
+    /// The help overlay.
+    case help
+    /// The event detail overlay.
+    case detail
+    /// A yes/no confirmation dialog.
+    case confirm
+    /// The `:` command line.
+    case commandLine
+    /// The `/` filter prompt of the events pane.
+    case filterPrompt
+    /// A searchable list to pick from (Lago's metric codes).
+    case picker
+    /// The edit-and-replay form of a dead letter.
+    case replayForm
+    /// The send-test form while a field is being edited.
+    case sendForm
+    /// Any text field.
+    case textInput
+}
+
+/// A group of bindings in the help overlay.
+public enum HelpSection: Int, CaseIterable, Sendable, Hashable {
+    case global, navigation, events, queue, failures, mappings, subscription, sendTest, detail, dialogs, input
+
+    /// The heading shown in the help overlay.
+    public var title: String {
+        switch self {
+        case .global: "Global"
+        case .navigation: "Navigation"
+        case .events: "Events"
+        case .queue: "Queue"
+        case .failures: "Failures & retries"
+        case .mappings: "Metric mappings"
+        case .subscription: "Subscription"
+        case .sendTest: "Send test event"
+        case .detail: "Event detail"
+        case .dialogs: "Dialogs"
+        case .input: "Text fields & command line"
+        }
+    }
+}
+
+/// What a key does. The reducer interprets an action in the current mode (``submit`` saves a mapping in the
+/// mappings pane and runs a command on the command line).
+public enum ConsoleAction: Sendable, Hashable {
+    case forceQuit, quit, showHelp, openCommandLine, nextPane, previousPane, focusPane, flush
+    case moveUp, moveDown, pageUp, pageDown, halfPageUp, halfPageDown, jumpTop, jumpBottom
+    case openDetail, editFilter, clearFilter, togglePause, toggleOrder
+    case copyDetail, close
+    case replayDeadLetter, editAndReplay, discardDeadLetter, retryNow
+    case editMapping, typeMapping, checkMappings
+    case loadSubscriptions, searchList, clearSearch, pickSubscription, typeSubscription
+    case editField, toggleSendMode, sendTest, verifySent, nextField, previousField
+    case submit, historyPrevious, historyNext, complete, editText
+    case confirmYes, confirmNo, confirmCancel, confirmActivate, confirmSwitch
+}
+
+/// One entry of the key-binding table, which drives dispatch, the help overlay and the footer hints
+/// (k9s `KeyActions`, Bubble Tea `key.Binding`).
+public struct KeyBinding: Sendable, Hashable {
+    /// The keys that trigger the action.
+    public var keys: [Key]
+    /// What the keys do.
+    public var action: ConsoleAction
+    /// The description in the help overlay.
+    public var help: String
+    /// The short label in the footer, or `nil` to keep the binding out of the footer.
+    public var hint: String?
+    /// How the keys are written in the footer and help when not simply the keys' labels joined by `/`.
+    public var keyLabel: String?
+    /// Where the binding applies.
+    public var contexts: Set<KeyContext>
+    /// The help section that lists the binding.
+    public var section: HelpSection
+    /// Whether the action changes something (in Lago, the queue or the config); `--readonly` removes these.
+    public var isMutating: Bool
+    /// Whether the action destroys something; such actions always ask for confirmation (default No).
+    public var isDestructive: Bool
+
+    /// Creates a binding.
+    public init(
+        _ keys: [Key], _ action: ConsoleAction, _ help: String, hint: String? = nil, keyLabel: String? = nil,
+        contexts: Set<KeyContext>, section: HelpSection, isMutating: Bool = false, isDestructive: Bool = false
+    ) {
+        self.keys = keys
+        self.action = action
+        self.help = help
+        self.hint = hint
+        self.keyLabel = keyLabel
+        self.contexts = contexts
+        self.section = section
+        self.isMutating = isMutating
+        self.isDestructive = isDestructive
+    }
+
+    /// How the keys are written (`j/↓`, `1-6`).
+    public func label(ascii: Bool) -> String {
+        keyLabel ?? keys.map { $0.label(ascii: ascii) }.joined(separator: "/")
+    }
+
+    /// The console's default bindings.
+    public static let defaultTable: [KeyBinding] = {
+        let panes: [Pane] = Pane.allCases
+        let digits: [Key] = panes.map { .char(Character(String($0.rawValue))) }
+        let editKeys: [Key] = [.left, .right, .home, .end, .backspace, .delete]
+        return [
+            // Always.
+            KeyBinding([.ctrl("c")], .forceQuit, "quit now (pending events stay queued)", contexts: [.always],
+                       section: .global),
+            // Global.
+            KeyBinding([.char("q")], .quit, "quit (asks to flush pending events)", contexts: [.global, .tooSmall],
+                       section: .global),
+            KeyBinding([.char("?")], .showHelp, "this help", contexts: [.global], section: .global),
+            KeyBinding([.char(":")], .openCommandLine, "command line (:flush :send :sub :q :help)", hint: "command",
+                       contexts: [.global], section: .global),
+            KeyBinding([.tab], .nextPane, "next pane", contexts: [.global], section: .global),
+            KeyBinding([.backTab], .previousPane, "previous pane", contexts: [.global], section: .global),
+            KeyBinding(digits, .focusPane, "jump to pane 1-6", keyLabel: "1-6", contexts: [.global],
+                       section: .global),
+            KeyBinding([.char("f")], .flush, "flush pending events now", hint: "flush", contexts: [.global],
+                       section: .global, isMutating: true),
+            // Navigation.
+            KeyBinding([.char("j"), .down], .moveDown, "down", hint: "move", keyLabel: "j/k",
+                       contexts: [.list], section: .navigation),
+            KeyBinding([.char("k"), .up], .moveUp, "up", contexts: [.list], section: .navigation),
+            KeyBinding([.char("g"), .home], .jumpTop, "first", contexts: [.list], section: .navigation),
+            KeyBinding([.char("G"), .end], .jumpBottom, "last (resumes following)", contexts: [.list],
+                       section: .navigation),
+            KeyBinding([.pageUp], .pageUp, "page up", contexts: [.list, .picker], section: .navigation),
+            KeyBinding([.pageDown], .pageDown, "page down", contexts: [.list, .picker], section: .navigation),
+            KeyBinding([.ctrl("u")], .halfPageUp, "half page up", contexts: [.list], section: .navigation),
+            KeyBinding([.ctrl("d")], .halfPageDown, "half page down", contexts: [.list], section: .navigation),
+            // Events.
+            KeyBinding([.enter], .openDetail, "event detail (JSON sent, Lago's answer, attempts)", hint: "detail",
+                       contexts: [.pane(.events)], section: .events),
+            KeyBinding([.char("/")], .editFilter, "filter: code, subscription, state:dead, text (recalls filter)",
+                       hint: "filter", contexts: [.pane(.events)], section: .events),
+            KeyBinding([.escape], .clearFilter, "clear the filter", hint: "clear filter",
+                       contexts: [.pane(.events)], section: .events),
+            KeyBinding([.char("p"), .char(" ")], .togglePause, "pause / resume the view (ingest continues)",
+                       hint: "pause", keyLabel: "p", contexts: [.pane(.events)], section: .events),
+            KeyBinding([.char("s")], .toggleOrder, "follow (newest at bottom) / newest first", hint: "order",
+                       contexts: [.pane(.events)], section: .events),
+            // Queue and failures.
+            KeyBinding([.char("R")], .retryNow, "retry now (auth failed or backing off)", hint: "retry now",
+                       contexts: [.pane(.queue), .pane(.failures)], section: .queue, isMutating: true),
+            KeyBinding([.char("r")], .replayDeadLetter, "replay the dead letter (confirm)", hint: "replay",
+                       contexts: [.pane(.failures)], section: .failures, isMutating: true),
+            KeyBinding([.char("e")], .editAndReplay, "edit code, subscription, properties and replay",
+                       hint: "edit & replay", contexts: [.pane(.failures)], section: .failures, isMutating: true),
+            KeyBinding([.char("x")], .discardDeadLetter, "discard the dead letter (confirm)", hint: "discard",
+                       contexts: [.pane(.failures)], section: .failures, isMutating: true, isDestructive: true),
+            // Mappings.
+            KeyBinding([.enter], .editMapping, "edit the code (pick from Lago's codes when unknown)", hint: "edit",
+                       contexts: [.pane(.mappings)], section: .mappings, isMutating: true),
+            KeyBinding([.char("e")], .typeMapping, "type a code", contexts: [.pane(.mappings)], section: .mappings,
+                       isMutating: true),
+            KeyBinding([.char("c")], .checkMappings, "check the codes against Lago's billable metrics",
+                       hint: "check", contexts: [.pane(.mappings)], section: .mappings),
+            // Subscription.
+            KeyBinding([.char("l")], .loadSubscriptions, "load Lago's active subscriptions", hint: "load",
+                       contexts: [.pane(.subscription)], section: .subscription),
+            KeyBinding([.enter], .pickSubscription, "use the selected subscription as default", hint: "use",
+                       contexts: [.pane(.subscription)], section: .subscription, isMutating: true),
+            KeyBinding([.char("/")], .searchList, "search the list", hint: "search",
+                       contexts: [.pane(.subscription)], section: .subscription),
+            KeyBinding([.escape], .clearSearch, "clear the search", contexts: [.pane(.subscription)],
+                       section: .subscription),
+            KeyBinding([.char("i")], .typeSubscription, "type a subscription id", hint: "type id",
+                       contexts: [.pane(.subscription)], section: .subscription, isMutating: true),
+            // Send test event.
+            KeyBinding([.enter, .char("i")], .editField, "edit the selected field", hint: "edit",
+                       contexts: [.pane(.sendTest)], section: .sendTest, isMutating: true),
+            KeyBinding([.char("m")], .toggleSendMode, "canonical usage / raw event", hint: "mode",
+                       contexts: [.pane(.sendTest)], section: .sendTest, isMutating: true),
+            KeyBinding([.ctrl("s")], .sendTest, "send", hint: "send", contexts: [.pane(.sendTest), .sendForm],
+                       section: .sendTest, isMutating: true),
+            KeyBinding([.char("v")], .verifySent, "verify the last sent events in Lago", hint: "verify",
+                       contexts: [.pane(.sendTest)], section: .sendTest),
+            KeyBinding([.enter], .sendTest, "send (while editing)", contexts: [.sendForm], section: .sendTest,
+                       isMutating: true),
+            KeyBinding([.tab, .down], .nextField, "next field", keyLabel: "Tab",
+                       contexts: [.sendForm, .replayForm], section: .sendTest),
+            KeyBinding([.backTab, .up], .previousField, "previous field", keyLabel: "S-Tab",
+                       contexts: [.sendForm, .replayForm], section: .sendTest),
+            // Detail.
+            KeyBinding([.char("y")], .copyDetail, "copy as plain text", hint: "copy", contexts: [.detail],
+                       section: .detail),
+            KeyBinding([.escape, .char("q")], .close, "close", hint: "close", contexts: [.detail, .help],
+                       section: .detail),
+            KeyBinding([.char("?")], .close, "close help", contexts: [.help], section: .detail),
+            // Dialogs.
+            KeyBinding([.char("y")], .confirmYes, "yes", contexts: [.confirm], section: .dialogs),
+            KeyBinding([.char("n"), .char("N")], .confirmNo, "no", contexts: [.confirm], section: .dialogs),
+            KeyBinding([.char("c"), .escape], .confirmCancel, "cancel", contexts: [.confirm], section: .dialogs),
+            KeyBinding([.enter], .confirmActivate, "choose the highlighted answer (default No)",
+                       contexts: [.confirm], section: .dialogs),
+            KeyBinding([.tab, .backTab, .left, .right], .confirmSwitch, "switch answer", keyLabel: "Tab/←/→",
+                       contexts: [.confirm], section: .dialogs),
+            KeyBinding([.enter, .ctrl("s")], .submit, "replay with these edits", contexts: [.replayForm],
+                       section: .dialogs, isMutating: true),
+            KeyBinding([.up, .ctrl("p")], .moveUp, "previous item", contexts: [.picker], section: .dialogs),
+            KeyBinding([.down, .ctrl("n")], .moveDown, "next item", contexts: [.picker], section: .dialogs),
+            KeyBinding([.enter], .submit, "pick the highlighted item", contexts: [.picker], section: .dialogs),
+            // Text fields.
+            KeyBinding([.up], .historyPrevious, "previous entry in history",
+                       contexts: [.commandLine, .filterPrompt], section: .input),
+            KeyBinding([.down], .historyNext, "next entry in history", contexts: [.commandLine, .filterPrompt],
+                       section: .input),
+            KeyBinding([.tab], .complete, "complete the command", contexts: [.commandLine], section: .input),
+            KeyBinding([.enter], .submit, "apply / save / run", contexts: [.textInput], section: .input),
+            KeyBinding([.escape], .close, "cancel (clears the filter)", contexts: [.textInput], section: .input),
+            KeyBinding(editKeys + [.ctrl("u"), .ctrl("w")], .editText, "move, delete; ctrl-u/ctrl-w delete",
+                       keyLabel: "←/→/Bksp", contexts: [.textInput], section: .input),
+        ]
+    }()
+}

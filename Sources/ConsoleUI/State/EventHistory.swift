@@ -1,0 +1,318 @@
+public import Foundation
+public import LagoAPI
+
+/// One change in an event's life, shown in the detail view's attempt list.
+public struct EventTimelineEntry: Sendable, Hashable {
+    /// When the change happened.
+    public var time: Date
+    /// The state entered.
+    public var state: DeliveryState
+    /// The attempt number, when the change comes from a request.
+    public var attempt: Int?
+    /// Lago's HTTP status, if it answered.
+    public var httpStatus: Int?
+    /// Why the attempt failed, if it did.
+    public var reason: String?
+}
+
+/// One row of the live events pane: the latest known state of one event.
+public struct EventRecord: Sendable, Hashable {
+    /// The position of the row in the history (increasing, never reused).
+    public let sequence: Int
+    public var transactionID: String
+    public var code: String
+    public var externalSubscriptionID: String?
+    public var properties: [String: JSONValue]
+    /// `key=value` pairs sorted by key, for the properties column.
+    public var propertiesSummary: String
+    public var state: DeliveryState
+    /// When the console first saw the event.
+    public var firstSeen: Date
+    /// When the state last changed.
+    public var updatedAt: Date
+    public var httpStatus: Int?
+    public var reason: String?
+    public var payloadJSON: String?
+    public var response: String?
+    /// State changes, oldest first (at most ``EventHistory/maxTimelineEntries``).
+    public var timeline: [EventTimelineEntry]
+    /// Lower-cased text the filter's free words match against.
+    var searchText: String
+
+    init(sequence: Int, update: EventUpdate) {
+        self.sequence = sequence
+        self.transactionID = update.transactionID
+        self.code = update.code
+        self.externalSubscriptionID = update.externalSubscriptionID
+        self.properties = update.properties
+        self.propertiesSummary = Self.summary(of: update.properties)
+        self.state = update.state
+        self.firstSeen = update.time
+        self.updatedAt = update.time
+        self.httpStatus = update.httpStatus
+        self.reason = update.reason
+        self.payloadJSON = update.payloadJSON
+        self.response = update.response
+        self.timeline = [
+            EventTimelineEntry(
+                time: update.time, state: update.state, attempt: update.attempt, httpStatus: update.httpStatus,
+                reason: update.reason)
+        ]
+        self.searchText = ""
+        self.searchText = makeSearchText()
+    }
+
+    mutating func merge(_ update: EventUpdate) {
+        code = update.code
+        if update.externalSubscriptionID != nil { externalSubscriptionID = update.externalSubscriptionID }
+        if !update.properties.isEmpty && update.properties != properties {
+            properties = update.properties
+            propertiesSummary = Self.summary(of: update.properties)
+        }
+        state = update.state
+        updatedAt = update.time
+        httpStatus = update.httpStatus ?? httpStatus
+        reason = update.reason ?? (update.state.isFinal ? reason : nil)
+        if let payload = update.payloadJSON { payloadJSON = payload }
+        if let response = update.response { self.response = response }
+        timeline.append(
+            EventTimelineEntry(
+                time: update.time, state: update.state, attempt: update.attempt, httpStatus: update.httpStatus,
+                reason: update.reason))
+        if timeline.count > EventHistory.maxTimelineEntries {
+            timeline.removeFirst(timeline.count - EventHistory.maxTimelineEntries)
+        }
+        searchText = makeSearchText()
+    }
+
+    private func makeSearchText() -> String {
+        [transactionID, code, externalSubscriptionID ?? "", state.label, propertiesSummary, reason ?? ""]
+            .joined(separator: "\u{1F}").lowercased()
+    }
+
+    static func summary(of properties: [String: JSONValue]) -> String {
+        properties.keys.sorted().map { key in "\(key)=\(properties[key]!.displayText)" }.joined(separator: " ")
+    }
+}
+
+extension JSONValue {
+    /// The value as shown in a table cell: strings without quotes, other values as JSON.
+    var displayText: String {
+        switch self {
+        case .string(let text): text.replacingOccurrences(of: "\n", with: " ")
+        case .integer(let value): String(value)
+        case .number(let value): String(value)
+        case .bool(let value): value ? "true" : "false"
+        case .null: "null"
+        case .array, .object: jsonText
+        }
+    }
+}
+
+/// A parsed `/` filter: every term must match (AND).
+///
+/// Terms: free words (matched case-insensitively against transaction id, code, subscription, state, properties
+/// and reason), `state:dead`, `code:llm_`, `sub:acme`, `tx:abc`, and `!term` to invert any of them.
+public struct EventFilter: Sendable, Hashable {
+    enum Field: Sendable, Hashable { case any, state, code, subscription, transaction }
+
+    struct Term: Sendable, Hashable {
+        var field: Field
+        var needle: String
+        var inverted: Bool
+    }
+
+    /// The text typed.
+    public let text: String
+    let terms: [Term]
+
+    /// Parses a filter; `nil` when the text has no terms.
+    public init?(_ text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var terms: [Term] = []
+        for word in trimmed.split(separator: " ") {
+            var word = Substring(word)
+            var inverted = false
+            if word.hasPrefix("!") && word.count > 1 {
+                inverted = true
+                word = word.dropFirst()
+            }
+            var field = Field.any
+            if let colon = word.firstIndex(of: ":"), colon != word.startIndex {
+                let prefix = word[..<colon].lowercased()
+                let rest = word[word.index(after: colon)...]
+                let known: [String: Field] = [
+                    "state": .state, "s": .state, "code": .code, "c": .code, "sub": .subscription,
+                    "subscription": .subscription, "tx": .transaction, "transaction": .transaction,
+                ]
+                if let match = known[prefix], !rest.isEmpty {
+                    field = match
+                    word = rest
+                }
+            }
+            var needle = word.lowercased()
+            if field == .state { needle = needle.replacingOccurrences(of: "-", with: "") }
+            terms.append(Term(field: field, needle: needle, inverted: inverted))
+        }
+        guard !terms.isEmpty else { return nil }
+        self.text = trimmed
+        self.terms = terms
+    }
+
+    /// Whether a row matches every term.
+    func matches(_ record: EventRecord) -> Bool {
+        for term in terms {
+            let hit: Bool
+            switch term.field {
+            case .any: hit = record.searchText.contains(term.needle)
+            case .state:
+                hit = record.state.label.lowercased().replacingOccurrences(of: " ", with: "").contains(term.needle)
+            case .code: hit = record.code.lowercased().contains(term.needle)
+            case .subscription: hit = (record.externalSubscriptionID ?? "").lowercased().contains(term.needle)
+            case .transaction: hit = record.transactionID.lowercased().contains(term.needle)
+            }
+            if hit == term.inverted { return false }
+        }
+        return true
+    }
+}
+
+/// The bounded history of the live events pane, with an incrementally maintained filter index.
+///
+/// Rows have increasing sequence numbers; the oldest rows are dropped beyond `capacity` (counted in
+/// ``droppedCount``). With a filter, ``matches`` holds the sequence numbers of matching rows, updated as rows
+/// arrive, change and drop, so rendering a window never scans the history.
+public struct EventHistory: Sendable {
+    /// The most timeline entries kept per row.
+    public static let maxTimelineEntries = 32
+
+    /// The most rows kept.
+    public let capacity: Int
+    private var storage: [EventRecord] = []
+    private var head = 0
+    /// The sequence number of the oldest row kept.
+    public private(set) var firstSequence = 0
+    /// The sequence number the next new row gets.
+    public private(set) var nextSequence = 0
+    /// Rows dropped because the history was full.
+    public private(set) var droppedCount = 0
+    private var sequenceByTransaction: [String: Int] = [:]
+    /// The active filter.
+    public private(set) var filter: EventFilter?
+    /// Sequence numbers of the rows matching ``filter``, ascending (empty without a filter).
+    private(set) var matches: [Int] = []
+
+    /// Creates an empty history keeping at most `capacity` rows.
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// The number of rows kept.
+    public var count: Int { nextSequence - firstSequence }
+
+    /// The row with a sequence number, if still kept.
+    public func record(sequence: Int) -> EventRecord? {
+        guard sequence >= firstSequence, sequence < nextSequence else { return nil }
+        return storage[head + sequence - firstSequence]
+    }
+
+    /// The row of a transaction id, if kept.
+    public func record(transactionID: String) -> EventRecord? {
+        sequenceByTransaction[transactionID].flatMap { record(sequence: $0) }
+    }
+
+    /// Merges updates: a known transaction id updates its row, an unknown one appends a row. Drops the oldest
+    /// rows beyond capacity afterwards.
+    public mutating func apply(_ updates: [EventUpdate]) {
+        for update in updates {
+            if let sequence = sequenceByTransaction[update.transactionID],
+                sequence >= firstSequence
+            {
+                let index = head + sequence - firstSequence
+                let wasMatching = filter.map { $0.matches(storage[index]) } ?? false
+                storage[index].merge(update)
+                if let filter {
+                    let isMatching = filter.matches(storage[index])
+                    if wasMatching != isMatching { toggleMatch(sequence, on: isMatching) }
+                }
+            } else {
+                let record = EventRecord(sequence: nextSequence, update: update)
+                storage.append(record)
+                sequenceByTransaction[update.transactionID] = nextSequence
+                if let filter, filter.matches(record) { matches.append(nextSequence) }
+                nextSequence += 1
+            }
+        }
+        trim()
+    }
+
+    /// Sets (or clears, with `nil`) the filter and rebuilds the index.
+    public mutating func setFilter(_ newFilter: EventFilter?) {
+        filter = newFilter
+        matches = []
+        guard let newFilter else { return }
+        for index in head..<storage.count where newFilter.matches(storage[index]) {
+            matches.append(storage[index].sequence)
+        }
+    }
+
+    /// The number of visible rows with a sequence number below `bound` (all rows when `nil`).
+    public func visibleCount(below bound: Int?) -> Int {
+        let limit = min(bound ?? nextSequence, nextSequence)
+        if filter == nil { return max(0, limit - firstSequence) }
+        return lowerBound(of: limit, in: matches)
+    }
+
+    /// The sequence number of the `index`-th visible row, oldest first.
+    public func visibleSequence(at index: Int) -> Int {
+        filter == nil ? firstSequence + index : matches[index]
+    }
+
+    /// The index of the first visible row whose sequence number is at least `sequence`.
+    public func visibleIndex(of sequence: Int) -> Int {
+        if filter == nil { return max(0, sequence - firstSequence) }
+        return lowerBound(of: sequence, in: matches)
+    }
+
+    private mutating func toggleMatch(_ sequence: Int, on: Bool) {
+        let position = lowerBound(of: sequence, in: matches)
+        if on {
+            matches.insert(sequence, at: position)
+        } else if position < matches.count && matches[position] == sequence {
+            matches.remove(at: position)
+        }
+    }
+
+    private mutating func trim() {
+        let excess = count - capacity
+        guard excess > 0 else { return }
+        for index in head..<(head + excess) {
+            let transactionID = storage[index].transactionID
+            if sequenceByTransaction[transactionID] == storage[index].sequence {
+                sequenceByTransaction[transactionID] = nil
+            }
+        }
+        head += excess
+        firstSequence += excess
+        droppedCount += excess
+        if filter != nil {
+            let cut = lowerBound(of: firstSequence, in: matches)
+            if cut > 0 { matches.removeFirst(cut) }
+        }
+        if head >= max(1024, capacity / 2) {
+            storage.removeFirst(head)
+            head = 0
+        }
+    }
+}
+
+/// The first index in a sorted array whose element is ≥ `value`.
+func lowerBound(of value: Int, in sorted: [Int]) -> Int {
+    var low = 0
+    var high = sorted.count
+    while low < high {
+        let mid = (low + high) / 2
+        if sorted[mid] < value { low = mid + 1 } else { high = mid }
+    }
+    return low
+}

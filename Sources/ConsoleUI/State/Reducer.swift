@@ -1,0 +1,132 @@
+import Foundation
+import LagoAPI
+import LagoConfig
+
+extension AppState {
+    /// Applies an event and returns the effects the wiring must run, in order.
+    ///
+    /// Pure and synchronous: call it from the one task that owns the state, then render.
+    public mutating func handle(_ event: ConsoleEvent) -> [Effect] {
+        switch event {
+        case .key(let key):
+            return handleKey(key)
+        case .resize(let width, let height):
+            size = TerminalSize(width: max(0, width), height: max(0, height))
+        case .tick(let now):
+            self.now = now
+            if let message, message.expiresAt <= now { self.message = nil }
+        case .eventLifecycle(let updates):
+            history.apply(updates)
+        case .stats(let stats):
+            self.stats = stats
+            reconcileDeadLetterSelection()
+        case .config(let mappings, let defaultSubscription):
+            self.mappings = mappings
+            self.defaultSubscription = defaultSubscription
+        case .connection(let connection):
+            self.connection = connection
+        case .flushFinished(let summary):
+            flushInProgress = false
+            show(
+                "flushed: delivered \(Format.grouped(summary.delivered)) · pending \(Format.grouped(summary.pending))"
+                    + " · dead \(Format.grouped(summary.dead)) in \(Format.duration(summary.duration))",
+                summary.dead > 0 ? .error : .success)
+        case .verifyFinished(let transactionID, let result):
+            switch result {
+            case .success(let event): sendPane.verifications[transactionID] = .verified(event)
+            case .failure(let error): sendPane.verifications[transactionID] = .failed(error.message)
+            }
+        case .mappingsChecked(let result):
+            switch result {
+            case .success(let metrics):
+                mappingsPane.metrics = .loaded(metrics.sorted { $0.code < $1.code }, at: now)
+                let known = Set(metrics.map(\.code))
+                let unknown = CanonicalField.allCases.filter { !known.contains(code(for: $0)) }.count
+                show(
+                    "\(metrics.count) billable metrics in Lago · "
+                        + (unknown == 0 ? "all codes known" : "\(unknown) unknown code\(unknown == 1 ? "" : "s")"),
+                    unknown == 0 ? .success : .error)
+            case .failure(let error):
+                mappingsPane.metrics = .failed(error.message)
+                show("check failed: \(error.message)", .error)
+            }
+        case .subscriptionsLoaded(let result):
+            switch result {
+            case .success(let subscriptions):
+                subscriptionPane.list = .loaded(subscriptions, at: now)
+                subscriptionPane.selection = 0
+                if let current = defaultSubscription,
+                    let index = filteredSubscriptions.firstIndex(where: { $0.externalID == current })
+                {
+                    subscriptionPane.selection = index
+                }
+            case .failure(let error):
+                subscriptionPane.list = .failed(error.message)
+                show("could not load subscriptions: \(error.message)", .error)
+            }
+        case .subscriptionSaved(let id):
+            defaultSubscription = id
+            subscriptionPane.saving = nil
+            show("default subscription: \(id)", .success)
+        case .mappingSaved(let field, let code):
+            mappings[field] = code
+            mappingsPane.saving = nil
+            show("saved \(field.rawValue) → \(code)", .success)
+        case .sendAccepted(let transactionIDs):
+            sendPane.sending = false
+            sendPane.sendError = nil
+            sendPane.lastSent = transactionIDs
+            sendPane.verifications = [:]
+            show("queued \(transactionIDs.count) test event\(transactionIDs.count == 1 ? "" : "s")", .success)
+        case .sendFailed(let reason):
+            sendPane.sending = false
+            sendPane.sendError = reason
+            show("send failed: \(reason)", .error)
+        case .operationSucceeded(let text):
+            show(text, .success)
+        case .operationFailed(let text):
+            flushInProgress = false
+            mappingsPane.saving = nil
+            subscriptionPane.saving = nil
+            show(text, .error)
+        }
+        return []
+    }
+
+    /// Shows a transient message in the footer (errors stay longer).
+    mutating func show(_ text: String, _ kind: TransientMessage.Kind = .info) {
+        let seconds: Double = kind == .error ? 10 : 5
+        message = TransientMessage(text: text, kind: kind, expiresAt: now.addingTimeInterval(seconds))
+    }
+
+    /// Keeps the dead-letter selection on an existing dead letter.
+    mutating func reconcileDeadLetterSelection() {
+        let letters = stats.deadLetters
+        if let id = selectedDeadLetterID, letters.contains(where: { $0.id == id }) { return }
+        selectedDeadLetterID = letters.first?.id
+    }
+
+    /// The selected dead letter.
+    var selectedDeadLetter: DeadLetter? {
+        guard let id = selectedDeadLetterID else { return nil }
+        return stats.deadLetters.first { $0.id == id }
+    }
+
+    /// Lago's subscriptions matching the search.
+    var filteredSubscriptions: [Subscription] {
+        guard case .loaded(let list, _) = subscriptionPane.list else { return [] }
+        let needle = subscriptionPane.query.lowercased()
+        guard !needle.isEmpty else { return list }
+        return list.filter { subscription in
+            [subscription.externalID, subscription.externalCustomerID ?? "", subscription.name ?? "",
+             subscription.planCode ?? ""]
+                .contains { $0.lowercased().contains(needle) }
+        }
+    }
+
+    /// Lago's billable metrics from the last check.
+    var knownMetrics: [BillableMetric]? {
+        if case .loaded(let metrics, _) = mappingsPane.metrics { return metrics }
+        return nil
+    }
+}

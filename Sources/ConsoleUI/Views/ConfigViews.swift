@@ -1,0 +1,187 @@
+import Foundation
+import LagoAPI
+import LagoConfig
+
+extension Renderer {
+    // MARK: - Mappings
+
+    mutating func drawMappings(_ rect: Rect) {
+        let pane = state.mappingsPane
+        var status: [Span] = []
+        switch pane.metrics {
+        case .notLoaded: status = [Span(" not checked against Lago ", theme.dim)]
+        case .loading: status = [Span(" checking\(symbols.ellipsis) ", theme.warning)]
+        case .loaded(let metrics, let at):
+            status = [Span(" checked \(Format.clock(at, timeZone)) \(symbols.dot) \(metrics.count) metrics in Lago ",
+                           theme.dim)]
+        case .failed: status = [Span(" check failed ", theme.error)]
+        }
+        let inner = paneBox(rect, pane: .mappings, status: status)
+        guard inner.height > 0 else { return }
+        var y = inner.y
+        line([Span("Canonical usage fields and the Lago billable metric codes they are sent as.", theme.dim)],
+             in: inner, y: y)
+        y += 2
+        let fieldWidth = 16
+        let codeWidth = min(32, max(20, inner.width / 3))
+        let statusWidth = max(0, inner.width - 3 - fieldWidth - codeWidth - 4)
+        drawRow(["FIELD", "METRIC CODE", "IN LAGO"], [fieldWidth, codeWidth, statusWidth],
+                styles: [theme.header], x: inner.x + 3, y: y, gap: 2)
+        y += 1
+        let known = pane.knownCodes
+        let metricsByCode = Dictionary(
+            (state.knownMetrics ?? []).map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
+        let focused = state.focusedPane == .mappings
+        for (index, field) in CanonicalField.allCases.enumerated() where y < inner.maxY {
+            let code = state.code(for: field)
+            let selected = index == pane.selection
+            if selected && focused { grid.put(symbols.pointer, x: inner.x + 1, y: y, style: theme.focusedTitle) }
+            grid.put(padded(field.rawValue, toWidth: fieldWidth), x: inner.x + 3, y: y, style: theme.label)
+            let codeX = inner.x + 3 + fieldWidth + 2
+            if let edit = pane.edit, edit.field == field {
+                edit.text.render(into: &grid, x: codeX, y: y, width: codeWidth, style: theme.focusedField, focused: true)
+            } else {
+                grid.put(truncate(code, toWidth: codeWidth, ellipsis: symbols.ellipsis), x: codeX, y: y,
+                         maxWidth: codeWidth)
+            }
+            var statusSpan: Span
+            if pane.saving == field {
+                statusSpan = Span("saving\(symbols.ellipsis)", theme.warning)
+            } else if let known {
+                if known.contains(code) {
+                    let metric = metricsByCode[code]
+                    statusSpan = Span("\(symbols.check) " + (metric.map { "\($0.name) (\($0.aggregationType))" } ?? ""),
+                                      theme.ok)
+                } else {
+                    statusSpan = Span("\(symbols.cross) not a billable metric in Lago", theme.error)
+                }
+            } else {
+                statusSpan = Span(code == field.defaultMetricCode ? "default code" : "custom code", theme.dim)
+            }
+            let statusX = codeX + codeWidth + 2
+            grid.put(truncate(statusSpan.text, toWidth: statusWidth, ellipsis: symbols.ellipsis), x: statusX, y: y,
+                     style: statusSpan.style, maxWidth: statusWidth)
+            if selected && pane.edit == nil {
+                grid.patchStyle(Rect(x: inner.x, y: y, width: inner.width, height: 1),
+                                with: focused ? theme.selection : theme.inactiveSelection)
+            }
+            y += 1
+        }
+        y += 1
+        if let edit = pane.edit {
+            if let error = edit.error {
+                line([Span("\(symbols.cross) \(edit.field.rawValue): \(error)", theme.error)], in: inner, y: y)
+            } else {
+                line([Span("Enter save \(symbols.dot) Esc cancel \(symbols.dot) letters, digits, _ . - only",
+                           theme.dim)], in: inner, y: y)
+            }
+        } else if case .failed(let reason) = pane.metrics {
+            line([Span("\(symbols.cross) could not list billable metrics: \(reason)", theme.error)], in: inner, y: y)
+        } else if let known, CanonicalField.allCases.contains(where: { !known.contains(state.code(for: $0)) }) {
+            line([Span("Enter on a \(symbols.cross) row picks one of Lago's codes; events sent with an unknown code "
+                       + "are refused by Lago.", theme.warning)], in: inner, y: y)
+        } else if known == nil {
+            line([Span("Press c to check the codes against Lago's billable metrics.", theme.dim)], in: inner, y: y)
+        }
+        y += 1
+        line([Span("Saved to [metric_codes] in the config file.", theme.dim)], in: inner, y: y)
+    }
+
+    // MARK: - Subscription
+
+    mutating func drawSubscription(_ rect: Rect) {
+        let pane = state.subscriptionPane
+        let inner = paneBox(rect, pane: .subscription)
+        guard inner.height > 0 else { return }
+        var y = inner.y
+        var current: [Span] = [Span(padded("Default subscription", toWidth: 22), theme.label)]
+        if let saving = pane.saving {
+            current.append(Span("\(saving)  saving\(symbols.ellipsis)", theme.warning))
+        } else if let id = state.defaultSubscription {
+            current.append(Span(id, theme.title))
+        } else {
+            current.append(Span("none \(symbols.dash) events without a subscription are not billed", theme.error))
+        }
+        line(current, in: inner, y: y)
+        y += 1
+        if let input = pane.input {
+            line([Span(padded("Type an id", toWidth: 22), theme.label)], in: inner, y: y)
+            input.render(into: &grid, x: inner.x + 23, y: y, width: min(40, inner.width - 24),
+                         style: theme.focusedField, focused: true)
+            y += 1
+            line([Span(pane.inputError.map { "\(symbols.cross) \($0)" } ?? "Enter save (checked in Lago) \(symbols.dot) Esc cancel",
+                       pane.inputError == nil ? theme.dim : theme.error)], in: inner, y: y, indent: 23)
+        }
+        y += 2
+        var heading: [Span] = [Span("Lago's active subscriptions", theme.title)]
+        switch pane.list {
+        case .notLoaded: break
+        case .loading: heading.append(Span("  loading\(symbols.ellipsis)", theme.warning))
+        case .loaded(let list, let at):
+            heading.append(Span("  \(list.count) loaded at \(Format.clock(at, timeZone))", theme.dim))
+        case .failed: heading.append(Span("  load failed", theme.error))
+        }
+        if let search = pane.search {
+            heading.append(Span("   /", theme.hintKey))
+            let x = put(heading, x: inner.x + 1, y: y, maxX: inner.maxX - 1)
+            search.render(into: &grid, x: x, y: y, width: min(30, inner.maxX - 1 - x), style: theme.focusedField,
+                          focused: true)
+        } else {
+            if !pane.query.isEmpty { heading.append(Span("   [search: \(pane.query)]", theme.warning)) }
+            line(heading, in: inner, y: y)
+        }
+        y += 1
+        switch pane.list {
+        case .notLoaded:
+            y += 1
+            line([Span("Press l to load them from Lago, or i to type an id.", theme.dim)], in: inner, y: y, indent: 3)
+            return
+        case .loading:
+            return
+        case .failed(let reason):
+            y += 1
+            line([Span("\(symbols.cross) \(reason)", theme.error)], in: inner, y: y, indent: 3)
+            return
+        case .loaded:
+            break
+        }
+        let list = state.filteredSubscriptions
+        if list.isEmpty {
+            y += 1
+            line([Span(pane.query.isEmpty ? "no active subscriptions in Lago" : "nothing matches the search",
+                       theme.dim)], in: inner, y: y, indent: 3)
+            return
+        }
+        let gap = 2
+        let idWidth = min(28, max(16, inner.width * 28 / 100))
+        let customerWidth = min(24, max(12, inner.width * 20 / 100))
+        let planWidth = min(20, max(10, inner.width * 18 / 100))
+        let startedWidth = 10
+        let nameWidth = max(0, inner.width - 3 - idWidth - customerWidth - planWidth - startedWidth - 5 * gap - 9)
+        let widths = [idWidth, customerWidth, planWidth, startedWidth, nameWidth, 9]
+        drawRow(["EXTERNAL ID", "CUSTOMER", "PLAN", "STARTED", "NAME", ""], widths, styles: [theme.header],
+                x: inner.x + 3, y: y, gap: gap)
+        y += 1
+        let rows = inner.maxY - y
+        guard rows > 0 else { return }
+        let top = max(0, min(pane.selection - rows + 1, list.count - rows))
+        let focused = state.focusedPane == .subscription
+        for index in top..<min(list.count, top + rows) {
+            let subscription = list[index]
+            let isDefault = subscription.externalID == state.defaultSubscription
+            if index == pane.selection && focused {
+                grid.put(symbols.pointer, x: inner.x + 1, y: y, style: theme.focusedTitle)
+            }
+            let started = String((subscription.startedAt ?? subscription.subscriptionAt ?? "").prefix(10))
+            drawRow([subscription.externalID, subscription.externalCustomerID ?? symbols.dash,
+                     subscription.planCode ?? symbols.dash, started.isEmpty ? symbols.dash : started,
+                     subscription.name ?? "", isDefault ? "\(symbols.check) default" : ""], widths,
+                    styles: [.plain, .plain, .plain, theme.dim, theme.dim, theme.ok], x: inner.x + 3, y: y, gap: gap)
+            if index == pane.selection {
+                grid.patchStyle(Rect(x: inner.x, y: y, width: inner.width, height: 1),
+                                with: focused ? theme.selection : theme.inactiveSelection)
+            }
+            y += 1
+        }
+    }
+}

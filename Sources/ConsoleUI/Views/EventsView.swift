@@ -1,0 +1,119 @@
+import Foundation
+import LagoAPI
+
+/// Column widths of the events table for an inner width.
+struct EventColumns: Sendable, Hashable {
+    var gap: Int
+    var time = 8
+    var state: Int
+    var code: Int
+    var subscription: Int
+    var transaction: Int
+    var properties: Int
+
+    init(width: Int) {
+        gap = width >= 100 ? 2 : 1
+        state = width >= 120 ? 15 : 9
+        let fixed = 2 + time + state + 5 * gap
+        let rest = max(0, width - fixed)
+        code = min(26, max(12, rest * 36 / 100))
+        subscription = min(22, max(8, rest * 22 / 100))
+        transaction = min(24, max(8, rest * 20 / 100))
+        properties = max(0, rest - code - subscription - transaction)
+    }
+}
+
+extension Renderer {
+    mutating func drawEvents(_ rect: Rect) {
+        let history = state.history
+        var title: [Span] = [Span(Format.grouped(history.count) + " ", theme.dim)]
+        if let filter = history.filter {
+            title = [Span("\(Format.grouped(state.visibleEventCount)) of \(Format.grouped(history.count)) ", theme.dim),
+                     Span("[filter: \(filter.text)] ", theme.warning)]
+        }
+        if history.droppedCount > 0 {
+            title.append(Span("\(symbols.dot) \(Format.grouped(history.droppedCount)) scrolled out ", theme.dim))
+        }
+        var status: [Span] = []
+        if state.isPaused {
+            status.append(Span(" PAUSED \(symbols.dot) \(Format.grouped(state.newWhilePaused)) new ", theme.badgePaused))
+            status.append(Span(" "))
+        }
+        status.append(Span(state.events.order == .follow ? " following " : " newest first ", theme.dim))
+        let inner = paneBox(rect, pane: .events, title: title, status: status)
+        guard inner.height > 0 else { return }
+        let columns = EventColumns(width: inner.width)
+        drawEventHeader(columns, x: inner.x, y: inner.y, maxX: inner.maxX)
+        let rows = inner.height - 1
+        let window = state.eventsWindow(rows: rows)
+        if window.count == 0 {
+            let text: String
+            if let filter = history.filter {
+                text = "No events match [filter: \(filter.text)] \(symbols.dash) Esc clears the filter"
+            } else if state.isPaused {
+                text = "No events when the view was paused \(symbols.dash) p resumes"
+            } else {
+                text = "No events yet \(symbols.dash) waiting for traffic. Press 6 to send a test event."
+            }
+            let y = inner.y + max(1, rows / 2)
+            let x = inner.x + max(0, (inner.width - displayWidth(of: text)) / 2)
+            grid.put(text, x: x, y: y, style: theme.dim, maxWidth: inner.maxX - x)
+            return
+        }
+        let highlighted = Set(state.sendPane.lastSent)
+        let focused = state.focusedPane == .events
+        for offset in 0..<min(rows, window.count - window.top) {
+            let display = window.top + offset
+            guard let record = history.record(sequence: state.eventSequence(atDisplay: display)) else { continue }
+            let y = inner.y + 1 + offset
+            drawEventRow(record, columns, x: inner.x, y: y, maxX: inner.maxX,
+                         highlighted: highlighted.contains(record.transactionID))
+            if display == window.selected {
+                grid.patchStyle(Rect(x: inner.x, y: y, width: inner.width, height: 1),
+                                with: focused ? theme.selection : theme.inactiveSelection)
+            }
+        }
+        if let selected = window.selected {
+            let position = " \(Format.grouped(selected + 1))/\(Format.grouped(window.count)) "
+            put([Span(position, theme.dim)], x: rect.maxX - 2 - displayWidth(of: position), y: rect.maxY - 1,
+                maxX: rect.maxX - 1)
+        }
+    }
+
+    private mutating func drawEventHeader(_ columns: EventColumns, x: Int, y: Int, maxX: Int) {
+        var cells: [(String, Int)] = [
+            ("TIME", columns.time), ("STATE", columns.state), ("CODE", columns.code),
+            ("SUBSCRIPTION", columns.subscription), ("TRANSACTION", columns.transaction),
+        ]
+        if columns.properties > 0 { cells.append(("PROPERTIES", columns.properties)) }
+        var column = x + 2
+        for (title, width) in cells {
+            grid.put(title, x: column, y: y, style: theme.header, maxWidth: min(width, maxX - column))
+            column += width + columns.gap
+        }
+    }
+
+    private mutating func drawEventRow(
+        _ record: EventRecord, _ columns: EventColumns, x: Int, y: Int, maxX: Int, highlighted: Bool
+    ) {
+        let base = highlighted ? theme.highlight : Style.plain
+        grid.put(highlighted ? symbols.pointer : " ", x: x, y: y, style: theme.highlight)
+        var column = x + 2
+        func cell(_ text: String, _ width: Int, _ style: Style, leading: Bool = false) {
+            let shown = leading
+                ? truncateLeading(text, toWidth: width, ellipsis: symbols.ellipsis)
+                : truncate(text, toWidth: width, ellipsis: symbols.ellipsis)
+            grid.put(shown, x: column, y: y, style: style, maxWidth: max(0, min(width, maxX - column)))
+            column += width + columns.gap
+        }
+        cell(Format.clock(record.firstSeen, timeZone), columns.time, theme.dim)
+        let label = columns.state >= 15 ? record.state.label : record.state.shortLabel
+        cell(label, columns.state, theme.style(for: record.state))
+        cell(record.code, columns.code, base)
+        cell(record.externalSubscriptionID ?? symbols.dash, columns.subscription, base)
+        cell(record.transactionID, columns.transaction, base, leading: true)
+        if columns.properties > 0 {
+            cell(record.propertiesSummary, columns.properties, highlighted ? base : theme.dim)
+        }
+    }
+}

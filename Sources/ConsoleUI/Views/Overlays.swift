@@ -1,0 +1,324 @@
+import Foundation
+import LagoAPI
+import LagoConfig
+
+/// One line of the help overlay.
+struct HelpLine: Sendable, Hashable {
+    enum Kind: Sendable, Hashable { case heading, entry, note, blank }
+    var kind: Kind
+    var keys: String
+    var text: String
+}
+
+extension AppState {
+    /// The help overlay's lines, generated from the key-binding table: the focused pane's section first, then
+    /// navigation, global keys and the rest. Read-only mode has no mutating bindings, so none are listed.
+    func helpLines() -> [HelpLine] {
+        let paneSection: HelpSection
+        switch focusedPane {
+        case .events: paneSection = .events
+        case .queue: paneSection = .queue
+        case .failures: paneSection = .failures
+        case .mappings: paneSection = .mappings
+        case .subscription: paneSection = .subscription
+        case .sendTest: paneSection = .sendTest
+        }
+        var order: [HelpSection] = [paneSection, .navigation, .global]
+        order += HelpSection.allCases.filter { !order.contains($0) }
+        var lines: [HelpLine] = []
+        if readOnly {
+            lines.append(HelpLine(kind: .note, keys: "", text: "read-only mode: actions that change something are hidden"))
+            lines.append(HelpLine(kind: .blank, keys: "", text: ""))
+        }
+        for section in order {
+            let bindings = keyBindings.filter { $0.section == section }
+            guard !bindings.isEmpty else { continue }
+            lines.append(HelpLine(kind: .heading, keys: "", text: section.title))
+            for binding in bindings {
+                let text = binding.isDestructive ? binding.help + " !" : binding.help
+                lines.append(HelpLine(kind: .entry, keys: binding.label(ascii: asciiOnly), text: text))
+            }
+            lines.append(HelpLine(kind: .blank, keys: "", text: ""))
+        }
+        lines.append(HelpLine(kind: .heading, keys: "", text: "Commands (:)"))
+        for command in Self.commands where !(readOnly && command.mutating && command.name == "flush") {
+            lines.append(HelpLine(kind: .entry, keys: ":" + command.name, text: command.help))
+        }
+        return lines
+    }
+
+    /// The number of help lines (for scrolling).
+    func helpLineCount() -> Int { helpLines().count }
+
+    /// The event detail as plain text: what was sent, what Lago answered, every attempt.
+    ///
+    /// This is what `y` copies: no box characters, no styling.
+    func detailLines(for record: EventRecord) -> [String] {
+        var lines = [
+            "Transaction   \(record.transactionID)",
+            "Code          \(record.code)",
+            "Subscription  \(record.externalSubscriptionID ?? "—")",
+            "State         \(record.state.label)" + (record.httpStatus.map { "  (HTTP \($0))" } ?? ""),
+            "First seen    \(Format.dateTime(record.firstSeen, timeZone))",
+            "Updated       \(Format.dateTime(record.updatedAt, timeZone))",
+        ]
+        if let reason = record.reason { lines.append("Reason        \(reason)") }
+        lines.append("")
+        lines.append("Sent to Lago")
+        if let payload = record.payloadJSON {
+            lines += Format.prettyJSON(text: payload).map { "  " + $0 }
+        } else {
+            lines.append("  (not sent yet) properties: " + JSONValue.object(record.properties).jsonText)
+        }
+        lines.append("")
+        lines.append("Lago's response")
+        if let response = record.response {
+            lines += Format.prettyJSON(text: response).map { "  " + $0 }
+        } else {
+            lines.append("  (no response yet)")
+        }
+        lines.append("")
+        lines.append("Attempts")
+        lines.append("  TIME      STATE            ATTEMPT  HTTP  REASON")
+        for entry in record.timeline {
+            let attempt = entry.attempt.map(String.init) ?? "—"
+            let status = entry.httpStatus.map(String.init) ?? "—"
+            lines.append(
+                "  \(Format.clock(entry.time, timeZone))  \(padded(entry.state.label, toWidth: 15))  "
+                    + "\(padded(attempt, toWidth: 7))  \(padded(status, toWidth: 4))  \(entry.reason ?? "")")
+        }
+        return lines.map { line in
+            var trimmed = line
+            while trimmed.last == " " { trimmed.removeLast() }
+            return trimmed
+        }
+    }
+}
+
+extension Renderer {
+    mutating func drawOverlay() {
+        switch state.overlay {
+        case .help(let scroll): drawHelp(scroll: scroll)
+        case .detail(let sequence, let scroll): drawDetail(sequence: sequence, scroll: scroll)
+        case .confirm(let dialog): drawConfirm(dialog)
+        case .picker(let picker): drawPicker(picker)
+        case .replayForm(let form): drawReplayForm(form)
+        case .commandLine, .filterPrompt, nil: break
+        }
+    }
+
+    /// Clears a rectangle and draws a box around it with a heading; returns the inside.
+    mutating func overlayBox(_ rect: Rect, heading: String, status: [Span] = [], footer: [Span] = []) -> Rect {
+        grid.fill(rect)
+        grid.drawBox(rect, symbols: symbols.box, style: theme.focusedBorder)
+        return boxLabels(rect, heading: " \(heading) ", focused: true, title: [], status: status, footer: footer)
+    }
+
+    func overlayRect(maxWidth: Int, height: Int? = nil) -> Rect {
+        let body = Rect(x: 0, y: 1, width: grid.width, height: grid.height - 2)
+        let width = min(maxWidth, body.width - 4)
+        return body.centered(width: width, height: height ?? (body.height - 2))
+    }
+
+    // MARK: - Help
+
+    mutating func drawHelp(scroll: Int) {
+        let lines = state.helpLines()
+        let rect = overlayRect(maxWidth: 120)
+        let inner = overlayBox(rect, heading: "Help \(symbols.dash) \(state.focusedPane.title)",
+                               status: [Span(" Esc close ", theme.dim)])
+        guard inner.height > 0 else { return }
+        let columns = inner.width >= 100 ? 2 : 1
+        let columnWidth = (inner.width - 2) / columns
+        let rows = inner.height
+        let perColumnPage = rows
+        let start = max(0, min(scroll, max(0, lines.count - rows * columns)))
+        let keyWidth = 12
+        for index in 0..<(perColumnPage * columns) {
+            let lineIndex = start + index
+            guard lineIndex < lines.count else { break }
+            let column = index / perColumnPage
+            let row = index % perColumnPage
+            let x = inner.x + 1 + column * columnWidth
+            let y = inner.y + row
+            let help = lines[lineIndex]
+            switch help.kind {
+            case .heading:
+                grid.put(help.text, x: x, y: y, style: theme.focusedTitle, maxWidth: columnWidth - 1)
+            case .entry:
+                grid.put(padded(help.keys, toWidth: keyWidth), x: x + 1, y: y, style: theme.hintKey)
+                let textStyle = help.text.hasSuffix(" !") ? theme.error : Style.plain
+                grid.put(truncate(help.text, toWidth: columnWidth - keyWidth - 3, ellipsis: symbols.ellipsis),
+                         x: x + 2 + keyWidth, y: y, style: textStyle, maxWidth: columnWidth - keyWidth - 3)
+            case .note:
+                grid.put(help.text, x: x, y: y, style: theme.warning, maxWidth: columnWidth - 1)
+            case .blank:
+                break
+            }
+        }
+        let shownEnd = start + perColumnPage * columns
+        if start > 0 || shownEnd < lines.count {
+            let more = " \(start > 0 ? "↑" : " ")\(shownEnd < lines.count ? "↓" : " ") j/k scroll "
+            put([Span(state.asciiOnly ? " j/k scroll " : more, theme.dim)], x: rect.maxX - 2 - displayWidth(of: more),
+                y: rect.maxY - 1, maxX: rect.maxX - 1)
+        }
+    }
+
+    // MARK: - Detail
+
+    mutating func drawDetail(sequence: Int, scroll: Int) {
+        let rect = overlayRect(maxWidth: 120)
+        guard let record = state.history.record(sequence: sequence) else {
+            let inner = overlayBox(rect, heading: "Event", status: [Span(" Esc close ", theme.dim)])
+            line([Span("This event scrolled out of the history.", theme.dim)], in: inner, y: inner.y)
+            return
+        }
+        let footer = [Span(" y copy \(symbols.dot) j/k scroll \(symbols.dot) Esc close ", theme.dim)]
+        let inner = overlayBox(rect, heading: "Event \(record.transactionID)",
+                               status: [Span(" \(record.state.label) ", theme.style(for: record.state))],
+                               footer: footer)
+        guard inner.height > 0 else { return }
+        let headings: Set<String> = ["Sent to Lago", "Lago's response", "Attempts"]
+        var rendered: [(String, Style)] = []
+        for text in state.detailLines(for: record) {
+            let style: Style
+            if headings.contains(text) {
+                style = theme.focusedTitle
+            } else if text.hasPrefix("  TIME ") {
+                style = theme.header
+            } else if text.hasPrefix("State ") {
+                style = theme.style(for: record.state)
+            } else if text.hasPrefix("Reason ") {
+                style = theme.error
+            } else {
+                style = .plain
+            }
+            for piece in wrap(text, width: inner.width - 2) { rendered.append((piece, style)) }
+        }
+        let start = max(0, min(scroll, rendered.count - inner.height))
+        for row in 0..<inner.height where start + row < rendered.count {
+            let (text, style) = rendered[start + row]
+            grid.put(text, x: inner.x + 1, y: inner.y + row, style: style, maxWidth: inner.width - 2)
+        }
+    }
+
+    // MARK: - Confirm
+
+    func confirmQuestion(_ dialog: ConfirmDialog) -> String {
+        switch dialog.kind {
+        case .quit(let pending):
+            "flush \(Format.grouped(pending)) pending event\(pending == 1 ? "" : "s") before quitting? [y/N/c]"
+        case .replay(_, let transactionID, _):
+            "Replay dead letter \(transactionID) to Lago? [y/N]"
+        case .discard(_, let transactionID):
+            "Discard dead letter \(transactionID) for good? It will not be billed. [y/N]"
+        }
+    }
+
+    func confirmChoices(_ dialog: ConfirmDialog) -> [Span] {
+        let yes: String
+        let no: String
+        var extra: String?
+        switch dialog.kind {
+        case .quit:
+            yes = "y flush, then quit"
+            no = "N quit now (events stay queued)"
+            extra = "c cancel"
+        case .replay:
+            yes = "y replay"
+            no = "N no"
+        case .discard:
+            yes = "y discard"
+            no = "N keep it"
+        }
+        let mark = symbols.pointer
+        var spans = [
+            Span(dialog.yesHighlighted ? "\(mark) \(yes)" : "  \(yes)",
+                 dialog.yesHighlighted ? theme.buttonSelected : theme.button),
+            Span("   "),
+            Span(dialog.yesHighlighted ? "  \(no)" : "\(mark) \(no)",
+                 dialog.yesHighlighted ? theme.button : theme.buttonSelected),
+        ]
+        if let extra { spans += [Span("   "), Span("  \(extra)", theme.button)] }
+        return spans
+    }
+
+    mutating func drawConfirm(_ dialog: ConfirmDialog) {
+        let heading: String
+        var borderStyle = theme.focusedBorder
+        switch dialog.kind {
+        case .quit: heading = "Quit"
+        case .replay: heading = "Replay"
+        case .discard:
+            heading = "Discard"
+            borderStyle = theme.error
+        }
+        let question = confirmQuestion(dialog)
+        let choices = confirmChoices(dialog)
+        let width = min(grid.width - 4, max(displayWidth(of: question), width(of: choices)) + 6)
+        let questionLines = wrap(question, width: width - 4)
+        let rect = overlayRect(maxWidth: width, height: questionLines.count + 5)
+        grid.fill(rect)
+        grid.drawBox(rect, symbols: symbols.box, style: borderStyle)
+        let inner = boxLabels(rect, heading: " \(heading) ", focused: true, title: [], status: [], footer: [])
+        for (index, text) in questionLines.enumerated() {
+            line([Span(text, theme.title)], in: inner, y: inner.y + 1 + index, indent: 2)
+        }
+        line(choices, in: inner, y: inner.y + 2 + questionLines.count, indent: 1)
+    }
+
+    // MARK: - Picker
+
+    mutating func drawPicker(_ picker: PickerState) {
+        let items = picker.filtered
+        let rect = overlayRect(maxWidth: 76, height: min(grid.height - 4, max(8, items.count + 6)))
+        let inner = overlayBox(rect, heading: "Billable metric for \(picker.field.rawValue)",
+                               status: [Span(" \(items.count) of \(picker.items.count) ", theme.dim)],
+                               footer: [Span(" Enter pick \(symbols.dot) Esc cancel ", theme.dim)])
+        guard inner.height > 2 else { return }
+        grid.put("Search", x: inner.x + 1, y: inner.y, style: theme.label)
+        picker.query.render(into: &grid, x: inner.x + 9, y: inner.y, width: inner.width - 10,
+                            style: theme.focusedField, focused: true)
+        let rows = inner.height - 2
+        let top = max(0, min(picker.selection - rows + 1, items.count - rows))
+        if items.isEmpty {
+            line([Span("no billable metric matches", theme.dim)], in: inner, y: inner.y + 2, indent: 3)
+        }
+        let codeWidth = min(32, max(16, inner.width / 2 - 4))
+        for (offset, index) in (max(0, top)..<min(items.count, max(0, top) + rows)).enumerated() {
+            let y = inner.y + 2 + offset
+            let item = items[index]
+            let selected = index == picker.selection
+            if selected { grid.put(symbols.pointer, x: inner.x + 1, y: y, style: theme.focusedTitle) }
+            drawRow([item.value, item.detail], [codeWidth, inner.width - codeWidth - 6],
+                    styles: [.plain, theme.dim], x: inner.x + 3, y: y, gap: 2)
+            if selected { grid.patchStyle(Rect(x: inner.x, y: y, width: inner.width, height: 1), with: theme.selection) }
+        }
+    }
+
+    // MARK: - Edit and replay
+
+    mutating func drawReplayForm(_ form: ReplayForm) {
+        let rect = overlayRect(maxWidth: 90, height: 13)
+        let inner = overlayBox(rect, heading: "Edit & replay",
+                               footer: [Span(" Tab next field \(symbols.dot) Enter replay \(symbols.dot) Esc cancel ",
+                                             theme.dim)])
+        guard inner.height > 0 else { return }
+        var y = inner.y + 1
+        line([Span(padded("transaction", toWidth: 14), theme.label), Span(form.transactionID, theme.title),
+              Span("  (kept: Lago deduplicates by it)", theme.dim)], in: inner, y: y, indent: 2)
+        y += 2
+        for (index, field) in form.fields.enumerated() {
+            let focused = index == form.focused
+            grid.put(padded(ReplayForm.labels[index], toWidth: 14), x: inner.x + 2, y: y,
+                     style: form.errors[index] != nil ? theme.error : (focused ? theme.focusedTitle : theme.label))
+            field.render(into: &grid, x: inner.x + 16, y: y, width: inner.width - 18,
+                         style: focused ? theme.focusedField : theme.field, focused: focused)
+            y += 1
+            if let error = form.errors[index] {
+                line([Span("\(symbols.cross) \(error)", theme.error)], in: inner, y: y, indent: 16)
+            }
+            y += 1
+        }
+    }
+}

@@ -1,0 +1,410 @@
+public import AsyncHTTPClient
+public import Foundation
+public import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Settings of a ``LagoClient``.
+public struct LagoClientConfiguration: Sendable {
+    /// The API root.
+    public var baseURL: LagoBaseURL
+    /// The API key sent as `Authorization: Bearer <key>`. Never logged.
+    public var apiKey: String
+    /// The deadline of one request, connect to last byte.
+    public var requestTimeout: Duration
+    /// The `User-Agent` header.
+    public var userAgent: String
+
+    /// Creates a configuration.
+    public init(
+        baseURL: LagoBaseURL, apiKey: String, requestTimeout: Duration = .seconds(10),
+        userAgent: String = "lago-console/\(LagoConsoleVersion.current)"
+    ) {
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.requestTimeout = requestTimeout
+        self.userAgent = userAgent
+    }
+}
+
+/// Filters of `GET /events`.
+public struct EventListFilter: Sendable, Hashable {
+    public var code: String?
+    public var externalSubscriptionID: String?
+    public var timestampFrom: Date?
+    public var timestampTo: Date?
+
+    /// Creates a filter; `nil` fields are not sent.
+    public init(code: String? = nil, externalSubscriptionID: String? = nil, timestampFrom: Date? = nil, timestampTo: Date? = nil) {
+        self.code = code
+        self.externalSubscriptionID = externalSubscriptionID
+        self.timestampFrom = timestampFrom
+        self.timestampTo = timestampTo
+    }
+}
+
+/// Input of `POST /billable_metrics`.
+public struct BillableMetricInput: Sendable, Hashable, Codable {
+    public var name: String
+    public var code: String
+    public var description: String?
+    public var aggregationType: String
+    public var fieldName: String?
+    public var recurring: Bool?
+    public var expression: String?
+
+    /// Creates a billable metric input.
+    public init(
+        name: String, code: String, description: String? = nil, aggregationType: String, fieldName: String? = nil,
+        recurring: Bool? = nil, expression: String? = nil
+    ) {
+        self.name = name
+        self.code = code
+        self.description = description
+        self.aggregationType = aggregationType
+        self.fieldName = fieldName
+        self.recurring = recurring
+        self.expression = expression
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, code, description, recurring, expression
+        case aggregationType = "aggregation_type"
+        case fieldName = "field_name"
+    }
+}
+
+/// A typed client of Lago's REST API over AsyncHTTPClient.
+///
+/// One shared HTTP client with connection reuse serves every request. Errors are ``LagoAPIError``s decoded from
+/// Lago's own error bodies; ``LagoAPIError/disposition(eventCount:)`` classifies them for delivery. The API key
+/// can be replaced at runtime (``setAPIKey(_:)``) and is never logged. Call ``shutdown()`` when done, or use
+/// ``withLagoClient(configuration:logger:_:)``.
+public final class LagoClient: Sendable {
+    /// The most events one batch request may carry.
+    public static let maxBatchSize = 100
+
+    private let httpClient: HTTPClient
+    private let state: Mutex<LagoClientConfiguration>
+    private let logger: Logger
+    private let encoder: JSONEncoder
+    private let ownsHTTPClient: Bool
+
+    /// Creates a client with its own HTTP connection pool.
+    public init(configuration: LagoClientConfiguration, logger: Logger = Logger(label: "lago-console.api")) {
+        var httpConfiguration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(5), read: .seconds(Int64(configuration.requestTimeout.components.seconds) + 1))
+        )
+        httpConfiguration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        httpConfiguration.decompression = .enabled(limit: .ratio(50))
+        self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
+        self.ownsHTTPClient = true
+        self.state = Mutex(configuration)
+        self.logger = logger
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        self.encoder = encoder
+    }
+
+    /// Shuts the connection pool down. Requests in flight fail.
+    public func shutdown() async throws {
+        if ownsHTTPClient { try await httpClient.shutdown() }
+    }
+
+    /// The current configuration (the key inside is secret: never print it).
+    public var configuration: LagoClientConfiguration { state.withLock { $0 } }
+
+    /// Replaces the API key for requests started from now on.
+    public func setAPIKey(_ key: String) {
+        state.withLock { $0.apiKey = key }
+    }
+
+    // MARK: Events
+
+    /// `POST /events`: sends one event.
+    /// - Throws: ``LagoAPIError``.
+    public func createEvent(_ event: EventInput) async throws -> LagoEvent {
+        struct Body: Encodable { let event: EventInput }
+        struct Response: Decodable { let event: LagoEvent }
+        let response: Response = try await send(.POST, "/events", body: Body(event: event))
+        return response.event
+    }
+
+    /// `POST /events/batch`: sends up to 100 events, stored all or nothing by Lago.
+    /// - Throws: ``LagoAPIError``; `.invalidRequest` without sending for an empty batch or more than 100 events.
+    public func createBatch(_ events: [EventInput]) async throws -> [LagoEvent] {
+        let request = LagoRequestSummary(method: "POST", path: "/events/batch")
+        guard !events.isEmpty else { throw LagoAPIError.invalidRequest("a batch needs at least one event", request: request) }
+        guard events.count <= Self.maxBatchSize else {
+            throw LagoAPIError.invalidRequest(
+                "a batch holds at most \(Self.maxBatchSize) events, got \(events.count); nothing was sent",
+                request: request)
+        }
+        struct Body: Encodable { let events: [EventInput] }
+        struct Response: Decodable { let events: [LagoEvent] }
+        let response: Response = try await send(.POST, "/events/batch", body: Body(events: events))
+        return response.events
+    }
+
+    /// `POST /events/batch` with an already encoded body `{"events":[…]}`, for the delivery engine which keeps
+    /// events as JSON. Returns the status and the stored events.
+    /// - Throws: ``LagoAPIError``.
+    public func createBatch(encodedBody: Data) async throws -> [LagoEvent] {
+        struct Response: Decodable { let events: [LagoEvent] }
+        let response: Response = try await send(.POST, "/events/batch", rawBody: encodedBody)
+        return response.events
+    }
+
+    /// `POST /events/batch` with an encoded body, without decoding the success body: the delivery engine only
+    /// needs to know that Lago stored the batch, and skipping the decode keeps the hot path cheap.
+    /// - Throws: ``LagoAPIError`` for any non-2xx answer or transport failure.
+    public func deliverBatch(encodedBody: Data) async throws {
+        let summary = LagoRequestSummary(method: "POST", path: "/events/batch")
+        let (status, headers, body) = try await perform(.POST, "/events/batch", query: [], body: encodedBody)
+        guard (200..<300).contains(status) else {
+            throw LagoAPIError.httpResponse(status: status, body: body, headers: headers, request: summary)
+        }
+    }
+
+    /// `GET /events/{transaction_id}` (the id is percent-encoded).
+    /// - Throws: ``LagoAPIError`` (404 `event_not_found` when unknown).
+    public func event(transactionID: String) async throws -> LagoEvent {
+        struct Response: Decodable { let event: LagoEvent }
+        let response: Response = try await send(.GET, "/events/" + transactionID.lagoPathSegmentEncoded)
+        return response.event
+    }
+
+    /// `GET /events`: one page of events, newest first.
+    /// - Throws: ``LagoAPIError``.
+    public func events(_ filter: EventListFilter = .init(), page: Int = 1, perPage: Int = 100) async throws -> Page<LagoEvent> {
+        var query: [(String, String)] = [("page", "\(page)"), ("per_page", "\(perPage)")]
+        if let code = filter.code { query.append(("code", code)) }
+        if let id = filter.externalSubscriptionID { query.append(("external_subscription_id", id)) }
+        if let from = filter.timestampFrom { query.append(("timestamp_from", LagoDateFormat.milliseconds(from))) }
+        if let to = filter.timestampTo { query.append(("timestamp_to", LagoDateFormat.milliseconds(to))) }
+        return try await self.page(path: "/events", key: "events", query: query)
+    }
+
+    /// `POST /events/estimate_fees`: the fees one event would create (pay-in-advance charges only).
+    /// - Throws: ``LagoAPIError``.
+    public func estimateFees(_ event: EventInput) async throws -> JSONValue {
+        struct Body: Encodable { let event: EventInput }
+        let response: JSONValue = try await send(.POST, "/events/estimate_fees", body: Body(event: event))
+        return response["fees"] ?? .array([])
+    }
+
+    // MARK: Billable metrics, subscriptions, customers, usage
+
+    /// `GET /billable_metrics`: one page.
+    public func billableMetrics(page: Int = 1, perPage: Int = 100) async throws -> Page<BillableMetric> {
+        try await self.page(path: "/billable_metrics", key: "billable_metrics", query: [("page", "\(page)"), ("per_page", "\(perPage)")])
+    }
+
+    /// Every billable metric, following `next_page` until the end.
+    public func allBillableMetrics() async throws -> [BillableMetric] {
+        var all: [BillableMetric] = []
+        var page = 1
+        while true {
+            let result = try await billableMetrics(page: page)
+            all += result.items
+            guard let next = result.meta.nextPage, next > page else { return all }
+            page = next
+        }
+    }
+
+    /// `GET /billable_metrics/{code}`.
+    public func billableMetric(code: String) async throws -> BillableMetric {
+        struct Response: Decodable { let billableMetric: BillableMetric
+            enum CodingKeys: String, CodingKey { case billableMetric = "billable_metric" } }
+        let response: Response = try await send(.GET, "/billable_metrics/" + code.lagoPathSegmentEncoded)
+        return response.billableMetric
+    }
+
+    /// `POST /billable_metrics`.
+    public func createBillableMetric(_ input: BillableMetricInput) async throws -> BillableMetric {
+        struct Body: Encodable { let billableMetric: BillableMetricInput
+            enum CodingKeys: String, CodingKey { case billableMetric = "billable_metric" } }
+        struct Response: Decodable { let billableMetric: BillableMetric
+            enum CodingKeys: String, CodingKey { case billableMetric = "billable_metric" } }
+        let response: Response = try await send(.POST, "/billable_metrics", body: Body(billableMetric: input))
+        return response.billableMetric
+    }
+
+    /// `GET /subscriptions`: one page, filtered by status (Lago's default when empty: active only).
+    public func subscriptions(
+        status: [SubscriptionStatus] = [], externalCustomerID: String? = nil, page: Int = 1, perPage: Int = 100
+    ) async throws -> Page<Subscription> {
+        var query: [(String, String)] = [("page", "\(page)"), ("per_page", "\(perPage)")]
+        query += status.map { ("status[]", $0.rawValue) }
+        if let externalCustomerID { query.append(("external_customer_id", externalCustomerID)) }
+        return try await self.page(path: "/subscriptions", key: "subscriptions", query: query)
+    }
+
+    /// `GET /subscriptions/{external_id}`.
+    public func subscription(externalID: String) async throws -> Subscription {
+        struct Response: Decodable { let subscription: Subscription }
+        let response: Response = try await send(.GET, "/subscriptions/" + externalID.lagoPathSegmentEncoded)
+        return response.subscription
+    }
+
+    /// `GET /customers`: one page.
+    public func customers(page: Int = 1, perPage: Int = 100) async throws -> Page<Customer> {
+        try await self.page(path: "/customers", key: "customers", query: [("page", "\(page)"), ("per_page", "\(perPage)")])
+    }
+
+    /// `GET /customers/{external_customer_id}/current_usage?external_subscription_id=…`.
+    public func currentUsage(externalCustomerID: String, externalSubscriptionID: String) async throws -> CustomerUsage {
+        struct Response: Decodable { let customerUsage: CustomerUsage
+            enum CodingKeys: String, CodingKey { case customerUsage = "customer_usage" } }
+        let response: Response = try await send(
+            .GET, "/customers/\(externalCustomerID.lagoPathSegmentEncoded)/current_usage",
+            query: [("external_subscription_id", externalSubscriptionID)])
+        return response.customerUsage
+    }
+
+    // MARK: Transport
+
+    private func page<Item: Decodable & Sendable & Hashable>(
+        path: String, key: String, query: [(String, String)]
+    ) async throws -> Page<Item> {
+        let value: JSONValue = try await send(.GET, path, query: query)
+        let request = LagoRequestSummary(method: "GET", path: path)
+        do {
+            let itemsData = try JSONEncoder().encode(value[key] ?? .array([]))
+            let metaData = try JSONEncoder().encode(value["meta"] ?? .null)
+            let items = try JSONDecoder().decode([Item].self, from: itemsData)
+            let meta = try JSONDecoder().decode(PaginationMeta.self, from: metaData)
+            return Page(items: items, meta: meta)
+        } catch {
+            throw LagoAPIError.decoding("\(error)", status: 200, body: Data(value.jsonText.utf8), request: request)
+        }
+    }
+
+    private func send<Response: Decodable>(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: some Encodable
+    ) async throws -> Response {
+        let data: Data
+        do {
+            data = try encoder.encode(body)
+        } catch {
+            throw LagoAPIError.invalidRequest("could not encode the request: \(error)")
+        }
+        return try await send(method, path, query: query, rawBody: data)
+    }
+
+    private func send<Response: Decodable>(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], rawBody: Data? = nil
+    ) async throws -> Response {
+        let summary = LagoRequestSummary(method: method.rawValue, path: path)
+        let (status, headers, body) = try await perform(method, path, query: query, body: rawBody)
+        guard (200..<300).contains(status) else {
+            let error = LagoAPIError.httpResponse(status: status, body: body, headers: headers, request: summary)
+            logger.debug("Lago answered an error", metadata: ["request": "\(summary)", "status": "\(status)"])
+            throw error
+        }
+        do {
+            return try JSONDecoder().decode(Response.self, from: body)
+        } catch {
+            throw LagoAPIError.decoding("\(error)", status: status, body: body, request: summary)
+        }
+    }
+
+    /// Performs one HTTP exchange and returns status, headers and body, mapping transport failures.
+    private func perform(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?
+    ) async throws -> (Int, [(name: String, value: String)], Data) {
+        let configuration = self.configuration
+        let summary = LagoRequestSummary(method: method.rawValue, path: path)
+        var url = configuration.baseURL.url(path)
+        if !query.isEmpty {
+            var components = URLComponents()
+            components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+            // `+` is a space in form queries: encode it explicitly.
+            let encoded = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B") ?? ""
+            url += "?" + encoded
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(configuration.apiKey)")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: configuration.userAgent)
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let timeout = TimeAmount.nanoseconds(
+            configuration.requestTimeout.components.seconds * 1_000_000_000
+                + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
+        do {
+            let response = try await httpClient.execute(request, timeout: timeout)
+            let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
+            let headers = response.headers.map { (name: $0.name, value: $0.value) }
+            return (Int(response.status.code), headers, Data(bytes.readableBytesView))
+        } catch let error as LagoAPIError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            let kind = Self.transportKind(of: error)
+            logger.debug("Lago request failed", metadata: ["request": "\(summary)", "kind": "\(kind)"])
+            throw LagoAPIError.transport(kind, detail: "\(error)", request: summary)
+        }
+    }
+
+    /// Maps a transport error from AsyncHTTPClient/NIO to a ``LagoAPIError/Kind``.
+    static func transportKind(of error: any Error) -> LagoAPIError.Kind {
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .connectTimeout, .readTimeout, .writeTimeout, .deadlineExceeded, .getConnectionFromPoolTimeout,
+                .tlsHandshakeTimeout:
+                return .timeout
+            case .remoteConnectionClosed, .bodyLengthMismatch, .cancelled:
+                return .connectionReset
+            default:
+                break
+            }
+        }
+        if let error = error as? ChannelError {
+            switch error {
+            case .connectTimeout: return .timeout
+            case .ioOnClosedChannel, .eof, .outputClosed, .alreadyClosed, .inputClosed: return .connectionReset
+            default: break
+            }
+        }
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case ECONNREFUSED: return .connectionRefused
+            case ECONNRESET, EPIPE, ECONNABORTED: return .connectionReset
+            case ETIMEDOUT: return .timeout
+            default: return .transport
+            }
+        }
+        let text = String(reflecting: error)
+        if text.contains("NIOSSL") || text.contains("BoringSSL") || text.contains("handshake") { return .tls }
+        if text.contains("dnsA") || text.contains("SocketAddressError") || text.contains("unknown host") {
+            return .dns
+        }
+        if text.contains("refused") || text.contains("ECONNREFUSED") || text.contains("errno: 111") { return .connectionRefused }
+        if text.contains("reset") || text.contains("ECONNRESET") { return .connectionReset }
+        return .transport
+    }
+}
+
+/// Runs `body` with a client that is shut down when `body` returns or throws.
+public func withLagoClient<Result: Sendable>(
+    configuration: LagoClientConfiguration, logger: Logger = Logger(label: "lago-console.api"),
+    _ body: (LagoClient) async throws -> Result
+) async throws -> Result {
+    let client = LagoClient(configuration: configuration, logger: logger)
+    do {
+        let result = try await body(client)
+        try await client.shutdown()
+        return result
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+}

@@ -1,0 +1,316 @@
+public import Foundation
+public import LagoAPI
+public import LagoEngine
+import LagoSandbox
+
+/// Settings of ``EngineBenchmark/run(_:)``.
+public struct EngineBenchmarkOptions: Sendable, Codable, Hashable {
+    /// Sequential enqueues timed one by one (durable spool, engine delivering meanwhile).
+    public var enqueueLatencySamples: Int = 20_000
+    /// Events of the healthy throughput run.
+    public var throughputEvents: Int = 100_000
+    /// Events of the run with added latency.
+    public var latencyEvents: Int = 100_000
+    /// The latency the sandbox adds to each request.
+    public var addedLatencyMilliseconds: Int = 100
+    /// `maxInFlight` values tried with added latency (the default configuration's first).
+    public var latencyMaxInFlight: [Int] = [4, 16]
+    /// Events spooled before the resume run.
+    public var resumeEvents: Int = 100_000
+    /// Events spooled for the memory run (0 skips it).
+    public var rssEvents: Int = 1_000_000
+    /// Concurrent producers in throughput runs.
+    public var producers: Int = 8
+    /// Directory for spool files (a temporary one when nil); removed afterwards.
+    public var directory: String?
+
+    /// Creates the default options (the issue's figures).
+    public init() {}
+}
+
+/// Latency percentiles in microseconds.
+public struct LatencyFigures: Sendable, Codable, Hashable {
+    public var samples: Int
+    public var p50Microseconds: Double
+    public var p99Microseconds: Double
+    public var maxMicroseconds: Double
+}
+
+/// One delivery run.
+public struct ThroughputFigures: Sendable, Codable, Hashable {
+    public var events: Int
+    public var maxInFlight: Int
+    public var addedLatencyMilliseconds: Int
+    /// From the first enqueue until the sandbox held every event.
+    public var seconds: Double
+    public var eventsPerSecond: Double
+    /// Enqueue alone (producers finished), for comparison.
+    public var enqueueSeconds: Double
+    public var requests: Int
+    public var lost: Int
+    public var duplicated: Int
+}
+
+/// Restarting on a full spool.
+public struct ResumeFigures: Sendable, Codable, Hashable {
+    public var spooledEvents: Int
+    /// Opening the engine (lock, spool checks, counting).
+    public var openSeconds: Double
+    /// From opening until the first event is delivered.
+    public var firstDeliverySeconds: Double
+    /// From opening until the spool is empty.
+    public var drainSeconds: Double
+}
+
+/// Memory with a large spool.
+public struct MemoryFigures: Sendable, Codable, Hashable {
+    public var spooledEvents: Int
+    /// `VmHWM` of the process before the run (KiB).
+    public var baselinePeakKiB: Int?
+    /// `VmHWM` after spooling and running the engine on the full spool (KiB).
+    public var peakKiB: Int?
+    /// `VmRSS` at the end (KiB).
+    public var residentKiB: Int?
+    public var spoolFileBytes: Int64
+}
+
+/// Everything ``EngineBenchmark/run(_:)`` measured.
+public struct EngineBenchmarkResult: Sendable, Codable, Hashable {
+    public var enqueueLatency: LatencyFigures
+    public var healthy: ThroughputFigures
+    public var withLatency: [ThroughputFigures]
+    public var resume: ResumeFigures
+    public var memory: MemoryFigures?
+    public var sandboxIngest: ThroughputFigures
+    /// Targets from the issue, for the reader.
+    public var targets: [String: String]
+}
+
+/// The engine's benchmark against the in-process sandbox (build in release: `swift build -c release`).
+///
+/// Runs, in order: memory with `rssEvents` spooled (first, so `VmHWM` is not inflated by the other runs), enqueue
+/// latency, healthy throughput, throughput with added latency, resume on a full spool, and the sandbox's own ingest
+/// ceiling (pre-encoded batches straight from a client, no engine).
+public enum EngineBenchmark {
+    /// Runs the benchmark.
+    /// - Throws: when the sandbox cannot start or a spool cannot be written.
+    public static func run(_ options: EngineBenchmarkOptions = EngineBenchmarkOptions()) async throws -> EngineBenchmarkResult {
+        let root = options.directory ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("lago-bench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var counter = 0
+        func spoolPath() -> String {
+            counter += 1
+            return root + "/spool-\(counter).sqlite"
+        }
+
+        let memory = options.rssEvents > 0 ? try await measureMemory(options, spoolPath: spoolPath()) : nil
+        let latency = try await measureEnqueueLatency(options, spoolPath: spoolPath())
+        let healthy = try await measureThroughput(
+            events: options.throughputEvents, maxInFlight: 4, latency: 0, producers: options.producers,
+            spoolPath: spoolPath())
+        var withLatency: [ThroughputFigures] = []
+        for maxInFlight in options.latencyMaxInFlight {
+            withLatency.append(
+                try await measureThroughput(
+                    events: options.latencyEvents, maxInFlight: maxInFlight, latency: options.addedLatencyMilliseconds,
+                    producers: options.producers, spoolPath: spoolPath()))
+        }
+        let resume = try await measureResume(options, spoolPath: spoolPath())
+        let ingest = try await measureSandboxIngest(events: options.throughputEvents)
+        return EngineBenchmarkResult(
+            enqueueLatency: latency, healthy: healthy, withLatency: withLatency, resume: resume, memory: memory,
+            sandboxIngest: ingest,
+            targets: [
+                "enqueueP99": "<= 100 us", "healthy": ">= 100000 events/s", "latency100ms": ">= 7000 events/s",
+                "resume": "<= 1 s", "rss": "<= 100 MB",
+            ])
+    }
+
+    static func configuration(spoolPath: String, maxInFlight: Int = 4) -> EngineConfiguration {
+        var configuration = EngineConfiguration(spoolPath: spoolPath)
+        configuration.maxInFlight = maxInFlight
+        configuration.flushInterval = .milliseconds(50)
+        configuration.defaultSubscription = SandboxSeed.subscriptionExternalID
+        return configuration
+    }
+
+    static func event(_ index: Int, prefix: String) -> EventInput {
+        EventInput(
+            transactionID: "\(prefix)-\(index)", externalSubscriptionID: SandboxSeed.subscriptionExternalID,
+            code: "llm_input_tokens", timestamp: 1_700_000_000 + Double(index % 86_400),
+            properties: ["value": .integer(Int64(index % 5000 + 1)), "model": "claude-sonnet", "region": "eu"])
+    }
+
+    static func engine(_ configuration: EngineConfiguration, sandbox: Sandbox) throws -> LagoEngine {
+        try LagoEngine(
+            configuration: configuration, baseURL: LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey)
+    }
+
+    static func enqueue(
+        _ engine: LagoEngine, count: Int, producers: Int, prefix: String
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for producer in 0..<producers {
+                group.addTask {
+                    var index = producer
+                    while index < count {
+                        try await engine.enqueue(event(index, prefix: prefix))
+                        index += producers
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    static func measureEnqueueLatency(_ options: EngineBenchmarkOptions, spoolPath: String) async throws -> LatencyFigures {
+        try await Sandbox.withRunning(SandboxOptions()) { sandbox in
+            let engine = try engine(configuration(spoolPath: spoolPath), sandbox: sandbox)
+            engine.start()
+            var samples: [Double] = []
+            samples.reserveCapacity(options.enqueueLatencySamples)
+            let clock = ContinuousClock()
+            for index in 0..<options.enqueueLatencySamples {
+                let event = event(index, prefix: "lat")
+                let elapsed = try await clock.measure { try await engine.enqueue(event) }
+                samples.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
+            }
+            _ = await engine.flush(deadline: .seconds(60))
+            await engine.shutdown()
+            samples.sort()
+            func percentile(_ fraction: Double) -> Double {
+                samples[min(samples.count - 1, Int(Double(samples.count - 1) * fraction))]
+            }
+            return LatencyFigures(
+                samples: samples.count, p50Microseconds: percentile(0.5), p99Microseconds: percentile(0.99),
+                maxMicroseconds: samples.last ?? 0)
+        }
+    }
+
+    static func measureThroughput(
+        events: Int, maxInFlight: Int, latency: Int, producers: Int, spoolPath: String
+    ) async throws -> ThroughputFigures {
+        try await Sandbox.withRunning(SandboxOptions()) { sandbox in
+            if latency > 0 { sandbox.faults.latency(.milliseconds(latency)) }
+            let engine = try engine(configuration(spoolPath: spoolPath, maxInFlight: maxInFlight), sandbox: sandbox)
+            engine.start()
+            let start = ContinuousClock.now
+            try await enqueue(engine, count: events, producers: producers, prefix: "tp")
+            let enqueueSeconds = seconds(since: start)
+            _ = await engine.flush(deadline: .seconds(600))
+            let total = seconds(since: start)
+            await engine.shutdown()
+            let stats = sandbox.stats()
+            let stored = stats.eventsStored
+            return ThroughputFigures(
+                events: events, maxInFlight: maxInFlight, addedLatencyMilliseconds: latency, seconds: total,
+                eventsPerSecond: Double(events) / total, enqueueSeconds: enqueueSeconds, requests: stats.requestsTotal,
+                lost: max(0, events - stats.uniqueTransactionIDs), duplicated: max(0, stored - stats.uniqueTransactionIDs))
+        }
+    }
+
+    static func fillSpool(_ spoolPath: String, count: Int, producers: Int, prefix: String) async throws {
+        var configuration = configuration(spoolPath: spoolPath)
+        configuration.spoolLimit = max(configuration.spoolLimit, count + 1)
+        // Never started: the events only go to the spool.
+        let engine = try LagoEngine(
+            configuration: configuration, baseURL: LagoBaseURL("http://127.0.0.1:9"), apiKey: "unused")
+        try await enqueue(engine, count: count, producers: producers, prefix: prefix)
+        await engine.shutdown()
+    }
+
+    static func measureResume(_ options: EngineBenchmarkOptions, spoolPath: String) async throws -> ResumeFigures {
+        try await fillSpool(spoolPath, count: options.resumeEvents, producers: options.producers, prefix: "resume")
+        return try await Sandbox.withRunning(SandboxOptions()) { sandbox in
+            let start = ContinuousClock.now
+            let engine = try engine(configuration(spoolPath: spoolPath), sandbox: sandbox)
+            let openSeconds = seconds(since: start)
+            let changes = engine.lifecycleEvents(bufferSize: 16)
+            engine.start()
+            var firstDelivery = 0.0
+            for await change in changes {
+                if case .delivered = change.stage {
+                    firstDelivery = seconds(since: start)
+                    break
+                }
+            }
+            _ = await engine.flush(deadline: .seconds(600))
+            let drain = seconds(since: start)
+            await engine.shutdown()
+            return ResumeFigures(
+                spooledEvents: options.resumeEvents, openSeconds: openSeconds, firstDeliverySeconds: firstDelivery,
+                drainSeconds: drain)
+        }
+    }
+
+    static func measureMemory(_ options: EngineBenchmarkOptions, spoolPath: String) async throws -> MemoryFigures {
+        let baseline = ProcessMemory.read("VmHWM")
+        try await fillSpool(spoolPath, count: options.rssEvents, producers: options.producers, prefix: "rss")
+        // Reopen the full spool and run the engine against a server that is down: it reads batches, fails, backs
+        // off and probes, with the whole backlog spooled.
+        try await Sandbox.withRunning(SandboxOptions()) { sandbox in
+            sandbox.faults.outage(for: .seconds(3600), mode: .status503)
+            let engine = try engine(configuration(spoolPath: spoolPath), sandbox: sandbox)
+            engine.start()
+            try await Task.sleep(for: .seconds(2))
+            _ = await engine.stats()
+            await engine.shutdown()
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: spoolPath)[.size] as? NSNumber)?.int64Value ?? 0
+        return MemoryFigures(
+            spooledEvents: options.rssEvents, baselinePeakKiB: baseline, peakKiB: ProcessMemory.read("VmHWM"),
+            residentKiB: ProcessMemory.read("VmRSS"), spoolFileBytes: size)
+    }
+
+    /// The sandbox's own ceiling: pre-encoded batches of 100 from 4 concurrent clients, no engine, no spool.
+    static func measureSandboxIngest(events: Int) async throws -> ThroughputFigures {
+        try await Sandbox.withRunning(SandboxOptions()) { sandbox in
+            let client = LagoClient(
+                configuration: LagoClientConfiguration(
+                    baseURL: try LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey))
+            let encoder = JSONEncoder()
+            let batches = stride(from: 0, to: events, by: 100).map { start in
+                (start..<min(events, start + 100)).map { event($0, prefix: "raw") }
+            }
+            let bodies = try batches.map { try encoder.encode(["events": $0]) }
+            let start = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for lane in 0..<4 {
+                    group.addTask {
+                        for index in stride(from: lane, to: bodies.count, by: 4) {
+                            _ = try await client.createBatch(encodedBody: bodies[index])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let total = seconds(since: start)
+            try await client.shutdown()
+            let stats = sandbox.stats()
+            return ThroughputFigures(
+                events: events, maxInFlight: 4, addedLatencyMilliseconds: 0, seconds: total,
+                eventsPerSecond: Double(events) / total, enqueueSeconds: 0, requests: stats.requestsTotal,
+                lost: max(0, events - stats.uniqueTransactionIDs), duplicated: 0)
+        }
+    }
+}
+
+/// Reads `/proc/self/status`.
+enum ProcessMemory {
+    /// A field such as `VmHWM` or `VmRSS`, in KiB (nil where /proc is absent).
+    static func read(_ field: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            let digits = line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first
+            return digits.flatMap { Int($0) }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,426 @@
+import Foundation
+
+/// The dotted name of one setting in `config.toml`, such as `lago.api_url` or `metric_codes.input`.
+///
+/// Only the keys listed in ``allCases`` exist; ``init(name:)`` returns `nil` for any other name.
+public struct ConfigKey: Sendable, Hashable, CustomStringConvertible {
+    /// The dotted name: `section.field`.
+    public let name: String
+
+    fileprivate init(_ name: String) {
+        self.name = name
+    }
+
+    /// The key called `name`, or `nil` if the configuration has no such key.
+    public init?(name: String) {
+        guard KeySpec.byName[name] != nil else { return nil }
+        self.name = name
+    }
+
+    public var description: String { self.name }
+
+    /// The table the key lives in: `lago` for `lago.api_url`.
+    public var section: String { String(self.name.prefix { $0 != "." }) }
+
+    /// The key's name inside its table: `api_url` for `lago.api_url`.
+    public var field: String { String(self.name.drop { $0 != "." }.dropFirst()) }
+
+    /// Whether the value is a secret that is shown only through ``ConfigMasking/mask(_:)``.
+    public var isSecret: Bool { self.spec.isSecret }
+
+    /// The environment variable that overrides the key in the effective configuration, if any.
+    public var environmentVariable: String? { self.spec.environmentVariable }
+
+    /// One line saying what the key does, for help text.
+    public var summary: String { self.spec.summary }
+
+    /// The value the key has when the file does not set it (before the spool path is resolved).
+    public var defaultValue: ConfigValue { self.spec.get(.defaults) }
+
+    /// Every key, in the order of the documented config file.
+    public static var allCases: [ConfigKey] { KeySpec.all.map(\.key) }
+
+    /// `lago.api_url`
+    public static let lagoAPIURL = ConfigKey("lago.api_url")
+    /// `lago.api_key`
+    public static let lagoAPIKey = ConfigKey("lago.api_key")
+    /// `lago.default_subscription_id`
+    public static let lagoDefaultSubscriptionID = ConfigKey("lago.default_subscription_id")
+    /// `lago.allow_insecure_http`
+    public static let lagoAllowInsecureHTTP = ConfigKey("lago.allow_insecure_http")
+    /// `metric_codes.<field>`
+    public static func metricCode(_ field: CanonicalField) -> ConfigKey {
+        ConfigKey("metric_codes.\(field.rawValue)")
+    }
+    /// `engine.flush_interval_seconds`
+    public static let engineFlushIntervalSeconds = ConfigKey("engine.flush_interval_seconds")
+    /// `engine.max_batch_size`
+    public static let engineMaxBatchSize = ConfigKey("engine.max_batch_size")
+    /// `engine.max_batch_bytes`
+    public static let engineMaxBatchBytes = ConfigKey("engine.max_batch_bytes")
+    /// `engine.max_in_flight`
+    public static let engineMaxInFlight = ConfigKey("engine.max_in_flight")
+    /// `engine.spool_path`
+    public static let engineSpoolPath = ConfigKey("engine.spool_path")
+    /// `engine.spool_limit`
+    public static let engineSpoolLimit = ConfigKey("engine.spool_limit")
+    /// `engine.request_timeout_seconds`
+    public static let engineRequestTimeoutSeconds = ConfigKey("engine.request_timeout_seconds")
+    /// `engine.max_retry_backoff_seconds`
+    public static let engineMaxRetryBackoffSeconds = ConfigKey("engine.max_retry_backoff_seconds")
+    /// `engine.max_event_age_seconds`
+    public static let engineMaxEventAgeSeconds = ConfigKey("engine.max_event_age_seconds")
+    /// `relay.listen`
+    public static let relayListen = ConfigKey("relay.listen")
+    /// `relay.token`
+    public static let relayToken = ConfigKey("relay.token")
+    /// `relay.max_body_bytes`
+    public static let relayMaxBodyBytes = ConfigKey("relay.max_body_bytes")
+    /// `ui.no_color`
+    public static let uiNoColor = ConfigKey("ui.no_color")
+    /// `ui.readonly`
+    public static let uiReadonly = ConfigKey("ui.readonly")
+
+    /// The names of the tables the configuration reads.
+    static let sections = ["lago", "metric_codes", "engine", "relay", "ui"]
+
+    var spec: KeySpec {
+        guard let spec = KeySpec.byName[self.name] else {
+            preconditionFailure("ConfigKey \(self.name) has no KeySpec")
+        }
+        return spec
+    }
+}
+
+/// How one key is typed, checked, read from and written to a ``LagoConsoleConfiguration``.
+struct KeySpec: Sendable {
+    enum ValueType: Sendable {
+        case string
+        case bool
+        case integer(ClosedRange<Int>)
+        case double(ClosedRange<Double>)
+    }
+
+    typealias Path<Value> = any WritableKeyPath<LagoConsoleConfiguration, Value> & Sendable
+
+    let key: ConfigKey
+    let type: ValueType
+    let summary: String
+    var isSecret = false
+    var environmentVariable: String? = nil
+    let get: @Sendable (LagoConsoleConfiguration) -> ConfigValue
+    /// Stores a value of the key's type; values of another type are ignored (callers convert first).
+    let set: @Sendable (inout LagoConsoleConfiguration, ConfigValue) -> Void
+    /// Extra rules for a string value: the reason it is invalid, or `nil`.
+    var checkString: @Sendable (String) -> String? = { _ in nil }
+
+    /// The reason `value` is not allowed for this key, or `nil` when it is.
+    func problem(with value: ConfigValue) -> String? {
+        switch (self.type, value) {
+        case (.string, .string(let string)):
+            return self.checkString(string)
+        case (.bool, .bool):
+            return nil
+        case (.integer(let range), .integer(let integer)):
+            return range.contains(integer) ? nil : "must be between \(range.lowerBound) and \(range.upperBound)"
+        case (.double(let range), .double(let double)):
+            guard double.isFinite, range.contains(double) else {
+                return "must be between \(Self.format(range.lowerBound)) and \(Self.format(range.upperBound))"
+            }
+            return nil
+        default:
+            return "must be \(self.typeName)"
+        }
+    }
+
+    /// "a string", "an integer", … for messages.
+    var typeName: String {
+        switch self.type {
+        case .string: "a string"
+        case .bool: "true or false"
+        case .integer: "an integer"
+        case .double: "a number"
+        }
+    }
+
+    /// Parses a value typed on a command line into the key's type (without range or format checks).
+    ///
+    /// - Returns: the value, or the reason it cannot be parsed. The reason never repeats the input.
+    func parse(_ text: String) -> Result<ConfigValue, ConfigError> {
+        let failure = ConfigError(kind: .typeMismatch, key: self.key.name, reason: "must be \(self.typeName)")
+        switch self.type {
+        case .string:
+            return .success(.string(text))
+        case .bool:
+            switch text.trimmingCharacters(in: .whitespaces) {
+            case "true": return .success(.bool(true))
+            case "false": return .success(.bool(false))
+            default: return .failure(failure)
+            }
+        case .integer:
+            let digits = text.trimmingCharacters(in: .whitespaces)
+            guard let integer = Int(Self.removingDigitSeparators(digits)) else { return .failure(failure) }
+            return .success(.integer(integer))
+        case .double:
+            let digits = text.trimmingCharacters(in: .whitespaces)
+            guard let double = Double(Self.removingDigitSeparators(digits)), double.isFinite else {
+                return .failure(failure)
+            }
+            return .success(.double(double))
+        }
+    }
+
+    /// `1_000` → `1000`, as TOML allows; underscores elsewhere are left for `Int`/`Double` to reject.
+    private static func removingDigitSeparators(_ text: String) -> String {
+        let characters = Array(text)
+        var result = ""
+        for (index, character) in characters.enumerated() {
+            if character == "_", index > 0, index < characters.count - 1, characters[index - 1].isNumber,
+                characters[index + 1].isNumber
+            {
+                continue
+            }
+            result.append(character)
+        }
+        return result
+    }
+
+    private static func format(_ double: Double) -> String {
+        double == double.rounded() && abs(double) < 1e15 ? String(Int(double)) : String(double)
+    }
+}
+
+extension KeySpec {
+    static let all: [KeySpec] = lagoSpecs + metricCodeSpecs + engineSpecs + relaySpecs + uiSpecs
+
+    static let byName: [String: KeySpec] = Dictionary(uniqueKeysWithValues: all.map { ($0.key.name, $0) })
+
+    private static func string(
+        _ key: ConfigKey,
+        _ path: Path<String>,
+        _ summary: String,
+        isSecret: Bool = false,
+        environmentVariable: String? = nil,
+        check: @escaping @Sendable (String) -> String? = { _ in nil }
+    ) -> KeySpec {
+        KeySpec(
+            key: key,
+            type: .string,
+            summary: summary,
+            isSecret: isSecret,
+            environmentVariable: environmentVariable,
+            get: { .string($0[keyPath: path]) },
+            set: { configuration, value in
+                if case .string(let string) = value { configuration[keyPath: path] = string }
+            },
+            checkString: check
+        )
+    }
+
+    private static func bool(_ key: ConfigKey, _ path: Path<Bool>, _ summary: String) -> KeySpec {
+        KeySpec(
+            key: key,
+            type: .bool,
+            summary: summary,
+            get: { .bool($0[keyPath: path]) },
+            set: { configuration, value in
+                if case .bool(let bool) = value { configuration[keyPath: path] = bool }
+            }
+        )
+    }
+
+    private static func integer(
+        _ key: ConfigKey,
+        _ path: Path<Int>,
+        _ range: ClosedRange<Int>,
+        _ summary: String
+    ) -> KeySpec {
+        KeySpec(
+            key: key,
+            type: .integer(range),
+            summary: summary,
+            get: { .integer($0[keyPath: path]) },
+            set: { configuration, value in
+                if case .integer(let integer) = value { configuration[keyPath: path] = integer }
+            }
+        )
+    }
+
+    private static func double(
+        _ key: ConfigKey,
+        _ path: Path<Double>,
+        _ range: ClosedRange<Double>,
+        _ summary: String
+    ) -> KeySpec {
+        KeySpec(
+            key: key,
+            type: .double(range),
+            summary: summary,
+            get: { .double($0[keyPath: path]) },
+            set: { configuration, value in
+                switch value {
+                case .double(let double): configuration[keyPath: path] = double
+                case .integer(let integer): configuration[keyPath: path] = Double(integer)
+                default: break
+                }
+            }
+        )
+    }
+
+    private static let lagoSpecs: [KeySpec] = [
+        KeySpec(
+            key: .lagoAPIURL,
+            type: .string,
+            summary: "Lago API base URL; empty means no Lago is configured and the embedded sandbox is used.",
+            environmentVariable: "LAGO_API_URL",
+            get: { .string($0.lago.apiURL?.absoluteString ?? "") },
+            set: { configuration, value in
+                if case .string(let string) = value {
+                    configuration.lago.apiURL = string.isEmpty ? nil : URL(string: string)
+                }
+            },
+            checkString: checkAPIURL
+        ),
+        string(
+            .lagoAPIKey,
+            \.lago.apiKey,
+            "Lago API key (shown masked); the LAGO_API_KEY environment variable overrides it.",
+            isSecret: true,
+            environmentVariable: "LAGO_API_KEY",
+            check: { $0.contains(where: \.isNewline) ? "must be a single line" : nil }
+        ),
+        KeySpec(
+            key: .lagoDefaultSubscriptionID,
+            type: .string,
+            summary: "External subscription ID used when none is chosen; empty means unset.",
+            get: { .string($0.lago.defaultSubscriptionID ?? "") },
+            set: { configuration, value in
+                if case .string(let string) = value {
+                    configuration.lago.defaultSubscriptionID = string.isEmpty ? nil : string
+                }
+            },
+            checkString: { id in
+                !id.isEmpty && id.allSatisfy({ $0.isWhitespace }) ? "must not be blank" : nil
+            }
+        ),
+        bool(
+            .lagoAllowInsecureHTTP,
+            \.lago.allowInsecureHTTP,
+            "Allow a plain http API URL to a host that is not loopback."
+        ),
+    ]
+
+    private static let metricCodeSpecs: [KeySpec] = CanonicalField.allCases.map { field in
+        string(
+            .metricCode(field),
+            \.metricCodes[field],
+            "Billable metric code for \(field.rawValue.replacingOccurrences(of: "_", with: " ")) usage.",
+            check: checkMetricCode
+        )
+    }
+
+    private static let engineSpecs: [KeySpec] = [
+        double(
+            .engineFlushIntervalSeconds,
+            \.engine.flushIntervalSeconds,
+            0.01...3_600,
+            "Longest time an event waits before its batch is sent."
+        ),
+        integer(.engineMaxBatchSize, \.engine.maxBatchSize, 1...100, "Events per batch request (Lago's limit is 100)."),
+        integer(
+            .engineMaxBatchBytes,
+            \.engine.maxBatchBytes,
+            1_024...(16 * 1_024 * 1_024),
+            "Largest batch request body, in bytes."
+        ),
+        integer(.engineMaxInFlight, \.engine.maxInFlight, 1...64, "Batch requests in flight at once."),
+        string(
+            .engineSpoolPath,
+            \.engine.spoolPath,
+            "SQLite spool file; empty means $XDG_STATE_HOME/lago-console/spool.sqlite.",
+            check: { path in
+                path.isEmpty || path.hasPrefix("/") || path.hasPrefix("~/")
+                    ? nil : "must be an absolute path (or start with ~/), or empty for the default"
+            }
+        ),
+        integer(
+            .engineSpoolLimit,
+            \.engine.spoolLimit,
+            1...1_000_000_000,
+            "Most events the spool holds before new events are refused."
+        ),
+        double(
+            .engineRequestTimeoutSeconds,
+            \.engine.requestTimeoutSeconds,
+            0.1...600,
+            "Deadline of one request to Lago."
+        ),
+        double(
+            .engineMaxRetryBackoffSeconds,
+            \.engine.maxRetryBackoffSeconds,
+            0.1...3_600,
+            "Cap of the exponential backoff between retries."
+        ),
+        double(
+            .engineMaxEventAgeSeconds,
+            \.engine.maxEventAgeSeconds,
+            0...(366 * 86_400),
+            "Events older than this are dead-lettered; 0 means they never expire."
+        ),
+    ]
+
+    private static let relaySpecs: [KeySpec] = [
+        string(
+            .relayListen,
+            \.relay.listen,
+            "HOST:PORT the relay listens on; an address that is not loopback requires relay.token.",
+            check: { ListenAddress($0) == nil ? "must be HOST:PORT, for example 127.0.0.1:8787 or [::1]:8787" : nil }
+        ),
+        string(
+            .relayToken,
+            \.relay.token,
+            "Bearer token relay clients must present (shown masked); empty means none.",
+            isSecret: true,
+            check: { $0.contains(where: \.isNewline) ? "must be a single line" : nil }
+        ),
+        integer(
+            .relayMaxBodyBytes,
+            \.relay.maxBodyBytes,
+            1_024...(64 * 1_024 * 1_024),
+            "Largest request body the relay accepts, in bytes."
+        ),
+    ]
+
+    private static let uiSpecs: [KeySpec] = [
+        bool(.uiNoColor, \.ui.noColor, "Draw without colours."),
+        bool(.uiReadonly, \.ui.readonly, "Hide and refuse destructive actions."),
+    ]
+
+    @Sendable private static func checkAPIURL(_ text: String) -> String? {
+        guard !text.isEmpty else { return nil }
+        guard !text.contains(where: { $0.isWhitespace }), let components = URLComponents(string: text),
+            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https"
+        else {
+            return "must be an http or https URL, such as https://api.getlago.com/api/v1"
+        }
+        guard let host = components.host, !host.isEmpty else {
+            return "must include a host, such as https://api.getlago.com/api/v1"
+        }
+        if components.query != nil || components.fragment != nil {
+            return "must not have a query or a fragment"
+        }
+        return nil
+    }
+
+    @Sendable private static func checkMetricCode(_ code: String) -> String? {
+        if code.isEmpty {
+            return "must not be empty"
+        }
+        let allowed = code.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII
+                && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+                    || scalar == "_" || scalar == "-" || scalar == ".")
+        }
+        return allowed ? nil : "must contain only letters, digits, '_', '-' and '.'"
+    }
+}

@@ -1,0 +1,312 @@
+public import Foundation
+
+/// Everything the console, its delivery engine and its relay can be configured with: the typed form of
+/// `config.toml`.
+///
+/// Each stored property corresponds to one dotted key of the file (see ``ConfigKey``); ``defaults`` holds the value
+/// of every key when the file does not set it. A value built in code is not checked until ``validate()`` is called;
+/// ``ConfigStore`` only hands out validated values.
+///
+/// The API key and the relay token are masked in `description`, `debugDescription` and the mirror `dump` uses.
+public struct LagoConsoleConfiguration: Sendable, Equatable {
+    /// `[lago]`: where events go.
+    public struct Lago: Sendable, Equatable {
+        /// `lago.api_url`: the Lago API base URL, for example `https://api.getlago.com/api/v1` or a self-hosted
+        /// origin such as `http://localhost:3000` (the client appends `/api/v1` when missing). `nil` (empty in the
+        /// file) means no Lago is configured and the console uses its embedded sandbox.
+        public var apiURL: URL?
+        /// `lago.api_key`: the API key sent as a bearer token. Empty when not set. Never log it; show it through
+        /// ``ConfigMasking/mask(_:)``.
+        public var apiKey: String
+        /// `lago.default_subscription_id`: the external subscription ID events are sent for when the operator does
+        /// not pick one. `nil` (empty in the file) when unset.
+        public var defaultSubscriptionID: String?
+        /// `lago.allow_insecure_http`: allow a plain `http` API URL to a host that is not a loopback address.
+        public var allowInsecureHTTP: Bool
+
+        /// Creates the section; every argument defaults to the built-in default.
+        public init(
+            apiURL: URL? = nil,
+            apiKey: String = "",
+            defaultSubscriptionID: String? = nil,
+            allowInsecureHTTP: Bool = false
+        ) {
+            self.apiURL = apiURL
+            self.apiKey = apiKey
+            self.defaultSubscriptionID = defaultSubscriptionID
+            self.allowInsecureHTTP = allowInsecureHTTP
+        }
+    }
+
+    /// `[metric_codes]`: the Lago billable metric code each ``CanonicalField`` is reported under.
+    public struct MetricCodes: Sendable, Equatable {
+        private var codes: [CanonicalField: String]
+
+        /// Creates the section with every field mapped to its ``CanonicalField/defaultMetricCode``, then `overrides`
+        /// applied.
+        public init(_ overrides: [CanonicalField: String] = [:]) {
+            var codes: [CanonicalField: String] = [:]
+            for field in CanonicalField.allCases {
+                codes[field] = overrides[field] ?? field.defaultMetricCode
+            }
+            self.codes = codes
+        }
+
+        /// The metric code for `field`.
+        public subscript(field: CanonicalField) -> String {
+            get { self.codes[field] ?? field.defaultMetricCode }
+            set { self.codes[field] = newValue }
+        }
+    }
+
+    /// `[engine]`: how the delivery engine batches, spools and retries events.
+    public struct Engine: Sendable, Equatable {
+        /// `engine.flush_interval_seconds`: the longest an event waits in memory before its batch is sent.
+        public var flushIntervalSeconds: Double
+        /// `engine.max_batch_size`: events per batch request (Lago accepts at most 100).
+        public var maxBatchSize: Int
+        /// `engine.max_batch_bytes`: the largest encoded batch request body, in bytes.
+        public var maxBatchBytes: Int
+        /// `engine.max_in_flight`: batch requests in flight at once.
+        public var maxInFlight: Int
+        /// `engine.spool_path`: the SQLite file that holds events until Lago accepts them. Empty means
+        /// ``ConfigPaths/defaultSpoolPath(environment:)``; the effective configuration of a ``ConfigStore`` always
+        /// holds the resolved, absolute path.
+        public var spoolPath: String
+        /// `engine.spool_limit`: the most events the spool holds; beyond it new events are refused.
+        public var spoolLimit: Int
+        /// `engine.request_timeout_seconds`: the deadline of one request to Lago.
+        public var requestTimeoutSeconds: Double
+        /// `engine.max_retry_backoff_seconds`: the cap of the exponential backoff between retries.
+        public var maxRetryBackoffSeconds: Double
+        /// `engine.max_event_age_seconds`: events older than this are dead-lettered instead of sent; 0 means they
+        /// never expire.
+        public var maxEventAgeSeconds: Double
+
+        /// Creates the section; every argument defaults to the built-in default.
+        public init(
+            flushIntervalSeconds: Double = 1.0,
+            maxBatchSize: Int = 100,
+            maxBatchBytes: Int = 512 * 1024,
+            maxInFlight: Int = 4,
+            spoolPath: String = "",
+            spoolLimit: Int = 1_000_000,
+            requestTimeoutSeconds: Double = 10,
+            maxRetryBackoffSeconds: Double = 30,
+            maxEventAgeSeconds: Double = 0
+        ) {
+            self.flushIntervalSeconds = flushIntervalSeconds
+            self.maxBatchSize = maxBatchSize
+            self.maxBatchBytes = maxBatchBytes
+            self.maxInFlight = maxInFlight
+            self.spoolPath = spoolPath
+            self.spoolLimit = spoolLimit
+            self.requestTimeoutSeconds = requestTimeoutSeconds
+            self.maxRetryBackoffSeconds = maxRetryBackoffSeconds
+            self.maxEventAgeSeconds = maxEventAgeSeconds
+        }
+
+        /// ``flushIntervalSeconds`` as a `Duration`.
+        public var flushInterval: Duration { .seconds(self.flushIntervalSeconds) }
+        /// ``requestTimeoutSeconds`` as a `Duration`.
+        public var requestTimeout: Duration { .seconds(self.requestTimeoutSeconds) }
+        /// ``maxRetryBackoffSeconds`` as a `Duration`.
+        public var maxRetryBackoff: Duration { .seconds(self.maxRetryBackoffSeconds) }
+        /// ``maxEventAgeSeconds`` as a `Duration`, or `nil` when events never expire.
+        public var maxEventAge: Duration? {
+            self.maxEventAgeSeconds > 0 ? .seconds(self.maxEventAgeSeconds) : nil
+        }
+    }
+
+    /// `[relay]`: the local HTTP endpoint other processes post usage to.
+    public struct Relay: Sendable, Equatable {
+        /// `relay.listen`: `HOST:PORT` to listen on, for example `127.0.0.1:8787` or `[::1]:8787`.
+        public var listen: String
+        /// `relay.token`: the bearer token clients must present. Required when ``listen`` is not a loopback address.
+        /// Never log it.
+        public var token: String
+        /// `relay.max_body_bytes`: the largest request body the relay accepts.
+        public var maxBodyBytes: Int
+
+        /// Creates the section; every argument defaults to the built-in default.
+        public init(listen: String = "127.0.0.1:8787", token: String = "", maxBodyBytes: Int = 1024 * 1024) {
+            self.listen = listen
+            self.token = token
+            self.maxBodyBytes = maxBodyBytes
+        }
+
+        /// The host part of ``listen`` (without brackets for IPv6), or `nil` when ``listen`` is malformed.
+        public var host: String? { ListenAddress(self.listen)?.host }
+        /// The port part of ``listen``, or `nil` when ``listen`` is malformed.
+        public var port: Int? { ListenAddress(self.listen)?.port }
+        /// Whether ``listen`` names a loopback address (`localhost`, `127.0.0.0/8`, `::1`).
+        public var listensOnLoopback: Bool { ListenAddress(self.listen)?.isLoopback ?? false }
+    }
+
+    /// `[ui]`: how the console looks and what it allows.
+    public struct UI: Sendable, Equatable {
+        /// `ui.no_color`: draw without colours.
+        public var noColor: Bool
+        /// `ui.readonly`: hide and refuse destructive actions.
+        public var readonly: Bool
+
+        /// Creates the section; every argument defaults to the built-in default.
+        public init(noColor: Bool = false, readonly: Bool = false) {
+            self.noColor = noColor
+            self.readonly = readonly
+        }
+    }
+
+    /// `[lago]`
+    public var lago: Lago
+    /// `[metric_codes]`
+    public var metricCodes: MetricCodes
+    /// `[engine]`
+    public var engine: Engine
+    /// `[relay]`
+    public var relay: Relay
+    /// `[ui]`
+    public var ui: UI
+
+    /// Creates a configuration; every section defaults to its built-in defaults.
+    public init(
+        lago: Lago = Lago(),
+        metricCodes: MetricCodes = MetricCodes(),
+        engine: Engine = Engine(),
+        relay: Relay = Relay(),
+        ui: UI = UI()
+    ) {
+        self.lago = lago
+        self.metricCodes = metricCodes
+        self.engine = engine
+        self.relay = relay
+        self.ui = ui
+    }
+
+    /// The built-in defaults: what an empty or missing config file means.
+    public static let defaults = LagoConsoleConfiguration()
+
+    /// The value of `key`, as it would be written in the file (an unset optional value is an empty string).
+    public func value(for key: ConfigKey) -> ConfigValue {
+        key.spec.get(self)
+    }
+
+    /// The value of `key` for showing to an operator: a TOML literal, or the masked form for a secret.
+    public func displayValue(for key: ConfigKey) -> String {
+        let value = self.value(for: key)
+        if key.isSecret, case .string(let secret) = value {
+            return ConfigMasking.mask(secret)
+        }
+        return value.tomlLiteral
+    }
+
+    /// Checks every key's range and format and the rules between keys.
+    ///
+    /// - Throws: ``ConfigError`` of kind ``ConfigError/Kind/invalidValue`` naming the first key at fault (in
+    ///   ``ConfigKey/allCases`` order), without a file or line.
+    public func validate() throws(ConfigError) {
+        if let problem = self.problems().first {
+            throw problem
+        }
+    }
+
+    /// Every problem ``validate()`` would report, first the per-key ones in key order, then those between keys.
+    func problems() -> [ConfigError] {
+        var problems: [ConfigError] = []
+        for key in ConfigKey.allCases {
+            if let reason = key.spec.problem(with: self.value(for: key)) {
+                problems.append(ConfigError(kind: .invalidValue, key: key.name, reason: reason))
+            }
+        }
+        if let url = self.lago.apiURL, url.scheme?.lowercased() == "http", !self.lago.allowInsecureHTTP,
+            !ListenAddress.isLoopbackHost(url.host ?? "")
+        {
+            problems.append(
+                ConfigError(
+                    kind: .invalidValue,
+                    key: ConfigKey.lagoAPIURL.name,
+                    reason: "plain http is allowed only to a loopback host; use https or set "
+                        + "\(ConfigKey.lagoAllowInsecureHTTP.name) = true"
+                )
+            )
+        }
+        if ListenAddress(self.relay.listen) != nil, !self.relay.listensOnLoopback, self.relay.token.isEmpty {
+            problems.append(
+                ConfigError(
+                    kind: .invalidValue,
+                    key: ConfigKey.relayListen.name,
+                    reason: "a listen address that is not loopback requires \(ConfigKey.relayToken.name) to be set"
+                )
+            )
+        }
+        return problems
+    }
+}
+
+extension LagoConsoleConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// Every key as `name = value`, one per line, secrets masked.
+    public var description: String {
+        ConfigKey.allCases.map { "\($0.name) = \(self.displayValue(for: $0))" }.joined(separator: "\n")
+    }
+
+    /// The same as ``description``: secrets masked.
+    public var debugDescription: String { self.description }
+
+    /// A mirror whose children are the dotted keys with display values, so `dump` masks secrets too.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: ConfigKey.allCases.map { (label: $0.name, value: self.displayValue(for: $0) as Any) },
+            displayStyle: .struct
+        )
+    }
+}
+
+extension LagoConsoleConfiguration.Lago: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The section's keys with the API key masked.
+    public var description: String {
+        "Lago(apiURL: \(self.apiURL?.absoluteString ?? "(not set)"), apiKey: \(ConfigMasking.mask(self.apiKey)), "
+            + "defaultSubscriptionID: \(self.defaultSubscriptionID ?? "(not set)"), "
+            + "allowInsecureHTTP: \(self.allowInsecureHTTP))"
+    }
+
+    /// The same as ``description``: the API key masked.
+    public var debugDescription: String { self.description }
+
+    /// A mirror with the API key masked.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "apiURL": self.apiURL as Any,
+                "apiKey": ConfigMasking.mask(self.apiKey),
+                "defaultSubscriptionID": self.defaultSubscriptionID as Any,
+                "allowInsecureHTTP": self.allowInsecureHTTP,
+            ],
+            displayStyle: .struct
+        )
+    }
+}
+
+extension LagoConsoleConfiguration.Relay: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The section's keys with the token masked.
+    public var description: String {
+        "Relay(listen: \(self.listen), token: \(ConfigMasking.mask(self.token)), maxBodyBytes: \(self.maxBodyBytes))"
+    }
+
+    /// The same as ``description``: the token masked.
+    public var debugDescription: String { self.description }
+
+    /// A mirror with the token masked.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "listen": self.listen,
+                "token": ConfigMasking.mask(self.token),
+                "maxBodyBytes": self.maxBodyBytes,
+            ],
+            displayStyle: .struct
+        )
+    }
+}

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A `HOST:PORT` listen address as written in `relay.listen`: `127.0.0.1:8787`, `[::1]:8787`, `localhost:8787`.
+struct ListenAddress: Equatable {
+    /// The host without IPv6 brackets.
+    var host: String
+    var port: Int
+
+    init?(_ text: String) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "/" }),
+            !portText.isEmpty, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let port = Int(portText), (0...65_535).contains(port)
+        else { return nil }
+        self.host = String(host)
+        self.port = port
+    }
+
+    var isLoopback: Bool { Self.isLoopbackHost(self.host) }
+
+    /// Whether `host` (a name or an IPv4/IPv6 literal, IPv6 with or without brackets) is a loopback host:
+    /// `localhost` (and names under it), an address in `127.0.0.0/8`, or `::1`.
+    static func isLoopbackHost(_ host: String) -> Bool {
+        var host = host
+        if host.hasPrefix("["), host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+        }
+        let name = host.lowercased()
+        if name == "localhost" || name.hasSuffix(".localhost") {
+            return true
+        }
+        var ipv4 = in_addr()
+        if inet_pton(AF_INET, host, &ipv4) == 1 {
+            return UInt32(bigEndian: ipv4.s_addr) >> 24 == 127
+        }
+        var ipv6 = in6_addr()
+        if inet_pton(AF_INET6, host, &ipv6) == 1 {
+            return withUnsafeBytes(of: &ipv6) { bytes in bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1 }
+        }
+        return false
+    }
+}

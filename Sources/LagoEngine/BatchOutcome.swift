@@ -1,0 +1,104 @@
+import LagoAPI
+
+/// What one request's result means for each event of its batch. Pure: no I/O, tested on its own.
+struct BatchOutcome: Sendable {
+    /// Stored by Lago now.
+    var delivered: [SpoolRow] = []
+    /// Lago answered `value_already_exist` for events an earlier, unanswered try had sent: they are in Lago.
+    var alreadyInLago: [SpoolRow] = []
+    /// Taken out of delivery with their reason.
+    var dead: [(row: SpoolRow, reason: DeadLetterReason)] = []
+    /// Lago stored nothing of the batch but did not object to these: send them again at once.
+    var resend: [SpoolRow] = []
+    /// Send each of these alone, at once (a request-level refusal of a batch of several events).
+    var split: [SpoolRow] = []
+    /// Try the whole batch again later.
+    var retry: Retry?
+    /// Stop sending until the operator acts (the batch is kept).
+    var hold: String?
+    /// Lago answered with something other than "try later": the endpoint is reachable and healthy.
+    var serverAnswered = false
+    /// The error, for stats and logs.
+    var error: String?
+
+    struct Retry: Sendable, Hashable {
+        var suggestedDelay: Duration?
+        var reason: String
+    }
+
+    /// Rows this outcome takes out of the spool.
+    var settledCount: Int { delivered.count + alreadyInLago.count + dead.count }
+
+    /// Classifies a request result.
+    ///
+    /// - Parameters:
+    ///   - rows: the batch, in request order; `attempts` already counts this request.
+    ///   - error: `nil` for a 2xx answer.
+    ///   - isolated: the batch is one event split out of a refused batch (a second refusal is final).
+    static func classify(rows: [SpoolRow], error: (any Error)?, isolated: Bool) -> BatchOutcome {
+        var outcome = BatchOutcome()
+        guard let error else {
+            outcome.delivered = rows
+            outcome.serverAnswered = true
+            return outcome
+        }
+        guard let apiError = error as? LagoAPIError else {
+            // Cancelled or an unexpected failure: the request may or may not have reached Lago.
+            outcome.retry = Retry(suggestedDelay: nil, reason: "\(error)")
+            outcome.error = "\(error)"
+            return outcome
+        }
+        outcome.error = apiError.description
+        switch apiError.disposition(eventCount: rows.count) {
+        case .delivered:
+            outcome.delivered = rows
+            outcome.serverAnswered = true
+        case .retryLater(let suggestedDelay):
+            outcome.retry = Retry(suggestedDelay: suggestedDelay, reason: retryReason(apiError))
+        case .hold:
+            outcome.hold = apiError.description
+        case .rejected(let byIndex) where !byIndex.isEmpty:
+            outcome.serverAnswered = true
+            for (index, row) in rows.enumerated() {
+                guard let reason = byIndex[index] else {
+                    outcome.resend.append(row)
+                    continue
+                }
+                if LagoAPIError.isDuplicateReason(reason) && row.attempts >= 2 {
+                    outcome.alreadyInLago.append(row)
+                } else {
+                    outcome.dead.append((row, deadReason(apiError, details: reason, kind: .rejected)))
+                }
+            }
+        case .rejected, .callerBug:
+            outcome.serverAnswered = apiError.status != nil
+            if rows.count > 1 && !isolated {
+                outcome.split = rows
+            } else {
+                let reason = deadReason(apiError, details: apiError.errorDetails, kind: .requestRefused)
+                outcome.dead = rows.map { ($0, reason) }
+            }
+        }
+        return outcome
+    }
+
+    static func retryReason(_ error: LagoAPIError) -> String {
+        if let status = error.status {
+            var text = "HTTP \(status)"
+            if let code = error.code { text += " \(code)" }
+            if let delay = error.rateLimit.suggestedDelay { text += ", server asked to wait \(delay)" }
+            return text
+        }
+        return "\(error.kind): \(error.detail ?? "")"
+    }
+
+    static func deadReason(_ error: LagoAPIError, details: JSONValue?, kind: DeadLetterReason.Kind) -> DeadLetterReason {
+        var message = error.status.map { "HTTP \($0)" } ?? "\(error.kind)"
+        if let code = error.code { message += " \(code)" }
+        if let details { message += ": " + (details.stringValue ?? details.jsonText) } else if let detail = error.detail {
+            message += ": " + detail
+        }
+        return DeadLetterReason(
+            kind: kind, status: error.status, code: error.code, error: error.error, details: details, message: message)
+    }
+}

@@ -1,0 +1,191 @@
+public import Foundation
+
+/// What the engine is doing, in one word.
+public enum EngineState: String, Sendable, Hashable {
+    /// Delivering.
+    case running
+    /// Paused by the operator; events are still accepted and spooled.
+    case paused
+    /// Lago refused the API key (401/403): nothing is sent until the key changes or ``LagoEngine/retryNow()``.
+    case authFailed
+    /// Requests fail with "try later": batches back off while a probe checks for recovery.
+    case backingOff
+    /// Shut down.
+    case stopped
+}
+
+/// A batch waiting to be tried again.
+public struct RetryingBatch: Sendable, Hashable {
+    /// Events in the batch.
+    public var eventCount: Int
+    /// The number of the next try (2 = first retry).
+    public var attempt: Int
+    /// When it is tried next (a probe or a recovery may send it earlier; a server's `Retry-After` never).
+    public var nextRetry: Date
+    /// Why the last try failed.
+    public var reason: String
+}
+
+/// Delivered events per second over recent windows.
+public struct DeliveryRates: Sendable, Hashable {
+    /// Over the last second.
+    public var lastSecond: Double
+    /// Over the last 10 seconds.
+    public var last10Seconds: Double
+    /// Over the last 60 seconds.
+    public var lastMinute: Double
+}
+
+/// The last time a failing Lago came back.
+public struct RecoveryRecord: Sendable, Hashable {
+    /// When the first request failed with "try later".
+    public var failingSince: Date
+    /// When the last failing request finished.
+    public var lastFailureAt: Date
+    /// When the first request succeeded again (every waiting batch was released at that moment).
+    public var recoveredAt: Date
+}
+
+/// Counts of refused `enqueue` calls, by reason (events for spool-full and invalid events, records for
+/// no-subscription).
+public struct RefusalCounts: Sendable, Hashable {
+    /// Refused because the spool held ``EngineConfiguration/spoolLimit`` events.
+    public var spoolFull = 0
+    /// Usage records refused because neither they nor the configuration named a subscription.
+    public var noSubscription = 0
+    /// Events or usage records that could not be encoded (empty code, non-finite number, bad dimension).
+    public var invalid = 0
+
+    /// All refusals.
+    public var total: Int { spoolFull + noSubscription + invalid }
+}
+
+/// A snapshot of the engine for the console.
+public struct EngineStats: Sendable, Hashable {
+    /// What the engine is doing.
+    public var state: EngineState
+    /// Undelivered events in the spool, not counting those in flight.
+    public var queued: Int
+    /// Events carried by requests in flight.
+    public var inFlight: Int
+    /// Events stored by Lago since this engine started.
+    public var delivered: Int
+    /// Events Lago already had (an earlier unanswered try had stored them) since this engine started.
+    public var alreadyInLago: Int
+    /// Dead letters in the spool.
+    public var dead: Int
+    /// Events dead-lettered since this engine started.
+    public var deadSinceStart: Int
+    /// Refused enqueues since this engine started.
+    public var refused: RefusalCounts
+    /// Batches backing off.
+    public var retryingBatches: [RetryingBatch]
+    /// Age of the oldest undelivered event.
+    public var oldestQueuedAge: Duration?
+    /// Delivery rates (delivered and already-in-Lago events).
+    public var eventsPerSecond: DeliveryRates
+    /// Median request latency over the last requests.
+    public var requestLatencyP50: Duration?
+    /// 99th percentile request latency over the last requests.
+    public var requestLatencyP99: Duration?
+    /// Requests sent since start.
+    public var requests: Int
+    /// Requests that failed (any error) since start.
+    public var failedRequests: Int
+    /// The last error, in Lago's words.
+    public var lastError: String?
+    /// When the last error happened.
+    public var lastErrorAt: Date?
+    /// The last recovery from a failing Lago.
+    public var lastRecovery: RecoveryRecord?
+    /// The server asked for no request before this time.
+    public var notBefore: Date?
+    /// Lifecycle changes that slow subscribers missed (their buffer was full).
+    public var lifecycleChangesMissed: Int
+}
+
+/// Counters shared by the engine's tasks.
+struct StatsCounters: Sendable {
+    var queued = 0  // rows in the spool (including in flight)
+    var reserved = 0  // enqueues accepted but not yet committed
+    var delivered = 0
+    var alreadyInLago = 0
+    var dead = 0
+    var deadSinceStart = 0
+    var refused = RefusalCounts()
+    var requests = 0
+    var failedRequests = 0
+    var lastError: String?
+    var lastErrorAt: Date?
+    var latencies = LatencyWindow()
+    var rates = RateMeter()
+}
+
+/// The last 2,048 request latencies.
+struct LatencyWindow: Sendable {
+    private var samples: [Int64] = []
+    private var next = 0
+    private let capacity = 2048
+
+    mutating func record(_ duration: Duration) {
+        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        if samples.count < capacity {
+            samples.append(nanoseconds)
+        } else {
+            samples[next] = nanoseconds
+            next = (next + 1) % capacity
+        }
+    }
+
+    func percentile(_ fraction: Double) -> Duration? {
+        guard !samples.isEmpty else { return nil }
+        let sorted = samples.sorted()
+        let index = min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))
+        return .nanoseconds(sorted[index])
+    }
+}
+
+/// Events per 100 ms bucket over the last minute.
+struct RateMeter: Sendable {
+    private var buckets = [Int](repeating: 0, count: 600)
+    private var lastBucket: Int64 = 0
+    private let origin = ContinuousClock.now
+
+    private func bucket(_ instant: ContinuousClock.Instant) -> Int64 {
+        let elapsed = instant - origin
+        return (elapsed.components.seconds * 10) + elapsed.components.attoseconds / 100_000_000_000_000_000
+    }
+
+    private mutating func advance(to bucket: Int64) {
+        guard bucket > lastBucket else { return }
+        if bucket - lastBucket >= Int64(buckets.count) {
+            for index in buckets.indices { buckets[index] = 0 }
+        } else {
+            var step = lastBucket + 1
+            while step <= bucket {
+                buckets[Int(step % Int64(buckets.count))] = 0
+                step += 1
+            }
+        }
+        lastBucket = bucket
+    }
+
+    mutating func record(_ count: Int, at instant: ContinuousClock.Instant) {
+        let bucket = self.bucket(instant)
+        advance(to: bucket)
+        buckets[Int(max(bucket, lastBucket) % Int64(buckets.count))] += count
+    }
+
+    /// Events per second over the last `tenths` buckets (the current, partial bucket included).
+    mutating func rate(overTenths tenths: Int, at instant: ContinuousClock.Instant) -> Double {
+        let bucket = self.bucket(instant)
+        advance(to: bucket)
+        var total = 0
+        for offset in 0..<min(tenths, buckets.count) {
+            let step = bucket - Int64(offset)
+            if step < 0 { break }
+            total += buckets[Int(step % Int64(buckets.count))]
+        }
+        return Double(total) / (Double(tenths) / 10)
+    }
+}

@@ -1,0 +1,677 @@
+import Foundation
+public import LagoAPI
+public import LagoConfig
+public import Logging
+import Synchronization
+
+/// What ``LagoEngine/flush(deadline:)`` achieved.
+public struct FlushResult: Sendable, Hashable {
+    /// Events delivered (or found already in Lago) during the flush.
+    public var delivered: Int
+    /// Events still undelivered when the flush returned.
+    public var pending: Int
+    /// Events dead-lettered during the flush.
+    public var dead: Int
+}
+
+/// The delivery engine: a durable spool of usage events and a concurrent, batching, retrying flusher to Lago.
+///
+/// - `enqueue` returns once the event is committed to the SQLite spool (it then survives a crash of the process;
+///   see ``SpoolSynchronousMode`` for power loss). A transaction id is assigned when an event has none and never
+///   changes afterwards.
+/// - The flusher sends batches of up to ``EngineConfiguration/maxBatchSize`` events, up to
+///   ``EngineConfiguration/maxInFlight`` requests at once, and settles every event as delivered, already in Lago,
+///   retried (backoff with full jitter, honouring `Retry-After`) or dead-lettered with Lago's reason. Nothing is
+///   dropped silently.
+/// - ``stats()`` and ``lifecycleEvents(bufferSize:)`` tell what happens; nothing prints.
+///
+/// One engine per spool: the spool's lock file is held until ``shutdown(gracePeriod:)``.
+public final class LagoEngine: Sendable {
+    /// The configuration in force (normalised: batch size 1...100 and so on).
+    public let configuration: EngineConfiguration
+
+    private let spool: Spool
+    private let lock: SpoolLock
+    private let client: LagoClient
+    private let ownsClient: Bool
+    private let clock: any EngineClock
+    private let logger: Logger
+    private let random: SplitMix64
+    private let counters: Mutex<StatsCounters>
+    private let mapping: Mutex<Mapping>
+    private let control = Mutex(Control())
+    private let snapshot: Mutex<LoopSnapshot>
+    private let broadcaster = LifecycleBroadcaster()
+    private let inbox: AsyncStream<LoopInput>
+    private let inboxContinuation: AsyncStream<LoopInput>.Continuation
+
+    private struct Mapping: Sendable {
+        var metricCodes: [CanonicalField: String]
+        var defaultSubscription: String?
+    }
+
+    private struct Control: Sendable {
+        var loop: Task<Void, Never>?
+        var stopped = false
+    }
+
+    /// What the flusher loop last published, for ``stats()``.
+    private struct LoopSnapshot: Sendable {
+        var inFlight = 0
+        var retrying: [RetryingBatch] = []
+        var paused = false
+        var hold: String?
+        var backingOff = false
+        var notBefore: Date?
+        var lastRecovery: RecoveryRecord?
+    }
+
+    private enum LoopInput: Sendable {
+        case appended(count: Int, bytes: Int)
+        case claimed([SpoolRow])
+        case claimFailed(String)
+        case completed(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome)
+        case tick
+        case pause, resume, apiKeyChanged, retryNow
+        case flush(deadline: ContinuousClock.Instant, FlushWaiter)
+        case stop
+    }
+
+    private struct FlushWaiter: Sendable {
+        var baselineDelivered: Int
+        var baselineDead: Int
+        var continuation: CheckedContinuation<FlushResult, Never>
+    }
+
+    /// Opens the spool and prepares an engine delivering through `client` (owned by the caller). Call ``start()``
+    /// to begin delivery; events can be enqueued before.
+    ///
+    /// - Throws: ``EngineError`` `.spoolLocked` when another engine holds the spool, `.spoolUnreadable` naming the
+    ///   file when it is not a readable spool (nothing is overwritten), `.spoolIO`.
+    public convenience init(
+        configuration: EngineConfiguration, client: LagoClient, clock: any EngineClock = SystemEngineClock(),
+        random: SplitMix64 = SplitMix64(), logger: Logger = Logger(label: "lago-console.engine")
+    ) throws {
+        try self.init(
+            configuration: configuration, client: client, ownsClient: false, clock: clock, random: random,
+            logger: logger)
+    }
+
+    /// Opens the spool and prepares an engine with its own ``LagoClient`` (request timeout from the
+    /// configuration), shut down with the engine.
+    /// - Throws: like ``init(configuration:client:clock:random:logger:)``.
+    public convenience init(
+        configuration: EngineConfiguration, baseURL: LagoBaseURL, apiKey: String,
+        clock: any EngineClock = SystemEngineClock(), random: SplitMix64 = SplitMix64(),
+        logger: Logger = Logger(label: "lago-console.engine")
+    ) throws {
+        let client = LagoClient(
+            configuration: LagoClientConfiguration(
+                baseURL: baseURL, apiKey: apiKey, requestTimeout: configuration.requestTimeout),
+            logger: logger)
+        do {
+            try self.init(
+                configuration: configuration, client: client, ownsClient: true, clock: clock, random: random,
+                logger: logger)
+        } catch {
+            Task { try? await client.shutdown() }
+            throw error
+        }
+    }
+
+    private init(
+        configuration: EngineConfiguration, client: LagoClient, ownsClient: Bool, clock: any EngineClock,
+        random: SplitMix64, logger: Logger
+    ) throws {
+        let configuration = configuration.normalized
+        self.configuration = configuration
+        let lock = try SpoolLock(spoolPath: configuration.spoolPath)
+        do {
+            self.spool = try Spool(path: configuration.spoolPath, synchronous: configuration.synchronousMode)
+        } catch {
+            lock.release()
+            throw error
+        }
+        self.lock = lock
+        self.client = client
+        self.ownsClient = ownsClient
+        self.clock = clock
+        self.random = random
+        self.logger = logger
+        var counters = StatsCounters()
+        counters.queued = spool.openedQueueCount
+        counters.dead = spool.openedDeadLetterCount
+        self.counters = Mutex(counters)
+        self.mapping = Mutex(
+            Mapping(metricCodes: configuration.metricCodes, defaultSubscription: configuration.defaultSubscription))
+        self.snapshot = Mutex(LoopSnapshot())
+        (inbox, inboxContinuation) = AsyncStream.makeStream(of: LoopInput.self, bufferingPolicy: .unbounded)
+        spool.setAppendHandler { [weak self] count, bytes in
+            guard let self else { return }
+            self.counters.withLock { $0.queued += count }
+            self.inboxContinuation.yield(.appended(count: count, bytes: bytes))
+        }
+        if spool.openedQueueCount > 0 {
+            logger.info(
+                "Resuming delivery from the spool",
+                metadata: ["spool": "\(configuration.spoolPath)", "queued": "\(spool.openedQueueCount)"])
+        }
+    }
+
+    // MARK: Lifecycle
+
+    /// Starts delivering. Calling it again does nothing.
+    public func start() {
+        control.withLock { control in
+            guard control.loop == nil, !control.stopped else { return }
+            let queued = spool.openedQueueCount
+            control.loop = Task { await self.runLoop(initialQueued: queued) }
+        }
+    }
+
+    /// Stops gracefully: nothing new is sent, requests in flight get `gracePeriod` to finish (then they are
+    /// cancelled; their events stay spooled), the spool is closed and its lock released. Undelivered events stay in
+    /// the spool and the next engine on it resumes them. Later calls to `enqueue` throw `.shutDown`.
+    public func shutdown(gracePeriod: Duration = .seconds(10)) async {
+        let loop: Task<Void, Never>? = control.withLock { control in
+            if control.stopped { return nil }
+            control.stopped = true
+            return control.loop
+        }
+        if let loop {
+            inboxContinuation.yield(.stop)
+            let clock = self.clock
+            let deadline = clock.now() + gracePeriod
+            let watchdog = Task {
+                try? await clock.sleep(until: deadline)
+                if !Task.isCancelled { loop.cancel() }
+            }
+            await loop.value
+            watchdog.cancel()
+        }
+        inboxContinuation.finish()
+        broadcaster.finish()
+        await spool.close()
+        lock.release()
+        if ownsClient { try? await client.shutdown() }
+        snapshot.withLock { $0 = LoopSnapshot() }
+        logger.debug("Engine stopped", metadata: ["spool": "\(configuration.spoolPath)"])
+    }
+
+    // MARK: Enqueue
+
+    /// Spools one event; returns its transaction id once the event is committed.
+    ///
+    /// An empty `transactionID` is replaced by a new UUID. The event is sent as is (`timestamp` `nil`: Lago uses
+    /// the time of reception).
+    /// - Throws: ``EngineError`` `.spoolFull` (counted, nothing stored), `.invalidEvent`, `.spoolIO`, `.shutDown`.
+    @discardableResult
+    public func enqueue(_ event: EventInput) async throws -> String {
+        try await enqueue([event])[0]
+    }
+
+    /// Spools events atomically (all or none); returns their transaction ids once committed.
+    /// - Throws: like ``enqueue(_:)-(EventInput)``.
+    @discardableResult
+    public func enqueue(_ events: [EventInput]) async throws -> [String] {
+        guard !events.isEmpty else { return [] }
+        guard !control.withLock({ $0.stopped }) else {
+            throw EngineError(.shutDown, "the engine is shut down; nothing was queued")
+        }
+        let enqueuedAt = clock.wallNow().timeIntervalSince1970
+        var rows: [NewSpoolRow] = []
+        rows.reserveCapacity(events.count)
+        do {
+            for var event in events {
+                if event.transactionID.isEmpty { event.transactionID = UUID().uuidString.lowercased() }
+                rows.append(
+                    NewSpoolRow(
+                        transactionID: event.transactionID, body: try EventJSON.encode(event), enqueuedAt: enqueuedAt))
+            }
+        } catch {
+            counters.withLock { $0.refused.invalid += events.count }
+            throw error
+        }
+        try reserve(rows.count)
+        do {
+            try await spool.append(rows)
+        } catch {
+            counters.withLock { $0.reserved -= rows.count }
+            throw error
+        }
+        counters.withLock { $0.reserved -= rows.count }
+        let ids = rows.map(\.transactionID)
+        broadcaster.publish(ids, stage: .queued, date: clock.wallNow())
+        return ids
+    }
+
+    /// Turns a usage record into one event per non-zero field (see ``UsageRecord``) under the current mapping and
+    /// default subscription, and spools them atomically; returns their transaction ids.
+    /// - Throws: ``EngineError`` `.noSubscription` or `.invalidUsage` (counted in
+    ///   ``EngineStats/refused``), or like ``enqueue(_:)-(EventInput)``.
+    @discardableResult
+    public func enqueue(_ usage: UsageRecord) async throws -> [String] {
+        let mapping = self.mapping.withLock { $0 }
+        let events: [EventInput]
+        do {
+            events = try usage.events(
+                metricCodes: mapping.metricCodes, defaultSubscription: mapping.defaultSubscription)
+        } catch let error as EngineError {
+            counters.withLock {
+                if error.kind == .noSubscription { $0.refused.noSubscription += 1 } else { $0.refused.invalid += 1 }
+            }
+            throw error
+        }
+        return try await enqueue(events)
+    }
+
+    private func reserve(_ count: Int) throws {
+        let limit = configuration.spoolLimit
+        let accepted = counters.withLock { counters in
+            guard counters.queued + counters.reserved + count <= limit else {
+                counters.refused.spoolFull += count
+                return false
+            }
+            counters.reserved += count
+            return true
+        }
+        guard accepted else {
+            throw EngineError(
+                .spoolFull,
+                "the spool \(configuration.spoolPath) holds its limit of \(limit) undelivered events; "
+                    + "\(count) event(s) refused, nothing was queued",
+                path: configuration.spoolPath)
+        }
+    }
+
+    // MARK: Control
+
+    /// Replaces the metric code of each canonical field for usage records enqueued from now on.
+    public func updateMapping(_ metricCodes: [CanonicalField: String]) {
+        mapping.withLock { $0.metricCodes = metricCodes }
+    }
+
+    /// Replaces the default subscription for usage records enqueued from now on.
+    public func updateDefaultSubscription(_ externalSubscriptionID: String?) {
+        mapping.withLock { $0.defaultSubscription = externalSubscriptionID }
+    }
+
+    /// Uses a new API key from now on and lifts an "auth failed" hold.
+    public func updateAPIKey(_ key: String) {
+        client.setAPIKey(key)
+        inboxContinuation.yield(.apiKeyChanged)
+    }
+
+    /// Stops sending (events are still accepted and spooled; requests in flight finish).
+    public func pause() { inboxContinuation.yield(.pause) }
+
+    /// Resumes sending after ``pause()``.
+    public func resume() { inboxContinuation.yield(.resume) }
+
+    /// Lifts an "auth failed" hold and sends every backing-off batch now (a server's `Retry-After` still holds).
+    public func retryNow() { inboxContinuation.yield(.retryNow) }
+
+    /// Sends everything now (partial batches, backoffs cut short) and returns when the spool is empty, when
+    /// `deadline` passes, or at once when the engine is paused, on an auth hold or not started.
+    public func flush(deadline: Duration = .seconds(30)) async -> FlushResult {
+        let start = counters.withLock { ($0.delivered + $0.alreadyInLago, $0.deadSinceStart) }
+        let running = control.withLock { $0.loop != nil && !$0.stopped }
+        guard running else {
+            return FlushResult(delivered: 0, pending: counters.withLock { $0.queued }, dead: 0)
+        }
+        let deadlineInstant = clock.now() + deadline
+        return await withCheckedContinuation { continuation in
+            let waiter = FlushWaiter(baselineDelivered: start.0, baselineDead: start.1, continuation: continuation)
+            if case .terminated = inboxContinuation.yield(.flush(deadline: deadlineInstant, waiter)) {
+                continuation.resume(returning: self.flushResult(for: waiter))
+            }
+        }
+    }
+
+    private func flushResult(for waiter: FlushWaiter) -> FlushResult {
+        counters.withLock {
+            FlushResult(
+                delivered: $0.delivered + $0.alreadyInLago - waiter.baselineDelivered, pending: $0.queued,
+                dead: $0.deadSinceStart - waiter.baselineDead)
+        }
+    }
+
+    // MARK: Observation
+
+    /// A stream of per-event lifecycle changes (queued → in flight → delivered | already in Lago | retry scheduled |
+    /// dead). Each subscriber has its own buffer of `bufferSize` changes; when it is full the oldest change is
+    /// dropped and counted in ``EngineStats/lifecycleChangesMissed``: a slow subscriber never slows the engine.
+    /// The stream ends at shutdown.
+    public func lifecycleEvents(bufferSize: Int? = nil) -> AsyncStream<EventLifecycleChange> {
+        broadcaster.subscribe(bufferSize: bufferSize ?? configuration.lifecycleBufferSize)
+    }
+
+    /// A snapshot of the engine.
+    public func stats() async -> EngineStats {
+        let now = clock.now()
+        let wallNow = clock.wallNow()
+        let stopped = control.withLock { $0.stopped }
+        var oldest: Double?
+        if !stopped { oldest = try? await spool.queueSummary().oldest }
+        let loop = snapshot.withLock { $0 }
+        let state: EngineState =
+            if stopped { .stopped } else if loop.hold != nil { .authFailed } else if loop.paused { .paused } else if loop
+                .backingOff
+            { .backingOff } else { .running }
+        return counters.withLock { counters in
+            EngineStats(
+                state: state, queued: max(0, counters.queued - loop.inFlight), inFlight: loop.inFlight,
+                delivered: counters.delivered, alreadyInLago: counters.alreadyInLago, dead: counters.dead,
+                deadSinceStart: counters.deadSinceStart, refused: counters.refused, retryingBatches: loop.retrying,
+                oldestQueuedAge: oldest.map { .seconds(double: max(0, wallNow.timeIntervalSince1970 - $0)) },
+                eventsPerSecond: DeliveryRates(
+                    lastSecond: counters.rates.rate(overTenths: 10, at: now),
+                    last10Seconds: counters.rates.rate(overTenths: 100, at: now),
+                    lastMinute: counters.rates.rate(overTenths: 600, at: now)),
+                requestLatencyP50: counters.latencies.percentile(0.5),
+                requestLatencyP99: counters.latencies.percentile(0.99), requests: counters.requests,
+                failedRequests: counters.failedRequests, lastError: counters.lastError,
+                lastErrorAt: counters.lastErrorAt, lastRecovery: loop.lastRecovery, notBefore: loop.notBefore,
+                lifecycleChangesMissed: broadcaster.missedCount)
+        }
+    }
+
+    // MARK: Dead letters
+
+    /// Dead letters, oldest first.
+    /// - Throws: ``EngineError`` `.spoolIO`, `.shutDown`.
+    public func deadLetters(limit: Int = 100, offset: Int = 0) async throws -> [DeadLetter] {
+        try await spool.deadLetters(limit: limit, offset: offset)
+    }
+
+    /// One dead letter: the payload as sent, Lago's reason and the number of attempts.
+    public func deadLetter(id: Int64) async throws -> DeadLetter? {
+        try await spool.deadLetter(id: id)
+    }
+
+    /// Puts a dead letter back in the queue with the same transaction id, optionally with another code,
+    /// subscription or properties; returns the transaction id.
+    /// - Throws: ``EngineError`` `.deadLetterNotFound`, `.invalidEvent`, `.spoolIO`, `.shutDown`.
+    @discardableResult
+    public func replayDeadLetter(id: Int64, edit: DeadLetterEdit? = nil) async throws -> String {
+        let transactionID = try await spool.replayDeadLetter(id: id, edit: edit, path: configuration.spoolPath)
+        counters.withLock { $0.dead -= 1 }
+        broadcaster.publish([transactionID], stage: .queued, date: clock.wallNow())
+        return transactionID
+    }
+
+    /// Deletes a dead letter for good.
+    /// - Throws: ``EngineError`` `.deadLetterNotFound`, `.spoolIO`, `.shutDown`.
+    public func discardDeadLetter(id: Int64) async throws {
+        try await spool.discardDeadLetter(id: id, path: configuration.spoolPath)
+        counters.withLock { $0.dead -= 1 }
+    }
+
+    // MARK: The flusher loop
+
+    private func runLoop(initialQueued: Int) async {
+        let settings = DeliveryStateMachine.Settings(
+            maxBatchSize: configuration.maxBatchSize, maxBatchBytes: configuration.maxBatchBytes,
+            maxInFlight: configuration.maxInFlight, flushInterval: configuration.flushInterval,
+            retry: RetryPolicy(base: configuration.retryBase, cap: configuration.maxRetryBackoff),
+            probeInterval: configuration.probeInterval)
+        var machine = DeliveryStateMachine(
+            settings: settings, random: random, unclaimedCount: initialQueued, unclaimedBytes: 0, now: clock.now())
+        var flushes: [(deadline: ContinuousClock.Instant, waiter: FlushWaiter)] = []
+        var timer: (at: ContinuousClock.Instant, task: Task<Void, Never>)?
+        var wasBackingOff = false
+        var wasHeld = false
+        await withDiscardingTaskGroup { group in
+            inboxContinuation.yield(.tick)
+            loop: for await input in inbox {
+                let now = clock.now()
+                switch input {
+                case .appended(let count, let bytes):
+                    machine.rowsAppended(count: count, bytes: bytes, now: now)
+                case .claimed(let rows):
+                    machine.claimCompleted(rows, now: now)
+                case .claimFailed(let reason):
+                    machine.claimFailed(now: now)
+                    logger.warning("Reading the spool failed", metadata: ["reason": "\(reason)"])
+                case .completed(let batchID, let rows, let outcome):
+                    if let retry = machine.sendCompleted(batchID: batchID, rows: rows, outcome: outcome, now: now) {
+                        broadcaster.publish(
+                            rows.map(\.transactionID),
+                            stage: .retryScheduled(attempt: retry.attempt, at: clock.date(of: retry.at), reason: retry.reason),
+                            date: clock.wallNow())
+                    }
+                case .tick:
+                    if let current = timer, current.at <= now { timer = nil }
+                case .pause: machine.pause()
+                case .resume: machine.resume()
+                case .apiKeyChanged: machine.apiKeyChanged()
+                case .retryNow: machine.retryNow()
+                case .flush(let deadline, let waiter):
+                    flushes.append((deadline, waiter))
+                    machine.setFlushing(true)
+                case .stop:
+                    machine.stop()
+                }
+                if machine.stopping && machine.sendingCount == 0 && !machine.claiming { break loop }
+
+                let decision = machine.decide(now: now)
+                for action in decision.actions {
+                    switch action {
+                    case .claim(let cursor, let maxCount, let maxBytes):
+                        group.addTask { [spool, inboxContinuation] in
+                            do {
+                                let rows = try await spool.claim(after: cursor, maxCount: maxCount, maxBytes: maxBytes)
+                                inboxContinuation.yield(.claimed(rows))
+                            } catch {
+                                inboxContinuation.yield(.claimFailed("\(error)"))
+                            }
+                        }
+                    case .send(let batchID, let rows, let isolated, let probe):
+                        group.addTask {
+                            await self.deliver(batchID: batchID, rows: rows, isolated: isolated, probe: probe)
+                        }
+                    }
+                }
+
+                // Flushes end when everything is delivered, at their deadline, or when nothing can be sent.
+                if !flushes.isEmpty {
+                    let queued = counters.withLock { $0.queued }
+                    let blocked = machine.paused || machine.hold != nil
+                    flushes.removeAll { flush in
+                        let done = (queued == 0 && machine.isIdle) || flush.deadline <= now || blocked
+                        if done { flush.waiter.continuation.resume(returning: flushResult(for: flush.waiter)) }
+                        return done
+                    }
+                    if flushes.isEmpty { machine.setFlushing(false) }
+                }
+
+                publishSnapshot(machine)
+                if machine.isBackingOff != wasBackingOff {
+                    wasBackingOff = machine.isBackingOff
+                    if wasBackingOff {
+                        logger.warning("Lago is failing; batches back off", metadata: ["reason": "\(machine.waitingBatches.first?.batch.lastReason ?? "")"])
+                    } else {
+                        logger.info("Lago answers again; waiting batches released")
+                    }
+                }
+                if (machine.hold != nil) != wasHeld {
+                    wasHeld = machine.hold != nil
+                    if let hold = machine.hold {
+                        logger.error("Lago refused the API key; sending is on hold", metadata: ["reason": "\(hold)"])
+                    }
+                }
+
+                var wake = decision.wakeAt
+                for flush in flushes { wake = min(wake ?? flush.deadline, flush.deadline) }
+                if let wake, timer == nil || wake < timer!.at {
+                    timer?.task.cancel()
+                    let clock = self.clock
+                    let continuation = inboxContinuation
+                    timer = (wake, Task {
+                        do {
+                            try await clock.sleep(until: wake)
+                            continuation.yield(.tick)
+                        } catch {}
+                    })
+                }
+            }
+            timer?.task.cancel()
+            for flush in flushes { flush.waiter.continuation.resume(returning: flushResult(for: flush.waiter)) }
+        }
+    }
+
+    private func publishSnapshot(_ machine: DeliveryStateMachine) {
+        let clock = self.clock
+        let retrying = machine.waitingBatches.map { entry in
+            RetryingBatch(
+                eventCount: entry.batch.rows.count, attempt: entry.batch.failures + 1, nextRetry: clock.date(of: entry.until),
+                reason: entry.batch.lastReason ?? "")
+        }
+        let recovery = machine.lastRecovery.map {
+            RecoveryRecord(
+                failingSince: clock.date(of: $0.failingSince), lastFailureAt: clock.date(of: $0.lastFailureAt),
+                recoveredAt: clock.date(of: $0.recoveredAt))
+        }
+        let value = LoopSnapshot(
+            inFlight: machine.inFlightEvents, retrying: retrying, paused: machine.paused, hold: machine.hold,
+            backingOff: machine.isBackingOff, notBefore: machine.notBefore.map { clock.date(of: $0) },
+            lastRecovery: recovery)
+        snapshot.withLock { $0 = value }
+    }
+
+    /// Sends one batch and settles its events in the spool, then reports to the loop.
+    private func deliver(batchID: Int, rows claimed: [SpoolRow], isolated: Bool, probe: Bool) async {
+        var rows = claimed
+        let wallNow = clock.wallNow()
+        var expired: [SpoolRow] = []
+        if let maxAge = configuration.maxEventAge {
+            let limit = wallNow.timeIntervalSince1970 - maxAge.seconds
+            expired = rows.filter { $0.enqueuedAt < limit }
+            if !expired.isEmpty {
+                do {
+                    try await spool.settle(
+                        SpoolSettlement(dead: expired.map { ($0, .expired) }, deadAt: wallNow.timeIntervalSince1970))
+                } catch {
+                    report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
+                    return
+                }
+                var outcome = BatchOutcome()
+                outcome.dead = expired.map { ($0, .expired) }
+                record(outcome, latency: nil, error: nil)
+                rows.removeAll { $0.enqueuedAt < limit }
+                if rows.isEmpty {
+                    report(batchID: batchID, rows: [], outcome: BatchOutcome())
+                    return
+                }
+            }
+        }
+        do {
+            try await spool.markAttempted(rows.map(\.id))
+        } catch {
+            report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
+            return
+        }
+        for index in rows.indices { rows[index].attempts += 1 }
+        if broadcaster.hasSubscribers {
+            broadcaster.publish(
+                rows.map { EventLifecycleChange(transactionID: $0.transactionID, stage: .inFlight(attempt: $0.attempts), date: wallNow) })
+        }
+        let bytes = rows.reduce(0) { $0 + $1.body.count }
+        let body = Data(EventJSON.batchBody(rows.lazy.map(\.body), totalBytes: bytes))
+        let start = clock.now()
+        var failure: (any Error)?
+        do {
+            _ = try await client.createBatch(encodedBody: body)
+        } catch {
+            failure = error
+        }
+        let latency = clock.now() - start
+        var outcome = BatchOutcome.classify(rows: rows, error: failure, isolated: isolated)
+        let settledAt = clock.wallNow()
+        do {
+            try await spool.settle(
+                SpoolSettlement(
+                    remove: outcome.delivered.map(\.id) + outcome.alreadyInLago.map(\.id), dead: outcome.dead,
+                    deadAt: settledAt.timeIntervalSince1970))
+        } catch {
+            // Everything stays spooled and the batch is tried again; a duplicate answer then counts as already in
+            // Lago (the rows carry an attempt).
+            outcome = spoolFailure(error)
+        }
+        record(outcome, latency: latency, error: failure)
+        if let hold = outcome.hold, probe {
+            logger.debug("Probe refused", metadata: ["reason": "\(hold)"])
+        }
+        report(batchID: batchID, rows: rows, outcome: outcome)
+    }
+
+    private func spoolFailure(_ error: any Error) -> BatchOutcome {
+        logger.error("Writing the spool failed", metadata: ["error": "\(error)"])
+        var outcome = BatchOutcome()
+        outcome.retry = .init(suggestedDelay: nil, reason: "spool write failed: \(error)")
+        outcome.error = "\(error)"
+        return outcome
+    }
+
+    private func report(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome) {
+        inboxContinuation.yield(.completed(batchID: batchID, rows: rows, outcome: outcome))
+    }
+
+    /// Counts an outcome and publishes its lifecycle changes.
+    private func record(_ outcome: BatchOutcome, latency: Duration?, error: (any Error)?) {
+        let now = clock.now()
+        let wallNow = clock.wallNow()
+        counters.withLock { counters in
+            counters.delivered += outcome.delivered.count
+            counters.alreadyInLago += outcome.alreadyInLago.count
+            counters.dead += outcome.dead.count
+            counters.deadSinceStart += outcome.dead.count
+            counters.queued -= outcome.settledCount
+            if let latency {
+                counters.requests += 1
+                counters.latencies.record(latency)
+            }
+            if error != nil {
+                counters.failedRequests += 1
+                counters.lastError = outcome.error
+                counters.lastErrorAt = wallNow
+            }
+            let settled = outcome.delivered.count + outcome.alreadyInLago.count
+            if settled > 0 { counters.rates.record(settled, at: now) }
+        }
+        if !outcome.dead.isEmpty {
+            logger.warning(
+                "Events dead-lettered",
+                metadata: ["count": "\(outcome.dead.count)", "reason": "\(outcome.dead[0].reason.message)"])
+        }
+        guard broadcaster.hasSubscribers else { return }
+        var changes: [EventLifecycleChange] = []
+        changes += outcome.delivered.map { EventLifecycleChange(transactionID: $0.transactionID, stage: .delivered, date: wallNow) }
+        changes += outcome.alreadyInLago.map {
+            EventLifecycleChange(transactionID: $0.transactionID, stage: .alreadyInLago, date: wallNow)
+        }
+        changes += outcome.dead.map {
+            EventLifecycleChange(transactionID: $0.row.transactionID, stage: .dead($0.reason), date: wallNow)
+        }
+        broadcaster.publish(changes)
+    }
+}
+
+/// Runs `body` with a started engine that is shut down when `body` returns or throws.
+/// - Throws: what opening the engine throws, or what `body` throws.
+public func withLagoEngine<Result: Sendable>(
+    configuration: EngineConfiguration, client: LagoClient, clock: any EngineClock = SystemEngineClock(),
+    random: SplitMix64 = SplitMix64(), logger: Logger = Logger(label: "lago-console.engine"),
+    _ body: (LagoEngine) async throws -> Result
+) async throws -> Result {
+    let engine = try LagoEngine(configuration: configuration, client: client, clock: clock, random: random, logger: logger)
+    engine.start()
+    do {
+        let result = try await body(engine)
+        await engine.shutdown()
+        return result
+    } catch {
+        await engine.shutdown()
+        throw error
+    }
+}

@@ -1,0 +1,82 @@
+public import Foundation
+import Synchronization
+
+/// One change in the life of one event, published on ``LagoEngine/lifecycleEvents(bufferSize:)``.
+public struct EventLifecycleChange: Sendable, Hashable {
+    /// The stage reached.
+    public enum Stage: Sendable, Hashable {
+        /// Committed to the spool.
+        case queued
+        /// A request carries it (1 = first try).
+        case inFlight(attempt: Int)
+        /// Lago stored it.
+        case delivered
+        /// Lago already had it: an earlier try whose answer was lost had stored it.
+        case alreadyInLago
+        /// Its batch failed and is tried again at `at` (attempt = the number of that try).
+        case retryScheduled(attempt: Int, at: Date, reason: String)
+        /// Taken out of delivery; see the dead letters.
+        case dead(DeadLetterReason)
+    }
+
+    /// The event.
+    public var transactionID: String
+    /// What happened.
+    public var stage: Stage
+    /// When.
+    public var date: Date
+}
+
+/// Fans lifecycle changes out to subscribers with bounded buffers; a full buffer drops the oldest change and
+/// counts it, so a slow subscriber never blocks the engine.
+final class LifecycleBroadcaster: Sendable {
+    private let subscribers = Mutex<[Int: AsyncStream<EventLifecycleChange>.Continuation]>([:])
+    private let nextID = Atomic<Int>(0)
+    private let subscriberCount = Atomic<Int>(0)
+    private let missed = Atomic<Int>(0)
+
+    var hasSubscribers: Bool { subscriberCount.load(ordering: .relaxed) > 0 }
+    var missedCount: Int { missed.load(ordering: .relaxed) }
+
+    func subscribe(bufferSize: Int) -> AsyncStream<EventLifecycleChange> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: EventLifecycleChange.self, bufferingPolicy: .bufferingNewest(max(1, bufferSize)))
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
+        subscribers.withLock { $0[id] = continuation }
+        subscriberCount.add(1, ordering: .relaxed)
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            if self.subscribers.withLock({ $0.removeValue(forKey: id) }) != nil {
+                self.subscriberCount.subtract(1, ordering: .relaxed)
+            }
+        }
+        return stream
+    }
+
+    func publish(_ changes: [EventLifecycleChange]) {
+        guard hasSubscribers, !changes.isEmpty else { return }
+        let continuations = subscribers.withLock { Array($0.values) }
+        var dropped = 0
+        for continuation in continuations {
+            for change in changes {
+                if case .dropped = continuation.yield(change) { dropped += 1 }
+            }
+        }
+        if dropped > 0 { missed.add(dropped, ordering: .relaxed) }
+    }
+
+    /// Publishes the same stage for many events, building the values only when someone listens.
+    func publish(_ transactionIDs: some Sequence<String>, stage: EventLifecycleChange.Stage, date: Date) {
+        guard hasSubscribers else { return }
+        publish(transactionIDs.map { EventLifecycleChange(transactionID: $0, stage: stage, date: date) })
+    }
+
+    func finish() {
+        let continuations = subscribers.withLock { subscribers in
+            defer { subscribers.removeAll() }
+            return Array(subscribers.values)
+        }
+        subscriberCount.store(0, ordering: .relaxed)
+        for continuation in continuations { continuation.finish() }
+    }
+}

@@ -1,0 +1,449 @@
+import Dispatch
+import Foundation
+import GRDB
+import LagoAPI
+import Synchronization
+
+/// One undelivered event as the flusher sees it.
+struct SpoolRow: Sendable, Hashable {
+    /// Monotonic row id (AUTOINCREMENT: never reused, so a cursor over ids never misses a row).
+    var id: Int64
+    var transactionID: String
+    /// The event's JSON object, exactly as it is sent.
+    var body: [UInt8]
+    /// Unix seconds at enqueue.
+    var enqueuedAt: Double
+    /// Requests that carried the event so far, persisted before each request is sent.
+    var attempts: Int
+}
+
+/// An event to append.
+struct NewSpoolRow: Sendable {
+    var transactionID: String
+    var body: [UInt8]
+    var enqueuedAt: Double
+    var attempts: Int = 0
+}
+
+/// What to write after a request: rows to delete and rows to move to the dead letters.
+struct SpoolSettlement: Sendable {
+    /// Delivered or already in Lago: removed.
+    var remove: [Int64] = []
+    /// Moved to the dead letters with their reason.
+    var dead: [(row: SpoolRow, reason: DeadLetterReason)] = []
+    /// When they died (Unix seconds).
+    var deadAt: Double = 0
+
+    var isEmpty: Bool { remove.isEmpty && dead.isEmpty }
+}
+
+/// The durable queue: a SQLite file in WAL mode, written by one group-committing writer.
+///
+/// Every write (appends, attempt marks, settlements, dead-letter operations) is an operation handed to one writer
+/// on its own dispatch queue: it takes every operation pending, runs them in one transaction (each in its own
+/// savepoint, so one failing operation does not fail its neighbours), commits once, then resumes every caller.
+/// Many concurrent producers thus share one commit.
+final class Spool: Sendable {
+    static let applicationID: Int32 = 0x4C_41_47_4F  // "LAGO"
+    static let schemaVersion = 1
+
+    let path: String
+    /// Undelivered events found when the file was opened.
+    let openedQueueCount: Int
+    /// Dead letters found when the file was opened.
+    let openedDeadLetterCount: Int
+    private let database: DatabaseQueue
+    private let writerQueue = DispatchQueue(label: "lago-engine.spool-writer", qos: .userInitiated)
+    private let pending = Mutex(PendingWrites())
+    /// Called after a commit that appended rows (count, bytes), before the callers resume.
+    private let onAppend: Mutex<(@Sendable (Int, Int) -> Void)?> = Mutex(nil)
+
+    private struct PendingOperation: Sendable {
+        let appendedRows: Int
+        let appendedBytes: Int
+        let work: @Sendable (Database) throws -> any Sendable
+        let continuation: CheckedContinuation<any Sendable, any Error>
+    }
+
+    private struct PendingWrites: Sendable {
+        var operations: [PendingOperation] = []
+        var draining = false
+        var closed = false
+    }
+
+    /// Opens (or creates) the spool file.
+    /// - Throws: ``EngineError/Kind/spoolUnreadable`` naming the file when it exists but is not a readable spool;
+    ///   nothing is overwritten.
+    init(path: String, synchronous: SpoolSynchronousMode) throws {
+        self.path = path
+        try Spool.checkHeader(path: path)
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.label = "lago-engine.spool"
+        let synchronousPragma = synchronous == .full ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronousPragma)")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 4000")
+        }
+        do {
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            (openedQueueCount, openedDeadLetterCount) = try database.inDatabase { db in
+                try Spool.prepareSchema(db, path: path)
+            }
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw EngineError(
+                .spoolUnreadable, "the spool \(path) cannot be opened: \(error); the file was left untouched",
+                path: path)
+        }
+    }
+
+    /// Refuses a file that exists, is not empty and is not SQLite, before SQLite touches it.
+    private static func checkHeader(path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            if FileManager.default.fileExists(atPath: path) {
+                throw EngineError(.spoolUnreadable, "the spool \(path) exists but cannot be read", path: path)
+            }
+            return
+        }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        if header.isEmpty { return }
+        if header != Data("SQLite format 3\0".utf8) {
+            throw EngineError(
+                .spoolUnreadable,
+                "the spool \(path) is not an SQLite database (corrupt or another program's file); it was left untouched",
+                path: path)
+        }
+    }
+
+    private static func prepareSchema(_ db: Database, path: String) throws -> (Int, Int) {
+        let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+        let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+        if applicationID != Spool.applicationID {
+            guard applicationID == 0, tables.isEmpty else {
+                throw EngineError(
+                    .spoolUnreadable,
+                    "the file \(path) is an SQLite database but not a lago-console spool; it was left untouched",
+                    path: path)
+            }
+            try db.inTransaction(.immediate) {
+                try db.execute(
+                    sql: """
+                        CREATE TABLE events (
+                            id INTEGER PRIMARY KEY AUTOINCREMENT,
+                            transaction_id TEXT NOT NULL,
+                            body BLOB NOT NULL,
+                            enqueued_at REAL NOT NULL,
+                            attempts INTEGER NOT NULL DEFAULT 0
+                        );
+                        CREATE TABLE dead_letters (
+                            id INTEGER PRIMARY KEY AUTOINCREMENT,
+                            transaction_id TEXT NOT NULL,
+                            body BLOB NOT NULL,
+                            enqueued_at REAL NOT NULL,
+                            attempts INTEGER NOT NULL,
+                            dead_at REAL NOT NULL,
+                            reason TEXT NOT NULL
+                        );
+                        PRAGMA application_id = \(Spool.applicationID);
+                        PRAGMA user_version = \(Spool.schemaVersion);
+                        """)
+                return .commit
+            }
+            return (0, 0)
+        }
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        guard version == Spool.schemaVersion, tables.contains("events"), tables.contains("dead_letters") else {
+            throw EngineError(
+                .spoolUnreadable,
+                "the spool \(path) has schema version \(version), this build reads version \(Spool.schemaVersion); "
+                    + "it was left untouched",
+                path: path)
+        }
+        // Reads every page of the queue once: a damaged file fails here, with the file named, not mid-delivery.
+        let queued = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
+        let dead = try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0
+        return (queued, dead)
+    }
+
+    /// Sets the hook called after each commit that appended rows.
+    func setAppendHandler(_ handler: @escaping @Sendable (Int, Int) -> Void) {
+        onAppend.withLock { $0 = handler }
+    }
+
+    // MARK: Writer
+
+    /// Runs `work` inside the next group commit and returns its result once committed.
+    /// - Throws: the error of `work` (its savepoint is rolled back), ``EngineError/Kind/spoolIO`` when the commit
+    ///   fails, ``EngineError/Kind/shutDown`` after ``close()``.
+    func perform<T: Sendable>(
+        appendedRows: Int = 0, appendedBytes: Int = 0, _ work: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
+            let operation = PendingOperation(
+                appendedRows: appendedRows, appendedBytes: appendedBytes, work: { try work($0) },
+                continuation: continuation)
+            let start: Bool? = pending.withLock { state in
+                if state.closed { return nil }
+                state.operations.append(operation)
+                if state.draining { return false }
+                state.draining = true
+                return true
+            }
+            switch start {
+            case nil: continuation.resume(throwing: EngineError(.shutDown, "the spool \(path) is closed", path: path))
+            case true?: writerQueue.async { self.drain() }
+            case false?: break
+            }
+        }
+        // The operation's closure returned a `T`; the box only crossed the writer queue.
+        return value as! T
+    }
+
+    private func drain() {
+        while true {
+            let operations: [PendingOperation] = pending.withLock { state in
+                if state.operations.isEmpty {
+                    state.draining = false
+                    return []
+                }
+                defer { state.operations.removeAll(keepingCapacity: true) }
+                return state.operations
+            }
+            if operations.isEmpty { return }
+            var results: [Result<any Sendable, any Error>] = []
+            results.reserveCapacity(operations.count)
+            do {
+                try database.inDatabase { db in
+                    try db.inTransaction(.immediate) {
+                        for operation in operations {
+                            do {
+                                var value: (any Sendable)?
+                                try db.inSavepoint {
+                                    value = try operation.work(db)
+                                    return .commit
+                                }
+                                results.append(.success(value!))
+                            } catch {
+                                results.append(.failure(error))
+                            }
+                        }
+                        return .commit
+                    }
+                }
+            } catch {
+                let failure = EngineError(.spoolIO, "writing the spool \(path) failed: \(error)", path: path)
+                for operation in operations { operation.continuation.resume(throwing: failure) }
+                continue
+            }
+            var rows = 0
+            var bytes = 0
+            for (operation, result) in zip(operations, results) {
+                if case .success = result {
+                    rows += operation.appendedRows
+                    bytes += operation.appendedBytes
+                }
+            }
+            if rows > 0, let handler = onAppend.withLock({ $0 }) { handler(rows, bytes) }
+            for (operation, result) in zip(operations, results) {
+                operation.continuation.resume(with: result)
+            }
+        }
+    }
+
+    /// Refuses further operations, lets the pending ones finish, and closes the file.
+    func close() async {
+        pending.withLock { $0.closed = true }
+        // An empty operation queued behind everything else: when it runs, earlier work has committed.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            writerQueue.async {
+                while self.pending.withLock({ $0.draining || !$0.operations.isEmpty }) {
+                    self.drain()
+                }
+                continuation.resume()
+            }
+        }
+        try? database.close()
+    }
+
+    // MARK: Operations
+
+    /// Appends events; returns once they are committed.
+    func append(_ rows: [NewSpoolRow]) async throws {
+        let bytes = rows.reduce(0) { $0 + $1.body.count }
+        try await perform(appendedRows: rows.count, appendedBytes: bytes) { db in
+            let statement = try db.cachedStatement(
+                sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, ?)")
+            for row in rows {
+                try statement.execute(arguments: [row.transactionID, Data(row.body), row.enqueuedAt, row.attempts])
+            }
+        }
+    }
+
+    /// Reads up to `maxCount` events after `cursor`, in id order, stopping before `maxBytes` (at least one event).
+    func claim(after cursor: Int64, maxCount: Int, maxBytes: Int) async throws -> [SpoolRow] {
+        try await perform { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT id, transaction_id, body, enqueued_at, attempts FROM events WHERE id > ? ORDER BY id LIMIT ?")
+            var rows: [SpoolRow] = []
+            var bytes = 0
+            let cursor = try Row.fetchCursor(statement, arguments: [cursor, maxCount])
+            while let row = try cursor.next() {
+                let body: Data = row[2]
+                if !rows.isEmpty && bytes + body.count > maxBytes { break }
+                bytes += body.count
+                rows.append(
+                    SpoolRow(id: row[0], transactionID: row[1], body: [UInt8](body), enqueuedAt: row[3], attempts: row[4]))
+            }
+            return rows
+        }
+    }
+
+    /// Persists one more attempt on the given rows, before they are sent.
+    func markAttempted(_ ids: [Int64]) async throws {
+        try await perform { db in
+            let statement = try db.cachedStatement(
+                sql: "UPDATE events SET attempts = attempts + 1 WHERE id BETWEEN ? AND ?")
+            for range in Spool.ranges(ids) {
+                try statement.execute(arguments: [range.lowerBound, range.upperBound])
+            }
+        }
+    }
+
+    /// Removes delivered rows and moves dead ones to the dead letters, in one commit.
+    func settle(_ settlement: SpoolSettlement) async throws {
+        guard !settlement.isEmpty else { return }
+        let removals = settlement.remove
+        let dead = settlement.dead.map { DeadRecord(row: $0.row, reason: $0.reason) }
+        let deadAt = settlement.deadAt
+        try await perform { db in
+            if !removals.isEmpty {
+                let statement = try db.cachedStatement(sql: "DELETE FROM events WHERE id BETWEEN ? AND ?")
+                for range in Spool.ranges(removals) {
+                    try statement.execute(arguments: [range.lowerBound, range.upperBound])
+                }
+            }
+            for record in dead {
+                try Spool.insertDeadLetter(db, row: record.row, reason: record.reason, deadAt: deadAt)
+                try db.execute(sql: "DELETE FROM events WHERE id = ?", arguments: [record.row.id])
+            }
+        }
+    }
+
+    private struct DeadRecord: Sendable {
+        var row: SpoolRow
+        var reason: DeadLetterReason
+    }
+
+    private static func insertDeadLetter(_ db: Database, row: SpoolRow, reason: DeadLetterReason, deadAt: Double) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let reasonText = String(decoding: try encoder.encode(reason), as: UTF8.self)
+        try db.execute(
+            sql: """
+                INSERT INTO dead_letters (transaction_id, body, enqueued_at, attempts, dead_at, reason)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [row.transactionID, Data(row.body), row.enqueuedAt, row.attempts, deadAt, reasonText])
+    }
+
+    /// The number of undelivered events and the enqueue time of the oldest (Unix seconds).
+    func queueSummary() async throws -> (count: Int, oldest: Double?) {
+        try await perform { db in
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
+            let oldest = try Double.fetchOne(db, sql: "SELECT enqueued_at FROM events ORDER BY id LIMIT 1")
+            return (count, oldest)
+        }
+    }
+
+    /// The number of dead letters.
+    func deadLetterCount() async throws -> Int {
+        try await perform { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0 }
+    }
+
+    /// Dead letters, oldest first.
+    func deadLetters(limit: Int, offset: Int) async throws -> [DeadLetter] {
+        try await perform { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM dead_letters ORDER BY id LIMIT ? OFFSET ?", arguments: [limit, offset]
+            ).map(Spool.deadLetter(from:))
+        }
+    }
+
+    /// One dead letter.
+    func deadLetter(id: Int64) async throws -> DeadLetter? {
+        try await perform { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]).map(Spool.deadLetter(from:))
+        }
+    }
+
+    /// Moves a dead letter back into the queue (same transaction id, optionally edited); returns the new row's
+    /// transaction id.
+    func replayDeadLetter(id: Int64, edit: DeadLetterEdit?, path: String) async throws -> String {
+        try await perform(appendedRows: 1, appendedBytes: 0) { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]) else {
+                throw EngineError(.deadLetterNotFound, "no dead letter has id \(id) in \(path)", path: path)
+            }
+            var body: Data = row["body"]
+            let transactionID: String = row["transaction_id"]
+            if let edit, edit.code != nil || edit.externalSubscriptionID != nil || edit.properties != nil {
+                var event = try JSONDecoder().decode(EventInput.self, from: body)
+                if let code = edit.code { event.code = code }
+                if let subscription = edit.externalSubscriptionID { event.externalSubscriptionID = subscription }
+                if let properties = edit.properties { event.properties = properties }
+                event.transactionID = transactionID
+                body = Data(try EventJSON.encode(event))
+            }
+            try db.execute(
+                sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, ?)",
+                arguments: [transactionID, body, row["enqueued_at"] as Double, row["attempts"] as Int])
+            try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
+            return transactionID
+        }
+    }
+
+    /// Deletes a dead letter for good.
+    func discardDeadLetter(id: Int64, path: String) async throws {
+        try await perform { db in
+            try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
+            guard db.changesCount > 0 else {
+                throw EngineError(.deadLetterNotFound, "no dead letter has id \(id) in \(path)", path: path)
+            }
+        }
+    }
+
+    private static func deadLetter(from row: Row) -> DeadLetter {
+        let body: Data = row["body"]
+        let reasonText: String = row["reason"]
+        let reason =
+            (try? JSONDecoder().decode(DeadLetterReason.self, from: Data(reasonText.utf8)))
+            ?? DeadLetterReason(kind: .rejected, message: reasonText)
+        return DeadLetter(
+            id: row["id"], transactionID: row["transaction_id"],
+            event: try? JSONDecoder().decode(EventInput.self, from: body),
+            payload: String(decoding: body, as: UTF8.self), reason: reason, attempts: row["attempts"],
+            enqueuedAt: Date(timeIntervalSince1970: row["enqueued_at"]),
+            deadAt: Date(timeIntervalSince1970: row["dead_at"]))
+    }
+
+    /// Sorted ids as maximal runs of consecutive values.
+    static func ranges(_ ids: [Int64]) -> [ClosedRange<Int64>] {
+        let sorted = ids.sorted()
+        var result: [ClosedRange<Int64>] = []
+        guard var low = sorted.first else { return [] }
+        var high = low
+        for id in sorted.dropFirst() {
+            if id == high + 1 || id == high {
+                high = id
+            } else {
+                result.append(low...high)
+                low = id
+                high = id
+            }
+        }
+        result.append(low...high)
+        return result
+    }
+}

@@ -1,0 +1,85 @@
+public import Foundation
+public import LagoAPI
+public import LagoConfig
+
+/// One usage measurement (e.g. one LLM call) in the console's canonical fields, turned by the engine into one Lago
+/// event per non-zero field.
+///
+/// Each event is coded with the metric code mapped to its field and carries the dimensions plus the field's value
+/// under the property `value`. The billable metrics must therefore aggregate the property `value` (the sandbox
+/// seeds its metrics as `sum_agg` with `field_name: "value"`). Transaction ids are `<idBase>:<field>`, e.g.
+/// `call-42:output`, so re-sending the same record with the same base never bills twice.
+public struct UsageRecord: Sendable, Hashable {
+    /// The numeric value of each canonical field; zero and absent fields produce no event.
+    public var values: [CanonicalField: Double]
+    /// Properties copied onto every event (`model`, `region`, …): strings or JSON scalars. `value` is reserved.
+    public var dimensions: [String: JSONValue]
+    /// The subscription billed; `nil` uses the engine's default subscription.
+    public var externalSubscriptionID: String?
+    /// The base of the transaction ids; `nil`: a new UUID.
+    public var idBase: String?
+    /// Unix seconds of the usage; `nil`: Lago uses the time of reception.
+    public var timestamp: Double?
+
+    /// Creates a usage record.
+    public init(
+        values: [CanonicalField: Double], dimensions: [String: JSONValue] = [:], externalSubscriptionID: String? = nil,
+        idBase: String? = nil, timestamp: Double? = nil
+    ) {
+        self.values = values
+        self.dimensions = dimensions
+        self.externalSubscriptionID = externalSubscriptionID
+        self.idBase = idBase
+        self.timestamp = timestamp
+    }
+
+    /// The events this record becomes under a metric-code mapping and a default subscription.
+    /// - Throws: ``EngineError/Kind/noSubscription`` when neither the record nor `defaultSubscription` names one;
+    ///   ``EngineError/Kind/invalidUsage`` for a non-finite value, a non-scalar dimension or a dimension named
+    ///   `value`.
+    public func events(
+        metricCodes: [CanonicalField: String], defaultSubscription: String?, newID: () -> String = { UUID().uuidString.lowercased() }
+    ) throws -> [EventInput] {
+        guard let subscription = externalSubscriptionID ?? defaultSubscription, !subscription.isEmpty else {
+            throw EngineError(
+                .noSubscription,
+                "the usage record names no subscription and no default subscription is configured; nothing was queued")
+        }
+        for (key, value) in dimensions {
+            if key == "value" {
+                throw EngineError(.invalidUsage, "the dimension name 'value' is reserved for the field's value")
+            }
+            switch value {
+            case .array, .object:
+                throw EngineError(.invalidUsage, "the dimension '\(key)' must be a string or a JSON scalar")
+            case .number(let number) where !number.isFinite:
+                throw EngineError(.invalidUsage, "the dimension '\(key)' is not a finite number")
+            default: break
+            }
+        }
+        if let timestamp, !timestamp.isFinite {
+            throw EngineError(.invalidUsage, "the timestamp is not a finite number")
+        }
+        let base = idBase ?? newID()
+        var events: [EventInput] = []
+        for field in CanonicalField.allCases {
+            guard let value = values[field], value != 0 else { continue }
+            guard value.isFinite else {
+                throw EngineError(.invalidUsage, "the value of \(field.rawValue) is not a finite number")
+            }
+            var properties = dimensions
+            properties["value"] = UsageRecord.jsonNumber(value)
+            events.append(
+                EventInput(
+                    transactionID: "\(base):\(field.rawValue)", externalSubscriptionID: subscription,
+                    code: metricCodes[field] ?? field.defaultMetricCode, timestamp: timestamp, properties: properties))
+        }
+        return events
+    }
+
+    /// Whole numbers as JSON integers (`1200`, not `1200.0`).
+    static func jsonNumber(_ value: Double) -> JSONValue {
+        if value == value.rounded(), abs(value) < 9e15 { return .integer(Int64(value)) }
+        return .number(value)
+    }
+}

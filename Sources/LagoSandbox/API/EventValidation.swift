@@ -1,0 +1,138 @@
+import Foundation
+import LagoAPI
+
+/// Phase 1 of Lago's event ingestion (`Events::CreateService` / `CreateBatchService`): casts and validates one
+/// event's params the way Rails strong params, ActiveRecord casts and Lago's services do.
+struct EventValidation: Sendable {
+    /// Why one event was rejected.
+    enum Problem: Error, Sendable {
+        /// Field-keyed errors, e.g. `{"timestamp":["invalid_format"]}`.
+        case fields(JSONOutput)
+        /// An expression failure; Lago reports it as a plain string.
+        case expression(String)
+        /// A value Postgres cannot store (timestamp or amount out of range): Lago fails with a 500.
+        case outOfRange
+    }
+
+    /// Expression rules by metric code, snapshotted once per request.
+    let expressionRules: [String: SandboxStore.ExpressionRule]
+
+    /// Validates one event's params; `receivedAt` is the request's reception time (the default timestamp).
+    func validate(_ params: [String: JSONValue], receivedAt: Int64) -> Result<EventDraft, Problem> {
+        // Timestamp: BigDecimal(value.to_s), else `invalid_format`; absent/null → reception time.
+        let timestamp: Int64
+        switch Self.timestamp(params["timestamp"], receivedAt: receivedAt) {
+        case .success(let value): timestamp = value
+        case .failure(let problem): return .failure(problem)
+        }
+        let transactionID = Self.castString(params["transaction_id"])
+        let code = Self.castString(params["code"])
+        let externalSubscriptionID = Self.castString(params["external_subscription_id"])
+        var properties = params["properties"]?.objectValue ?? [:]
+
+        if let code, let rule = expressionRules[code] {
+            do {
+                properties[rule.fieldName] = try rule.expression.evaluate(
+                    code: code,
+                    timestamp: timestamp,
+                    properties: properties
+                )
+            } catch {
+                return .failure(.expression("expression_evaluation_failed: \(error)"))
+            }
+        }
+
+        var errors: [(String, JSONOutput)] = []
+        if Self.isBlank(transactionID) { errors.append(("transaction_id", .array([.string("value_is_mandatory")]))) }
+        if Self.isBlank(code) { errors.append(("code", .array([.string("value_is_mandatory")]))) }
+        guard errors.isEmpty, let transactionID, let code else { return .failure(.fields(.object(errors))) }
+
+        let preciseTotalAmountCents: String?
+        switch Self.preciseAmount(params["precise_total_amount_cents"]) {
+        case .success(let value): preciseTotalAmountCents = value
+        case .failure(let problem): return .failure(problem)
+        }
+        return .success(
+            EventDraft(
+                transactionID: transactionID,
+                externalSubscriptionID: externalSubscriptionID,
+                code: code,
+                timestampMicroseconds: timestamp,
+                preciseTotalAmountCents: preciseTotalAmountCents,
+                properties: properties
+            )
+        )
+    }
+
+    /// Rails' `blank?` for a string attribute: nil, empty or whitespace only.
+    static func isBlank(_ value: String?) -> Bool {
+        guard let value else { return true }
+        return value.allSatisfy(\.isWhitespace)
+    }
+
+    /// A permitted scalar cast to an ActiveRecord string: numbers by `to_s`, `true`/`false` → `"t"`/`"f"`;
+    /// arrays and objects are dropped by strong params (nil).
+    static func castString(_ value: JSONValue?) -> String? {
+        switch value {
+        case .string(let text)?: text
+        case .integer(let integer)?: String(integer)
+        case .number(let number)?: rubyFloatString(number)
+        case .bool(let flag)?: flag ? "t" : "f"
+        default: nil
+        }
+    }
+
+    /// Ruby's `Float#to_s` for the usual range: Swift's shortest form, with `.0` added to a bare mantissa
+    /// (`1e+20` → `1.0e+20`).
+    static func rubyFloatString(_ value: Double) -> String {
+        let text = value.description
+        guard let exponentIndex = text.firstIndex(where: { $0 == "e" || $0 == "E" }) else { return text }
+        let mantissa = text[..<exponentIndex]
+        return mantissa.contains(".") ? text : String(mantissa) + ".0" + String(text[exponentIndex...])
+    }
+
+    /// The event time in microseconds (truncated, as ActiveRecord does for `timestamp(6)`).
+    static func timestamp(_ value: JSONValue?, receivedAt: Int64) -> Result<Int64, Problem> {
+        let decimal: LagoDecimal?
+        switch value {
+        case nil, .null?, .array?, .object?:
+            return .success(receivedAt)
+        case .integer(let integer)?:
+            decimal = LagoDecimal(integer)
+        case .number(let number)?:
+            decimal = LagoDecimal(bigDecimal: rubyFloatString(number))
+        case .string(let text)?:
+            decimal = LagoDecimal(bigDecimal: text)
+        case .bool?:
+            decimal = nil
+        }
+        guard let decimal else {
+            return .failure(.fields(.object([("timestamp", .array([.string("invalid_format")]))])))
+        }
+        guard let microseconds = decimal.floorScaled(byPowerOfTen: 6), microseconds >= LagoTime.minimumMicroseconds
+        else { return .failure(.outOfRange) }
+        return .success(microseconds)
+    }
+
+    /// `precise_total_amount_cents` cast to `decimal(40,15)`: numeric strings exactly, other strings by `to_d`
+    /// (`"asdfa"` → 0), blank → nil; more than 25 integer digits overflow the column.
+    static func preciseAmount(_ value: JSONValue?) -> Result<String?, Problem> {
+        let decimal: LagoDecimal
+        switch value {
+        case .string(let text)?:
+            if isBlank(text) { return .success(nil) }
+            decimal = LagoDecimal(lenient: text)
+        case .integer(let integer)?:
+            decimal = LagoDecimal(integer)
+        case .number(let number)?:
+            decimal = LagoDecimal(number)
+        case .bool(let flag)?:
+            decimal = LagoDecimal(Int64(flag ? 1 : 0))
+        default:
+            return .success(nil)
+        }
+        let rounded = decimal.rounded(scale: 15)
+        guard rounded.integerDigitCount <= 25 else { return .failure(.outOfRange) }
+        return .success(rounded.plainString)
+    }
+}

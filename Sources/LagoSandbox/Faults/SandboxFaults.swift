@@ -1,0 +1,331 @@
+import Foundation
+import Synchronization
+
+/// How an outage shows itself to clients.
+public enum SandboxOutageMode: String, Sendable, Hashable, Codable {
+    /// New connections are accepted and closed at once, and requests on open connections get no answer (the
+    /// connection is closed): what a client sees when the server is down.
+    case refuse
+    /// Every request is answered `503 {"status":503,"error":"Service Unavailable"}`.
+    case status503 = "status_503"
+}
+
+/// How an acknowledgement is lost after the sandbox has stored the request's events.
+public enum SandboxAckLossMode: String, Sendable, Hashable, Codable {
+    /// Answer `503 {"status":503,"error":"Service Unavailable"}` instead of the real response.
+    case status503 = "status_503"
+    /// Close the connection without any response.
+    case dropConnection = "drop_connection"
+}
+
+/// Fault injection for a running sandbox: set from Swift (`sandbox.faults.failNext(…)`), from CLI flags at start,
+/// or at runtime over the admin API (`POST /_sandbox/faults`).
+///
+/// Faults apply to every request except the admin API (`/_sandbox/…`). For each request they are checked in this
+/// order, and the first that fires decides: outage, rate limit, fail-next, fail-fraction; then the request is
+/// served (after the configured latency), and ack loss or reset-mid-response may spoil the answer. Counters
+/// (`next: n`) count only the requests they match. All methods are thread-safe and take effect for the next request.
+public final class SandboxFaults: Sendable {
+    private let state = Mutex(FaultState())
+    private let now: @Sendable () -> ContinuousClock.Instant
+
+    init(now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+        self.now = now
+    }
+
+    /// Fails the next `count` matching requests with `status` and Lago's error body for it (`500` →
+    /// `{"status":500,"error":"Internal Server Error"}`; `429` also sends the rate-limit headers). The request is not
+    /// processed. `pathPrefix` limits the fault to paths starting with it (e.g. `/api/v1/events`).
+    public func failNext(_ count: Int, status: Int = 500, pathPrefix: String? = nil) {
+        state.withLock { $0.failNext = count > 0 ? .init(remaining: count, status: status, pathPrefix: pathPrefix) : nil }
+    }
+
+    /// Fails each matching request with probability `probability` (0…1) and `status`, drawing from a generator
+    /// seeded with `seed`, so a run is repeatable. `probability` 0 turns it off.
+    public func failFraction(_ probability: Double, status: Int = 500, seed: UInt64 = 0, pathPrefix: String? = nil) {
+        state.withLock {
+            $0.failFraction =
+                probability > 0
+                ? .init(probability: min(probability, 1), status: status, pathPrefix: pathPrefix, rng: SplitMix64(seed: seed))
+                : nil
+        }
+    }
+
+    /// Starts an outage lasting `duration` from now (see ``SandboxOutageMode``). A zero duration ends it.
+    public func outage(for duration: Duration, mode: SandboxOutageMode = .status503) {
+        let until = now() + duration
+        state.withLock { $0.outage = duration > .zero ? .init(until: until, mode: mode) : nil }
+    }
+
+    /// Answers the next `count` matching requests `429 {"status":429,"error":"Too Many Requests"}` with
+    /// `Retry-After: retryAfter`, `X-RateLimit-Limit: limit`, `X-RateLimit-Remaining: 0` and
+    /// `X-RateLimit-Reset: retryAfter` (seconds). The request is not processed.
+    public func rateLimit(next count: Int, retryAfter: Int = 1, limit: Int = 100, pathPrefix: String? = nil) {
+        state.withLock {
+            $0.rateLimit =
+                count > 0 ? .init(remaining: count, retryAfter: retryAfter, limit: limit, pathPrefix: pathPrefix) : nil
+        }
+    }
+
+    /// Delays every request by `delay` before it is served (`.zero` turns it off).
+    public func latency(_ delay: Duration) {
+        state.withLock { $0.latency = delay > .zero ? delay : nil }
+    }
+
+    /// Processes the next `count` matching requests normally (events are stored), then loses the answer as `mode`
+    /// says. By default only `POST` requests under `/api/v1/events` match (event ingestion); pass another
+    /// `pathPrefix` or `nil` for any POST.
+    public func ackLoss(next count: Int, mode: SandboxAckLossMode = .status503, pathPrefix: String? = "/api/v1/events") {
+        state.withLock {
+            $0.ackLoss = count > 0 ? .init(remaining: count, mode: mode, pathPrefix: pathPrefix) : nil
+        }
+    }
+
+    /// Processes the next `count` matching requests normally, then sends the status line, the headers (with the
+    /// full `Content-Length`) and only the first half of the body before closing the connection.
+    public func resetMidResponse(next count: Int, pathPrefix: String? = nil) {
+        state.withLock {
+            $0.resetMidResponse = count > 0 ? .init(remaining: count, pathPrefix: pathPrefix) : nil
+        }
+    }
+
+    /// Removes every fault.
+    public func clear() {
+        state.withLock { $0 = FaultState() }
+    }
+
+    /// What is configured now.
+    public var snapshot: SandboxFaultSnapshot {
+        let instant = now()
+        return state.withLock { state in
+            SandboxFaultSnapshot(
+                failNext: state.failNext.map { .init(remaining: $0.remaining, status: $0.status, pathPrefix: $0.pathPrefix) },
+                failFraction: state.failFraction.map {
+                    .init(probability: $0.probability, status: $0.status, pathPrefix: $0.pathPrefix)
+                },
+                outage: state.outage.flatMap { outage in
+                    outage.until > instant
+                        ? .init(mode: outage.mode, remainingMilliseconds: Self.milliseconds(instant.duration(to: outage.until)))
+                        : nil
+                },
+                rateLimit: state.rateLimit.map {
+                    .init(remaining: $0.remaining, retryAfter: $0.retryAfter, limit: $0.limit, pathPrefix: $0.pathPrefix)
+                },
+                latencyMilliseconds: state.latency.map(Self.milliseconds) ?? 0,
+                ackLoss: state.ackLoss.map { .init(remaining: $0.remaining, mode: $0.mode, pathPrefix: $0.pathPrefix) },
+                resetMidResponse: state.resetMidResponse.map { .init(remaining: $0.remaining, pathPrefix: $0.pathPrefix) }
+            )
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+
+    // MARK: - Decisions
+
+    /// Whether a new connection should be closed at once (an outage in `.refuse` mode).
+    var refusesConnections: Bool {
+        let instant = now()
+        return state.withLock { state in
+            guard let outage = state.outage, outage.until > instant else { return false }
+            return outage.mode == .refuse
+        }
+    }
+
+    /// What happens to one request; consumes the counters of the faults that fire.
+    func plan(method: String, path: String) -> FaultPlan {
+        let instant = now()
+        return state.withLock { state in
+            var plan = FaultPlan(latency: state.latency)
+            if let outage = state.outage {
+                if outage.until > instant {
+                    plan.early = outage.mode == .refuse ? .drop : .status(503)
+                    plan.latency = nil
+                    return plan
+                }
+                state.outage = nil
+            }
+            if var rateLimit = state.rateLimit, Self.matches(path, rateLimit.pathPrefix) {
+                rateLimit.remaining -= 1
+                state.rateLimit = rateLimit.remaining > 0 ? rateLimit : nil
+                plan.early = .rateLimited(retryAfter: rateLimit.retryAfter, limit: rateLimit.limit)
+                return plan
+            }
+            if var failNext = state.failNext, Self.matches(path, failNext.pathPrefix) {
+                failNext.remaining -= 1
+                state.failNext = failNext.remaining > 0 ? failNext : nil
+                plan.early = .status(failNext.status)
+                return plan
+            }
+            if var failFraction = state.failFraction, Self.matches(path, failFraction.pathPrefix) {
+                let draw = failFraction.rng.nextUnitInterval()
+                state.failFraction = failFraction
+                if draw < failFraction.probability {
+                    plan.early = .status(failFraction.status)
+                    return plan
+                }
+            }
+            if var ackLoss = state.ackLoss, method == "POST", Self.matches(path, ackLoss.pathPrefix) {
+                ackLoss.remaining -= 1
+                state.ackLoss = ackLoss.remaining > 0 ? ackLoss : nil
+                plan.late = ackLoss.mode == .status503 ? .status503 : .drop
+                return plan
+            }
+            if var reset = state.resetMidResponse, Self.matches(path, reset.pathPrefix) {
+                reset.remaining -= 1
+                state.resetMidResponse = reset.remaining > 0 ? reset : nil
+                plan.late = .resetMidResponse
+            }
+            return plan
+        }
+    }
+
+    private static func matches(_ path: String, _ prefix: String?) -> Bool {
+        guard let prefix else { return true }
+        return path.hasPrefix(prefix)
+    }
+}
+
+/// What the fault injector decided for one request.
+struct FaultPlan: Sendable {
+    enum Early: Sendable, Equatable {
+        /// Close the connection without answering.
+        case drop
+        case status(Int)
+        case rateLimited(retryAfter: Int, limit: Int)
+    }
+
+    enum Late: Sendable, Equatable {
+        case status503
+        case drop
+        case resetMidResponse
+    }
+
+    var latency: Duration?
+    /// Set when the request must not be processed.
+    var early: Early?
+    /// Set when the request is processed but its answer is spoiled.
+    var late: Late?
+}
+
+struct FaultState: Sendable {
+    struct FailNext {
+        var remaining: Int
+        var status: Int
+        var pathPrefix: String?
+    }
+
+    struct FailFraction {
+        var probability: Double
+        var status: Int
+        var pathPrefix: String?
+        var rng: SplitMix64
+    }
+
+    struct Outage {
+        var until: ContinuousClock.Instant
+        var mode: SandboxOutageMode
+    }
+
+    struct RateLimit {
+        var remaining: Int
+        var retryAfter: Int
+        var limit: Int
+        var pathPrefix: String?
+    }
+
+    struct AckLoss {
+        var remaining: Int
+        var mode: SandboxAckLossMode
+        var pathPrefix: String?
+    }
+
+    struct Reset {
+        var remaining: Int
+        var pathPrefix: String?
+    }
+
+    var failNext: FailNext?
+    var failFraction: FailFraction?
+    var outage: Outage?
+    var rateLimit: RateLimit?
+    var latency: Duration?
+    var ackLoss: AckLoss?
+    var resetMidResponse: Reset?
+}
+
+/// SplitMix64: a tiny, well-distributed, seedable generator, so `failFraction` runs are repeatable.
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform draw in [0, 1).
+    mutating func nextUnitInterval() -> Double {
+        Double(next() >> 11) * 0x1.0p-53
+    }
+}
+
+/// The faults configured at one moment (what `GET /_sandbox/faults` returns).
+public struct SandboxFaultSnapshot: Sendable, Hashable, Codable {
+    public struct FailNext: Sendable, Hashable, Codable {
+        public var remaining: Int
+        public var status: Int
+        public var pathPrefix: String?
+    }
+
+    public struct FailFraction: Sendable, Hashable, Codable {
+        public var probability: Double
+        public var status: Int
+        public var pathPrefix: String?
+    }
+
+    public struct Outage: Sendable, Hashable, Codable {
+        public var mode: SandboxOutageMode
+        public var remainingMilliseconds: Int
+    }
+
+    public struct RateLimit: Sendable, Hashable, Codable {
+        public var remaining: Int
+        public var retryAfter: Int
+        public var limit: Int
+        public var pathPrefix: String?
+    }
+
+    public struct AckLoss: Sendable, Hashable, Codable {
+        public var remaining: Int
+        public var mode: SandboxAckLossMode
+        public var pathPrefix: String?
+    }
+
+    public struct ResetMidResponse: Sendable, Hashable, Codable {
+        public var remaining: Int
+        public var pathPrefix: String?
+    }
+
+    public var failNext: FailNext?
+    public var failFraction: FailFraction?
+    public var outage: Outage?
+    public var rateLimit: RateLimit?
+    public var latencyMilliseconds: Int
+    public var ackLoss: AckLoss?
+    public var resetMidResponse: ResetMidResponse?
+
+    /// True when no fault is configured.
+    public var isEmpty: Bool {
+        failNext == nil && failFraction == nil && outage == nil && rateLimit == nil && latencyMilliseconds == 0
+            && ackLoss == nil && resetMidResponse == nil
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import LagoAPI
+import Logging
+import NIOCore
+
+/// Request context that keeps the connection's channel, so faults can drop or cut a connection.
+struct SandboxRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// HTTP/1 child channel that closes connections at accept time during an outage in `.refuse` mode.
+struct SandboxChildChannel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+
+    let http1: HTTP1Channel
+    let faults: SandboxFaults
+    let counters: SandboxRequestCounters
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let future = http1.setup(channel: channel, logger: logger)
+        guard faults.refusesConnections else { return future }
+        counters.connectionRefused()
+        // Let the pipeline finish setting up (a failed setup would end the server's accept loop), then close.
+        return future.map { value in
+            channel.close(promise: nil)
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await http1.handle(value: value, logger: logger)
+    }
+}
+
+/// Routes every request: the admin API under `/_sandbox`, everything else through the faults to Lago's routes.
+/// Never throws: every answer is a Lago-shaped JSON body.
+struct SandboxResponder: HTTPResponder {
+    typealias Context = SandboxRequestContext
+
+    let lago: LagoRoutes
+    let admin: AdminRoutes
+    let faults: SandboxFaults
+    let counters: SandboxRequestCounters
+    let maxBodyBytes: Int
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let path = request.uri.path
+        if path == "/_sandbox" || path.hasPrefix("/_sandbox/") {
+            guard let apiRequest = await apiRequest(request, context: context) else {
+                return Self.response(.status(413))
+            }
+            return Self.response(admin.respond(to: apiRequest))
+        }
+
+        counters.request()
+        let plan = faults.plan(method: request.method.rawValue, path: path)
+        if let latency = plan.latency {
+            try? await Task.sleep(for: latency)
+        }
+        if let early = plan.early {
+            counters.fault()
+            switch early {
+            case .drop:
+                counters.dropped()
+                return Self.drop(context.channel)
+            case .status(429), .rateLimited:
+                var retryAfter = 1
+                var limit = 100
+                if case .rateLimited(let seconds, let max) = early {
+                    retryAfter = seconds
+                    limit = max
+                }
+                return answered(.tooManyRequests(retryAfter: retryAfter, limit: limit))
+            case .status(let status):
+                return answered(.status(status))
+            }
+        }
+
+        guard let apiRequest = await apiRequest(request, context: context) else {
+            return answered(.status(413))
+        }
+        let response = lago.respond(to: apiRequest)
+        switch plan.late {
+        case nil:
+            return answered(response)
+        case .status503?:
+            counters.fault()
+            return answered(.status(503))
+        case .drop?:
+            counters.fault()
+            counters.dropped()
+            return Self.drop(context.channel)
+        case .resetMidResponse?:
+            counters.fault()
+            counters.reset()
+            return Self.resetMidResponse(response, channel: context.channel)
+        }
+    }
+
+    private func answered(_ response: APIResponse) -> Response {
+        counters.answered(status: response.status)
+        return Self.response(response)
+    }
+
+    private func apiRequest(_ request: Request, context: Context) async -> APIRequest? {
+        var request = request
+        let body: [UInt8]
+        do {
+            let buffer = try await request.collectBody(upTo: maxBodyBytes)
+            body = Array(buffer.readableBytesView)
+        } catch {
+            return nil
+        }
+        return APIRequest(
+            method: request.method.rawValue,
+            rawPath: request.uri.path,
+            rawQuery: request.uri.query,
+            authorization: request.headers[.authorization],
+            contentType: request.headers[.contentType],
+            body: body,
+            fromLoopback: Self.isLoopback(context.channel.remoteAddress)
+        )
+    }
+
+    static func isLoopback(_ address: SocketAddress?) -> Bool {
+        guard let ip = address?.ipAddress else { return false }
+        return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
+    }
+
+    static func headers(for response: APIResponse, contentLength: Int) -> HTTPFields {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json; charset=utf-8"
+        fields[.contentLength] = String(contentLength)
+        for header in response.headers {
+            // Header names here are fixed, valid tokens (Retry-After, X-RateLimit-*).
+            fields[.init(header.name)!] = header.value
+        }
+        return fields
+    }
+
+    static func status(_ code: Int) -> HTTPResponse.Status {
+        HTTPResponse.Status(code: code, reasonPhrase: APIResponse.reasonPhrase(code))
+    }
+
+    static func response(_ response: APIResponse) -> Response {
+        let bytes = response.body.bytes
+        return Response(
+            status: status(response.status),
+            headers: headers(for: response, contentLength: bytes.count),
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+        )
+    }
+
+    /// Closes the connection without an answer (the write Hummingbird then attempts fails quietly).
+    static func drop(_ channel: any Channel) -> Response {
+        channel.close(promise: nil)
+        return Response(status: .serviceUnavailable)
+    }
+
+    /// Sends the head (with the full `Content-Length`) and half the body, then closes the connection.
+    static func resetMidResponse(_ response: APIResponse, channel: any Channel) -> Response {
+        let bytes = response.body.bytes
+        let half = max(1, bytes.count / 2)
+        let partial = ByteBuffer(bytes: bytes.prefix(half))
+        return Response(
+            status: status(response.status),
+            headers: headers(for: response, contentLength: bytes.count),
+            body: ResponseBody(contentLength: bytes.count) { writer in
+                try await writer.write(partial)
+                // The write and the close are both queued on the channel's event loop, in this order.
+                channel.eventLoop.execute {
+                    channel.flush()
+                    channel.close(promise: nil)
+                }
+                throw CancellationError()
+            }
+        )
+    }
+}

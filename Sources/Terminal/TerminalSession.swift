@@ -1,0 +1,271 @@
+public import Foundation
+import CNCursesW
+import Synchronization
+
+/// One cell to draw: a grapheme with its style.
+public struct TerminalCell: Sendable, Hashable {
+    public var x: Int
+    public var y: Int
+    /// One grapheme; an empty string marks the continuation cell of a wide character (nothing is drawn).
+    public var symbol: String
+    public var bold: Bool
+    public var dim: Bool
+    public var reverse: Bool
+    public var underline: Bool
+    /// ANSI colour 0…15, or `nil` for the terminal's default.
+    public var foreground: Int?
+    /// ANSI colour 0…15, or `nil` for the terminal's default.
+    public var background: Int?
+
+    /// Creates a cell update.
+    public init(
+        x: Int, y: Int, symbol: String, bold: Bool = false, dim: Bool = false, reverse: Bool = false,
+        underline: Bool = false, foreground: Int? = nil, background: Int? = nil
+    ) {
+        self.x = x
+        self.y = y
+        self.symbol = symbol
+        self.bold = bold
+        self.dim = dim
+        self.reverse = reverse
+        self.underline = underline
+        self.foreground = foreground
+        self.background = background
+    }
+}
+
+/// Why the terminal could not be opened.
+public struct TerminalError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
+/// The curses terminal, owned by one dedicated thread.
+///
+/// All curses calls happen on that thread: it polls input with a short timeout and, between polls, draws the latest
+/// frame handed over through ``present(_:)``. Input arrives on ``inputs``. Use ``withTerminal(noColor:_:)``: the
+/// terminal is restored on return, on throw, on SIGTERM/SIGHUP and on a crash.
+public final class TerminalSession: Sendable {
+    private struct Mailbox {
+        var pendingFrame: [TerminalCell]? = nil
+        var fullRedraw = false
+        var stop = false
+        var size: (width: Int, height: Int) = (80, 24)
+    }
+
+    private let mailbox = Mutex(Mailbox())
+    private let inputContinuation: AsyncStream<TerminalInput>.Continuation
+    /// Keys and resizes, in order. Finishes when the session ends.
+    public let inputs: AsyncStream<TerminalInput>
+    private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let hasStopped = Mutex(false)
+    /// Whether colours are used (false with `NO_COLOR`, `--no-color` or a monochrome terminal).
+    public let usesColor: Bool
+
+    private init(usesColor: Bool) {
+        (inputs, inputContinuation) = AsyncStream.makeStream(of: TerminalInput.self, bufferingPolicy: .bufferingNewest(4096))
+        self.usesColor = usesColor
+    }
+
+    /// The current size in cells.
+    public var size: (width: Int, height: Int) { mailbox.withLock { $0.size } }
+
+    /// Hands a set of changed cells to the curses thread; a newer frame replaces one not yet drawn only when
+    /// `replacing` is true (full frames), otherwise changes accumulate.
+    public func present(_ cells: [TerminalCell], fullFrame: Bool = false) {
+        mailbox.withLock { box in
+            if fullFrame || box.pendingFrame == nil {
+                box.pendingFrame = cells
+                box.fullRedraw = box.fullRedraw || fullFrame
+            } else {
+                box.pendingFrame! += cells
+            }
+        }
+    }
+
+    /// Runs `body` with the terminal in raw mode and restores it afterwards, whatever happens.
+    /// - Throws: ``TerminalError`` when there is no usable terminal (`TERM` unset or unknown), or `body`'s error.
+    public static func withTerminal<Result: Sendable>(
+        noColor: Bool, _ body: (TerminalSession) async throws -> Result
+    ) async throws -> Result {
+        let session = try await TerminalSession.start(noColor: noColor)
+        let signalSources = TerminalSession.installTerminationHandlers()
+        defer { signalSources.forEach { $0.cancel() } }
+        do {
+            let result = try await body(session)
+            await session.stop()
+            return result
+        } catch {
+            await session.stop()
+            throw error
+        }
+    }
+
+    private static func start(noColor: Bool) async throws -> TerminalSession {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TerminalSession, any Error>) in
+            let thread = Thread {
+                guard lc_open_terminal() == 0 else {
+                    continuation.resume(throwing: TerminalError(description: "cannot open the terminal: TERM is unset or unknown (\(ProcessInfo.processInfo.environment["TERM"] ?? "unset"))"))
+                    return
+                }
+                lc_install_crash_handlers()
+                raw()
+                noecho()
+                nonl()
+                keypad(lc_stdscr(), true)
+                set_escdelay(25)
+                curs_set(0)
+                wtimeout(lc_stdscr(), 30)
+                var color = !noColor && has_colors()
+                if color {
+                    color = start_color() == OK
+                    if color { use_default_colors() }
+                }
+                let session = TerminalSession(usesColor: color)
+                if color { session.initColorPairs() }
+                session.mailbox.withLock { $0.size = (Int(lc_cols()), Int(lc_lines())) }
+                continuation.resume(returning: session)
+                session.runLoop()
+            }
+            thread.name = "curses"
+            thread.start()
+        }
+    }
+
+    private func stop() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let already = hasStopped.withLock { $0 }
+            if already {
+                continuation.resume()
+                return
+            }
+            stopped.withLock { $0 = continuation }
+            mailbox.withLock { $0.stop = true }
+        }
+    }
+
+    // MARK: The curses thread
+
+    /// Colour pairs: pair = 1 + fg * 17 + bg, with index 16 meaning "default".
+    private func initColorPairs() {
+        let colors = min(Int(lc_colors()), 16)
+        for foreground in -1..<colors {
+            for background in -1..<colors {
+                let pair = TerminalSession.pairNumber(foreground: foreground < 0 ? nil : foreground, background: background < 0 ? nil : background)
+                init_pair(Int16(pair), Int16(foreground), Int16(background))
+            }
+        }
+    }
+
+    private static func pairNumber(foreground: Int?, background: Int?) -> Int {
+        1 + (foreground ?? 16) * 17 + (background ?? 16)
+    }
+
+    private func runLoop() {
+        while true {
+            let (frame, full, stop) = mailbox.withLock { box -> ([TerminalCell]?, Bool, Bool) in
+                defer {
+                    box.pendingFrame = nil
+                    box.fullRedraw = false
+                }
+                return (box.pendingFrame, box.fullRedraw, box.stop)
+            }
+            if stop { break }
+            if let frame { draw(frame, full: full) }
+            readInput()
+        }
+        lc_restore_terminal()
+        inputContinuation.finish()
+        hasStopped.withLock { $0 = true }
+        stopped.withLock { $0?.resume(); $0 = nil }
+    }
+
+    private func draw(_ cells: [TerminalCell], full: Bool) {
+        if full { werase(lc_stdscr()) }
+        let (width, height) = mailbox.withLock { $0.size }
+        for cell in cells where cell.x >= 0 && cell.y >= 0 && cell.x < width && cell.y < height {
+            if cell.symbol.isEmpty { continue }
+            var attributes = lc_a_normal()
+            if cell.bold { attributes |= lc_a_bold() }
+            if cell.dim { attributes |= lc_a_dim() }
+            if cell.reverse { attributes |= lc_a_reverse() }
+            if cell.underline { attributes |= lc_a_underline() }
+            var pair: Int16 = 0
+            if usesColor, cell.foreground != nil || cell.background != nil {
+                pair = Int16(TerminalSession.pairNumber(foreground: cell.foreground, background: cell.background))
+            }
+            _ = lc_put_utf8(Int32(cell.y), Int32(cell.x), cell.symbol, attributes, pair)
+        }
+        wnoutrefresh(lc_stdscr())
+        doupdate()
+    }
+
+    private func readInput() {
+        var key: wint_t = 0
+        let status = lc_get_wch(&key)
+        if status == lc_err() { return }
+        if status == lc_key_code_yes() {
+            if Int32(key) == lc_key_resize() {
+                let size = (Int(lc_cols()), Int(lc_lines()))
+                mailbox.withLock { $0.size = size }
+                inputContinuation.yield(.resize(width: size.0, height: size.1))
+                return
+            }
+            if let input = TerminalSession.functionKey(Int32(key)) { inputContinuation.yield(input) }
+            return
+        }
+        if let input = TerminalSession.characterKey(UInt32(key)) { inputContinuation.yield(input) }
+    }
+
+    static func functionKey(_ code: Int32) -> TerminalInput? {
+        switch code {
+        case KEY_UP: .up
+        case KEY_DOWN: .down
+        case KEY_LEFT: .left
+        case KEY_RIGHT: .right
+        case KEY_HOME: .home
+        case KEY_END: .end
+        case KEY_NPAGE: .pageDown
+        case KEY_PPAGE: .pageUp
+        case KEY_BACKSPACE: .backspace
+        case KEY_DC: .delete
+        case KEY_IC: .insert
+        case KEY_ENTER: .enter
+        case KEY_BTAB: .backTab
+        case KEY_F0 + 1...KEY_F0 + 12: .function(Int(code - KEY_F0))
+        default: nil
+        }
+    }
+
+    static func characterKey(_ value: UInt32) -> TerminalInput? {
+        switch value {
+        case 9: return .tab
+        case 10, 13: return .enter
+        case 27: return .escape
+        case 8, 127: return .backspace
+        case 1...26:
+            return .control(Character(Unicode.Scalar(value + 96)!))
+        case 0...31: return nil
+        default:
+            guard let scalar = Unicode.Scalar(value) else { return nil }
+            return .character(Character(scalar))
+        }
+    }
+
+    // MARK: Signals
+
+    /// SIGTERM and SIGHUP restore the terminal, then exit with the conventional status.
+    /// `nonisolated` so the Dispatch sources are created outside any actor.
+    nonisolated private static func installTerminationHandlers() -> [any DispatchSourceSignal] {
+        [SIGTERM, SIGHUP].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                lc_restore_terminal()
+                signal(signalNumber, SIG_DFL)
+                raise(signalNumber)
+            }
+            source.resume()
+            return source
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+import LagoConfig
+
+/// `lago-console config …`: inspect and edit the config store.
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Show, check and edit the configuration.",
+        subcommands: [Path.self, Show.self, SetValue.self, Check.self]
+    )
+
+    // Declared here as well as in each subcommand so that `config --config PATH show` works too: a subcommand's
+    // `@OptionGroup` of the same type reuses the value parsed here.
+    @OptionGroup var global: GlobalOptions
+}
+
+extension ConfigCommand {
+    /// `config path`: the resolved config file path.
+    struct Path: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the path of the config file.")
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            print(ConfigPaths.configFilePath(explicitPath: self.global.config))
+        }
+    }
+
+    /// `config show`: every key's effective value, secrets masked, environment overrides marked.
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the effective configuration (the API key masked).",
+            discussion: """
+                Shows every key with its effective value: the file's value, the default when the file does not \
+                set it, or the value of LAGO_API_KEY / LAGO_API_URL when set. Secrets are always masked.
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Flag(name: .long, help: "Print JSON instead of text.")
+        var json = false
+
+        func run() async throws {
+            let snapshot = try loadSnapshot(self.global)
+            if self.json {
+                print(try Self.json(snapshot))
+            } else {
+                print(Self.text(snapshot))
+            }
+        }
+
+        static func text(_ snapshot: ConfigStore.Snapshot) -> String {
+            var lines = ["# \(snapshot.filePath)\(snapshot.fileExists ? "" : " (not found: defaults)")"]
+            let keys = ConfigKey.allCases
+            let width = keys.map(\.name.count).max() ?? 0
+            var section = ""
+            for key in keys {
+                if key.section != section {
+                    section = key.section
+                    lines.append("")
+                }
+                let name = key.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                var line = "\(name) = \(snapshot.configuration.displayValue(for: key))"
+                switch snapshot.source(of: key) {
+                case .environment(let variable): line += "  # from \(variable)"
+                case .default: line += "  # default"
+                case .file: break
+                }
+                lines.append(line)
+            }
+            if !snapshot.unknownKeys.isEmpty {
+                lines.append("")
+                lines.append(
+                    "# not used by this version (kept on save): \(snapshot.unknownKeys.joined(separator: ", "))"
+                )
+            }
+            return lines.joined(separator: "\n")
+        }
+
+        private struct JSONOutput: Encodable {
+            var path: String
+            var fileExists: Bool
+            var values: [String: [String: ConfigValue]]
+            var environmentOverrides: [String: String]
+            var unknownKeys: [String]
+
+            enum CodingKeys: String, CodingKey {
+                case path
+                case fileExists = "file_exists"
+                case values
+                case environmentOverrides = "environment_overrides"
+                case unknownKeys = "unknown_keys"
+            }
+        }
+
+        static func json(_ snapshot: ConfigStore.Snapshot) throws -> String {
+            var output = JSONOutput(
+                path: snapshot.filePath,
+                fileExists: snapshot.fileExists,
+                values: [:],
+                environmentOverrides: [:],
+                unknownKeys: snapshot.unknownKeys
+            )
+            for key in ConfigKey.allCases {
+                var value = snapshot.configuration.value(for: key)
+                if key.isSecret, case .string(let secret) = value {
+                    value = .string(ConfigMasking.mask(secret))
+                }
+                output.values[key.section, default: [:]][key.field] = value
+                if case .environment(let variable) = snapshot.source(of: key) {
+                    output.environmentOverrides[key.name] = variable
+                }
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            return String(decoding: try encoder.encode(output), as: UTF8.self)
+        }
+    }
+
+    /// `config set KEY VALUE`: validate and save one key.
+    struct SetValue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set",
+            abstract: "Set one key, validated, and save the file atomically.",
+            discussion: """
+                KEY is a dotted name such as metric_codes.input or engine.max_in_flight (see `config show`). \
+                The file is created (mode 0600) if it does not exist. On any error the file is left unchanged. \
+                Comments in the file are not kept by a save.
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The dotted key, such as metric_codes.input.")
+        var key: String
+
+        @Argument(help: "The new value; an empty string unsets lago.api_url and lago.default_subscription_id.")
+        var value: String
+
+        func run() async throws {
+            do {
+                let store = try ConfigStore(path: self.global.config)
+                try store.set(self.key, to: self.value)
+                let snapshot = store.snapshot
+                guard let configKey = ConfigKey(name: self.key) else { return }
+                let shown = snapshot.fileConfiguration.displayValue(for: configKey)
+                print("\(configKey.name) = \(shown)  # saved to \(store.filePath)")
+                if case .environment(let variable) = snapshot.source(of: configKey) {
+                    printToStandardError(
+                        "note: \(variable) is set and overrides \(configKey.name) in the effective configuration"
+                    )
+                }
+            } catch {
+                printToStandardError("error: \(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    /// `config check`: validate the file.
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the config file; exit non-zero naming the file, key and line of the first problem."
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let snapshot = try loadSnapshot(self.global)
+            for unknown in snapshot.unknownKeys {
+                printToStandardError("warning: \(snapshot.filePath): \(unknown): not used by this version")
+            }
+            print("\(snapshot.filePath): \(snapshot.fileExists ? "ok" : "not found; the defaults apply")")
+        }
+    }
+}
+
+/// Loads the store for a read-only command, turning a config error into a message on stderr and exit status 1.
+private func loadSnapshot(_ global: GlobalOptions) throws -> ConfigStore.Snapshot {
+    do {
+        return try ConfigStore(path: global.config).snapshot
+    } catch {
+        printToStandardError("error: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+private func printToStandardError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

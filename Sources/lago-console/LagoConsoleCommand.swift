@@ -1,0 +1,15 @@
+import ArgumentParser
+import LagoAPI
+
+/// The `lago-console` entry point: wiring only; every capability lives in the core modules.
+@main
+struct LagoConsoleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lago-console",
+        abstract: "A terminal operator console for Lago usage billing.",
+        version: LagoConsoleVersion.current,
+        subcommands: [ConfigCommand.self, SandboxCommand.self]
+    )
+
+    @OptionGroup var global: GlobalOptions
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import LagoSandbox
+import Logging
+
+/// `lago-console sandbox`: serve the local Lago-compatible sandbox.
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Run a local Lago-compatible sandbox with fault injection.",
+        discussion: """
+            Serves Lago's events, billable metrics, customers, subscriptions, current usage and estimate-fees API
+            (v1.51, Postgres event store) until SIGINT or SIGTERM. Faults can be set at start with the flags below
+            and changed at runtime over the admin API on the same port: GET /_sandbox/stats, GET|POST /_sandbox/faults,
+            POST /_sandbox/reset (loopback clients only).
+            """
+    )
+
+    @Option(help: "TCP port (0 picks a free one).")
+    var port: Int = 3000
+
+    @Option(help: "Interface to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "SQLite file keeping events, metrics, customers and subscriptions across restarts.")
+    var data: String?
+
+    @Flag(name: .customLong("no-seed"), help: "Do not create the seeded metrics, customer and subscription.")
+    var noSeed = false
+
+    @Option(name: .customLong("api-key"), help: "Accepted API key (repeatable; default: a generated UUID).")
+    var apiKeys: [String] = []
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "notice"
+
+    @Option(name: .customLong("fail-next"), help: "Fail the next N requests.")
+    var failNext: Int?
+
+    @Option(name: .customLong("fail-status"), help: "Status for --fail-next and --fail-fraction.")
+    var failStatus: Int = 500
+
+    @Option(name: .customLong("fail-path-prefix"), help: "Only fail requests whose path starts with this.")
+    var failPathPrefix: String?
+
+    @Option(name: .customLong("fail-fraction"), help: "Fail this fraction (0-1) of requests.")
+    var failFraction: Double?
+
+    @Option(name: .customLong("fail-seed"), help: "Seed of the --fail-fraction generator.")
+    var failSeed: UInt64 = 0
+
+    @Option(name: .customLong("latency-ms"), help: "Delay every request by N milliseconds.")
+    var latencyMilliseconds: Int?
+
+    @Option(name: .customLong("rate-limit"), help: "Answer the next N requests 429.")
+    var rateLimit: Int?
+
+    @Option(name: .customLong("retry-after"), help: "Retry-After / X-RateLimit-Reset seconds for --rate-limit.")
+    var retryAfter: Int = 1
+
+    @Option(name: .customLong("outage-seconds"), help: "Start with an outage of this many seconds.")
+    var outageSeconds: Double?
+
+    @Option(name: .customLong("outage-mode"), help: "refuse (close connections) or status_503.")
+    var outageMode: String = SandboxOutageMode.status503.rawValue
+
+    @Option(name: .customLong("ack-loss"), help: "Store the next N event POSTs but lose the answer.")
+    var ackLoss: Int?
+
+    @Option(name: .customLong("ack-loss-mode"), help: "status_503 or drop_connection.")
+    var ackLossMode: String = SandboxAckLossMode.status503.rawValue
+
+    @Option(name: .customLong("reset-mid-response"), help: "Cut the next N answers after half the body.")
+    var resetMidResponse: Int?
+
+    func validate() throws {
+        guard SandboxOutageMode(rawValue: outageMode) != nil else {
+            throw ValidationError("--outage-mode must be refuse or status_503")
+        }
+        guard SandboxAckLossMode(rawValue: ackLossMode) != nil else {
+            throw ValidationError("--ack-loss-mode must be status_503 or drop_connection")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let failFraction, !(0...1).contains(failFraction) {
+            throw ValidationError("--fail-fraction must be between 0 and 1")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "lago.sandbox") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+        let sandbox = try Sandbox(
+            options: SandboxOptions(host: host, port: port, dataPath: data, seed: !noSeed, apiKeys: apiKeys),
+            logger: logger
+        )
+        applyFaults(to: sandbox.faults)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await sandbox.run(gracefulShutdownOnSignals: true) }
+            let baseURL = try await sandbox.waitUntilRunning()
+            var lines = [
+                "Lago sandbox listening",
+                "  base URL:  \(baseURL.absoluteString)",
+                "  API key:   \(sandbox.apiKey)",
+                "  admin API: \(sandbox.rootURL.absoluteString)/_sandbox/stats",
+            ]
+            if let data { lines.append("  data:      \(data)") }
+            if !sandbox.faults.snapshot.isEmpty { lines.append("  faults:    configured (GET /_sandbox/faults)") }
+            lines.append("Press Ctrl-C to stop.")
+            Self.say(lines)
+            try await group.waitForAll()
+        }
+        Self.say(["Lago sandbox stopped (\(sandbox.storedEventCount) events stored)."])
+    }
+
+    /// Writes lines to standard output unbuffered, so a parent process reading a pipe sees them at once.
+    private static func say(_ lines: [String]) {
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    private func applyFaults(to faults: SandboxFaults) {
+        if let failNext { faults.failNext(failNext, status: failStatus, pathPrefix: failPathPrefix) }
+        if let failFraction {
+            faults.failFraction(failFraction, status: failStatus, seed: failSeed, pathPrefix: failPathPrefix)
+        }
+        if let latencyMilliseconds { faults.latency(.milliseconds(latencyMilliseconds)) }
+        if let rateLimit { faults.rateLimit(next: rateLimit, retryAfter: retryAfter) }
+        if let outageSeconds, let mode = SandboxOutageMode(rawValue: outageMode) {
+            faults.outage(for: .milliseconds(Int(outageSeconds * 1000)), mode: mode)
+        }
+        if let ackLoss, let mode = SandboxAckLossMode(rawValue: ackLossMode) { faults.ackLoss(next: ackLoss, mode: mode) }
+        if let resetMidResponse { faults.resetMidResponse(next: resetMidResponse) }
+    }
+}

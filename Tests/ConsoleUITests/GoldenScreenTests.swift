@@ -1,0 +1,196 @@
+import Foundation
+import LagoAPI
+import LagoConfig
+import Testing
+
+@testable import ConsoleUI
+
+/// Every pane at 80×24 and 160×48 from pure state, compared with `Golden/*.txt`.
+@Suite struct GoldenScreenTests {
+    static let sizes = [TerminalSize(width: 80, height: 24), TerminalSize(width: 160, height: 48)]
+
+    static func name(_ base: String, _ size: TerminalSize) -> String { "\(base)_\(size.width)x\(size.height)" }
+
+    @Test(arguments: sizes) func eventsPane(size: TerminalSize) {
+        let state = Fixture.busy(width: size.width, height: size.height)
+        expectGolden(render(state), Self.name("events", size))
+    }
+
+    @Test(arguments: sizes) func emptyEventsPane(size: TerminalSize) {
+        var state = Fixture.empty(width: size.width, height: size.height)
+        state.apply(.stats(QueueStats(latencyP50: nil)))
+        expectGolden(render(state), Self.name("events_empty", size))
+    }
+
+    @Test(arguments: sizes) func eventsFilteredAndPaused(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("p"), .char("/"))
+        state.type("state:dead")
+        state.press(.enter)
+        state.apply(.eventLifecycle(Fixture.updates(count: 60).suffix(30).map { update in
+            var update = update
+            update.transactionID += "_late"
+            return update
+        }))
+        expectGolden(render(state), Self.name("events_filter_paused", size))
+    }
+
+    @Test(arguments: sizes) func queuePane(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("2"))
+        expectGolden(render(state), Self.name("queue", size))
+    }
+
+    @Test(arguments: sizes) func failuresPane(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("3"), .char("j"))
+        expectGolden(render(state), Self.name("failures", size))
+    }
+
+    @Test(arguments: sizes) func mappingsPane(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("4"))
+        state.apply(.mappingsChecked(.success(Fixture.metrics)))
+        state.press(.char("j"), .char("j"))
+        expectGolden(render(state), Self.name("mappings", size))
+    }
+
+    @Test(arguments: sizes) func subscriptionPane(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("5"))
+        state.apply(.subscriptionsLoaded(.success(Fixture.lagoSubscriptions)))
+        state.press(.char("j"))
+        expectGolden(render(state), Self.name("subscription", size))
+    }
+
+    @Test(arguments: sizes) func sendTestPane(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("6"), .enter)
+        state.type("1200")
+        state.press(.tab)
+        state.type("350")
+        state.press(.tab, .tab, .tab, .tab, .tab, .tab, .tab, .tab, .tab)
+        state.type("model=claude-sonnet-4, region=eu")
+        let effects = state.press(.enter)
+        #expect(effects.count == 1)
+        state.apply(.sendAccepted(transactionIDs: ["test_9f8e7d6c_input", "test_9f8e7d6c_output"]))
+        state.apply(.eventLifecycle([
+            EventUpdate(transactionID: "test_9f8e7d6c_input", code: "llm_input_tokens",
+                        externalSubscriptionID: "sub_acme_pro", properties: ["tokens": 1200], state: .delivered,
+                        time: Fixture.start, attempt: 1, httpStatus: 200),
+            EventUpdate(transactionID: "test_9f8e7d6c_output", code: "llm_output_tokens",
+                        externalSubscriptionID: "sub_acme_pro", properties: ["tokens": 350], state: .inFlight,
+                        time: Fixture.start, attempt: 1),
+        ]))
+        state.press(.char("v"))
+        state.apply(.verifyFinished(transactionID: "test_9f8e7d6c_input", result: .success(
+            LagoEvent(lagoID: "evt_1", transactionID: "test_9f8e7d6c_input", code: "llm_input_tokens",
+                      timestamp: "2026-01-01T12:00:00.000Z", properties: ["tokens": 1200],
+                      externalSubscriptionID: "sub_acme_pro", createdAt: "2026-01-01T12:00:01Z"))))
+        expectGolden(render(state), Self.name("send_test", size))
+    }
+
+    @Test(arguments: sizes) func sendRawEventWithErrors(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("6"), .char("m"), .enter)
+        state.type("llm input")
+        state.press(.tab, .tab)
+        state.press(.ctrl("u"))
+        state.type("{\"tokens\": 12")
+        state.press(.ctrl("s"))
+        expectGolden(render(state), Self.name("send_raw_errors", size))
+    }
+
+    @Test(arguments: sizes) func helpOverlay(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("?"))
+        expectGolden(render(state), Self.name("help", size))
+    }
+
+    @Test func helpOverlayReadOnly() {
+        var state = Fixture.busy(width: 160, height: 48, readOnly: true)
+        state.press(.char("?"))
+        expectGolden(render(state), "help_readonly_160x48")
+    }
+
+    @Test(arguments: sizes) func detailOverlay(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        // Select the dead event (index 29, the 11th row from the bottom).
+        state.press(.char("k"), .char("k"), .char("k"), .char("k"), .char("k"), .char("k"), .char("k"),
+                    .char("k"), .char("k"), .char("k"), .enter)
+        expectGolden(render(state), Self.name("detail", size))
+    }
+
+    @Test func quitConfirmation() {
+        var state = Fixture.busy()
+        state.press(.char("q"))
+        expectGolden(render(state), "confirm_quit_80x24")
+    }
+
+    @Test func discardConfirmation() {
+        var state = Fixture.busy(width: 160, height: 48)
+        state.press(.char("3"), .char("x"))
+        expectGolden(render(state), "confirm_discard_160x48")
+    }
+
+    @Test func metricPicker() {
+        var state = Fixture.busy()
+        state.press(.char("4"))
+        state.apply(.mappingsChecked(.success(Fixture.metrics)))
+        state.press(.char("j"), .char("j"), .char("j"), .char("j"), .enter)
+        state.type("cache")
+        expectGolden(render(state), "picker_80x24")
+    }
+
+    @Test func editAndReplayForm() {
+        var state = Fixture.busy()
+        state.press(.char("3"), .char("e"))
+        expectGolden(render(state), "replay_form_80x24")
+    }
+
+    @Test func readOnlyEvents() {
+        var state = Fixture.busy(readOnly: true)
+        state.apply(.connection(Fixture.sandboxConnection))
+        expectGolden(render(state), "events_readonly_sandbox_80x24")
+    }
+
+    @Test func authFailedQueue() {
+        var state = Fixture.busy()
+        var stats = Fixture.stats
+        stats.engineState = .authFailed(reason: "401 Unauthorized: invalid API key")
+        state.apply(.stats(stats))
+        state.apply(.connection(ConnectionInfo(url: "https://api.getlago.com", isSandbox: false, maskedKey: "••••9f3c",
+                                               auth: .failed("401 invalid API key"), link: .connected)))
+        state.press(.char("3"))
+        expectGolden(render(state), "failures_auth_failed_80x24")
+    }
+
+    @Test func tooSmall() {
+        let state = Fixture.busy(width: 60, height: 20)
+        expectGolden(render(state), "too_small_60x20")
+    }
+
+    @Test func tooSmallWithQuitQuestion() {
+        var state = Fixture.busy(width: 70, height: 30)
+        state.press(.char("q"))
+        expectGolden(render(state), "too_small_quit_70x30")
+    }
+
+    @Test func commandLine() {
+        var state = Fixture.busy()
+        state.press(.char(":"))
+        state.type("sub sub_glob")
+        expectGolden(render(state), "command_line_80x24")
+    }
+
+    @Test func asciiMonochrome() {
+        var options = Fixture.options()
+        options.asciiOnly = true
+        options.noColor = true
+        var state = AppState(size: TerminalSize(width: 80, height: 24), now: Fixture.start, options: options)
+        state.apply(.eventLifecycle(Fixture.updates(count: 40)))
+        state.apply(.stats(Fixture.stats))
+        state.press(.char("2"))
+        expectGolden(render(state), "queue_ascii_80x24")
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import LagoBench
+import Testing
+
+@Suite struct BenchmarkSmokeTests {
+    /// The benchmark runs end to end on small counts (the real figures come from a release build:
+    /// `LAGO_ENGINE_BENCH=full swift test -c release --filter BenchmarkSmokeTests` or `lago-console bench`).
+    @Test func theBenchmarkRunsAndLosesNothing() async throws {
+        var options = EngineBenchmarkOptions()
+        let full = ProcessInfo.processInfo.environment["LAGO_ENGINE_BENCH"] == "full"
+        if !full {
+            options.enqueueLatencySamples = 300
+            options.throughputEvents = 2_000
+            options.latencyEvents = 400
+            options.addedLatencyMilliseconds = 20
+            options.latencyMaxInFlight = [4]
+            options.resumeEvents = 1_000
+            options.rssEvents = 0
+        }
+        let result = try await EngineBenchmark.run(options)
+        if full {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        }
+        #expect(result.healthy.lost == 0 && result.healthy.duplicated == 0)
+        #expect(result.withLatency.allSatisfy { $0.lost == 0 && $0.duplicated == 0 })
+        #expect(result.enqueueLatency.samples == options.enqueueLatencySamples)
+        #expect(result.resume.drainSeconds >= result.resume.firstDeliverySeconds)
+    }
+}

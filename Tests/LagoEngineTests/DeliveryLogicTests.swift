@@ -1,0 +1,367 @@
+import Foundation
+import LagoAPI
+import LagoConfig
+import Testing
+
+@testable import LagoEngine
+
+// Pure tests of the engine's decisions: no I/O, no sleeps.
+
+func makeRows(_ ids: ClosedRange<Int64>, attempts: Int = 1) -> [SpoolRow] {
+    ids.map {
+        SpoolRow(
+            id: $0, transactionID: "tx-\($0)", body: Array(#"{"transaction_id":"tx-\#($0)","code":"c"}"#.utf8),
+            enqueuedAt: 0, attempts: attempts)
+    }
+}
+
+func lagoError(status: Int, body: String, headers: [(name: String, value: String)] = []) -> LagoAPIError {
+    LagoAPIError.httpResponse(
+        status: status, body: Data(body.utf8), headers: headers,
+        request: LagoRequestSummary(method: "POST", path: "/events/batch"))
+}
+
+@Suite struct RetryPolicyTests {
+    @Test func ceilingDoublesUpToTheCap() {
+        let policy = RetryPolicy(base: .seconds(1), cap: .seconds(30))
+        #expect(policy.ceiling(failures: 1) == .seconds(1))
+        #expect(policy.ceiling(failures: 2) == .seconds(2))
+        #expect(policy.ceiling(failures: 5) == .seconds(16))
+        #expect(policy.ceiling(failures: 6) == .seconds(30))
+        #expect(policy.ceiling(failures: 60) == .seconds(30))
+    }
+
+    @Test func fullJitterStaysInRangeAndHonoursTheServer() {
+        let policy = RetryPolicy(base: .seconds(1), cap: .seconds(30))
+        var random = SplitMix64(seed: 7)
+        var sawSmall = false
+        var sawLarge = false
+        for _ in 0..<1000 {
+            let delay = policy.delay(failures: 3, suggested: nil, using: &random)
+            #expect(delay >= .zero && delay <= .seconds(4))
+            if delay < .seconds(1) { sawSmall = true }
+            if delay > .seconds(3) { sawLarge = true }
+            let asked = policy.delay(failures: 1, suggested: .seconds(5), using: &random)
+            #expect(asked >= .seconds(5))
+        }
+        #expect(sawSmall && sawLarge)
+    }
+
+    @Test func seededGeneratorsRepeat() {
+        var first = SplitMix64(seed: 42)
+        var second = SplitMix64(seed: 42)
+        #expect((0..<10).map { _ in first.next() } == (0..<10).map { _ in second.next() })
+    }
+}
+
+@Suite struct EventJSONTests {
+    @Test func encodesWhatLagoDecodes() throws {
+        let event = EventInput(
+            transactionID: "tx \"1\"\n", externalSubscriptionID: "sub_1", code: "llm_input_tokens",
+            timestamp: 1_651_240_791.123,
+            properties: ["value": 1200, "model": "gpt-\u{1}x", "ratio": 0.25, "ok": true, "none": nil],
+            preciseTotalAmountCents: "12.5")
+        let bytes = try EventJSON.encode(event)
+        let decoded = try JSONDecoder().decode(EventInput.self, from: Data(bytes))
+        #expect(decoded == event)
+        let body = EventJSON.batchBody([bytes, bytes], totalBytes: bytes.count * 2)
+        let value = try JSONValue.parse(Data(body))
+        #expect(value["events"]?.arrayValue?.count == 2)
+    }
+
+    @Test func refusesWhatLagoCannotTake() {
+        #expect(throws: EngineError.self) {
+            try EventJSON.encode(EventInput(transactionID: "t", externalSubscriptionID: "s", code: ""))
+        }
+        #expect(throws: EngineError.self) {
+            try EventJSON.encode(
+                EventInput(transactionID: "t", externalSubscriptionID: "s", code: "c", properties: ["v": .number(.nan)]))
+        }
+    }
+}
+
+@Suite struct UsageRecordTests {
+    @Test func oneEventPerNonZeroFieldWithTheMappedCode() throws {
+        let record = UsageRecord(
+            values: [.input: 1200, .output: 0, .cacheRead: 3.5, .toolCalls: 2],
+            dimensions: ["model": "claude", "region": "eu"], idBase: "call-1", timestamp: 1_700_000_000)
+        let events = try record.events(metricCodes: [.input: "in_tokens"], defaultSubscription: "sub_default")
+        #expect(events.map(\.transactionID) == ["call-1:input", "call-1:cache_read", "call-1:tool_calls"])
+        #expect(events.map(\.code) == ["in_tokens", "llm_cached_input_tokens", "llm_tool_calls"])
+        #expect(events.allSatisfy { $0.externalSubscriptionID == "sub_default" && $0.timestamp == 1_700_000_000 })
+        #expect(events[0].properties == ["model": "claude", "region": "eu", "value": 1200])
+        #expect(events[1].properties["value"] == .number(3.5))
+    }
+
+    @Test func explicitSubscriptionWinsAndAMissingOneIsRefused() throws {
+        let record = UsageRecord(values: [.output: 5], externalSubscriptionID: "sub_x")
+        #expect(try record.events(metricCodes: [:], defaultSubscription: "sub_default")[0].externalSubscriptionID == "sub_x")
+        let orphan = UsageRecord(values: [.output: 5])
+        #expect {
+            try orphan.events(metricCodes: [:], defaultSubscription: nil)
+        } throws: { ($0 as? EngineError)?.kind == .noSubscription }
+    }
+
+    @Test func generatedBasesAreSharedByTheRecordsEvents() throws {
+        let events = try UsageRecord(values: [.input: 1, .output: 2]).events(metricCodes: [:], defaultSubscription: "s")
+        let bases = Set(events.map { $0.transactionID.split(separator: ":")[0] })
+        #expect(bases.count == 1)
+        #expect(UUID(uuidString: String(bases.first!)) != nil)
+    }
+
+    @Test func refusesBadDimensionsAndValues() {
+        for record in [
+            UsageRecord(values: [.input: .infinity]),
+            UsageRecord(values: [.input: 1], dimensions: ["tags": ["a"]]),
+            UsageRecord(values: [.input: 1], dimensions: ["value": "x"]),
+        ] {
+            #expect {
+                try record.events(metricCodes: [:], defaultSubscription: "s")
+            } throws: { ($0 as? EngineError)?.kind == .invalidUsage }
+        }
+    }
+}
+
+@Suite struct BatchOutcomeTests {
+    @Test func successDeliversEverything() {
+        let outcome = BatchOutcome.classify(rows: makeRows(1...3), error: nil, isolated: false)
+        #expect(outcome.delivered.count == 3 && outcome.serverAnswered)
+    }
+
+    @Test func aPoisonedBatchDeadLettersTheBadEventAndResendsTheRest() {
+        let error = lagoError(
+            status: 422,
+            body: #"{"status":422,"error":"Unprocessable Entity","code":"validation_errors","error_details":{"1":{"timestamp":["invalid_format"]}}}"#)
+        let outcome = BatchOutcome.classify(rows: makeRows(1...3), error: error, isolated: false)
+        #expect(outcome.resend.map(\.id) == [1, 3])
+        #expect(outcome.dead.map(\.row.id) == [2])
+        let reason = outcome.dead[0].reason
+        #expect(reason.kind == .rejected && reason.status == 422 && reason.code == "validation_errors")
+        #expect(reason.details == ["timestamp": ["invalid_format"]])
+    }
+
+    @Test func duplicatesCountAsAlreadyInLagoOnlyAfterAnEarlierAttempt() {
+        let error = lagoError(
+            status: 422,
+            body: #"{"status":422,"error":"Unprocessable Entity","code":"validation_errors","error_details":{"0":{"transaction_id":["value_already_exist"]},"1":{"transaction_id":["value_already_exist"]}}}"#)
+        var rows = makeRows(1...2, attempts: 2)
+        rows[1].attempts = 1
+        let outcome = BatchOutcome.classify(rows: rows, error: error, isolated: false)
+        #expect(outcome.alreadyInLago.map(\.id) == [1])
+        #expect(outcome.dead.map(\.row.id) == [2])
+    }
+
+    @Test func retryLaterCarriesTheServersDelay() {
+        let error = lagoError(
+            status: 429, body: #"{"status":429,"error":"Too Many Requests"}"#, headers: [("Retry-After", "3")])
+        let outcome = BatchOutcome.classify(rows: makeRows(1...2), error: error, isolated: false)
+        #expect(outcome.retry?.suggestedDelay == .seconds(3))
+        #expect(!outcome.serverAnswered)
+    }
+
+    @Test func authFailureHolds() {
+        let outcome = BatchOutcome.classify(
+            rows: makeRows(1...2), error: lagoError(status: 401, body: #"{"status":401,"error":"Unauthorized"}"#),
+            isolated: false)
+        #expect(outcome.hold != nil && outcome.settledCount == 0)
+    }
+
+    @Test func aRefusedRequestIsSplitOnceThenDeadLettered() {
+        let error = lagoError(status: 400, body: #"{"status":400,"error":"Bad Request"}"#)
+        let batch = BatchOutcome.classify(rows: makeRows(1...3), error: error, isolated: false)
+        #expect(batch.split.count == 3 && batch.dead.isEmpty)
+        let single = BatchOutcome.classify(rows: makeRows(1...1), error: error, isolated: true)
+        #expect(single.dead.count == 1 && single.dead[0].reason.status == 400)
+    }
+}
+
+@Suite struct DeliveryStateMachineTests {
+    typealias Machine = DeliveryStateMachine
+    let t0 = ContinuousClock.now
+
+    func machine(maxInFlight: Int = 2, unclaimed: Int = 0) -> Machine {
+        Machine(
+            settings: .init(
+                maxBatchSize: 100, maxBatchBytes: 1 << 20, maxInFlight: maxInFlight, flushInterval: .seconds(1),
+                retry: RetryPolicy(base: .seconds(1), cap: .seconds(30)), probeInterval: .seconds(1)),
+            random: SplitMix64(seed: 1), unclaimedCount: unclaimed, unclaimedBytes: 0, now: t0)
+    }
+
+    func sends(_ decision: Machine.Decision) -> [Int] {
+        decision.actions.compactMap { if case .send(let id, _, _, _) = $0 { id } else { nil } }
+    }
+
+    func claims(_ decision: Machine.Decision) -> Int {
+        decision.actions.count { if case .claim = $0 { true } else { false } }
+    }
+
+    var retryOutcome: BatchOutcome {
+        var outcome = BatchOutcome()
+        outcome.retry = .init(suggestedDelay: nil, reason: "HTTP 503")
+        return outcome
+    }
+
+    var deliveredOutcome: BatchOutcome {
+        var outcome = BatchOutcome()
+        outcome.serverAnswered = true
+        return outcome
+    }
+
+    @Test func aPartialBatchWaitsForTheFlushIntervalAFullOneGoesAtOnce() {
+        var machine = machine()
+        machine.rowsAppended(count: 10, bytes: 100, now: t0)
+        let early = machine.decide(now: t0)
+        #expect(claims(early) == 0 && early.wakeAt == t0 + .seconds(1))
+        #expect(claims(machine.decide(now: t0 + .seconds(1))) == 1)
+
+        var full = self.machine()
+        full.rowsAppended(count: 100, bytes: 100, now: t0)
+        #expect(claims(full.decide(now: t0)) == 1)
+    }
+
+    @Test func eventsFoundAtStartAreOverdue() {
+        var machine = machine(unclaimed: 5)
+        #expect(claims(machine.decide(now: t0)) == 1)
+    }
+
+    @Test func neverMoreThanMaxInFlightRequests() {
+        var machine = machine(maxInFlight: 2)
+        machine.rowsAppended(count: 1000, bytes: 1000, now: t0)
+        var next: Int64 = 1
+        var maxSending = 0
+        for _ in 0..<10 {
+            let decision = machine.decide(now: t0)
+            maxSending = max(maxSending, machine.sendingCount)
+            if claims(decision) == 1 {
+                machine.claimCompleted(makeRows(next...(next + 99)), now: t0)
+                next += 100
+            }
+        }
+        #expect(maxSending == 2)
+        #expect(machine.sendingCount == 2)
+        #expect(machine.batches.count == 3)  // two sending, one read ahead
+    }
+
+    @Test func failuresBackOffProbeAndAllWaitingBatchesGoOnRecovery() {
+        var machine = machine(maxInFlight: 2)
+        machine.rowsAppended(count: 200, bytes: 200, now: t0)
+        _ = machine.decide(now: t0)
+        machine.claimCompleted(makeRows(1...100), now: t0)
+        _ = machine.decide(now: t0)
+        machine.claimCompleted(makeRows(101...200), now: t0)
+        let sent = sends(machine.decide(now: t0))
+        #expect(machine.sendingCount == 2, "sent \(sent)")
+
+        let retry1 = machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: retryOutcome, now: t0)
+        let retry2 = machine.sendCompleted(batchID: 2, rows: makeRows(101...200), outcome: retryOutcome, now: t0)
+        #expect(retry1 != nil && retry2 != nil)
+        #expect(retry1!.at <= t0 + .seconds(1) && retry1!.attempt == 2)
+        #expect(machine.isBackingOff)
+
+        // Both wait; after their backoff (≤ 1 s) they go again.
+        let later = t0 + .seconds(1)
+        #expect(sends(machine.decide(now: later)).count == 2)
+        _ = machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: retryOutcome, now: later)
+        _ = machine.sendCompleted(batchID: 2, rows: makeRows(101...200), outcome: retryOutcome, now: later)
+        // No new batch is read while failing.
+        machine.rowsAppended(count: 100, bytes: 100, now: later)
+        let waiting = machine.decide(now: later)
+        #expect(claims(waiting) == 0 && sends(waiting).isEmpty)
+        // A probe goes one probe interval after the last request even though the backoffs last longer.
+        let probeTime = later + .seconds(1)
+        let probe = machine.decide(now: probeTime)
+        #expect(sends(probe).count == 1)
+        // It succeeds: every waiting batch is released at once, and reading resumes.
+        let probed = sends(probe)[0]
+        let rows = machine.batches.first { $0.id == probed }!.rows
+        machine.sendCompleted(batchID: probed, rows: rows, outcome: deliveredOutcome, now: probeTime)
+        #expect(!machine.isBackingOff)
+        #expect(machine.lastRecovery?.recoveredAt == probeTime)
+        let resumed = machine.decide(now: probeTime)
+        #expect(sends(resumed).count == 1 && claims(resumed) == 1)
+    }
+
+    @Test func aProbeGoesEveryProbeIntervalWhileBackoffsAreLong() {
+        var machine = Machine(
+            settings: .init(
+                maxBatchSize: 100, maxBatchBytes: 1 << 20, maxInFlight: 2, flushInterval: .seconds(1),
+                retry: RetryPolicy(base: .seconds(30), cap: .seconds(30)), probeInterval: .seconds(1)),
+            random: SplitMix64(seed: 3), unclaimedCount: 100, unclaimedBytes: 0, now: t0)
+        _ = machine.decide(now: t0)
+        machine.claimCompleted(makeRows(1...100), now: t0)
+        #expect(sends(machine.decide(now: t0)) == [1])
+        let retry = machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: retryOutcome, now: t0)
+        var probeAt = t0 + .seconds(1)
+        if retry!.at <= probeAt { return }  // the jitter drew a short wait: nothing to probe
+        let waiting = machine.decide(now: t0 + .milliseconds(500))
+        #expect(sends(waiting).isEmpty && waiting.wakeAt == probeAt)
+        for _ in 0..<3 {
+            let probe = machine.decide(now: probeAt)
+            #expect(probe.actions.contains { if case .send(1, _, _, true) = $0 { true } else { false } })
+            _ = machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: retryOutcome, now: probeAt)
+            probeAt = probeAt + .seconds(1)
+        }
+    }
+
+    @Test func noRequestBeforeTheServerAsked() {
+        var machine = machine(maxInFlight: 1)
+        machine.rowsAppended(count: 100, bytes: 100, now: t0)
+        _ = machine.decide(now: t0)
+        machine.claimCompleted(makeRows(1...100), now: t0)
+        #expect(sends(machine.decide(now: t0)) == [1])
+        var outcome = BatchOutcome()
+        outcome.retry = .init(suggestedDelay: .seconds(5), reason: "HTTP 429")
+        let retry = machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: outcome, now: t0)
+        #expect(retry!.at >= t0 + .seconds(5))
+        machine.retryNow()  // the operator's retry does not override the server
+        let early = machine.decide(now: t0 + .seconds(4))
+        #expect(sends(early).isEmpty && early.wakeAt == t0 + .seconds(5))
+        #expect(sends(machine.decide(now: t0 + .seconds(5))) == [1])
+    }
+
+    @Test func authFailureHoldsUntilTheKeyChanges() {
+        var machine = machine(maxInFlight: 1)
+        machine.rowsAppended(count: 100, bytes: 100, now: t0)
+        _ = machine.decide(now: t0)
+        machine.claimCompleted(makeRows(1...100), now: t0)
+        _ = machine.decide(now: t0)
+        var outcome = BatchOutcome()
+        outcome.hold = "HTTP 401"
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: outcome, now: t0)
+        #expect(machine.decide(now: t0 + .seconds(60)).actions.isEmpty)
+        machine.apiKeyChanged()
+        #expect(sends(machine.decide(now: t0 + .seconds(60))) == [1])
+    }
+
+    @Test func theRestOfAPoisonedBatchGoesAtOnceAndRefusedBatchesSplit() {
+        var machine = machine(maxInFlight: 4)
+        machine.rowsAppended(count: 3, bytes: 3, now: t0)
+        _ = machine.decide(now: t0 + .seconds(1))
+        machine.claimCompleted(makeRows(1...3), now: t0)
+        _ = machine.decide(now: t0 + .seconds(1))
+        var rejected = BatchOutcome()
+        rejected.serverAnswered = true
+        rejected.resend = makeRows(1...2)
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...3), outcome: rejected, now: t0)
+        let again = machine.decide(now: t0 + .seconds(1))
+        #expect(sends(again) == [1])
+        var refused = BatchOutcome()
+        refused.split = makeRows(1...2)
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...2), outcome: refused, now: t0)
+        let singles = machine.decide(now: t0 + .seconds(1))
+        #expect(sends(singles).count == 2)
+        #expect(machine.batches.allSatisfy { $0.isolated && $0.rows.count == 1 })
+    }
+
+    @Test func pauseStopsSendingAndFlushSendsPartialBatches() {
+        var machine = machine()
+        machine.rowsAppended(count: 3, bytes: 3, now: t0)
+        machine.pause()
+        #expect(machine.decide(now: t0 + .seconds(5)).actions.isEmpty)
+        machine.resume()
+        var fresh = self.machine()
+        fresh.rowsAppended(count: 3, bytes: 3, now: t0)
+        fresh.setFlushing(true)
+        #expect(claims(fresh.decide(now: t0)) == 1)
+    }
+}

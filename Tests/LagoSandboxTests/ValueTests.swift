@@ -1,0 +1,96 @@
+import Foundation
+import LagoAPI
+import Testing
+
+@testable import LagoSandbox
+
+/// Pure value code: BigDecimal parsing and formatting, time formatting and parsing, the JSON parser.
+@Suite("Sandbox values")
+struct ValueTests {
+    @Test(
+        "BigDecimal() accepts Ruby's numeric forms and rejects the rest",
+        arguments: [
+            ("1651240791", true), ("1651240791.123", true), ("1e9", true), ("-1.5", true), ("+2", true), (".5", true),
+            ("1_000", true), (" 12 ", true), ("1E-3", true), ("2d3", true), ("", false), ("abc", false),
+            ("123abc", false), ("2022-04-29T08:59:51Z", false), ("1__0", false), ("e5", false), ("-", false),
+            ("Infinity", false), ("NaN", false), ("1.2.3", false),
+        ]
+    )
+    func bigDecimalSyntax(text: String, valid: Bool) {
+        #expect((LagoDecimal(bigDecimal: text) != nil) == valid)
+    }
+
+    @Test("plain formatting, rounding and scaling")
+    func decimalFormatting() throws {
+        func plain(_ text: String) -> String? { LagoDecimal(bigDecimal: text)?.plainString }
+        #expect(plain("1234.56") == "1234.56")
+        #expect(plain("100") == "100.0")
+        #expect(plain("-5") == "-5.0")
+        #expect(plain("0") == "0.0")
+        #expect(plain("0.00120") == "0.0012")
+        #expect(plain("1.5e3") == "1500.0")
+        #expect(LagoDecimal(bigDecimal: "0.1234567890123456789")?.rounded(scale: 15).plainString == "0.123456789012346")
+        #expect(LagoDecimal(bigDecimal: "9.9999999999999999")?.rounded(scale: 15).plainString == "10.0")
+        #expect(LagoDecimal(lenient: "12abc").plainString == "12.0")
+        #expect(LagoDecimal(lenient: "asdfa").plainString == "0.0")
+        #expect(LagoDecimal(bigDecimal: "1651240791.1234567")?.floorScaled(byPowerOfTen: 6) == 1_651_240_791_123_456)
+        #expect(LagoDecimal(bigDecimal: "-1.5")?.floorScaled(byPowerOfTen: 6) == -1_500_000)
+        #expect(LagoDecimal(bigDecimal: "-0.0000001")?.floorScaled(byPowerOfTen: 6) == -1)
+        #expect(LagoDecimal(bigDecimal: "1e20")?.floorScaled(byPowerOfTen: 6) == nil)
+        #expect(LagoDecimal(0.1).plainString == "0.1")
+    }
+
+    @Test("ISO-8601 output truncates like Ruby's iso8601(3)")
+    func isoOutput() {
+        #expect(LagoTime.iso8601(1_651_240_791_123_999, fractionDigits: 3) == "2022-04-29T13:59:51.123Z")
+        #expect(LagoTime.iso8601(1_651_240_791_123_999) == "2022-04-29T13:59:51Z")
+        #expect(LagoTime.iso8601(-1_500_000, fractionDigits: 3) == "1969-12-31T23:59:58.500Z")
+        #expect(LagoTime.iso8601(951_782_400_000_000) == "2000-02-29T00:00:00Z")
+        #expect(LagoTime.isoDate(1_768_471_200_000_000) == "2026-01-15")
+        let bounds = LagoTime.monthBounds(1_709_164_800_000_000)  // 2024-02-29
+        #expect(LagoTime.iso8601(bounds.start) == "2024-02-01T00:00:00Z")
+        #expect(LagoTime.iso8601(bounds.end) == "2024-02-29T23:59:59Z")
+    }
+
+    @Test("ISO-8601 input like DateTime.iso8601")
+    func isoInput() {
+        #expect(LagoTime.parseISO8601("2022-04-29T13:59:51Z") == 1_651_240_791_000_000)
+        #expect(LagoTime.parseISO8601("2022-04-29T15:59:51+02:00") == 1_651_240_791_000_000)
+        #expect(LagoTime.parseISO8601("2022-04-29T13:59:51.5") == 1_651_240_791_500_000)
+        #expect(LagoTime.parseISO8601("20220429T135951Z") == 1_651_240_791_000_000)
+        #expect(LagoTime.parseISO8601("2022-04-29") == 1_651_190_400_000_000)
+        #expect(LagoTime.parseISO8601("2022-04-29T13:59") == 1_651_240_740_000_000)
+        for invalid in ["", "yesterday", "2022-13-01", "2022-02-30", "2022-04-29T25:00:00", "1651240791", "2022-04-29Tx"] {
+            #expect(LagoTime.parseISO8601(invalid) == nil, "\(invalid)")
+        }
+    }
+
+    @Test("the JSON parser keeps integers apart from numbers and rejects malformed text")
+    func jsonParser() throws {
+        #expect(try JSONParser.parse(#"{"a":1,"b":1.5,"c":"x\u00e9\ud83d\ude00","d":[true,null],"e":-0}"#)
+            == ["a": 1, "b": 1.5, "c": "xé😀", "d": [true, nil], "e": 0])
+        #expect(try JSONParser.parse("12345678901234567890") == .number(12_345_678_901_234_567_890))
+        #expect(try JSONParser.parse(#"{"a":1,"a":2}"#) == ["a": 2])
+        for malformed in ["{", "{\"a\":}", "[1,]", "01", "1.", "\"\\x\"", "{} x", "tru", "\"\u{01}\"", "{'a':1}"] {
+            #expect(throws: JSONParser.SyntaxError.self, "\(malformed)") { try JSONParser.parse(malformed) }
+        }
+        let output = JSONOutput.object([("b", .string("a\"\n")), ("a", .value(["z": 1, "y": [1.5, nil]]))]).text
+        #expect(output == #"{"b":"a\"\n","a":{"y":[1.5,null],"z":1}}"#)
+    }
+
+    @Test("expressions: arithmetic, functions, missing variables")
+    func expressions() throws {
+        let expression = try SandboxExpression("round((event.properties.a + event.properties.b) * 2 / 3, 2)")
+        #expect(try expression.evaluate(code: "c", timestamp: 0, properties: ["a": 1, "b": "2"]) == "2")
+        #expect(try SandboxExpression("ceil(event.properties.a / 4)").evaluate(code: "c", timestamp: 0, properties: ["a": 5]) == "2")
+        #expect(
+            try SandboxExpression("concat(event.code, '-', event.properties.region)")
+                .evaluate(code: "api", timestamp: 0, properties: ["region": "eu"]) == "api-eu"
+        )
+        #expect(throws: SandboxExpression.Failure(message: "Variable: b not found")) {
+            try expression.evaluate(code: "c", timestamp: 0, properties: ["a": 1])
+        }
+        #expect(throws: SandboxExpression.Failure.self) { try SandboxExpression("event.properties.a +") }
+        #expect(throws: SandboxExpression.Failure.self) { try SandboxExpression("sqrt(4)") }
+    }
+}
