@@ -15,6 +15,7 @@ dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
 if [ "${1:-}" = "test" ]; then
     command -v tmux >/dev/null 2>&1 || need+=(tmux)
     command -v python3 >/dev/null 2>&1 || need+=(python3)
+    python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "Installing ${need[*]} …" >&2
@@ -35,9 +36,10 @@ case "$mode" in
         ;;
     test)
         # Python helpers for the interop tests (official Lago client, OpenAPI validation); best effort.
+        pip_packages=(lago-python-client==1.55.0 pyyaml jsonschema openapi-schema-validator)
         if command -v python3 >/dev/null 2>&1 && ! python3 -c "import lago_python_client, yaml, jsonschema" 2>/dev/null; then
-            python3 -m pip install -q lago-python-client pyyaml jsonschema 2>/dev/null \
-                || python3 -m pip install -q --break-system-packages lago-python-client pyyaml jsonschema 2>/dev/null \
+            python3 -m pip install -q "${pip_packages[@]}" 2>/dev/null \
+                || python3 -m pip install -q --break-system-packages "${pip_packages[@]}" 2>/dev/null \
                 || echo "warning: could not pip install the interop test helpers" >&2
         fi
         swift build --build-tests

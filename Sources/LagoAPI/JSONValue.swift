@@ -54,10 +54,49 @@ public enum JSONValue: Sendable, Hashable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Parses JSON text (any top-level value).
-    /// - Throws: `DecodingError` when the text is not JSON.
+    /// Parses JSON text (any top-level value) with Foundation's `JSONSerialization`, keeping integers apart from
+    /// numbers with a fraction or exponent (`1` → `.integer`, `1.0` → `.number`) and booleans apart from numbers.
+    /// - Throws: Foundation's error when the text is not exactly one JSON value.
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        let object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        return JSONValue(foundationObject: object)
+    }
+
+    /// Converts what `JSONSerialization` produced.
+    public init(foundationObject object: Any) {
+        switch object {
+        case let dictionary as [String: Any]:
+            self = .object(dictionary.mapValues(JSONValue.init(foundationObject:)))
+        case let array as [Any]:
+            self = .array(array.map(JSONValue.init(foundationObject:)))
+        case let string as String:
+            self = .string(string)
+        case let number as NSNumber:
+            self = JSONValue(number: number)
+        case is NSNull:
+            self = .null
+        default:
+            self = .null
+        }
+    }
+
+    private init(number: NSNumber) {
+        if type(of: number) != NSNumber.self, String(describing: type(of: number)).contains("Boolean") {
+            self = .bool(number.boolValue)
+            return
+        }
+        switch UInt8(bitPattern: number.objCType.pointee) {
+        case UInt8(ascii: "c"), UInt8(ascii: "B"):
+            self = .bool(number.boolValue)
+        case UInt8(ascii: "d"), UInt8(ascii: "f"):
+            self = .number(number.doubleValue)
+        case UInt8(ascii: "Q"):
+            // Larger than Int64: kept as a Double like Ruby's JSON keeps a big integer as a number.
+            let value = number.uint64Value
+            self = value <= UInt64(Int64.max) ? .integer(Int64(value)) : .number(Double(value))
+        default:
+            self = .integer(number.int64Value)
+        }
     }
 }
 

@@ -14,7 +14,7 @@ public struct EngineBenchmarkOptions: Sendable, Codable, Hashable {
     /// The latency the sandbox adds to each request.
     public var addedLatencyMilliseconds: Int = 100
     /// `maxInFlight` values tried with added latency (the default configuration's first).
-    public var latencyMaxInFlight: [Int] = [4, 16]
+    public var latencyMaxInFlight: [Int] = [4, 8, 16]
     /// Events spooled before the resume run.
     public var resumeEvents: Int = 100_000
     /// Events spooled for the memory run (0 skips it).

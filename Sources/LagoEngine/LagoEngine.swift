@@ -352,7 +352,7 @@ public final class LagoEngine: Sendable {
         let wallNow = clock.wallNow()
         let stopped = control.withLock { $0.stopped }
         var oldest: Double?
-        if !stopped { oldest = try? await spool.queueSummary().oldest }
+        if !stopped { oldest = try? await spool.oldestEnqueuedAt() }
         let loop = snapshot.withLock { $0 }
         let state: EngineState =
             if stopped { .stopped } else if loop.hold != nil { .authFailed } else if loop.paused { .paused } else if loop

@@ -77,6 +77,7 @@ final class Spool: Sendable {
     init(path: String, synchronous: SpoolSynchronousMode) throws {
         self.path = path
         try Spool.checkHeader(path: path)
+        try Spool.checkExistingFile(path: path)
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.label = "lago-engine.spool"
@@ -115,6 +116,34 @@ final class Spool: Sendable {
                 .spoolUnreadable,
                 "the spool \(path) is not an SQLite database (corrupt or another program's file); it was left untouched",
                 path: path)
+        }
+    }
+
+    /// Looks at an existing, non-empty file read-only first, so a database that is not a spool is refused before
+    /// anything (journal mode, schema) is written to it.
+    private static func checkExistingFile(path: String) throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+        guard size > 0 else { return }
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            let reader = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? reader.close() }
+            try reader.inDatabase { db in
+                let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                guard applicationID == Spool.applicationID || (applicationID == 0 && tables.isEmpty) else {
+                    throw EngineError(
+                        .spoolUnreadable,
+                        "the file \(path) is an SQLite database but not a lago-console spool; it was left untouched",
+                        path: path)
+                }
+            }
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw EngineError(
+                .spoolUnreadable, "the spool \(path) cannot be read: \(error); the file was left untouched", path: path)
         }
     }
 
@@ -355,6 +384,13 @@ final class Spool: Sendable {
             let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
             let oldest = try Double.fetchOne(db, sql: "SELECT enqueued_at FROM events ORDER BY id LIMIT 1")
             return (count, oldest)
+        }
+    }
+
+    /// The enqueue time of the oldest undelivered event (Unix seconds); one index lookup, cheap on any spool size.
+    func oldestEnqueuedAt() async throws -> Double? {
+        try await perform { db in
+            try Double.fetchOne(db, sql: "SELECT enqueued_at FROM events ORDER BY id LIMIT 1")
         }
     }
 

@@ -109,9 +109,12 @@ public final class Sandbox: Sendable {
     private let lifecycle = Lifecycle()
     private let logger: Logger
 
+    /// The default logger: discards everything, so a sandbox never prints unless given a logger.
+    public static let silentLogger = Logger(label: "lago.sandbox") { _ in SwiftLogNoOpLogHandler() }
+
     /// Opens the store (loading `options.dataPath`), seeds it if asked; does not listen yet.
     /// - Throws: when the data file cannot be opened, read or written.
-    public init(options: SandboxOptions = SandboxOptions(), logger: Logger = Logger(label: "lago.sandbox")) throws {
+    public init(options: SandboxOptions = SandboxOptions(), logger: Logger = Sandbox.silentLogger) throws {
         self.options = options
         self.logger = logger
         faults = SandboxFaults()
@@ -136,12 +139,13 @@ public final class Sandbox: Sendable {
     /// - Throws: what `body` throws, or the server's error when it cannot listen.
     public static func withRunning<Result>(
         _ options: SandboxOptions = SandboxOptions(),
-        logger: Logger = Logger(label: "lago.sandbox"),
+        logger: Logger = Sandbox.silentLogger,
+        isolation: isolated (any Actor)? = #isolation,
         _ body: (Sandbox) async throws -> Result
     ) async throws -> Result {
         let sandbox = try Sandbox(options: options, logger: logger)
         defer { sandbox.store.close() }
-        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self, isolation: isolation) { group in
             group.addTask { try await sandbox.run() }
             do {
                 _ = try await sandbox.waitUntilRunning()
@@ -355,7 +359,11 @@ public final class Sandbox: Sendable {
         let faults = faults
         let counters = counters
         let store = store
-        let idleTimeout = options.idleTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + Int64($0.components.attoseconds / 1_000_000_000)) }
+        let idleTimeout = options.idleTimeout.map {
+            TimeAmount.nanoseconds(
+                Int64($0.components.seconds) * 1_000_000_000 + Int64($0.components.attoseconds / 1_000_000_000)
+            )
+        }
         let responder = SandboxResponder(
             lago: LagoRoutes(
                 store: store,
@@ -386,6 +394,8 @@ public final class Sandbox: Sendable {
         }
         let lifecycle = lifecycle
         let configuredPort = options.port
+        var serverLogger = logger
+        serverLogger.handler = ShutdownLogFilter(wrapped: logger.handler, isStopping: { lifecycle.isStopping })
         return Application(
             responder: responder,
             server: server,
@@ -394,7 +404,7 @@ public final class Sandbox: Sendable {
                 lifecycle.started(port: channel.localAddress?.port ?? configuredPort)
             },
             eventLoopGroupProvider: .singleton,
-            logger: logger
+            logger: serverLogger
         )
     }
 }
@@ -415,6 +425,11 @@ final class Lifecycle: Sendable {
 
     var port: Int? {
         state.withLock { $0.port }
+    }
+
+    /// A stop was requested (by ``Sandbox/stop()`` or task cancellation).
+    var isStopping: Bool {
+        state.withLock { $0.stopRequested }
     }
 
     func begin() throws {

@@ -41,7 +41,7 @@ public enum SandboxBenchmark {
         batchSize: Int = 100,
         connections: Int = 4,
         dataPath: String? = nil,
-        logger: Logger = Logger(label: "lago.sandbox.benchmark")
+        logger: Logger = Sandbox.silentLogger
     ) async throws -> SandboxBenchmarkResult {
         let batchSize = max(1, min(batchSize, 100))
         let batchCount = max(1, (events + batchSize - 1) / batchSize)
@@ -98,8 +98,10 @@ public enum SandboxBenchmark {
             let results = try outcome.get()
 
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let latencies = results.map { Double($0.1.components.seconds) * 1000 + Double($0.1.components.attoseconds) / 1e15 }
-                .sorted()
+            let latencies = results.map {
+                Double($0.1.components.seconds) * 1000 + Double($0.1.components.attoseconds) / 1e15
+            }
+            .sorted()
             func percentile(_ p: Double) -> Double {
                 guard !latencies.isEmpty else { return 0 }
                 return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]

@@ -73,6 +73,15 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("reset-mid-response"), help: "Cut the next N answers after half the body.")
     var resetMidResponse: Int?
 
+    @Flag(help: "Run the loopback ingestion benchmark on an ephemeral port, print its JSON result and exit.")
+    var benchmark = false
+
+    @Option(name: .customLong("benchmark-events"), help: "Events the benchmark sends (batches of 100).")
+    var benchmarkEvents: Int = 200_000
+
+    @Option(name: .customLong("benchmark-connections"), help: "Concurrent connections of the benchmark.")
+    var benchmarkConnections: Int = 4
+
     func validate() throws {
         guard SandboxOutageMode(rawValue: outageMode) != nil else {
             throw ValidationError("--outage-mode must be refuse or status_503")
@@ -91,6 +100,18 @@ struct SandboxCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "lago.sandbox") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+        if benchmark {
+            let result = try await SandboxBenchmark.run(
+                events: benchmarkEvents,
+                connections: benchmarkConnections,
+                dataPath: data,
+                logger: logger
+            )
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            Self.say([String(decoding: try encoder.encode(result), as: UTF8.self)])
+            return
+        }
         let sandbox = try Sandbox(
             options: SandboxOptions(host: host, port: port, dataPath: data, seed: !noSeed, apiKeys: apiKeys),
             logger: logger
@@ -130,7 +151,9 @@ struct SandboxCommand: AsyncParsableCommand {
         if let outageSeconds, let mode = SandboxOutageMode(rawValue: outageMode) {
             faults.outage(for: .milliseconds(Int(outageSeconds * 1000)), mode: mode)
         }
-        if let ackLoss, let mode = SandboxAckLossMode(rawValue: ackLossMode) { faults.ackLoss(next: ackLoss, mode: mode) }
+        if let ackLoss, let mode = SandboxAckLossMode(rawValue: ackLossMode) {
+            faults.ackLoss(next: ackLoss, mode: mode)
+        }
         if let resetMidResponse { faults.resetMidResponse(next: resetMidResponse) }
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import LagoAPI
+import LagoEngine
 import LagoSandbox
 import Synchronization
 import Testing
@@ -26,12 +28,68 @@ enum EngineChild {
         let process = Process()
         process.executableURL = binary
         process.arguments = ["_engine-child", "--help"]
-        process.standardOutput = FileHandle.nullDevice
+        let pipe = Pipe()
+        process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch { return false }
+        let help = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return process.terminationStatus == 0
+        // An unregistered subcommand prints the root command's help instead.
+        return process.terminationStatus == 0 && help.contains("_engine-child") && help.contains("--spool")
     }()
+
+    /// Starts a child: `lago-console _engine-child …` when the binary has the command, else this test bundle
+    /// re-executed to run only ``EngineChildEntryPoint`` (same engine code, a separate process all the same).
+    static func launch(spool: String, url: String, key: String, count: Int, prefix: String) throws -> ChildProcess {
+        if isAvailable {
+            return try ChildProcess(
+                executable: binary,
+                arguments: [
+                    "_engine-child", "--spool", spool, "--url", url, "--key", key, "--count", "\(count)", "--prefix", prefix,
+                ])
+        }
+        return try ChildProcess(
+            executable: URL(fileURLWithPath: CommandLine.arguments[0]),
+            arguments: ["--testing-library", "swift-testing", "--filter", "engineChildEntryPoint"],
+            environment: [
+                "LAGO_ENGINE_CHILD_SPOOL": spool, "LAGO_ENGINE_CHILD_URL": url, "LAGO_ENGINE_CHILD_KEY": key,
+                "LAGO_ENGINE_CHILD_COUNT": "\(count)", "LAGO_ENGINE_CHILD_PREFIX": prefix,
+            ])
+    }
+}
+
+/// The child's work when the test bundle itself plays the child (see ``EngineChild/launch(spool:url:key:count:prefix:)``);
+/// the same steps as `EngineChildCommand`.
+@Suite struct EngineChildEntryPoint {
+    static let environment = ProcessInfo.processInfo.environment
+
+    @Test(.enabled(if: environment["LAGO_ENGINE_CHILD_SPOOL"] != nil, "runs only as a crash-test child"))
+    func engineChildEntryPoint() async throws {
+        let environment = Self.environment
+        var configuration = EngineConfiguration(spoolPath: environment["LAGO_ENGINE_CHILD_SPOOL"]!)
+        configuration.flushInterval = .milliseconds(5)
+        configuration.retryBase = .milliseconds(20)
+        configuration.maxRetryBackoff = .milliseconds(200)
+        configuration.probeInterval = .milliseconds(100)
+        configuration.requestTimeout = .seconds(5)
+        let engine = try LagoEngine(
+            configuration: configuration, baseURL: LagoBaseURL(environment["LAGO_ENGINE_CHILD_URL"]!),
+            apiKey: environment["LAGO_ENGINE_CHILD_KEY"]!)
+        engine.start()
+        let prefix = environment["LAGO_ENGINE_CHILD_PREFIX"] ?? "child"
+        let output = FileHandle.standardOutput
+        for index in 0..<(Int(environment["LAGO_ENGINE_CHILD_COUNT"] ?? "0") ?? 0) {
+            let id = try await engine.enqueue(
+                EventInput(
+                    transactionID: "\(prefix)-\(index)", externalSubscriptionID: SandboxSeed.subscriptionExternalID,
+                    code: "llm_input_tokens", properties: ["value": .integer(Int64(index + 1))]))
+            output.write(Data("ack \(id)\n".utf8))
+        }
+        let result = await engine.flush(deadline: .seconds(60))
+        await engine.shutdown()
+        output.write(Data("done delivered=\(result.delivered) pending=\(result.pending) dead=\(result.dead)\n".utf8))
+        #expect(result.pending == 0)
+    }
 }
 
 /// A running child whose stdout lines are collected as they arrive.
@@ -43,10 +101,13 @@ final class ChildProcess: @unchecked Sendable {
     private let lines = Mutex<[String]>([])
     private let finished = Mutex(false)
 
-    init(arguments: [String]) throws {
+    init(executable: URL, arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
-        process.executableURL = EngineChild.binary
+        process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -84,25 +145,30 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     var exitStatus: Int32 { process.terminationStatus }
+
+    /// True when the process died of a signal (the SIGKILL landed before it finished).
+    var wasKilled: Bool { process.terminationReason == .uncaughtSignal }
 }
 
 @Suite(.serialized) struct CrashTests {
     /// SIGKILL at several moments (before the first ack, right after one, mid-stream, mid-flush), then the child runs
     /// again on the same spool until it is empty: every acknowledged event is at Lago exactly once, and no event
     /// twice.
-    @Test(.enabled(if: EngineChild.isAvailable, "lago-console has no _engine-child command (register EngineChildCommand)"))
+    @Test(.disabled(if: EngineChildEntryPoint.environment["LAGO_ENGINE_CHILD_SPOOL"] != nil))
     func killNineLosesNoAcknowledgedEvent() async throws {
         let directory = try TemporaryDirectory()
         let spool = directory.file("spool.sqlite")
         try await Sandbox.withRunning { sandbox in
             sandbox.faults.latency(.milliseconds(5))
-            let base = ["_engine-child", "--spool", spool, "--url", sandbox.baseURL.absoluteString, "--key", sandbox.apiKey]
+            let url = sandbox.baseURL.absoluteString
             var acknowledged: [String] = []
+            var killedMidway = 0
             // (acks to wait for before the kill; -1: kill once the flush has begun)
             let moments = [0, 1, 137, 350, -1]
             for (round, moment) in moments.enumerated() {
                 if round == 3 { sandbox.faults.ackLoss(next: 4, mode: .dropConnection) }
-                let child = try ChildProcess(arguments: base + ["--count", "400", "--prefix", "r\(round)"])
+                let child = try EngineChild.launch(
+                    spool: spool, url: url, key: sandbox.apiKey, count: 400, prefix: "r\(round)")
                 switch moment {
                 case 0:
                     try await Task.sleep(for: .milliseconds(30))  // the process starts, opens the spool, maybe enqueues
@@ -114,15 +180,18 @@ final class ChildProcess: @unchecked Sendable {
                 child.killHard()
                 await child.wait()
                 acknowledged += child.acknowledged
+                killedMidway += child.wasKilled ? 1 : 0
+                print("crash round \(round): killed=\(child.wasKilled) acks=\(child.acknowledged.count) stored=\(sandbox.storedEventCount)")
             }
             sandbox.faults.clear()
             var drained = false
             for _ in 0..<5 where !drained {
-                let child = try ChildProcess(arguments: base + ["--count", "0"])
+                let child = try EngineChild.launch(spool: spool, url: url, key: sandbox.apiKey, count: 0, prefix: "drain")
                 await child.wait()
-                drained = child.exitStatus == 0 && child.output.last?.contains("pending=0") == true
+                drained = child.exitStatus == 0 && child.output.contains { $0.hasPrefix("done") && $0.contains("pending=0") }
             }
             #expect(drained)
+            #expect(killedMidway >= 4, "the kills must land before the children finish")
             #expect(acknowledged.count >= 1 + 137 + 350 + 400)
             expectExactlyOnce(sandbox, acknowledged)
             let stored = sandbox.events().map(\.transactionID)

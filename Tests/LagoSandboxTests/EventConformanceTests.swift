@@ -83,9 +83,15 @@ struct EventConformanceTests {
             let single = try await client.post("/api/v1/events", body, contentType: "text/plain")
             #expect(single.status == 400)
             #expect(
-                single.json == ["status": 400, "error": "BadRequest: param is missing or the value is empty or invalid: event"]
+                single.json == [
+                    "status": 400, "error": "BadRequest: param is missing or the value is empty or invalid: event",
+                ]
             )
-            let batch = try await client.post("/api/v1/events/batch", #"{"events":[{"transaction_id":"t","code":"c"}]}"#, contentType: nil)
+            let batch = try await client.post(
+                "/api/v1/events/batch",
+                #"{"events":[{"transaction_id":"t","code":"c"}]}"#,
+                contentType: nil
+            )
             #expect(batch.json == validationErrors(["events": ["no_events"]]))
             let charset = try await client.post("/api/v1/events", body, contentType: "application/json; charset=utf-8")
             #expect(charset.status == 200)
@@ -161,7 +167,9 @@ struct EventConformanceTests {
         }
     }
 
-    @Test("§1.6/§1.8 duplicate (external_subscription_id, transaction_id): 422 value_already_exist; other subscription OK")
+    @Test(
+        "§1.6/§1.8 duplicate (external_subscription_id, transaction_id): 422 value_already_exist; other subscription OK"
+    )
     func duplicateSingle() async throws {
         try await withSandbox { sandbox, client in
             let body = #"{"event":{"transaction_id":"tx","code":"c","external_subscription_id":"sub_a"}}"#
@@ -240,7 +248,9 @@ struct EventConformanceTests {
     @Test("§6.3/§1.6 batch without events or with [] is 422 no_events")
     func batchNoEvents() async throws {
         try await withSandbox { _, client in
-            for body in [#"{}"#, #"{"events":[]}"#, #"{"events":null}"#, #"{"event":{"transaction_id":"t","code":"c"}}"#] {
+            for body in [
+                #"{}"#, #"{"events":[]}"#, #"{"events":null}"#, #"{"event":{"transaction_id":"t","code":"c"}}"#,
+            ] {
                 let response = try await client.post("/api/v1/events/batch", body)
                 #expect(response.status == 422)
                 #expect(response.json == validationErrors(["events": ["no_events"]]))
@@ -252,7 +262,13 @@ struct EventConformanceTests {
     func batchLimit() async throws {
         try await withSandbox { sandbox, client in
             func batch(_ count: Int, prefix: String) -> JSONValue {
-                ["events": .array((0..<count).map { ["transaction_id": .string("\(prefix)\($0)"), "code": "c", "external_subscription_id": "s"] })]
+                [
+                    "events": .array(
+                        (0..<count).map {
+                            ["transaction_id": .string("\(prefix)\($0)"), "code": "c", "external_subscription_id": "s"]
+                        }
+                    )
+                ]
             }
             let tooMany = try await client.post("/api/v1/events/batch", json: batch(101, prefix: "a"))
             #expect(tooMany.status == 422)
@@ -306,8 +322,10 @@ struct EventConformanceTests {
             #expect(
                 replay.json
                     == validationErrors([
-                        "0": ["transaction_id": ["value_already_exist"]], "1": ["transaction_id": ["value_already_exist"]],
-                        "2": ["transaction_id": ["value_already_exist"]], "3": ["transaction_id": ["value_already_exist"]],
+                        "0": ["transaction_id": ["value_already_exist"]],
+                        "1": ["transaction_id": ["value_already_exist"]],
+                        "2": ["transaction_id": ["value_already_exist"]],
+                        "3": ["transaction_id": ["value_already_exist"]],
                         "4": ["transaction_id": ["value_already_exist"]],
                     ])
             )
@@ -338,7 +356,8 @@ struct EventConformanceTests {
             #expect(
                 triple.json
                     == validationErrors([
-                        "1": ["transaction_id": ["value_already_exist"]], "2": ["transaction_id": ["value_already_exist"]],
+                        "1": ["transaction_id": ["value_already_exist"]],
+                        "2": ["transaction_id": ["value_already_exist"]],
                     ])
             )
             #expect(sandbox.storedEventCount == 0)
@@ -348,7 +367,10 @@ struct EventConformanceTests {
     @Test("§1.7 phase-2 errors are only reported when phase 1 passed")
     func batchPhasesNotMixed() async throws {
         try await withSandbox { _, client in
-            _ = try await client.post("/api/v1/events", #"{"event":{"transaction_id":"old","code":"c","external_subscription_id":"s"}}"#)
+            _ = try await client.post(
+                "/api/v1/events",
+                #"{"event":{"transaction_id":"old","code":"c","external_subscription_id":"s"}}"#
+            )
             let response = try await client.post(
                 "/api/v1/events/batch",
                 #"{"events":[{"transaction_id":"old","code":"c","external_subscription_id":"s"},{"transaction_id":"new","code":"c","external_subscription_id":"s","timestamp":"bad"}]}"#
@@ -417,10 +439,16 @@ struct EventConformanceTests {
                 #"{"event":{"transaction_id":"t1","code":"no_such_metric","external_subscription_id":"no_such_sub"}}"#
             )
             #expect(unknown.status == 200)
-            let missing = try await client.post("/api/v1/events", #"{"event":{"transaction_id":"t2","code":"no_such_metric"}}"#)
+            let missing = try await client.post(
+                "/api/v1/events",
+                #"{"event":{"transaction_id":"t2","code":"no_such_metric"}}"#
+            )
             #expect(missing.status == 200)
             // No subscription: never a duplicate (NULL never collides in Postgres' unique index).
-            let again = try await client.post("/api/v1/events", #"{"event":{"transaction_id":"t2","code":"no_such_metric"}}"#)
+            let again = try await client.post(
+                "/api/v1/events",
+                #"{"event":{"transaction_id":"t2","code":"no_such_metric"}}"#
+            )
             #expect(again.status == 200)
             #expect(sandbox.storedEventCount == 3)
         }
@@ -432,10 +460,18 @@ struct EventConformanceTests {
     func showEvent() async throws {
         try await withSandbox { _, client in
             let odd = "1Az()[]?#._/|-/../"
-            let body: JSONValue = ["event": ["transaction_id": .string(odd), "code": "c", "external_subscription_id": "s1"]]
+            let body: JSONValue = [
+                "event": ["transaction_id": .string(odd), "code": "c", "external_subscription_id": "s1"]
+            ]
             #expect(try await client.post("/api/v1/events", json: body).status == 200)
-            _ = try await client.post("/api/v1/events", #"{"event":{"transaction_id":"shared","code":"first","external_subscription_id":"s1"}}"#)
-            _ = try await client.post("/api/v1/events", #"{"event":{"transaction_id":"shared","code":"second","external_subscription_id":"s2"}}"#)
+            _ = try await client.post(
+                "/api/v1/events",
+                #"{"event":{"transaction_id":"shared","code":"first","external_subscription_id":"s1"}}"#
+            )
+            _ = try await client.post(
+                "/api/v1/events",
+                #"{"event":{"transaction_id":"shared","code":"second","external_subscription_id":"s2"}}"#
+            )
             let encoded = odd.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             let found = try await client.get("/api/v1/events/\(encoded)")
             #expect(found.status == 200)

@@ -133,7 +133,10 @@ struct FaultInjectionTests {
             let port = try #require(sandbox.port)
             sandbox.faults.ackLoss(next: 1, mode: .dropConnection)
             let batch = #"{"events":[{"transaction_id":"a","code":"c","external_subscription_id":"s"}]}"#
-            let exchange = try await rawExchange(port: port, request: rawRequest("POST", "/api/v1/events/batch", body: batch))
+            let exchange = try await rawExchange(
+                port: port,
+                request: rawRequest("POST", "/api/v1/events/batch", body: batch)
+            )
             #expect(exchange.closedByPeer)
             #expect(exchange.bytes.isEmpty)
             #expect(sandbox.storedEventCount == 1)
@@ -180,15 +183,25 @@ struct FaultInjectionTests {
                         "reset_mid_response": ["remaining": 2, "path_prefix": nil],
                     ]
             )
-            let invalid = try await client.post("/_sandbox/faults", #"{"fail_next":{"count":"x"},"bogus":1}"#, auth: .none)
+            let invalid = try await client.post(
+                "/_sandbox/faults",
+                #"{"fail_next":{"count":"x"},"bogus":1}"#,
+                auth: .none
+            )
             #expect(invalid.status == 422)
-            #expect(invalid.json == validationErrors(["bogus": ["value_is_invalid"], "fail_next": ["value_is_invalid"]]))
+            #expect(
+                invalid.json == validationErrors(["bogus": ["value_is_invalid"], "fail_next": ["value_is_invalid"]])
+            )
 
             let reset = try await client.post("/_sandbox/reset", "", auth: .none)
             #expect(reset.status == 200)
             #expect(sandbox.faults.snapshot.isEmpty)
 
-            let outage = try await client.post("/_sandbox/faults", #"{"outage":{"seconds":30,"mode":"status_503"}}"#, auth: .none)
+            let outage = try await client.post(
+                "/_sandbox/faults",
+                #"{"outage":{"seconds":30,"mode":"status_503"}}"#,
+                auth: .none
+            )
             #expect(outage.json["outage"]?["mode"] == "status_503")
             #expect(try await client.get("/api/v1/customers").status == 503)
             _ = try await client.post("/_sandbox/reset", "", auth: .none)
@@ -205,7 +218,12 @@ struct FaultInjectionTests {
             #expect(stats.json["batches_accepted"] == 0)
             #expect(stats.json["single_events_accepted"] == 1)
 
-            let keys = try await client.send("PUT", "/_sandbox/api_keys", raw: #"{"api_keys":["new-key"]}"#, auth: .none)
+            let keys = try await client.send(
+                "PUT",
+                "/_sandbox/api_keys",
+                raw: #"{"api_keys":["new-key"]}"#,
+                auth: .none
+            )
             #expect(keys.json == ["api_keys": ["new-key"]])
             #expect(sandbox.apiKeys == ["new-key"])
             #expect(try await client.get("/api/v1/events").status == 401)
@@ -217,7 +235,8 @@ struct FaultInjectionTests {
     @Test("stats from Swift count statuses, batches and duplicates; resetStats zeroes counters")
     func swiftStats() async throws {
         try await withSandbox { sandbox, client in
-            let batch = #"{"events":[{"transaction_id":"a","code":"c","external_subscription_id":"s"},{"transaction_id":"b","code":"c","external_subscription_id":"s"}]}"#
+            let batch =
+                #"{"events":[{"transaction_id":"a","code":"c","external_subscription_id":"s"},{"transaction_id":"b","code":"c","external_subscription_id":"s"}]}"#
             _ = try await client.post("/api/v1/events/batch", batch)
             _ = try await client.post("/api/v1/events/batch", batch)
             let stats = sandbox.stats()

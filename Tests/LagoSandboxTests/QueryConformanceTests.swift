@@ -20,7 +20,9 @@ struct QueryConformanceTests {
                 empty.json
                     == [
                         "events": [],
-                        "meta": ["current_page": 0, "next_page": nil, "prev_page": nil, "total_pages": 0, "total_count": 0],
+                        "meta": [
+                            "current_page": 0, "next_page": nil, "prev_page": nil, "total_pages": 0, "total_count": 0,
+                        ],
                     ]
             )
             try await ingest(
@@ -73,7 +75,11 @@ struct QueryConformanceTests {
             // 1651240800 = 2022-04-29T14:00:00Z
             #expect(try await ids("timestamp_from=2022-04-29T14:00:00Z") == ["d", "a", "b"])
             #expect(try await ids("timestamp_to=2022-04-29T14:00:00Z") == ["a", "b", "c"])
-            #expect(try await ids("timestamp_from=2022-04-29T16:00:00%2B02:00&timestamp_to=2022-04-29T14:00:00") == ["a", "b"])
+            #expect(
+                try await ids("timestamp_from=2022-04-29T16:00:00%2B02:00&timestamp_to=2022-04-29T14:00:00") == [
+                    "a", "b",
+                ]
+            )
             #expect(try await ids("timestamp_to=2022-04-29") == [])
         }
     }
@@ -144,12 +150,16 @@ struct QueryConformanceTests {
                 #"{"billable_metric":{"code":"x","aggregation_type":"median_agg"}}"#
             )
             #expect(
-                invalid.json == validationErrors(["name": ["value_is_mandatory"], "aggregation_type": ["value_is_invalid"]])
+                invalid.json
+                    == validationErrors(["name": ["value_is_mandatory"], "aggregation_type": ["value_is_invalid"]])
             )
             let missing = try await client.post("/api/v1/billable_metrics", #"{"name":"x"}"#)
             #expect(
                 missing.json
-                    == ["status": 400, "error": "BadRequest: param is missing or the value is empty or invalid: billable_metric"]
+                    == [
+                        "status": 400,
+                        "error": "BadRequest: param is missing or the value is empty or invalid: billable_metric",
+                    ]
             )
             let notFound = try await client.get("/api/v1/billable_metrics/nope")
             #expect(notFound.status == 404)
@@ -165,7 +175,12 @@ struct QueryConformanceTests {
     func subscriptions() async throws {
         try await withSandbox { sandbox, client in
             try sandbox.addSubscription(
-                SandboxSubscription(externalID: "sub_old", externalCustomerID: "cus_other", planCode: "legacy", status: .terminated)
+                SandboxSubscription(
+                    externalID: "sub_old",
+                    externalCustomerID: "cus_other",
+                    planCode: "legacy",
+                    status: .terminated
+                )
             )
             func ids(_ query: String) async throws -> [String] {
                 try await client.get("/api/v1/subscriptions\(query)").json["subscriptions"]?.arrayValue?.compactMap {
@@ -197,7 +212,9 @@ struct QueryConformanceTests {
             #expect(customer?["sequential_id"] == 1)
             #expect(customer?["applicable_timezone"] == "UTC")
             #expect(list.json["meta"]?["total_count"] == 1)
-            #expect(try await client.get("/api/v1/customers/cus_sandbox").json["customer"]?["external_id"] == "cus_sandbox")
+            #expect(
+                try await client.get("/api/v1/customers/cus_sandbox").json["customer"]?["external_id"] == "cus_sandbox"
+            )
             let missing = try await client.get("/api/v1/customers/nope")
             #expect(missing.json == ["status": 404, "error": "Not Found", "code": "customer_not_found"])
         }
@@ -211,15 +228,36 @@ struct QueryConformanceTests {
             try await ingest(
                 client,
                 [
-                    ["transaction_id": "1", "code": "llm_input_tokens", "external_subscription_id": "sub_sandbox", "properties": ["value": 40]],
-                    ["transaction_id": "2", "code": "llm_input_tokens", "external_subscription_id": "sub_sandbox", "properties": ["value": "2"]],
-                    ["transaction_id": "3", "code": "llm_input_tokens", "external_subscription_id": "sub_sandbox", "properties": ["value": 0.1]],
-                    ["transaction_id": "4", "code": "llm_input_tokens", "external_subscription_id": "other", "properties": ["value": 1000]],
-                    ["transaction_id": "5", "code": "llm_input_tokens", "external_subscription_id": "sub_sandbox", "properties": ["value": 5], "timestamp": 1_651_240_791],
+                    [
+                        "transaction_id": "1", "code": "llm_input_tokens", "external_subscription_id": "sub_sandbox",
+                        "properties": ["value": 40],
+                    ],
+                    [
+                        "transaction_id": "2", "code": "llm_input_tokens", "external_subscription_id": "sub_sandbox",
+                        "properties": ["value": "2"],
+                    ],
+                    [
+                        "transaction_id": "3", "code": "llm_input_tokens", "external_subscription_id": "sub_sandbox",
+                        "properties": ["value": 0.1],
+                    ],
+                    [
+                        "transaction_id": "4", "code": "llm_input_tokens", "external_subscription_id": "other",
+                        "properties": ["value": 1000],
+                    ],
+                    [
+                        "transaction_id": "5", "code": "llm_input_tokens", "external_subscription_id": "sub_sandbox",
+                        "properties": ["value": 5], "timestamp": 1_651_240_791,
+                    ],
                     ["transaction_id": "6", "code": "calls", "external_subscription_id": "sub_sandbox"],
                     ["transaction_id": "7", "code": "calls", "external_subscription_id": "sub_sandbox"],
-                    ["transaction_id": "8", "code": "peak", "external_subscription_id": "sub_sandbox", "properties": ["gb": 7]],
-                    ["transaction_id": "9", "code": "peak", "external_subscription_id": "sub_sandbox", "properties": ["gb": 3.5]],
+                    [
+                        "transaction_id": "8", "code": "peak", "external_subscription_id": "sub_sandbox",
+                        "properties": ["gb": 7],
+                    ],
+                    [
+                        "transaction_id": "9", "code": "peak", "external_subscription_id": "sub_sandbox",
+                        "properties": ["gb": 3.5],
+                    ],
                 ]
             )
             let response = try await client.get(
@@ -248,14 +286,18 @@ struct QueryConformanceTests {
             #expect(charge("peak")?["amount_cents"] == 1)  // 7 × 0.1 cent, rounded half-up
             #expect(usage?["amount_cents"] == 5)
 
-            let noCustomer = try await client.get("/api/v1/customers/nope/current_usage?external_subscription_id=sub_sandbox")
+            let noCustomer = try await client.get(
+                "/api/v1/customers/nope/current_usage?external_subscription_id=sub_sandbox"
+            )
             #expect(noCustomer.status == 404)
             #expect(noCustomer.json == ["status": 404, "error": "Not Found", "code": "customer_not_found"])
             for query in ["?external_subscription_id=nope", ""] {
                 let noSubscription = try await client.get("/api/v1/customers/cus_sandbox/current_usage\(query)")
                 #expect(noSubscription.status == 405)
                 #expect(
-                    noSubscription.json == ["status": 405, "error": "Method Not Allowed", "code": "no_active_subscription"]
+                    noSubscription.json == [
+                        "status": 405, "error": "Method Not Allowed", "code": "no_active_subscription",
+                    ]
                 )
             }
         }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Dispatch
 import Foundation
 import LagoAPI
 import LagoSandbox
@@ -94,7 +95,12 @@ struct TestClient: Sendable {
         try await send("GET", path, auth: auth)
     }
 
-    func post(_ path: String, _ raw: String, contentType: String? = "application/json", auth: Auth = .key) async throws
+    func post(
+        _ path: String,
+        _ raw: String,
+        contentType: String? = "application/json",
+        auth: Auth = .key
+    ) async throws
         -> TestResponse
     {
         try await send("POST", path, raw: raw, contentType: contentType, auth: auth)
@@ -159,7 +165,11 @@ func eventually(
 }
 
 /// Runs a process to completion and returns its exit status and combined output.
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
+func runProcess(
+    _ executable: String,
+    _ arguments: [String],
+    environment: [String: String]? = nil
+) throws
     -> (status: Int32, output: String)
 {
     let process = Process()
@@ -173,6 +183,16 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// `runProcess` on a GCD thread, so waiting for the child never occupies Swift's cooperative pool (which serves
+/// the in-process sandbox the child talks to).
+func runProcessOffPool(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try runProcess(executable, arguments) })
+        }
+    }
 }
 
 /// Finds an executable on PATH.

@@ -114,7 +114,7 @@ public struct EventUpdate: Sendable, Hashable {
     public var code: String
     /// The subscription the event is billed to.
     public var externalSubscriptionID: String?
-    /// The event's properties (the pane shows them as `key=value`, sorted by key).
+    /// The event's properties (the pane shows them as `key=value`, numbers first).
     public var properties: [String: JSONValue]
     /// The new state.
     public var state: DeliveryState

@@ -104,8 +104,10 @@ public struct KeyBinding: Sendable, Hashable {
     public var help: String
     /// The short label in the footer, or `nil` to keep the binding out of the footer.
     public var hint: String?
-    /// How the keys are written in the footer and help when not simply the keys' labels joined by `/`.
+    /// How the keys are written in help and footer when not simply the keys' labels joined by `/` (`1-6`).
     public var keyLabel: String?
+    /// How the keys are written in the footer when shorter than in help (`j/k` for "move").
+    public var footerKeys: String?
     /// Where the binding applies.
     public var contexts: Set<KeyContext>
     /// The help section that lists the binding.
@@ -118,13 +120,15 @@ public struct KeyBinding: Sendable, Hashable {
     /// Creates a binding.
     public init(
         _ keys: [Key], _ action: ConsoleAction, _ help: String, hint: String? = nil, keyLabel: String? = nil,
-        contexts: Set<KeyContext>, section: HelpSection, isMutating: Bool = false, isDestructive: Bool = false
+        footerKeys: String? = nil, contexts: Set<KeyContext>, section: HelpSection, isMutating: Bool = false,
+        isDestructive: Bool = false
     ) {
         self.keys = keys
         self.action = action
         self.help = help
         self.hint = hint
         self.keyLabel = keyLabel
+        self.footerKeys = footerKeys
         self.contexts = contexts
         self.section = section
         self.isMutating = isMutating
@@ -134,6 +138,11 @@ public struct KeyBinding: Sendable, Hashable {
     /// How the keys are written (`j/↓`, `1-6`).
     public func label(ascii: Bool) -> String {
         keyLabel ?? keys.map { $0.label(ascii: ascii) }.joined(separator: "/")
+    }
+
+    /// How the keys are written in the footer.
+    public func footerLabel(ascii: Bool) -> String {
+        footerKeys ?? label(ascii: ascii)
     }
 
     /// The console's default bindings.
@@ -158,7 +167,7 @@ public struct KeyBinding: Sendable, Hashable {
             KeyBinding([.char("f")], .flush, "flush pending events now", hint: "flush", contexts: [.global],
                        section: .global, isMutating: true),
             // Navigation.
-            KeyBinding([.char("j"), .down], .moveDown, "down", hint: "move", keyLabel: "j/k",
+            KeyBinding([.char("j"), .down], .moveDown, "down", hint: "move", footerKeys: "j/k",
                        contexts: [.list], section: .navigation),
             KeyBinding([.char("k"), .up], .moveUp, "up", contexts: [.list], section: .navigation),
             KeyBinding([.char("g"), .home], .jumpTop, "first", contexts: [.list], section: .navigation),
@@ -169,14 +178,14 @@ public struct KeyBinding: Sendable, Hashable {
             KeyBinding([.ctrl("u")], .halfPageUp, "half page up", contexts: [.list], section: .navigation),
             KeyBinding([.ctrl("d")], .halfPageDown, "half page down", contexts: [.list], section: .navigation),
             // Events.
-            KeyBinding([.enter], .openDetail, "event detail (JSON sent, Lago's answer, attempts)", hint: "detail",
+            KeyBinding([.enter], .openDetail, "detail: JSON sent, Lago's answer, attempts", hint: "detail",
                        contexts: [.pane(.events)], section: .events),
-            KeyBinding([.char("/")], .editFilter, "filter: code, subscription, state:dead, text (recalls filter)",
+            KeyBinding([.char("/")], .editFilter, "filter (text, state:dead, code:, sub:, !not)",
                        hint: "filter", contexts: [.pane(.events)], section: .events),
             KeyBinding([.escape], .clearFilter, "clear the filter", hint: "clear filter",
                        contexts: [.pane(.events)], section: .events),
             KeyBinding([.char("p"), .char(" ")], .togglePause, "pause / resume the view (ingest continues)",
-                       hint: "pause", keyLabel: "p", contexts: [.pane(.events)], section: .events),
+                       hint: "pause", footerKeys: "p", contexts: [.pane(.events)], section: .events),
             KeyBinding([.char("s")], .toggleOrder, "follow (newest at bottom) / newest first", hint: "order",
                        contexts: [.pane(.events)], section: .events),
             // Queue and failures.
@@ -189,11 +198,11 @@ public struct KeyBinding: Sendable, Hashable {
             KeyBinding([.char("x")], .discardDeadLetter, "discard the dead letter (confirm)", hint: "discard",
                        contexts: [.pane(.failures)], section: .failures, isMutating: true, isDestructive: true),
             // Mappings.
-            KeyBinding([.enter], .editMapping, "edit the code (pick from Lago's codes when unknown)", hint: "edit",
+            KeyBinding([.enter], .editMapping, "edit the code (pick from Lago's when unknown)", hint: "edit",
                        contexts: [.pane(.mappings)], section: .mappings, isMutating: true),
             KeyBinding([.char("e")], .typeMapping, "type a code", contexts: [.pane(.mappings)], section: .mappings,
                        isMutating: true),
-            KeyBinding([.char("c")], .checkMappings, "check the codes against Lago's billable metrics",
+            KeyBinding([.char("c")], .checkMappings, "check the codes against Lago's metrics",
                        hint: "check", contexts: [.pane(.mappings)], section: .mappings),
             // Subscription.
             KeyBinding([.char("l")], .loadSubscriptions, "load Lago's active subscriptions", hint: "load",
@@ -207,7 +216,7 @@ public struct KeyBinding: Sendable, Hashable {
             KeyBinding([.char("i")], .typeSubscription, "type a subscription id", hint: "type id",
                        contexts: [.pane(.subscription)], section: .subscription, isMutating: true),
             // Send test event.
-            KeyBinding([.enter, .char("i")], .editField, "edit the selected field", hint: "edit",
+            KeyBinding([.enter, .char("i")], .editField, "edit the selected field", hint: "edit", footerKeys: "Enter",
                        contexts: [.pane(.sendTest)], section: .sendTest, isMutating: true),
             KeyBinding([.char("m")], .toggleSendMode, "canonical usage / raw event", hint: "mode",
                        contexts: [.pane(.sendTest)], section: .sendTest, isMutating: true),
@@ -217,9 +226,11 @@ public struct KeyBinding: Sendable, Hashable {
                        contexts: [.pane(.sendTest)], section: .sendTest),
             KeyBinding([.enter], .sendTest, "send (while editing)", contexts: [.sendForm], section: .sendTest,
                        isMutating: true),
-            KeyBinding([.tab, .down], .nextField, "next field", keyLabel: "Tab",
+            KeyBinding([.escape], .close, "stop editing (keeps the text)", hint: "done", contexts: [.sendForm],
+                       section: .sendTest),
+            KeyBinding([.tab, .down], .nextField, "next field", hint: "next field", footerKeys: "Tab",
                        contexts: [.sendForm, .replayForm], section: .sendTest),
-            KeyBinding([.backTab, .up], .previousField, "previous field", keyLabel: "S-Tab",
+            KeyBinding([.backTab, .up], .previousField, "previous field",
                        contexts: [.sendForm, .replayForm], section: .sendTest),
             // Detail.
             KeyBinding([.char("y")], .copyDetail, "copy as plain text", hint: "copy", contexts: [.detail],
@@ -228,26 +239,31 @@ public struct KeyBinding: Sendable, Hashable {
                        section: .detail),
             KeyBinding([.char("?")], .close, "close help", contexts: [.help], section: .detail),
             // Dialogs.
-            KeyBinding([.char("y")], .confirmYes, "yes", contexts: [.confirm], section: .dialogs),
-            KeyBinding([.char("n"), .char("N")], .confirmNo, "no", contexts: [.confirm], section: .dialogs),
-            KeyBinding([.char("c"), .escape], .confirmCancel, "cancel", contexts: [.confirm], section: .dialogs),
-            KeyBinding([.enter], .confirmActivate, "choose the highlighted answer (default No)",
+            KeyBinding([.char("y")], .confirmYes, "yes", hint: "yes", contexts: [.confirm], section: .dialogs),
+            KeyBinding([.char("n"), .char("N")], .confirmNo, "no", hint: "no", footerKeys: "n",
+                       contexts: [.confirm], section: .dialogs),
+            KeyBinding([.char("c"), .escape], .confirmCancel, "cancel", hint: "cancel", contexts: [.confirm],
+                       section: .dialogs),
+            KeyBinding([.enter], .confirmActivate, "choose the highlighted answer (default No)", hint: "choose",
                        contexts: [.confirm], section: .dialogs),
             KeyBinding([.tab, .backTab, .left, .right], .confirmSwitch, "switch answer", keyLabel: "Tab/←/→",
                        contexts: [.confirm], section: .dialogs),
-            KeyBinding([.enter, .ctrl("s")], .submit, "replay with these edits", contexts: [.replayForm],
-                       section: .dialogs, isMutating: true),
+            KeyBinding([.enter, .ctrl("s")], .submit, "replay with these edits", hint: "replay", footerKeys: "Enter",
+                       contexts: [.replayForm], section: .dialogs, isMutating: true),
             KeyBinding([.up, .ctrl("p")], .moveUp, "previous item", contexts: [.picker], section: .dialogs),
             KeyBinding([.down, .ctrl("n")], .moveDown, "next item", contexts: [.picker], section: .dialogs),
-            KeyBinding([.enter], .submit, "pick the highlighted item", contexts: [.picker], section: .dialogs),
+            KeyBinding([.enter], .submit, "pick the highlighted item", hint: "pick", contexts: [.picker],
+                       section: .dialogs),
             // Text fields.
             KeyBinding([.up], .historyPrevious, "previous entry in history",
                        contexts: [.commandLine, .filterPrompt], section: .input),
             KeyBinding([.down], .historyNext, "next entry in history", contexts: [.commandLine, .filterPrompt],
                        section: .input),
             KeyBinding([.tab], .complete, "complete the command", contexts: [.commandLine], section: .input),
-            KeyBinding([.enter], .submit, "apply / save / run", contexts: [.textInput], section: .input),
-            KeyBinding([.escape], .close, "cancel (clears the filter)", contexts: [.textInput], section: .input),
+            KeyBinding([.enter], .submit, "apply / save / run", hint: "apply", contexts: [.textInput],
+                       section: .input),
+            KeyBinding([.escape], .close, "cancel (in the filter: clear it)", hint: "cancel", contexts: [.textInput],
+                       section: .input),
             KeyBinding(editKeys + [.ctrl("u"), .ctrl("w")], .editText, "move, delete; ctrl-u/ctrl-w delete",
                        keyLabel: "←/→/Bksp", contexts: [.textInput], section: .input),
         ]

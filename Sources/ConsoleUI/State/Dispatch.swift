@@ -26,14 +26,18 @@ extension AppState {
         }
     }
 
-    /// The bindings that apply now and can act, most specific context first, each binding once.
+    /// The bindings a key press would reach now, most specific context first: available, and with at least one
+    /// key not taken by a more specific binding (what dispatch would actually run).
     func activeBindings() -> [KeyBinding] {
         let mode = inputMode
-        var seen = Set<KeyBinding>()
+        var claimed = Set<Key>()
         var result: [KeyBinding] = []
         for context in mode.contexts {
             for binding in keyBindings where binding.contexts.contains(context) && isAvailable(binding.action, mode) {
-                if seen.insert(binding).inserted { result.append(binding) }
+                let free = binding.keys.filter { !claimed.contains($0) }
+                guard !free.isEmpty else { continue }
+                claimed.formUnion(free)
+                result.append(binding)
             }
         }
         return result

@@ -23,7 +23,7 @@ public struct EventRecord: Sendable, Hashable {
     public var code: String
     public var externalSubscriptionID: String?
     public var properties: [String: JSONValue]
-    /// `key=value` pairs sorted by key, for the properties column.
+    /// `key=value` pairs, numbers first, for the properties column.
     public var propertiesSummary: String
     public var state: DeliveryState
     /// When the console first saw the event.
@@ -90,8 +90,14 @@ public struct EventRecord: Sendable, Hashable {
             .joined(separator: "\u{1F}").lowercased()
     }
 
+    /// `key=value` pairs, numbers first (the aggregated value usually is one), then by key.
     static func summary(of properties: [String: JSONValue]) -> String {
-        properties.keys.sorted().map { key in "\(key)=\(properties[key]!.displayText)" }.joined(separator: " ")
+        properties.keys.sorted { left, right in
+            let leftNumber = properties[left]!.doubleValue != nil
+            let rightNumber = properties[right]!.doubleValue != nil
+            return leftNumber != rightNumber ? leftNumber : left < right
+        }
+        .map { key in "\(key)=\(properties[key]!.displayText)" }.joined(separator: " ")
     }
 }
 

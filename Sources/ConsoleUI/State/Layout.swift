@@ -33,7 +33,7 @@ struct ScreenLayout: Sendable, Hashable {
         let body = Rect(x: 0, y: 2, width: size.width, height: size.height - 3)
         if size.width >= TerminalSize.wideWidth {
             kind = .wide
-            let side = min(64, max(56, size.width * 35 / 100))
+            let side = min(72, max(60, size.width * 38 / 100))
             main = Rect(x: 0, y: body.y, width: size.width - side, height: body.height)
             let queueHeight = min(16, body.height / 2)
             queue = Rect(x: main.maxX, y: body.y, width: side, height: queueHeight)

@@ -22,11 +22,11 @@ extension Renderer {
         line([Span("Canonical usage fields and the Lago billable metric codes they are sent as.", theme.dim)],
              in: inner, y: y)
         y += 2
-        let fieldWidth = 16
-        let codeWidth = min(32, max(20, inner.width / 3))
+        let fieldWidth = 15
+        let codeWidth = min(32, max(25, (inner.width - 28) / 2))
         let statusWidth = max(0, inner.width - 3 - fieldWidth - codeWidth - 4)
         drawRow(["FIELD", "METRIC CODE", "IN LAGO"], [fieldWidth, codeWidth, statusWidth],
-                styles: [theme.header], x: inner.x + 3, y: y, gap: 2)
+                styles: [theme.header], x: inner.x + 3, y: y, gap: 2, maxX: inner.maxX - 1)
         y += 1
         let known = pane.knownCodes
         let metricsByCode = Dictionary(
@@ -49,9 +49,13 @@ extension Renderer {
                 statusSpan = Span("saving\(symbols.ellipsis)", theme.warning)
             } else if let known {
                 if known.contains(code) {
-                    let metric = metricsByCode[code]
-                    statusSpan = Span("\(symbols.check) " + (metric.map { "\($0.name) (\($0.aggregationType))" } ?? ""),
-                                      theme.ok)
+                    var text = "\(symbols.check) " + (metricsByCode[code]?.name ?? "")
+                    if let aggregation = metricsByCode[code]?.aggregationType,
+                        displayWidth(of: text) + aggregation.count + 3 <= statusWidth
+                    {
+                        text += " \(symbols.dot) \(aggregation)"
+                    }
+                    statusSpan = Span(text, theme.ok)
                 } else {
                     statusSpan = Span("\(symbols.cross) not a billable metric in Lago", theme.error)
                 }
@@ -78,13 +82,13 @@ extension Renderer {
         } else if case .failed(let reason) = pane.metrics {
             line([Span("\(symbols.cross) could not list billable metrics: \(reason)", theme.error)], in: inner, y: y)
         } else if let known, CanonicalField.allCases.contains(where: { !known.contains(state.code(for: $0)) }) {
-            line([Span("Enter on a \(symbols.cross) row picks one of Lago's codes; events sent with an unknown code "
-                       + "are refused by Lago.", theme.warning)], in: inner, y: y)
+            y += paragraph("Lago refuses events whose code is not a billable metric. Enter on a \(symbols.cross) row "
+                           + "picks one of Lago's codes.", theme.warning, in: inner, y: y) - 1
         } else if known == nil {
             line([Span("Press c to check the codes against Lago's billable metrics.", theme.dim)], in: inner, y: y)
         }
         y += 1
-        line([Span("Saved to [metric_codes] in the config file.", theme.dim)], in: inner, y: y)
+        line([Span("Codes are saved to [metric_codes] in the config file.", theme.dim)], in: inner, y: y)
     }
 
     // MARK: - Subscription
@@ -104,6 +108,9 @@ extension Renderer {
         }
         line(current, in: inner, y: y)
         y += 1
+        line([Span("used when an event names no subscription", theme.dim)], in: inner, y: y,
+             indent: 23)
+        y += 1
         if let input = pane.input {
             line([Span(padded("Type an id", toWidth: 22), theme.label)], in: inner, y: y)
             input.render(into: &grid, x: inner.x + 23, y: y, width: min(40, inner.width - 24),
@@ -111,8 +118,9 @@ extension Renderer {
             y += 1
             line([Span(pane.inputError.map { "\(symbols.cross) \($0)" } ?? "Enter save (checked in Lago) \(symbols.dot) Esc cancel",
                        pane.inputError == nil ? theme.dim : theme.error)], in: inner, y: y, indent: 23)
+            y += 1
         }
-        y += 2
+        y += 1
         var heading: [Span] = [Span("Lago's active subscriptions", theme.title)]
         switch pane.list {
         case .notLoaded: break
@@ -153,14 +161,10 @@ extension Renderer {
             return
         }
         let gap = 2
-        let idWidth = min(28, max(16, inner.width * 28 / 100))
-        let customerWidth = min(24, max(12, inner.width * 20 / 100))
-        let planWidth = min(20, max(10, inner.width * 18 / 100))
-        let startedWidth = 10
-        let nameWidth = max(0, inner.width - 3 - idWidth - customerWidth - planWidth - startedWidth - 5 * gap - 9)
-        let widths = [idWidth, customerWidth, planWidth, startedWidth, nameWidth, 9]
-        drawRow(["EXTERNAL ID", "CUSTOMER", "PLAN", "STARTED", "NAME", ""], widths, styles: [theme.header],
-                x: inner.x + 3, y: y, gap: gap)
+        let wide = inner.width >= 100
+        let widths = wide ? [24, 16, 18, 10, 9, max(0, inner.width - 3 - 77 - 5 * gap)] : [18, 12, 14, 10, 9]
+        drawRow(["EXTERNAL ID", "CUSTOMER", "PLAN", "STARTED", "", "NAME"], widths, styles: [theme.header],
+                x: inner.x + 3, y: y, gap: gap, maxX: inner.maxX - 1)
         y += 1
         let rows = inner.maxY - y
         guard rows > 0 else { return }
@@ -175,8 +179,9 @@ extension Renderer {
             let started = String((subscription.startedAt ?? subscription.subscriptionAt ?? "").prefix(10))
             drawRow([subscription.externalID, subscription.externalCustomerID ?? symbols.dash,
                      subscription.planCode ?? symbols.dash, started.isEmpty ? symbols.dash : started,
-                     subscription.name ?? "", isDefault ? "\(symbols.check) default" : ""], widths,
-                    styles: [.plain, .plain, .plain, theme.dim, theme.dim, theme.ok], x: inner.x + 3, y: y, gap: gap)
+                     isDefault ? "\(symbols.check) default" : "", subscription.name ?? ""], widths,
+                    styles: [.plain, .plain, .plain, theme.dim, theme.ok, theme.dim], x: inner.x + 3, y: y, gap: gap,
+                    maxX: inner.maxX - 1)
             if index == pane.selection {
                 grid.patchStyle(Rect(x: inner.x, y: y, width: inner.width, height: 1),
                                 with: focused ? theme.selection : theme.inactiveSelection)

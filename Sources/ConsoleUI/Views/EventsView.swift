@@ -14,11 +14,18 @@ struct EventColumns: Sendable, Hashable {
     init(width: Int) {
         gap = width >= 100 ? 2 : 1
         state = width >= 120 ? 15 : 9
-        let fixed = 2 + time + state + 5 * gap
+        let showTransaction = width >= 96
+        let fixed = 2 + time + state + (showTransaction ? 5 : 4) * gap
         let rest = max(0, width - fixed)
-        code = min(26, max(12, rest * 36 / 100))
-        subscription = min(22, max(8, rest * 22 / 100))
-        transaction = min(24, max(8, rest * 20 / 100))
+        if showTransaction {
+            code = min(26, max(12, rest * 36 / 100))
+            subscription = min(22, max(8, rest * 22 / 100))
+            transaction = min(28, max(8, rest * 22 / 100))
+        } else {
+            code = min(25, max(12, rest * 45 / 100))
+            subscription = min(18, max(8, rest * 30 / 100))
+            transaction = 0
+        }
         properties = max(0, rest - code - subscription - transaction)
     }
 }
@@ -26,9 +33,10 @@ struct EventColumns: Sendable, Hashable {
 extension Renderer {
     mutating func drawEvents(_ rect: Rect) {
         let history = state.history
-        var title: [Span] = [Span(Format.grouped(history.count) + " ", theme.dim)]
+        var title: [Span] = [Span("\(symbols.dot) \(Format.grouped(history.count)) ", theme.dim)]
         if let filter = history.filter {
-            title = [Span("\(Format.grouped(state.visibleEventCount)) of \(Format.grouped(history.count)) ", theme.dim),
+            title = [Span("\(symbols.dot) \(Format.grouped(state.visibleEventCount)) of \(Format.grouped(history.count)) ",
+                          theme.dim),
                      Span("[filter: \(filter.text)] ", theme.warning)]
         }
         if history.droppedCount > 0 {
@@ -81,14 +89,15 @@ extension Renderer {
     }
 
     private mutating func drawEventHeader(_ columns: EventColumns, x: Int, y: Int, maxX: Int) {
-        var cells: [(String, Int)] = [
-            ("TIME", columns.time), ("STATE", columns.state), ("CODE", columns.code),
-            ("SUBSCRIPTION", columns.subscription), ("TRANSACTION", columns.transaction),
+        let cells: [(String, String, Int)] = [
+            ("TIME", "TIME", columns.time), ("STATE", "STATE", columns.state), ("CODE", "CODE", columns.code),
+            ("SUBSCRIPTION", "SUB", columns.subscription), ("TRANSACTION", "TX", columns.transaction),
+            ("PROPERTIES", "PROPS", columns.properties),
         ]
-        if columns.properties > 0 { cells.append(("PROPERTIES", columns.properties)) }
         var column = x + 2
-        for (title, width) in cells {
-            grid.put(title, x: column, y: y, style: theme.header, maxWidth: min(width, maxX - column))
+        for (title, short, width) in cells where width > 0 {
+            let text = displayWidth(of: title) <= width ? title : short
+            grid.put(text, x: column, y: y, style: theme.header, maxWidth: min(width, maxX - column))
             column += width + columns.gap
         }
     }
@@ -111,7 +120,7 @@ extension Renderer {
         cell(label, columns.state, theme.style(for: record.state))
         cell(record.code, columns.code, base)
         cell(record.externalSubscriptionID ?? symbols.dash, columns.subscription, base)
-        cell(record.transactionID, columns.transaction, base, leading: true)
+        if columns.transaction > 0 { cell(record.transactionID, columns.transaction, base, leading: true) }
         if columns.properties > 0 {
             cell(record.propertiesSummary, columns.properties, highlighted ? base : theme.dim)
         }

@@ -107,24 +107,49 @@ extension Renderer {
         }
     }
 
-    /// Clears a rectangle and draws a box around it with a heading; returns the inside.
-    mutating func overlayBox(_ rect: Rect, heading: String, status: [Span] = [], footer: [Span] = []) -> Rect {
+    /// Clears a rectangle (and a one-cell margin inside the panes around it) and draws a box around it with a
+    /// heading; returns the inside.
+    mutating func overlayBox(_ rect: Rect, heading: String, status: [Span] = [], footer: [Span] = [],
+                             border: Style? = nil) -> Rect {
+        clearMargin(around: rect)
         grid.fill(rect)
-        grid.drawBox(rect, symbols: symbols.box, style: theme.focusedBorder)
+        grid.drawBox(rect, symbols: symbols.box, style: border ?? theme.focusedBorder)
         return boxLabels(rect, heading: " \(heading) ", focused: true, title: [], status: status, footer: footer)
     }
 
-    func overlayRect(maxWidth: Int, height: Int? = nil) -> Rect {
-        let body = Rect(x: 0, y: 1, width: grid.width, height: grid.height - 2)
-        let width = min(maxWidth, body.width - 4)
-        return body.centered(width: width, height: height ?? (body.height - 2))
+    /// Blanks the cells around a dialog that belong to the main pane's inside, so rows do not touch its border.
+    mutating func clearMargin(around rect: Rect) {
+        let container = layout.main.inset(by: 1)
+        if rect.x <= container.x || rect.maxX >= container.maxX { return }
+        let x0 = max(container.x, rect.x - 2)
+        let x1 = min(container.maxX, rect.maxX + 2)
+        let y0 = max(container.y, rect.y - 1)
+        let y1 = min(container.maxY, rect.maxY + 1)
+        grid.fill(Rect(x: x0, y: y0, width: x1 - x0, height: y1 - y0))
+    }
+
+    /// The whole body (between the tab bar and the footer), for the help and detail overlays.
+    var fullOverlayRect: Rect {
+        Rect(x: 0, y: layout.main.y, width: grid.width, height: layout.main.height)
+    }
+
+    /// A dialog of at most `maxWidth` × `height`, centred over the main pane (over the screen when the main pane
+    /// is too narrow for it).
+    func dialogRect(maxWidth: Int, height: Int) -> Rect {
+        let main = layout.main.inset(by: 1)
+        let container = main.width - 4 >= min(maxWidth, 76)
+            ? main : Rect(x: 0, y: main.y, width: grid.width, height: main.height)
+        let width = min(maxWidth, container.width - 4)
+        let boxHeight = min(height, container.height)
+        return Rect(x: container.x + (container.width - width) / 2,
+                    y: container.y + max(0, (container.height - boxHeight) / 2), width: width, height: boxHeight)
     }
 
     // MARK: - Help
 
     mutating func drawHelp(scroll: Int) {
         let lines = state.helpLines()
-        let rect = overlayRect(maxWidth: 120)
+        let rect = fullOverlayRect
         let inner = overlayBox(rect, heading: "Help \(symbols.dash) \(state.focusedPane.title)",
                                status: [Span(" Esc close ", theme.dim)])
         guard inner.height > 0 else { return }
@@ -133,7 +158,7 @@ extension Renderer {
         let rows = inner.height
         let perColumnPage = rows
         let start = max(0, min(scroll, max(0, lines.count - rows * columns)))
-        let keyWidth = 12
+        let keyWidth = 13
         for index in 0..<(perColumnPage * columns) {
             let lineIndex = start + index
             guard lineIndex < lines.count else { break }
@@ -167,7 +192,7 @@ extension Renderer {
     // MARK: - Detail
 
     mutating func drawDetail(sequence: Int, scroll: Int) {
-        let rect = overlayRect(maxWidth: 120)
+        let rect = fullOverlayRect
         guard let record = state.history.record(sequence: sequence) else {
             let inner = overlayBox(rect, heading: "Event", status: [Span(" Esc close ", theme.dim)])
             line([Span("This event scrolled out of the history.", theme.dim)], in: inner, y: inner.y)
@@ -255,23 +280,30 @@ extension Renderer {
         }
         let question = confirmQuestion(dialog)
         let choices = confirmChoices(dialog)
-        let width = min(grid.width - 4, max(displayWidth(of: question), width(of: choices)) + 6)
-        let questionLines = wrap(question, width: width - 4)
-        let rect = overlayRect(maxWidth: width, height: questionLines.count + 5)
-        grid.fill(rect)
-        grid.drawBox(rect, symbols: symbols.box, style: borderStyle)
-        let inner = boxLabels(rect, heading: " \(heading) ", focused: true, title: [], status: [], footer: [])
+        let width = min(grid.width - 6, max(displayWidth(of: question), width(of: choices)) + 6)
+        let questionLines = wrap(question, width: width - 6)
+        let rect = dialogRect(maxWidth: width, height: questionLines.count + 5)
+        let inner = overlayBox(rect, heading: heading, border: borderStyle)
         for (index, text) in questionLines.enumerated() {
             line([Span(text, theme.title)], in: inner, y: inner.y + 1 + index, indent: 2)
         }
         line(choices, in: inner, y: inner.y + 2 + questionLines.count, indent: 1)
     }
 
+    /// The answers on one short line, for the "too small" screen.
+    func compactChoices(_ dialog: ConfirmDialog) -> String {
+        switch dialog.kind {
+        case .quit: "y flush & quit \(symbols.dot) N quit now \(symbols.dot) c cancel"
+        case .replay: "y replay \(symbols.dot) N no"
+        case .discard: "y discard \(symbols.dot) N keep"
+        }
+    }
+
     // MARK: - Picker
 
     mutating func drawPicker(_ picker: PickerState) {
         let items = picker.filtered
-        let rect = overlayRect(maxWidth: 76, height: min(grid.height - 4, max(8, items.count + 6)))
+        let rect = dialogRect(maxWidth: 76, height: max(8, items.count + 6))
         let inner = overlayBox(rect, heading: "Billable metric for \(picker.field.rawValue)",
                                status: [Span(" \(items.count) of \(picker.items.count) ", theme.dim)],
                                footer: [Span(" Enter pick \(symbols.dot) Esc cancel ", theme.dim)])
@@ -299,7 +331,7 @@ extension Renderer {
     // MARK: - Edit and replay
 
     mutating func drawReplayForm(_ form: ReplayForm) {
-        let rect = overlayRect(maxWidth: 90, height: 13)
+        let rect = dialogRect(maxWidth: 90, height: 13)
         let inner = overlayBox(rect, heading: "Edit & replay",
                                footer: [Span(" Tab next field \(symbols.dot) Enter replay \(symbols.dot) Esc cancel ",
                                              theme.dim)])

@@ -3,61 +3,72 @@ import Foundation
 extension Renderer {
     mutating func drawQueue(_ rect: Rect) {
         let stats = state.stats
-        let inner = paneBox(rect, pane: .queue, status: [Span(" \(engineLabel().text) ", engineLabel().style)])
+        let engine = engineLabel()
+        let inner = paneBox(rect, pane: .queue, status: [Span(" \(engine.text) ", engine.style)])
         guard inner.height > 0 else { return }
         var y = inner.y
-        let numberWidth = max(7, Format.grouped(max(stats.delivered, stats.pending)).count)
-        func row(_ label: String, _ value: Int, _ style: Style, _ note: String = "") {
-            let spans = [
-                Span(padded(label, toWidth: 16), theme.label),
-                Span(rightAligned(Format.grouped(value), toWidth: numberWidth), style),
-                Span(note.isEmpty ? "" : "   " + note, theme.dim),
-            ]
-            line(spans, in: inner, y: y)
-            y += 1
+        // Counts in two columns.
+        let labelWidth = 16
+        let valueWidth = 8
+        let secondX = inner.x + 1 + max(labelWidth + valueWidth + 3, min(40, (inner.width - 2) / 2))
+        func count(_ label: String, _ value: String, _ style: Style, x: Int, y: Int, indent: Int = 0) {
+            grid.put(padded(String(repeating: " ", count: indent) + label, toWidth: labelWidth), x: x, y: y,
+                     style: indent > 0 ? theme.dim : theme.label)
+            grid.put(rightAligned(value, toWidth: valueWidth), x: x + labelWidth, y: y, style: style)
         }
-        let pendingNote = "queued \(Format.grouped(stats.queued)) \(symbols.dot) in flight "
-            + "\(Format.grouped(stats.inFlight)) \(symbols.dot) retrying \(Format.grouped(stats.retrying))"
-        row("Pending", stats.pending, stats.pending > 0 ? theme.warning : .plain, pendingNote)
+        let leftX = inner.x + 1
         let oldest = stats.oldestPendingAt.map { Format.age(state.now.timeIntervalSince($0)) } ?? symbols.dash
-        line([Span(padded("Oldest pending", toWidth: 16), theme.label),
-              Span(rightAligned(oldest, toWidth: numberWidth))], in: inner, y: y)
-        y += 1
-        row("Delivered", stats.delivered, theme.ok)
-        row("Already in Lago", stats.alreadyInLago, theme.info, "duplicates Lago already had")
-        row("Dead", stats.dead, stats.dead > 0 ? theme.error : .plain, stats.dead > 0 ? "see 3 Failures" : "")
-        row("Refused", stats.refused, stats.refused > 0 ? theme.error : .plain)
-        y += 1
-        // Events per second.
+        count("Pending", Format.grouped(stats.pending), stats.pending > 0 ? theme.warning : .plain, x: leftX, y: y)
+        count("queued", Format.grouped(stats.queued), .plain, x: leftX, y: y + 1, indent: 2)
+        count("in flight", Format.grouped(stats.inFlight), .plain, x: leftX, y: y + 2, indent: 2)
+        count("retrying", Format.grouped(stats.retrying), stats.retrying > 0 ? theme.warning : .plain, x: leftX,
+              y: y + 3, indent: 2)
+        count("oldest", oldest, .plain, x: leftX, y: y + 4, indent: 2)
+        count("Delivered", Format.grouped(stats.delivered), theme.ok, x: secondX, y: y)
+        count("Already in Lago", Format.grouped(stats.alreadyInLago), theme.info, x: secondX, y: y + 1)
+        count("Dead", Format.grouped(stats.dead), stats.dead > 0 ? theme.error : .plain, x: secondX, y: y + 2)
+        count("Refused", Format.grouped(stats.refused), stats.refused > 0 ? theme.error : .plain, x: secondX,
+              y: y + 3)
+        y += 6
+        // Events per second over the last minute.
         let samples = stats.eventsPerSecond
-        let current = samples.last ?? 0
-        let peak = samples.max() ?? 0
-        let rateNote = "now \(Format.oneDecimal(current))/s \(symbols.dot) peak \(Format.oneDecimal(peak))/s"
-        let label = "Events/s, last 60 s"
-        line([Span(label, theme.label)], in: inner, y: y)
-        let noteX = inner.maxX - 1 - displayWidth(of: rateNote)
-        if noteX > inner.x + displayWidth(of: label) + 2 { grid.put(rateNote, x: noteX, y: y, style: theme.dim) }
+        let rateNote = "last 60 s \(symbols.dot) now \(Format.oneDecimal(samples.last ?? 0))/s \(symbols.dot) "
+            + "peak \(Format.oneDecimal(samples.max() ?? 0))/s"
+        let labelColumn = 10
+        let sparkWidth = min(60, inner.width - 2 - labelColumn)
+        line([Span(padded("Events/s", toWidth: labelColumn), theme.label)], in: inner, y: y)
+        grid.put(sparkline(samples, width: sparkWidth), x: inner.x + 1 + labelColumn, y: y, style: theme.spark,
+                 maxWidth: sparkWidth)
         y += 1
-        if y < inner.maxY {
-            let sparkWidth = inner.width - 2
-            grid.put(sparkline(samples, width: sparkWidth), x: inner.x + 1, y: y, style: theme.spark,
-                     maxWidth: sparkWidth)
-            y += 1
-        }
+        line([Span(rateNote, theme.dim)], in: inner, y: y, indent: 1 + labelColumn)
+        y += 2
         let latency: String
         if let p50 = stats.latencyP50, let p99 = stats.latencyP99 {
             latency = "p50 \(Format.duration(p50)) \(symbols.dot) p99 \(Format.duration(p99))"
         } else {
             latency = "no requests yet"
         }
-        line([Span(padded("Latency", toWidth: 10), theme.label), Span(latency)], in: inner, y: y)
+        line([Span(padded("Latency", toWidth: labelColumn), theme.label), Span(latency)], in: inner, y: y)
         y += 1
-        line([Span(padded("Lago", toWidth: 10), theme.label)] + healthSpans(), in: inner, y: y)
+        line([Span(padded("Lago", toWidth: labelColumn), theme.label)] + healthSpans(), in: inner, y: y)
         y += 1
-        let engine = engineLabel()
-        var engineSpans = [Span(padded("Engine", toWidth: 10), theme.label), Span(engine.text, engine.style)]
+        var engineSpans = [Span(padded("Engine", toWidth: labelColumn), theme.label), Span(engine.text, engine.style)]
         if let detail = engineDetail() { engineSpans.append(Span(" \(symbols.dot) \(detail)", theme.dim)) }
         line(engineSpans, in: inner, y: y)
+        y += 1
+        if !stats.retryingBatches.isEmpty || !stats.deadLetters.isEmpty {
+            var parts: [String] = []
+            if let next = stats.retryingBatches.map(\.nextRetryAt).min() {
+                let count = stats.retryingBatches.count
+                parts.append("\(count) batch\(count == 1 ? "" : "es") retrying")
+                parts.append("next \(Format.countdown(to: next, from: state.now))")
+            }
+            if !stats.deadLetters.isEmpty { parts.append("\(stats.deadLetters.count) dead") }
+            let style = stats.deadLetters.isEmpty ? theme.warning : theme.error
+            line([Span(padded("Failures", toWidth: labelColumn), theme.label),
+                  Span(parts.joined(separator: " \(symbols.dot) "), style),
+                  Span(layout.kind == .narrow ? " \(symbols.arrow) 3" : "", theme.dim)], in: inner, y: y)
+        }
     }
 
     /// A sparkline of the last `width` samples, scaled to the largest; zero is blank.
@@ -66,7 +77,7 @@ extension Renderer {
         let shown = samples.suffix(width)
         let peak = shown.max() ?? 0
         let levels = symbols.sparkLevels
-        var text = String(repeating: levels[0], count: max(0, width - shown.count))
+        var text = ""
         for sample in shown {
             if peak <= 0 || sample <= 0 {
                 text += levels[0]

@@ -113,42 +113,60 @@ struct Renderer {
         put(spans, x: rect.x + indent, y: y, maxX: rect.maxX - (indent > 0 ? 1 : 0))
     }
 
-    /// Splits text into lines of at most `width` columns, breaking at spaces when possible.
+    /// Writes text wrapped to the width of `rect` from row `y`; returns the number of rows written.
+    @discardableResult
+    mutating func paragraph(_ text: String, _ style: Style, in rect: Rect, y: Int, indent: Int = 1) -> Int {
+        let lines = wrap(text, width: rect.width - indent - 1)
+        for (offset, text) in lines.enumerated() where y + offset < rect.maxY {
+            grid.put(text, x: rect.x + indent, y: y + offset, style: style, maxWidth: rect.width - indent - 1)
+        }
+        return lines.count
+    }
+
+    /// Splits text into lines of at most `width` columns, breaking at spaces when possible. Lines that fit are
+    /// kept as they are; wrapped lines keep their indentation.
     func wrap(_ text: String, width: Int) -> [String] {
         guard width > 0 else { return [] }
         var lines: [String] = []
         for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if displayWidth(of: paragraph) <= width {
+                lines.append(String(paragraph))
+                continue
+            }
+            let indentCount = min(paragraph.prefix { $0 == " " }.count, width / 2)
+            let indent = String(repeating: " ", count: indentCount)
+            let available = max(1, width - indentCount)
             var current = ""
             var currentWidth = 0
-            for word in paragraph.split(separator: " ", omittingEmptySubsequences: false) {
-                var word = String(word)
+            for word in paragraph.dropFirst(indentCount).split(separator: " ") {
+                var word = Substring(word)
                 var wordWidth = displayWidth(of: word)
-                let needed = currentWidth == 0 ? wordWidth : currentWidth + 1 + wordWidth
-                if needed <= width {
-                    current += (currentWidth == 0 && current.isEmpty ? "" : " ") + word
-                    currentWidth = needed
+                if currentWidth > 0 && currentWidth + 1 + wordWidth <= available {
+                    current += " " + word
+                    currentWidth += 1 + wordWidth
                     continue
                 }
-                if !current.isEmpty || currentWidth > 0 { lines.append(current) }
-                current = ""
-                currentWidth = 0
-                while wordWidth > width {
+                if currentWidth > 0 {
+                    lines.append(indent + current)
+                    current = ""
+                    currentWidth = 0
+                }
+                while wordWidth > available {
                     var head = ""
                     var headWidth = 0
-                    var rest = Substring(word)
-                    while let character = rest.first, headWidth + displayWidth(of: character) <= width {
+                    while let character = word.first, headWidth + displayWidth(of: character) <= available {
                         head.append(character)
                         headWidth += displayWidth(of: character)
-                        rest = rest.dropFirst()
+                        word = word.dropFirst()
                     }
-                    lines.append(head)
-                    word = String(rest)
+                    if head.isEmpty { break }
+                    lines.append(indent + head)
                     wordWidth = displayWidth(of: word)
                 }
-                current = word
+                current = String(word)
                 currentWidth = wordWidth
             }
-            lines.append(current)
+            if currentWidth > 0 { lines.append(indent + current) }
         }
         return lines
     }
@@ -164,7 +182,7 @@ struct Renderer {
         if case .confirm(let dialog) = state.overlay {
             lines.append("")
             lines += wrap(confirmQuestion(dialog), width: max(1, grid.width - 2))
-            lines.append(confirmChoices(dialog).map(\.text).joined(separator: "  "))
+            lines.append(compactChoices(dialog))
         } else {
             lines.append("")
             lines.append("q quit · ctrl-c quit now")
@@ -189,7 +207,7 @@ struct Renderer {
         if connection.isSandbox { place.append(Span(" SANDBOX ", theme.badgeSandbox)) }
         segments.append((place, 7))
         if state.readOnly { segments.append(([Span(" RO ", theme.badgeReadOnly)], 9)) }
-        segments.append(([Span(" key \(connection.maskedKey) ", bar)], 3))
+        segments.append(([Span(" key \(connection.maskedKey) ", bar)], 5))
         let auth: String
         switch connection.auth {
         case .unknown: auth = "auth ?"
@@ -208,12 +226,12 @@ struct Renderer {
         } else {
             segments.append(([Span(" \(auth) ", bar)], 6))
         }
-        if !link.isEmpty { segments.append(([Span(" \(link) ", bar)], 4)) }
+        if !link.isEmpty { segments.append(([Span(" \(link) ", bar)], 3)) }
         segments.append(
             (state.isPaused ? [Span(" PAUSED ", theme.badgePaused)] : [Span(" LIVE ", theme.badgeLive)], 8))
         segments.append(([Span(" queue \(Format.grouped(state.stats.pending)) ", theme.statusStrong)], 8))
         if state.stats.dead > 0 {
-            segments.append(([Span(" dead \(Format.grouped(state.stats.dead)) ", theme.badgeReadOnly)], 5))
+            segments.append(([Span(" dead \(Format.grouped(state.stats.dead)) ", theme.badgeReadOnly)], 1))
         }
         let right = [Span(" ? ", theme.statusStrong), Span("help ", bar), Span(" q ", theme.statusStrong),
                      Span("quit ", bar)]
@@ -232,21 +250,35 @@ struct Renderer {
 
     mutating func drawTabBar() {
         let y = layout.tabRow
+        let clock = "\(Format.clock(state.now, timeZone)) \(Format.zoneName(state.now, timeZone))"
+        func labels(short: Bool) -> [String] {
+            Pane.allCases.map { pane in
+                var title = pane.title
+                if short {
+                    title = [.subscription: "Sub", .sendTest: "Send", .mappings: "Maps", .failures: "Fail"][pane] ?? title
+                }
+                var label = " \(pane.rawValue) \(title) "
+                if pane == .failures && !state.stats.deadLetters.isEmpty {
+                    label = " \(pane.rawValue) \(title) \(symbols.cross)\(state.stats.deadLetters.count) "
+                }
+                if pane == .mappings, let known = state.mappingsPane.knownCodes {
+                    let unknown = CanonicalField.allCases.filter { !known.contains(state.code(for: $0)) }.count
+                    if unknown > 0 { label = " \(pane.rawValue) \(title) \(symbols.cross)\(unknown) " }
+                }
+                return label
+            }
+        }
+        var tabs = labels(short: false)
+        var gap = 2
+        let total = { (tabs: [String], gap: Int) in tabs.reduce(0) { $0 + displayWidth(of: $1) } + gap * (tabs.count - 1) }
+        while gap > 0 && total(tabs, gap) > grid.width { gap -= 1 }
+        if total(tabs, gap) > grid.width { tabs = labels(short: true) }
         var x = 0
-        for pane in Pane.allCases {
-            var label = " \(pane.rawValue) \(pane.title) "
-            if pane == .failures && state.stats.deadLetters.count + state.stats.retryingBatches.count > 0 {
-                label = " \(pane.rawValue) \(pane.title) (\(state.stats.deadLetters.count + state.stats.retryingBatches.count)) "
-            }
-            if pane == .mappings, let known = state.mappingsPane.knownCodes {
-                let unknown = CanonicalField.allCases.filter { !known.contains(state.code(for: $0)) }.count
-                if unknown > 0 { label = " \(pane.rawValue) \(pane.title) \(symbols.cross)\(unknown) " }
-            }
+        for (pane, label) in zip(Pane.allCases, tabs) {
             let active = pane == state.focusedPane
             x += grid.put(label, x: x, y: y, style: active ? theme.tabActive : theme.tabInactive)
-            x += grid.put(" ", x: x, y: y)
+            x += gap
         }
-        let clock = "\(Format.clock(state.now, timeZone)) \(Format.zoneName(state.now, timeZone))"
         let clockX = grid.width - displayWidth(of: clock) - 1
         if clockX > x { grid.put(clock, x: clockX, y: y, style: theme.dim) }
     }
@@ -284,7 +316,9 @@ struct Renderer {
         var x = 1
         var shown = 0
         for binding in footerBindings() where shown < 6 {
-            let spans = [Span(binding.label(ascii: state.asciiOnly), theme.hintKey), Span(" " + binding.hint!, theme.hintText)]
+            let spans = [
+                Span(binding.footerLabel(ascii: state.asciiOnly), theme.hintKey), Span(" " + binding.hint!, theme.hintText),
+            ]
             let w = width(of: spans)
             if x + w > hintsMaxX { break }
             x = put(spans, x: x, y: y, maxX: hintsMaxX) + 2

@@ -87,23 +87,24 @@ extension Renderer {
         if pane.lastSent.isEmpty {
             let hint = state.readOnly
                 ? "Test events are disabled in read-only mode."
-                : "Enter edits a field \(symbols.dot) ctrl-s sends \(symbols.dot) the sent rows are highlighted in 1 Events."
-            line([Span(hint, theme.dim)], in: inner, y: y)
+                : "Enter edits a field, Tab moves to the next, ctrl-s sends. Sent events are highlighted in 1 Events "
+                    + "and followed here until Lago has them."
+            paragraph(hint, theme.dim, in: inner, y: y)
             return
         }
-        line([Span("Last sent", theme.title), Span("  \(pane.lastSent.count) event\(pane.lastSent.count == 1 ? "" : "s")",
-                                                    theme.dim)], in: inner, y: y)
+        let count = pane.lastSent.count
+        line([Span("Last sent", theme.title), Span("  \(count) event\(count == 1 ? "" : "s")", theme.dim)],
+             in: inner, y: y)
         y += 1
-        let transactionWidth = min(38, max(14, inner.width / 3))
-        let codeWidth = min(28, max(16, inner.width / 4))
-        let stateWidth = 17
-        let verifyWidth = max(0, inner.width - 3 - transactionWidth - codeWidth - stateWidth - 6)
-        drawRow(["TRANSACTION", "CODE", "STATE", "IN LAGO (v verifies)"],
-                [transactionWidth, codeWidth, stateWidth, verifyWidth], styles: [theme.header], x: inner.x + 3, y: y,
-                gap: 2)
+        let transactionWidth = min(30, max(20, inner.width * 30 / 100))
+        let codeWidth = min(28, max(18, inner.width / 4))
+        let stateWidth = max(0, min(20, inner.width - 3 - transactionWidth - codeWidth - 4))
+        let widths = [transactionWidth, codeWidth, stateWidth]
+        drawRow(["TRANSACTION", "CODE", "STATE"], widths, styles: [theme.header], x: inner.x + 3, y: y, gap: 2,
+                maxX: inner.maxX - 1)
         y += 1
-        let rows = max(0, inner.maxY - y)
-        for transactionID in pane.lastSent.prefix(rows) {
+        var verifications: [(String, Style)] = []
+        for transactionID in pane.lastSent where y < inner.maxY {
             let record = state.history.record(transactionID: transactionID)
             let stateText: String
             let stateStyle: Style
@@ -115,20 +116,27 @@ extension Renderer {
                 stateText = "not seen yet"
                 stateStyle = theme.dim
             }
-            let verify: (String, Style)
+            drawRow([transactionID, record?.code ?? "", stateText], widths,
+                    styles: [theme.highlight, .plain, stateStyle], x: inner.x + 3, y: y, gap: 2,
+                    leadingTruncation: [0], maxX: inner.maxX - 1)
+            y += 1
             switch pane.verifications[transactionID] {
-            case nil: verify = ("", theme.dim)
-            case .verifying: verify = ("checking\(symbols.ellipsis)", theme.warning)
+            case nil: break
+            case .verifying: verifications.append(("\(symbols.ellipsis) \(transactionID)  checking in Lago", theme.warning))
             case .verified(let event):
                 let properties = EventRecord.summary(of: event.properties)
-                verify = ("\(symbols.check) \(event.timestamp) \(properties)", theme.ok)
-            case .failed(let reason): verify = ("\(symbols.cross) \(reason)", theme.error)
+                verifications.append(("\(symbols.check) \(transactionID)  in Lago \(symbols.dot) \(event.timestamp) "
+                                      + "\(symbols.dot) \(properties)", theme.ok))
+            case .failed(let reason):
+                verifications.append(("\(symbols.cross) \(transactionID)  \(reason)", theme.error))
             }
-            drawRow([transactionID, record?.code ?? "", stateText, verify.0],
-                    [transactionWidth, codeWidth, stateWidth, verifyWidth],
-                    styles: [theme.highlight, .plain, stateStyle, verify.1], x: inner.x + 3, y: y, gap: 2,
-                    leadingTruncation: [0])
-            y += 1
+        }
+        guard !verifications.isEmpty, y + 1 < inner.maxY else { return }
+        y += 1
+        line([Span("Verified in Lago", theme.title), Span("  v checks again", theme.dim)], in: inner, y: y)
+        y += 1
+        for (text, style) in verifications where y < inner.maxY {
+            y += paragraph(text, style, in: inner, y: y, indent: 3)
         }
     }
 

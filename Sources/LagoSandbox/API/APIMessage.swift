@@ -134,7 +134,8 @@ struct APIResponse: Sendable {
         )
     }
 
-    /// Rails' `ParameterMissing`: `{"status":400,"error":"BadRequest: param is missing or the value is empty or invalid: event"}`
+    /// Rails' `ParameterMissing`:
+    /// `{"status":400,"error":"BadRequest: param is missing or the value is empty or invalid: event"}`
     static func parameterMissing(_ name: String) -> APIResponse {
         APIResponse(
             status: 400,

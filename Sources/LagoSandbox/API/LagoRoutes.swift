@@ -91,7 +91,9 @@ struct LagoRoutes: Sendable {
                 }
                 let customer = store.customer(externalID: subscription.externalCustomerID)
                 return .ok(
-                    .object([("subscription", Serializers.subscription(subscription, customer: customer, now: nowMicros))])
+                    .object([
+                        ("subscription", Serializers.subscription(subscription, customer: customer, now: nowMicros))
+                    ])
                 )
             case .listCustomers: return listCustomers(request)
             case .showCustomer(let externalID):
@@ -99,7 +101,8 @@ struct LagoRoutes: Sendable {
                     return .notFound("customer_not_found")
                 }
                 return .ok(.object([("customer", Serializers.customer(customer))]))
-            case .currentUsage(let externalCustomerID): return currentUsage(request, externalCustomerID: externalCustomerID)
+            case .currentUsage(let externalCustomerID):
+                return currentUsage(request, externalCustomerID: externalCustomerID)
             }
         } catch BodyError.malformed {
             return .malformedJSON
@@ -213,7 +216,9 @@ struct LagoRoutes: Sendable {
         case .duplicates(let indexes):
             return .validationErrors(
                 .object(
-                    indexes.map { (String($0), .object([("transaction_id", .array([.string("value_already_exist")]))])) }
+                    indexes.map {
+                        (String($0), .object([("transaction_id", .array([.string("value_already_exist")]))]))
+                    }
                 )
             )
         case .stored(let events):
@@ -228,7 +233,9 @@ struct LagoRoutes: Sendable {
         /// Kaminari: `page` defaults to 1 (`to_i`, at least 1); `per_page` to 100 (ignored unless numeric).
         init(_ request: APIRequest) {
             page = max(1, request.queryValue("page").map(Self.rubyToInt) ?? 1)
-            let perPage = request.queryValue("per_page").flatMap { $0.first?.isNumber == true ? Self.rubyToInt($0) : nil }
+            let perPage = request.queryValue("per_page").flatMap {
+                $0.first?.isNumber == true ? Self.rubyToInt($0) : nil
+            }
             self.perPage = perPage.flatMap { $0 > 0 ? $0 : nil } ?? 100
         }
 
@@ -271,7 +278,10 @@ struct LagoRoutes: Sendable {
             }
             fromStartedAt = fromStartedAtText == "true"
             if fromStartedAt, subscription == nil {
-                return .validationError(field: "external_subscription_id", code: "required with timestamp_from_started_at")
+                return .validationError(
+                    field: "external_subscription_id",
+                    code: "required with timestamp_from_started_at"
+                )
             }
             if fromStartedAt, fromText != nil {
                 return .validationError(field: "timestamp_from", code: "cannot be used with timestamp_from_started_at")
@@ -327,7 +337,10 @@ struct LagoRoutes: Sendable {
         let page = Page(request)
         return .ok(
             .object([
-                ("billable_metrics", .array(page.slice(metrics).map { Serializers.billableMetric($0, counters: true) })),
+                (
+                    "billable_metrics",
+                    .array(page.slice(metrics).map { Serializers.billableMetric($0, counters: true) })
+                ),
                 ("meta", page.meta(totalCount: metrics.count)),
             ])
         )

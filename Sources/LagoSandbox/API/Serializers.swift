@@ -116,10 +116,12 @@ enum Serializers {
     }
 
     /// `V1::SubscriptionSerializer`.
-    static func subscription(_ subscription: SandboxSubscription, customer: SandboxCustomer?, now: Int64) -> JSONOutput {
+    static func subscription(_ subscription: SandboxSubscription, customer: SandboxCustomer?, now: Int64) -> JSONOutput
+    {
         let period = LagoTime.monthBounds(now)
         let isActive = subscription.status == .active
-        let terminatedAt: JSONOutput = subscription.status == .terminated ? iso(subscription.createdAtMicroseconds) : .null
+        let terminatedAt: JSONOutput =
+            subscription.status == .terminated ? iso(subscription.createdAtMicroseconds) : .null
         let canceledAt: JSONOutput = subscription.status == .canceled ? iso(subscription.createdAtMicroseconds) : .null
         let startedAt: JSONOutput =
             subscription.status == .pending ? .null : isoMilliseconds(subscription.startedAtMicroseconds)

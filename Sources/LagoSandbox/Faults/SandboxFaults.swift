@@ -37,7 +37,9 @@ public final class SandboxFaults: Sendable {
     /// `{"status":500,"error":"Internal Server Error"}`; `429` also sends the rate-limit headers). The request is not
     /// processed. `pathPrefix` limits the fault to paths starting with it (e.g. `/api/v1/events`).
     public func failNext(_ count: Int, status: Int = 500, pathPrefix: String? = nil) {
-        state.withLock { $0.failNext = count > 0 ? .init(remaining: count, status: status, pathPrefix: pathPrefix) : nil }
+        state.withLock {
+            $0.failNext = count > 0 ? .init(remaining: count, status: status, pathPrefix: pathPrefix) : nil
+        }
     }
 
     /// Fails each matching request with probability `probability` (0…1) and `status`, drawing from a generator
@@ -46,7 +48,12 @@ public final class SandboxFaults: Sendable {
         state.withLock {
             $0.failFraction =
                 probability > 0
-                ? .init(probability: min(probability, 1), status: status, pathPrefix: pathPrefix, rng: SplitMix64(seed: seed))
+                ? .init(
+                    probability: min(probability, 1),
+                    status: status,
+                    pathPrefix: pathPrefix,
+                    rng: SplitMix64(seed: seed)
+                )
                 : nil
         }
     }
@@ -75,7 +82,8 @@ public final class SandboxFaults: Sendable {
     /// Processes the next `count` matching requests normally (events are stored), then loses the answer as `mode`
     /// says. By default only `POST` requests under `/api/v1/events` match (event ingestion); pass another
     /// `pathPrefix` or `nil` for any POST.
-    public func ackLoss(next count: Int, mode: SandboxAckLossMode = .status503, pathPrefix: String? = "/api/v1/events") {
+    public func ackLoss(next count: Int, mode: SandboxAckLossMode = .status503, pathPrefix: String? = "/api/v1/events")
+    {
         state.withLock {
             $0.ackLoss = count > 0 ? .init(remaining: count, mode: mode, pathPrefix: pathPrefix) : nil
         }
@@ -99,21 +107,33 @@ public final class SandboxFaults: Sendable {
         let instant = now()
         return state.withLock { state in
             SandboxFaultSnapshot(
-                failNext: state.failNext.map { .init(remaining: $0.remaining, status: $0.status, pathPrefix: $0.pathPrefix) },
+                failNext: state.failNext.map {
+                    .init(remaining: $0.remaining, status: $0.status, pathPrefix: $0.pathPrefix)
+                },
                 failFraction: state.failFraction.map {
                     .init(probability: $0.probability, status: $0.status, pathPrefix: $0.pathPrefix)
                 },
                 outage: state.outage.flatMap { outage in
                     outage.until > instant
-                        ? .init(mode: outage.mode, remainingMilliseconds: Self.milliseconds(instant.duration(to: outage.until)))
+                        ? .init(
+                            mode: outage.mode,
+                            remainingMilliseconds: Self.milliseconds(instant.duration(to: outage.until))
+                        )
                         : nil
                 },
                 rateLimit: state.rateLimit.map {
-                    .init(remaining: $0.remaining, retryAfter: $0.retryAfter, limit: $0.limit, pathPrefix: $0.pathPrefix)
+                    .init(
+                        remaining: $0.remaining,
+                        retryAfter: $0.retryAfter,
+                        limit: $0.limit,
+                        pathPrefix: $0.pathPrefix
+                    )
                 },
                 latencyMilliseconds: state.latency.map(Self.milliseconds) ?? 0,
                 ackLoss: state.ackLoss.map { .init(remaining: $0.remaining, mode: $0.mode, pathPrefix: $0.pathPrefix) },
-                resetMidResponse: state.resetMidResponse.map { .init(remaining: $0.remaining, pathPrefix: $0.pathPrefix) }
+                resetMidResponse: state.resetMidResponse.map {
+                    .init(remaining: $0.remaining, pathPrefix: $0.pathPrefix)
+                }
             )
         }
     }

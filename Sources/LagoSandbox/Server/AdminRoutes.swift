@@ -122,7 +122,9 @@ struct AdminRoutes: Sendable {
             {
                 let retryAfter = Self.int(object["retry_after"]) ?? 1
                 let limit = Self.int(object["limit"]) ?? 100
-                actions.append { faults.rateLimit(next: count, retryAfter: retryAfter, limit: limit, pathPrefix: prefix) }
+                actions.append {
+                    faults.rateLimit(next: count, retryAfter: retryAfter, limit: limit, pathPrefix: prefix)
+                }
             } else {
                 invalid("rate_limit")
             }
@@ -184,7 +186,10 @@ struct AdminRoutes: Sendable {
             (
                 "fail_next",
                 snapshot.failNext.map {
-                    .object([("remaining", .int($0.remaining)), ("status", .int($0.status)), ("path_prefix", prefix($0.pathPrefix))])
+                    .object([
+                        ("remaining", .int($0.remaining)), ("status", .int($0.status)),
+                        ("path_prefix", prefix($0.pathPrefix)),
+                    ])
                 } ?? .null
             ),
             (
@@ -206,7 +211,8 @@ struct AdminRoutes: Sendable {
                 "rate_limit",
                 snapshot.rateLimit.map {
                     .object([
-                        ("remaining", .int($0.remaining)), ("retry_after", .int($0.retryAfter)), ("limit", .int($0.limit)),
+                        ("remaining", .int($0.remaining)), ("retry_after", .int($0.retryAfter)),
+                        ("limit", .int($0.limit)),
                         ("path_prefix", prefix($0.pathPrefix)),
                     ])
                 } ?? .null

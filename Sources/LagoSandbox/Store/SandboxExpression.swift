@@ -63,7 +63,9 @@ public struct SandboxExpression: Sendable, Hashable {
             let character = characters[index]
             if character.isWhitespace {
                 index += 1
-            } else if character.isNumber || (character == "." && index + 1 < characters.count && characters[index + 1].isNumber) {
+            } else if character.isNumber
+                || (character == "." && index + 1 < characters.count && characters[index + 1].isNumber)
+            {
                 var text = ""
                 while index < characters.count, characters[index].isNumber || characters[index] == "." {
                     text.append(characters[index])

@@ -42,7 +42,8 @@ final class SandboxPersistence: Sendable {
                         properties TEXT NOT NULL,
                         created_at_us INTEGER NOT NULL
                     );
-                    CREATE UNIQUE INDEX index_unique_transaction_id ON events (external_subscription_id, transaction_id);
+                    CREATE UNIQUE INDEX index_unique_transaction_id
+                        ON events (external_subscription_id, transaction_id);
                     CREATE TABLE billable_metrics (code TEXT PRIMARY KEY, seq INTEGER NOT NULL, json TEXT NOT NULL);
                     CREATE TABLE customers (external_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, json TEXT NOT NULL);
                     CREATE TABLE subscriptions (external_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, json TEXT NOT NULL);

@@ -148,7 +148,6 @@ final class SandboxStore: Sendable {
                     throw StoreError.persistence(String(describing: error))
                 }
             }
-            state.events.reserveCapacity(state.events.count + events.count)
             for event in events { state.append(event) }
             if isBatch { state.batchesAccepted += 1 } else { state.singleEventsAccepted += 1 }
             return .stored(events)
@@ -334,7 +333,9 @@ final class SandboxStore: Sendable {
             )
         }
         if customer(externalID: SandboxSeed.customerExternalID) == nil {
-            try upsert(SandboxCustomer(externalID: SandboxSeed.customerExternalID, name: "Sandbox customer", createdAt: now))
+            try upsert(
+                SandboxCustomer(externalID: SandboxSeed.customerExternalID, name: "Sandbox customer", createdAt: now)
+            )
         }
         if !subscriptions.contains(where: { $0.externalID == SandboxSeed.subscriptionExternalID }) {
             try upsert(

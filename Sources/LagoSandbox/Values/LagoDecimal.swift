@@ -87,7 +87,8 @@ struct LagoDecimal: Sendable, Hashable {
         }
         guard hasInteger || hasFraction else { return nil }
         var exponent = 0
-        if index < end, [UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "d"), UInt8(ascii: "D")].contains(bytes[index])
+        if index < end,
+            [UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "d"), UInt8(ascii: "D")].contains(bytes[index])
         {
             index += 1
             var exponentNegative = false
@@ -165,7 +166,8 @@ struct LagoDecimal: Sendable, Hashable {
             if fractionCount >= characters.count {
                 text += "0." + String(repeating: "0", count: fractionCount - characters.count) + String(characters)
             } else {
-                text += String(characters[..<(characters.count - fractionCount)]) + "."
+                text +=
+                    String(characters[..<(characters.count - fractionCount)]) + "."
                     + String(characters[(characters.count - fractionCount)...])
             }
         }

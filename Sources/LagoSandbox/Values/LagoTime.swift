@@ -66,7 +66,14 @@ enum LagoTime {
         return era * 146_097 + doe - 719_468
     }
 
-    static func microseconds(year: Int64, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0)
+    static func microseconds(
+        year: Int64,
+        month: Int,
+        day: Int,
+        hour: Int = 0,
+        minute: Int = 0,
+        second: Int = 0
+    )
         -> Int64
     {
         let dayCount = days(year: year, month: month, day: day)
@@ -86,7 +93,8 @@ enum LagoTime {
     /// Fractions are truncated, as Ruby does.
     static func iso8601(_ microseconds: Int64, fractionDigits: Int = 0) -> String {
         let civil = civil(microseconds)
-        var text = yearText(civil.year) + "-" + pad(civil.month, 2) + "-" + pad(civil.day, 2) + "T"
+        var text =
+            yearText(civil.year) + "-" + pad(civil.month, 2) + "-" + pad(civil.day, 2) + "T"
             + pad(civil.hour, 2) + ":" + pad(civil.minute, 2) + ":" + pad(civil.second, 2)
         if fractionDigits > 0 {
             let fraction = pad(civil.microsecond, 6)

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+
+/// Drives a real binary inside a detached tmux session: type keys, read the screen.
+///
+/// Each session gets its own tmux server socket (`-L`), so tests run in parallel without seeing each other.
+struct TmuxSession: Sendable {
+    let name: String
+    let socket: String
+
+    /// Starts `command` in a new detached session of `width` × `height` cells with `environment` added.
+    static func start(
+        _ command: [String], width: Int = 120, height: Int = 40, environment: [String: String] = [:]
+    ) throws -> TmuxSession {
+        let id = UUID().uuidString.prefix(8)
+        let session = TmuxSession(name: "lc-\(id)", socket: "lc-test-\(id)")
+        var env = ["LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color", "SWIFT_BACKTRACE": "interactive=no"]
+        env.merge(environment) { _, new in new }
+        let exports = env.map { "\($0.key)=\(shellQuote($0.value))" }.joined(separator: " ")
+        let shellCommand = "env \(exports) " + command.map(shellQuote).joined(separator: " ")
+            + "; echo \"[exit $?]\"; stty -a; sleep 600"
+        try session.tmux(["new-session", "-d", "-s", session.name, "-x", "\(width)", "-y", "\(height)", shellCommand])
+        return session
+    }
+
+    /// Sends keys as tmux `send-keys` names (`"Enter"`, `"Escape"`, `"C-c"`, `"Tab"`) or literal text with `literal`.
+    func send(_ keys: String..., literal: Bool = false) throws {
+        try tmux(["send-keys", "-t", name] + (literal ? ["-l"] : []) + keys)
+    }
+
+    /// The visible screen as plain text lines.
+    func screen() throws -> String {
+        try tmux(["capture-pane", "-p", "-t", name])
+    }
+
+    /// Resizes the window.
+    func resize(width: Int, height: Int) throws {
+        try tmux(["resize-window", "-t", name, "-x", "\(width)", "-y", "\(height)"])
+    }
+
+    /// Polls the screen until `predicate` holds or `timeout` passes; returns the last screen either way.
+    @discardableResult
+    func waitFor(
+        _ description: String, timeout: Duration = .seconds(20), _ predicate: (String) -> Bool
+    ) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        var last = ""
+        while ContinuousClock.now < deadline {
+            last = try screen()
+            if predicate(last) { return last }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out waiting for \(description); screen was:\n\(last)")
+        return last
+    }
+
+    /// Waits until the screen contains `text`.
+    @discardableResult
+    func waitFor(text: String, timeout: Duration = .seconds(20)) async throws -> String {
+        try await waitFor("'\(text)'", timeout: timeout) { $0.contains(text) }
+    }
+
+    /// Ends the session and its tmux server.
+    func kill() {
+        _ = try? tmux(["kill-server"])
+    }
+
+    @discardableResult
+    private func tmux(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["tmux", "-L", socket] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw TmuxError(description: "tmux \(arguments.joined(separator: " ")) failed: \(text)")
+        }
+        return text
+    }
+}
+
+struct TmuxError: Error, CustomStringConvertible {
+    let description: String
+}
+
+func shellQuote(_ text: String) -> String {
+    "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// The `lago-console` binary built next to the test bundle.
+func lagoConsoleBinary(filePath: String = #filePath) throws -> String {
+    var candidates: [URL] = []
+    let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    candidates.append(testBinary.deletingLastPathComponent().appendingPathComponent("lago-console"))
+    let packageRoot = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    candidates.append(packageRoot.appendingPathComponent(".build/debug/lago-console"))
+    for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
+        return candidate.path
+    }
+    throw TmuxError(description: "lago-console binary not found (looked in \(candidates.map(\.path)))")
+}
