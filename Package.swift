@@ -112,7 +112,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoConfig"], exclude: ["Golden"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "LagoConfigTests", dependencies: ["LagoConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoEngineTests",

@@ -65,27 +65,36 @@ enum Fixture {
             switch index % 11 {
             case 3 where index < count - 4:
                 updates.append(
-                    EventUpdate(event: event, state: .retrying(attempt: 2), time: sent, attempt: 1, httpStatus: 503,
-                                reason: "503 Service Unavailable", payloadJSON: payload(event)))
+                    EventUpdate(
+                        event: event, state: .retrying(attempt: 2), time: sent, attempt: 1, httpStatus: 503,
+                        reason: "503 Service Unavailable", payloadJSON: payload(event)))
             case 7:
                 updates.append(
-                    EventUpdate(event: event, state: .dead, time: sent, attempt: 1, httpStatus: 422,
-                                reason: "validation_errors: {\"code\":[\"does_not_exist\"]}", payloadJSON: payload(event),
-                                response: #"{"status":422,"error":"Unprocessable Entity","code":"validation_errors","error_details":{"code":["does_not_exist"]}}"#))
+                    EventUpdate(
+                        event: event, state: .dead, time: sent, attempt: 1, httpStatus: 422,
+                        reason: "validation_errors: {\"code\":[\"does_not_exist\"]}", payloadJSON: payload(event),
+                        response:
+                            #"{"status":422,"error":"Unprocessable Entity","code":"validation_errors","error_details":{"code":["does_not_exist"]}}"#
+                    ))
             case 9:
                 updates.append(
-                    EventUpdate(event: event, state: .alreadyInLago, time: sent, attempt: 1, httpStatus: 422,
-                                reason: "value_already_exist", payloadJSON: payload(event)))
+                    EventUpdate(
+                        event: event, state: .alreadyInLago, time: sent, attempt: 1, httpStatus: 422,
+                        reason: "value_already_exist", payloadJSON: payload(event)))
             default:
                 if index >= count - 2 { continue }
                 if index == count - 3 {
-                    updates.append(EventUpdate(event: event, state: .inFlight, time: sent, attempt: 1,
-                                               payloadJSON: payload(event)))
+                    updates.append(
+                        EventUpdate(
+                            event: event, state: .inFlight, time: sent, attempt: 1,
+                            payloadJSON: payload(event)))
                     continue
                 }
                 updates.append(
-                    EventUpdate(event: event, state: .delivered, time: sent, attempt: 1, httpStatus: 200,
-                                payloadJSON: payload(event), response: #"{"event":{"transaction_id":"\#(event.transactionID)"}}"#))
+                    EventUpdate(
+                        event: event, state: .delivered, time: sent, attempt: 1, httpStatus: 200,
+                        payloadJSON: payload(event),
+                        response: #"{"event":{"transaction_id":"\#(event.transactionID)"}}"#))
             }
         }
         return updates
@@ -107,41 +116,54 @@ enum Fixture {
             eventsPerSecond: (0..<60).map { second in Double([0, 2, 5, 9, 14, 12, 8, 6, 3, 1, 0, 4][second % 12]) },
             latencyP50: .milliseconds(142), latencyP99: .milliseconds(870), engineState: .running,
             retryingBatches: [
-                RetryingBatch(id: "batch-0042", eventCount: 25, reason: "503 Service Unavailable", httpStatus: 503,
-                              attempt: 3, maxAttempts: 8, nextRetryAt: start.addingTimeInterval(4))
+                RetryingBatch(
+                    id: "batch-0042", eventCount: 25, reason: "503 Service Unavailable", httpStatus: 503,
+                    attempt: 3, maxAttempts: 8, nextRetryAt: start.addingTimeInterval(4))
             ],
             deadLetters: [dead3, dead2, dead1])
     }()
 
     static let metrics: [BillableMetric] = [
         BillableMetric(name: "Input tokens", code: "llm_input_tokens", aggregationType: "sum_agg", fieldName: "tokens"),
-        BillableMetric(name: "Output tokens", code: "llm_output_tokens", aggregationType: "sum_agg", fieldName: "tokens"),
-        BillableMetric(name: "Cached input tokens", code: "llm_cached_input_tokens", aggregationType: "sum_agg",
-                       fieldName: "tokens"),
-        BillableMetric(name: "Cache creation tokens", code: "llm_cache_creation_tokens", aggregationType: "sum_agg",
-                       fieldName: "tokens"),
-        BillableMetric(name: "Reasoning tokens", code: "reasoning_tokens", aggregationType: "sum_agg",
-                       fieldName: "tokens"),
+        BillableMetric(
+            name: "Output tokens", code: "llm_output_tokens", aggregationType: "sum_agg", fieldName: "tokens"),
+        BillableMetric(
+            name: "Cached input tokens", code: "llm_cached_input_tokens", aggregationType: "sum_agg",
+            fieldName: "tokens"),
+        BillableMetric(
+            name: "Cache creation tokens", code: "llm_cache_creation_tokens", aggregationType: "sum_agg",
+            fieldName: "tokens"),
+        BillableMetric(
+            name: "Reasoning tokens", code: "reasoning_tokens", aggregationType: "sum_agg",
+            fieldName: "tokens"),
         BillableMetric(name: "Tool calls", code: "llm_tool_calls", aggregationType: "count_agg"),
-        BillableMetric(name: "Image input tokens", code: "llm_image_input_tokens", aggregationType: "sum_agg",
-                       fieldName: "tokens"),
-        BillableMetric(name: "Audio input tokens", code: "llm_audio_input_tokens", aggregationType: "sum_agg",
-                       fieldName: "tokens"),
-        BillableMetric(name: "Cache write 1h", code: "llm_cache_write_1h_tokens", aggregationType: "sum_agg",
-                       fieldName: "tokens"),
-        BillableMetric(name: "Cache write 5m", code: "llm_cache_write_5m_tokens", aggregationType: "sum_agg",
-                       fieldName: "tokens"),
+        BillableMetric(
+            name: "Image input tokens", code: "llm_image_input_tokens", aggregationType: "sum_agg",
+            fieldName: "tokens"),
+        BillableMetric(
+            name: "Audio input tokens", code: "llm_audio_input_tokens", aggregationType: "sum_agg",
+            fieldName: "tokens"),
+        BillableMetric(
+            name: "Cache write 1h", code: "llm_cache_write_1h_tokens", aggregationType: "sum_agg",
+            fieldName: "tokens"),
+        BillableMetric(
+            name: "Cache write 5m", code: "llm_cache_write_5m_tokens", aggregationType: "sum_agg",
+            fieldName: "tokens"),
     ]
 
     static let lagoSubscriptions: [Subscription] = [
-        Subscription(externalID: "sub_acme_pro", externalCustomerID: "acme_corp", name: "Acme — Pro",
-                     planCode: "pro_monthly", status: "active", startedAt: "2025-06-01T00:00:00Z"),
-        Subscription(externalID: "sub_globex_team", externalCustomerID: "globex", name: "Globex team",
-                     planCode: "team_annual", status: "active", startedAt: "2025-03-15T00:00:00Z"),
-        Subscription(externalID: "sub_initech_free", externalCustomerID: "initech", name: nil,
-                     planCode: "free", status: "active", startedAt: "2025-11-02T00:00:00Z"),
-        Subscription(externalID: "sub_umbrella_ent", externalCustomerID: "umbrella", name: "Umbrella enterprise",
-                     planCode: "enterprise_usage", status: "active", startedAt: "2024-12-01T00:00:00Z"),
+        Subscription(
+            externalID: "sub_acme_pro", externalCustomerID: "acme_corp", name: "Acme — Pro",
+            planCode: "pro_monthly", status: "active", startedAt: "2025-06-01T00:00:00Z"),
+        Subscription(
+            externalID: "sub_globex_team", externalCustomerID: "globex", name: "Globex team",
+            planCode: "team_annual", status: "active", startedAt: "2025-03-15T00:00:00Z"),
+        Subscription(
+            externalID: "sub_initech_free", externalCustomerID: "initech", name: nil,
+            planCode: "free", status: "active", startedAt: "2025-11-02T00:00:00Z"),
+        Subscription(
+            externalID: "sub_umbrella_ent", externalCustomerID: "umbrella", name: "Umbrella enterprise",
+            planCode: "enterprise_usage", status: "active", startedAt: "2024-12-01T00:00:00Z"),
     ]
 
     /// A console in use: 40 events, a retrying batch, three dead letters.
@@ -183,8 +205,9 @@ func expectGolden(_ grid: Grid, _ name: String, sourceLocation: SourceLocation =
         return
     }
     guard let expected = try? String(contentsOf: file, encoding: .utf8) else {
-        Issue.record("missing golden file Golden/\(name).txt — run with RECORD_GOLDEN=1 to record it",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "missing golden file Golden/\(name).txt — run with RECORD_GOLDEN=1 to record it",
+            sourceLocation: sourceLocation)
         return
     }
     if actual != expected {
@@ -197,7 +220,8 @@ func expectGolden(_ grid: Grid, _ name: String, sourceLocation: SourceLocation =
             if a != e { report.append("line \(index + 1):\n  expected: \(e)\n  actual:   \(a)") }
         }
         let details = report.prefix(8).joined(separator: "\n")
-        Issue.record("\(name) differs from its golden file:\n\(details)",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "\(name) differs from its golden file:\n\(details)",
+            sourceLocation: sourceLocation)
     }
 }

@@ -27,11 +27,13 @@ import Testing
         state.press(.char("p"), .char("/"))
         state.type("state:dead")
         state.press(.enter)
-        state.apply(.eventLifecycle(Fixture.updates(count: 60).suffix(30).map { update in
-            var update = update
-            update.transactionID += "_late"
-            return update
-        }))
+        state.apply(
+            .eventLifecycle(
+                Fixture.updates(count: 60).suffix(30).map { update in
+                    var update = update
+                    update.transactionID += "_late"
+                    return update
+                }))
         expectGolden(render(state), Self.name("events_filter_paused", size))
     }
 
@@ -74,19 +76,26 @@ import Testing
         let effects = state.press(.enter)
         #expect(effects.count == 1)
         state.apply(.sendAccepted(transactionIDs: ["test_9f8e7d6c_input", "test_9f8e7d6c_output"]))
-        state.apply(.eventLifecycle([
-            EventUpdate(transactionID: "test_9f8e7d6c_input", code: "llm_input_tokens",
-                        externalSubscriptionID: "sub_acme_pro", properties: ["tokens": 1200], state: .delivered,
-                        time: Fixture.start, attempt: 1, httpStatus: 200),
-            EventUpdate(transactionID: "test_9f8e7d6c_output", code: "llm_output_tokens",
-                        externalSubscriptionID: "sub_acme_pro", properties: ["tokens": 350], state: .inFlight,
-                        time: Fixture.start, attempt: 1),
-        ]))
+        state.apply(
+            .eventLifecycle([
+                EventUpdate(
+                    transactionID: "test_9f8e7d6c_input", code: "llm_input_tokens",
+                    externalSubscriptionID: "sub_acme_pro", properties: ["tokens": 1200], state: .delivered,
+                    time: Fixture.start, attempt: 1, httpStatus: 200),
+                EventUpdate(
+                    transactionID: "test_9f8e7d6c_output", code: "llm_output_tokens",
+                    externalSubscriptionID: "sub_acme_pro", properties: ["tokens": 350], state: .inFlight,
+                    time: Fixture.start, attempt: 1),
+            ]))
         state.press(.char("v"))
-        state.apply(.verifyFinished(transactionID: "test_9f8e7d6c_input", result: .success(
-            LagoEvent(lagoID: "evt_1", transactionID: "test_9f8e7d6c_input", code: "llm_input_tokens",
-                      timestamp: "2026-01-01T12:00:00.000Z", properties: ["tokens": 1200],
-                      externalSubscriptionID: "sub_acme_pro", createdAt: "2026-01-01T12:00:01Z"))))
+        state.apply(
+            .verifyFinished(
+                transactionID: "test_9f8e7d6c_input",
+                result: .success(
+                    LagoEvent(
+                        lagoID: "evt_1", transactionID: "test_9f8e7d6c_input", code: "llm_input_tokens",
+                        timestamp: "2026-01-01T12:00:00.000Z", properties: ["tokens": 1200],
+                        externalSubscriptionID: "sub_acme_pro", createdAt: "2026-01-01T12:00:01Z"))))
         expectGolden(render(state), Self.name("send_test", size))
     }
 
@@ -116,8 +125,9 @@ import Testing
     @Test(arguments: sizes) func detailOverlay(size: TerminalSize) {
         var state = Fixture.busy(width: size.width, height: size.height)
         // Select the dead event (index 29, the 11th row from the bottom).
-        state.press(.char("k"), .char("k"), .char("k"), .char("k"), .char("k"), .char("k"), .char("k"),
-                    .char("k"), .char("k"), .char("k"), .enter)
+        state.press(
+            .char("k"), .char("k"), .char("k"), .char("k"), .char("k"), .char("k"), .char("k"),
+            .char("k"), .char("k"), .char("k"), .enter)
         expectGolden(render(state), Self.name("detail", size))
     }
 
@@ -159,8 +169,11 @@ import Testing
         var stats = Fixture.stats
         stats.engineState = .authFailed(reason: "401 Unauthorized: invalid API key")
         state.apply(.stats(stats))
-        state.apply(.connection(ConnectionInfo(url: "https://api.getlago.com", isSandbox: false, maskedKey: "••••9f3c",
-                                               auth: .failed("401 invalid API key"), link: .connected)))
+        state.apply(
+            .connection(
+                ConnectionInfo(
+                    url: "https://api.getlago.com", isSandbox: false, maskedKey: "••••9f3c",
+                    auth: .failed("401 invalid API key"), link: .connected)))
         state.press(.char("3"))
         expectGolden(render(state), "failures_auth_failed_80x24")
     }

@@ -102,9 +102,10 @@ import Testing
         var next = previous
         next.put("J", x: 0, y: 0)
         next.put("!", x: 4, y: 1)
-        #expect(next.diff(from: previous) == [
-            CellChange(x: 0, y: 0, cell: Cell(symbol: "J")), CellChange(x: 4, y: 1, cell: Cell(symbol: "!")),
-        ])
+        #expect(
+            next.diff(from: previous) == [
+                CellChange(x: 0, y: 0, cell: Cell(symbol: "J")), CellChange(x: 4, y: 1, cell: Cell(symbol: "!")),
+            ])
         #expect(next.diff(from: next).isEmpty)
     }
 

@@ -47,7 +47,7 @@ import Testing
     @Test func qStillWorksWhenTooSmall() {
         var state = Fixture.empty(width: 40, height: 10)
         #expect(state.press(.char("q")) == [.quit(flushFirst: false)])
-        var busy = Fixture.busy(width: 40, height: 10)
+        var busy = Fixture.busy(width: 70, height: 10)
         #expect(busy.press(.char("q")).isEmpty)
         #expect(render(busy).plainText.contains("flush 37 pending events before quitting? [y/N/c]"))
         #expect(busy.press(.char("y")) == [.quit(flushFirst: true)])
@@ -150,7 +150,7 @@ import Testing
             return state.visibleEventCount
         }
         #expect(count("sub_acme") == 10)
-        #expect(count("sub:acme code:output") == 3)
+        #expect(count("sub:acme code:output") == 4)
         #expect(count("!delivered") == 40 - count("state:delivered"))
         #expect(count("state:retry") == 3)
         #expect(count("state:inflight") == 1)
@@ -215,9 +215,11 @@ import Testing
         var state = Fixture.busy()
         let before = render(state).lines[4...21]
         state.press(.char(" "))
-        state.apply(.eventLifecycle((0..<5).map {
-            EventUpdate(event: Fixture.event(300 + $0), state: .queued, time: Fixture.start)
-        }))
+        state.apply(
+            .eventLifecycle(
+                (0..<5).map {
+                    EventUpdate(event: Fixture.event(300 + $0), state: .queued, time: Fixture.start)
+                }))
         #expect(render(state).lines[4...21] == before)
         #expect(render(state).lines[0].contains("PAUSED"))
     }
@@ -227,9 +229,11 @@ import Testing
         state.press(.char("/"))
         state.type("gemini")
         state.press(.enter)
-        state.apply(.eventLifecycle((0..<250).map {
-            EventUpdate(event: Fixture.event($0), state: .delivered, time: Fixture.start)
-        }))
+        state.apply(
+            .eventLifecycle(
+                (0..<250).map {
+                    EventUpdate(event: Fixture.event($0), state: .delivered, time: Fixture.start)
+                }))
         #expect(state.history.count == 100)
         #expect(state.history.droppedCount == 150)
         #expect(state.history.record(transactionID: Fixture.event(0).transactionID) == nil)
@@ -248,8 +252,9 @@ import Testing
         let event = Fixture.event(1)
         history.apply([
             EventUpdate(event: event, state: .queued, time: Fixture.start),
-            EventUpdate(event: event, state: .retrying(attempt: 2), time: Fixture.start, attempt: 1, httpStatus: 503,
-                        reason: "503"),
+            EventUpdate(
+                event: event, state: .retrying(attempt: 2), time: Fixture.start, attempt: 1, httpStatus: 503,
+                reason: "503"),
             EventUpdate(event: event, state: .delivered, time: Fixture.start, attempt: 2, httpStatus: 200),
         ])
         #expect(history.count == 1)
@@ -352,12 +357,14 @@ import Testing
         state.type("llm_output_tokens")
         state.press(.tab, .tab, .ctrl("u"))
         state.type(#"{"tokens": 5}"#)
-        #expect(state.press(.enter) == [
-            .replayDeadLetter(
-                id: "dl_0003",
-                edits: DeadLetterEdits(code: "llm_output_tokens", externalSubscriptionID: "sub_globex_team",
-                                       properties: ["tokens": 5]))
-        ])
+        #expect(
+            state.press(.enter) == [
+                .replayDeadLetter(
+                    id: "dl_0003",
+                    edits: DeadLetterEdits(
+                        code: "llm_output_tokens", externalSubscriptionID: "sub_globex_team",
+                        properties: ["tokens": 5]))
+            ])
     }
 
     @Test func retryNowOnlyWhenBlocked() {
@@ -480,10 +487,13 @@ import Testing
             return
         }
         state.press(.escape)
-        #expect(run("send llm_input_tokens sub_x tokens=12 model=gpt-4o cached=false ratio=0.5") == [
-            .sendEvent(EventDraft(code: "llm_input_tokens", externalSubscriptionID: "sub_x",
-                                  properties: ["tokens": 12, "model": "gpt-4o", "cached": false, "ratio": 0.5]))
-        ])
+        #expect(
+            run("send llm_input_tokens sub_x tokens=12 model=gpt-4o cached=false ratio=0.5") == [
+                .sendEvent(
+                    EventDraft(
+                        code: "llm_input_tokens", externalSubscriptionID: "sub_x",
+                        properties: ["tokens": 12, "model": "gpt-4o", "cached": false, "ratio": 0.5]))
+            ])
         #expect(run("send") == [])
         #expect(state.focusedPane == .sendTest)
         #expect(run("bogus").isEmpty)
@@ -533,10 +543,13 @@ import Testing
         // Jump to dimensions (field 10) and type them.
         state.press(.tab, .tab, .tab, .tab, .tab, .tab, .tab, .tab, .tab)
         state.type("model=gpt-4o, region = eu")
-        #expect(state.press(.enter) == [
-            .sendUsage(UsageDraft(values: [.input: 12, .output: 7], dimensions: ["model": "gpt-4o", "region": "eu"],
-                                  externalSubscriptionID: "sub_acme_pro"))
-        ])
+        #expect(
+            state.press(.enter) == [
+                .sendUsage(
+                    UsageDraft(
+                        values: [.input: 12, .output: 7], dimensions: ["model": "gpt-4o", "region": "eu"],
+                        externalSubscriptionID: "sub_acme_pro"))
+            ])
         #expect(state.sendPane.sending)
         state.apply(.sendAccepted(transactionIDs: ["t1", "t2"]))
         #expect(state.press(.char("v")) == [.verify(transactionID: "t1"), .verify(transactionID: "t2")])
@@ -554,10 +567,13 @@ import Testing
         state.type(#"{"calls": 3}"#)
         state.press(.tab)
         state.type("2026-01-01T11:00:00Z")
-        #expect(state.press(.ctrl("s")) == [
-            .sendEvent(EventDraft(code: "llm_tool_calls", externalSubscriptionID: "sub_other", properties: ["calls": 3],
-                                  timestamp: 1_767_265_200))
-        ])
+        #expect(
+            state.press(.ctrl("s")) == [
+                .sendEvent(
+                    EventDraft(
+                        code: "llm_tool_calls", externalSubscriptionID: "sub_other", properties: ["calls": 3],
+                        timestamp: 1_767_265_200))
+            ])
     }
 
     @Test func sentEventsAreHighlightedAndFollowed() {
@@ -566,9 +582,11 @@ import Testing
         #expect(render(state).lines[21].contains("▶"))
         state.press(.char("6"))
         #expect(render(state).plainText.contains("queued"))
-        state.apply(.eventLifecycle([
-            EventUpdate(event: Fixture.event(39), state: .delivered, time: Fixture.start, attempt: 1, httpStatus: 200)
-        ]))
+        state.apply(
+            .eventLifecycle([
+                EventUpdate(
+                    event: Fixture.event(39), state: .delivered, time: Fixture.start, attempt: 1, httpStatus: 200)
+            ]))
         #expect(render(state).plainText.contains("✔ delivered"))
     }
 }
@@ -653,19 +671,23 @@ import Testing
             .char("a"), .char("漢"), .enter, .escape, .tab, .backTab, .backspace, .delete, .up, .down, .left, .right,
             .pageUp, .pageDown, .home, .end, .ctrl("d"), .ctrl("u"), .ctrl("s"), .ctrl("w"), .function(5),
         ]
-        for size in [TerminalSize(width: 80, height: 24), TerminalSize(width: 160, height: 48),
-                     TerminalSize(width: 200, height: 60), TerminalSize(width: 30, height: 8)] {
+        for size in [
+            TerminalSize(width: 80, height: 24), TerminalSize(width: 160, height: 48),
+            TerminalSize(width: 200, height: 60), TerminalSize(width: 30, height: 8),
+        ] {
             var state = Fixture.busy(width: size.width, height: size.height)
             for step in 0..<600 {
                 let key = keys[Int(generator.next() % UInt64(keys.count))]
                 if key == .char("q") { continue }
                 _ = state.handle(.key(key))
                 if step % 50 == 0 {
-                    state.apply(.eventLifecycle(Fixture.updates(count: 5).map { update in
-                        var update = update
-                        update.transactionID += "_\(step)"
-                        return update
-                    }))
+                    state.apply(
+                        .eventLifecycle(
+                            Fixture.updates(count: 5).map { update in
+                                var update = update
+                                update.transactionID += "_\(step)"
+                                return update
+                            }))
                     state.apply(.mappingsChecked(.success(Fixture.metrics)))
                     state.apply(.subscriptionsLoaded(.success(Fixture.lagoSubscriptions)))
                 }

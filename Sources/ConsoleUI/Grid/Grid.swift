@@ -75,12 +75,31 @@ public struct CellChange: Sendable, Hashable {
 
 /// The characters used for box drawing.
 public struct BoxSymbols: Sendable, Hashable {
+    /// The horizontal edge.
     public var horizontal: String
+    /// The vertical edge.
     public var vertical: String
+    /// The top-left corner.
     public var topLeft: String
+    /// The top-right corner.
     public var topRight: String
+    /// The bottom-left corner.
     public var bottomLeft: String
+    /// The bottom-right corner.
     public var bottomRight: String
+
+    /// Creates a set of box symbols (each one column wide).
+    public init(
+        horizontal: String, vertical: String, topLeft: String, topRight: String, bottomLeft: String,
+        bottomRight: String
+    ) {
+        self.horizontal = horizontal
+        self.vertical = vertical
+        self.topLeft = topLeft
+        self.topRight = topRight
+        self.bottomLeft = bottomLeft
+        self.bottomRight = bottomRight
+    }
 
     /// Unicode light box drawing (`┌─┐│└┘`).
     public static let unicode = BoxSymbols(

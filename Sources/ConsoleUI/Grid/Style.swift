@@ -3,7 +3,10 @@
 /// The console never uses 256-colour or true-colour values: the 16 ANSI colours follow the user's terminal
 /// palette, so light and dark themes both work (btop#1048). `nil` in a ``Style`` means the terminal's default.
 public enum TerminalColor: UInt8, Sendable, Hashable, CaseIterable {
-    case black = 0, red, green, yellow, blue, magenta, cyan, white
+    /// ANSI colours 0–7 (the raw value is the ANSI/curses colour number).
+    case black = 0
+    case red, green, yellow, blue, magenta, cyan, white
+    /// ANSI colours 8–15.
     case brightBlack, brightRed, brightGreen, brightYellow, brightBlue, brightMagenta, brightCyan, brightWhite
 }
 

@@ -56,6 +56,7 @@ public struct OperationError: Error, Sendable, Hashable, CustomStringConvertible
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 }
 
@@ -331,7 +332,8 @@ public struct ConnectionInfo: Sendable, Hashable {
     public var link: LinkState
 
     /// Creates connection information.
-    public init(url: String, isSandbox: Bool, maskedKey: String, auth: AuthState = .unknown, link: LinkState = .unknown) {
+    public init(url: String, isSandbox: Bool, maskedKey: String, auth: AuthState = .unknown, link: LinkState = .unknown)
+    {
         self.url = url
         self.isSandbox = isSandbox
         self.maskedKey = maskedKey

@@ -8,8 +8,11 @@ public enum Key: Sendable, Hashable {
     case char(Character)
     /// A control key with its lower-case letter (`.ctrl("d")` is ctrl-d).
     case ctrl(Character)
+    /// Arrow keys.
     case up, down, left, right
+    /// Home, End, Page Up and Page Down.
     case home, end, pageUp, pageDown
+    /// Enter (CR or LF), Esc, Tab, Shift-Tab (`KEY_BTAB`), Backspace and Delete.
     case enter, escape, tab, backTab, backspace, delete
     /// F1…F12.
     case function(Int)

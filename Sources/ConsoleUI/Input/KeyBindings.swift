@@ -1,10 +1,16 @@
 /// The panes of the console, in tab order; the raw value is the number key that jumps to the pane.
 public enum Pane: Int, CaseIterable, Sendable, Hashable {
+    /// Live events.
     case events = 1
+    /// Queue counts, rates, latency, health.
     case queue
+    /// Retrying batches and dead letters.
     case failures
+    /// Canonical fields → metric codes.
     case mappings
+    /// The default subscription.
     case subscription
+    /// The send-test-event form.
     case sendTest
 
     /// The pane's title.
@@ -58,6 +64,7 @@ public enum KeyContext: Sendable, Hashable {
 
 /// A group of bindings in the help overlay.
 public enum HelpSection: Int, CaseIterable, Sendable, Hashable {
+    /// The sections, in the order the help lists them after the focused pane's.
     case global, navigation, events, queue, failures, mappings, subscription, sendTest, detail, dialogs, input
 
     /// The heading shown in the help overlay.
@@ -81,15 +88,25 @@ public enum HelpSection: Int, CaseIterable, Sendable, Hashable {
 /// What a key does. The reducer interprets an action in the current mode (``submit`` saves a mapping in the
 /// mappings pane and runs a command on the command line).
 public enum ConsoleAction: Sendable, Hashable {
+    /// Global actions.
     case forceQuit, quit, showHelp, openCommandLine, nextPane, previousPane, focusPane, flush
+    /// List and scroll movement.
     case moveUp, moveDown, pageUp, pageDown, halfPageUp, halfPageDown, jumpTop, jumpBottom
+    /// Events pane.
     case openDetail, editFilter, clearFilter, togglePause, toggleOrder
+    /// Overlays.
     case copyDetail, close
+    /// Failures pane.
     case replayDeadLetter, editAndReplay, discardDeadLetter, retryNow
+    /// Mappings pane.
     case editMapping, typeMapping, checkMappings
+    /// Subscription pane.
     case loadSubscriptions, searchList, clearSearch, pickSubscription, typeSubscription
+    /// Send-test pane and forms.
     case editField, toggleSendMode, sendTest, verifySent, nextField, previousField
+    /// Text fields and the command line.
     case submit, historyPrevious, historyNext, complete, editText
+    /// Confirmation dialogs.
     case confirmYes, confirmNo, confirmCancel, confirmActivate, confirmSwitch
 }
 
@@ -152,120 +169,165 @@ public struct KeyBinding: Sendable, Hashable {
         let editKeys: [Key] = [.left, .right, .home, .end, .backspace, .delete]
         return [
             // Always.
-            KeyBinding([.ctrl("c")], .forceQuit, "quit now (pending events stay queued)", contexts: [.always],
-                       section: .global),
+            KeyBinding(
+                [.ctrl("c")], .forceQuit, "quit now (pending events stay queued)", contexts: [.always],
+                section: .global),
             // Global.
-            KeyBinding([.char("q")], .quit, "quit (asks to flush pending events)", contexts: [.global, .tooSmall],
-                       section: .global),
+            KeyBinding(
+                [.char("q")], .quit, "quit (asks to flush pending events)", contexts: [.global, .tooSmall],
+                section: .global),
             KeyBinding([.char("?")], .showHelp, "this help", contexts: [.global], section: .global),
-            KeyBinding([.char(":")], .openCommandLine, "command line (:flush :send :sub :q :help)", hint: "command",
-                       contexts: [.global], section: .global),
+            KeyBinding(
+                [.char(":")], .openCommandLine, "command line (:flush :send :sub :q :help)", hint: "command",
+                contexts: [.global], section: .global),
             KeyBinding([.tab], .nextPane, "next pane", contexts: [.global], section: .global),
             KeyBinding([.backTab], .previousPane, "previous pane", contexts: [.global], section: .global),
-            KeyBinding(digits, .focusPane, "jump to pane 1-6", keyLabel: "1-6", contexts: [.global],
-                       section: .global),
-            KeyBinding([.char("f")], .flush, "flush pending events now", hint: "flush", contexts: [.global],
-                       section: .global, isMutating: true),
+            KeyBinding(
+                digits, .focusPane, "jump to pane 1-6", keyLabel: "1-6", contexts: [.global],
+                section: .global),
+            KeyBinding(
+                [.char("f")], .flush, "flush pending events now", hint: "flush", contexts: [.global],
+                section: .global, isMutating: true),
             // Navigation.
-            KeyBinding([.char("j"), .down], .moveDown, "down", hint: "move", footerKeys: "j/k",
-                       contexts: [.list], section: .navigation),
+            KeyBinding(
+                [.char("j"), .down], .moveDown, "down", hint: "move", footerKeys: "j/k",
+                contexts: [.list], section: .navigation),
             KeyBinding([.char("k"), .up], .moveUp, "up", contexts: [.list], section: .navigation),
             KeyBinding([.char("g"), .home], .jumpTop, "first", contexts: [.list], section: .navigation),
-            KeyBinding([.char("G"), .end], .jumpBottom, "last (resumes following)", contexts: [.list],
-                       section: .navigation),
+            KeyBinding(
+                [.char("G"), .end], .jumpBottom, "last (resumes following)", contexts: [.list],
+                section: .navigation),
             KeyBinding([.pageUp], .pageUp, "page up", contexts: [.list, .picker], section: .navigation),
             KeyBinding([.pageDown], .pageDown, "page down", contexts: [.list, .picker], section: .navigation),
             KeyBinding([.ctrl("u")], .halfPageUp, "half page up", contexts: [.list], section: .navigation),
             KeyBinding([.ctrl("d")], .halfPageDown, "half page down", contexts: [.list], section: .navigation),
             // Events.
-            KeyBinding([.enter], .openDetail, "detail: JSON sent, Lago's answer, attempts", hint: "detail",
-                       contexts: [.pane(.events)], section: .events),
-            KeyBinding([.char("/")], .editFilter, "filter (text, state:dead, code:, sub:, !not)",
-                       hint: "filter", contexts: [.pane(.events)], section: .events),
-            KeyBinding([.escape], .clearFilter, "clear the filter", hint: "clear filter",
-                       contexts: [.pane(.events)], section: .events),
-            KeyBinding([.char("p"), .char(" ")], .togglePause, "pause / resume the view (ingest continues)",
-                       hint: "pause", footerKeys: "p", contexts: [.pane(.events)], section: .events),
-            KeyBinding([.char("s")], .toggleOrder, "follow (newest at bottom) / newest first", hint: "order",
-                       contexts: [.pane(.events)], section: .events),
+            KeyBinding(
+                [.enter], .openDetail, "detail: JSON sent, Lago's answer, attempts", hint: "detail",
+                contexts: [.pane(.events)], section: .events),
+            KeyBinding(
+                [.char("/")], .editFilter, "filter (text, state:dead, code:, sub:, !not)",
+                hint: "filter", contexts: [.pane(.events)], section: .events),
+            KeyBinding(
+                [.escape], .clearFilter, "clear the filter", hint: "clear filter",
+                contexts: [.pane(.events)], section: .events),
+            KeyBinding(
+                [.char("p"), .char(" ")], .togglePause, "pause / resume the view (ingest continues)",
+                hint: "pause", footerKeys: "p", contexts: [.pane(.events)], section: .events),
+            KeyBinding(
+                [.char("s")], .toggleOrder, "follow (newest at bottom) / newest first", hint: "order",
+                contexts: [.pane(.events)], section: .events),
             // Queue and failures.
-            KeyBinding([.char("R")], .retryNow, "retry now (auth failed or backing off)", hint: "retry now",
-                       contexts: [.pane(.queue), .pane(.failures)], section: .queue, isMutating: true),
-            KeyBinding([.char("r")], .replayDeadLetter, "replay the dead letter (confirm)", hint: "replay",
-                       contexts: [.pane(.failures)], section: .failures, isMutating: true),
-            KeyBinding([.char("e")], .editAndReplay, "edit code, subscription, properties and replay",
-                       hint: "edit & replay", contexts: [.pane(.failures)], section: .failures, isMutating: true),
-            KeyBinding([.char("x")], .discardDeadLetter, "discard the dead letter (confirm)", hint: "discard",
-                       contexts: [.pane(.failures)], section: .failures, isMutating: true, isDestructive: true),
+            KeyBinding(
+                [.char("R")], .retryNow, "retry now (auth failed or backing off)", hint: "retry now",
+                contexts: [.pane(.queue), .pane(.failures)], section: .queue, isMutating: true),
+            KeyBinding(
+                [.char("r")], .replayDeadLetter, "replay the dead letter (confirm)", hint: "replay",
+                contexts: [.pane(.failures)], section: .failures, isMutating: true),
+            KeyBinding(
+                [.char("e")], .editAndReplay, "edit code, subscription, properties and replay",
+                hint: "edit & replay", contexts: [.pane(.failures)], section: .failures, isMutating: true),
+            KeyBinding(
+                [.char("x")], .discardDeadLetter, "discard the dead letter (confirm)", hint: "discard",
+                contexts: [.pane(.failures)], section: .failures, isMutating: true, isDestructive: true),
             // Mappings.
-            KeyBinding([.enter], .editMapping, "edit the code (pick from Lago's when unknown)", hint: "edit",
-                       contexts: [.pane(.mappings)], section: .mappings, isMutating: true),
-            KeyBinding([.char("e")], .typeMapping, "type a code", contexts: [.pane(.mappings)], section: .mappings,
-                       isMutating: true),
-            KeyBinding([.char("c")], .checkMappings, "check the codes against Lago's metrics",
-                       hint: "check", contexts: [.pane(.mappings)], section: .mappings),
+            KeyBinding(
+                [.enter], .editMapping, "edit the code (pick from Lago's when unknown)", hint: "edit",
+                contexts: [.pane(.mappings)], section: .mappings, isMutating: true),
+            KeyBinding(
+                [.char("e")], .typeMapping, "type a code", contexts: [.pane(.mappings)], section: .mappings,
+                isMutating: true),
+            KeyBinding(
+                [.char("c")], .checkMappings, "check the codes against Lago's metrics",
+                hint: "check", contexts: [.pane(.mappings)], section: .mappings),
             // Subscription.
-            KeyBinding([.char("l")], .loadSubscriptions, "load Lago's active subscriptions", hint: "load",
-                       contexts: [.pane(.subscription)], section: .subscription),
-            KeyBinding([.enter], .pickSubscription, "use the selected subscription as default", hint: "use",
-                       contexts: [.pane(.subscription)], section: .subscription, isMutating: true),
-            KeyBinding([.char("/")], .searchList, "search the list", hint: "search",
-                       contexts: [.pane(.subscription)], section: .subscription),
-            KeyBinding([.escape], .clearSearch, "clear the search", contexts: [.pane(.subscription)],
-                       section: .subscription),
-            KeyBinding([.char("i")], .typeSubscription, "type a subscription id", hint: "type id",
-                       contexts: [.pane(.subscription)], section: .subscription, isMutating: true),
+            KeyBinding(
+                [.char("l")], .loadSubscriptions, "load Lago's active subscriptions", hint: "load",
+                contexts: [.pane(.subscription)], section: .subscription),
+            KeyBinding(
+                [.enter], .pickSubscription, "use the selected subscription as default", hint: "use",
+                contexts: [.pane(.subscription)], section: .subscription, isMutating: true),
+            KeyBinding(
+                [.char("/")], .searchList, "search the list", hint: "search",
+                contexts: [.pane(.subscription)], section: .subscription),
+            KeyBinding(
+                [.escape], .clearSearch, "clear the search", contexts: [.pane(.subscription)],
+                section: .subscription),
+            KeyBinding(
+                [.char("i")], .typeSubscription, "type a subscription id", hint: "type id",
+                contexts: [.pane(.subscription)], section: .subscription, isMutating: true),
             // Send test event.
-            KeyBinding([.enter, .char("i")], .editField, "edit the selected field", hint: "edit", footerKeys: "Enter",
-                       contexts: [.pane(.sendTest)], section: .sendTest, isMutating: true),
-            KeyBinding([.char("m")], .toggleSendMode, "canonical usage / raw event", hint: "mode",
-                       contexts: [.pane(.sendTest)], section: .sendTest, isMutating: true),
-            KeyBinding([.ctrl("s")], .sendTest, "send", hint: "send", contexts: [.pane(.sendTest), .sendForm],
-                       section: .sendTest, isMutating: true),
-            KeyBinding([.char("v")], .verifySent, "verify the last sent events in Lago", hint: "verify",
-                       contexts: [.pane(.sendTest)], section: .sendTest),
-            KeyBinding([.enter], .sendTest, "send (while editing)", contexts: [.sendForm], section: .sendTest,
-                       isMutating: true),
-            KeyBinding([.escape], .close, "stop editing (keeps the text)", hint: "done", contexts: [.sendForm],
-                       section: .sendTest),
-            KeyBinding([.tab, .down], .nextField, "next field", hint: "next field", footerKeys: "Tab",
-                       contexts: [.sendForm, .replayForm], section: .sendTest),
-            KeyBinding([.backTab, .up], .previousField, "previous field",
-                       contexts: [.sendForm, .replayForm], section: .sendTest),
+            KeyBinding(
+                [.enter, .char("i")], .editField, "edit the selected field", hint: "edit", footerKeys: "Enter",
+                contexts: [.pane(.sendTest)], section: .sendTest, isMutating: true),
+            KeyBinding(
+                [.char("m")], .toggleSendMode, "canonical usage / raw event", hint: "mode",
+                contexts: [.pane(.sendTest)], section: .sendTest, isMutating: true),
+            KeyBinding(
+                [.ctrl("s")], .sendTest, "send", hint: "send", contexts: [.pane(.sendTest), .sendForm],
+                section: .sendTest, isMutating: true),
+            KeyBinding(
+                [.char("v")], .verifySent, "verify the last sent events in Lago", hint: "verify",
+                contexts: [.pane(.sendTest)], section: .sendTest),
+            KeyBinding(
+                [.enter], .sendTest, "send (while editing)", contexts: [.sendForm], section: .sendTest,
+                isMutating: true),
+            KeyBinding(
+                [.escape], .close, "stop editing (keeps the text)", hint: "done", contexts: [.sendForm],
+                section: .sendTest),
+            KeyBinding(
+                [.tab, .down], .nextField, "next field", hint: "next field", footerKeys: "Tab",
+                contexts: [.sendForm, .replayForm], section: .sendTest),
+            KeyBinding(
+                [.backTab, .up], .previousField, "previous field",
+                contexts: [.sendForm, .replayForm], section: .sendTest),
             // Detail.
-            KeyBinding([.char("y")], .copyDetail, "copy as plain text", hint: "copy", contexts: [.detail],
-                       section: .detail),
-            KeyBinding([.escape, .char("q")], .close, "close", hint: "close", contexts: [.detail, .help],
-                       section: .detail),
+            KeyBinding(
+                [.char("y")], .copyDetail, "copy as plain text", hint: "copy", contexts: [.detail],
+                section: .detail),
+            KeyBinding(
+                [.escape, .char("q")], .close, "close", hint: "close", contexts: [.detail, .help],
+                section: .detail),
             KeyBinding([.char("?")], .close, "close help", contexts: [.help], section: .detail),
             // Dialogs.
             KeyBinding([.char("y")], .confirmYes, "yes", hint: "yes", contexts: [.confirm], section: .dialogs),
-            KeyBinding([.char("n"), .char("N")], .confirmNo, "no", hint: "no", footerKeys: "n",
-                       contexts: [.confirm], section: .dialogs),
-            KeyBinding([.char("c"), .escape], .confirmCancel, "cancel", hint: "cancel", contexts: [.confirm],
-                       section: .dialogs),
-            KeyBinding([.enter], .confirmActivate, "choose the highlighted answer (default No)", hint: "choose",
-                       contexts: [.confirm], section: .dialogs),
-            KeyBinding([.tab, .backTab, .left, .right], .confirmSwitch, "switch answer", keyLabel: "Tab/←/→",
-                       contexts: [.confirm], section: .dialogs),
-            KeyBinding([.enter, .ctrl("s")], .submit, "replay with these edits", hint: "replay", footerKeys: "Enter",
-                       contexts: [.replayForm], section: .dialogs, isMutating: true),
+            KeyBinding(
+                [.char("n"), .char("N")], .confirmNo, "no", hint: "no", footerKeys: "n",
+                contexts: [.confirm], section: .dialogs),
+            KeyBinding(
+                [.char("c"), .escape], .confirmCancel, "cancel", hint: "cancel", contexts: [.confirm],
+                section: .dialogs),
+            KeyBinding(
+                [.enter], .confirmActivate, "choose the highlighted answer (default No)", hint: "choose",
+                contexts: [.confirm], section: .dialogs),
+            KeyBinding(
+                [.tab, .backTab, .left, .right], .confirmSwitch, "switch answer", keyLabel: "Tab/←/→",
+                contexts: [.confirm], section: .dialogs),
+            KeyBinding(
+                [.enter, .ctrl("s")], .submit, "replay with these edits", hint: "replay", footerKeys: "Enter",
+                contexts: [.replayForm], section: .dialogs, isMutating: true),
             KeyBinding([.up, .ctrl("p")], .moveUp, "previous item", contexts: [.picker], section: .dialogs),
             KeyBinding([.down, .ctrl("n")], .moveDown, "next item", contexts: [.picker], section: .dialogs),
-            KeyBinding([.enter], .submit, "pick the highlighted item", hint: "pick", contexts: [.picker],
-                       section: .dialogs),
+            KeyBinding(
+                [.enter], .submit, "pick the highlighted item", hint: "pick", contexts: [.picker],
+                section: .dialogs),
             // Text fields.
-            KeyBinding([.up], .historyPrevious, "previous entry in history",
-                       contexts: [.commandLine, .filterPrompt], section: .input),
-            KeyBinding([.down], .historyNext, "next entry in history", contexts: [.commandLine, .filterPrompt],
-                       section: .input),
+            KeyBinding(
+                [.up], .historyPrevious, "previous entry in history",
+                contexts: [.commandLine, .filterPrompt], section: .input),
+            KeyBinding(
+                [.down], .historyNext, "next entry in history", contexts: [.commandLine, .filterPrompt],
+                section: .input),
             KeyBinding([.tab], .complete, "complete the command", contexts: [.commandLine], section: .input),
-            KeyBinding([.enter], .submit, "apply / save / run", hint: "apply", contexts: [.textInput],
-                       section: .input),
-            KeyBinding([.escape], .close, "cancel (in the filter: clear it)", hint: "cancel", contexts: [.textInput],
-                       section: .input),
-            KeyBinding(editKeys + [.ctrl("u"), .ctrl("w")], .editText, "move, delete; ctrl-u/ctrl-w delete",
-                       keyLabel: "←/→/Bksp", contexts: [.textInput], section: .input),
+            KeyBinding(
+                [.enter], .submit, "apply / save / run", hint: "apply", contexts: [.textInput],
+                section: .input),
+            KeyBinding(
+                [.escape], .close, "cancel (in the filter: clear it)", hint: "cancel", contexts: [.textInput],
+                section: .input),
+            KeyBinding(
+                editKeys + [.ctrl("u"), .ctrl("w")], .editText, "move, delete; ctrl-u/ctrl-w delete",
+                keyLabel: "←/→/Bksp", contexts: [.textInput], section: .input),
         ]
     }()
 }

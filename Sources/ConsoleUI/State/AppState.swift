@@ -270,7 +270,13 @@ public struct AppState: Sendable {
         self.noColor = options.noColor
         self.asciiOnly = options.asciiOnly
         self.timeZone = options.timeZone
-        self.keyBindings = options.readOnly ? options.keyBindings.filter { !$0.isMutating } : options.keyBindings
+        if options.readOnly {
+            // Read-only: no mutating binding, and none that only works inside a form read-only mode never opens.
+            let unreachable: Set<KeyContext> = [.sendForm, .replayForm, .picker]
+            self.keyBindings = options.keyBindings.filter { !$0.isMutating && !$0.contexts.isSubset(of: unreachable) }
+        } else {
+            self.keyBindings = options.keyBindings
+        }
         self.connection = options.connection
         self.mappings = options.mappings
         self.defaultSubscription = options.defaultSubscription
@@ -321,7 +327,8 @@ enum InputMode: Sendable, Hashable {
         case .replayForm: [.replayForm, .textInput, .always]
         case .mappingEdit, .subscriptionInput, .subscriptionSearch: [.textInput, .always]
         case .sendFormEditing: [.sendForm, .textInput, .always]
-        case .normal(let pane): pane.hasList ? [.pane(pane), .list, .global, .always] : [.pane(pane), .global, .always]
+        case .normal(let pane):
+            pane.hasList ? [.pane(pane), .list, .global, .always] : [.pane(pane), .global, .always]
         }
     }
 

@@ -276,7 +276,8 @@ extension AppState {
             if case .detail(let sequence, let scroll) = overlay {
                 let count = history.record(sequence: sequence).map { detailLines(for: $0).count } ?? 1
                 let page = max(1, size.height - 8)
-                overlay = .detail(sequence: sequence, scroll: movedIndex(scroll, count: count, action: action, page: page))
+                overlay = .detail(
+                    sequence: sequence, scroll: movedIndex(scroll, count: count, action: action, page: page))
             }
         case .picker:
             if case .picker(var picker) = overlay {
@@ -542,7 +543,8 @@ extension AppState {
             if subscription == nil {
                 sendPane.errors[.usageSubscription] = "type one, or set a default in pane 5"
             }
-            effect = .sendUsage(UsageDraft(values: counts, dimensions: dimensions, externalSubscriptionID: subscription))
+            effect = .sendUsage(
+                UsageDraft(values: counts, dimensions: dimensions, externalSubscriptionID: subscription))
         case .raw:
             let code = text(.rawCode)
             if let problem = ConsoleValidation.metricCodeProblem(code) { sendPane.errors[.rawCode] = problem }

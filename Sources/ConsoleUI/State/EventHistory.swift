@@ -6,12 +6,15 @@ public struct EventTimelineEntry: Sendable, Hashable {
     /// When the change happened.
     public var time: Date
     /// The state entered.
+    /// The latest state.
     public var state: DeliveryState
     /// The attempt number, when the change comes from a request.
     public var attempt: Int?
     /// Lago's HTTP status, if it answered.
+    /// Lago's last HTTP status, if it answered.
     public var httpStatus: Int?
     /// Why the attempt failed, if it did.
+    /// Why the last attempt failed (kept for dead and refused events).
     public var reason: String?
 }
 
@@ -19,9 +22,13 @@ public struct EventTimelineEntry: Sendable, Hashable {
 public struct EventRecord: Sendable, Hashable {
     /// The position of the row in the history (increasing, never reused).
     public let sequence: Int
+    /// The event's idempotency key.
     public var transactionID: String
+    /// The billable metric code.
     public var code: String
+    /// The subscription billed.
     public var externalSubscriptionID: String?
+    /// The event's properties.
     public var properties: [String: JSONValue]
     /// `key=value` pairs, numbers first, for the properties column.
     public var propertiesSummary: String
@@ -32,7 +39,9 @@ public struct EventRecord: Sendable, Hashable {
     public var updatedAt: Date
     public var httpStatus: Int?
     public var reason: String?
+    /// The JSON body last sent to Lago.
     public var payloadJSON: String?
+    /// Lago's last response body, or the transport error.
     public var response: String?
     /// State changes, oldest first (at most ``EventHistory/maxTimelineEntries``).
     public var timeline: [EventTimelineEntry]
@@ -72,7 +81,8 @@ public struct EventRecord: Sendable, Hashable {
         state = update.state
         updatedAt = update.time
         httpStatus = update.httpStatus ?? httpStatus
-        reason = update.reason ?? (update.state.isFinal ? reason : nil)
+        // A dead or refused event keeps the last failure's reason; any other state clears a stale one.
+        reason = update.reason ?? (update.state == .dead || update.state == .refused ? reason : nil)
         if let payload = update.payloadJSON { payloadJSON = payload }
         if let response = update.response { self.response = response }
         timeline.append(

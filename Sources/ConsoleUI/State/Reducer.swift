@@ -85,9 +85,13 @@ extension AppState {
         case .operationSucceeded(let text):
             show(text, .success)
         case .operationFailed(let text):
+            // Whatever was pending is over: clear every spinner so the operator can try again.
             flushInProgress = false
             mappingsPane.saving = nil
             subscriptionPane.saving = nil
+            sendPane.sending = false
+            if case .loading = mappingsPane.metrics { mappingsPane.metrics = .failed(text) }
+            if case .loading = subscriptionPane.list { subscriptionPane.list = .failed(text) }
             show(text, .error)
         }
         return []
@@ -118,9 +122,11 @@ extension AppState {
         let needle = subscriptionPane.query.lowercased()
         guard !needle.isEmpty else { return list }
         return list.filter { subscription in
-            [subscription.externalID, subscription.externalCustomerID ?? "", subscription.name ?? "",
-             subscription.planCode ?? ""]
-                .contains { $0.lowercased().contains(needle) }
+            [
+                subscription.externalID, subscription.externalCustomerID ?? "", subscription.name ?? "",
+                subscription.planCode ?? "",
+            ]
+            .contains { $0.lowercased().contains(needle) }
         }
     }
 

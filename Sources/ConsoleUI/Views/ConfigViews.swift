@@ -12,21 +12,26 @@ extension Renderer {
         case .notLoaded: status = [Span(" not checked against Lago ", theme.dim)]
         case .loading: status = [Span(" checking\(symbols.ellipsis) ", theme.warning)]
         case .loaded(let metrics, let at):
-            status = [Span(" checked \(Format.clock(at, timeZone)) \(symbols.dot) \(metrics.count) metrics in Lago ",
-                           theme.dim)]
+            status = [
+                Span(
+                    " checked \(Format.clock(at, timeZone)) \(symbols.dot) \(metrics.count) metrics in Lago ",
+                    theme.dim)
+            ]
         case .failed: status = [Span(" check failed ", theme.error)]
         }
         let inner = paneBox(rect, pane: .mappings, status: status)
         guard inner.height > 0 else { return }
         var y = inner.y
-        line([Span("Canonical usage fields and the Lago billable metric codes they are sent as.", theme.dim)],
-             in: inner, y: y)
+        line(
+            [Span("Canonical usage fields and the Lago billable metric codes they are sent as.", theme.dim)],
+            in: inner, y: y)
         y += 2
         let fieldWidth = 15
         let codeWidth = min(32, max(25, (inner.width - 28) / 2))
         let statusWidth = max(0, inner.width - 3 - fieldWidth - codeWidth - 4)
-        drawRow(["FIELD", "METRIC CODE", "IN LAGO"], [fieldWidth, codeWidth, statusWidth],
-                styles: [theme.header], x: inner.x + 3, y: y, gap: 2, maxX: inner.maxX - 1)
+        drawRow(
+            ["FIELD", "METRIC CODE", "IN LAGO"], [fieldWidth, codeWidth, statusWidth],
+            styles: [theme.header], x: inner.x + 3, y: y, gap: 2, maxX: inner.maxX - 1)
         y += 1
         let known = pane.knownCodes
         let metricsByCode = Dictionary(
@@ -39,10 +44,12 @@ extension Renderer {
             grid.put(padded(field.rawValue, toWidth: fieldWidth), x: inner.x + 3, y: y, style: theme.label)
             let codeX = inner.x + 3 + fieldWidth + 2
             if let edit = pane.edit, edit.field == field {
-                edit.text.render(into: &grid, x: codeX, y: y, width: codeWidth, style: theme.focusedField, focused: true)
+                edit.text.render(
+                    into: &grid, x: codeX, y: y, width: codeWidth, style: theme.focusedField, focused: true)
             } else {
-                grid.put(truncate(code, toWidth: codeWidth, ellipsis: symbols.ellipsis), x: codeX, y: y,
-                         maxWidth: codeWidth)
+                grid.put(
+                    truncate(code, toWidth: codeWidth, ellipsis: symbols.ellipsis), x: codeX, y: y,
+                    maxWidth: codeWidth)
             }
             var statusSpan: Span
             if pane.saving == field {
@@ -63,11 +70,13 @@ extension Renderer {
                 statusSpan = Span(code == field.defaultMetricCode ? "default code" : "custom code", theme.dim)
             }
             let statusX = codeX + codeWidth + 2
-            grid.put(truncate(statusSpan.text, toWidth: statusWidth, ellipsis: symbols.ellipsis), x: statusX, y: y,
-                     style: statusSpan.style, maxWidth: statusWidth)
+            grid.put(
+                truncate(statusSpan.text, toWidth: statusWidth, ellipsis: symbols.ellipsis), x: statusX, y: y,
+                style: statusSpan.style, maxWidth: statusWidth)
             if selected && pane.edit == nil {
-                grid.patchStyle(Rect(x: inner.x, y: y, width: inner.width, height: 1),
-                                with: focused ? theme.selection : theme.inactiveSelection)
+                grid.patchStyle(
+                    Rect(x: inner.x, y: y, width: inner.width, height: 1),
+                    with: focused ? theme.selection : theme.inactiveSelection)
             }
             y += 1
         }
@@ -76,14 +85,20 @@ extension Renderer {
             if let error = edit.error {
                 line([Span("\(symbols.cross) \(edit.field.rawValue): \(error)", theme.error)], in: inner, y: y)
             } else {
-                line([Span("Enter save \(symbols.dot) Esc cancel \(symbols.dot) letters, digits, _ . - only",
-                           theme.dim)], in: inner, y: y)
+                line(
+                    [
+                        Span(
+                            "Enter save \(symbols.dot) Esc cancel \(symbols.dot) letters, digits, _ . - only",
+                            theme.dim)
+                    ], in: inner, y: y)
             }
         } else if case .failed(let reason) = pane.metrics {
             line([Span("\(symbols.cross) could not list billable metrics: \(reason)", theme.error)], in: inner, y: y)
         } else if let known, CanonicalField.allCases.contains(where: { !known.contains(state.code(for: $0)) }) {
-            y += paragraph("Lago refuses events whose code is not a billable metric. Enter on a \(symbols.cross) row "
-                           + "picks one of Lago's codes.", theme.warning, in: inner, y: y) - 1
+            y +=
+                paragraph(
+                    "Lago refuses events whose code is not a billable metric. Enter on a \(symbols.cross) row "
+                        + "picks one of Lago's codes.", theme.warning, in: inner, y: y) - 1
         } else if known == nil {
             line([Span("Press c to check the codes against Lago's billable metrics.", theme.dim)], in: inner, y: y)
         }
@@ -108,16 +123,23 @@ extension Renderer {
         }
         line(current, in: inner, y: y)
         y += 1
-        line([Span("used when an event names no subscription", theme.dim)], in: inner, y: y,
-             indent: 23)
+        line(
+            [Span("used when an event names no subscription", theme.dim)], in: inner, y: y,
+            indent: 23)
         y += 1
         if let input = pane.input {
             line([Span(padded("Type an id", toWidth: 22), theme.label)], in: inner, y: y)
-            input.render(into: &grid, x: inner.x + 23, y: y, width: min(40, inner.width - 24),
-                         style: theme.focusedField, focused: true)
+            input.render(
+                into: &grid, x: inner.x + 23, y: y, width: min(40, inner.width - 24),
+                style: theme.focusedField, focused: true)
             y += 1
-            line([Span(pane.inputError.map { "\(symbols.cross) \($0)" } ?? "Enter save (checked in Lago) \(symbols.dot) Esc cancel",
-                       pane.inputError == nil ? theme.dim : theme.error)], in: inner, y: y, indent: 23)
+            line(
+                [
+                    Span(
+                        pane.inputError.map { "\(symbols.cross) \($0)" }
+                            ?? "Enter save (checked in Lago) \(symbols.dot) Esc cancel",
+                        pane.inputError == nil ? theme.dim : theme.error)
+                ], in: inner, y: y, indent: 23)
             y += 1
         }
         y += 1
@@ -132,8 +154,9 @@ extension Renderer {
         if let search = pane.search {
             heading.append(Span("   /", theme.hintKey))
             let x = put(heading, x: inner.x + 1, y: y, maxX: inner.maxX - 1)
-            search.render(into: &grid, x: x, y: y, width: min(30, inner.maxX - 1 - x), style: theme.focusedField,
-                          focused: true)
+            search.render(
+                into: &grid, x: x, y: y, width: min(30, inner.maxX - 1 - x), style: theme.focusedField,
+                focused: true)
         } else {
             if !pane.query.isEmpty { heading.append(Span("   [search: \(pane.query)]", theme.warning)) }
             line(heading, in: inner, y: y)
@@ -156,15 +179,20 @@ extension Renderer {
         let list = state.filteredSubscriptions
         if list.isEmpty {
             y += 1
-            line([Span(pane.query.isEmpty ? "no active subscriptions in Lago" : "nothing matches the search",
-                       theme.dim)], in: inner, y: y, indent: 3)
+            line(
+                [
+                    Span(
+                        pane.query.isEmpty ? "no active subscriptions in Lago" : "nothing matches the search",
+                        theme.dim)
+                ], in: inner, y: y, indent: 3)
             return
         }
         let gap = 2
         let wide = inner.width >= 100
         let widths = wide ? [24, 16, 18, 10, 9, max(0, inner.width - 3 - 77 - 5 * gap)] : [18, 12, 14, 10, 9]
-        drawRow(["EXTERNAL ID", "CUSTOMER", "PLAN", "STARTED", "", "NAME"], widths, styles: [theme.header],
-                x: inner.x + 3, y: y, gap: gap, maxX: inner.maxX - 1)
+        drawRow(
+            ["EXTERNAL ID", "CUSTOMER", "PLAN", "STARTED", "", "NAME"], widths, styles: [theme.header],
+            x: inner.x + 3, y: y, gap: gap, maxX: inner.maxX - 1)
         y += 1
         let rows = inner.maxY - y
         guard rows > 0 else { return }
@@ -177,14 +205,18 @@ extension Renderer {
                 grid.put(symbols.pointer, x: inner.x + 1, y: y, style: theme.focusedTitle)
             }
             let started = String((subscription.startedAt ?? subscription.subscriptionAt ?? "").prefix(10))
-            drawRow([subscription.externalID, subscription.externalCustomerID ?? symbols.dash,
-                     subscription.planCode ?? symbols.dash, started.isEmpty ? symbols.dash : started,
-                     isDefault ? "\(symbols.check) default" : "", subscription.name ?? ""], widths,
-                    styles: [.plain, .plain, .plain, theme.dim, theme.ok, theme.dim], x: inner.x + 3, y: y, gap: gap,
-                    maxX: inner.maxX - 1)
+            drawRow(
+                [
+                    subscription.externalID, subscription.externalCustomerID ?? symbols.dash,
+                    subscription.planCode ?? symbols.dash, started.isEmpty ? symbols.dash : started,
+                    isDefault ? "\(symbols.check) default" : "", subscription.name ?? "",
+                ], widths,
+                styles: [.plain, .plain, .plain, theme.dim, theme.ok, theme.dim], x: inner.x + 3, y: y, gap: gap,
+                maxX: inner.maxX - 1)
             if index == pane.selection {
-                grid.patchStyle(Rect(x: inner.x, y: y, width: inner.width, height: 1),
-                                with: focused ? theme.selection : theme.inactiveSelection)
+                grid.patchStyle(
+                    Rect(x: inner.x, y: y, width: inner.width, height: 1),
+                    with: focused ? theme.selection : theme.inactiveSelection)
             }
             y += 1
         }

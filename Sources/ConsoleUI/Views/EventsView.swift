@@ -35,19 +35,32 @@ extension Renderer {
         let history = state.history
         var title: [Span] = [Span("\(symbols.dot) \(Format.grouped(history.count)) ", theme.dim)]
         if let filter = history.filter {
-            title = [Span("\(symbols.dot) \(Format.grouped(state.visibleEventCount)) of \(Format.grouped(history.count)) ",
-                          theme.dim),
-                     Span("[filter: \(filter.text)] ", theme.warning)]
+            title = [
+                Span(
+                    "\(symbols.dot) \(Format.grouped(state.visibleEventCount)) of \(Format.grouped(history.count)) ",
+                    theme.dim),
+                Span("[filter: \(filter.text)] ", theme.warning),
+            ]
         }
         if history.droppedCount > 0 {
             title.append(Span("\(symbols.dot) \(Format.grouped(history.droppedCount)) scrolled out ", theme.dim))
         }
         var status: [Span] = []
         if state.isPaused {
-            status.append(Span(" PAUSED \(symbols.dot) \(Format.grouped(state.newWhilePaused)) new ", theme.badgePaused))
-            status.append(Span(" "))
+            status.append(
+                Span(" PAUSED \(symbols.dot) \(Format.grouped(state.newWhilePaused)) new ", theme.badgePaused))
         }
-        status.append(Span(state.events.order == .follow ? " following " : " newest first ", theme.dim))
+        let order: String
+        switch state.events.order {
+        case .follow: order = state.events.autoscroll && !state.isPaused ? "following" : "newest at bottom"
+        case .newestFirst: order = "newest first"
+        }
+        // The order label goes first when the top border is too short for everything.
+        let headingWidth = displayWidth(of: " 1 Events ") + width(of: title)
+        if width(of: status) + displayWidth(of: "  \(order) ") + headingWidth + 5 <= rect.width || status.isEmpty {
+            if !status.isEmpty { status.append(Span(" ")) }
+            status.append(Span(" \(order) ", theme.dim))
+        }
         let inner = paneBox(rect, pane: .events, title: title, status: status)
         guard inner.height > 0 else { return }
         let columns = EventColumns(width: inner.width)
@@ -74,16 +87,19 @@ extension Renderer {
             let display = window.top + offset
             guard let record = history.record(sequence: state.eventSequence(atDisplay: display)) else { continue }
             let y = inner.y + 1 + offset
-            drawEventRow(record, columns, x: inner.x, y: y, maxX: inner.maxX,
-                         highlighted: highlighted.contains(record.transactionID))
+            drawEventRow(
+                record, columns, x: inner.x, y: y, maxX: inner.maxX,
+                highlighted: highlighted.contains(record.transactionID))
             if display == window.selected {
-                grid.patchStyle(Rect(x: inner.x, y: y, width: inner.width, height: 1),
-                                with: focused ? theme.selection : theme.inactiveSelection)
+                grid.patchStyle(
+                    Rect(x: inner.x, y: y, width: inner.width, height: 1),
+                    with: focused ? theme.selection : theme.inactiveSelection)
             }
         }
         if let selected = window.selected {
             let position = " \(Format.grouped(selected + 1))/\(Format.grouped(window.count)) "
-            put([Span(position, theme.dim)], x: rect.maxX - 2 - displayWidth(of: position), y: rect.maxY - 1,
+            put(
+                [Span(position, theme.dim)], x: rect.maxX - 2 - displayWidth(of: position), y: rect.maxY - 1,
                 maxX: rect.maxX - 1)
         }
     }
@@ -109,7 +125,8 @@ extension Renderer {
         grid.put(highlighted ? symbols.pointer : " ", x: x, y: y, style: theme.highlight)
         var column = x + 2
         func cell(_ text: String, _ width: Int, _ style: Style, leading: Bool = false) {
-            let shown = leading
+            let shown =
+                leading
                 ? truncateLeading(text, toWidth: width, ellipsis: symbols.ellipsis)
                 : truncate(text, toWidth: width, ellipsis: symbols.ellipsis)
             grid.put(shown, x: column, y: y, style: style, maxWidth: max(0, min(width, maxX - column)))

@@ -27,7 +27,8 @@ extension AppState {
         order += HelpSection.allCases.filter { !order.contains($0) }
         var lines: [HelpLine] = []
         if readOnly {
-            lines.append(HelpLine(kind: .note, keys: "", text: "read-only mode: actions that change something are hidden"))
+            lines.append(
+                HelpLine(kind: .note, keys: "", text: "read-only mode: actions that change something are hidden"))
             lines.append(HelpLine(kind: .blank, keys: "", text: ""))
         }
         for section in order {
@@ -109,20 +110,22 @@ extension Renderer {
 
     /// Clears a rectangle (and a one-cell margin inside the panes around it) and draws a box around it with a
     /// heading; returns the inside.
-    mutating func overlayBox(_ rect: Rect, heading: String, status: [Span] = [], footer: [Span] = [],
-                             border: Style? = nil) -> Rect {
+    mutating func overlayBox(
+        _ rect: Rect, heading: String, status: [Span] = [], footer: [Span] = [],
+        border: Style? = nil
+    ) -> Rect {
         clearMargin(around: rect)
         grid.fill(rect)
         grid.drawBox(rect, symbols: symbols.box, style: border ?? theme.focusedBorder)
         return boxLabels(rect, heading: " \(heading) ", focused: true, title: [], status: status, footer: footer)
     }
 
-    /// Blanks the cells around a dialog that belong to the main pane's inside, so rows do not touch its border.
+    /// Blanks the main pane's rows around a dialog (a band across the pane), so no half-cut row touches it.
     mutating func clearMargin(around rect: Rect) {
         let container = layout.main.inset(by: 1)
         if rect.x <= container.x || rect.maxX >= container.maxX { return }
-        let x0 = max(container.x, rect.x - 2)
-        let x1 = min(container.maxX, rect.maxX + 2)
+        let x0 = container.x
+        let x1 = container.maxX
         let y0 = max(container.y, rect.y - 1)
         let y1 = min(container.maxY, rect.maxY + 1)
         grid.fill(Rect(x: x0, y: y0, width: x1 - x0, height: y1 - y0))
@@ -137,12 +140,14 @@ extension Renderer {
     /// is too narrow for it).
     func dialogRect(maxWidth: Int, height: Int) -> Rect {
         let main = layout.main.inset(by: 1)
-        let container = main.width - 4 >= min(maxWidth, 76)
+        let container =
+            main.width - 4 >= min(maxWidth, 76)
             ? main : Rect(x: 0, y: main.y, width: grid.width, height: main.height)
         let width = min(maxWidth, container.width - 4)
         let boxHeight = min(height, container.height)
-        return Rect(x: container.x + (container.width - width) / 2,
-                    y: container.y + max(0, (container.height - boxHeight) / 2), width: width, height: boxHeight)
+        return Rect(
+            x: container.x + (container.width - width) / 2,
+            y: container.y + max(0, (container.height - boxHeight) / 2), width: width, height: boxHeight)
     }
 
     // MARK: - Help
@@ -150,31 +155,49 @@ extension Renderer {
     mutating func drawHelp(scroll: Int) {
         let lines = state.helpLines()
         let rect = fullOverlayRect
-        let inner = overlayBox(rect, heading: "Help \(symbols.dash) \(state.focusedPane.title)",
-                               status: [Span(" Esc close ", theme.dim)])
+        let inner = overlayBox(
+            rect, heading: "Help \(symbols.dash) \(state.focusedPane.title)",
+            status: [Span(" Esc close ", theme.dim)])
         guard inner.height > 0 else { return }
         let columns = inner.width >= 100 ? 2 : 1
         let columnWidth = (inner.width - 2) / columns
         let rows = inner.height
+        // Lay sections out so that one that fits in a column does not straddle two.
+        var laid: [HelpLine] = []
+        var block: [HelpLine] = []
+        func flush() {
+            let used = laid.count % rows
+            if columns > 1 && used != 0 && block.count <= rows && block.count > rows - used {
+                laid += Array(repeating: HelpLine(kind: .blank, keys: "", text: ""), count: rows - used)
+            }
+            laid += block
+            block = []
+        }
+        for help in lines {
+            if help.kind == .heading { flush() }
+            block.append(help)
+        }
+        flush()
         let perColumnPage = rows
-        let start = max(0, min(scroll, max(0, lines.count - rows * columns)))
+        let start = max(0, min(scroll, max(0, laid.count - rows * columns)))
         let keyWidth = 13
         for index in 0..<(perColumnPage * columns) {
             let lineIndex = start + index
-            guard lineIndex < lines.count else { break }
+            guard lineIndex < laid.count else { break }
             let column = index / perColumnPage
             let row = index % perColumnPage
             let x = inner.x + 1 + column * columnWidth
             let y = inner.y + row
-            let help = lines[lineIndex]
+            let help = laid[lineIndex]
             switch help.kind {
             case .heading:
                 grid.put(help.text, x: x, y: y, style: theme.focusedTitle, maxWidth: columnWidth - 1)
             case .entry:
                 grid.put(padded(help.keys, toWidth: keyWidth), x: x + 1, y: y, style: theme.hintKey)
                 let textStyle = help.text.hasSuffix(" !") ? theme.error : Style.plain
-                grid.put(truncate(help.text, toWidth: columnWidth - keyWidth - 3, ellipsis: symbols.ellipsis),
-                         x: x + 2 + keyWidth, y: y, style: textStyle, maxWidth: columnWidth - keyWidth - 3)
+                grid.put(
+                    truncate(help.text, toWidth: columnWidth - keyWidth - 3, ellipsis: symbols.ellipsis),
+                    x: x + 2 + keyWidth, y: y, style: textStyle, maxWidth: columnWidth - keyWidth - 3)
             case .note:
                 grid.put(help.text, x: x, y: y, style: theme.warning, maxWidth: columnWidth - 1)
             case .blank:
@@ -182,9 +205,10 @@ extension Renderer {
             }
         }
         let shownEnd = start + perColumnPage * columns
-        if start > 0 || shownEnd < lines.count {
-            let more = " \(start > 0 ? "↑" : " ")\(shownEnd < lines.count ? "↓" : " ") j/k scroll "
-            put([Span(state.asciiOnly ? " j/k scroll " : more, theme.dim)], x: rect.maxX - 2 - displayWidth(of: more),
+        if start > 0 || shownEnd < laid.count {
+            let more = " \(start > 0 ? "↑" : " ")\(shownEnd < laid.count ? "↓" : " ") j/k scroll "
+            put(
+                [Span(state.asciiOnly ? " j/k scroll " : more, theme.dim)], x: rect.maxX - 2 - displayWidth(of: more),
                 y: rect.maxY - 1, maxX: rect.maxX - 1)
         }
     }
@@ -199,9 +223,10 @@ extension Renderer {
             return
         }
         let footer = [Span(" y copy \(symbols.dot) j/k scroll \(symbols.dot) Esc close ", theme.dim)]
-        let inner = overlayBox(rect, heading: "Event \(record.transactionID)",
-                               status: [Span(" \(record.state.label) ", theme.style(for: record.state))],
-                               footer: footer)
+        let inner = overlayBox(
+            rect, heading: "Event \(record.transactionID)",
+            status: [Span(" \(record.state.label) ", theme.style(for: record.state))],
+            footer: footer)
         guard inner.height > 0 else { return }
         let headings: Set<String> = ["Sent to Lago", "Lago's response", "Attempts"]
         var rendered: [(String, Style)] = []
@@ -258,11 +283,13 @@ extension Renderer {
         }
         let mark = symbols.pointer
         var spans = [
-            Span(dialog.yesHighlighted ? "\(mark) \(yes)" : "  \(yes)",
-                 dialog.yesHighlighted ? theme.buttonSelected : theme.button),
+            Span(
+                dialog.yesHighlighted ? "\(mark) \(yes)" : "  \(yes)",
+                dialog.yesHighlighted ? theme.buttonSelected : theme.button),
             Span("   "),
-            Span(dialog.yesHighlighted ? "  \(no)" : "\(mark) \(no)",
-                 dialog.yesHighlighted ? theme.button : theme.buttonSelected),
+            Span(
+                dialog.yesHighlighted ? "  \(no)" : "\(mark) \(no)",
+                dialog.yesHighlighted ? theme.button : theme.buttonSelected),
         ]
         if let extra { spans += [Span("   "), Span("  \(extra)", theme.button)] }
         return spans
@@ -304,13 +331,15 @@ extension Renderer {
     mutating func drawPicker(_ picker: PickerState) {
         let items = picker.filtered
         let rect = dialogRect(maxWidth: 76, height: max(8, items.count + 6))
-        let inner = overlayBox(rect, heading: "Billable metric for \(picker.field.rawValue)",
-                               status: [Span(" \(items.count) of \(picker.items.count) ", theme.dim)],
-                               footer: [Span(" Enter pick \(symbols.dot) Esc cancel ", theme.dim)])
+        let inner = overlayBox(
+            rect, heading: "Billable metric for \(picker.field.rawValue)",
+            status: [Span(" \(items.count) of \(picker.items.count) ", theme.dim)],
+            footer: [Span(" Enter pick \(symbols.dot) Esc cancel ", theme.dim)])
         guard inner.height > 2 else { return }
         grid.put("Search", x: inner.x + 1, y: inner.y, style: theme.label)
-        picker.query.render(into: &grid, x: inner.x + 9, y: inner.y, width: inner.width - 10,
-                            style: theme.focusedField, focused: true)
+        picker.query.render(
+            into: &grid, x: inner.x + 9, y: inner.y, width: inner.width - 10,
+            style: theme.focusedField, focused: true)
         let rows = inner.height - 2
         let top = max(0, min(picker.selection - rows + 1, items.count - rows))
         if items.isEmpty {
@@ -322,9 +351,12 @@ extension Renderer {
             let item = items[index]
             let selected = index == picker.selection
             if selected { grid.put(symbols.pointer, x: inner.x + 1, y: y, style: theme.focusedTitle) }
-            drawRow([item.value, item.detail], [codeWidth, inner.width - codeWidth - 6],
-                    styles: [.plain, theme.dim], x: inner.x + 3, y: y, gap: 2)
-            if selected { grid.patchStyle(Rect(x: inner.x, y: y, width: inner.width, height: 1), with: theme.selection) }
+            drawRow(
+                [item.value, item.detail], [codeWidth, inner.width - codeWidth - 6],
+                styles: [.plain, theme.dim], x: inner.x + 3, y: y, gap: 2)
+            if selected {
+                grid.patchStyle(Rect(x: inner.x, y: y, width: inner.width, height: 1), with: theme.selection)
+            }
         }
     }
 
@@ -332,20 +364,29 @@ extension Renderer {
 
     mutating func drawReplayForm(_ form: ReplayForm) {
         let rect = dialogRect(maxWidth: 90, height: 13)
-        let inner = overlayBox(rect, heading: "Edit & replay",
-                               footer: [Span(" Tab next field \(symbols.dot) Enter replay \(symbols.dot) Esc cancel ",
-                                             theme.dim)])
+        let inner = overlayBox(
+            rect, heading: "Edit & replay",
+            footer: [
+                Span(
+                    " Tab next field \(symbols.dot) Enter replay \(symbols.dot) Esc cancel ",
+                    theme.dim)
+            ])
         guard inner.height > 0 else { return }
         var y = inner.y + 1
-        line([Span(padded("transaction", toWidth: 14), theme.label), Span(form.transactionID, theme.title),
-              Span("  (kept: Lago deduplicates by it)", theme.dim)], in: inner, y: y, indent: 2)
+        line(
+            [
+                Span(padded("transaction", toWidth: 14), theme.label), Span(form.transactionID, theme.title),
+                Span("  (kept: Lago deduplicates by it)", theme.dim),
+            ], in: inner, y: y, indent: 2)
         y += 2
         for (index, field) in form.fields.enumerated() {
             let focused = index == form.focused
-            grid.put(padded(ReplayForm.labels[index], toWidth: 14), x: inner.x + 2, y: y,
-                     style: form.errors[index] != nil ? theme.error : (focused ? theme.focusedTitle : theme.label))
-            field.render(into: &grid, x: inner.x + 16, y: y, width: inner.width - 18,
-                         style: focused ? theme.focusedField : theme.field, focused: focused)
+            grid.put(
+                padded(ReplayForm.labels[index], toWidth: 14), x: inner.x + 2, y: y,
+                style: form.errors[index] != nil ? theme.error : (focused ? theme.focusedTitle : theme.label))
+            field.render(
+                into: &grid, x: inner.x + 16, y: y, width: inner.width - 18,
+                style: focused ? theme.focusedField : theme.field, focused: focused)
             y += 1
             if let error = form.errors[index] {
                 line([Span("\(symbols.cross) \(error)", theme.error)], in: inner, y: y, indent: 16)

@@ -12,8 +12,9 @@ extension Renderer {
         let valueWidth = 8
         let secondX = inner.x + 1 + max(labelWidth + valueWidth + 3, min(40, (inner.width - 2) / 2))
         func count(_ label: String, _ value: String, _ style: Style, x: Int, y: Int, indent: Int = 0) {
-            grid.put(padded(String(repeating: " ", count: indent) + label, toWidth: labelWidth), x: x, y: y,
-                     style: indent > 0 ? theme.dim : theme.label)
+            grid.put(
+                padded(String(repeating: " ", count: indent) + label, toWidth: labelWidth), x: x, y: y,
+                style: indent > 0 ? theme.dim : theme.label)
             grid.put(rightAligned(value, toWidth: valueWidth), x: x + labelWidth, y: y, style: style)
         }
         let leftX = inner.x + 1
@@ -21,24 +22,28 @@ extension Renderer {
         count("Pending", Format.grouped(stats.pending), stats.pending > 0 ? theme.warning : .plain, x: leftX, y: y)
         count("queued", Format.grouped(stats.queued), .plain, x: leftX, y: y + 1, indent: 2)
         count("in flight", Format.grouped(stats.inFlight), .plain, x: leftX, y: y + 2, indent: 2)
-        count("retrying", Format.grouped(stats.retrying), stats.retrying > 0 ? theme.warning : .plain, x: leftX,
-              y: y + 3, indent: 2)
+        count(
+            "retrying", Format.grouped(stats.retrying), stats.retrying > 0 ? theme.warning : .plain, x: leftX,
+            y: y + 3, indent: 2)
         count("oldest", oldest, .plain, x: leftX, y: y + 4, indent: 2)
         count("Delivered", Format.grouped(stats.delivered), theme.ok, x: secondX, y: y)
         count("Already in Lago", Format.grouped(stats.alreadyInLago), theme.info, x: secondX, y: y + 1)
         count("Dead", Format.grouped(stats.dead), stats.dead > 0 ? theme.error : .plain, x: secondX, y: y + 2)
-        count("Refused", Format.grouped(stats.refused), stats.refused > 0 ? theme.error : .plain, x: secondX,
-              y: y + 3)
+        count(
+            "Refused", Format.grouped(stats.refused), stats.refused > 0 ? theme.error : .plain, x: secondX,
+            y: y + 3)
         y += 6
         // Events per second over the last minute.
         let samples = stats.eventsPerSecond
-        let rateNote = "last 60 s \(symbols.dot) now \(Format.oneDecimal(samples.last ?? 0))/s \(symbols.dot) "
+        let rateNote =
+            "last 60 s \(symbols.dot) now \(Format.oneDecimal(samples.last ?? 0))/s \(symbols.dot) "
             + "peak \(Format.oneDecimal(samples.max() ?? 0))/s"
         let labelColumn = 10
         let sparkWidth = min(60, inner.width - 2 - labelColumn)
         line([Span(padded("Events/s", toWidth: labelColumn), theme.label)], in: inner, y: y)
-        grid.put(sparkline(samples, width: sparkWidth), x: inner.x + 1 + labelColumn, y: y, style: theme.spark,
-                 maxWidth: sparkWidth)
+        grid.put(
+            sparkline(samples, width: sparkWidth), x: inner.x + 1 + labelColumn, y: y, style: theme.spark,
+            maxWidth: sparkWidth)
         y += 1
         line([Span(rateNote, theme.dim)], in: inner, y: y, indent: 1 + labelColumn)
         y += 2
@@ -65,9 +70,12 @@ extension Renderer {
             }
             if !stats.deadLetters.isEmpty { parts.append("\(stats.deadLetters.count) dead") }
             let style = stats.deadLetters.isEmpty ? theme.warning : theme.error
-            line([Span(padded("Failures", toWidth: labelColumn), theme.label),
-                  Span(parts.joined(separator: " \(symbols.dot) "), style),
-                  Span(layout.kind == .narrow ? " \(symbols.arrow) 3" : "", theme.dim)], in: inner, y: y)
+            line(
+                [
+                    Span(padded("Failures", toWidth: labelColumn), theme.label),
+                    Span(parts.joined(separator: " \(symbols.dot) "), style),
+                    Span(layout.kind == .narrow ? " \(symbols.arrow) 3" : "", theme.dim),
+                ], in: inner, y: y)
         }
     }
 
@@ -100,8 +108,8 @@ extension Renderer {
         switch state.connection.auth {
         case .unknown: spans.append(Span("auth not checked", theme.dim))
         case .checking: spans.append(Span("checking key\(symbols.ellipsis)", theme.dim))
-        case .ok: spans.append(Span("auth \(symbols.check) key accepted", theme.ok))
-        case .failed(let reason): spans.append(Span("auth \(symbols.cross) \(reason)", theme.error))
+        case .ok: spans.append(Span("\(symbols.check) key accepted", theme.ok))
+        case .failed(let reason): spans.append(Span("\(symbols.cross) key rejected: \(reason)", theme.error))
         }
         return spans
     }

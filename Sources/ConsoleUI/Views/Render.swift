@@ -84,8 +84,9 @@ struct Renderer {
         let focused = state.focusedPane == pane
         grid.fill(rect)
         grid.drawBox(rect, symbols: symbols.box, style: focused ? theme.focusedBorder : theme.border)
-        return boxLabels(rect, heading: " \(pane.rawValue) \(pane.title) ", focused: focused, title: title,
-                         status: status, footer: footer)
+        return boxLabels(
+            rect, heading: " \(pane.rawValue) \(pane.title) ", focused: focused, title: title,
+            status: status, footer: footer)
     }
 
     /// Writes the heading and labels of a box drawn at `rect`; returns the inside.
@@ -233,8 +234,10 @@ struct Renderer {
         if state.stats.dead > 0 {
             segments.append(([Span(" dead \(Format.grouped(state.stats.dead)) ", theme.badgeReadOnly)], 1))
         }
-        let right = [Span(" ? ", theme.statusStrong), Span("help ", bar), Span(" q ", theme.statusStrong),
-                     Span("quit ", bar)]
+        let right = [
+            Span(" ? ", theme.statusStrong), Span("help ", bar), Span(" q ", theme.statusStrong),
+            Span("quit ", bar),
+        ]
         let available = grid.width - width(of: right) - 1
         var kept = segments
         while width(of: kept.flatMap(\.spans)) > available,
@@ -255,7 +258,8 @@ struct Renderer {
             Pane.allCases.map { pane in
                 var title = pane.title
                 if short {
-                    title = [.subscription: "Sub", .sendTest: "Send", .mappings: "Maps", .failures: "Fail"][pane] ?? title
+                    title =
+                        [.subscription: "Sub", .sendTest: "Send", .mappings: "Maps", .failures: "Fail"][pane] ?? title
                 }
                 var label = " \(pane.rawValue) \(title) "
                 if pane == .failures && !state.stats.deadLetters.isEmpty {
@@ -270,7 +274,9 @@ struct Renderer {
         }
         var tabs = labels(short: false)
         var gap = 2
-        let total = { (tabs: [String], gap: Int) in tabs.reduce(0) { $0 + displayWidth(of: $1) } + gap * (tabs.count - 1) }
+        let total = { (tabs: [String], gap: Int) in
+            tabs.reduce(0) { $0 + displayWidth(of: $1) } + gap * (tabs.count - 1)
+        }
         while gap > 0 && total(tabs, gap) > grid.width { gap -= 1 }
         if total(tabs, gap) > grid.width { tabs = labels(short: true) }
         var x = 0
@@ -317,7 +323,9 @@ struct Renderer {
         var shown = 0
         for binding in footerBindings() where shown < 6 {
             let spans = [
-                Span(binding.footerLabel(ascii: state.asciiOnly), theme.hintKey), Span(" " + binding.hint!, theme.hintText),
+                Span(binding.footerLabel(ascii: state.asciiOnly), theme.hintKey),
+                Span(
+                    " " + (binding.action == .togglePause && state.isPaused ? "resume" : binding.hint!), theme.hintText),
             ]
             let w = width(of: spans)
             if x + w > hintsMaxX { break }

@@ -61,16 +61,18 @@ extension Renderer {
             grid.put(padded(field.label, toWidth: labelWidth), x: place.x, y: place.y, style: labelStyle)
             let valueX = place.x + labelWidth + 1
             if selected, let editing = pane.editing {
-                editing.render(into: &grid, x: valueX, y: place.y, width: place.width, style: theme.focusedField,
-                               focused: true)
+                editing.render(
+                    into: &grid, x: valueX, y: place.y, width: place.width, style: theme.focusedField,
+                    focused: true)
                 continue
             }
             let value = pane.values[field] ?? ""
             if value.isEmpty {
                 grid.put(placeholder(for: field), x: valueX, y: place.y, style: theme.dim, maxWidth: place.width)
             } else {
-                grid.put(truncate(value, toWidth: place.width, ellipsis: symbols.ellipsis), x: valueX, y: place.y,
-                         style: hasError ? theme.error : .plain, maxWidth: place.width)
+                grid.put(
+                    truncate(value, toWidth: place.width, ellipsis: symbols.ellipsis), x: valueX, y: place.y,
+                    style: hasError ? theme.error : .plain, maxWidth: place.width)
             }
         }
         y = lastRow + 2
@@ -85,7 +87,8 @@ extension Renderer {
         guard y < inner.maxY else { return }
         // The last send, followed to delivery.
         if pane.lastSent.isEmpty {
-            let hint = state.readOnly
+            let hint =
+                state.readOnly
                 ? "Test events are disabled in read-only mode."
                 : "Enter edits a field, Tab moves to the next, ctrl-s sends. Sent events are highlighted in 1 Events "
                     + "and followed here until Lago has them."
@@ -93,15 +96,17 @@ extension Renderer {
             return
         }
         let count = pane.lastSent.count
-        line([Span("Last sent", theme.title), Span("  \(count) event\(count == 1 ? "" : "s")", theme.dim)],
-             in: inner, y: y)
+        line(
+            [Span("Last sent", theme.title), Span("  \(count) event\(count == 1 ? "" : "s")", theme.dim)],
+            in: inner, y: y)
         y += 1
         let transactionWidth = min(30, max(20, inner.width * 30 / 100))
         let codeWidth = min(28, max(18, inner.width / 4))
         let stateWidth = max(0, min(20, inner.width - 3 - transactionWidth - codeWidth - 4))
         let widths = [transactionWidth, codeWidth, stateWidth]
-        drawRow(["TRANSACTION", "CODE", "STATE"], widths, styles: [theme.header], x: inner.x + 3, y: y, gap: 2,
-                maxX: inner.maxX - 1)
+        drawRow(
+            ["TRANSACTION", "CODE", "STATE"], widths, styles: [theme.header], x: inner.x + 3, y: y, gap: 2,
+            maxX: inner.maxX - 1)
         y += 1
         var verifications: [(String, Style)] = []
         for transactionID in pane.lastSent where y < inner.maxY {
@@ -116,17 +121,22 @@ extension Renderer {
                 stateText = "not seen yet"
                 stateStyle = theme.dim
             }
-            drawRow([transactionID, record?.code ?? "", stateText], widths,
-                    styles: [theme.highlight, .plain, stateStyle], x: inner.x + 3, y: y, gap: 2,
-                    leadingTruncation: [0], maxX: inner.maxX - 1)
+            drawRow(
+                [transactionID, record?.code ?? "", stateText], widths,
+                styles: [theme.highlight, .plain, stateStyle], x: inner.x + 3, y: y, gap: 2,
+                leadingTruncation: [0], maxX: inner.maxX - 1)
             y += 1
             switch pane.verifications[transactionID] {
             case nil: break
-            case .verifying: verifications.append(("\(symbols.ellipsis) \(transactionID)  checking in Lago", theme.warning))
+            case .verifying:
+                verifications.append(("\(symbols.ellipsis) \(transactionID)  checking in Lago", theme.warning))
             case .verified(let event):
                 let properties = EventRecord.summary(of: event.properties)
-                verifications.append(("\(symbols.check) \(transactionID)  in Lago \(symbols.dot) \(event.timestamp) "
-                                      + "\(symbols.dot) \(properties)", theme.ok))
+                verifications.append(
+                    (
+                        "\(symbols.check) \(transactionID)  in Lago \(symbols.dot) \(event.timestamp) "
+                            + "\(symbols.dot) \(properties)", theme.ok
+                    ))
             case .failed(let reason):
                 verifications.append(("\(symbols.cross) \(transactionID)  \(reason)", theme.error))
             }
