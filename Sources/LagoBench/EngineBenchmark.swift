@@ -76,7 +76,12 @@ public struct MemoryFigures: Sendable, Codable, Hashable {
 
 /// Everything ``EngineBenchmark/run(_:)`` measured.
 public struct EngineBenchmarkResult: Sendable, Codable, Hashable {
+    /// One producer, engine delivering to the in-process sandbox meanwhile (both share the machine's cores).
     public var enqueueLatency: LatencyFigures
+    /// One producer, engine not delivering: the spool's own commit latency.
+    public var enqueueLatencySpoolOnly: LatencyFigures
+    /// `producers` concurrent producers filling the spool of the resume run, engine not delivering.
+    public var enqueueThroughputSpoolOnly: ThroughputFigures
     public var healthy: ThroughputFigures
     public var withLatency: [ThroughputFigures]
     public var resume: ResumeFigures
@@ -107,6 +112,7 @@ public enum EngineBenchmark {
 
         let memory = options.rssEvents > 0 ? try await measureMemory(options, spoolPath: spoolPath()) : nil
         let latency = try await measureEnqueueLatency(options, spoolPath: spoolPath())
+        let spoolOnlyLatency = try await measureSpoolOnlyLatency(options, spoolPath: spoolPath())
         let healthy = try await measureThroughput(
             events: options.throughputEvents, maxInFlight: 4, latency: 0, producers: options.producers,
             spoolPath: spoolPath())
@@ -117,14 +123,23 @@ public enum EngineBenchmark {
                     events: options.latencyEvents, maxInFlight: maxInFlight, latency: options.addedLatencyMilliseconds,
                     producers: options.producers, spoolPath: spoolPath()))
         }
-        let resume = try await measureResume(options, spoolPath: spoolPath())
+        let resumePath = spoolPath()
+        let fillStart = ContinuousClock.now
+        try await fillSpool(resumePath, count: options.resumeEvents, producers: options.producers, prefix: "resume")
+        let fillSeconds = seconds(since: fillStart)
+        let spoolOnlyThroughput = ThroughputFigures(
+            events: options.resumeEvents, maxInFlight: 0, addedLatencyMilliseconds: 0, seconds: fillSeconds,
+            eventsPerSecond: Double(options.resumeEvents) / fillSeconds, enqueueSeconds: fillSeconds, requests: 0,
+            lost: 0, duplicated: 0)
+        let resume = try await measureResume(options, spoolPath: resumePath)
         let ingest = try await measureSandboxIngest(events: options.throughputEvents)
         return EngineBenchmarkResult(
-            enqueueLatency: latency, healthy: healthy, withLatency: withLatency, resume: resume, memory: memory,
+            enqueueLatency: latency, enqueueLatencySpoolOnly: spoolOnlyLatency,
+            enqueueThroughputSpoolOnly: spoolOnlyThroughput, healthy: healthy, withLatency: withLatency, resume: resume, memory: memory,
             sandboxIngest: ingest,
             targets: [
                 "enqueueP99": "<= 100 us", "healthy": ">= 100000 events/s", "latency100ms": ">= 7000 events/s",
-                "resume": "<= 1 s", "rss": "<= 100 MB",
+                "resume": "<= 1 s", "rss": "<= 100 MB (VmHWM)",
             ])
     }
 
@@ -226,9 +241,35 @@ public enum EngineBenchmark {
         await engine.shutdown()
     }
 
+    /// Sequential enqueues into a spool nobody delivers from.
+    static func measureSpoolOnlyLatency(_ options: EngineBenchmarkOptions, spoolPath: String) async throws -> LatencyFigures {
+        let engine = try LagoEngine(
+            configuration: configuration(spoolPath: spoolPath), baseURL: LagoBaseURL("http://127.0.0.1:9"),
+            apiKey: "unused")
+        var samples: [Double] = []
+        samples.reserveCapacity(options.enqueueLatencySamples)
+        let clock = ContinuousClock()
+        for index in 0..<options.enqueueLatencySamples {
+            let event = event(index, prefix: "solo")
+            let elapsed = try await clock.measure { try await engine.enqueue(event) }
+            samples.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
+        }
+        await engine.shutdown()
+        return latencyFigures(samples)
+    }
+
+    static func latencyFigures(_ unsorted: [Double]) -> LatencyFigures {
+        let samples = unsorted.sorted()
+        func percentile(_ fraction: Double) -> Double {
+            samples.isEmpty ? 0 : samples[min(samples.count - 1, Int(Double(samples.count - 1) * fraction))]
+        }
+        return LatencyFigures(
+            samples: samples.count, p50Microseconds: percentile(0.5), p99Microseconds: percentile(0.99),
+            maxMicroseconds: samples.last ?? 0)
+    }
+
     static func measureResume(_ options: EngineBenchmarkOptions, spoolPath: String) async throws -> ResumeFigures {
-        try await fillSpool(spoolPath, count: options.resumeEvents, producers: options.producers, prefix: "resume")
-        return try await Sandbox.withRunning(SandboxOptions()) { sandbox in
+        try await Sandbox.withRunning(SandboxOptions()) { sandbox in
             let start = ContinuousClock.now
             let engine = try engine(configuration(spoolPath: spoolPath), sandbox: sandbox)
             let openSeconds = seconds(since: start)
@@ -285,7 +326,7 @@ public enum EngineBenchmark {
                 for lane in 0..<4 {
                     group.addTask {
                         for index in stride(from: lane, to: bodies.count, by: 4) {
-                            _ = try await client.createBatch(encodedBody: bodies[index])
+                            try await client.deliverBatch(encodedBody: bodies[index])
                         }
                     }
                 }

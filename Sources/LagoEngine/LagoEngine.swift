@@ -581,7 +581,7 @@ public final class LagoEngine: Sendable {
         let start = clock.now()
         var failure: (any Error)?
         do {
-            _ = try await client.createBatch(encodedBody: body)
+            try await client.deliverBatch(encodedBody: body)
         } catch {
             failure = error
         }

@@ -55,12 +55,20 @@ final class Spool: Sendable {
     private let database: DatabaseQueue
     private let writerQueue = DispatchQueue(label: "lago-engine.spool-writer", qos: .userInitiated)
     private let pending = Mutex(PendingWrites())
-    /// Called after a commit that appended rows (count, bytes), before the callers resume.
-    private let onAppend: Mutex<(@Sendable (Int, Int) -> Void)?> = Mutex(nil)
+    /// Called after a commit that appended rows (count, bytes), before the callers resume. Boxed in a class: a
+    /// closure stored directly in a `Mutex` is re-abstracted on every read, and the thunks nest until the stack
+    /// overflows.
+    private let onAppend: Mutex<AppendHandler?> = Mutex(nil)
+
+    private final class AppendHandler: Sendable {
+        let call: @Sendable (Int, Int) -> Void
+        init(_ call: @escaping @Sendable (Int, Int) -> Void) { self.call = call }
+    }
 
     private struct PendingOperation: Sendable {
         let appendedRows: Int
         let appendedBytes: Int
+        let isolated: Bool
         let work: @Sendable (Database) throws -> any Sendable
         let continuation: CheckedContinuation<any Sendable, any Error>
     }
@@ -199,20 +207,26 @@ final class Spool: Sendable {
 
     /// Sets the hook called after each commit that appended rows.
     func setAppendHandler(_ handler: @escaping @Sendable (Int, Int) -> Void) {
-        onAppend.withLock { $0 = handler }
+        let box = AppendHandler(handler)
+        onAppend.withLock { $0 = box }
     }
 
     // MARK: Writer
 
     /// Runs `work` inside the next group commit and returns its result once committed.
-    /// - Throws: the error of `work` (its savepoint is rolled back), ``EngineError/Kind/spoolIO`` when the commit
-    ///   fails, ``EngineError/Kind/shutDown`` after ``close()``.
+    ///
+    /// - Parameter isolated: run `work` in its own savepoint, so that its error fails it alone. Without it (the hot
+    ///   path: appends, claims, settlements, which fail only on I/O errors), an error rolls the whole group back
+    ///   and fails every operation of the group: nothing of it is committed.
+    /// - Throws: the error of an isolated `work` (its savepoint is rolled back), ``EngineError/Kind/spoolIO`` when
+    ///   the group fails, ``EngineError/Kind/shutDown`` after ``close()``.
     func perform<T: Sendable>(
-        appendedRows: Int = 0, appendedBytes: Int = 0, _ work: @escaping @Sendable (Database) throws -> T
+        appendedRows: Int = 0, appendedBytes: Int = 0, isolated: Bool = false,
+        _ work: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
             let operation = PendingOperation(
-                appendedRows: appendedRows, appendedBytes: appendedBytes, work: { try work($0) },
+                appendedRows: appendedRows, appendedBytes: appendedBytes, isolated: isolated, work: { try work($0) },
                 continuation: continuation)
             let start: Bool? = pending.withLock { state in
                 if state.closed { return nil }
@@ -248,6 +262,11 @@ final class Spool: Sendable {
                 try database.inDatabase { db in
                     try db.inTransaction(.immediate) {
                         for operation in operations {
+                            guard operation.isolated else {
+                                // An error here aborts the transaction: the whole group fails, nothing commits.
+                                results.append(.success(try operation.work(db)))
+                                continue
+                            }
                             do {
                                 var value: (any Sendable)?
                                 try db.inSavepoint {
@@ -275,7 +294,7 @@ final class Spool: Sendable {
                     bytes += operation.appendedBytes
                 }
             }
-            if rows > 0, let handler = onAppend.withLock({ $0 }) { handler(rows, bytes) }
+            if rows > 0, let handler = onAppend.withLock({ $0 }) { handler.call(rows, bytes) }
             for (operation, result) in zip(operations, results) {
                 operation.continuation.resume(with: result)
             }
@@ -418,7 +437,7 @@ final class Spool: Sendable {
     /// Moves a dead letter back into the queue (same transaction id, optionally edited); returns the new row's
     /// transaction id.
     func replayDeadLetter(id: Int64, edit: DeadLetterEdit?, path: String) async throws -> String {
-        try await perform(appendedRows: 1, appendedBytes: 0) { db in
+        try await perform(appendedRows: 1, appendedBytes: 0, isolated: true) { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]) else {
                 throw EngineError(.deadLetterNotFound, "no dead letter has id \(id) in \(path)", path: path)
             }
@@ -442,7 +461,7 @@ final class Spool: Sendable {
 
     /// Deletes a dead letter for good.
     func discardDeadLetter(id: Int64, path: String) async throws {
-        try await perform { db in
+        try await perform(isolated: true) { db in
             try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
             guard db.changesCount > 0 else {
                 throw EngineError(.deadLetterNotFound, "no dead letter has id \(id) in \(path)", path: path)

@@ -8,7 +8,8 @@ struct LagoConsoleCommand: AsyncParsableCommand {
         commandName: "lago-console",
         abstract: "A terminal operator console for Lago usage billing.",
         version: LagoConsoleVersion.current,
-        subcommands: [ConfigCommand.self, SandboxCommand.self]
+        subcommands: [ConsoleCommand.self, ConfigCommand.self, SandboxCommand.self, EngineChildCommand.self],
+        defaultSubcommand: ConsoleCommand.self
     )
 
     @OptionGroup var global: GlobalOptions

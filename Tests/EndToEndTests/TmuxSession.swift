@@ -19,7 +19,11 @@ struct TmuxSession: Sendable {
         let exports = env.map { "\($0.key)=\(shellQuote($0.value))" }.joined(separator: " ")
         let shellCommand = "env \(exports) " + command.map(shellQuote).joined(separator: " ")
             + "; echo \"[exit $?]\"; stty -a; sleep 600"
-        try session.tmux(["new-session", "-d", "-s", session.name, "-x", "\(width)", "-y", "\(height)", shellCommand])
+        // The tmux server daemonizes from this first call and inherits the caller's descriptors. Foundation's
+        // Process watches its child through a descriptor the child inherits, so a daemon keeping it open would make
+        // waitUntilExit() wait for the server's end: start it with posix_spawn, stdio on /dev/null, and waitpid.
+        try session.spawnDetached(
+            ["new-session", "-d", "-s", session.name, "-x", "\(width)", "-y", "\(height)", shellCommand])
         return session
     }
 
@@ -65,16 +69,35 @@ struct TmuxSession: Sendable {
         _ = try? tmux(["kill-server"])
     }
 
+    private func spawnDetached(_ arguments: [String]) throws {
+        let argv = ["tmux", "-L", socket] + arguments
+        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for descriptor: Int32 in [0, 1, 2] {
+            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        var pid: pid_t = 0
+        let result = posix_spawnp(&pid, "tmux", &actions, nil, &cArguments, environ)
+        guard result == 0 else { throw TmuxError(description: "cannot start tmux: errno \(result)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        guard status == 0 else { throw TmuxError(description: "tmux new-session failed with status \(status)") }
+    }
+
     @discardableResult
-    private func tmux(_ arguments: [String]) throws -> String {
+    private func tmux(_ arguments: [String], captureOutput: Bool = true) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["tmux", "-L", socket] + arguments
         let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = captureOutput ? output : FileHandle.nullDevice
+        process.standardError = captureOutput ? output : FileHandle.nullDevice
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = captureOutput ? output.fileHandleForReading.readDataToEndOfFile() : Data()
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
         guard process.terminationStatus == 0 else {

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import LagoConfig
+
+/// `lago-console` (the default command): opens the operator console.
+struct ConsoleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console",
+        abstract: "Open the operator console (the default command).",
+        discussion: """
+            With no Lago configured (lago.api_url empty), or with --sandbox, the console starts an embedded \
+            Lago sandbox in-process and sends its events there, with demo traffic on by default. Logs go to a \
+            file, never onto the screen.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Use the embedded sandbox even when a Lago is configured.")
+    var sandbox = false
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Generate realistic LLM usage (default: on with the sandbox, off against a real Lago).")
+    var demoTraffic: Bool?
+
+    @Flag(help: "Hide every mutating action (send, flush, edit, replay, discard).")
+    var readonly = false
+
+    @Flag(name: .customLong("no-color"), help: "Monochrome: bold and reverse only (also with NO_COLOR set).")
+    var noColor = false
+
+    @Option(help: "Where logs go while the console owns the screen.")
+    var logFile: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let store: ConfigStore
+        do {
+            store = try ConfigStore(path: global.config, environment: environment)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let configuration = store.configuration
+        let options = ConsoleRuntime.Options(
+            useSandbox: sandbox || configuration.lago.apiURL == nil,
+            demoTraffic: demoTraffic,
+            readOnly: readonly || configuration.ui.readonly,
+            noColor: noColor || configuration.ui.noColor || !(environment["NO_COLOR"] ?? "").isEmpty,
+            logFile: logFile ?? ConsoleRuntime.defaultLogFile(environment: environment)
+        )
+        try await ConsoleRuntime(store: store, options: options).run()
+    }
+}

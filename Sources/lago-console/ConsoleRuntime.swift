@@ -1,0 +1,116 @@
+import ConsoleUI
+import Foundation
+import LagoAPI
+import LagoConfig
+import LagoEngine
+import LagoSandbox
+import Logging
+import Synchronization
+import Terminal
+
+/// Wires the pure console (`ConsoleUI`) to the terminal, the engine, the Lago client, the config store and,
+/// when no Lago is configured, the embedded sandbox. Wiring only: every decision lives in the reducer or the core.
+struct ConsoleRuntime {
+    struct Options {
+        var useSandbox: Bool
+        var demoTraffic: Bool?
+        var readOnly: Bool
+        var noColor: Bool
+        var logFile: String
+    }
+
+    /// What the main loop consumes: console events, plus a render tick and the end of the loop.
+    enum Input: Sendable {
+        case console(ConsoleEvent)
+        case renderTick
+        case finished
+    }
+
+    let store: ConfigStore
+    let options: Options
+
+    static func defaultLogFile(environment: [String: String]) -> String {
+        let spool = ConfigPaths.defaultSpoolPath(environment: environment)
+        return URL(fileURLWithPath: spool).deletingLastPathComponent().appendingPathComponent("console.log").path
+    }
+
+    func run() async throws {
+        let logger = Logger(label: "lago-console", factory: FileLogHandler.factory(path: options.logFile, level: .info))
+        if options.useSandbox {
+            var sandboxOptions = SandboxOptions()
+            sandboxOptions.seed = true
+            try await Sandbox.withRunning(sandboxOptions, logger: logger) { sandbox in
+                let baseURL = try LagoBaseURL(sandbox.baseURL.absoluteString)
+                try await runConsole(
+                    baseURL: baseURL, apiKey: sandbox.apiKey, isSandbox: true,
+                    defaultSubscription: store.configuration.lago.defaultSubscriptionID ?? "sub_sandbox",
+                    logger: logger)
+            }
+        } else {
+            let configuration = store.configuration
+            guard let url = configuration.lago.apiURL else { return }
+            let baseURL = try LagoBaseURL(url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
+            try await runConsole(
+                baseURL: baseURL, apiKey: configuration.lago.apiKey, isSandbox: false,
+                defaultSubscription: configuration.lago.defaultSubscriptionID, logger: logger)
+        }
+    }
+
+    /// The engine configuration from the config store; the sandbox gets a spool of its own so test traffic never
+    /// mixes with events bound for a real Lago.
+    static func engineConfiguration(
+        _ configuration: LagoConsoleConfiguration, isSandbox: Bool, defaultSubscription: String?
+    ) -> EngineConfiguration {
+        var spoolPath = configuration.engine.spoolPath
+        if isSandbox {
+            let url = URL(fileURLWithPath: spoolPath)
+            spoolPath = url.deletingLastPathComponent().appendingPathComponent("sandbox-spool.sqlite").path
+        }
+        try? FileManager.default.createDirectory(
+            atPath: URL(fileURLWithPath: spoolPath).deletingLastPathComponent().path,
+            withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var metricCodes: [CanonicalField: String] = [:]
+        for field in CanonicalField.allCases { metricCodes[field] = configuration.metricCodes[field] }
+        return EngineConfiguration(
+            spoolPath: spoolPath,
+            flushInterval: configuration.engine.flushInterval,
+            maxBatchSize: configuration.engine.maxBatchSize,
+            maxBatchBytes: configuration.engine.maxBatchBytes,
+            maxInFlight: configuration.engine.maxInFlight,
+            spoolLimit: configuration.engine.spoolLimit,
+            requestTimeout: configuration.engine.requestTimeout,
+            maxRetryBackoff: configuration.engine.maxRetryBackoff,
+            maxEventAge: configuration.engine.maxEventAge,
+            defaultSubscription: defaultSubscription,
+            metricCodes: metricCodes
+        )
+    }
+
+    private func runConsole(
+        baseURL: LagoBaseURL, apiKey: String, isSandbox: Bool, defaultSubscription: String?, logger: Logger
+    ) async throws {
+        let configuration = store.configuration
+        let engineConfiguration = Self.engineConfiguration(
+            configuration, isSandbox: isSandbox, defaultSubscription: defaultSubscription)
+        let clientConfiguration = LagoClientConfiguration(
+            baseURL: baseURL, apiKey: apiKey, requestTimeout: configuration.engine.requestTimeout)
+        try await withLagoClient(configuration: clientConfiguration, logger: logger) { client in
+            let engine = try LagoEngine(configuration: engineConfiguration, client: client, logger: logger)
+            engine.start()
+            let session = ConsoleSession(
+                engine: engine, client: client, store: store, logger: logger,
+                connection: ConnectionInfo(
+                    url: baseURL.apiRoot, isSandbox: isSandbox, maskedKey: ConfigMasking.mask(apiKey)),
+                defaultSubscription: defaultSubscription,
+                readOnly: options.readOnly, noColor: options.noColor,
+                demoTraffic: options.demoTraffic ?? isSandbox)
+            do {
+                try await session.run()
+            } catch {
+                await engine.shutdown()
+                throw error
+            }
+            await engine.shutdown()
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+/// The real `lago-console` binary in tmux, on its embedded sandbox: the operator's first run, end to end.
+@Suite("Console end to end (tmux)", .serialized)
+struct ConsoleEndToEndTests {
+    @Test func sendVerifyMapFlushResizeQuit() async throws {
+        let binary = try lagoConsoleBinary()
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        let configFile = home.appendingPathComponent("config/lago-console/config.toml").path
+        let session = try TmuxSession.start(
+            [binary], width: 120, height: 40,
+            environment: [
+                "HOME": home.path, "XDG_CONFIG_HOME": home.appendingPathComponent("config").path,
+                "XDG_STATE_HOME": home.appendingPathComponent("state").path,
+            ])
+        defer { session.kill() }
+
+        // First run: no Lago configured → the embedded sandbox, with demo traffic reaching "delivered".
+        try await session.waitFor(text: "SANDBOX")
+        try await session.waitFor(text: "delivered", timeout: .seconds(30))
+
+        // Send a test event from the form and watch it reach delivered, then verify it in Lago.
+        try session.send("6")
+        try await session.waitFor(text: "Send test")
+        try session.send("Enter")
+        try session.send("4242", literal: true)
+        try session.send("Enter")
+        try session.send("C-s")
+        try await session.waitFor(text: "✔ delivered")
+        try session.send("v")
+        let verified = try await session.waitFor(text: "Verified in Lago")
+        #expect(verified.contains("value=4242"))
+
+        // Change a mapping: saved to the config file at once.
+        try session.send("4")
+        try await session.waitFor(text: "METRIC CODE")
+        try session.send("Enter")
+        try session.send("C-u")
+        try session.send("e2e_input_code", literal: true)
+        try session.send("Enter")
+        try await session.waitFor(text: "e2e_input_code")
+        let deadline = ContinuousClock.now + .seconds(10)
+        var saved = ""
+        while ContinuousClock.now < deadline {
+            saved = (try? String(contentsOfFile: configFile, encoding: .utf8)) ?? ""
+            if saved.contains("e2e_input_code") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(saved.contains("e2e_input_code"), "config file: \(saved)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: configFile)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+
+        // Flush from anywhere.
+        try session.send("f")
+        try await session.waitFor(text: "flushed: delivered")
+
+        // Resize: the wide layout shows the queue pane beside the main pane.
+        try session.resize(width: 170, height: 50)
+        try await session.waitFor(text: "2 Queue ─")
+        // Too small: the console says so, and q still works from there.
+        try session.resize(width: 70, height: 20)
+        try await session.waitFor(text: "too small")
+        try session.resize(width: 120, height: 40)
+        try await session.waitFor(text: "6 Send test")
+
+        // Quit (answering the flush question if events are pending); the terminal is sane afterwards.
+        try session.send("q")
+        let afterQuit = try await session.waitFor("the quit prompt or the exit") {
+            $0.contains("[exit ") || $0.contains("before quitting")
+        }
+        if afterQuit.contains("before quitting") { try session.send("y") }
+        let final = try await session.waitFor(text: "[exit 0]")
+        let stty = final.components(separatedBy: "[exit 0]").last ?? ""
+        #expect(stty.contains("icanon") && !stty.contains("-icanon"), "stty after quit: \(stty)")
+        #expect(stty.contains(" echo ") && !stty.contains("-echo "), "stty after quit: \(stty)")
+    }
+}
