@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "lago-console",
             dependencies: [
-                "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "Terminal",
+                "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "Terminal", "LagoBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
