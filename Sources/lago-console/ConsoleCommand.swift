@@ -39,7 +39,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         do {
             store = try ConfigStore(path: global.config, environment: environment)
         } catch {
-            throw ValidationError("\(error)")
+            throw ConsoleFailure(description: "\(error)")
         }
         let configuration = store.configuration
         let options = ConsoleRuntime.Options(
@@ -51,4 +51,9 @@ struct ConsoleCommand: AsyncParsableCommand {
         )
         try await ConsoleRuntime(store: store, options: options).run()
     }
+}
+
+/// A failure reported as `Error: <description>` with a non-zero exit, without the usage text.
+struct ConsoleFailure: Error, CustomStringConvertible {
+    let description: String
 }
