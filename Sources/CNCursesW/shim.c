@@ -1,6 +1,7 @@
 #include "CNCursesW.h"
 
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,9 @@ static void crash_handler(int sig) {
 }
 
 void lc_install_crash_handlers(void) {
-    int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
+    // Crashes, and the termination signals (SIGTERM, SIGHUP when the terminal goes away, SIGQUIT, SIGINT sent by
+    // kill: in raw mode Ctrl-C arrives as a key instead). The spool is durable, so dying at once loses nothing.
+    int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGTERM, SIGHUP, SIGQUIT, SIGINT};
     for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
         struct sigaction action;
         memset(&action, 0, sizeof(action));
@@ -66,6 +69,12 @@ void lc_install_crash_handlers(void) {
 }
 
 int lc_get_wch(wint_t *out) { return wget_wch(stdscr, out); }
+
+int lc_input_hung_up(void) {
+    struct pollfd descriptor = {.fd = STDIN_FILENO, .events = POLLIN, .revents = 0};
+    if (poll(&descriptor, 1, 0) < 0) return 0;
+    return (descriptor.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
 
 int lc_put_utf8(int y, int x, const char *utf8, attr_t attributes, short pair) {
     wchar_t wide[8];

@@ -42,8 +42,9 @@ public struct TerminalError: Error, Sendable, CustomStringConvertible {
 /// The curses terminal, owned by one dedicated thread.
 ///
 /// All curses calls happen on that thread: it polls input with a short timeout and, between polls, draws the latest
-/// frame handed over through ``present(_:)``. Input arrives on ``inputs``. Use ``withTerminal(noColor:_:)``: the
-/// terminal is restored on return, on throw, on SIGTERM/SIGHUP and on a crash.
+/// frame handed over through ``present(_:)``. Input arrives on ``inputs``; it finishes when the session stops or
+/// the terminal hangs up. Use ``withTerminal(noColor:_:)``: the terminal is restored on return, on throw, on
+/// SIGTERM/SIGHUP/SIGQUIT/SIGINT and on a crash (C handlers that restore the saved termios, then re-raise).
 public final class TerminalSession: Sendable {
     private struct Mailbox {
         var pendingFrame: [TerminalCell]? = nil
@@ -88,8 +89,6 @@ public final class TerminalSession: Sendable {
         noColor: Bool, _ body: (TerminalSession) async throws -> Result
     ) async throws -> Result {
         let session = try await TerminalSession.start(noColor: noColor)
-        let signalSources = TerminalSession.installTerminationHandlers()
-        defer { signalSources.forEach { $0.cancel() } }
         do {
             let result = try await body(session)
             await session.stop()
@@ -202,7 +201,11 @@ public final class TerminalSession: Sendable {
     private func readInput() {
         var key: wint_t = 0
         let status = lc_get_wch(&key)
-        if status == lc_err() { return }
+        if status == lc_err() {
+            // A terminal that went away reads as an immediate error forever: stop instead of spinning.
+            if lc_input_hung_up() != 0 { mailbox.withLock { $0.stop = true } }
+            return
+        }
         if status == lc_key_code_yes() {
             if Int32(key) == lc_key_resize() {
                 let size = (Int(lc_cols()), Int(lc_lines()))
@@ -248,24 +251,6 @@ public final class TerminalSession: Sendable {
         default:
             guard let scalar = Unicode.Scalar(value) else { return nil }
             return .character(Character(scalar))
-        }
-    }
-
-    // MARK: Signals
-
-    /// SIGTERM and SIGHUP restore the terminal, then exit with the conventional status.
-    /// `nonisolated` so the Dispatch sources are created outside any actor.
-    nonisolated private static func installTerminationHandlers() -> [any DispatchSourceSignal] {
-        [SIGTERM, SIGHUP].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler {
-                lc_restore_terminal()
-                signal(signalNumber, SIG_DFL)
-                raise(signalNumber)
-            }
-            source.resume()
-            return source
         }
     }
 }

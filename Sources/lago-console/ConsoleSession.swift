@@ -61,7 +61,7 @@ final class ConsoleSession: Sendable {
 
     func run() async throws {
         try await TerminalSession.withTerminal(noColor: noColor) { terminal in
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.forwardTerminal(terminal) }
                 group.addTask { await self.forwardLifecycle() }
                 group.addTask { await self.pollStats() }
@@ -237,9 +237,13 @@ final class ConsoleSession: Sendable {
             payloadJSON: payload)
     }
 
-    /// Engine stats four times a second; the events/s sparkline samples once a second.
+    /// Engine stats four times a second (dead letters once a second); the events/s sparkline samples once a second.
+    /// Only changes are posted, so an idle console does not redraw for nothing.
     private func pollStats() async {
         var tick = 0
+        var deadLetters: [EngineDeadLetter] = []
+        var lastStats: QueueStats?
+        var lastConnection: ConnectionInfo?
         while !Task.isCancelled {
             let stats = await engine.stats()
             if tick % 4 == 0 {
@@ -248,9 +252,13 @@ final class ConsoleSession: Sendable {
                     if $0.count > 60 { $0.removeFirst($0.count - 60) }
                 }
                 post(.tick(now: Date()))
+                deadLetters = (try? await engine.deadLetters(limit: 200)) ?? deadLetters
             }
-            let deadLetters = (try? await engine.deadLetters(limit: 200)) ?? []
-            post(.stats(queueStats(stats, deadLetters: deadLetters)))
+            let queue = queueStats(stats, deadLetters: deadLetters)
+            if queue != lastStats {
+                post(.stats(queue))
+                lastStats = queue
+            }
             var info = connection
             switch stats.state {
             case .authFailed: info.auth = .failed(stats.lastError ?? "authentication failed")
@@ -261,7 +269,10 @@ final class ConsoleSession: Sendable {
             } else if stats.requests > 0 {
                 info.link = .connected
             }
-            post(.connection(info))
+            if info != lastConnection {
+                post(.connection(info))
+                lastConnection = info
+            }
             tick += 1
             try? await Task.sleep(for: .milliseconds(250))
         }

@@ -31,12 +31,15 @@ int lc_err(void);
 int lc_open_terminal(void);
 /// Restores the terminal: `endwin`, then the termios saved before `lc_open_terminal`.
 void lc_restore_terminal(void);
-/// Installs handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT and SIGTRAP that restore the terminal and
-/// re-raise the signal with its default action, so a crash never leaves the terminal broken.
+/// Installs handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGTERM, SIGHUP, SIGQUIT and SIGINT
+/// that restore the terminal and re-raise the signal with its default action, so neither a crash nor a kill leaves
+/// the terminal broken.
 void lc_install_crash_handlers(void);
 
 /// `get_wch` on the standard screen; returns the curses status and stores the key in `*out`.
 int lc_get_wch(wint_t *out);
+/// 1 when standard input has hung up (the terminal went away), else 0.
+int lc_input_hung_up(void);
 /// Writes one grapheme (UTF-8) with attributes and colour pair at (y, x).
 int lc_put_utf8(int y, int x, const char *utf8, attr_t attributes, short pair);
 /// `wcwidth` compiled with `_XOPEN_SOURCE 700`.
