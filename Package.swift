@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoConfig"], exclude: ["Golden"],
             swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["LagoSandbox"], swiftSettings: swiftSettings),
         .testTarget(name: "LagoConfigTests", dependencies: ["LagoConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoEngineTests",
