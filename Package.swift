@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "LagoConfig", targets: ["LagoConfig"]),
         .library(name: "LagoEngine", targets: ["LagoEngine"]),
         .library(name: "LagoSandbox", targets: ["LagoSandbox"]),
+        .library(name: "LagoRelay", targets: ["LagoRelay"]),
         .library(name: "ConsoleUI", targets: ["ConsoleUI"]),
         .executable(name: "lago-console", targets: ["lago-console"]),
     ],
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -75,6 +77,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "LagoRelay",
+            dependencies: [
+                "LagoAPI", "LagoEngine", "LagoSandbox",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ConsoleUI",
             dependencies: ["LagoAPI", "LagoConfig"],
             swiftSettings: swiftSettings
@@ -96,9 +110,10 @@ let package = Package(
         .executableTarget(
             name: "lago-console",
             dependencies: [
-                "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "Terminal", "LagoBench",
+                "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "Terminal", "LagoBench", "LagoRelay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -116,6 +131,16 @@ let package = Package(
             name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoConfig"], exclude: ["Golden"],
             swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["LagoSandbox"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LagoRelayTests",
+            dependencies: [
+                "LagoRelay", "LagoEngine", "LagoSandbox", "LagoAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "LagoConfigTests", dependencies: ["LagoConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoEngineTests",

@@ -7,6 +7,7 @@ import LagoSandbox
 import Logging
 import Synchronization
 import Terminal
+import LagoRelay
 
 /// Wires the pure console (`ConsoleUI`) to the terminal, the engine, the Lago client, the config store and,
 /// when no Lago is configured, the embedded sandbox. Wiring only: every decision lives in the reducer or the core.
@@ -105,12 +106,38 @@ struct ConsoleRuntime {
                 readOnly: options.readOnly, noColor: options.noColor,
                 demoTraffic: options.demoTraffic ?? isSandbox)
             do {
-                try await session.run()
+                try await runWithRelay(
+                    engine: engine, session: session, fallbackSubscription: isSandbox ? "sub_sandbox" : nil,
+                    logger: logger)
             } catch {
                 await engine.shutdown()
                 throw error
             }
             await engine.shutdown()
+        }
+    }
+
+    /// Runs the session with the relay listening on `relay.listen`, so local Lago clients feed the console. When the
+    /// relay cannot listen (the port is taken, e.g. by `lago-console serve`), the console runs without it and says so
+    /// in the log.
+    private func runWithRelay(
+        engine: LagoEngine, session: ConsoleSession, fallbackSubscription: String?, logger: Logger
+    ) async throws {
+        let relay = store.configuration.relay
+        let options = RelayOptions(
+            host: relay.host ?? "127.0.0.1", port: relay.port ?? 8787, token: relay.token.isEmpty ? nil : relay.token,
+            maxBodyBytes: relay.maxBodyBytes,
+            defaultSubscription: { [store] in store.configuration.lago.defaultSubscriptionID ?? fallbackSubscription })
+        let started = Atomic<Bool>(false)
+        do {
+            try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { url in
+                started.store(true, ordering: .relaxed)
+                logger.info("relay listening", metadata: ["url": "\(url)"])
+                try await session.run()
+            }
+        } catch where !started.load(ordering: .relaxed) {
+            logger.warning("relay not started; running without it", metadata: ["error": "\(error)"])
+            try await session.run()
         }
     }
 }

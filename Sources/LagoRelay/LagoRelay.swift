@@ -1,0 +1,154 @@
+public import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+public import LagoAPI
+public import LagoEngine
+import LagoSandbox
+public import Logging
+import NIOCore
+
+/// Settings of a ``LagoRelay``.
+public struct RelayOptions: Sendable {
+    /// The address to listen on; loopback by default.
+    public var host: String
+    /// The port; 0 picks a free one.
+    public var port: Int
+    /// The bearer token callers must present; `nil` or empty accepts any key, which is only allowed on loopback.
+    public var token: String?
+    /// Larger bodies are refused with 413.
+    public var maxBodyBytes: Int
+    /// A connection idle (or a body trickling in) longer than this is closed.
+    public var idleTimeout: Duration
+    /// The subscription applied to events that name none (read per request, so config changes apply at once).
+    public var defaultSubscription: @Sendable () -> String?
+
+    /// Creates relay options.
+    public init(
+        host: String = "127.0.0.1", port: Int = 8787, token: String? = nil, maxBodyBytes: Int = 1 << 20,
+        idleTimeout: Duration = .seconds(30), defaultSubscription: @escaping @Sendable () -> String? = { nil }
+    ) {
+        self.host = host
+        self.port = port
+        self.token = token
+        self.maxBodyBytes = maxBodyBytes
+        self.idleTimeout = idleTimeout
+        self.defaultSubscription = defaultSubscription
+    }
+}
+
+/// Why the relay cannot start.
+public struct RelayError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
+/// A Lago-compatible ingest endpoint: existing Lago clients point their API URL here, and their events are spooled
+/// durably by the engine before the relay answers 200 with Lago's response shape.
+///
+/// Accepts `POST /api/v1/events` and `POST /api/v1/events/batch`, validated exactly as Lago validates them
+/// (``LagoSandbox/LagoEventIngress``); anything else is `404 resource_not_found`. Authentication: `Authorization:
+/// Bearer <relay token>`; without a token any key is accepted, which is refused for a non-loopback address.
+public enum LagoRelay {
+    /// Serves until `body` returns; `body` receives the relay's base URL (`http://host:port/api/v1`).
+    /// - Throws: ``RelayError`` for a non-loopback address without a token, the bind error, or `body`'s error.
+    public static func withRunning<Result: Sendable>(
+        engine: LagoEngine, options: RelayOptions, logger: Logger,
+        _ body: @Sendable (URL) async throws -> Result
+    ) async throws -> Result {
+        if !LagoBaseURL.isLoopback(options.host), (options.token ?? "").isEmpty {
+            throw RelayError(description: "relay.listen \(options.host) is not loopback: set relay.token first")
+        }
+        let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
+        let responder = RelayResponder(engine: engine, options: options, logger: logger)
+        let idle = TimeAmount.nanoseconds(
+            options.idleTimeout.components.seconds * 1_000_000_000
+                + options.idleTimeout.components.attoseconds / 1_000_000_000)
+        let application = Application(
+            responder: responder,
+            server: .http1(configuration: .init(idleTimeout: idle)),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+                portContinuation.finish()
+            },
+            logger: logger
+        )
+        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+            group.addTask {
+                defer { portContinuation.finish() }
+                try await application.runService(gracefulShutdownSignals: [])
+            }
+            var ports = portStream.makeAsyncIterator()
+            guard let port = await ports.next(), port > 0 else {
+                // The server stopped before listening: surface its error.
+                try await group.next()
+                throw RelayError(description: "the relay could not listen on \(options.host):\(options.port)")
+            }
+            let host = options.host.contains(":") ? "[\(options.host)]" : options.host
+            do {
+                let result = try await body(URL(string: "http://\(host):\(port)/api/v1")!)
+                group.cancelAll()
+                return result
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+}
+
+/// Answers every request with a Lago-shaped body; never throws.
+struct RelayResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let engine: LagoEngine
+    let options: RelayOptions
+    let logger: Logger
+    let ingress = LagoEventIngress()
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let path = request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
+        let batch: Bool
+        switch (request.method, path) {
+        case (.post, "/api/v1/events"): batch = false
+        case (.post, "/api/v1/events/batch"): batch = true
+        default: return Self.response(LagoEventIngress.notFound)
+        }
+        guard isAuthorized(request) else { return Self.response(LagoEventIngress.unauthorized) }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: options.maxBodyBytes)
+        } catch {
+            return Self.response(LagoEventIngress.status(413))
+        }
+        let validation = ingress.validate(
+            batch: batch, contentType: request.headers[.contentType], body: Array(body.readableBytesView),
+            defaultSubscription: options.defaultSubscription())
+        switch validation {
+        case .refused(let answer):
+            return Self.response(answer)
+        case .accepted(let events):
+            do {
+                // Durable before we answer: enqueue returns once the events survive a crash.
+                _ = try await engine.enqueue(events)
+                return Self.response(ingress.accepted(events, batch: batch))
+            } catch {
+                logger.warning("relay could not spool events", metadata: ["error": "\(error)"])
+                return Self.response(LagoEventIngress.status(503))
+            }
+        }
+    }
+
+    func isAuthorized(_ request: Request) -> Bool {
+        guard let token = options.token, !token.isEmpty else { return true }
+        guard let header = request.headers[.authorization] else { return false }
+        let words = header.split(whereSeparator: \.isWhitespace)
+        return words.count >= 2 && words[1] == token
+    }
+
+    static func response(_ answer: LagoEventIngress.Response) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(
+            status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+}

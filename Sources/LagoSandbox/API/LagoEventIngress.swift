@@ -1,0 +1,143 @@
+public import Foundation
+public import LagoAPI
+
+/// Lago's event ingestion front (`POST /events`, `POST /events/batch`) without a store behind it: validates a
+/// request exactly as Lago does and writes Lago's answers, so a relay can accept events from unmodified Lago clients
+/// and hand them to a durable queue.
+///
+/// Same rules as the sandbox: the `event`/`events` wrappers, JSON content type, timestamp parsing, presence of
+/// `transaction_id` and `code`, the batch limit, errors keyed by index, and duplicates within one batch (first
+/// wins). Duplicates against Lago's own store cannot be known here: the delivery engine meets them later.
+public struct LagoEventIngress: Sendable {
+    /// An HTTP answer: status and JSON body.
+    public struct Response: Sendable, Hashable {
+        public var status: Int
+        public var body: [UInt8]
+    }
+
+    /// The outcome of validating one request.
+    public enum Validation: Sendable {
+        /// Every event is valid: store them all (or none), then answer ``LagoEventIngress/accepted(_:batch:)``.
+        case accepted([EventInput])
+        /// Lago would refuse the request with this answer; nothing may be stored.
+        case refused(Response)
+    }
+
+    /// The most events one batch may carry (Lago: 100).
+    public let maxBatchSize: Int
+
+    /// Creates an ingress.
+    public init(maxBatchSize: Int = 100) {
+        self.maxBatchSize = maxBatchSize
+    }
+
+    /// Validates a `POST /events` (`batch == false`) or `POST /events/batch` body.
+    /// - Parameters:
+    ///   - defaultSubscription: applied to events that name no `external_subscription_id`.
+    ///   - receivedAt: the time of reception, the timestamp of events that carry none.
+    public func validate(
+        batch: Bool, contentType: String?, body: [UInt8], receivedAt: Date = Date(), defaultSubscription: String?
+    ) -> Validation {
+        let request = APIRequest(
+            method: "POST", rawPath: batch ? "/api/v1/events/batch" : "/api/v1/events", rawQuery: nil,
+            authorization: nil, contentType: contentType, body: body, fromLoopback: true)
+        let params: [String: JSONValue]
+        if request.hasJSONContentType, body.contains(where: { !(" \t\r\n".utf8.contains($0)) }) {
+            guard let parsed = try? JSONParser.parse(body) else { return .refused(Self.response(.malformedJSON)) }
+            params = parsed.objectValue ?? [:]
+        } else {
+            params = [:]
+        }
+        let micros = LagoTime.microseconds(receivedAt)
+        let validation = EventValidation(expressionRules: [:])
+        let items: [JSONValue]
+        if batch {
+            guard case .array(let values)? = params["events"], !values.isEmpty else {
+                return .refused(Self.response(.validationError(field: "events", code: "no_events")))
+            }
+            guard values.count <= maxBatchSize else {
+                return .refused(Self.response(.validationError(field: "events", code: "too_many_events")))
+            }
+            items = values
+        } else {
+            guard case .object(let object)? = params["event"], !object.isEmpty else {
+                return .refused(Self.response(.parameterMissing("event")))
+            }
+            items = [.object(object)]
+        }
+        var drafts: [EventDraft] = []
+        var errors: [(String, JSONOutput)] = []
+        var outOfRange = false
+        for (index, item) in items.enumerated() {
+            switch validation.validate(item.objectValue ?? [:], receivedAt: micros) {
+            case .success(var draft):
+                if draft.externalSubscriptionID == nil { draft.externalSubscriptionID = defaultSubscription }
+                drafts.append(draft)
+            case .failure(.fields(let details)):
+                if !batch { return .refused(Self.response(.validationErrors(details))) }
+                errors.append((String(index), details))
+            case .failure(.expression(let message)):
+                errors.append((String(index), .string(message)))
+            case .failure(.outOfRange):
+                outOfRange = true
+            }
+        }
+        if !errors.isEmpty { return .refused(Self.response(.validationErrors(.object(errors)))) }
+        if outOfRange { return .refused(Self.response(.status(500))) }
+        // Phase 2, within the request: a later event with the same (subscription, transaction id) is a duplicate.
+        var seen = Set<String>()
+        var duplicates: [Int] = []
+        for (index, draft) in drafts.enumerated() {
+            guard let subscription = draft.externalSubscriptionID else { continue }
+            if !seen.insert(subscription + "\u{0}" + draft.transactionID).inserted { duplicates.append(index) }
+        }
+        if !duplicates.isEmpty {
+            let details: JSONOutput = .object(
+                duplicates.map { (String($0), .object([("transaction_id", .array([.string("value_already_exist")]))])) })
+            return .refused(Self.response(.validationErrors(details)))
+        }
+        return .accepted(
+            drafts.map { draft in
+                EventInput(
+                    transactionID: draft.transactionID, externalSubscriptionID: draft.externalSubscriptionID,
+                    code: draft.code, timestamp: Double(draft.timestampMicroseconds) / 1_000_000,
+                    properties: draft.properties, preciseTotalAmountCents: draft.preciseTotalAmountCents)
+            })
+    }
+
+    /// Lago's success answer for accepted events, in request order. `lago_id` and `created_at` are `null`, as Lago
+    /// answers when the event is processed asynchronously (its ClickHouse pipeline): the events are queued, not yet
+    /// stored in Lago.
+    public func accepted(_ events: [EventInput], batch: Bool) -> Response {
+        let objects: [JSONOutput] = events.map { event in
+            let micros = Int64(((event.timestamp ?? Date().timeIntervalSince1970) * 1_000_000).rounded())
+            return .object([
+                ("lago_id", .null),
+                ("transaction_id", .string(event.transactionID)),
+                ("lago_customer_id", .null),
+                ("code", .string(event.code)),
+                ("timestamp", .string(LagoTime.iso8601(micros, fractionDigits: 3))),
+                ("precise_total_amount_cents", .string(event.preciseTotalAmountCents)),
+                ("properties", .value(.object(event.properties))),
+                ("lago_subscription_id", .null),
+                ("external_subscription_id", .string(event.externalSubscriptionID)),
+                ("created_at", .null),
+            ])
+        }
+        let body: JSONOutput = batch ? .object([("events", .array(objects))]) : .object([("event", objects[0])])
+        return Response(status: 200, body: body.bytes)
+    }
+
+    /// `401 {"status":401,"error":"Unauthorized"}`.
+    public static var unauthorized: Response { response(.unauthorized) }
+
+    /// `404 resource_not_found`, for any other route.
+    public static var notFound: Response { response(.notFound("resource_not_found")) }
+
+    /// A Lago-shaped error without a `code`, e.g. `413 Payload Too Large` or `503 Service Unavailable`.
+    public static func status(_ status: Int) -> Response { response(.status(status)) }
+
+    private static func response(_ response: APIResponse) -> Response {
+        Response(status: response.status, body: response.body.bytes)
+    }
+}
