@@ -220,6 +220,7 @@ public final class LagoEngine: Sendable {
         }
         let enqueuedAt = clock.wallNow().timeIntervalSince1970
         var rows: [NewSpoolRow] = []
+        var queuedEvents: [EventInput] = []
         rows.reserveCapacity(events.count)
         do {
             for var event in events {
@@ -227,6 +228,7 @@ public final class LagoEngine: Sendable {
                 rows.append(
                     NewSpoolRow(
                         transactionID: event.transactionID, body: try EventJSON.encode(event), enqueuedAt: enqueuedAt))
+                if broadcaster.hasSubscribers { queuedEvents.append(event) }
             }
         } catch {
             counters.withLock { $0.refused.invalid += events.count }
@@ -241,7 +243,11 @@ public final class LagoEngine: Sendable {
         }
         counters.withLock { $0.reserved -= rows.count }
         let ids = rows.map(\.transactionID)
-        broadcaster.publish(ids, stage: .queued, date: clock.wallNow())
+        if broadcaster.hasSubscribers {
+            let now = clock.wallNow()
+            broadcaster.publish(
+                queuedEvents.map { EventLifecycleChange(transactionID: $0.transactionID, stage: .queued, date: now, event: $0) })
+        }
         return ids
     }
 

@@ -1,4 +1,5 @@
 public import Foundation
+public import LagoAPI
 import Synchronization
 
 /// One change in the life of one event, published on ``LagoEngine/lifecycleEvents(bufferSize:)``.
@@ -25,6 +26,9 @@ public struct EventLifecycleChange: Sendable, Hashable {
     public var stage: Stage
     /// When.
     public var date: Date
+    /// The event itself, on `.queued` changes from `enqueue` (so a subscriber can show events it did not send);
+    /// `nil` on later stages.
+    public var event: EventInput? = nil
 }
 
 /// Fans lifecycle changes out to subscribers with bounded buffers; a full buffer drops the oldest change and

@@ -201,6 +201,11 @@ final class ConsoleSession: Sendable {
 
     private func eventUpdate(_ change: EventLifecycleChange) -> EventUpdate {
         let known = knownEvents.withLock { events -> EventInput? in
+            if let queued = change.event {
+                // Events the console did not send itself (relay clients, earlier runs) are announced with their body.
+                if events.count > 50_000 { events.removeAll(keepingCapacity: true) }
+                events[change.transactionID] = queued
+            }
             let event = events[change.transactionID]
             switch change.stage {
             case .delivered, .alreadyInLago, .dead: events[change.transactionID] = nil

@@ -303,7 +303,9 @@ import Testing
             var stages: [String] = []
             for await change in story where change.transactionID == "ev-1" {
                 switch change.stage {
-                case .queued: stages.append("queued")
+                case .queued:
+                    stages.append("queued")
+                    #expect(change.event == event(1), "the queued change carries the event for subscribers")
                 case .inFlight(let attempt): stages.append("inFlight(\(attempt))")
                 case .retryScheduled(let attempt, _, _): stages.append("retry(\(attempt))")
                 case .delivered: stages.append("delivered")
