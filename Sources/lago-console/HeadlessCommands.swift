@@ -1,0 +1,365 @@
+import ArgumentParser
+import Foundation
+import LagoAPI
+import LagoConfig
+import LagoEngine
+import Logging
+
+/// Opens the engine of the configured Lago (its spool) for one headless command, and shuts it down afterwards.
+///
+/// Headless commands work on the real Lago's spool only: the sandbox is per process. While `serve` or the console
+/// holds the spool, they fail with the engine's "spool locked" error naming the holder.
+func withHeadlessEngine<Result: Sendable>(
+    global: GlobalOptions, start: Bool, _ body: (LagoEngine, LagoConsoleConfiguration) async throws -> Result
+) async throws -> Result {
+    let store: ConfigStore
+    do {
+        store = try ConfigStore(path: global.config, environment: ProcessInfo.processInfo.environment)
+    } catch {
+        throw ConsoleFailure(description: "\(error)")
+    }
+    let configuration = store.configuration
+    guard let url = configuration.lago.apiURL else {
+        throw ConsoleFailure(
+            description: "no Lago is configured: set lago.api_url (or LAGO_API_URL); headless commands use its spool")
+    }
+    let baseURL: LagoBaseURL
+    do {
+        baseURL = try LagoBaseURL(url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
+    } catch {
+        throw ConsoleFailure(description: "lago.api_url: \(error)")
+    }
+    let engineConfiguration = ConsoleRuntime.engineConfiguration(
+        configuration, isSandbox: false, defaultSubscription: configuration.lago.defaultSubscriptionID)
+    let logger = Logger(label: "lago-console.headless") { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = .warning
+        return handler
+    }
+    let engine: LagoEngine
+    do {
+        engine = try LagoEngine(
+            configuration: engineConfiguration, baseURL: baseURL, apiKey: configuration.lago.apiKey, logger: logger)
+    } catch {
+        throw ConsoleFailure(description: "\(error)")
+    }
+    if start { engine.start() }
+    do {
+        let result = try await body(engine, configuration)
+        await engine.shutdown()
+        return result
+    } catch {
+        await engine.shutdown()
+        throw error
+    }
+}
+
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// `lago-console send`: spool usage or an event, optionally wait until Lago has it.
+struct SendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "send",
+        abstract: "Send canonical usage (--input 120 --output 40 …) or a raw event (--event JSON) through the engine.",
+        discussion: """
+            The events are spooled durably, then delivered. With --wait the command flushes, then reads every \
+            event back from Lago by transaction id, and exits non-zero unless all were delivered and found.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "A raw event as JSON (Lago's event object: transaction_id, external_subscription_id, code, …).")
+    var event: String?
+
+    @Option(parsing: .upToNextOption, help: "Usage values as field=value (fields: input, output, cache_read, …).")
+    var usage: [String] = []
+
+    @Option(parsing: .upToNextOption, help: "Dimensions as key=value, added to each usage event's properties.")
+    var dimension: [String] = []
+
+    @Option(help: "The subscription (default: lago.default_subscription_id).")
+    var subscription: String?
+
+    @Flag(help: "Flush and verify in Lago before exiting.")
+    var wait = false
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    struct Result: Encodable {
+        var transactionIDs: [String]
+        var delivered: Int?
+        var pending: Int?
+        var dead: Int?
+        var verified: [String: String]?
+    }
+
+    func run() async throws {
+        let events = try makeEvents()
+        let result = try await withHeadlessEngine(global: global, start: wait) { engine, configuration in
+            var result: Result
+            do {
+                switch events {
+                case .raw(let input): result = Result(transactionIDs: [try await engine.enqueue(input)])
+                case .usage(let record): result = Result(transactionIDs: try await engine.enqueue(record))
+                }
+            } catch {
+                throw ConsoleFailure(description: "\(error)")
+            }
+            guard wait else { return result }
+            let flushed = await engine.flush(deadline: .seconds(60))
+            result.delivered = flushed.delivered
+            result.pending = flushed.pending
+            result.dead = flushed.dead
+            let client = LagoClient(
+                configuration: LagoClientConfiguration(
+                    baseURL: try LagoBaseURL(
+                        configuration.lago.apiURL!.absoluteString,
+                        allowInsecureHTTP: configuration.lago.allowInsecureHTTP),
+                    apiKey: configuration.lago.apiKey))
+            var verified: [String: String] = [:]
+            for id in result.transactionIDs {
+                do {
+                    let stored = try await client.event(transactionID: id)
+                    verified[id] = "in Lago at \(stored.timestamp)"
+                } catch {
+                    verified[id] = "not found: \(error)"
+                }
+            }
+            try? await client.shutdown()
+            result.verified = verified
+            return result
+        }
+        if json {
+            try printJSON(result)
+        } else {
+            for id in result.transactionIDs {
+                print("\(id)  \(result.verified?[id] ?? "queued")")
+            }
+            if let delivered = result.delivered {
+                print("flushed: delivered \(delivered) · pending \(result.pending ?? 0) · dead \(result.dead ?? 0)")
+            }
+        }
+        if wait, result.verified?.values.contains(where: { !$0.hasPrefix("in Lago") }) ?? true {
+            throw ExitCode(1)
+        }
+    }
+
+    enum Events {
+        case raw(EventInput)
+        case usage(UsageRecord)
+    }
+
+    func makeEvents() throws -> Events {
+        if let event {
+            do {
+                var input = try JSONDecoder().decode(EventInput.self, from: Data(event.utf8))
+                if input.externalSubscriptionID == nil { input.externalSubscriptionID = subscription }
+                return .raw(input)
+            } catch {
+                throw ValidationError("--event: not a Lago event object: \(error)")
+            }
+        }
+        var values: [CanonicalField: Double] = [:]
+        for pair in usage {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let field = CanonicalField(rawValue: parts[0]), let value = Double(parts[1]) else {
+                throw ValidationError(
+                    "--usage \(pair): expected field=number with field one of "
+                        + CanonicalField.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            values[field] = value
+        }
+        guard !values.isEmpty else { throw ValidationError("give --event JSON or --usage field=value …") }
+        var dimensions: [String: JSONValue] = [:]
+        for pair in dimension {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--dimension \(pair): expected key=value") }
+            dimensions[parts[0]] = .string(parts[1])
+        }
+        return .usage(UsageRecord(values: values, dimensions: dimensions, externalSubscriptionID: subscription))
+    }
+}
+
+/// `lago-console flush`: deliver everything spooled now.
+struct FlushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flush", abstract: "Deliver every spooled event now; exit non-zero if any is left pending.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Seconds to keep trying.")
+    var timeout: Double = 30
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    struct Result: Encodable {
+        var delivered: Int
+        var pending: Int
+        var dead: Int
+        var seconds: Double
+    }
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let flushed = try await withHeadlessEngine(global: global, start: true) { engine, _ in
+            await engine.flush(deadline: .milliseconds(Int64(timeout * 1000)))
+        }
+        let result = Result(
+            delivered: flushed.delivered, pending: flushed.pending, dead: flushed.dead,
+            seconds: (ContinuousClock.now - started).inSeconds)
+        if json {
+            try printJSON(result)
+        } else {
+            print(
+                "flushed: delivered \(result.delivered) · pending \(result.pending) · dead \(result.dead) in "
+                    + String(format: "%.2f s", result.seconds))
+        }
+        if result.pending > 0 { throw ExitCode(1) }
+    }
+}
+
+/// `lago-console status`: what the spool holds.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show the spool: queued events, dead letters, oldest age.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Print the status as JSON.")
+    var json = false
+
+    struct Result: Encodable {
+        var lago: String
+        var queued: Int
+        var dead: Int
+        var oldestQueuedSeconds: Double?
+    }
+
+    func run() async throws {
+        let result = try await withHeadlessEngine(global: global, start: false) { engine, configuration in
+            let stats = await engine.stats()
+            return Result(
+                lago: configuration.lago.apiURL?.absoluteString ?? "", queued: stats.queued, dead: stats.dead,
+                oldestQueuedSeconds: stats.oldestQueuedAge?.inSeconds)
+        }
+        if json {
+            try printJSON(result)
+        } else {
+            print("Lago     \(result.lago)")
+            print("queued   \(result.queued)")
+            print("dead     \(result.dead)")
+            print("oldest   \(result.oldestQueuedSeconds.map { String(format: "%.0f s", $0) } ?? "—")")
+        }
+    }
+}
+
+/// `lago-console dead-letters list|show|replay|discard`.
+struct DeadLettersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dead-letters", abstract: "List, show, replay or discard dead letters.",
+        subcommands: [List.self, Show.self, Replay.self, Discard.self])
+
+    struct Letter: Encodable {
+        var id: Int64
+        var transactionID: String
+        var code: String?
+        var subscription: String?
+        var reason: String
+        var status: Int?
+        var attempts: Int
+        var deadAt: Date
+        var payload: String?
+
+        init(_ letter: DeadLetter, payload: Bool) {
+            id = letter.id
+            transactionID = letter.transactionID
+            code = letter.event?.code
+            subscription = letter.event?.externalSubscriptionID
+            reason = letter.reason.message
+            status = letter.reason.status
+            attempts = letter.attempts
+            deadAt = letter.deadAt
+            self.payload = payload ? letter.payload : nil
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List dead letters with Lago's reason.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+        @Option(help: "At most this many.") var limit = 100
+
+        func run() async throws {
+            let letters = try await withHeadlessEngine(global: global, start: false) { engine, _ in
+                try await engine.deadLetters(limit: limit).map { Letter($0, payload: false) }
+            }
+            if json { return try printJSON(letters) }
+            if letters.isEmpty { print("no dead letters") }
+            for letter in letters {
+                print("\(letter.id)\t\(letter.transactionID)\t\(letter.code ?? "?")\t\(letter.reason)")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one dead letter: payload and Lago's error.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The dead letter's id (from list).") var id: Int64
+
+        func run() async throws {
+            let letter = try await withHeadlessEngine(global: global, start: false) { engine, _ in
+                try await engine.deadLetter(id: id)
+            }
+            guard let letter else { throw ConsoleFailure(description: "no dead letter \(id)") }
+            try printJSON(Letter(letter, payload: true))
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Queue a dead letter again (same transaction id), optionally with another code or subscription.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The dead letter's id (from list).") var id: Int64
+        @Option(help: "Replace the metric code.") var code: String?
+        @Option(help: "Replace the subscription.") var subscription: String?
+
+        func run() async throws {
+            let edit = code == nil && subscription == nil
+                ? nil : DeadLetterEdit(code: code, externalSubscriptionID: subscription)
+            let transactionID = try await withHeadlessEngine(global: global, start: false) { engine, _ in
+                do {
+                    return try await engine.replayDeadLetter(id: id, edit: edit)
+                } catch {
+                    throw ConsoleFailure(description: "\(error)")
+                }
+            }
+            print("queued again: \(transactionID)")
+        }
+    }
+
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a dead letter for good (it is never billed).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The dead letter's id (from list).") var id: Int64
+        @Flag(help: "Required: confirms the event will never be billed.") var yes = false
+
+        func run() async throws {
+            guard yes else { throw ValidationError("discarding loses the event for good: add --yes to confirm") }
+            try await withHeadlessEngine(global: global, start: false) { engine, _ in
+                do {
+                    try await engine.discardDeadLetter(id: id)
+                } catch {
+                    throw ConsoleFailure(description: "\(error)")
+                }
+            }
+            print("discarded dead letter \(id)")
+        }
+    }
+}
