@@ -35,12 +35,7 @@ struct ConsoleCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let store: ConfigStore
-        do {
-            store = try ConfigStore(path: global.config, environment: environment)
-        } catch {
-            throw ConsoleFailure(description: "\(error)")
-        }
+        let store = try global.loadConfigStore()
         let configuration = store.configuration
         let options = ConsoleRuntime.Options(
             useSandbox: sandbox || configuration.lago.apiURL == nil,

@@ -1,4 +1,7 @@
 import ArgumentParser
+import Foundation
+import LagoAPI
+import LagoConfig
 
 /// Options every `lago-console` command takes.
 struct GlobalOptions: ParsableArguments {
@@ -10,4 +13,29 @@ struct GlobalOptions: ParsableArguments {
         )
     )
     var config: String?
+}
+
+extension GlobalOptions {
+    /// The config store at `--config` (or the default path), with `LAGO_API_KEY`/`LAGO_API_URL` applied.
+    /// - Throws: ``ConsoleFailure`` naming the file, key and line when the file does not parse or validate.
+    func loadConfigStore() throws -> ConfigStore {
+        do {
+            return try ConfigStore(path: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ConsoleFailure(description: "\(error)")
+        }
+    }
+}
+
+/// The configured Lago's API root, for commands that need a real Lago.
+/// - Throws: ``ConsoleFailure`` when no Lago is configured (`purpose` says why one is needed) or the URL is refused.
+func configuredLago(_ configuration: LagoConsoleConfiguration, purpose: String) throws -> LagoBaseURL {
+    guard let url = configuration.lago.apiURL else {
+        throw ConsoleFailure(description: "no Lago is configured: set lago.api_url (or LAGO_API_URL); \(purpose)")
+    }
+    do {
+        return try LagoBaseURL(url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
+    } catch {
+        throw ConsoleFailure(description: "lago.api_url: \(error)")
+    }
 }

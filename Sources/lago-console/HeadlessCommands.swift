@@ -12,23 +12,8 @@ import Logging
 func withHeadlessEngine<Result: Sendable>(
     global: GlobalOptions, start: Bool, _ body: (LagoEngine, LagoConsoleConfiguration) async throws -> Result
 ) async throws -> Result {
-    let store: ConfigStore
-    do {
-        store = try ConfigStore(path: global.config, environment: ProcessInfo.processInfo.environment)
-    } catch {
-        throw ConsoleFailure(description: "\(error)")
-    }
-    let configuration = store.configuration
-    guard let url = configuration.lago.apiURL else {
-        throw ConsoleFailure(
-            description: "no Lago is configured: set lago.api_url (or LAGO_API_URL); headless commands use its spool")
-    }
-    let baseURL: LagoBaseURL
-    do {
-        baseURL = try LagoBaseURL(url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
-    } catch {
-        throw ConsoleFailure(description: "lago.api_url: \(error)")
-    }
+    let configuration = try global.loadConfigStore().configuration
+    let baseURL = try configuredLago(configuration, purpose: "headless commands use its spool")
     let engineConfiguration = ConsoleRuntime.engineConfiguration(
         configuration, isSandbox: false, defaultSubscription: configuration.lago.defaultSubscriptionID)
     let logger = Logger(label: "lago-console.headless") { label in
@@ -118,9 +103,7 @@ struct SendCommand: AsyncParsableCommand {
             result.dead = flushed.dead
             let client = LagoClient(
                 configuration: LagoClientConfiguration(
-                    baseURL: try LagoBaseURL(
-                        configuration.lago.apiURL!.absoluteString,
-                        allowInsecureHTTP: configuration.lago.allowInsecureHTTP),
+                    baseURL: try configuredLago(configuration, purpose: "send --wait reads events back from it"),
                     apiKey: configuration.lago.apiKey))
             var verified: [String: String] = [:]
             for id in result.transactionIDs {

@@ -37,12 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "lago-console.serve")
-        let store: ConfigStore
-        do {
-            store = try ConfigStore(path: global.config, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw ConsoleFailure(description: "\(error)")
-        }
+        let store = try global.loadConfigStore()
         let configuration = store.configuration
         let useSandbox = sandbox || configuration.lago.apiURL == nil
         if useSandbox {

@@ -31,23 +31,8 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store: ConfigStore
-        do {
-            store = try ConfigStore(path: global.config, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw ConsoleFailure(description: "\(error)")
-        }
-        let configuration = store.configuration
-        guard let url = configuration.lago.apiURL else {
-            throw ConsoleFailure(
-                description: "no Lago is configured: set lago.api_url (or LAGO_API_URL) and lago.api_key (or LAGO_API_KEY)")
-        }
-        let baseURL: LagoBaseURL
-        do {
-            baseURL = try LagoBaseURL(url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
-        } catch {
-            throw ConsoleFailure(description: "lago.api_url: \(error)")
-        }
+        let configuration = try global.loadConfigStore().configuration
+        let baseURL = try configuredLago(configuration, purpose: "verify checks a real Lago (and lago.api_key)")
         let clientConfiguration = LagoClientConfiguration(
             baseURL: baseURL, apiKey: configuration.lago.apiKey, requestTimeout: configuration.engine.requestTimeout)
         let checks = try await withLagoClient(configuration: clientConfiguration) { client in

@@ -5,29 +5,8 @@ import Testing
 /// `send`, `flush`, `status` and `dead-letters` as the real binary, against the sandbox's real validation.
 @Suite("headless commands")
 struct HeadlessCommandTests {
-    /// Runs `lago-console --config <config> <arguments>` without blocking the pool that serves the sandbox.
     func run(_ config: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try lagoConsoleBinary())
-        process.arguments = ["--config", config] + arguments
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString).txt")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        try handle.close()
-        return (status, try String(contentsOf: output, encoding: .utf8))
+        try await runLagoConsole(["--config", config] + arguments)
     }
 
     @Test func sendDeadLetterReplayFlushAndStatus() async throws {

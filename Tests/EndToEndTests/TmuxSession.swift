@@ -128,3 +128,34 @@ func lagoConsoleBinary(filePath: String = #filePath) throws -> String {
     }
     throw TmuxError(description: "lago-console binary not found (looked in \(candidates.map(\.path)))")
 }
+
+/// Runs the `lago-console` binary to completion and returns its exit status and combined output.
+///
+/// Waits through `terminationHandler`, never `waitUntilExit()`: blocking a thread of the 2-thread concurrency pool
+/// would starve an in-process sandbox the binary talks to.
+func runLagoConsole(
+    _ arguments: [String], environment: [String: String] = [:]
+) async throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try lagoConsoleBinary())
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("lago-console-\(UUID().uuidString).txt")
+    _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: output) }
+    let handle = try FileHandle(forWritingTo: output)
+    process.standardOutput = handle
+    process.standardError = handle
+    process.standardInput = FileHandle.nullDevice
+    let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
+    try handle.close()
+    return (status, try String(contentsOf: output, encoding: .utf8))
+}

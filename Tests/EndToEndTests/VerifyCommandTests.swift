@@ -10,33 +10,11 @@ struct VerifyCommandTests {
         var output: String
     }
 
-    /// Runs the binary without blocking a thread of the concurrency pool, which serves the in-process sandbox.
     func verify(_ sandbox: Sandbox, config: String, _ extra: [String] = [], apiKey: String? = nil) async throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try lagoConsoleBinary())
-        process.arguments = ["--config", config, "verify"] + extra
-        var environment = ProcessInfo.processInfo.environment
-        environment["LAGO_API_URL"] = sandbox.rootURL.absoluteString
-        environment["LAGO_API_KEY"] = apiKey ?? sandbox.apiKey
-        process.environment = environment
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("verify-\(UUID().uuidString).txt")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        try handle.close()
-        return Run(status: status, output: try String(contentsOf: output, encoding: .utf8))
+        let (status, output) = try await runLagoConsole(
+            ["--config", config, "verify"] + extra,
+            environment: ["LAGO_API_URL": sandbox.rootURL.absoluteString, "LAGO_API_KEY": apiKey ?? sandbox.apiKey])
+        return Run(status: status, output: output)
     }
 
     func configFile(defaultSubscription: String) throws -> String {
