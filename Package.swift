@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "LagoEngine", targets: ["LagoEngine"]),
         .library(name: "LagoSandbox", targets: ["LagoSandbox"]),
         .library(name: "LagoRelay", targets: ["LagoRelay"]),
+        .library(name: "LagoControl", targets: ["LagoControl"]),
         .library(name: "ConsoleUI", targets: ["ConsoleUI"]),
         .executable(name: "lago-console", targets: ["lago-console"]),
     ],
@@ -28,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -55,6 +58,7 @@ let package = Package(
                 "LagoConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -73,7 +77,12 @@ let package = Package(
         ),
         .target(
             name: "LagoBench",
-            dependencies: ["LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig"],
+            dependencies: [
+                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig", "LagoRelay",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -85,6 +94,22 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LagoControl",
+            dependencies: [
+                "LagoAPI", "LagoEngine", "LagoConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -111,10 +136,21 @@ let package = Package(
             name: "lago-console",
             dependencies: [
                 "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "Terminal", "LagoBench", "LagoRelay",
+                "LagoControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "IngestConformance",
+            dependencies: [
+                "LagoAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/IngestConformance",
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -134,10 +170,21 @@ let package = Package(
         .testTarget(
             name: "LagoRelayTests",
             dependencies: [
-                "LagoRelay", "LagoEngine", "LagoSandbox", "LagoAPI",
+                "LagoRelay", "LagoEngine", "LagoSandbox", "LagoAPI", "IngestConformance", "LagoBench",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LagoControlTests",
+            dependencies: [
+                "LagoControl", "LagoEngine", "LagoSandbox", "LagoAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -152,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "LagoSandboxTests",
             dependencies: [
-                "LagoSandbox", "LagoAPI",
+                "LagoSandbox", "LagoAPI", "IngestConformance",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

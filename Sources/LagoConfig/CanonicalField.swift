@@ -2,7 +2,7 @@
 ///
 /// The raw value is the key of the field under `[metric_codes]` in the config file. `allCases` lists the fields in
 /// the order the console shows them.
-public enum CanonicalField: String, CaseIterable, Sendable {
+public enum CanonicalField: String, CaseIterable, Sendable, Codable, CodingKeyRepresentable {
     /// Prompt (input) tokens that were not read from a cache.
     case input
     /// Completion (output) tokens.

@@ -76,6 +76,8 @@ public struct ConfigKey: Sendable, Hashable, CustomStringConvertible {
     public static let relayToken = ConfigKey("relay.token")
     /// `relay.max_body_bytes`
     public static let relayMaxBodyBytes = ConfigKey("relay.max_body_bytes")
+    /// `relay.control_listen`
+    public static let relayControlListen = ConfigKey("relay.control_listen")
     /// `ui.no_color`
     public static let uiNoColor = ConfigKey("ui.no_color")
     /// `ui.readonly`
@@ -388,6 +390,12 @@ extension KeySpec {
             \.relay.maxBodyBytes,
             1_024...(64 * 1_024 * 1_024),
             "Largest request body the relay accepts, in bytes."
+        ),
+        string(
+            .relayControlListen,
+            \.relay.controlListen,
+            "HOST:PORT of serve's control API (consoles attach to it) and Prometheus /metrics.",
+            check: { ListenAddress($0) == nil ? "must be HOST:PORT, for example 127.0.0.1:8788" : nil }
         ),
     ]
 

@@ -127,12 +127,19 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         public var token: String
         /// `relay.max_body_bytes`: the largest request body the relay accepts.
         public var maxBodyBytes: Int
+        /// `relay.control_listen`: `HOST:PORT` of `lago-console serve`'s control API (which consoles attach to;
+        /// every route needs the token serve writes next to its spool) and of its Prometheus `/metrics`.
+        public var controlListen: String
 
         /// Creates the section; every argument defaults to the built-in default.
-        public init(listen: String = "127.0.0.1:8787", token: String = "", maxBodyBytes: Int = 1024 * 1024) {
+        public init(
+            listen: String = "127.0.0.1:8787", token: String = "", maxBodyBytes: Int = 1024 * 1024,
+            controlListen: String = "127.0.0.1:8788"
+        ) {
             self.listen = listen
             self.token = token
             self.maxBodyBytes = maxBodyBytes
+            self.controlListen = controlListen
         }
 
         /// The host part of ``listen`` (without brackets for IPv6), or `nil` when ``listen`` is malformed.
@@ -141,6 +148,10 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         public var port: Int? { ListenAddress(self.listen)?.port }
         /// Whether ``listen`` names a loopback address (`localhost`, `127.0.0.0/8`, `::1`).
         public var listensOnLoopback: Bool { ListenAddress(self.listen)?.isLoopback ?? false }
+        /// The host part of ``controlListen``, or `nil` when it is malformed.
+        public var controlHost: String? { ListenAddress(self.controlListen)?.host }
+        /// The port part of ``controlListen``, or `nil` when it is malformed.
+        public var controlPort: Int? { ListenAddress(self.controlListen)?.port }
     }
 
     /// `[ui]`: how the console looks and what it allows.

@@ -52,7 +52,7 @@ public struct DeadLetterReason: Sendable, Hashable, Codable, CustomStringConvert
 }
 
 /// An event taken out of delivery, kept for the operator to inspect, replay or discard.
-public struct DeadLetter: Sendable, Hashable, Identifiable {
+public struct DeadLetter: Sendable, Hashable, Identifiable, Codable {
     /// The dead letter's id in the spool.
     public var id: Int64
     /// The event's transaction id (kept on replay).
@@ -87,7 +87,7 @@ public struct DeadLetter: Sendable, Hashable, Identifiable {
 }
 
 /// Changes applied to a dead letter when it is replayed; the transaction id never changes.
-public struct DeadLetterEdit: Sendable, Hashable {
+public struct DeadLetterEdit: Sendable, Hashable, Codable {
     /// A new billable metric code.
     public var code: String?
     /// A new subscription.

@@ -1,3 +1,4 @@
+public import Metrics
 public import Foundation
 public import LagoConfig
 
@@ -47,6 +48,9 @@ public struct EngineConfiguration: Sendable {
     public var metricCodes: [CanonicalField: String]
     /// Lifecycle changes buffered per subscriber of ``LagoEngine/lifecycleEvents(bufferSize:)`` by default.
     public var lifecycleBufferSize: Int
+    /// Where the engine reports its metrics (see ``EngineMetrics``); `nil` uses the process-wide
+    /// `MetricsSystem.factory` (a no-op until the program bootstraps one).
+    public var metricsFactory: (any MetricsFactory)? = nil
 
     /// Creates a configuration with the product's defaults.
     public init(

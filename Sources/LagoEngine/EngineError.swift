@@ -32,6 +32,14 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let deadLetterNotFound = Kind(base: .deadLetterNotFound)
 
         public var description: String { base.rawValue }
+
+        /// The kind whose ``description`` is `name` (to carry errors across a process boundary), if any.
+        public init?(name: String) {
+            guard let base = Base(rawValue: name) else { return nil }
+            self.base = base
+        }
+
+        init(base: Base) { self.base = base }
     }
 
     /// The kind of failure.
@@ -40,6 +48,11 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     public let message: String
     /// The spool file concerned, if any.
     public let path: String?
+
+    /// Recreates an error reported by an engine in another process.
+    public init(kind: Kind, message: String, path: String? = nil) {
+        self.init(kind, message, path: path)
+    }
 
     init(_ kind: Kind, _ message: String, path: String? = nil) {
         self.kind = kind

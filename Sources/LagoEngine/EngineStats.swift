@@ -1,7 +1,7 @@
 public import Foundation
 
 /// What the engine is doing, in one word.
-public enum EngineState: String, Sendable, Hashable {
+public enum EngineState: String, Sendable, Hashable, Codable {
     /// Delivering.
     case running
     /// Paused by the operator; events are still accepted and spooled.
@@ -15,7 +15,7 @@ public enum EngineState: String, Sendable, Hashable {
 }
 
 /// A batch waiting to be tried again.
-public struct RetryingBatch: Sendable, Hashable {
+public struct RetryingBatch: Sendable, Hashable, Codable {
     /// Events in the batch.
     public var eventCount: Int
     /// The number of the next try (2 = first retry).
@@ -27,7 +27,7 @@ public struct RetryingBatch: Sendable, Hashable {
 }
 
 /// Delivered events per second over recent windows.
-public struct DeliveryRates: Sendable, Hashable {
+public struct DeliveryRates: Sendable, Hashable, Codable {
     /// Over the last second.
     public var lastSecond: Double
     /// Over the last 10 seconds.
@@ -37,7 +37,7 @@ public struct DeliveryRates: Sendable, Hashable {
 }
 
 /// The last time a failing Lago came back.
-public struct RecoveryRecord: Sendable, Hashable {
+public struct RecoveryRecord: Sendable, Hashable, Codable {
     /// When the first request failed with "try later".
     public var failingSince: Date
     /// When the last failing request finished.
@@ -48,7 +48,7 @@ public struct RecoveryRecord: Sendable, Hashable {
 
 /// Counts of refused `enqueue` calls, by reason (events for spool-full and invalid events, records for
 /// no-subscription).
-public struct RefusalCounts: Sendable, Hashable {
+public struct RefusalCounts: Sendable, Hashable, Codable {
     /// Refused because the spool held ``EngineConfiguration/spoolLimit`` events.
     public var spoolFull = 0
     /// Usage records refused because neither they nor the configuration named a subscription.
@@ -61,7 +61,7 @@ public struct RefusalCounts: Sendable, Hashable {
 }
 
 /// A snapshot of the engine for the console.
-public struct EngineStats: Sendable, Hashable {
+public struct EngineStats: Sendable, Hashable, Codable {
     /// What the engine is doing.
     public var state: EngineState
     /// Undelivered events in the spool, not counting those in flight.

@@ -1,11 +1,12 @@
 import Foundation
 public import LagoAPI
+import Metrics
 public import LagoConfig
 public import Logging
 import Synchronization
 
 /// What ``LagoEngine/flush(deadline:)`` achieved.
-public struct FlushResult: Sendable, Hashable {
+public struct FlushResult: Sendable, Hashable, Codable {
     /// Events delivered (or found already in Lago) during the flush.
     public var delivered: Int
     /// Events still undelivered when the flush returned.
@@ -42,6 +43,7 @@ public final class LagoEngine: Sendable {
     private let control = Mutex(Control())
     private let snapshot: Mutex<LoopSnapshot>
     private let broadcaster = LifecycleBroadcaster()
+    private let metrics: EngineMetrics
     private let inbox: AsyncStream<LoopInput>
     private let inboxContinuation: AsyncStream<LoopInput>.Continuation
 
@@ -145,10 +147,20 @@ public final class LagoEngine: Sendable {
         self.mapping = Mutex(
             Mapping(metricCodes: configuration.metricCodes, defaultSubscription: configuration.defaultSubscription))
         self.snapshot = Mutex(LoopSnapshot())
+        let metrics = EngineMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
+        self.metrics = metrics
+        metrics.queued.record(counters.queued)
+        metrics.deadLetters.record(counters.dead)
+        metrics.inFlight.record(0)
         (inbox, inboxContinuation) = AsyncStream.makeStream(of: LoopInput.self, bufferingPolicy: .unbounded)
         spool.setAppendHandler { [weak self] count, bytes in
             guard let self else { return }
-            self.counters.withLock { $0.queued += count }
+            let queued = self.counters.withLock {
+                $0.queued += count
+                return $0.queued
+            }
+            self.metrics.enqueued.increment(by: count)
+            self.metrics.queued.record(queued)
             self.inboxContinuation.yield(.appended(count: count, bytes: bytes))
         }
         if spool.openedQueueCount > 0 {
@@ -232,6 +244,7 @@ public final class LagoEngine: Sendable {
             }
         } catch {
             counters.withLock { $0.refused.invalid += events.count }
+            metrics.refusedInvalid.increment(by: events.count)
             throw error
         }
         try reserve(rows.count)
@@ -266,6 +279,9 @@ public final class LagoEngine: Sendable {
             counters.withLock {
                 if error.kind == .noSubscription { $0.refused.noSubscription += 1 } else { $0.refused.invalid += 1 }
             }
+            if error.kind == .noSubscription { metrics.refusedNoSubscription.increment() } else {
+                metrics.refusedInvalid.increment()
+            }
             throw error
         }
         return try await enqueue(events)
@@ -282,6 +298,7 @@ public final class LagoEngine: Sendable {
             return true
         }
         guard accepted else {
+            metrics.refusedSpoolFull.increment(by: count)
             throw EngineError(
                 .spoolFull,
                 "the spool \(configuration.spoolPath) holds its limit of \(limit) undelivered events; "
@@ -352,6 +369,9 @@ public final class LagoEngine: Sendable {
         broadcaster.subscribe(bufferSize: bufferSize ?? configuration.lifecycleBufferSize)
     }
 
+    /// Whether anyone listens to ``lifecycleEvents(bufferSize:)`` (changes are only built when someone does).
+    public var hasLifecycleSubscribers: Bool { broadcaster.hasSubscribers }
+
     /// A snapshot of the engine.
     public func stats() async -> EngineStats {
         let now = clock.now()
@@ -401,7 +421,10 @@ public final class LagoEngine: Sendable {
     @discardableResult
     public func replayDeadLetter(id: Int64, edit: DeadLetterEdit? = nil) async throws -> String {
         let transactionID = try await spool.replayDeadLetter(id: id, edit: edit, path: configuration.spoolPath)
-        counters.withLock { $0.dead -= 1 }
+        metrics.deadLetters.record(counters.withLock {
+            $0.dead -= 1
+            return $0.dead
+        })
         broadcaster.publish([transactionID], stage: .queued, date: clock.wallNow())
         return transactionID
     }
@@ -410,7 +433,10 @@ public final class LagoEngine: Sendable {
     /// - Throws: ``EngineError`` `.deadLetterNotFound`, `.spoolIO`, `.shutDown`.
     public func discardDeadLetter(id: Int64) async throws {
         try await spool.discardDeadLetter(id: id, path: configuration.spoolPath)
-        counters.withLock { $0.dead -= 1 }
+        metrics.deadLetters.record(counters.withLock {
+            $0.dead -= 1
+            return $0.dead
+        })
     }
 
     // MARK: The flusher loop
@@ -441,6 +467,7 @@ public final class LagoEngine: Sendable {
                     logger.warning("Reading the spool failed", metadata: ["reason": "\(reason)"])
                 case .completed(let batchID, let rows, let outcome):
                     if let retry = machine.sendCompleted(batchID: batchID, rows: rows, outcome: outcome, now: now) {
+                        metrics.retries.increment()
                         broadcaster.publish(
                             rows.map(\.transactionID),
                             stage: .retryScheduled(attempt: retry.attempt, at: clock.date(of: retry.at), reason: retry.reason),
@@ -543,6 +570,7 @@ public final class LagoEngine: Sendable {
             backingOff: machine.isBackingOff, notBefore: machine.notBefore.map { clock.date(of: $0) },
             lastRecovery: recovery)
         snapshot.withLock { $0 = value }
+        metrics.inFlight.record(value.inFlight)
     }
 
     /// Sends one batch and settles its events in the spool, then reports to the loop.
@@ -627,7 +655,7 @@ public final class LagoEngine: Sendable {
     private func record(_ outcome: BatchOutcome, latency: Duration?, error: (any Error)?) {
         let now = clock.now()
         let wallNow = clock.wallNow()
-        counters.withLock { counters in
+        let (queued, dead) = counters.withLock { counters in
             counters.delivered += outcome.delivered.count
             counters.alreadyInLago += outcome.alreadyInLago.count
             counters.dead += outcome.dead.count
@@ -644,7 +672,18 @@ public final class LagoEngine: Sendable {
             }
             let settled = outcome.delivered.count + outcome.alreadyInLago.count
             if settled > 0 { counters.rates.record(settled, at: now) }
+            return (counters.queued, counters.dead)
         }
+        if !outcome.delivered.isEmpty { metrics.delivered.increment(by: outcome.delivered.count) }
+        if !outcome.alreadyInLago.isEmpty { metrics.alreadyInLago.increment(by: outcome.alreadyInLago.count) }
+        if !outcome.dead.isEmpty { metrics.dead.increment(by: outcome.dead.count) }
+        if let latency {
+            metrics.requests.increment()
+            metrics.requestDuration.record(duration: latency)
+        }
+        if error != nil { metrics.requestFailures.increment() }
+        metrics.queued.record(queued)
+        metrics.deadLetters.record(dead)
         if !outcome.dead.isEmpty {
             logger.warning(
                 "Events dead-lettered",

@@ -3,9 +3,9 @@ public import LagoAPI
 import Synchronization
 
 /// One change in the life of one event, published on ``LagoEngine/lifecycleEvents(bufferSize:)``.
-public struct EventLifecycleChange: Sendable, Hashable {
+public struct EventLifecycleChange: Sendable, Hashable, Codable {
     /// The stage reached.
-    public enum Stage: Sendable, Hashable {
+    public enum Stage: Sendable, Hashable, Codable {
         /// Committed to the spool.
         case queued
         /// A request carries it (1 = first try).

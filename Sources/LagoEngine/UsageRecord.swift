@@ -9,7 +9,7 @@ public import LagoConfig
 /// under the property `value`. The billable metrics must therefore aggregate the property `value` (the sandbox
 /// seeds its metrics as `sum_agg` with `field_name: "value"`). Transaction ids are `<idBase>:<field>`, e.g.
 /// `call-42:output`, so re-sending the same record with the same base never bills twice.
-public struct UsageRecord: Sendable, Hashable {
+public struct UsageRecord: Sendable, Hashable, Codable {
     /// The numeric value of each canonical field; zero and absent fields produce no event.
     public var values: [CanonicalField: Double]
     /// Properties copied onto every event (`model`, `region`, …): strings or JSON scalars. `value` is reserved.

@@ -2,7 +2,7 @@ public import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-public import LagoAPI
+import LagoAPI
 public import LagoEngine
 import LagoSandbox
 public import Logging
@@ -18,15 +18,19 @@ public struct RelayOptions: Sendable {
     public var token: String?
     /// Larger bodies are refused with 413.
     public var maxBodyBytes: Int
-    /// A connection idle (or a body trickling in) longer than this is closed.
+    /// A connection idle longer than this is closed, and so is one whose request body has not arrived in full this
+    /// long after the request head (a stalled or trickling body); nothing of such a request is queued.
     public var idleTimeout: Duration
     /// The subscription applied to events that name none (read per request, so config changes apply at once).
     public var defaultSubscription: @Sendable () -> String?
+    /// The clock giving the time of reception, the timestamp of events sent without one (inject one in tests).
+    public var now: @Sendable () -> Date
 
     /// Creates relay options.
     public init(
         host: String = "127.0.0.1", port: Int = 8787, token: String? = nil, maxBodyBytes: Int = 1 << 20,
-        idleTimeout: Duration = .seconds(30), defaultSubscription: @escaping @Sendable () -> String? = { nil }
+        idleTimeout: Duration = .seconds(30), defaultSubscription: @escaping @Sendable () -> String? = { nil },
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.host = host
         self.port = port
@@ -34,6 +38,7 @@ public struct RelayOptions: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.idleTimeout = idleTimeout
         self.defaultSubscription = defaultSubscription
+        self.now = now
     }
 }
 
@@ -97,9 +102,20 @@ public enum LagoRelay {
     }
 }
 
+/// Request context that keeps the connection's channel, so a stalled body can be cut off.
+struct RelayRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
 /// Answers every request with a Lago-shaped body; never throws.
 struct RelayResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = RelayRequestContext
     let engine: LagoEngine
     let options: RelayOptions
     let logger: Logger
@@ -115,14 +131,22 @@ struct RelayResponder: HTTPResponder {
         }
         guard isAuthorized(request) else { return Self.response(LagoEventIngress.unauthorized) }
         let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: options.maxBodyBytes)
-        } catch {
+        switch await collectBody(request, channel: context.channel) {
+        case .complete(let buffer):
+            body = buffer
+        case .tooLarge:
             return Self.response(LagoEventIngress.status(413))
+        case .timedOut:
+            // The connection is closed already; this answer is never read.
+            logger.debug("relay closed a connection whose body stalled", metadata: ["path": "\(path)"])
+            return Self.response(LagoEventIngress.status(408))
+        case .failed:
+            // The client went away mid-body; nothing is queued and nobody reads this answer.
+            return Self.response(LagoEventIngress.status(400))
         }
         let validation = ingress.validate(
             batch: batch, contentType: request.headers[.contentType], body: Array(body.readableBytesView),
-            defaultSubscription: options.defaultSubscription())
+            receivedAt: options.now(), defaultSubscription: options.defaultSubscription())
         switch validation {
         case .refused(let answer):
             return Self.response(answer)
@@ -135,6 +159,49 @@ struct RelayResponder: HTTPResponder {
                 logger.warning("relay could not spool events", metadata: ["error": "\(error)"])
                 return Self.response(LagoEventIngress.status(503))
             }
+        }
+    }
+
+    enum BodyOutcome: Sendable {
+        case complete(ByteBuffer)
+        case tooLarge
+        /// Not complete within `idleTimeout` of the head: the connection has been closed.
+        case timedOut
+        /// The connection failed or closed mid-body.
+        case failed
+    }
+
+    /// Reads the whole body, at most `maxBodyBytes`, within `idleTimeout` of the request head. Hummingbird's idle
+    /// timer alone is reset by every byte, so a body trickling in would hold the connection forever.
+    func collectBody(_ request: Request, channel: any Channel) async -> BodyOutcome {
+        let limit = options.maxBodyBytes
+        let deadline = options.idleTimeout
+        return await withTaskGroup(of: BodyOutcome?.self) { group in
+            group.addTask {
+                do {
+                    return .complete(try await request.body.collect(upTo: limit))
+                } catch is NIOTooManyBytesError {
+                    return .tooLarge
+                } catch {
+                    return .failed
+                }
+            }
+            group.addTask {
+                do {
+                    try await Task.sleep(for: deadline)
+                } catch {
+                    return nil  // cancelled: the body came first
+                }
+                return .timedOut
+            }
+            var outcome = BodyOutcome.failed
+            if let first = await group.next(), let value = first { outcome = value }
+            if case .timedOut = outcome {
+                // Ends the body stream too, so the reading task finishes.
+                channel.close(promise: nil)
+            }
+            group.cancelAll()
+            return outcome
         }
     }
 

@@ -13,12 +13,13 @@ struct BenchCommand: AsyncParsableCommand {
             Run it from a release build (`swift run -c release lago-console bench`). Figures: sandbox batch \
             ingestion over loopback; engine enqueue latency with the durable spool, events/s to the in-process \
             sandbox healthy and with added latency, time to resume with a full spool, peak RSS with 1M spooled; \
-            full-frame render time at 200×60 with 10k events.
+            relay ingest (batches of 100 from keep-alive clients over loopback, each answered once durably \
+            spooled) and its delivery; full-frame render time at 200×60 with 10k events.
             """
     )
 
-    @Option(help: "Comma-separated parts to run: sandbox, engine, render.")
-    var parts: String = "sandbox,engine,render"
+    @Option(help: "Comma-separated parts to run: sandbox, engine, relay, render.")
+    var parts: String = "sandbox,engine,relay,render"
 
     @Option(help: "Events for the throughput runs.")
     var events: Int = 100_000
@@ -31,6 +32,7 @@ struct BenchCommand: AsyncParsableCommand {
         var cores: Int
         var sandbox: SandboxBenchmarkResult?
         var engine: EngineBenchmarkResult?
+        var relay: RelayBenchmarkResult?
         var renderMillisecondsPerFrame: Double?
     }
 
@@ -55,6 +57,11 @@ struct BenchCommand: AsyncParsableCommand {
             options.resumeEvents = events
             options.rssEvents = rssEvents
             report.engine = try await EngineBenchmark.run(options)
+        }
+        if selected.contains("relay") {
+            var options = RelayBenchmarkOptions()
+            options.events = events
+            report.relay = try await RelayBenchmark.run(options)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -8,6 +8,7 @@ import Logging
 import Synchronization
 import Terminal
 import LagoRelay
+import LagoControl
 
 /// Wires the pure console (`ConsoleUI`) to the terminal, the engine, the Lago client, the config store and,
 /// when no Lago is configured, the embedded sandbox. Wiring only: every decision lives in the reducer or the core.
@@ -37,6 +38,7 @@ struct ConsoleRuntime {
 
     func run() async throws {
         let logger = Logger(label: "lago-console", factory: FileLogHandler.factory(path: options.logFile, level: .info))
+        if try await attachToServe(logger: logger) { return }
         if options.useSandbox {
             var sandboxOptions = SandboxOptions()
             sandboxOptions.seed = true
@@ -55,6 +57,47 @@ struct ConsoleRuntime {
                 baseURL: baseURL, apiKey: configuration.lago.apiKey, isSandbox: false,
                 defaultSubscription: configuration.lago.defaultSubscriptionID, logger: logger)
         }
+    }
+
+    /// When `lago-console serve` runs on the spool this console would open, watches and steers its engine over the
+    /// control API instead of starting a second one; quitting the console leaves serve delivering. Returns whether
+    /// it attached (a stale discovery file, from a serve that is gone, is ignored).
+    private func attachToServe(logger: Logger) async throws -> Bool {
+        let configuration = store.configuration
+        let spoolPath = Self.engineConfiguration(configuration, isSandbox: options.useSandbox, defaultSubscription: nil)
+            .spoolPath
+        guard let endpoint = ControlEndpoint.read(forSpool: spoolPath) else { return false }
+        let remote: RemoteEngine
+        do {
+            remote = try await RemoteEngine.connect(endpoint)
+        } catch {
+            logger.info("not attaching to serve", metadata: ["control": "\(endpoint.url)", "error": "\(error)"])
+            return false
+        }
+        logger.info("attached to lago-console serve", metadata: ["pid": "\(endpoint.pid)", "control": "\(endpoint.url)"])
+        do {
+            let baseURL = try LagoBaseURL(
+                endpoint.lagoURL, allowInsecureHTTP: endpoint.sandbox || configuration.lago.allowInsecureHTTP)
+            let apiKey = endpoint.sandboxAPIKey ?? configuration.lago.apiKey
+            let clientConfiguration = LagoClientConfiguration(
+                baseURL: baseURL, apiKey: apiKey, requestTimeout: configuration.engine.requestTimeout)
+            try await withLagoClient(configuration: clientConfiguration, logger: logger) { client in
+                let session = ConsoleSession(
+                    engine: remote, client: client, store: store, logger: logger,
+                    connection: ConnectionInfo(
+                        url: baseURL.apiRoot, isSandbox: endpoint.sandbox, maskedKey: endpoint.maskedKey,
+                        attachedTo: "serve pid \(endpoint.pid)"),
+                    defaultSubscription: configuration.lago.defaultSubscriptionID
+                        ?? (endpoint.sandbox ? "sub_sandbox" : nil),
+                    readOnly: options.readOnly, noColor: options.noColor, demoTraffic: options.demoTraffic ?? false)
+                try await session.run()
+            }
+        } catch {
+            await remote.shutdown()
+            throw error
+        }
+        await remote.shutdown()
+        return true
     }
 
     /// The engine configuration from the config store; the sandbox gets a spool of its own so test traffic never

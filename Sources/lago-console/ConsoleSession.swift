@@ -10,7 +10,7 @@ import Terminal
 /// One console session: owns the `AppState`, feeds it events from the terminal, the engine and effect results,
 /// executes its effects against the core, and hands frames to the terminal at most about 20 times a second.
 final class ConsoleSession: Sendable {
-    private let engine: LagoEngine
+    private let engine: any EngineControl
     private let client: LagoClient
     private let store: ConfigStore
     private let logger: Logger
@@ -31,7 +31,7 @@ final class ConsoleSession: Sendable {
     private let pendingChanges = Mutex<[EventLifecycleChange]>([])
 
     init(
-        engine: LagoEngine, client: LagoClient, store: ConfigStore, logger: Logger, connection: ConnectionInfo,
+        engine: any EngineControl, client: LagoClient, store: ConfigStore, logger: Logger, connection: ConnectionInfo,
         defaultSubscription: String?, readOnly: Bool, noColor: Bool, demoTraffic: Bool
     ) {
         self.engine = engine
@@ -104,7 +104,7 @@ final class ConsoleSession: Sendable {
                 dirty = true
                 for effect in effects {
                     if case .quit(let flushFirst) = effect {
-                        if flushFirst { _ = await engine.flush(deadline: .seconds(15)) }
+                        if flushFirst { _ = try? await engine.flush(deadline: .seconds(15)) }
                         return
                     }
                     perform(effect)
@@ -250,7 +250,17 @@ final class ConsoleSession: Sendable {
         var lastStats: QueueStats?
         var lastConnection: ConnectionInfo?
         while !Task.isCancelled {
-            let stats = await engine.stats()
+            guard let stats = try? await engine.stats() else {
+                // Only an attached console gets here: the serve process it watches stopped answering.
+                var info = connection
+                info.link = .unreachable("lago-console serve is not answering")
+                if info != lastConnection {
+                    post(.connection(info))
+                    lastConnection = info
+                }
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
             if tick % 4 == 0 {
                 rateSamples.withLock {
                     $0.append(stats.eventsPerSecond.lastSecond)
@@ -322,7 +332,7 @@ final class ConsoleSession: Sendable {
         for await configuration in store.changes() {
             var mappings: [CanonicalField: String] = [:]
             for field in CanonicalField.allCases { mappings[field] = configuration.metricCodes[field] }
-            engine.updateMapping(mappings)
+            try? await engine.setMapping(mappings)
             coding.withLock { $0.metricCodes = mappings }
             post(.config(mappings: mappings, defaultSubscription: configuration.lago.defaultSubscriptionID))
         }
@@ -356,7 +366,7 @@ final class ConsoleSession: Sendable {
         switch effect {
         case .flush:
             let started = ContinuousClock.now
-            let result = await engine.flush(deadline: .seconds(30))
+            let result = try await engine.flush(deadline: .seconds(30))
             post(
                 .flushFinished(
                     FlushSummary(
@@ -383,7 +393,7 @@ final class ConsoleSession: Sendable {
                 code: draft.code, timestamp: draft.timestamp, properties: draft.properties)
             remember([event])
             do {
-                let id = try await engine.enqueue(event)
+                let id = try await engine.enqueue([event])[0]
                 post(.sendAccepted(transactionIDs: [id]))
             } catch {
                 post(.sendFailed(Self.describe(error)))
@@ -399,7 +409,7 @@ final class ConsoleSession: Sendable {
                 return
             }
             try store.set(ConfigKey.lagoDefaultSubscriptionID.name, to: id)
-            engine.updateDefaultSubscription(id)
+            try await engine.setDefaultSubscription(id)
             coding.withLock { $0.defaultSubscription = id }
             post(.subscriptionSaved(id))
         case .verify(let transactionID):
@@ -435,7 +445,7 @@ final class ConsoleSession: Sendable {
             try await engine.discardDeadLetter(id: number)
             post(.operationSucceeded("discarded dead letter \(id)"))
         case .retryNow:
-            engine.retryNow()
+            try await engine.retryDelivery()
             post(.operationSucceeded("retrying now"))
         case .copy(let text):
             post(.operationSucceeded(Self.copy(text)))

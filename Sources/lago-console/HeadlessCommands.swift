@@ -2,20 +2,49 @@ import ArgumentParser
 import Foundation
 import LagoAPI
 import LagoConfig
+import LagoControl
 import LagoEngine
 import Logging
 
-/// Opens the engine of the configured Lago (its spool) for one headless command, and shuts it down afterwards.
+/// The Lago a headless command works with: where events go and where `send --wait` reads them back.
+struct HeadlessTarget: Sendable {
+    var configuration: LagoConsoleConfiguration
+    var baseURL: LagoBaseURL
+    var apiKey: String
+}
+
+/// Runs one headless command on the engine of the configured Lago's spool.
 ///
-/// Headless commands work on the real Lago's spool only: the sandbox is per process. While `serve` or the console
-/// holds the spool, they fail with the engine's "spool locked" error naming the holder.
+/// When `lago-console serve` runs on that spool, the command goes through serve's control API (so it works while
+/// serve delivers); otherwise it opens the spool itself (`start`: deliver while the command runs) and shuts the
+/// engine down afterwards. With no Lago configured, the only spool is that of a serve running on its embedded
+/// sandbox.
 func withHeadlessEngine<Result: Sendable>(
-    global: GlobalOptions, start: Bool, _ body: (LagoEngine, LagoConsoleConfiguration) async throws -> Result
+    global: GlobalOptions, start: Bool, _ body: (any EngineControl, HeadlessTarget) async throws -> Result
 ) async throws -> Result {
     let configuration = try global.loadConfigStore().configuration
-    let baseURL = try configuredLago(configuration, purpose: "headless commands use its spool")
+    let isSandbox = configuration.lago.apiURL == nil
     let engineConfiguration = ConsoleRuntime.engineConfiguration(
-        configuration, isSandbox: false, defaultSubscription: configuration.lago.defaultSubscriptionID)
+        configuration, isSandbox: isSandbox, defaultSubscription: configuration.lago.defaultSubscriptionID)
+    if let endpoint = ControlEndpoint.read(forSpool: engineConfiguration.spoolPath),
+        let remote = try? await RemoteEngine.connect(endpoint)
+    {
+        do {
+            let baseURL = try LagoBaseURL(
+                endpoint.lagoURL, allowInsecureHTTP: endpoint.sandbox || configuration.lago.allowInsecureHTTP)
+            let target = HeadlessTarget(
+                configuration: configuration, baseURL: baseURL,
+                apiKey: endpoint.sandboxAPIKey ?? configuration.lago.apiKey)
+            let result = try await body(remote, target)
+            await remote.shutdown()
+            return result
+        } catch {
+            await remote.shutdown()
+            throw error
+        }
+    }
+    let baseURL = try configuredLago(
+        configuration, purpose: "headless commands use its spool (or that of a running `lago-console serve`)")
     let logger = Logger(label: "lago-console.headless") { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = .warning
@@ -29,8 +58,9 @@ func withHeadlessEngine<Result: Sendable>(
         throw ConsoleFailure(description: "\(error)")
     }
     if start { engine.start() }
+    let target = HeadlessTarget(configuration: configuration, baseURL: baseURL, apiKey: configuration.lago.apiKey)
     do {
-        let result = try await body(engine, configuration)
+        let result = try await body(engine, target)
         await engine.shutdown()
         return result
     } catch {
@@ -86,7 +116,7 @@ struct SendCommand: AsyncParsableCommand {
 
     func run() async throws {
         let events = try makeEvents()
-        let result = try await withHeadlessEngine(global: global, start: wait) { engine, configuration in
+        let result = try await withHeadlessEngine(global: global, start: wait) { engine, target in
             var result: Result
             do {
                 switch events {
@@ -97,14 +127,13 @@ struct SendCommand: AsyncParsableCommand {
                 throw ConsoleFailure(description: "\(error)")
             }
             guard wait else { return result }
-            let flushed = await engine.flush(deadline: .seconds(60))
+            let flushed = try await engine.flush(deadline: .seconds(60))
             result.delivered = flushed.delivered
             result.pending = flushed.pending
             result.dead = flushed.dead
             let client = LagoClient(
                 configuration: LagoClientConfiguration(
-                    baseURL: try configuredLago(configuration, purpose: "send --wait reads events back from it"),
-                    apiKey: configuration.lago.apiKey))
+                    baseURL: target.baseURL, apiKey: target.apiKey))
             var verified: [String: String] = [:]
             for id in result.transactionIDs {
                 do {
@@ -192,7 +221,7 @@ struct FlushCommand: AsyncParsableCommand {
     func run() async throws {
         let started = ContinuousClock.now
         let flushed = try await withHeadlessEngine(global: global, start: true) { engine, _ in
-            await engine.flush(deadline: .milliseconds(Int64(timeout * 1000)))
+            try await engine.flush(deadline: .milliseconds(Int64(timeout * 1000)))
         }
         let result = Result(
             delivered: flushed.delivered, pending: flushed.pending, dead: flushed.dead,
@@ -226,10 +255,10 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let result = try await withHeadlessEngine(global: global, start: false) { engine, configuration in
-            let stats = await engine.stats()
+        let result = try await withHeadlessEngine(global: global, start: false) { engine, target in
+            let stats = try await engine.stats()
             return Result(
-                lago: configuration.lago.apiURL?.absoluteString ?? "", queued: stats.queued, dead: stats.dead,
+                lago: target.baseURL.apiRoot, queued: stats.queued, dead: stats.dead,
                 oldestQueuedSeconds: stats.oldestQueuedAge?.inSeconds)
         }
         if json {

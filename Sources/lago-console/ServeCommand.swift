@@ -2,10 +2,12 @@ import ArgumentParser
 import Foundation
 import LagoAPI
 import LagoConfig
+import LagoControl
 import LagoEngine
 import LagoRelay
 import LagoSandbox
 import Logging
+import Prometheus
 import Synchronization
 import UnixSignals
 
@@ -18,7 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
             Existing Lago clients point their API URL at the relay (relay.listen, loopback by default); their \
             events are spooled durably before the relay answers, then delivered to the configured Lago (or, with \
             --sandbox or no Lago configured, to an embedded sandbox). Logs go to stderr. SIGTERM or SIGINT stop \
-            gracefully: undelivered events stay in the spool for the next start.
+            gracefully: undelivered events stay in the spool for the next start. The control API on \
+            relay.control_listen lets a console attach to this engine (`lago-console` opened while serve runs) and \
+            serves Prometheus metrics on /metrics.
             """
     )
 
@@ -29,6 +33,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Listen address (host:port) overriding relay.listen.")
     var listen: String?
+
+    @Option(help: "Control API and /metrics address (host:port, port 0 picks one) overriding relay.control_listen.")
+    var controlListen: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -59,21 +66,20 @@ struct ServeCommand: AsyncParsableCommand {
     ) async throws {
         let configuration = store.configuration
         let defaultSubscription = configuration.lago.defaultSubscriptionID ?? (isSandbox ? "sub_sandbox" : nil)
-        let engineConfiguration = ConsoleRuntime.engineConfiguration(
+        var engineConfiguration = ConsoleRuntime.engineConfiguration(
             configuration, isSandbox: isSandbox, defaultSubscription: defaultSubscription)
+        let registry = PrometheusCollectorRegistry()
+        engineConfiguration.metricsFactory = PrometheusMetricsFactory(registry: registry)
+        let spoolPath = engineConfiguration.spoolPath
         let engine = try LagoEngine(
             configuration: engineConfiguration, baseURL: baseURL, apiKey: apiKey, logger: logger)
         engine.start()
         let subscription = DefaultSubscription(defaultSubscription)
-        var (host, port) = (configuration.relay.host ?? "127.0.0.1", configuration.relay.port ?? 8787)
-        if let listen {
-            let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
-            guard let last = parts.last, let number = Int(last) else {
-                throw ConsoleFailure(description: "--listen: expected host:port, got \(listen)")
-            }
-            host = parts.dropLast().joined(separator: ":")
-            port = number
-        }
+        let (host, port) = try Self.address(
+            listen, option: "--listen", default: (configuration.relay.host ?? "127.0.0.1", configuration.relay.port ?? 8787))
+        let control = try Self.address(
+            controlListen, option: "--control-listen",
+            default: (configuration.relay.controlHost ?? "127.0.0.1", configuration.relay.controlPort ?? 8788))
         let options = RelayOptions(
             host: host, port: port, token: configuration.relay.token.isEmpty ? nil : configuration.relay.token,
             maxBodyBytes: configuration.relay.maxBodyBytes, defaultSubscription: { subscription.current })
@@ -82,6 +88,14 @@ struct ServeCommand: AsyncParsableCommand {
             try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { relayURL in
                 logger.info(
                     "relaying", metadata: ["relay": "\(relayURL)", "lago": "\(baseURL)", "key": "\(ConfigMasking.mask(apiKey))"])
+                let endpointBase = ControlEndpoint(
+                    url: "", token: ControlServerOptions.randomToken(), pid: getpid(), startedAt: Date(),
+                    lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,
+                    maskedKey: ConfigMasking.mask(apiKey), sandboxAPIKey: isSandbox ? apiKey : nil)
+                try await Self.withControl(
+                    engine: engine, host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
+                    spoolPath: spoolPath, logger: logger
+                ) {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for await changed in store.changes() {
@@ -98,6 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
                     }
                     group.cancelAll()
                 }
+                }
             }
         } catch {
             await engine.shutdown()
@@ -106,6 +121,57 @@ struct ServeCommand: AsyncParsableCommand {
         let stats = await engine.stats()
         await engine.shutdown()
         logger.info("stopped", metadata: ["delivered": "\(stats.delivered)", "queued": "\(stats.queued)", "dead": "\(stats.dead)"])
+    }
+}
+
+extension ServeCommand {
+    /// `host:port` from an option, or the configured default.
+    static func address(
+        _ text: String?, option: String, default fallback: (String, Int)
+    ) throws -> (host: String, port: Int) {
+        guard let text else { return fallback }
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 2, let last = parts.last, let number = Int(last), (0...65_535).contains(number) else {
+            throw ConsoleFailure(description: "\(option): expected host:port, got \(text)")
+        }
+        var host = parts.dropLast().joined(separator: ":")
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, number)
+    }
+
+    /// Runs `body` with the control API listening and its discovery file written next to the spool (removed
+    /// afterwards). When the configured port is taken, a free port is used (the discovery file names it) and a
+    /// warning says Prometheus will not find /metrics where configured.
+    static func withControl(
+        engine: LagoEngine, host: String, port: Int, endpoint: ControlEndpoint, registry: PrometheusCollectorRegistry,
+        spoolPath: String, logger: Logger, _ body: @Sendable () async throws -> Void
+    ) async throws {
+        let started = Atomic<Bool>(false)
+        func run(port: Int) async throws {
+            let options = ControlServerOptions(host: host, port: port, token: endpoint.token, metrics: registry)
+            try await ControlServer.withRunning(engine: engine, options: options, logger: logger) { url in
+                started.store(true, ordering: .relaxed)
+                var endpoint = endpoint
+                endpoint.url = url.absoluteString
+                try endpoint.write(forSpool: spoolPath)
+                logger.info(
+                    "control API listening",
+                    metadata: [
+                        "control": "\(url)", "metrics": "\(url)/metrics",
+                        "discovery": "\(ControlEndpoint.discoveryPath(forSpool: spoolPath))",
+                    ])
+                defer { endpoint.remove(forSpool: spoolPath) }
+                try await body()
+            }
+        }
+        do {
+            try await run(port: port)
+        } catch where !started.load(ordering: .relaxed) && port != 0 {
+            logger.warning(
+                "control API cannot listen on the configured address; using a free port (see the discovery file)",
+                metadata: ["address": "\(host):\(port)", "error": "\(error)"])
+            try await run(port: 0)
+        }
     }
 }
 

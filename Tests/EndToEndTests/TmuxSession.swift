@@ -70,7 +70,11 @@ struct TmuxSession: Sendable {
     }
 
     private func spawnDetached(_ arguments: [String]) throws {
-        let argv = ["tmux", "-L", socket] + arguments
+        // The tmux server outlives this call, so it must not keep any other descriptor of the test process open:
+        // SwiftNIO's accepted sockets are not close-on-exec on Linux, and a connection of an in-process server held
+        // open by the daemon would never reach its peer's end of file. bash closes every descriptor above 2 first.
+        let closeInherited = #"for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done 2>/dev/null; exec "$@""#
+        let argv = ["bash", "-c", closeInherited, "tmux-spawn", "tmux", "-L", socket] + arguments
         var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { cArguments.forEach { free($0) } }
         var actions = posix_spawn_file_actions_t()
@@ -80,7 +84,7 @@ struct TmuxSession: Sendable {
             posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
         }
         var pid: pid_t = 0
-        let result = posix_spawnp(&pid, "tmux", &actions, nil, &cArguments, environ)
+        let result = posix_spawnp(&pid, "bash", &actions, nil, &cArguments, environ)
         guard result == 0 else { throw TmuxError(description: "cannot start tmux: errno \(result)") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
@@ -136,8 +140,30 @@ func lagoConsoleBinary(filePath: String = #filePath) throws -> String {
 func runLagoConsole(
     _ arguments: [String], environment: [String: String] = [:]
 ) async throws -> (status: Int32, output: String) {
+    try await runProgram(try lagoConsoleBinary(), arguments, environment: environment)
+}
+
+/// The package's root directory.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The path of an executable on `PATH`, if any.
+func which(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for directory in path.split(separator: ":") {
+        let candidate = "\(directory)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
+
+/// Runs a program to completion (waiting through `terminationHandler`, off the concurrency pool) and returns its
+/// exit status and combined output.
+func runProgram(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:]
+) async throws -> (status: Int32, output: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: try lagoConsoleBinary())
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("lago-console-\(UUID().uuidString).txt")

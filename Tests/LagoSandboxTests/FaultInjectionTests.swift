@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import IngestConformance
 import LagoAPI
 import LagoSandbox
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import IngestConformance
 import LagoAPI
 import LagoSandbox
 import Testing

@@ -330,15 +330,21 @@ public struct ConnectionInfo: Sendable, Hashable {
     public var auth: AuthState
     /// Whether Lago answers.
     public var link: LinkState
+    /// Set when the console watches the engine of a running `lago-console serve` (e.g. `serve pid 4242`):
+    /// quitting the console then leaves delivery running. Shows an ATTACHED badge.
+    public var attachedTo: String?
 
     /// Creates connection information.
-    public init(url: String, isSandbox: Bool, maskedKey: String, auth: AuthState = .unknown, link: LinkState = .unknown)
-    {
+    public init(
+        url: String, isSandbox: Bool, maskedKey: String, auth: AuthState = .unknown, link: LinkState = .unknown,
+        attachedTo: String? = nil
+    ) {
         self.url = url
         self.isSandbox = isSandbox
         self.maskedKey = maskedKey
         self.auth = auth
         self.link = link
+        self.attachedTo = attachedTo
     }
 }
 

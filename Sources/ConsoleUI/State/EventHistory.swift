@@ -6,15 +6,12 @@ public struct EventTimelineEntry: Sendable, Hashable {
     /// When the change happened.
     public var time: Date
     /// The state entered.
-    /// The latest state.
     public var state: DeliveryState
     /// The attempt number, when the change comes from a request.
     public var attempt: Int?
     /// Lago's HTTP status, if it answered.
-    /// Lago's last HTTP status, if it answered.
     public var httpStatus: Int?
     /// Why the attempt failed, if it did.
-    /// Why the last attempt failed (kept for dead and refused events).
     public var reason: String?
 }
 

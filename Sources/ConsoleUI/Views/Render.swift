@@ -207,6 +207,9 @@ struct Renderer {
         var place: [Span] = [Span(" \(connection.url) ", bar)]
         if connection.isSandbox { place.append(Span(" SANDBOX ", theme.badgeSandbox)) }
         segments.append((place, 7))
+        if let attached = connection.attachedTo {
+            segments.append(([Span(" ATTACHED ", theme.badgeLive), Span(" \(attached) ", bar)], 7))
+        }
         if state.readOnly { segments.append(([Span(" RO ", theme.badgeReadOnly)], 9)) }
         segments.append(([Span(" key \(connection.maskedKey) ", bar)], 5))
         let auth: String

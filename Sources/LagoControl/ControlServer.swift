@@ -1,0 +1,311 @@
+public import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+public import LagoEngine
+public import Logging
+import NIOCore
+public import Prometheus
+import LagoConfig
+import Synchronization
+
+/// Settings of a ``ControlServer``.
+public struct ControlServerOptions: Sendable {
+    /// The address to listen on (loopback by default).
+    public var host: String
+    /// The port; 0 picks a free one.
+    public var port: Int
+    /// The bearer token every route but `/metrics` requires.
+    public var token: String
+    /// Served on `GET /metrics` in Prometheus' text format, when set.
+    public var metrics: PrometheusCollectorRegistry?
+    /// How often the lifecycle stream sends what accumulated (one JSON array per line).
+    public var streamInterval: Duration
+
+    /// Creates options.
+    public init(
+        host: String = "127.0.0.1", port: Int = 0, token: String, metrics: PrometheusCollectorRegistry? = nil,
+        streamInterval: Duration = .milliseconds(50)
+    ) {
+        self.host = host
+        self.port = port
+        self.token = token
+        self.metrics = metrics
+        self.streamInterval = streamInterval
+    }
+
+    /// A random token (32 bytes, hex).
+    public static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}
+
+/// The local control API of a running engine: what a console attached to `lago-console serve` uses (stats, the
+/// lifecycle stream, flush, pause, send, mapping, dead letters), plus Prometheus metrics.
+///
+/// Routes (JSON; every `/control/v1` route needs `Authorization: Bearer <token>`):
+/// `GET /control/v1/stats`, `GET /control/v1/lifecycle` (a stream: one JSON array of changes per line),
+/// `POST /control/v1/send` (`{"events": [...]}` or `{"usage": {...}}`), `POST /control/v1/flush`
+/// (`{"deadlineSeconds": 30}`), `POST /control/v1/pause|resume|retry`, `PUT /control/v1/mapping`,
+/// `PUT /control/v1/default-subscription`, `GET /control/v1/dead-letters?limit=&offset=`,
+/// `GET|DELETE /control/v1/dead-letters/{id}`, `POST /control/v1/dead-letters/{id}/replay`;
+/// `GET /metrics` needs no token. Engine errors answer 4xx/5xx with `{"kind", "message", "path"}`.
+public enum ControlServer {
+    /// Serves until `body` returns; `body` receives the base URL (`http://host:port`).
+    public static func withRunning<Result: Sendable>(
+        engine: any EngineControl, options: ControlServerOptions, logger: Logger,
+        _ body: @Sendable (URL) async throws -> Result
+    ) async throws -> Result {
+        let router = Router()
+        ControlRoutes(engine: engine, options: options).register(on: router)
+        let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+                portContinuation.finish()
+            },
+            logger: logger
+        )
+        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+            group.addTask {
+                defer { portContinuation.finish() }
+                try await application.runService(gracefulShutdownSignals: [])
+            }
+            var ports = portStream.makeAsyncIterator()
+            guard let port = await ports.next(), port > 0 else {
+                try await group.next()
+                throw ControlError.unreachable("the control API could not listen on \(options.host):\(options.port)")
+            }
+            let host = options.host.contains(":") ? "[\(options.host)]" : options.host
+            do {
+                let result = try await body(URL(string: "http://\(host):\(port)")!)
+                group.cancelAll()
+                return result
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+}
+
+struct ControlRoutes: Sendable {
+    let engine: any EngineControl
+    let options: ControlServerOptions
+
+    func register(on router: Router<BasicRequestContext>) {
+        if let registry = options.metrics {
+            router.get("/metrics") { _, _ in
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+                return Response(
+                    status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            }
+        }
+        let api = router.group("/control/v1")
+        api.get("/stats") { request, _ in
+            try await authorized(request) { Self.json(try await engine.stats()) }
+        }
+        api.get("/lifecycle") { request, _ in
+            try await authorized(request) { lifecycle() }
+        }
+        api.post("/send") { request, context in
+            try await authorized(request) {
+                let send = try await decode(ControlWire.Send.self, request, context)
+                var ids: [String] = []
+                if let events = send.events { ids += try await engine.enqueue(events) }
+                if let usage = send.usage { ids += try await engine.enqueue(usage) }
+                return Self.json(ControlWire.TransactionIDs(transactionIDs: ids))
+            }
+        }
+        api.post("/flush") { request, context in
+            try await authorized(request) {
+                let flush = try await decode(ControlWire.Flush.self, request, context)
+                let deadline = Duration.milliseconds(Int64(max(0, min(flush.deadlineSeconds, 3600)) * 1000))
+                return Self.json(try await engine.flush(deadline: deadline))
+            }
+        }
+        api.post("/pause") { request, _ in
+            try await authorized(request) {
+                try await engine.pauseDelivery()
+                return Self.json(ControlWire.Ok())
+            }
+        }
+        api.post("/resume") { request, _ in
+            try await authorized(request) {
+                try await engine.resumeDelivery()
+                return Self.json(ControlWire.Ok())
+            }
+        }
+        api.post("/retry") { request, _ in
+            try await authorized(request) {
+                try await engine.retryDelivery()
+                return Self.json(ControlWire.Ok())
+            }
+        }
+        api.put("/mapping") { request, context in
+            try await authorized(request) {
+                let mapping = try await decode(ControlWire.Mapping.self, request, context)
+                var codes: [CanonicalField: String] = [:]
+                for (name, code) in mapping.metricCodes {
+                    guard let field = CanonicalField(rawValue: name) else {
+                        return Self.failure(.badRequest, "unknown canonical field \(name)")
+                    }
+                    codes[field] = code
+                }
+                try await engine.setMapping(codes)
+                return Self.json(ControlWire.Ok())
+            }
+        }
+        api.put("/default-subscription") { request, context in
+            try await authorized(request) {
+                let subscription = try await decode(ControlWire.Subscription.self, request, context)
+                try await engine.setDefaultSubscription(subscription.externalSubscriptionID)
+                return Self.json(ControlWire.Ok())
+            }
+        }
+        api.get("/dead-letters") { request, _ in
+            try await authorized(request) {
+                let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
+                let offset = request.uri.queryParameters.get("offset", as: Int.self) ?? 0
+                return Self.json(try await engine.deadLetters(limit: max(0, min(limit, 10_000)), offset: max(0, offset)))
+            }
+        }
+        api.get("/dead-letters/:id") { request, context in
+            try await authorized(request) {
+                let id = try context.parameters.require("id", as: Int64.self)
+                guard let letter = try await engine.deadLetter(id: id) else {
+                    return Self.failure(.notFound, "no dead letter has id \(id)", kind: "deadLetterNotFound")
+                }
+                return Self.json(letter)
+            }
+        }
+        api.delete("/dead-letters/:id") { request, context in
+            try await authorized(request) {
+                let id = try context.parameters.require("id", as: Int64.self)
+                try await engine.discardDeadLetter(id: id)
+                return Self.json(ControlWire.Ok())
+            }
+        }
+        api.post("/dead-letters/:id/replay") { request, context in
+            try await authorized(request) {
+                let id = try context.parameters.require("id", as: Int64.self)
+                let replay = try await decode(ControlWire.Replay.self, request, context)
+                let transactionID = try await engine.replayDeadLetter(id: id, edit: replay.edit)
+                return Self.json(ControlWire.TransactionIDs(transactionIDs: [transactionID]))
+            }
+        }
+    }
+
+    /// Runs `body` for a request with the right token; maps engine errors to JSON failures.
+    private func authorized(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], Self.tokenMatches(header, options.token) else {
+            return Self.failure(.unauthorized, "missing or wrong control token", kind: "control")
+        }
+        do {
+            return try await body()
+        } catch let error as EngineError {
+            let status: HTTPResponse.Status =
+                switch error.kind {
+                case .deadLetterNotFound: .notFound
+                case .invalidEvent, .invalidUsage, .noSubscription: .unprocessableContent
+                case .spoolFull, .shutDown: .serviceUnavailable
+                default: .internalServerError
+                }
+            return Self.failure(status, error.message, kind: error.kind.description, path: error.path)
+        } catch let error as DecodingError {
+            return Self.failure(.badRequest, "malformed request body: \(error)")
+        } catch let error as HTTPError {
+            return Self.failure(error.status, error.body ?? "\(error)")
+        }
+    }
+
+    static func tokenMatches(_ header: String, _ token: String) -> Bool {
+        let words = header.split(whereSeparator: \.isWhitespace)
+        guard words.count == 2, words[0].lowercased() == "bearer" else { return false }
+        let given = Array(words[1].utf8)
+        let expected = Array(token.utf8)
+        guard given.count == expected.count else { return false }
+        var difference: UInt8 = 0
+        for index in given.indices { difference |= given[index] ^ expected[index] }
+        return difference == 0
+    }
+
+    private func decode<Value: Decodable>(
+        _ type: Value.Type, _ request: Request, _ context: BasicRequestContext
+    ) async throws -> Value {
+        let buffer = try await request.body.collect(upTo: 8 << 20)
+        return try ControlCoding.decoder().decode(Value.self, from: Data(buffer.readableBytesView))
+    }
+
+    /// The lifecycle stream: what accumulated every ``ControlServerOptions/streamInterval``, one JSON array per
+    /// line; an empty array every few seconds keeps idle connections honest.
+    private func lifecycle() -> Response {
+        let changes = engine.lifecycleEvents(bufferSize: 50_000)
+        let interval = options.streamInterval
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-ndjson"
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                let pending = PendingChanges()
+                let reader = Task {
+                    for await change in changes { pending.append(change) }
+                    pending.finish()
+                }
+                defer { reader.cancel() }
+                let encoder = ControlCoding.encoder()
+                var idleTicks = 0
+                try await writer.write(ByteBuffer(string: "[]\n"))
+                while true {
+                    try await Task.sleep(for: interval)
+                    let (batch, finished) = pending.take()
+                    if !batch.isEmpty || idleTicks >= 40 {
+                        idleTicks = 0
+                        var data = try encoder.encode(batch)
+                        data.append(UInt8(ascii: "\n"))
+                        try await writer.write(ByteBuffer(bytes: data))
+                    } else {
+                        idleTicks += 1
+                    }
+                    if finished { break }
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    static func json(_ value: some Encodable) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let data = (try? ControlCoding.encoder().encode(value)) ?? Data("{}".utf8)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func failure(
+        _ status: HTTPResponse.Status, _ message: String, kind: String = "control", path: String? = nil
+    ) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let body = ControlWire.Failure(kind: kind, message: message, path: path)
+        let data = (try? ControlCoding.encoder().encode(body)) ?? Data("{}".utf8)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Lifecycle changes waiting to be written to one stream.
+final class PendingChanges: Sendable {
+    private let state = Mutex<(changes: [EventLifecycleChange], finished: Bool)>(([], false))
+
+    func append(_ change: EventLifecycleChange) { state.withLock { $0.changes.append(change) } }
+    func finish() { state.withLock { $0.finished = true } }
+
+    func take() -> ([EventLifecycleChange], Bool) {
+        state.withLock { state in
+            defer { state.changes.removeAll(keepingCapacity: true) }
+            return (state.changes, state.finished)
+        }
+    }
+}

@@ -1,0 +1,238 @@
+import AsyncHTTPClient
+import Foundation
+import LagoAPI
+import LagoConfig
+import LagoControl
+import LagoEngine
+import LagoSandbox
+import Logging
+import Prometheus
+import Testing
+
+/// A temporary directory removed when the test ends.
+struct TemporaryDirectory: ~Copyable {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("lago-control-tests-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+func event(_ index: Int, code: String = "llm_input_tokens") -> EventInput {
+    EventInput(
+        transactionID: "ctl-\(index)", externalSubscriptionID: SandboxSeed.subscriptionExternalID, code: code,
+        properties: ["value": .integer(Int64(index + 1))])
+}
+
+func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
+
+/// A sandbox, an engine reporting metrics to its own Prometheus registry, the control API in front of it, and a
+/// `RemoteEngine` connected to it.
+func withControlledEngine(
+    _ body: @Sendable (Sandbox, LagoEngine, RemoteEngine, URL, ControlEndpoint) async throws -> Void
+) async throws {
+    let directory = try TemporaryDirectory()
+    let spoolPath = directory.path + "/spool.sqlite"
+    let logger = Logger(label: "control-tests")
+    try await Sandbox.withRunning(SandboxOptions(), logger: logger) { sandbox in
+        let registry = PrometheusCollectorRegistry()
+        var configuration = EngineConfiguration(
+            spoolPath: spoolPath, flushInterval: .milliseconds(20), retryBase: .milliseconds(20),
+            maxRetryBackoff: .milliseconds(200), probeInterval: .milliseconds(100),
+            defaultSubscription: SandboxSeed.subscriptionExternalID)
+        configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
+        let engine = try LagoEngine(
+            configuration: configuration, baseURL: LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey)
+        engine.start()
+        let token = ControlServerOptions.randomToken()
+        do {
+            try await ControlServer.withRunning(
+                engine: engine, options: ControlServerOptions(token: token, metrics: registry), logger: logger
+            ) { url in
+                let endpoint = ControlEndpoint(
+                    url: url.absoluteString, token: token, pid: getpid(), startedAt: Date(),
+                    lagoURL: sandbox.baseURL.absoluteString, sandbox: true, relayURL: nil, maskedKey: "••••test")
+                let remote = try await RemoteEngine.connect(endpoint)
+                do {
+                    try await body(sandbox, engine, remote, url, endpoint)
+                } catch {
+                    await remote.shutdown()
+                    throw error
+                }
+                await remote.shutdown()
+            }
+        } catch {
+            await engine.shutdown()
+            throw error
+        }
+        await engine.shutdown()
+    }
+}
+
+func get(_ url: String, token: String? = nil) async throws -> (status: Int, body: String) {
+    var request = HTTPClientRequest(url: url)
+    if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    let body = try await response.body.collect(upTo: 1 << 22)
+    return (Int(response.status.code), String(buffer: body))
+}
+
+@Suite("Control API")
+struct ControlTests {
+    @Test func aRemoteEngineSendsFlushesAndWatchesTheLifecycleOfTheServingEngine() async throws {
+        try await withControlledEngine { sandbox, engine, remote, _, _ in
+            let stream = remote.lifecycleEvents(bufferSize: 10_000)
+            let watcher = Task {
+                var delivered = Set<String>()
+                var queued = Set<String>()
+                for await change in stream {
+                    switch change.stage {
+                    case .queued: queued.insert(change.transactionID)
+                    case .delivered: delivered.insert(change.transactionID)
+                    default: break
+                    }
+                    if delivered.count == 250 { break }
+                }
+                return (queued, delivered)
+            }
+            // Give the stream a moment to subscribe before anything is enqueued.
+            #expect(await eventually { engine.hasLifecycleSubscribers })
+            var ids: [String] = []
+            for chunk in 0..<5 {
+                ids += try await remote.enqueue((0..<50).map { event(chunk * 50 + $0) })
+            }
+            let usageIDs = try await remote.enqueue(
+                UsageRecord(values: [.input: 10, .output: 3], dimensions: ["model": .string("m")], idBase: "usage-1"))
+            #expect(usageIDs == ["usage-1:input", "usage-1:output"])
+            let flushed = try await remote.flush(deadline: .seconds(20))
+            #expect(flushed.pending == 0)
+            let stored = Set(sandbox.events().map(\.transactionID))
+            #expect(Set(ids).isSubset(of: stored))
+            #expect(Set(usageIDs).isSubset(of: stored))
+            let (queued, delivered) = await watcher.value
+            #expect(Set(ids).isSubset(of: queued))
+            #expect(delivered.count == 250)
+            let stats = try await remote.stats()
+            #expect(stats.delivered == 252)
+            #expect(stats.queued == 0)
+        }
+    }
+
+    @Test func pauseResumeAndMappingApplyToTheServingEngine() async throws {
+        try await withControlledEngine { sandbox, engine, remote, _, _ in
+            try await remote.pauseDelivery()
+            #expect(await eventually { await engine.stats().state == .paused })
+            try await remote.setMapping([.input: "custom_input_metric"])
+            try await remote.setDefaultSubscription("sub_other")
+            let ids = try await remote.enqueue(UsageRecord(values: [.input: 5], idBase: "mapped"))
+            try? await Task.sleep(for: .milliseconds(100))
+            #expect(sandbox.events().isEmpty)
+            try await remote.resumeDelivery()
+            #expect(try await remote.flush(deadline: .seconds(10)).pending == 0)
+            let stored = sandbox.events().first { $0.transactionID == ids[0] }
+            #expect(stored?.code == "custom_input_metric")
+            #expect(stored?.externalSubscriptionID == "sub_other")
+        }
+    }
+
+    @Test func deadLettersAreListedShownReplayedAndDiscardedRemotely() async throws {
+        try await withControlledEngine { sandbox, engine, remote, _, _ in
+            // A blank code is refused by Lago (422 keyed by index): dead-lettered with Lago's reason.
+            _ = try await remote.enqueue([event(1, code: " "), event(2, code: " ")])
+            _ = try await remote.flush(deadline: .seconds(10))
+            let letters = try await remote.deadLetters(limit: 10, offset: 0)
+            #expect(letters.count == 2)
+            let first = try #require(letters.first)
+            let shown = try #require(try await remote.deadLetter(id: first.id))
+            #expect(shown.reason.status == 422)
+            #expect(shown.payload.contains("ctl-"))
+            #expect(try await remote.deadLetter(id: 999_999) == nil)
+            let replayed = try await remote.replayDeadLetter(
+                id: first.id, edit: DeadLetterEdit(code: "llm_input_tokens"))
+            #expect(replayed == first.transactionID)
+            _ = try await remote.flush(deadline: .seconds(10))
+            #expect(sandbox.events().contains { $0.transactionID == replayed && $0.code == "llm_input_tokens" })
+            try await remote.discardDeadLetter(id: letters[1].id)
+            #expect(try await remote.deadLetters(limit: 10, offset: 0).isEmpty)
+            await #expect(throws: EngineError.self) { try await remote.discardDeadLetter(id: letters[1].id) }
+            // Engine errors keep their kind across the process boundary.
+            do {
+                try await remote.discardDeadLetter(id: letters[1].id)
+            } catch let error as EngineError {
+                #expect(error.kind == .deadLetterNotFound)
+            }
+            _ = engine
+        }
+    }
+
+    @Test func everyControlRouteNeedsTheTokenButMetricsDoNot() async throws {
+        try await withControlledEngine { _, _, _, url, endpoint in
+            let base = url.absoluteString
+            let anonymous = try await get(base + "/control/v1/stats")
+            let wrongToken = try await get(base + "/control/v1/stats", token: "wrong")
+            let rightToken = try await get(base + "/control/v1/stats", token: endpoint.token)
+            #expect(anonymous.status == 401)
+            #expect(wrongToken.status == 401)
+            #expect(rightToken.status == 200)
+            let wrong = ControlEndpoint(
+                url: base, token: "nope", pid: 1, startedAt: Date(), lagoURL: "", sandbox: true, relayURL: nil,
+                maskedKey: "")
+            await #expect(throws: (any Error).self) { _ = try await RemoteEngine.connect(wrong) }
+            let metrics = try await get(base + "/metrics")
+            #expect(metrics.status == 200)
+        }
+    }
+
+    @Test func prometheusMetricsCountWhatTheEngineDid() async throws {
+        try await withControlledEngine { _, _, remote, url, _ in
+            _ = try await remote.enqueue((0..<30).map { event($0) } + [event(99, code: " ")])
+            _ = try await remote.flush(deadline: .seconds(10))
+            let metrics = try await get(url.absoluteString + "/metrics").body
+            func value(_ line: String) -> Double? {
+                metrics.split(separator: "\n").first { $0.hasPrefix(line + " ") }
+                    .flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            #expect(value(EngineMetrics.Name.enqueued) == 31)
+            #expect(value(EngineMetrics.Name.delivered) == 30)
+            #expect(value(EngineMetrics.Name.dead) == 1)
+            #expect(value(EngineMetrics.Name.queued) == 0)
+            #expect(value(EngineMetrics.Name.inFlight) == 0)
+            #expect(value(EngineMetrics.Name.deadLetters) == 1)
+            #expect((value(EngineMetrics.Name.requests) ?? 0) >= 1)
+            #expect(metrics.contains("# TYPE \(EngineMetrics.Name.requestDuration) histogram"))
+            #expect(metrics.contains("\(EngineMetrics.Name.requestDuration)_count"))
+            #expect(metrics.contains("\(EngineMetrics.Name.requestDuration)_bucket{le=\"+Inf\"}"))
+        }
+    }
+
+    @Test func theDiscoveryFileIsPrivateAndNamesTheEndpoint() throws {
+        let directory = try TemporaryDirectory()
+        let spool = directory.path + "/spool.sqlite"
+        #expect(ControlEndpoint.read(forSpool: spool) == nil)
+        let endpoint = ControlEndpoint(
+            url: "http://127.0.0.1:1", token: "t", pid: 42, startedAt: Date(timeIntervalSince1970: 1_700_000_000),
+            lagoURL: "http://127.0.0.1:2/api/v1", sandbox: false, relayURL: nil, maskedKey: "••••abcd")
+        try endpoint.write(forSpool: spool)
+        let attributes = try FileManager.default.attributesOfItem(atPath: ControlEndpoint.discoveryPath(forSpool: spool))
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        #expect(ControlEndpoint.read(forSpool: spool) == endpoint)
+        var other = endpoint
+        other.token = "another"
+        other.remove(forSpool: spool)  // not ours: kept
+        #expect(ControlEndpoint.read(forSpool: spool) == endpoint)
+        endpoint.remove(forSpool: spool)
+        #expect(ControlEndpoint.read(forSpool: spool) == nil)
+    }
+}
+

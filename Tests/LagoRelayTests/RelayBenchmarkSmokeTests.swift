@@ -1,0 +1,31 @@
+import Foundation
+import LagoBench
+import Testing
+
+@Suite struct RelayBenchmarkSmokeTests {
+    /// The relay benchmark runs end to end on a small count and loses nothing; it checks correctness only, never
+    /// timing. `LAGO_RELAY_BENCH=full` runs the default options (100k events) and prints the result; real figures
+    /// come from a release build.
+    @Test func theRelayBenchmarkRunsAndLosesNothing() async throws {
+        let full = ProcessInfo.processInfo.environment["LAGO_RELAY_BENCH"] == "full"
+        var options = RelayBenchmarkOptions()
+        if !full {
+            options.events = 2_050  // 20 full batches and a partial one
+            options.clients = 3
+        }
+        let batches = (options.events + options.batchSize - 1) / options.batchSize
+        let result = try await RelayBenchmark.run(options)
+        if full {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        }
+        #expect(result.requests == batches)
+        #expect(result.refusedRequests == 0, "\(result.firstRefusal ?? "")")
+        #expect(result.batchLatency.samples == batches)
+        #expect(result.delivered == options.events)
+        #expect(result.lost == 0 && result.duplicated == 0)
+        #expect(result.pendingAfterFlush == 0 && result.dead == 0)
+        #expect(result.ingestSeconds > 0 && result.deliveredSeconds >= result.ingestSeconds)
+    }
+}
