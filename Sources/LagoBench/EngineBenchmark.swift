@@ -21,8 +21,15 @@ public struct EngineBenchmarkOptions: Sendable, Codable, Hashable {
     public var rssEvents: Int = 1_000_000
     /// Concurrent producers in throughput runs.
     public var producers: Int = 8
+    /// Events per `enqueue` call of the headline healthy run's producers (the relay enqueues whole requests of up
+    /// to 100 events).
+    public var producerBatchSize: Int = 100
+    /// `maxInFlight` of the healthy runs (the configuration's default).
+    public var healthyMaxInFlight: Int = 4
     /// Directory for spool files (a temporary one when nil); removed afterwards.
     public var directory: String?
+    /// The runs to make: `rss`, `enqueue`, `healthy`, `latency`, `resume`, `ingest` (all by default).
+    public var parts: Set<String> = ["rss", "enqueue", "healthy", "latency", "resume", "ingest"]
 
     /// Creates the default options (the issue's figures).
     public init() {}
@@ -49,6 +56,8 @@ public struct ThroughputFigures: Sendable, Codable, Hashable {
     public var requests: Int
     public var lost: Int
     public var duplicated: Int
+    /// Events per `enqueue` call of the producers (nil: not a producer-driven run).
+    public var producerBatchSize: Int? = nil
 }
 
 /// Restarting on a full spool.
@@ -77,16 +86,19 @@ public struct MemoryFigures: Sendable, Codable, Hashable {
 /// Everything ``EngineBenchmark/run(_:)`` measured.
 public struct EngineBenchmarkResult: Sendable, Codable, Hashable {
     /// One producer, engine delivering to the in-process sandbox meanwhile (both share the machine's cores).
-    public var enqueueLatency: LatencyFigures
+    public var enqueueLatency: LatencyFigures?
     /// One producer, engine not delivering: the spool's own commit latency.
-    public var enqueueLatencySpoolOnly: LatencyFigures
+    public var enqueueLatencySpoolOnly: LatencyFigures?
     /// `producers` concurrent producers filling the spool of the resume run, engine not delivering.
-    public var enqueueThroughputSpoolOnly: ThroughputFigures
-    public var healthy: ThroughputFigures
-    public var withLatency: [ThroughputFigures]
-    public var resume: ResumeFigures
+    public var enqueueThroughputSpoolOnly: ThroughputFigures?
+    /// `producers` producers enqueueing `producerBatchSize` events per call while the engine delivers.
+    public var healthy: ThroughputFigures?
+    /// The same with one event per `enqueue` call (each awaiting its commit).
+    public var healthySingleEventProducers: ThroughputFigures?
+    public var withLatency: [ThroughputFigures]?
+    public var resume: ResumeFigures?
     public var memory: MemoryFigures?
-    public var sandboxIngest: ThroughputFigures
+    public var sandboxIngest: ThroughputFigures?
     /// Targets from the issue, for the reader.
     public var targets: [String: String]
 }
@@ -110,37 +122,53 @@ public enum EngineBenchmark {
             return root + "/spool-\(counter).sqlite"
         }
 
-        let memory = options.rssEvents > 0 ? try await measureMemory(options, spoolPath: spoolPath()) : nil
-        let latency = try await measureEnqueueLatency(options, spoolPath: spoolPath())
-        let spoolOnlyLatency = try await measureSpoolOnlyLatency(options, spoolPath: spoolPath())
-        let healthy = try await measureThroughput(
-            events: options.throughputEvents, maxInFlight: 4, latency: 0, producers: options.producers,
-            spoolPath: spoolPath())
-        var withLatency: [ThroughputFigures] = []
-        for maxInFlight in options.latencyMaxInFlight {
-            withLatency.append(
-                try await measureThroughput(
-                    events: options.latencyEvents, maxInFlight: maxInFlight, latency: options.addedLatencyMilliseconds,
-                    producers: options.producers, spoolPath: spoolPath()))
+        let parts = options.parts
+        var result = EngineBenchmarkResult(targets: [:])
+        if parts.contains("rss") && options.rssEvents > 0 {
+            result.memory = try await measureMemory(options, spoolPath: spoolPath())
         }
-        let resumePath = spoolPath()
-        let fillStart = ContinuousClock.now
-        try await fillSpool(resumePath, count: options.resumeEvents, producers: options.producers, prefix: "resume")
-        let fillSeconds = seconds(since: fillStart)
-        let spoolOnlyThroughput = ThroughputFigures(
-            events: options.resumeEvents, maxInFlight: 0, addedLatencyMilliseconds: 0, seconds: fillSeconds,
-            eventsPerSecond: Double(options.resumeEvents) / fillSeconds, enqueueSeconds: fillSeconds, requests: 0,
-            lost: 0, duplicated: 0)
-        let resume = try await measureResume(options, spoolPath: resumePath)
-        let ingest = try await measureSandboxIngest(events: options.throughputEvents)
-        return EngineBenchmarkResult(
-            enqueueLatency: latency, enqueueLatencySpoolOnly: spoolOnlyLatency,
-            enqueueThroughputSpoolOnly: spoolOnlyThroughput, healthy: healthy, withLatency: withLatency, resume: resume, memory: memory,
-            sandboxIngest: ingest,
-            targets: [
+        if parts.contains("enqueue") {
+            result.enqueueLatency = try await measureEnqueueLatency(options, spoolPath: spoolPath())
+            result.enqueueLatencySpoolOnly = try await measureSpoolOnlyLatency(options, spoolPath: spoolPath())
+        }
+        if parts.contains("healthy") {
+            result.healthy = try await measureThroughput(
+                events: options.throughputEvents, maxInFlight: options.healthyMaxInFlight, latency: 0, producers: options.producers,
+                batchSize: options.producerBatchSize, spoolPath: spoolPath())
+            result.healthySingleEventProducers = try await measureThroughput(
+                events: options.throughputEvents, maxInFlight: options.healthyMaxInFlight, latency: 0, producers: options.producers,
+                batchSize: 1, spoolPath: spoolPath())
+        }
+        if parts.contains("latency") {
+            var withLatency: [ThroughputFigures] = []
+            for maxInFlight in options.latencyMaxInFlight {
+                withLatency.append(
+                    try await measureThroughput(
+                        events: options.latencyEvents, maxInFlight: maxInFlight,
+                        latency: options.addedLatencyMilliseconds, producers: options.producers,
+                        batchSize: options.producerBatchSize, spoolPath: spoolPath()))
+            }
+            result.withLatency = withLatency
+        }
+        if parts.contains("resume") {
+            let resumePath = spoolPath()
+            let fillStart = ContinuousClock.now
+            try await fillSpool(resumePath, count: options.resumeEvents, producers: options.producers, prefix: "resume")
+            let fillSeconds = seconds(since: fillStart)
+            result.enqueueThroughputSpoolOnly = ThroughputFigures(
+                events: options.resumeEvents, maxInFlight: 0, addedLatencyMilliseconds: 0, seconds: fillSeconds,
+                eventsPerSecond: Double(options.resumeEvents) / fillSeconds, enqueueSeconds: fillSeconds, requests: 0,
+                lost: 0, duplicated: 0)
+            result.resume = try await measureResume(options, spoolPath: resumePath)
+        }
+        if parts.contains("ingest") {
+            result.sandboxIngest = try await measureSandboxIngest(events: options.throughputEvents)
+        }
+        result.targets = [
                 "enqueueP99": "<= 100 us", "healthy": ">= 100000 events/s", "latency100ms": ">= 7000 events/s",
                 "resume": "<= 1 s", "rss": "<= 100 MB (VmHWM)",
-            ])
+            ]
+        return result
     }
 
     static func configuration(spoolPath: String, maxInFlight: Int = 4) -> EngineConfiguration {
@@ -163,16 +191,25 @@ public enum EngineBenchmark {
             configuration: configuration, baseURL: LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey)
     }
 
+    /// `producers` concurrent producers enqueue `count` events, `batchSize` per call (1: one event per call, each
+    /// awaiting its own commit).
     static func enqueue(
-        _ engine: LagoEngine, count: Int, producers: Int, prefix: String
+        _ engine: LagoEngine, count: Int, producers: Int, batchSize: Int = 1, prefix: String
     ) async throws {
+        let batchSize = max(1, batchSize)
+        let chunks = (count + batchSize - 1) / batchSize
         try await withThrowingTaskGroup(of: Void.self) { group in
             for producer in 0..<producers {
                 group.addTask {
-                    var index = producer
-                    while index < count {
-                        try await engine.enqueue(event(index, prefix: prefix))
-                        index += producers
+                    var chunk = producer
+                    while chunk < chunks {
+                        let range = (chunk * batchSize)..<min(count, (chunk + 1) * batchSize)
+                        if range.count == 1 {
+                            try await engine.enqueue(event(range.lowerBound, prefix: prefix))
+                        } else {
+                            try await engine.enqueue(range.map { event($0, prefix: prefix) })
+                        }
+                        chunk += producers
                     }
                 }
             }
@@ -210,14 +247,14 @@ public enum EngineBenchmark {
     }
 
     static func measureThroughput(
-        events: Int, maxInFlight: Int, latency: Int, producers: Int, spoolPath: String
+        events: Int, maxInFlight: Int, latency: Int, producers: Int, batchSize: Int, spoolPath: String
     ) async throws -> ThroughputFigures {
         try await Sandbox.withRunning(SandboxOptions()) { sandbox in
             if latency > 0 { sandbox.faults.latency(.milliseconds(latency)) }
             let engine = try engine(configuration(spoolPath: spoolPath, maxInFlight: maxInFlight), sandbox: sandbox)
             engine.start()
             let start = ContinuousClock.now
-            try await enqueue(engine, count: events, producers: producers, prefix: "tp")
+            try await enqueue(engine, count: events, producers: producers, batchSize: batchSize, prefix: "tp")
             let enqueueSeconds = seconds(since: start)
             _ = await engine.flush(deadline: .seconds(600))
             let total = seconds(since: start)
@@ -227,7 +264,8 @@ public enum EngineBenchmark {
             return ThroughputFigures(
                 events: events, maxInFlight: maxInFlight, addedLatencyMilliseconds: latency, seconds: total,
                 eventsPerSecond: Double(events) / total, enqueueSeconds: enqueueSeconds, requests: stats.requestsTotal,
-                lost: max(0, events - stats.uniqueTransactionIDs), duplicated: max(0, stored - stats.uniqueTransactionIDs))
+                lost: max(0, events - stats.uniqueTransactionIDs), duplicated: max(0, stored - stats.uniqueTransactionIDs),
+                producerBatchSize: batchSize)
         }
     }
 

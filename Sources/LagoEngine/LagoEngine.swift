@@ -236,7 +236,7 @@ public final class LagoEngine: Sendable {
         rows.reserveCapacity(events.count)
         do {
             for var event in events {
-                if event.transactionID.isEmpty { event.transactionID = UUID().uuidString.lowercased() }
+                if event.transactionID.isEmpty { event.transactionID = RandomUUID.lowercasedString() }
                 rows.append(
                     NewSpoolRow(
                         transactionID: event.transactionID, body: try EventJSON.encode(event), enqueuedAt: enqueuedAt))
@@ -580,7 +580,12 @@ public final class LagoEngine: Sendable {
         var expired: [SpoolRow] = []
         if let maxAge = configuration.maxEventAge {
             let limit = wallNow.timeIntervalSince1970 - maxAge.seconds
-            expired = rows.filter { $0.enqueuedAt < limit }
+            // Never sent: the attempt a claim recorded does not count.
+            expired = rows.filter { $0.enqueuedAt < limit }.map { row in
+                var row = row
+                if row.attemptRecorded { row.attempts -= 1 }
+                return row
+            }
             if !expired.isEmpty {
                 do {
                     try await spool.settle(
@@ -599,13 +604,17 @@ public final class LagoEngine: Sendable {
                 }
             }
         }
-        do {
-            try await spool.markAttempted(rows.map(\.id))
-        } catch {
-            report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
-            return
+        // Fresh from a claim, the attempt is on disk already; a retry records it now, before sending.
+        if !rows.allSatisfy(\.attemptRecorded) {
+            do {
+                try await spool.markAttempted(rows.filter { !$0.attemptRecorded }.map(\.id))
+            } catch {
+                report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
+                return
+            }
+            for index in rows.indices where !rows[index].attemptRecorded { rows[index].attempts += 1 }
         }
-        for index in rows.indices { rows[index].attempts += 1 }
+        for index in rows.indices { rows[index].attemptRecorded = false }
         if broadcaster.hasSubscribers {
             broadcaster.publish(
                 rows.map { EventLifecycleChange(transactionID: $0.transactionID, stage: .inFlight(attempt: $0.attempts), date: wallNow) })

@@ -15,6 +15,9 @@ struct SpoolRow: Sendable, Hashable {
     var enqueuedAt: Double
     /// Requests that carried the event so far, persisted before each request is sent.
     var attempts: Int
+    /// Set on rows fresh from ``Spool/claim(after:maxCount:maxBytes:)``: the coming request is already counted in
+    /// `attempts`, on disk too. Cleared once that request is sent, so a retry records its attempt again.
+    var attemptRecorded = false
 }
 
 /// An event to append.
@@ -65,17 +68,21 @@ final class Spool: Sendable {
         init(_ call: @escaping @Sendable (Int, Int) -> Void) { self.call = call }
     }
 
-    private struct PendingOperation: Sendable {
+    private struct PendingOperation: Sendable, Committable {
         let appendedRows: Int
         let appendedBytes: Int
         let isolated: Bool
         let work: @Sendable (Database) throws -> any Sendable
         let continuation: CheckedContinuation<any Sendable, any Error>
+        func run(_ db: Database) throws -> any Sendable { try work(db) }
     }
 
     private struct PendingWrites: Sendable {
         var operations: [PendingOperation] = []
+        /// A commit is under way (on the writer queue or, with ``directActive``, on a caller's thread).
         var draining = false
+        /// A caller's thread is committing its own operation.
+        var directActive = false
         var closed = false
     }
 
@@ -215,6 +222,10 @@ final class Spool: Sendable {
 
     /// Runs `work` inside the next group commit and returns its result once committed.
     ///
+    /// When no commit is under way, the caller's thread runs `work` in a transaction of its own at once (no hop to
+    /// the writer queue and back: an idle spool commits one `enqueue` in tens of microseconds). Operations arriving
+    /// meanwhile queue up and are committed together by the writer queue afterwards.
+    ///
     /// - Parameter isolated: run `work` in its own savepoint, so that its error fails it alone. Without it (the hot
     ///   path: appends, claims, settlements, which fail only on I/O errors), an error rolls the whole group back
     ///   and fails every operation of the group: nothing of it is committed.
@@ -224,6 +235,28 @@ final class Spool: Sendable {
         appendedRows: Int = 0, appendedBytes: Int = 0, isolated: Bool = false,
         _ work: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
+        let direct: Bool = pending.withLock { state in
+            guard !state.closed, !state.draining else { return false }
+            state.draining = true
+            state.directActive = true
+            return true
+        }
+        if direct {
+            let result = commit(
+                [DirectOperation(appendedRows: appendedRows, appendedBytes: appendedBytes, isolated: isolated, work: work)]
+            )[0]
+            let handOff: Bool = pending.withLock { state in
+                state.directActive = false
+                if state.operations.isEmpty {
+                    state.draining = false
+                    return false
+                }
+                return true  // stays draining: the writer queue takes over what arrived meanwhile
+            }
+            if handOff { writerQueue.async { self.drain() } }
+            // The operation's closure returned a `T`.
+            return try result.get() as! T
+        }
         let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
             let operation = PendingOperation(
                 appendedRows: appendedRows, appendedBytes: appendedBytes, isolated: isolated, work: { try work($0) },
@@ -245,6 +278,67 @@ final class Spool: Sendable {
         return value as! T
     }
 
+    /// What ``commit(_:)`` needs of an operation.
+    private protocol Committable {
+        var appendedRows: Int { get }
+        var appendedBytes: Int { get }
+        var isolated: Bool { get }
+        func run(_ db: Database) throws -> any Sendable
+    }
+
+    private struct DirectOperation<T: Sendable>: Committable {
+        let appendedRows: Int
+        let appendedBytes: Int
+        let isolated: Bool
+        let work: @Sendable (Database) throws -> T
+        func run(_ db: Database) throws -> any Sendable { try work(db) }
+    }
+
+    /// Runs operations in one transaction (isolated ones in savepoints) and commits once; then reports appended
+    /// rows to the append handler. Returns each operation's result; a failed transaction fails them all with
+    /// ``EngineError/Kind/spoolIO``.
+    private func commit(_ operations: [some Committable]) -> [Result<any Sendable, any Error>] {
+        var results: [Result<any Sendable, any Error>] = []
+        results.reserveCapacity(operations.count)
+        do {
+            try database.inDatabase { db in
+                try db.inTransaction(.immediate) {
+                    for operation in operations {
+                        guard operation.isolated else {
+                            // An error here aborts the transaction: the whole group fails, nothing commits.
+                            results.append(.success(try operation.run(db)))
+                            continue
+                        }
+                        do {
+                            var value: (any Sendable)?
+                            try db.inSavepoint {
+                                value = try operation.run(db)
+                                return .commit
+                            }
+                            results.append(.success(value!))
+                        } catch {
+                            results.append(.failure(error))
+                        }
+                    }
+                    return .commit
+                }
+            }
+        } catch {
+            let failure = EngineError(.spoolIO, "writing the spool \(path) failed: \(error)", path: path)
+            return operations.map { _ in .failure(failure) }
+        }
+        var rows = 0
+        var bytes = 0
+        for (operation, result) in zip(operations, results) {
+            if case .success = result {
+                rows += operation.appendedRows
+                bytes += operation.appendedBytes
+            }
+        }
+        if rows > 0, let handler = onAppend.withLock({ $0 }) { handler.call(rows, bytes) }
+        return results
+    }
+
     private func drain() {
         while true {
             let operations: [PendingOperation] = pending.withLock { state in
@@ -256,45 +350,7 @@ final class Spool: Sendable {
                 return state.operations
             }
             if operations.isEmpty { return }
-            var results: [Result<any Sendable, any Error>] = []
-            results.reserveCapacity(operations.count)
-            do {
-                try database.inDatabase { db in
-                    try db.inTransaction(.immediate) {
-                        for operation in operations {
-                            guard operation.isolated else {
-                                // An error here aborts the transaction: the whole group fails, nothing commits.
-                                results.append(.success(try operation.work(db)))
-                                continue
-                            }
-                            do {
-                                var value: (any Sendable)?
-                                try db.inSavepoint {
-                                    value = try operation.work(db)
-                                    return .commit
-                                }
-                                results.append(.success(value!))
-                            } catch {
-                                results.append(.failure(error))
-                            }
-                        }
-                        return .commit
-                    }
-                }
-            } catch {
-                let failure = EngineError(.spoolIO, "writing the spool \(path) failed: \(error)", path: path)
-                for operation in operations { operation.continuation.resume(throwing: failure) }
-                continue
-            }
-            var rows = 0
-            var bytes = 0
-            for (operation, result) in zip(operations, results) {
-                if case .success = result {
-                    rows += operation.appendedRows
-                    bytes += operation.appendedBytes
-                }
-            }
-            if rows > 0, let handler = onAppend.withLock({ $0 }) { handler.call(rows, bytes) }
+            let results = commit(operations)
             for (operation, result) in zip(operations, results) {
                 operation.continuation.resume(with: result)
             }
@@ -307,8 +363,16 @@ final class Spool: Sendable {
         // An empty operation queued behind everything else: when it runs, earlier work has committed.
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             writerQueue.async {
-                while self.pending.withLock({ $0.draining || !$0.operations.isEmpty }) {
-                    self.drain()
+                while true {
+                    let (direct, busy) = self.pending.withLock { ($0.directActive, $0.draining || !$0.operations.isEmpty) }
+                    if direct {
+                        // A caller's thread is committing; it hands what remains to this queue when done.
+                        usleep(100)
+                    } else if busy {
+                        self.drain()
+                    } else {
+                        break
+                    }
                 }
                 continuation.resume()
             }
@@ -330,7 +394,9 @@ final class Spool: Sendable {
         }
     }
 
-    /// Reads up to `maxCount` events after `cursor`, in id order, stopping before `maxBytes` (at least one event).
+    /// Reads up to `maxCount` events after `cursor`, in id order, stopping before `maxBytes` (at least one event),
+    /// and records the attempt of the request about to carry them (one commit for both: the attempt is on disk
+    /// before anything is sent). The rows come back with `attempts` counting that request and `attemptRecorded` set.
     func claim(after cursor: Int64, maxCount: Int, maxBytes: Int) async throws -> [SpoolRow] {
         try await perform { db in
             let statement = try db.cachedStatement(
@@ -342,21 +408,26 @@ final class Spool: Sendable {
                 let body: Data = row[2]
                 if !rows.isEmpty && bytes + body.count > maxBytes { break }
                 bytes += body.count
+                let attempts: Int = row[4]
                 rows.append(
-                    SpoolRow(id: row[0], transactionID: row[1], body: [UInt8](body), enqueuedAt: row[3], attempts: row[4]))
+                    SpoolRow(
+                        id: row[0], transactionID: row[1], body: [UInt8](body), enqueuedAt: row[3],
+                        attempts: attempts + 1, attemptRecorded: true))
             }
+            try Spool.recordAttempt(db, rows.map(\.id))
             return rows
         }
     }
 
-    /// Persists one more attempt on the given rows, before they are sent.
+    /// Persists one more attempt on the given rows, before they are sent again.
     func markAttempted(_ ids: [Int64]) async throws {
-        try await perform { db in
-            let statement = try db.cachedStatement(
-                sql: "UPDATE events SET attempts = attempts + 1 WHERE id BETWEEN ? AND ?")
-            for range in Spool.ranges(ids) {
-                try statement.execute(arguments: [range.lowerBound, range.upperBound])
-            }
+        try await perform { db in try Spool.recordAttempt(db, ids) }
+    }
+
+    private static func recordAttempt(_ db: Database, _ ids: [Int64]) throws {
+        let statement = try db.cachedStatement(sql: "UPDATE events SET attempts = attempts + 1 WHERE id BETWEEN ? AND ?")
+        for range in Spool.ranges(ids) {
+            try statement.execute(arguments: [range.lowerBound, range.upperBound])
         }
     }
 

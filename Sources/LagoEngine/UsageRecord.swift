@@ -38,7 +38,7 @@ public struct UsageRecord: Sendable, Hashable, Codable {
     ///   ``EngineError/Kind/invalidUsage`` for a non-finite value, a non-scalar dimension or a dimension named
     ///   `value`.
     public func events(
-        metricCodes: [CanonicalField: String], defaultSubscription: String?, newID: () -> String = { UUID().uuidString.lowercased() }
+        metricCodes: [CanonicalField: String], defaultSubscription: String?, newID: () -> String = { RandomUUID.lowercasedString() }
     ) throws -> [EventInput] {
         guard let subscription = externalSubscriptionID ?? defaultSubscription, !subscription.isEmpty else {
             throw EngineError(

@@ -40,13 +40,18 @@ import Testing
                 _ = maxID
                 let fresh = try await current.claim(after: max(model.cursor, claimed.last?.id ?? 0, model.rows.keys.max() ?? 0), maxCount: 1000, maxBytes: 1 << 30)
                 #expect(fresh.map(\.transactionID) == rows.map(\.transactionID), "step \(step)")
-                for row in fresh { model.rows[row.id] = (row.transactionID, 0) }
+                // A claim records the attempt of the request about to carry the rows.
+                for row in fresh { model.rows[row.id] = (row.transactionID, 1) }
+                #expect(fresh.allSatisfy { $0.attempts == 1 && $0.attemptRecorded }, "step \(step)")
             case 30..<50:  // claim
                 let maxCount = Int.random(in: 1...30, using: &random)
                 let rows = try await current.claim(after: model.cursor, maxCount: maxCount, maxBytes: 1 << 30)
                 let expected = model.rows.keys.filter { $0 > model.cursor }.sorted().prefix(maxCount)
                 #expect(rows.map(\.id) == Array(expected), "step \(step)")
-                for row in rows { #expect(row.attempts == model.rows[row.id]?.attempts, "step \(step)") }
+                for row in rows {
+                    model.rows[row.id]?.attempts += 1
+                    #expect(row.attempts == model.rows[row.id]?.attempts, "step \(step)")
+                }
                 if let last = rows.last { model.cursor = last.id }
                 claimed += rows
             case 50..<62:  // mark attempted
@@ -87,7 +92,7 @@ import Testing
         let final = try #require(spool)
         let everything = try await final.claim(after: 0, maxCount: 100_000, maxBytes: 1 << 30)
         #expect(everything.map(\.id) == model.rows.keys.sorted())
-        #expect(everything.map(\.attempts) == model.rows.keys.sorted().map { model.rows[$0]!.attempts })
+        #expect(everything.map(\.attempts) == model.rows.keys.sorted().map { model.rows[$0]!.attempts + 1 })
         let letters = try await final.deadLetters(limit: 100_000, offset: 0)
         #expect(letters.map(\.transactionID) == model.dead)
         await final.close()

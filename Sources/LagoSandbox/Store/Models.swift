@@ -104,7 +104,7 @@ public struct SandboxBillableMetric: Sendable, Hashable, Codable {
         roundingPrecision: Int? = nil,
         weightedInterval: String? = nil,
         filters: [Filter] = [],
-        lagoID: String = UUID().uuidString.lowercased(),
+        lagoID: String = RandomUUID.lowercasedString(),
         createdAt: Date = Date()
     ) {
         self.lagoID = lagoID
@@ -141,7 +141,7 @@ public struct SandboxCustomer: Sendable, Hashable, Codable {
         email: String? = nil,
         currency: String? = "USD",
         timezone: String? = nil,
-        lagoID: String = UUID().uuidString.lowercased(),
+        lagoID: String = RandomUUID.lowercasedString(),
         createdAt: Date = Date()
     ) {
         self.lagoID = lagoID
@@ -186,7 +186,7 @@ public struct SandboxSubscription: Sendable, Hashable, Codable {
         unitAmount: String = "0.001",
         currency: String = "USD",
         startedAt: Date = Date(timeIntervalSince1970: 1_704_067_200),
-        lagoID: String = UUID().uuidString.lowercased(),
+        lagoID: String = RandomUUID.lowercasedString(),
         createdAt: Date = Date()
     ) {
         self.lagoID = lagoID

@@ -131,7 +131,7 @@ final class SandboxStore: Sendable {
             }
             let events = drafts.map { draft in
                 SandboxEvent(
-                    lagoID: UUID().uuidString.lowercased(),
+                    lagoID: RandomUUID.lowercasedString(),
                     transactionID: draft.transactionID,
                     externalSubscriptionID: draft.externalSubscriptionID,
                     code: draft.code,
