@@ -46,6 +46,7 @@ let package = Package(
         .target(
             name: "LagoConfig",
             dependencies: [
+                "LagoAPI",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,4 +1,11 @@
 public import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A validated Lago API root such as `https://api.getlago.com/api/v1`.
 ///
@@ -49,12 +56,26 @@ public struct LagoBaseURL: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { apiRoot }
 
-    /// True for `localhost`, `127.0.0.0/8` and `::1`.
+    /// Whether `host` (a name or an IPv4/IPv6 literal, IPv6 with or without brackets) is a loopback host:
+    /// `localhost` (and names under it), an address in `127.0.0.0/8`, or `::1` in any of its spellings.
     public static func isLoopback(_ host: String) -> Bool {
-        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        if bare == "localhost" || bare.hasSuffix(".localhost") || bare == "::1" { return true }
-        let octets = bare.split(separator: ".")
-        return octets.count == 4 && octets.first == "127" && octets.allSatisfy { UInt8($0) != nil }
+        var host = host
+        if host.hasPrefix("["), host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+        }
+        let name = host.lowercased()
+        if name == "localhost" || name.hasSuffix(".localhost") {
+            return true
+        }
+        var ipv4 = in_addr()
+        if inet_pton(AF_INET, host, &ipv4) == 1 {
+            return UInt32(bigEndian: ipv4.s_addr) >> 24 == 127
+        }
+        var ipv6 = in6_addr()
+        if inet_pton(AF_INET6, host, &ipv6) == 1 {
+            return withUnsafeBytes(of: &ipv6) { bytes in bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1 }
+        }
+        return false
     }
 }
 

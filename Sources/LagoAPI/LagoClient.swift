@@ -335,9 +335,7 @@ public final class LagoClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let timeout = TimeAmount.nanoseconds(
-            configuration.requestTimeout.components.seconds * 1_000_000_000
-                + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
+        let timeout = TimeAmount(configuration.requestTimeout)
         do {
             let response = try await httpClient.execute(request, timeout: timeout)
             let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)

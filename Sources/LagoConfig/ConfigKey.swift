@@ -1,4 +1,5 @@
 import Foundation
+import LagoAPI
 
 /// The dotted name of one setting in `config.toml`, such as `lago.api_url` or `metric_codes.input`.
 ///
@@ -404,20 +405,22 @@ extension KeySpec {
         bool(.uiReadonly, \.ui.readonly, "Hide and refuse destructive actions."),
     ]
 
+    /// The API client's own rules (``LagoAPI/LagoBaseURL``); whether plain http is allowed depends on
+    /// `lago.allow_insecure_http` and is checked with the whole configuration.
     @Sendable private static func checkAPIURL(_ text: String) -> String? {
         guard !text.isEmpty else { return nil }
-        guard !text.contains(where: { $0.isWhitespace }), let components = URLComponents(string: text),
-            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https"
-        else {
+        guard !text.contains(where: { $0.isWhitespace }) else {
             return "must be an http or https URL, such as https://api.getlago.com/api/v1"
         }
-        guard let host = components.host, !host.isEmpty else {
-            return "must include a host, such as https://api.getlago.com/api/v1"
+        do {
+            _ = try LagoBaseURL(text, allowInsecureHTTP: true)
+            return nil
+        } catch let error as LagoAPIError {
+            return "must be an http or https URL with a host and no query or fragment, such as "
+                + "https://api.getlago.com/api/v1 (\(error.detail ?? "\(error)"))"
+        } catch {
+            return "\(error)"
         }
-        if components.query != nil || components.fragment != nil {
-            return "must not have a query or a fragment"
-        }
-        return nil
     }
 
     @Sendable private static func checkMetricCode(_ code: String) -> String? {

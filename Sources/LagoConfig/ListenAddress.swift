@@ -1,3 +1,4 @@
+import LagoAPI
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -37,25 +38,6 @@ struct ListenAddress: Equatable {
 
     var isLoopback: Bool { Self.isLoopbackHost(self.host) }
 
-    /// Whether `host` (a name or an IPv4/IPv6 literal, IPv6 with or without brackets) is a loopback host:
-    /// `localhost` (and names under it), an address in `127.0.0.0/8`, or `::1`.
-    static func isLoopbackHost(_ host: String) -> Bool {
-        var host = host
-        if host.hasPrefix("["), host.hasSuffix("]") {
-            host = String(host.dropFirst().dropLast())
-        }
-        let name = host.lowercased()
-        if name == "localhost" || name.hasSuffix(".localhost") {
-            return true
-        }
-        var ipv4 = in_addr()
-        if inet_pton(AF_INET, host, &ipv4) == 1 {
-            return UInt32(bigEndian: ipv4.s_addr) >> 24 == 127
-        }
-        var ipv6 = in6_addr()
-        if inet_pton(AF_INET6, host, &ipv6) == 1 {
-            return withUnsafeBytes(of: &ipv6) { bytes in bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1 }
-        }
-        return false
-    }
+    /// Whether `host` is a loopback host (the rule the API client applies to plain-http URLs).
+    static func isLoopbackHost(_ host: String) -> Bool { LagoBaseURL.isLoopback(host) }
 }

@@ -25,8 +25,7 @@ public final class RemoteEngine: EngineControl {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(2))
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        self.requestTimeout = .nanoseconds(
-            requestTimeout.components.seconds * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
+        self.requestTimeout = TimeAmount(requestTimeout)
     }
 
     /// Connects to `endpoint` and checks that it answers with a valid token.

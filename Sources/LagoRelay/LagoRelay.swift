@@ -65,9 +65,7 @@ public enum LagoRelay {
         }
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         let responder = RelayResponder(engine: engine, options: options, logger: logger)
-        let idle = TimeAmount.nanoseconds(
-            options.idleTimeout.components.seconds * 1_000_000_000
-                + options.idleTimeout.components.attoseconds / 1_000_000_000)
+        let idle = TimeAmount(options.idleTimeout)
         let application = Application(
             responder: responder,
             server: .http1(configuration: .init(idleTimeout: idle)),

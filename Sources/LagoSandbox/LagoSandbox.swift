@@ -359,11 +359,7 @@ public final class Sandbox: Sendable {
         let faults = faults
         let counters = counters
         let store = store
-        let idleTimeout = options.idleTimeout.map {
-            TimeAmount.nanoseconds(
-                Int64($0.components.seconds) * 1_000_000_000 + Int64($0.components.attoseconds / 1_000_000_000)
-            )
-        }
+        let idleTimeout = options.idleTimeout.map { TimeAmount($0) }
         let responder = SandboxResponder(
             lago: LagoRoutes(
                 store: store,
