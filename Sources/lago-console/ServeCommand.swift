@@ -93,7 +93,7 @@ struct ServeCommand: AsyncParsableCommand {
                     lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,
                     maskedKey: ConfigMasking.mask(apiKey), sandboxAPIKey: isSandbox ? apiKey : nil)
                 try await Self.withControl(
-                    engine: engine, host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
+                    engine: ServedEngine(engine: engine, relaySubscription: subscription), host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
                     spoolPath: spoolPath, logger: logger
                 ) {
                 await withTaskGroup(of: Void.self) { group in
@@ -143,7 +143,7 @@ extension ServeCommand {
     /// afterwards). When the configured port is taken, a free port is used (the discovery file names it) and a
     /// warning says Prometheus will not find /metrics where configured.
     static func withControl(
-        engine: LagoEngine, host: String, port: Int, endpoint: ControlEndpoint, registry: PrometheusCollectorRegistry,
+        engine: any EngineControl, host: String, port: Int, endpoint: ControlEndpoint, registry: PrometheusCollectorRegistry,
         spoolPath: String, logger: Logger, _ body: @Sendable () async throws -> Void
     ) async throws {
         let started = Atomic<Bool>(false)
@@ -172,6 +172,37 @@ extension ServeCommand {
                 metadata: ["address": "\(host):\(port)", "error": "\(error)"])
             try await run(port: 0)
         }
+    }
+}
+
+/// serve's engine as the control API drives it: a default subscription set by an attached console applies to the
+/// relay's events too, not only to usage the engine codes.
+struct ServedEngine: EngineControl {
+    let engine: LagoEngine
+    let relaySubscription: DefaultSubscription
+
+    func enqueue(_ events: [EventInput]) async throws -> [String] { try await engine.enqueue(events) }
+    func enqueue(_ usage: UsageRecord) async throws -> [String] { try await engine.enqueue(usage) }
+    func flush(deadline: Duration) async throws -> FlushResult { await engine.flush(deadline: deadline) }
+    func stats() async throws -> EngineStats { await engine.stats() }
+    func lifecycleEvents(bufferSize: Int?) -> AsyncStream<EventLifecycleChange> {
+        engine.lifecycleEvents(bufferSize: bufferSize)
+    }
+    func deadLetters(limit: Int, offset: Int) async throws -> [DeadLetter] {
+        try await engine.deadLetters(limit: limit, offset: offset)
+    }
+    func deadLetter(id: Int64) async throws -> DeadLetter? { try await engine.deadLetter(id: id) }
+    func replayDeadLetter(id: Int64, edit: DeadLetterEdit?) async throws -> String {
+        try await engine.replayDeadLetter(id: id, edit: edit)
+    }
+    func discardDeadLetter(id: Int64) async throws { try await engine.discardDeadLetter(id: id) }
+    func pauseDelivery() async throws { engine.pause() }
+    func resumeDelivery() async throws { engine.resume() }
+    func retryDelivery() async throws { engine.retryNow() }
+    func setMapping(_ metricCodes: [CanonicalField: String]) async throws { engine.updateMapping(metricCodes) }
+    func setDefaultSubscription(_ externalSubscriptionID: String?) async throws {
+        engine.updateDefaultSubscription(externalSubscriptionID)
+        relaySubscription.update(externalSubscriptionID)
     }
 }
 

@@ -116,6 +116,28 @@ struct ServeAttachTests {
             try await session.waitFor(text: "delivered")
             try session.send("f")
             try await session.waitFor(text: "flushed: delivered")
+
+            // A default subscription set from the attached console applies to serve's relay at once.
+            try sandbox.addSubscription(
+                SandboxSubscription(externalID: "sub_attached", externalCustomerID: SandboxSeed.customerExternalID))
+            try session.send(":")
+            try session.send("sub sub_attached", literal: true)
+            try session.send("Enter")
+            try await session.waitFor(text: "default subscription: sub_attached")
+            if let python = which("python3") {
+                let post = """
+                    import sys, urllib.request
+                    body = b'{"event":{"transaction_id":"no-sub-1","code":"llm_input_tokens","properties":{"value":1}}}'
+                    request = urllib.request.Request(sys.argv[1] + "/events", data=body, method="POST", headers={
+                        "Authorization": "Bearer relay-secret-token", "Content-Type": "application/json"})
+                    print(urllib.request.urlopen(request).status)
+                    """
+                let posted = try await runProgram(python, ["-c", post, relayURL])
+                #expect(posted.output.contains("200"), "\(posted.output)")
+                _ = try await runLagoConsole(["--config", config, "flush", "--json"])
+                let stored = sandbox.events().first { $0.transactionID == "no-sub-1" }
+                #expect(stored?.externalSubscriptionID == "sub_attached", "\(String(describing: stored))")
+            }
             try session.send("q")
             try await session.waitFor(text: "[exit 0]")
 
