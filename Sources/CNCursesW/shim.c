@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 static struct termios saved_termios;
@@ -36,6 +37,9 @@ int lc_open_terminal(void) {
     screen = newterm(NULL, stdout, stdin);
     if (screen == NULL) return -1;
     set_term(screen);
+    /* No typeahead check: doupdate would stop half-way when a key is pending and leave the rest of the frame
+       undrawn until the next change; the curses thread reads that key right after drawing anyway. */
+    typeahead(-1);
     curses_active = 1;
     return 0;
 }
@@ -90,3 +94,43 @@ int lc_put_utf8(int y, int x, const char *utf8, attr_t attributes, short pair) {
 }
 
 int lc_wcwidth(wchar_t c) { return wcwidth(c); }
+
+/* The curses thread sleeps in poll(2) on the terminal and on a wake-up pipe, so a frame handed over by another
+   thread is drawn at once and a key is read as soon as it arrives, without polling on a timer. */
+static int wake_pipe[2] = {-1, -1};
+
+int lc_wake_open(void) {
+    if (wake_pipe[0] >= 0) return 0;
+    if (pipe(wake_pipe) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(wake_pipe[i], F_SETFL, fcntl(wake_pipe[i], F_GETFL) | O_NONBLOCK);
+        fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+}
+
+void lc_wake(void) {
+    if (wake_pipe[1] < 0) return;
+    char byte = 1;
+    /* A full pipe already holds a wake-up: nothing is lost. */
+    ssize_t ignored = write(wake_pipe[1], &byte, 1);
+    (void)ignored;
+}
+
+int lc_wait_input(int timeout_ms) {
+    struct pollfd descriptors[2] = {
+        {.fd = STDIN_FILENO, .events = POLLIN, .revents = 0},
+        {.fd = wake_pipe[0], .events = POLLIN, .revents = 0},
+    };
+    int count = wake_pipe[0] >= 0 ? 2 : 1;
+    int ready = poll(descriptors, count, timeout_ms);
+    if (ready <= 0) return 0;
+    int result = 0;
+    if (descriptors[0].revents != 0) result |= 1;
+    if (count == 2 && descriptors[1].revents != 0) {
+        char buffer[64];
+        while (read(wake_pipe[0], buffer, sizeof buffer) > 0) {}
+        result |= 2;
+    }
+    return result;
+}

@@ -72,6 +72,7 @@ final class Spool: Sendable {
         let appendedRows: Int
         let appendedBytes: Int
         let isolated: Bool
+        let readOnly: Bool
         let work: @Sendable (Database) throws -> any Sendable
         let continuation: CheckedContinuation<any Sendable, any Error>
         func run(_ db: Database) throws -> any Sendable { try work(db) }
@@ -231,8 +232,9 @@ final class Spool: Sendable {
     ///   and fails every operation of the group: nothing of it is committed.
     /// - Throws: the error of an isolated `work` (its savepoint is rolled back), ``EngineError/Kind/spoolIO`` when
     ///   the group fails, ``EngineError/Kind/shutDown`` after ``close()``.
+    /// - Parameter readOnly: `work` only reads; alone, it runs outside any write transaction.
     func perform<T: Sendable>(
-        appendedRows: Int = 0, appendedBytes: Int = 0, isolated: Bool = false,
+        appendedRows: Int = 0, appendedBytes: Int = 0, isolated: Bool = false, readOnly: Bool = false,
         _ work: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         let direct: Bool = pending.withLock { state in
@@ -243,7 +245,11 @@ final class Spool: Sendable {
         }
         if direct {
             let result = commit(
-                [DirectOperation(appendedRows: appendedRows, appendedBytes: appendedBytes, isolated: isolated, work: work)]
+                [
+                    DirectOperation(
+                        appendedRows: appendedRows, appendedBytes: appendedBytes, isolated: isolated,
+                        readOnly: readOnly, work: work)
+                ]
             )[0]
             let handOff: Bool = pending.withLock { state in
                 state.directActive = false
@@ -259,8 +265,8 @@ final class Spool: Sendable {
         }
         let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
             let operation = PendingOperation(
-                appendedRows: appendedRows, appendedBytes: appendedBytes, isolated: isolated, work: { try work($0) },
-                continuation: continuation)
+                appendedRows: appendedRows, appendedBytes: appendedBytes, isolated: isolated, readOnly: readOnly,
+                work: { try work($0) }, continuation: continuation)
             let start: Bool? = pending.withLock { state in
                 if state.closed { return nil }
                 state.operations.append(operation)
@@ -283,6 +289,7 @@ final class Spool: Sendable {
         var appendedRows: Int { get }
         var appendedBytes: Int { get }
         var isolated: Bool { get }
+        var readOnly: Bool { get }
         func run(_ db: Database) throws -> any Sendable
     }
 
@@ -290,6 +297,7 @@ final class Spool: Sendable {
         let appendedRows: Int
         let appendedBytes: Int
         let isolated: Bool
+        let readOnly: Bool
         let work: @Sendable (Database) throws -> T
         func run(_ db: Database) throws -> any Sendable { try work(db) }
     }
@@ -300,6 +308,15 @@ final class Spool: Sendable {
     private func commit(_ operations: [some Committable]) -> [Result<any Sendable, any Error>] {
         var results: [Result<any Sendable, any Error>] = []
         results.reserveCapacity(operations.count)
+        if operations.allSatisfy(\.readOnly) {
+            // Reads only (stats, dead-letter lists): no write transaction, no commit.
+            return operations.map { operation in
+                Result { try database.inDatabase { db in try operation.run(db) } }.mapError { error in
+                    error is EngineError
+                        ? error : EngineError(.spoolIO, "reading the spool \(path) failed: \(error)", path: path)
+                }
+            }
+        }
         do {
             try database.inDatabase { db in
                 try db.inTransaction(.immediate) {
@@ -470,7 +487,7 @@ final class Spool: Sendable {
 
     /// The number of undelivered events and the enqueue time of the oldest (Unix seconds).
     func queueSummary() async throws -> (count: Int, oldest: Double?) {
-        try await perform { db in
+        try await perform(readOnly: true) { db in
             let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
             let oldest = try Double.fetchOne(db, sql: "SELECT enqueued_at FROM events ORDER BY id LIMIT 1")
             return (count, oldest)
@@ -479,19 +496,19 @@ final class Spool: Sendable {
 
     /// The enqueue time of the oldest undelivered event (Unix seconds); one index lookup, cheap on any spool size.
     func oldestEnqueuedAt() async throws -> Double? {
-        try await perform { db in
+        try await perform(readOnly: true) { db in
             try Double.fetchOne(db, sql: "SELECT enqueued_at FROM events ORDER BY id LIMIT 1")
         }
     }
 
     /// The number of dead letters.
     func deadLetterCount() async throws -> Int {
-        try await perform { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0 }
+        try await perform(readOnly: true) { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0 }
     }
 
     /// Dead letters, oldest first.
     func deadLetters(limit: Int, offset: Int) async throws -> [DeadLetter] {
-        try await perform { db in
+        try await perform(readOnly: true) { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM dead_letters ORDER BY id LIMIT ? OFFSET ?", arguments: [limit, offset]
             ).map(Spool.deadLetter(from:))
@@ -500,7 +517,7 @@ final class Spool: Sendable {
 
     /// One dead letter.
     func deadLetter(id: Int64) async throws -> DeadLetter? {
-        try await perform { db in
+        try await perform(readOnly: true) { db in
             try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]).map(Spool.deadLetter(from:))
         }
     }

@@ -41,8 +41,9 @@ public struct TerminalError: Error, Sendable, CustomStringConvertible {
 
 /// The curses terminal, owned by one dedicated thread.
 ///
-/// All curses calls happen on that thread: it polls input with a short timeout and, between polls, draws the latest
-/// frame handed over through ``present(_:)``. Input arrives on ``inputs``; it finishes when the session stops or
+/// All curses calls happen on that thread: it sleeps in `poll(2)` on the terminal and on a wake-up pipe, reads keys
+/// as soon as they arrive and draws the latest frame handed over through ``present(_:)`` as soon as it is handed
+/// over (no timer in between). Input arrives on ``inputs``; it finishes when the session stops or
 /// the terminal hangs up. Use ``withTerminal(noColor:_:)``: the terminal is restored on return, on throw, on
 /// SIGTERM/SIGHUP/SIGQUIT/SIGINT and on a crash (C handlers that restore the saved termios, then re-raise).
 public final class TerminalSession: Sendable {
@@ -61,6 +62,11 @@ public final class TerminalSession: Sendable {
     private let hasStopped = Mutex(false)
     /// Whether colours are used (false with `NO_COLOR`, `--no-color` or a monochrome terminal).
     public let usesColor: Bool
+    private let drawnFrames = Atomic<Int>(0)
+
+    /// Frames the curses thread has written to the terminal so far (one `doupdate` each); frames handed over with
+    /// ``present(_:fullFrame:)`` faster than it draws are merged into one.
+    public var framesDrawn: Int { drawnFrames.load(ordering: .relaxed) }
 
     private init(usesColor: Bool) {
         (inputs, inputContinuation) = AsyncStream.makeStream(of: TerminalInput.self, bufferingPolicy: .bufferingNewest(4096))
@@ -81,6 +87,7 @@ public final class TerminalSession: Sendable {
                 box.pendingFrame! += cells
             }
         }
+        lc_wake()
     }
 
     /// Runs `body` with the terminal in raw mode and restores it afterwards, whatever happens.
@@ -113,7 +120,10 @@ public final class TerminalSession: Sendable {
                 keypad(lc_stdscr(), true)
                 set_escdelay(25)
                 curs_set(0)
-                wtimeout(lc_stdscr(), 30)
+                // Keys are read only once poll(2) says the terminal has input; get_wch must then not wait (it still
+                // waits ESCDELAY for the rest of an escape sequence).
+                wtimeout(lc_stdscr(), 0)
+                _ = lc_wake_open()
                 var color = !noColor && has_colors()
                 if color {
                     color = start_color() == OK
@@ -139,6 +149,7 @@ public final class TerminalSession: Sendable {
             }
             stopped.withLock { $0 = continuation }
             mailbox.withLock { $0.stop = true }
+            lc_wake()
         }
     }
 
@@ -170,7 +181,11 @@ public final class TerminalSession: Sendable {
             }
             if stop { break }
             if let frame { draw(frame, full: full) }
-            readInput()
+            // Keys curses buffered already (the rest of a paste, say) come first; then sleep until the terminal
+            // has input or a frame arrives. The timeout bounds how late a resize is noticed when SIGWINCH is
+            // handled on another thread.
+            if readInput() { continue }
+            if lc_wait_input(250) & 1 != 0 { _ = readInput() }
         }
         lc_restore_terminal()
         inputContinuation.finish()
@@ -196,27 +211,31 @@ public final class TerminalSession: Sendable {
         }
         wnoutrefresh(lc_stdscr())
         doupdate()
+        drawnFrames.add(1, ordering: .relaxed)
     }
 
-    private func readInput() {
+    /// Reads one key (or resize) without waiting; returns whether there was one.
+    @discardableResult
+    private func readInput() -> Bool {
         var key: wint_t = 0
         let status = lc_get_wch(&key)
         if status == lc_err() {
             // A terminal that went away reads as an immediate error forever: stop instead of spinning.
             if lc_input_hung_up() != 0 { mailbox.withLock { $0.stop = true } }
-            return
+            return false
         }
         if status == lc_key_code_yes() {
             if Int32(key) == lc_key_resize() {
                 let size = (Int(lc_cols()), Int(lc_lines()))
                 mailbox.withLock { $0.size = size }
                 inputContinuation.yield(.resize(width: size.0, height: size.1))
-                return
+                return true
             }
             if let input = TerminalSession.functionKey(Int32(key)) { inputContinuation.yield(input) }
-            return
+            return true
         }
         if let input = TerminalSession.characterKey(UInt32(key)) { inputContinuation.yield(input) }
+        return true
     }
 
     static func functionKey(_ code: Int32) -> TerminalInput? {

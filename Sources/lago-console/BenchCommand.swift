@@ -18,14 +18,25 @@ struct BenchCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Comma-separated parts to run: sandbox, engine, relay, render.")
+    @Option(
+        help: """
+            Comma-separated parts to run: sandbox, engine, relay, render; engine.<run> runs one engine run in this \
+            process (rss, enqueue, healthy, latency, resume, ingest). With "engine", the peak-RSS run happens in a \
+            fresh child process, so earlier runs do not inflate its high-water mark.
+            """)
     var parts: String = "sandbox,engine,relay,render"
 
     @Option(help: "Events for the throughput runs.")
     var events: Int = 100_000
 
+    @Option(help: "max_in_flight of the engine's healthy runs (default: the configuration's default, 4).")
+    var healthyMaxInFlight: Int = 4
+
     @Option(help: "Events spooled for the peak-memory run.")
     var rssEvents: Int = 1_000_000
+
+    @OptionGroup(title: "Console part (--parts console; not run by default, needs tmux)")
+    var console: ConsoleBenchOptions
 
     struct Report: Encodable {
         var build: String
@@ -33,6 +44,7 @@ struct BenchCommand: AsyncParsableCommand {
         var sandbox: SandboxBenchmarkResult?
         var engine: EngineBenchmarkResult?
         var relay: RelayBenchmarkResult?
+        var console: ConsoleKeyBenchmarkResult?
         var renderMillisecondsPerFrame: Double?
     }
 
@@ -50,21 +62,98 @@ struct BenchCommand: AsyncParsableCommand {
         if selected.contains("sandbox") {
             report.sandbox = try await SandboxBenchmark.run(events: max(events, 10_000))
         }
-        if selected.contains("engine") {
+        let engineRuns = Set(selected.filter { $0.hasPrefix("engine.") }.map { String($0.dropFirst("engine.".count)) })
+        if selected.contains("engine") || !engineRuns.isEmpty {
             var options = EngineBenchmarkOptions()
             options.throughputEvents = events
             options.latencyEvents = events
             options.resumeEvents = events
             options.rssEvents = rssEvents
-            report.engine = try await EngineBenchmark.run(options)
+            options.healthyMaxInFlight = healthyMaxInFlight
+            options.parts = engineRuns.isEmpty ? options.parts.subtracting(["rss"]) : engineRuns
+            var result = try await EngineBenchmark.run(options)
+            if engineRuns.isEmpty && rssEvents > 0 {
+                result.memory = try await Self.memoryInChildProcess(rssEvents: rssEvents)
+            }
+            report.engine = result
         }
         if selected.contains("relay") {
             var options = RelayBenchmarkOptions()
             options.events = events
             report.relay = try await RelayBenchmark.run(options)
         }
+        if selected.contains("console") {
+            report.console = try await ConsoleKeyBenchmark.run(console.options())
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    }
+
+    /// Runs `bench --parts engine.rss` in a child process and returns its memory figures.
+    static func memoryInChildProcess(rssEvents: Int) async throws -> MemoryFigures? {
+        struct ChildReport: Decodable {
+            struct Engine: Decodable { var memory: MemoryFigures? }
+            var engine: Engine?
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        process.arguments = ["bench", "--parts", "engine.rss", "--rss-events", "\(rssEvents)"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
+        let data: Data = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    try process.run()
+                    let data = output.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    continuation.resume(returning: data)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+        guard process.terminationStatus == 0 else {
+            throw ConsoleFailure(description: "bench --parts engine.rss failed with status \(process.terminationStatus)")
+        }
+        return try JSONDecoder().decode(ChildReport.self, from: data).engine?.memory
+    }
+}
+
+/// Options of the console part: the real binary in tmux, keys answered under relay load, redraws, CPU.
+struct ConsoleBenchOptions: ParsableArguments {
+    @Option(help: "The lago-console binary to open in tmux (default: this one).")
+    var consoleBinary: String?
+
+    @Option(help: "Seconds the console is measured idle.")
+    var consoleIdleSeconds: Double = 10
+
+    @Option(help: "Seconds of load before the measured window.")
+    var consoleWarmUpSeconds: Double = 2
+
+    @Option(help: "Seconds of the measured load window.")
+    var consoleLoadSeconds: Double = 15
+
+    @Option(help: "Events per second posted to the console's relay.")
+    var consoleEventsPerSecond: Int = 20_000
+
+    @Option(help: "Keys sent during the load window.")
+    var consoleKeys: Int = 40
+
+    func options() -> ConsoleKeyBenchmarkOptions {
+        var options = ConsoleKeyBenchmarkOptions(binary: consoleBinary ?? Self.currentExecutable())
+        options.idleSeconds = consoleIdleSeconds
+        options.warmUpSeconds = consoleWarmUpSeconds
+        options.loadSeconds = consoleLoadSeconds
+        options.eventsPerSecond = consoleEventsPerSecond
+        options.keys = consoleKeys
+        return options
+    }
+
+    /// This process's executable (`/proc/self/exe`), else `argv[0]` resolved.
+    static func currentExecutable() -> String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
     }
 }

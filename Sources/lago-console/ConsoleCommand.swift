@@ -42,7 +42,8 @@ struct ConsoleCommand: AsyncParsableCommand {
             demoTraffic: demoTraffic,
             readOnly: readonly || configuration.ui.readonly,
             noColor: noColor || configuration.ui.noColor || !(environment["NO_COLOR"] ?? "").isEmpty,
-            logFile: logFile ?? ConsoleRuntime.defaultLogFile(environment: environment)
+            logFile: logFile ?? ConsoleRuntime.defaultLogFile(environment: environment),
+            frameStatsPath: environment["LAGO_CONSOLE_FRAME_STATS"].flatMap { $0.isEmpty ? nil : $0 }
         )
         try await ConsoleRuntime(store: store, options: options).run()
     }

@@ -19,6 +19,8 @@ struct ConsoleRuntime {
         var readOnly: Bool
         var noColor: Bool
         var logFile: String
+        /// `LAGO_CONSOLE_FRAME_STATS`: where the session writes its frame counts for the console benchmark.
+        var frameStatsPath: String? = nil
     }
 
     /// What the main loop consumes: console events, plus a render tick and the end of the loop.
@@ -89,7 +91,8 @@ struct ConsoleRuntime {
                         attachedTo: "serve pid \(endpoint.pid)"),
                     defaultSubscription: configuration.lago.defaultSubscriptionID
                         ?? (endpoint.sandbox ? "sub_sandbox" : nil),
-                    readOnly: options.readOnly, noColor: options.noColor, demoTraffic: options.demoTraffic ?? false)
+                    readOnly: options.readOnly, noColor: options.noColor, demoTraffic: options.demoTraffic ?? false,
+                    frameStatsPath: options.frameStatsPath)
                 try await session.run()
             }
         } catch {
@@ -147,7 +150,7 @@ struct ConsoleRuntime {
                     url: baseURL.apiRoot, isSandbox: isSandbox, maskedKey: ConfigMasking.mask(apiKey)),
                 defaultSubscription: defaultSubscription,
                 readOnly: options.readOnly, noColor: options.noColor,
-                demoTraffic: options.demoTraffic ?? isSandbox)
+                demoTraffic: options.demoTraffic ?? isSandbox, frameStatsPath: options.frameStatsPath)
             do {
                 try await runWithRelay(
                     engine: engine, session: session, fallbackSubscription: isSandbox ? "sub_sandbox" : nil,

@@ -29,10 +29,14 @@ final class ConsoleSession: Sendable {
     private let rateSamples = Mutex<[Double]>([])
     /// Lifecycle changes waiting to be handed to the console in one batch.
     private let pendingChanges = Mutex<[EventLifecycleChange]>([])
+    /// Where frame counts go for `lago-console bench --parts console` (`LAGO_CONSOLE_FRAME_STATS`); nil: nowhere.
+    private let frameStatsPath: String?
+    private let framesRendered = Atomic<Int>(0)
+    private let framesPresented = Atomic<Int>(0)
 
     init(
         engine: any EngineControl, client: LagoClient, store: ConfigStore, logger: Logger, connection: ConnectionInfo,
-        defaultSubscription: String?, readOnly: Bool, noColor: Bool, demoTraffic: Bool
+        defaultSubscription: String?, readOnly: Bool, noColor: Bool, demoTraffic: Bool, frameStatsPath: String? = nil
     ) {
         self.engine = engine
         self.client = client
@@ -43,6 +47,7 @@ final class ConsoleSession: Sendable {
         self.readOnly = readOnly
         self.noColor = noColor
         self.demoTraffic = demoTraffic
+        self.frameStatsPath = frameStatsPath
         (inbox, inboxContinuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         var metricCodes: [CanonicalField: String] = [:]
         for field in CanonicalField.allCases { metricCodes[field] = store.configuration.metricCodes[field] }
@@ -66,8 +71,8 @@ final class ConsoleSession: Sendable {
                 group.addTask { await self.forwardLifecycle() }
                 group.addTask { await self.pollStats() }
                 group.addTask { await self.forwardConfigChanges() }
-                group.addTask { await self.renderTicks() }
                 if demoTraffic && !readOnly { group.addTask { await self.generateDemoTraffic() } }
+                if let frameStatsPath { group.addTask { await self.writeFrameStats(to: frameStatsPath, terminal) } }
                 await self.mainLoop(terminal)
                 group.cancelAll()
             }
@@ -88,16 +93,41 @@ final class ConsoleSession: Sendable {
                 mappings: mappings, defaultSubscription: defaultSubscription))
         var previous: Grid?
         var dirty = true
+        // Changes from the engine are drawn at most once per 50 ms (about 20 frames a second under any load); a key
+        // or a resize is drawn at once unless a frame went out in the last 16 ms, so the operator never waits for a
+        // timer. Nothing changes, nothing is drawn and no timer runs.
+        let dataInterval = Duration.milliseconds(50)
+        let keyInterval = Duration.milliseconds(16)
+        var lastFrameAt = ContinuousClock.now - dataInterval
+        var tickAt: ContinuousClock.Instant?
+        func requestFrame(within interval: Duration) {
+            guard dirty else { return }
+            let due = lastFrameAt + interval
+            if ContinuousClock.now >= due {
+                let frame = render(state)
+                framesRendered.add(1, ordering: .relaxed)
+                present(frame, previous: previous, terminal: terminal)
+                previous = frame
+                dirty = false
+                lastFrameAt = ContinuousClock.now
+                return
+            }
+            if let tickAt, tickAt <= due { return }
+            tickAt = due
+            let continuation = inboxContinuation
+            Task {
+                try? await Task.sleep(until: due, clock: .continuous)
+                continuation.yield(.renderTick)
+            }
+        }
+        requestFrame(within: .zero)
         for await input in inbox {
             switch input {
             case .finished:
                 return
             case .renderTick:
-                guard dirty else { continue }
-                let frame = render(state)
-                present(frame, previous: previous, terminal: terminal)
-                previous = frame
-                dirty = false
+                tickAt = nil
+                requestFrame(within: keyInterval)
             case .console(let event):
                 if case .resize = event { previous = nil }
                 let effects = state.handle(event)
@@ -108,6 +138,10 @@ final class ConsoleSession: Sendable {
                         return
                     }
                     perform(effect)
+                }
+                switch event {
+                case .key, .resize: requestFrame(within: keyInterval)
+                default: requestFrame(within: dataInterval)
                 }
             }
         }
@@ -126,6 +160,7 @@ final class ConsoleSession: Sendable {
             full = true
         }
         guard !changes.isEmpty || full else { return }
+        framesPresented.add(1, ordering: .relaxed)
         terminal.present(changes.map(Self.terminalCell), fullFrame: full)
     }
 
@@ -135,6 +170,39 @@ final class ConsoleSession: Sendable {
             x: change.x, y: change.y, symbol: change.cell.symbol, bold: style.bold, dim: style.dim,
             reverse: style.reverse, underline: style.underline, foreground: style.fg.map { Int($0.rawValue) },
             background: style.bg.map { Int($0.rawValue) })
+    }
+
+    /// Frame counts as `lago-console bench --parts console` reads them: the process, the frames rendered (at most one
+    /// per 50 ms render tick, only when something changed), handed to the terminal (non-empty diffs) and drawn by the
+    /// curses thread, and the Unix time they were read at.
+    struct FrameStats: Codable {
+        var pid: Int32
+        var rendered: Int
+        var presented: Int
+        var drawn: Int
+        var time: Double
+    }
+
+    /// Opt-in measurement (`LAGO_CONSOLE_FRAME_STATS=/path`): replaces the file at `path` with the current
+    /// ``FrameStats`` every 250 ms and once more when the session ends. Each snapshot carries its own time, so a
+    /// reader computes rates from two snapshots whatever the interval.
+    private func writeFrameStats(to path: String, _ terminal: TerminalSession) async {
+        func write() {
+            let stats = FrameStats(
+                pid: getpid(), rendered: framesRendered.load(ordering: .relaxed),
+                presented: framesPresented.load(ordering: .relaxed), drawn: terminal.framesDrawn,
+                time: Date().timeIntervalSince1970)
+            do {
+                try JSONEncoder().encode(stats).write(to: URL(fileURLWithPath: path), options: .atomic)
+            } catch {
+                logger.warning("cannot write frame stats", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+        while !Task.isCancelled {
+            write()
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+        write()
     }
 
     // MARK: Producers
@@ -167,13 +235,6 @@ final class ConsoleSession: Sendable {
         case .pageDown: .key(.pageDown)
         case .function(let number): .key(.function(number))
         case .resize(let width, let height): .resize(width: width, height: height)
-        }
-    }
-
-    private func renderTicks() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(50))
-            inboxContinuation.yield(.renderTick)
         }
     }
 

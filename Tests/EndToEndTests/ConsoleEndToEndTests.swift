@@ -31,7 +31,10 @@ struct ConsoleEndToEndTests {
         try session.send("C-s")
         try await session.waitFor(text: "✔ delivered")
         try session.send("v")
-        let verified = try await session.waitFor(text: "Verified in Lago")
+        // tmux may show a frame half written: wait for the whole verification, not just its heading.
+        let verified = try await session.waitFor("the verified event") {
+            $0.contains("Verified in Lago") && $0.contains("value=4242")
+        }
         #expect(verified.contains("value=4242"))
 
         // Change a mapping: saved to the config file at once.
@@ -72,7 +75,10 @@ struct ConsoleEndToEndTests {
             $0.contains("[exit ") || $0.contains("before quitting")
         }
         if afterQuit.contains("before quitting") { try session.send("y") }
-        let final = try await session.waitFor(text: "[exit 0]")
+        // `stty -a` runs after the exit line: wait for its output too (its local flags include isig or -isig).
+        let final = try await session.waitFor("the exit and stty's report") {
+            $0.contains("[exit 0]") && $0.components(separatedBy: "[exit 0]").last!.contains("isig")
+        }
         let stty = final.components(separatedBy: "[exit 0]").last ?? ""
         #expect(stty.contains("icanon") && !stty.contains("-icanon"), "stty after quit: \(stty)")
         #expect(stty.contains(" echo ") && !stty.contains("-echo "), "stty after quit: \(stty)")

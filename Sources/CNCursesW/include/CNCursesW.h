@@ -40,6 +40,12 @@ void lc_install_crash_handlers(void);
 int lc_get_wch(wint_t *out);
 /// 1 when standard input has hung up (the terminal went away), else 0.
 int lc_input_hung_up(void);
+/* Opens the wake-up pipe of the curses thread (idempotent); 0 on success. */
+int lc_wake_open(void);
+/* Wakes the curses thread from lc_wait_input (any thread; async-signal-safe). */
+void lc_wake(void);
+/* Waits up to timeout_ms for terminal input (bit 1) or a wake-up (bit 2, consumed); 0 on timeout. */
+int lc_wait_input(int timeout_ms);
 /// Writes one grapheme (UTF-8) with attributes and colour pair at (y, x).
 int lc_put_utf8(int y, int x, const char *utf8, attr_t attributes, short pair);
 /// `wcwidth` compiled with `_XOPEN_SOURCE 700`.
