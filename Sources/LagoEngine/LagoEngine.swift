@@ -44,6 +44,8 @@ public final class LagoEngine: Sendable {
     private let snapshot: Mutex<LoopSnapshot>
     private let broadcaster = LifecycleBroadcaster()
     private let metrics: EngineMetrics
+    /// Rows and bytes committed since the loop last took them, and whether an `.appended` signal is on its way.
+    private let appendedSinceSignal = Mutex<(count: Int, bytes: Int, signaled: Bool)>((0, 0, false))
     private let inbox: AsyncStream<LoopInput>
     private let inboxContinuation: AsyncStream<LoopInput>.Continuation
 
@@ -69,7 +71,8 @@ public final class LagoEngine: Sendable {
     }
 
     private enum LoopInput: Sendable {
-        case appended(count: Int, bytes: Int)
+        /// Rows were committed; their counts wait in ``LagoEngine/appendedSinceSignal``.
+        case appended
         case claimed([SpoolRow])
         case claimFailed(String)
         case completed(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome)
@@ -161,7 +164,15 @@ public final class LagoEngine: Sendable {
             }
             self.metrics.enqueued.increment(by: count)
             self.metrics.queued.record(queued)
-            self.inboxContinuation.yield(.appended(count: count, bytes: bytes))
+            // One signal until the loop takes the counts: an engine not started yet (or a busy loop) does not pile
+            // up one inbox entry per commit.
+            let signal = self.appendedSinceSignal.withLock { pending in
+                pending.count += count
+                pending.bytes += bytes
+                defer { pending.signaled = true }
+                return !pending.signaled
+            }
+            if signal { self.inboxContinuation.yield(.appended) }
         }
         if spool.openedQueueCount > 0 {
             logger.info(
@@ -458,7 +469,11 @@ public final class LagoEngine: Sendable {
             loop: for await input in inbox {
                 let now = clock.now()
                 switch input {
-                case .appended(let count, let bytes):
+                case .appended:
+                    let (count, bytes) = appendedSinceSignal.withLock { pending in
+                        defer { pending = (0, 0, false) }
+                        return (pending.count, pending.bytes)
+                    }
                     machine.rowsAppended(count: count, bytes: bytes, now: now)
                 case .claimed(let rows):
                     machine.claimCompleted(rows, now: now)
