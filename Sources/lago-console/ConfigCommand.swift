@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LagoConfig
+import LagoControl
 
 /// `lago-console config …`: inspect and edit the config store.
 struct ConfigCommand: AsyncParsableCommand {
@@ -152,11 +153,37 @@ extension ConfigCommand {
                         "note: \(variable) is set and overrides \(configKey.name) in the effective configuration"
                     )
                 }
+                if configKey.name.hasPrefix("metric_codes.") || configKey == .lagoDefaultSubscriptionID {
+                    await ConfigCommand.applyToRunningServe(store.configuration)
+                }
             } catch {
                 printToStandardError("error: \(error)")
                 throw ExitCode.failure
             }
         }
+    }
+
+    /// Metric codes and the default subscription apply at once to a `lago-console serve` running on this
+    /// configuration's spool (over its control API); other keys take effect when serve restarts.
+    static func applyToRunningServe(_ configuration: LagoConsoleConfiguration) async {
+        let spoolPath = ConsoleRuntime.engineConfiguration(
+            configuration, isSandbox: configuration.lago.apiURL == nil, defaultSubscription: nil
+        ).spoolPath
+        guard let endpoint = ControlEndpoint.read(forSpool: spoolPath),
+            let remote = try? await RemoteEngine.connect(endpoint)
+        else { return }
+        do {
+            var codes: [CanonicalField: String] = [:]
+            for field in CanonicalField.allCases { codes[field] = configuration.metricCodes[field] }
+            try await remote.setMapping(codes)
+            if let subscription = configuration.lago.defaultSubscriptionID {
+                try await remote.setDefaultSubscription(subscription)
+            }
+            print("applied to the running lago-console serve (pid \(endpoint.pid))")
+        } catch {
+            printToStandardError("warning: the running lago-console serve did not take the change: \(error)")
+        }
+        await remote.shutdown()
     }
 
     /// `config check`: validate the file.

@@ -111,8 +111,12 @@ struct ServeAttachTests {
                 environment: ["HOME": home.path, "XDG_STATE_HOME": home.appendingPathComponent("state").path])
             defer { session.kill() }
             try await session.waitFor(text: "ATTACHED")
-            let live = try await runLagoConsole(["--config", config, "send", "--usage", "output=9", "--wait"])
+            // `config set` of a metric code reaches the running serve at once.
+            let set = try await runLagoConsole(["--config", config, "config", "set", "metric_codes.output", "e2e_output"])
+            #expect(set.status == 0 && set.output.contains("applied to the running lago-console serve"), "\(set.output)")
+            let live = try await runLagoConsole(["--config", config, "send", "--usage", "output=9", "--wait", "--json"])
             #expect(live.status == 0, "\(live.output)")
+            #expect(sandbox.events().contains { $0.code == "e2e_output" && live.output.contains($0.transactionID) })
             try await session.waitFor(text: "delivered")
             try session.send("f")
             try await session.waitFor(text: "flushed: delivered")
