@@ -73,7 +73,7 @@ final class ConsoleSession: Sendable {
                 group.addTask { await self.forwardConfigChanges() }
                 if demoTraffic && !readOnly { group.addTask { await self.generateDemoTraffic() } }
                 if let frameStatsPath { group.addTask { await self.writeFrameStats(to: frameStatsPath, terminal) } }
-                await self.mainLoop(terminal)
+                await withTaskExecutorPreference(UIExecutor()) { await self.mainLoop(terminal) }
                 group.cancelAll()
             }
         }
