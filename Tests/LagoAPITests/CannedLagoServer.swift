@@ -99,18 +99,28 @@ final class CannedLagoServer: Sendable {
 }
 
 /// A loopback port with nothing listening on it (bound then closed).
-func closedLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    precondition(fd >= 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+/// A loopback port that refuses connections for as long as this value lives: the socket is bound but never
+/// listens, so no other test can take the port meanwhile (a port merely closed could be reused by a parallel test's
+/// server, which would then answer).
+final class RefusingLoopbackPort: Sendable {
+    let port: Int
+    private let descriptor: Int32
+
+    init() {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        precondition(fd >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        precondition(bound)
+        descriptor = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
     }
-    precondition(bound)
-    return Int(UInt16(bigEndian: address.sin_port))
+
+    deinit { close(descriptor) }
 }

@@ -315,9 +315,10 @@ struct LagoClientTests {
     }
 
     @Test func connectionRefusedRetries() async throws {
-        let port = try closedLoopbackPort()
+        let refusing = RefusingLoopbackPort()
+        defer { withExtendedLifetime(refusing) {} }
         let configuration = LagoClientConfiguration(
-            baseURL: try LagoBaseURL("http://127.0.0.1:\(port)"), apiKey: "k", requestTimeout: .seconds(3))
+            baseURL: try LagoBaseURL("http://127.0.0.1:\(refusing.port)"), apiKey: "k", requestTimeout: .seconds(3))
         try await withLagoClient(configuration: configuration) { client in
             do {
                 _ = try await client.createBatch(sampleEvents(1))
