@@ -62,6 +62,9 @@ public struct ConsoleKeyBenchmarkResult: Sendable, Codable, Hashable {
     /// Keys whose change did not show within `keyTimeoutSeconds` (0 in a healthy run).
     public var keysUnanswered: Int
     public var keyLatency: KeyLatency
+    /// The console's own part of ``keyLatency``: from the curses thread reading a key to it drawing the next frame
+    /// (recorded by the console; the rest is tmux delivering the key and the capture seeing the frame).
+    public var keyToDrawInConsole: KeyLatency?
     /// Median round trip of one `capture-pane -p` during the load: the resolution of each latency sample.
     public var pollOverheadMs: Double
     /// Median round trip of one `send-keys` during the load (included in each latency sample).
@@ -293,6 +296,7 @@ public enum ConsoleKeyBenchmark {
                 return ConsoleKeyBenchmarkResult(
                     width: options.width, height: options.height, keysSent: probe.sent,
                     keysUnanswered: probe.unanswered, keyLatency: Probe.figures(probe.latencies),
+                    keyToDrawInConsole: load.keyToDraw.isEmpty ? nil : Probe.figures(load.keyToDraw),
                     pollOverheadMs: median(probe.captureRoundTrips), sendKeysMs: median(probe.sendRoundTrips),
                     pollIntervalMs: options.pollIntervalMilliseconds, idleSeconds: idle.seconds,
                     idleCPUPercent: idle.consoleCPUPercent, idleRedrawsPerSecond: idle.drawnPerSecond ?? 0,
@@ -378,6 +382,9 @@ public enum ConsoleKeyBenchmark {
                 window.renderedPerSecond = Double(end.rendered - begin.rendered) / (end.time - begin.time)
                 window.presentedPerSecond =
                     Double(end.presented - begin.presented) / (end.time - begin.time)
+                let all = end.keyToDrawMilliseconds ?? []
+                let before = begin.keyToDrawMilliseconds?.count ?? 0
+                if all.count > before { window.keyToDraw = Array(all[before...]) }
             }
             return window
         }
@@ -392,6 +399,8 @@ public enum ConsoleKeyBenchmark {
         var drawnPerSecond: Double?
         var renderedPerSecond: Double?
         var presentedPerSecond: Double?
+        /// Key-read-to-frame-drawn samples the console recorded during the window.
+        var keyToDraw: [Double] = []
     }
 
     /// What the console writes to `LAGO_CONSOLE_FRAME_STATS` (see `ConsoleSession.FrameStats`).
@@ -401,6 +410,7 @@ public enum ConsoleKeyBenchmark {
         var presented: Int
         var drawn: Int
         var time: Double
+        var keyToDrawMilliseconds: [Double]?
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -68,6 +68,14 @@ public final class TerminalSession: Sendable {
     /// ``present(_:fullFrame:)`` faster than it draws are merged into one.
     public var framesDrawn: Int { drawnFrames.load(ordering: .relaxed) }
 
+    /// When the curses thread read the oldest key not yet followed by a drawn frame (curses thread only).
+    private let keyWaitingSince = Mutex<ContinuousClock.Instant?>(nil)
+    private let keyToDraw = Mutex<[Double]>([])
+
+    /// Milliseconds from reading a key to drawing the next frame, oldest first (the last 10,000 keys that were
+    /// followed by a frame): the console's own answer time, without the terminal emulator's.
+    public var keyToDrawMilliseconds: [Double] { keyToDraw.withLock { $0 } }
+
     private init(usesColor: Bool) {
         (inputs, inputContinuation) = AsyncStream.makeStream(of: TerminalInput.self, bufferingPolicy: .bufferingNewest(4096))
         self.usesColor = usesColor
@@ -212,6 +220,14 @@ public final class TerminalSession: Sendable {
         wnoutrefresh(lc_stdscr())
         doupdate()
         drawnFrames.add(1, ordering: .relaxed)
+        if let since = keyWaitingSince.withLock({ value in defer { value = nil }; return value }) {
+            let elapsed = ContinuousClock.now - since
+            let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            keyToDraw.withLock { samples in
+                if samples.count >= 10_000 { samples.removeFirst(samples.count - 9_999) }
+                samples.append(milliseconds)
+            }
+        }
     }
 
     /// Reads one key (or resize) without waiting; returns whether there was one.
@@ -231,11 +247,16 @@ public final class TerminalSession: Sendable {
                 inputContinuation.yield(.resize(width: size.0, height: size.1))
                 return true
             }
-            if let input = TerminalSession.functionKey(Int32(key)) { inputContinuation.yield(input) }
+            if let input = TerminalSession.functionKey(Int32(key)) { keyRead(input) }
             return true
         }
-        if let input = TerminalSession.characterKey(UInt32(key)) { inputContinuation.yield(input) }
+        if let input = TerminalSession.characterKey(UInt32(key)) { keyRead(input) }
         return true
+    }
+
+    private func keyRead(_ input: TerminalInput) {
+        keyWaitingSince.withLock { if $0 == nil { $0 = .now } }
+        inputContinuation.yield(input)
     }
 
     static func functionKey(_ code: Int32) -> TerminalInput? {

@@ -67,13 +67,15 @@ final class ConsoleSession: Sendable {
     func run() async throws {
         try await TerminalSession.withTerminal(noColor: noColor) { terminal in
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.forwardTerminal(terminal) }
+                // Keys travel on the UI's own queue too: the concurrency pool may be busy with engine work.
+                let ui = UIExecutor()
+                group.addTask(executorPreference: ui) { await self.forwardTerminal(terminal) }
                 group.addTask { await self.forwardLifecycle() }
                 group.addTask { await self.pollStats() }
                 group.addTask { await self.forwardConfigChanges() }
                 if demoTraffic && !readOnly { group.addTask { await self.generateDemoTraffic() } }
                 if let frameStatsPath { group.addTask { await self.writeFrameStats(to: frameStatsPath, terminal) } }
-                await withTaskExecutorPreference(UIExecutor()) { await self.mainLoop(terminal) }
+                await withTaskExecutorPreference(ui) { await self.mainLoop(terminal) }
                 group.cancelAll()
             }
         }
@@ -180,6 +182,8 @@ final class ConsoleSession: Sendable {
         var rendered: Int
         var presented: Int
         var drawn: Int
+        /// Milliseconds from reading each key to drawing the next frame (the last 10,000 keys).
+        var keyToDrawMilliseconds: [Double]
         var time: Double
     }
 
@@ -191,6 +195,7 @@ final class ConsoleSession: Sendable {
             let stats = FrameStats(
                 pid: getpid(), rendered: framesRendered.load(ordering: .relaxed),
                 presented: framesPresented.load(ordering: .relaxed), drawn: terminal.framesDrawn,
+                keyToDrawMilliseconds: terminal.keyToDrawMilliseconds,
                 time: Date().timeIntervalSince1970)
             do {
                 try JSONEncoder().encode(stats).write(to: URL(fileURLWithPath: path), options: .atomic)
