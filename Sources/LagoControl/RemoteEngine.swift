@@ -5,23 +5,30 @@ public import LagoConfig
 public import LagoEngine
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// An engine running in another process (`lago-console serve`), driven over its control API.
 ///
 /// Errors the remote engine reports come back as the same ``LagoEngine/EngineError`` values a local engine
 /// throws; a serve process that cannot be reached throws ``ControlError/unreachable(_:)``.
+///
+/// With a discovery file (``connect(forSpool:)``), a serve process that restarted (new port, new token) is found
+/// again: reads and idempotent commands are retried once on the new endpoint, the lifecycle stream reconnects;
+/// `send`, replay and discard are never re-sent on their own (the old process may have taken them before it went
+/// away), their error tells the caller, and the next call goes to the new endpoint.
 public final class RemoteEngine: EngineControl {
-    /// Where the engine answers.
-    public let endpoint: ControlEndpoint
+    /// Where the engine answers now.
+    public var endpoint: ControlEndpoint { current.withLock { $0 } }
+    private let current: Mutex<ControlEndpoint>
+    private let discoveryPath: String?
     private let client: HTTPClient
-    private let baseURL: String
     private let requestTimeout: TimeAmount
 
-    /// Creates a client for `endpoint`; call ``shutdown()`` when done. Use ``connect(_:timeout:)`` to check it
-    /// answers first.
-    public init(endpoint: ControlEndpoint, requestTimeout: Duration = .seconds(120)) {
-        self.endpoint = endpoint
-        self.baseURL = endpoint.url.hasSuffix("/") ? String(endpoint.url.dropLast()) : endpoint.url
+    /// Creates a client for `endpoint`; call ``shutdown()`` when done. Use ``connect(_:)`` to check it answers
+    /// first. `discoveryPath`: the discovery file to read again when the endpoint stops answering.
+    public init(endpoint: ControlEndpoint, discoveryPath: String? = nil, requestTimeout: Duration = .seconds(120)) {
+        self.current = Mutex(endpoint)
+        self.discoveryPath = discoveryPath
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(2))
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -30,8 +37,8 @@ public final class RemoteEngine: EngineControl {
 
     /// Connects to `endpoint` and checks that it answers with a valid token.
     /// - Throws: ``ControlError`` when it does not.
-    public static func connect(_ endpoint: ControlEndpoint) async throws -> RemoteEngine {
-        let remote = RemoteEngine(endpoint: endpoint)
+    public static func connect(_ endpoint: ControlEndpoint, discoveryPath: String? = nil) async throws -> RemoteEngine {
+        let remote = RemoteEngine(endpoint: endpoint, discoveryPath: discoveryPath)
         do {
             _ = try await remote.stats()
             return remote
@@ -39,6 +46,28 @@ public final class RemoteEngine: EngineControl {
             await remote.shutdown()
             throw error
         }
+    }
+
+    /// The engine of the `lago-console serve` running on a spool, if its discovery file names one that answers.
+    public static func connect(forSpool spoolPath: String) async -> RemoteEngine? {
+        guard let endpoint = ControlEndpoint.read(forSpool: spoolPath) else { return nil }
+        return try? await connect(endpoint, discoveryPath: ControlEndpoint.discoveryPath(forSpool: spoolPath))
+    }
+
+    /// Reads the discovery file again; returns whether it names another endpoint (now in use).
+    private func refreshEndpoint() -> Bool {
+        guard let discoveryPath, let data = FileManager.default.contents(atPath: discoveryPath),
+            let fresh = try? ControlCoding.decoder().decode(ControlEndpoint.self, from: data)
+        else { return false }
+        return current.withLock { endpoint in
+            guard fresh.url != endpoint.url || fresh.token != endpoint.token else { return false }
+            endpoint = fresh
+            return true
+        }
+    }
+
+    private static func base(_ endpoint: ControlEndpoint) -> String {
+        endpoint.url.hasSuffix("/") ? String(endpoint.url.dropLast()) : endpoint.url
     }
 
     /// Closes the connections.
@@ -49,12 +78,14 @@ public final class RemoteEngine: EngineControl {
     // MARK: EngineControl
 
     public func enqueue(_ events: [EventInput]) async throws -> [String] {
-        let ids: ControlWire.TransactionIDs = try await call(.POST, "/send", body: ControlWire.Send(events: events))
+        let ids: ControlWire.TransactionIDs = try await call(
+            .POST, "/send", body: ControlWire.Send(events: events), retryable: false)
         return ids.transactionIDs
     }
 
     public func enqueue(_ usage: UsageRecord) async throws -> [String] {
-        let ids: ControlWire.TransactionIDs = try await call(.POST, "/send", body: ControlWire.Send(usage: usage))
+        let ids: ControlWire.TransactionIDs = try await call(
+            .POST, "/send", body: ControlWire.Send(usage: usage), retryable: false)
         return ids.transactionIDs
     }
 
@@ -79,12 +110,12 @@ public final class RemoteEngine: EngineControl {
 
     public func replayDeadLetter(id: Int64, edit: DeadLetterEdit?) async throws -> String {
         let ids: ControlWire.TransactionIDs = try await call(
-            .POST, "/dead-letters/\(id)/replay", body: ControlWire.Replay(edit: edit))
+            .POST, "/dead-letters/\(id)/replay", body: ControlWire.Replay(edit: edit), retryable: false)
         return ids.transactionIDs.first ?? ""
     }
 
     public func discardDeadLetter(id: Int64) async throws {
-        let _: ControlWire.Ok = try await call(.DELETE, "/dead-letters/\(id)")
+        let _: ControlWire.Ok = try await call(.DELETE, "/dead-letters/\(id)", body: Optional<Empty>.none, retryable: false)
     }
 
     public func pauseDelivery() async throws { let _: ControlWire.Ok = try await call(.POST, "/pause") }
@@ -102,37 +133,48 @@ public final class RemoteEngine: EngineControl {
             .PUT, "/default-subscription", body: ControlWire.Subscription(externalSubscriptionID: externalSubscriptionID))
     }
 
-    /// The remote engine's lifecycle changes. The stream ends when the serve process stops or the connection
-    /// breaks; a full buffer drops the oldest changes.
+    /// The remote engine's lifecycle changes; a full buffer drops the oldest. When the connection breaks, the
+    /// stream reconnects (once a second, reading the discovery file again) until the consumer stops listening;
+    /// changes that happened while it was away are not replayed (stats stay exact).
     public func lifecycleEvents(bufferSize: Int?) -> AsyncStream<EventLifecycleChange> {
         let (stream, continuation) = AsyncStream.makeStream(
             of: EventLifecycleChange.self, bufferingPolicy: .bufferingNewest(max(1, bufferSize ?? 20_000)))
-        var request = HTTPClientRequest(url: baseURL + "/control/v1/lifecycle")
-        request.headers.add(name: "Authorization", value: "Bearer \(endpoint.token)")
-        let client = self.client
         let task = Task {
             defer { continuation.finish() }
-            do {
-                let response = try await client.execute(request, deadline: .distantFuture)
-                guard response.status == .ok else { return }
-                let decoder = ControlCoding.decoder()
-                var line: [UInt8] = []
-                for try await chunk in response.body {
-                    for byte in chunk.readableBytesView {
-                        if byte != UInt8(ascii: "\n") {
-                            line.append(byte)
-                            continue
-                        }
-                        if let changes = try? decoder.decode([EventLifecycleChange].self, from: Data(line)) {
-                            for change in changes { continuation.yield(change) }
-                        }
-                        line.removeAll(keepingCapacity: true)
-                    }
-                }
-            } catch {}
+            while !Task.isCancelled {
+                await self.streamLifecycle(into: continuation)
+                if Task.isCancelled { break }
+                try? await Task.sleep(for: .seconds(1))
+                _ = self.refreshEndpoint()
+            }
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream
+    }
+
+    /// One connection of the lifecycle stream, until it ends.
+    private func streamLifecycle(into continuation: AsyncStream<EventLifecycleChange>.Continuation) async {
+        let endpoint = self.endpoint
+        var request = HTTPClientRequest(url: Self.base(endpoint) + "/control/v1/lifecycle")
+        request.headers.add(name: "Authorization", value: "Bearer \(endpoint.token)")
+        do {
+            let response = try await client.execute(request, deadline: .distantFuture)
+            guard response.status == .ok else { return }
+            let decoder = ControlCoding.decoder()
+            var line: [UInt8] = []
+            for try await chunk in response.body {
+                for byte in chunk.readableBytesView {
+                    if byte != UInt8(ascii: "\n") {
+                        line.append(byte)
+                        continue
+                    }
+                    if let changes = try? decoder.decode([EventLifecycleChange].self, from: Data(line)) {
+                        for change in changes { continuation.yield(change) }
+                    }
+                    line.removeAll(keepingCapacity: true)
+                }
+            }
+        } catch {}
     }
 
     // MARK: Transport
@@ -143,10 +185,30 @@ public final class RemoteEngine: EngineControl {
         try await call(method, path, body: Optional<Empty>.none)
     }
 
+    /// Sends one request; when the endpoint does not answer and the discovery file names a new one, a `retryable`
+    /// request is sent once more there.
     private func call<Response: Decodable, Body: Encodable>(
-        _ method: HTTPMethod, _ path: String, body: Body?
+        _ method: HTTPMethod, _ path: String, body: Body?, retryable: Bool = true
     ) async throws -> Response {
-        var request = HTTPClientRequest(url: baseURL + "/control/v1" + path)
+        do {
+            return try await send(method, path, body: body, to: endpoint)
+        } catch let error as ControlError {
+            let stale: Bool
+            switch error {
+            case .unreachable: stale = true
+            case .refused(let status, _): stale = status == 401
+            case .discovery: stale = false
+            }
+            guard stale, refreshEndpoint() else { throw error }
+            guard retryable else { throw error }
+            return try await send(method, path, body: body, to: endpoint)
+        }
+    }
+
+    private func send<Response: Decodable, Body: Encodable>(
+        _ method: HTTPMethod, _ path: String, body: Body?, to endpoint: ControlEndpoint
+    ) async throws -> Response {
+        var request = HTTPClientRequest(url: Self.base(endpoint) + "/control/v1" + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(endpoint.token)")
         if let body {

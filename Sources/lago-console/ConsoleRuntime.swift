@@ -71,7 +71,8 @@ struct ConsoleRuntime {
         guard let endpoint = ControlEndpoint.read(forSpool: spoolPath) else { return false }
         let remote: RemoteEngine
         do {
-            remote = try await RemoteEngine.connect(endpoint)
+            remote = try await RemoteEngine.connect(
+                endpoint, discoveryPath: ControlEndpoint.discoveryPath(forSpool: spoolPath))
         } catch {
             logger.info("not attaching to serve", metadata: ["control": "\(endpoint.url)", "error": "\(error)"])
             return false

@@ -7,6 +7,7 @@ import LagoEngine
 import LagoSandbox
 import Logging
 import Prometheus
+import Synchronization
 import Testing
 
 /// A temporary directory removed when the test ends.
@@ -236,3 +237,99 @@ struct ControlTests {
     }
 }
 
+
+@Suite("Control API: serve restarts")
+struct ControlRestartTests {
+    /// Runs a control server for `engine` until `stop` is signalled; writes its discovery file first.
+    static func serveControl(
+        _ engine: LagoEngine, token: String, spoolPath: String, ready: AsyncStream<ControlEndpoint>.Continuation,
+        stop: AsyncStream<Void>
+    ) async throws {
+        try await ControlServer.withRunning(
+            engine: engine, options: ControlServerOptions(token: token), logger: Logger(label: "restart-tests")
+        ) { url in
+            let endpoint = ControlEndpoint(
+                url: url.absoluteString, token: token, pid: getpid(), startedAt: Date(), lagoURL: "", sandbox: true,
+                relayURL: nil, maskedKey: "")
+            try endpoint.write(forSpool: spoolPath)
+            ready.yield(endpoint)
+            for await _ in stop { break }
+        }
+    }
+
+    @Test func aRemoteEngineFindsARestartedServeThroughTheDiscoveryFile() async throws {
+        let directory = try TemporaryDirectory()
+        let spoolPath = directory.path + "/spool.sqlite"
+        try await Sandbox.withRunning(SandboxOptions(), logger: Logger(label: "restart-tests")) { sandbox in
+            let engine = try LagoEngine(
+                configuration: EngineConfiguration(
+                    spoolPath: spoolPath, flushInterval: .milliseconds(20),
+                    defaultSubscription: SandboxSeed.subscriptionExternalID),
+                baseURL: LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey)
+            engine.start()
+            let (ready, readyContinuation) = AsyncStream<ControlEndpoint>.makeStream()
+            var endpoints = ready.makeAsyncIterator()
+            let (stopFirst, stopFirstContinuation) = AsyncStream<Void>.makeStream()
+            let first = Task {
+                try await Self.serveControl(
+                    engine, token: "first-token", spoolPath: spoolPath, ready: readyContinuation, stop: stopFirst)
+            }
+            let firstEndpoint = try #require(await endpoints.next())
+            let remote = try await RemoteEngine.connect(
+                firstEndpoint, discoveryPath: ControlEndpoint.discoveryPath(forSpool: spoolPath))
+            let changes = remote.lifecycleEvents(bufferSize: 1_000)
+
+            // serve stops; another one starts on the same spool, on another port with another token.
+            stopFirstContinuation.yield()
+            try await first.value
+            let (stopSecond, stopSecondContinuation) = AsyncStream<Void>.makeStream()
+            let second = Task {
+                try await Self.serveControl(
+                    engine, token: "second-token", spoolPath: spoolPath, ready: readyContinuation, stop: stopSecond)
+            }
+            let secondEndpoint = try #require(await endpoints.next())
+            #expect(secondEndpoint.url != firstEndpoint.url)
+
+            // A send to the old endpoint fails and is not re-sent on its own: nothing reached the engine.
+            await #expect(throws: ControlError.self) { _ = try await remote.enqueue([event(1)]) }
+            #expect(await engine.stats().delivered + (await engine.stats().queued) == 0)
+            // It found the new endpoint: reads and the next send go there.
+            #expect(remote.endpoint.token == "second-token")
+            _ = try await remote.stats()
+            let ids = try await remote.enqueue([event(2)])
+            #expect(try await remote.flush(deadline: .seconds(10)).pending == 0)
+            #expect(sandbox.events().map(\.transactionID) == ids)
+            // The lifecycle stream reconnects by itself (within about a second): probes sent meanwhile until one
+            // shows up on it.
+            let seen = SeenFlag()
+            let watcher = Task {
+                for await change in changes where change.transactionID.hasPrefix("probe-") {
+                    seen.set()
+                    return
+                }
+            }
+            var probe = 0
+            let deadline = ContinuousClock.now + .seconds(15)
+            while !seen.value && ContinuousClock.now < deadline {
+                _ = try await remote.enqueue([EventInput(
+                    transactionID: "probe-\(probe)", externalSubscriptionID: SandboxSeed.subscriptionExternalID,
+                    code: "llm_input_tokens", properties: ["value": 1])])
+                probe += 1
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(seen.value, "the lifecycle stream did not come back after serve restarted")
+            watcher.cancel()
+
+            stopSecondContinuation.yield()
+            try await second.value
+            await remote.shutdown()
+            await engine.shutdown()
+        }
+    }
+}
+
+final class SeenFlag: Sendable {
+    private let flag = Mutex(false)
+    var value: Bool { flag.withLock { $0 } }
+    func set() { flag.withLock { $0 = true } }
+}
