@@ -11,6 +11,8 @@ struct HeadlessTarget: Sendable {
     var configuration: LagoConsoleConfiguration
     var baseURL: LagoBaseURL
     var apiKey: String
+    /// The running `lago-console serve` the command went through, if any.
+    var serve: ControlEndpoint? = nil
 }
 
 /// Runs one headless command on the engine of the configured Lago's spool.
@@ -34,7 +36,7 @@ func withHeadlessEngine<Result: Sendable>(
                 endpoint.lagoURL, allowInsecureHTTP: endpoint.sandbox || configuration.lago.allowInsecureHTTP)
             let target = HeadlessTarget(
                 configuration: configuration, baseURL: baseURL,
-                apiKey: endpoint.sandboxAPIKey ?? configuration.lago.apiKey)
+                apiKey: endpoint.sandboxAPIKey ?? configuration.lago.apiKey, serve: endpoint)
             let result = try await body(remote, target)
             await remote.shutdown()
             return result
@@ -252,6 +254,20 @@ struct StatusCommand: AsyncParsableCommand {
         var queued: Int
         var dead: Int
         var oldestQueuedSeconds: Double?
+        /// Set when `lago-console serve` runs on the spool: its engine's live figures.
+        var serve: Serve?
+    }
+
+    struct Serve: Encodable {
+        var pid: Int32
+        var relay: String?
+        var control: String
+        var state: String
+        var inFlight: Int
+        var deliveredSinceStart: Int
+        var retryingBatches: Int
+        var eventsPerSecond: Double
+        var lastError: String?
     }
 
     func run() async throws {
@@ -259,7 +275,14 @@ struct StatusCommand: AsyncParsableCommand {
             let stats = try await engine.stats()
             return Result(
                 lago: target.baseURL.apiRoot, queued: stats.queued, dead: stats.dead,
-                oldestQueuedSeconds: stats.oldestQueuedAge?.inSeconds)
+                oldestQueuedSeconds: stats.oldestQueuedAge?.inSeconds,
+                serve: target.serve.map { endpoint in
+                    Serve(
+                        pid: endpoint.pid, relay: endpoint.relayURL, control: endpoint.url, state: stats.state.rawValue,
+                        inFlight: stats.inFlight, deliveredSinceStart: stats.delivered + stats.alreadyInLago,
+                        retryingBatches: stats.retryingBatches.count, eventsPerSecond: stats.eventsPerSecond.last10Seconds,
+                        lastError: stats.lastError)
+                })
         }
         if json {
             try printJSON(result)
@@ -268,6 +291,16 @@ struct StatusCommand: AsyncParsableCommand {
             print("queued   \(result.queued)")
             print("dead     \(result.dead)")
             print("oldest   \(result.oldestQueuedSeconds.map { String(format: "%.0f s", $0) } ?? "—")")
+            if let serve = result.serve {
+                print("serve    pid \(serve.pid) · \(serve.state) · relay \(serve.relay ?? "—") · control \(serve.control)")
+                print(
+                    "         in flight \(serve.inFlight) · delivered \(serve.deliveredSinceStart) since start · "
+                        + String(format: "%.0f events/s (10 s)", serve.eventsPerSecond)
+                        + (serve.retryingBatches > 0 ? " · \(serve.retryingBatches) batches retrying" : ""))
+                if let error = serve.lastError { print("         last error: \(error)") }
+            } else {
+                print("serve    not running on this spool")
+            }
         }
     }
 }

@@ -155,6 +155,9 @@ struct ServeAttachTests {
             #expect(serve.process.isRunning, "serve log:\n\(serve.log)")
             let status = try await runLagoConsole(["--config", config, "status", "--json"])
             #expect(status.status == 0 && status.output.contains(#""queued" : 0"#), "\(status.output)")
+            #expect(status.output.contains(#""state" : "running""#), "status names the running serve: \(status.output)")
+            let text = try await runLagoConsole(["--config", config, "status"])
+            #expect(text.output.contains("serve    pid \(serve.process.processIdentifier) · running"), "\(text.output)")
             if let python = which("python3") {
                 let metrics = try await runProgram(
                     python, ["-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
