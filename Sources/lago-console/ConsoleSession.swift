@@ -2,6 +2,7 @@ import ConsoleUI
 import Foundation
 import LagoAPI
 import LagoConfig
+import LagoControl
 import LagoEngine
 import Logging
 import Synchronization
@@ -341,6 +342,10 @@ final class ConsoleSession: Sendable {
                 lastStats = queue
             }
             var info = connection
+            // A restarted serve (found again through its discovery file) has another pid.
+            if let remote = engine as? RemoteEngine, info.attachedTo != nil {
+                info.attachedTo = "serve pid \(remote.endpoint.pid)"
+            }
             switch stats.state {
             case .authFailed: info.auth = .failed(stats.lastError ?? "authentication failed")
             default: info.auth = stats.requests > stats.failedRequests || stats.delivered > 0 ? .ok : .unknown
