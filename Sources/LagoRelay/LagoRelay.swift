@@ -7,6 +7,8 @@ public import LagoEngine
 import LagoSandbox
 public import Logging
 import NIOCore
+public import Metrics
+import Synchronization
 
 /// Settings of a ``LagoRelay``.
 public struct RelayOptions: Sendable {
@@ -25,6 +27,9 @@ public struct RelayOptions: Sendable {
     public var defaultSubscription: @Sendable () -> String?
     /// The clock giving the time of reception, the timestamp of events sent without one (inject one in tests).
     public var now: @Sendable () -> Date
+    /// Where the relay reports `lago_relay_requests_total{status}` and `lago_relay_events_accepted_total`; `nil`
+    /// uses the process-wide `MetricsSystem.factory`.
+    public var metricsFactory: (any MetricsFactory)? = nil
 
     /// Creates relay options.
     public init(
@@ -64,7 +69,9 @@ public enum LagoRelay {
             throw RelayError(description: "relay.listen \(options.host) is not loopback: set relay.token first")
         }
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
-        let responder = RelayResponder(engine: engine, options: options, logger: logger)
+        let responder = RelayResponder(
+            engine: engine, options: options, logger: logger,
+            metrics: RelayMetrics(factory: options.metricsFactory ?? MetricsSystem.factory))
         let idle = TimeAmount(options.idleTimeout)
         let application = Application(
             responder: responder,
@@ -118,6 +125,13 @@ struct RelayResponder: HTTPResponder {
     let options: RelayOptions
     let logger: Logger
     let ingress = LagoEventIngress()
+    let metrics: RelayMetrics
+
+    /// Counts the answer, then turns it into a response.
+    private func finish(_ answer: LagoEventIngress.Response) -> Response {
+        metrics.requests(status: answer.status).increment()
+        return Self.response(answer)
+    }
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
@@ -125,37 +139,38 @@ struct RelayResponder: HTTPResponder {
         switch (request.method, path) {
         case (.post, "/api/v1/events"): batch = false
         case (.post, "/api/v1/events/batch"): batch = true
-        default: return Self.response(LagoEventIngress.notFound)
+        default: return finish(LagoEventIngress.notFound)
         }
-        guard isAuthorized(request) else { return Self.response(LagoEventIngress.unauthorized) }
+        guard isAuthorized(request) else { return finish(LagoEventIngress.unauthorized) }
         let body: ByteBuffer
         switch await collectBody(request, channel: context.channel) {
         case .complete(let buffer):
             body = buffer
         case .tooLarge:
-            return Self.response(LagoEventIngress.status(413))
+            return finish(LagoEventIngress.status(413))
         case .timedOut:
             // The connection is closed already; this answer is never read.
             logger.debug("relay closed a connection whose body stalled", metadata: ["path": "\(path)"])
-            return Self.response(LagoEventIngress.status(408))
+            return finish(LagoEventIngress.status(408))
         case .failed:
             // The client went away mid-body; nothing is queued and nobody reads this answer.
-            return Self.response(LagoEventIngress.status(400))
+            return finish(LagoEventIngress.status(400))
         }
         let validation = ingress.validate(
             batch: batch, contentType: request.headers[.contentType], body: Array(body.readableBytesView),
             receivedAt: options.now(), defaultSubscription: options.defaultSubscription())
         switch validation {
         case .refused(let answer):
-            return Self.response(answer)
+            return finish(answer)
         case .accepted(let events):
             do {
                 // Durable before we answer: enqueue returns once the events survive a crash.
                 _ = try await engine.enqueue(events)
-                return Self.response(ingress.accepted(events, batch: batch))
+                metrics.eventsAccepted.increment(by: events.count)
+                return finish(ingress.accepted(events, batch: batch))
             } catch {
                 logger.warning("relay could not spool events", metadata: ["error": "\(error)"])
-                return Self.response(LagoEventIngress.status(503))
+                return finish(LagoEventIngress.status(503))
             }
         }
     }
@@ -215,5 +230,27 @@ struct RelayResponder: HTTPResponder {
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(
             status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+}
+
+/// The relay's metrics: requests by the HTTP status answered, and events accepted (durably spooled).
+final class RelayMetrics: Sendable {
+    let eventsAccepted: Counter
+    private let factory: any MetricsFactory
+    private let byStatus = Mutex<[Int: Counter]>([:])
+
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+        eventsAccepted = Counter(label: "lago_relay_events_accepted_total", factory: factory)
+    }
+
+    func requests(status: Int) -> Counter {
+        byStatus.withLock { counters in
+            if let counter = counters[status] { return counter }
+            let counter = Counter(
+                label: "lago_relay_requests_total", dimensions: [("status", String(status))], factory: factory)
+            counters[status] = counter
+            return counter
+        }
     }
 }

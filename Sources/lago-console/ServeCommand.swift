@@ -80,9 +80,10 @@ struct ServeCommand: AsyncParsableCommand {
         let control = try Self.address(
             controlListen, option: "--control-listen",
             default: (configuration.relay.controlHost ?? "127.0.0.1", configuration.relay.controlPort ?? 8788))
-        let options = RelayOptions(
+        var options = RelayOptions(
             host: host, port: port, token: configuration.relay.token.isEmpty ? nil : configuration.relay.token,
             maxBodyBytes: configuration.relay.maxBodyBytes, defaultSubscription: { subscription.current })
+        options.metricsFactory = PrometheusMetricsFactory(registry: registry)
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         do {
             try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { relayURL in

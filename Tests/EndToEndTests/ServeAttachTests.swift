@@ -163,6 +163,11 @@ struct ServeAttachTests {
                     python, ["-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
                              controlURL + "/metrics"])
                 #expect(metrics.output.contains("lago_engine_events_delivered_total"), "\(metrics.output)")
+                if clientRan {
+                    // 250 events from the Python client and one from the urllib post, all through the relay.
+                    #expect(metrics.output.contains("lago_relay_events_accepted_total 251"), "\(metrics.output)")
+                }
+                #expect(metrics.output.contains(#"lago_relay_requests_total{status="200"}"#), "\(metrics.output)")
             }
 
             // SIGTERM: graceful stop, discovery file removed.
