@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoConfig"], exclude: ["Golden"],
             swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["LagoSandbox"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoRelayTests",
             dependencies: [

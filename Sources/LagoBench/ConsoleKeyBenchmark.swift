@@ -631,7 +631,9 @@ struct Tmux: Sendable {
 /// The child starts with no signal blocked and every signal at its default action: a thread created from the
 /// concurrency pool inherits the pool's mask, which blocks SIGTERM and SIGHUP, and a tmux server (and the console
 /// in its pane) inheriting that would ignore `kill-server` and the hang-up that follows.
-func spawnTmux(socket: String, _ arguments: [String], standardInput: Int32?, standardOutput: Int32?) throws -> pid_t {
+public func spawnTmux(
+    socket: String, _ arguments: [String], standardInput: Int32? = nil, standardOutput: Int32? = nil
+) throws -> Int32 {
     let closeInherited =
         #"for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done 2>/dev/null; exec "$@""#
     let argv =

@@ -243,13 +243,7 @@ public enum EngineBenchmark {
             }
             _ = await engine.flush(deadline: .seconds(60))
             await engine.shutdown()
-            samples.sort()
-            func percentile(_ fraction: Double) -> Double {
-                samples[min(samples.count - 1, Int(Double(samples.count - 1) * fraction))]
-            }
-            return LatencyFigures(
-                samples: samples.count, p50Microseconds: percentile(0.5), p99Microseconds: percentile(0.99),
-                maxMicroseconds: samples.last ?? 0)
+            return latencyFigures(samples)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LagoBench
 import Testing
 
 /// Drives a real binary inside a detached tmux session: type keys, read the screen.
@@ -69,36 +70,10 @@ struct TmuxSession: Sendable {
         _ = try? tmux(["kill-server"])
     }
 
+    /// Runs the first tmux command, which starts this session's server (see `LagoBench.spawnTmux`: the daemon
+    /// inherits no descriptor and no blocked signal of the test process), and waits for it.
     private func spawnDetached(_ arguments: [String]) throws {
-        // The tmux server outlives this call, so it must not keep any other descriptor of the test process open:
-        // SwiftNIO's accepted sockets are not close-on-exec on Linux, and a connection of an in-process server held
-        // open by the daemon would never reach its peer's end of file. bash closes every descriptor above 2 first.
-        let closeInherited = #"for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done 2>/dev/null; exec "$@""#
-        let argv = ["bash", "-c", closeInherited, "tmux-spawn", "tmux", "-L", socket] + arguments
-        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for descriptor: Int32 in [0, 1, 2] {
-            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
-        // A test runs on a concurrency-pool thread, whose mask blocks SIGTERM and SIGHUP: a tmux server inheriting it
-        // ignores kill-server (and the console in its pane, the hang-up), so both outlived every test.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var defaultSignals = sigset_t()
-        sigemptyset(&defaultSignals)
-        for signal: Int32 in 1..<32 where signal != SIGKILL && signal != SIGSTOP { sigaddset(&defaultSignals, signal) }
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var pid: pid_t = 0
-        let result = posix_spawnp(&pid, "bash", &actions, &attributes, &cArguments, environ)
-        guard result == 0 else { throw TmuxError(description: "cannot start tmux: errno \(result)") }
+        let pid = try spawnTmux(socket: socket, arguments)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         guard status == 0 else { throw TmuxError(description: "tmux new-session failed with status \(status)") }
