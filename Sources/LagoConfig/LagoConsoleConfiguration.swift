@@ -57,6 +57,11 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
             get { self.codes[field] ?? field.defaultMetricCode }
             set { self.codes[field] = newValue }
         }
+
+        /// The code of every canonical field, as the engine and the console take a mapping.
+        public var byField: [CanonicalField: String] {
+            Dictionary(uniqueKeysWithValues: CanonicalField.allCases.map { ($0, self[$0]) })
+        }
     }
 
     /// `[engine]`: how the delivery engine batches, spools and retries events.

@@ -8,12 +8,13 @@ import Darwin
 #endif
 
 /// A `HOST:PORT` listen address as written in `relay.listen`: `127.0.0.1:8787`, `[::1]:8787`, `localhost:8787`.
-struct ListenAddress: Equatable {
+public struct ListenAddress: Sendable, Equatable {
     /// The host without IPv6 brackets.
-    var host: String
-    var port: Int
+    public var host: String
+    public var port: Int
 
-    init?(_ text: String) {
+    /// Parses `HOST:PORT` (IPv6 hosts in brackets; port 0...65535); `nil` when malformed.
+    public init?(_ text: String) {
         let host: Substring
         let portText: Substring
         if text.hasPrefix("[") {
@@ -36,7 +37,8 @@ struct ListenAddress: Equatable {
         self.port = port
     }
 
-    var isLoopback: Bool { Self.isLoopbackHost(self.host) }
+    /// Whether the host is a loopback host.
+    public var isLoopback: Bool { Self.isLoopbackHost(self.host) }
 
     /// Whether `host` is a loopback host (the rule the API client applies to plain-http URLs).
     static func isLoopbackHost(_ host: String) -> Bool { LagoBaseURL.isLoopback(host) }

@@ -50,7 +50,12 @@ public struct ControlEndpoint: Codable, Sendable, Hashable {
 
     /// Reads the discovery file of a spool; `nil` when there is none or it cannot be decoded.
     public static func read(forSpool spoolPath: String) -> ControlEndpoint? {
-        guard let data = FileManager.default.contents(atPath: discoveryPath(forSpool: spoolPath)) else { return nil }
+        read(discoveryFile: discoveryPath(forSpool: spoolPath))
+    }
+
+    /// Reads a discovery file; `nil` when there is none or it cannot be decoded.
+    static func read(discoveryFile path: String) -> ControlEndpoint? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return try? ControlCoding.decoder().decode(ControlEndpoint.self, from: data)
     }
 

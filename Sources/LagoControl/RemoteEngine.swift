@@ -56,9 +56,7 @@ public final class RemoteEngine: EngineControl {
 
     /// Reads the discovery file again; returns whether it names another endpoint (now in use).
     private func refreshEndpoint() -> Bool {
-        guard let discoveryPath, let data = FileManager.default.contents(atPath: discoveryPath),
-            let fresh = try? ControlCoding.decoder().decode(ControlEndpoint.self, from: data)
-        else { return false }
+        guard let discoveryPath, let fresh = ControlEndpoint.read(discoveryFile: discoveryPath) else { return false }
         return current.withLock { endpoint in
             guard fresh.url != endpoint.url || fresh.token != endpoint.token else { return false }
             endpoint = fresh

@@ -166,20 +166,14 @@ extension ConfigCommand {
     /// Metric codes and the default subscription apply at once to a `lago-console serve` running on this
     /// configuration's spool (over its control API); other keys take effect when serve restarts.
     static func applyToRunningServe(_ configuration: LagoConsoleConfiguration) async {
-        let spoolPath = ConsoleRuntime.engineConfiguration(
-            configuration, isSandbox: configuration.lago.apiURL == nil, defaultSubscription: nil
-        ).spoolPath
-        guard let endpoint = ControlEndpoint.read(forSpool: spoolPath),
-            let remote = try? await RemoteEngine.connect(endpoint)
-        else { return }
+        let spoolPath = ConsoleRuntime.spoolPath(configuration, isSandbox: configuration.lago.apiURL == nil)
+        guard let remote = await RemoteEngine.connect(forSpool: spoolPath) else { return }
         do {
-            var codes: [CanonicalField: String] = [:]
-            for field in CanonicalField.allCases { codes[field] = configuration.metricCodes[field] }
-            try await remote.setMapping(codes)
+            try await remote.setMapping(configuration.metricCodes.byField)
             if let subscription = configuration.lago.defaultSubscriptionID {
                 try await remote.setDefaultSubscription(subscription)
             }
-            print("applied to the running lago-console serve (pid \(endpoint.pid))")
+            print("applied to the running lago-console serve (pid \(remote.endpoint.pid))")
         } catch {
             printToStandardError("warning: the running lago-console serve did not take the change: \(error)")
         }

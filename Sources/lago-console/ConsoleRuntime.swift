@@ -66,8 +66,7 @@ struct ConsoleRuntime {
     /// it attached (a stale discovery file, from a serve that is gone, is ignored).
     private func attachToServe(logger: Logger) async throws -> Bool {
         let configuration = store.configuration
-        let spoolPath = Self.engineConfiguration(configuration, isSandbox: options.useSandbox, defaultSubscription: nil)
-            .spoolPath
+        let spoolPath = Self.spoolPath(configuration, isSandbox: options.useSandbox)
         guard let endpoint = ControlEndpoint.read(forSpool: spoolPath) else { return false }
         let remote: RemoteEngine
         do {
@@ -104,21 +103,23 @@ struct ConsoleRuntime {
         return true
     }
 
+    /// The spool of the configured Lago, or of the embedded sandbox (a file of its own beside it).
+    static func spoolPath(_ configuration: LagoConsoleConfiguration, isSandbox: Bool) -> String {
+        let spoolPath = configuration.engine.spoolPath
+        guard isSandbox else { return spoolPath }
+        return URL(fileURLWithPath: spoolPath).deletingLastPathComponent().appendingPathComponent("sandbox-spool.sqlite")
+            .path
+    }
+
     /// The engine configuration from the config store; the sandbox gets a spool of its own so test traffic never
     /// mixes with events bound for a real Lago.
     static func engineConfiguration(
         _ configuration: LagoConsoleConfiguration, isSandbox: Bool, defaultSubscription: String?
     ) -> EngineConfiguration {
-        var spoolPath = configuration.engine.spoolPath
-        if isSandbox {
-            let url = URL(fileURLWithPath: spoolPath)
-            spoolPath = url.deletingLastPathComponent().appendingPathComponent("sandbox-spool.sqlite").path
-        }
+        let spoolPath = Self.spoolPath(configuration, isSandbox: isSandbox)
         try? FileManager.default.createDirectory(
             atPath: URL(fileURLWithPath: spoolPath).deletingLastPathComponent().path,
             withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var metricCodes: [CanonicalField: String] = [:]
-        for field in CanonicalField.allCases { metricCodes[field] = configuration.metricCodes[field] }
         return EngineConfiguration(
             spoolPath: spoolPath,
             flushInterval: configuration.engine.flushInterval,
@@ -130,7 +131,7 @@ struct ConsoleRuntime {
             maxRetryBackoff: configuration.engine.maxRetryBackoff,
             maxEventAge: configuration.engine.maxEventAge,
             defaultSubscription: defaultSubscription,
-            metricCodes: metricCodes
+            metricCodes: configuration.metricCodes.byField
         )
     }
 

@@ -50,9 +50,7 @@ final class ConsoleSession: Sendable {
         self.demoTraffic = demoTraffic
         self.frameStatsPath = frameStatsPath
         (inbox, inboxContinuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
-        var metricCodes: [CanonicalField: String] = [:]
-        for field in CanonicalField.allCases { metricCodes[field] = store.configuration.metricCodes[field] }
-        coding = Mutex((metricCodes, defaultSubscription))
+        coding = Mutex((store.configuration.metricCodes.byField, defaultSubscription))
     }
 
     /// The events a usage record becomes under the current mapping and default subscription.
@@ -87,8 +85,7 @@ final class ConsoleSession: Sendable {
     private func mainLoop(_ terminal: TerminalSession) async {
         let size = terminal.size
         let config = store.configuration
-        var mappings: [CanonicalField: String] = [:]
-        for field in CanonicalField.allCases { mappings[field] = config.metricCodes[field] }
+        let mappings = config.metricCodes.byField
         var state = AppState(
             size: TerminalSize(width: size.width, height: size.height), now: Date(),
             options: ConsoleOptions(
@@ -401,8 +398,7 @@ final class ConsoleSession: Sendable {
 
     private func forwardConfigChanges() async {
         for await configuration in store.changes() {
-            var mappings: [CanonicalField: String] = [:]
-            for field in CanonicalField.allCases { mappings[field] = configuration.metricCodes[field] }
+            let mappings = configuration.metricCodes.byField
             try? await engine.setMapping(mappings)
             coding.withLock { $0.metricCodes = mappings }
             post(.config(mappings: mappings, defaultSubscription: configuration.lago.defaultSubscriptionID))

@@ -28,9 +28,8 @@ func withHeadlessEngine<Result: Sendable>(
     let isSandbox = configuration.lago.apiURL == nil
     let engineConfiguration = ConsoleRuntime.engineConfiguration(
         configuration, isSandbox: isSandbox, defaultSubscription: configuration.lago.defaultSubscriptionID)
-    if let endpoint = ControlEndpoint.read(forSpool: engineConfiguration.spoolPath),
-        let remote = try? await RemoteEngine.connect(endpoint)
-    {
+    if let remote = await RemoteEngine.connect(forSpool: engineConfiguration.spoolPath) {
+        let endpoint = remote.endpoint
         do {
             let baseURL = try LagoBaseURL(
                 endpoint.lagoURL, allowInsecureHTTP: endpoint.sandbox || configuration.lago.allowInsecureHTTP)
