@@ -325,6 +325,9 @@ public final class LagoEngine: Sendable {
         mapping.withLock { $0.metricCodes = metricCodes }
     }
 
+    /// The subscription usage records and relayed events without one are billed to (`nil`: none).
+    public var defaultSubscription: String? { mapping.withLock { $0.defaultSubscription } }
+
     /// Replaces the default subscription for usage records enqueued from now on.
     public func updateDefaultSubscription(_ externalSubscriptionID: String?) {
         mapping.withLock { $0.defaultSubscription = externalSubscriptionID }

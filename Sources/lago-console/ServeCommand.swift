@@ -69,12 +69,12 @@ struct ServeCommand: AsyncParsableCommand {
         var engineConfiguration = ConsoleRuntime.engineConfiguration(
             configuration, isSandbox: isSandbox, defaultSubscription: defaultSubscription)
         let registry = PrometheusCollectorRegistry()
-        engineConfiguration.metricsFactory = PrometheusMetricsFactory(registry: registry)
+        let metricsFactory = PrometheusMetricsFactory(registry: registry)
+        engineConfiguration.metricsFactory = metricsFactory
         let spoolPath = engineConfiguration.spoolPath
         let engine = try LagoEngine(
             configuration: engineConfiguration, baseURL: baseURL, apiKey: apiKey, logger: logger)
         engine.start()
-        let subscription = DefaultSubscription(defaultSubscription)
         let (host, port) = try Self.address(
             listen, option: "--listen", default: (configuration.relay.host ?? "127.0.0.1", configuration.relay.port ?? 8787))
         let control = try Self.address(
@@ -82,8 +82,10 @@ struct ServeCommand: AsyncParsableCommand {
             default: (configuration.relay.controlHost ?? "127.0.0.1", configuration.relay.controlPort ?? 8788))
         var options = RelayOptions(
             host: host, port: port, token: configuration.relay.token.isEmpty ? nil : configuration.relay.token,
-            maxBodyBytes: configuration.relay.maxBodyBytes, defaultSubscription: { subscription.current })
-        options.metricsFactory = PrometheusMetricsFactory(registry: registry)
+            maxBodyBytes: configuration.relay.maxBodyBytes,
+            // The engine's, so a change from the config file or an attached console applies to both at once.
+            defaultSubscription: { engine.defaultSubscription })
+        options.metricsFactory = metricsFactory
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         do {
             try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { relayURL in
@@ -94,17 +96,15 @@ struct ServeCommand: AsyncParsableCommand {
                     lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,
                     maskedKey: ConfigMasking.mask(apiKey), sandboxAPIKey: isSandbox ? apiKey : nil)
                 try await Self.withControl(
-                    engine: ServedEngine(engine: engine, relaySubscription: subscription), host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
+                    engine: engine, host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
                     spoolPath: spoolPath, logger: logger
                 ) {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for await changed in store.changes() {
-                            subscription.update(changed.lago.defaultSubscriptionID)
-                            var codes: [CanonicalField: String] = [:]
-                            for field in CanonicalField.allCases { codes[field] = changed.metricCodes[field] }
-                            engine.updateMapping(codes)
-                            engine.updateDefaultSubscription(changed.lago.defaultSubscriptionID)
+                            engine.updateMapping(changed.metricCodes.byField)
+                            engine.updateDefaultSubscription(
+                                changed.lago.defaultSubscriptionID ?? (isSandbox ? "sub_sandbox" : nil))
                         }
                     }
                     for await signal in signals {
@@ -131,13 +131,11 @@ extension ServeCommand {
         _ text: String?, option: String, default fallback: (String, Int)
     ) throws -> (host: String, port: Int) {
         guard let text else { return fallback }
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count >= 2, let last = parts.last, let number = Int(last), (0...65_535).contains(number) else {
-            throw ConsoleFailure(description: "\(option): expected host:port, got \(text)")
+        // The rules of relay.listen in the config file.
+        guard let address = ListenAddress(text) else {
+            throw ConsoleFailure(description: "\(option): expected HOST:PORT such as 127.0.0.1:8787 or [::1]:8787, got \(text)")
         }
-        var host = parts.dropLast().joined(separator: ":")
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host, number)
+        return (address.host, address.port)
     }
 
     /// Runs `body` with the control API listening and its discovery file written next to the spool (removed
@@ -173,51 +171,5 @@ extension ServeCommand {
                 metadata: ["address": "\(host):\(port)", "error": "\(error)"])
             try await run(port: 0)
         }
-    }
-}
-
-/// serve's engine as the control API drives it: a default subscription set by an attached console applies to the
-/// relay's events too, not only to usage the engine codes.
-struct ServedEngine: EngineControl {
-    let engine: LagoEngine
-    let relaySubscription: DefaultSubscription
-
-    func enqueue(_ events: [EventInput]) async throws -> [String] { try await engine.enqueue(events) }
-    func enqueue(_ usage: UsageRecord) async throws -> [String] { try await engine.enqueue(usage) }
-    func flush(deadline: Duration) async throws -> FlushResult { await engine.flush(deadline: deadline) }
-    func stats() async throws -> EngineStats { await engine.stats() }
-    func lifecycleEvents(bufferSize: Int?) -> AsyncStream<EventLifecycleChange> {
-        engine.lifecycleEvents(bufferSize: bufferSize)
-    }
-    func deadLetters(limit: Int, offset: Int) async throws -> [DeadLetter] {
-        try await engine.deadLetters(limit: limit, offset: offset)
-    }
-    func deadLetter(id: Int64) async throws -> DeadLetter? { try await engine.deadLetter(id: id) }
-    func replayDeadLetter(id: Int64, edit: DeadLetterEdit?) async throws -> String {
-        try await engine.replayDeadLetter(id: id, edit: edit)
-    }
-    func discardDeadLetter(id: Int64) async throws { try await engine.discardDeadLetter(id: id) }
-    func pauseDelivery() async throws { engine.pause() }
-    func resumeDelivery() async throws { engine.resume() }
-    func retryDelivery() async throws { engine.retryNow() }
-    func setMapping(_ metricCodes: [CanonicalField: String]) async throws { engine.updateMapping(metricCodes) }
-    func setDefaultSubscription(_ externalSubscriptionID: String?) async throws {
-        engine.updateDefaultSubscription(externalSubscriptionID)
-        relaySubscription.update(externalSubscriptionID)
-    }
-}
-
-/// The default subscription the relay applies, shared between the config watcher and request handlers.
-final class DefaultSubscription: Sendable {
-    private let value: Mutex<String?>
-
-    init(_ initial: String?) { value = Mutex(initial) }
-
-    var current: String? { value.withLock { $0 } }
-
-    /// A change to an unset value keeps the current one (the sandbox default).
-    func update(_ new: String?) {
-        guard let new else { return }
-        value.withLock { $0 = new }
     }
 }
