@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "LagoRelay",
             dependencies: [
-                "LagoAPI", "LagoEngine", "LagoSandbox",
+                "LagoAPI", "LagoEngine", "LagoSandbox", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -100,9 +100,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "HTTPServing",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "LagoControl",
             dependencies: [
-                "LagoAPI", "LagoEngine", "LagoConfig",
+                "LagoAPI", "LagoEngine", "LagoConfig", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

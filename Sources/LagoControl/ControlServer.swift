@@ -1,4 +1,5 @@
 public import Foundation
+import HTTPServing
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -59,35 +60,18 @@ public enum ControlServer {
     ) async throws -> Result {
         let router = Router()
         ControlRoutes(engine: engine, options: options).register(on: router)
-        let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
-        let application = Application(
-            router: router,
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
+        return try await withListeningServer(
+            { onServerRunning in
+                Application(
+                    router: router,
+                    configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+                    onServerRunning: onServerRunning, logger: logger)
             },
-            logger: logger
-        )
-        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
-            group.addTask {
-                defer { portContinuation.finish() }
-                try await application.runService(gracefulShutdownSignals: [])
+            notListening: {
+                ControlError.unreachable("the control API could not listen on \(options.host):\(options.port)")
             }
-            var ports = portStream.makeAsyncIterator()
-            guard let port = await ports.next(), port > 0 else {
-                try await group.next()
-                throw ControlError.unreachable("the control API could not listen on \(options.host):\(options.port)")
-            }
-            let host = options.host.contains(":") ? "[\(options.host)]" : options.host
-            do {
-                let result = try await body(URL(string: "http://\(host):\(port)")!)
-                group.cancelAll()
-                return result
-            } catch {
-                group.cancelAll()
-                throw error
-            }
+        ) { port in
+            try await body(URL(string: "http://\(urlHost(options.host)):\(port)")!)
         }
     }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+import HTTPServing
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -68,41 +69,20 @@ public enum LagoRelay {
         if !LagoBaseURL.isLoopback(options.host), (options.token ?? "").isEmpty {
             throw RelayError(description: "relay.listen \(options.host) is not loopback: set relay.token first")
         }
-        let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         let responder = RelayResponder(
             engine: engine, options: options, logger: logger,
             metrics: RelayMetrics(factory: options.metricsFactory ?? MetricsSystem.factory))
-        let idle = TimeAmount(options.idleTimeout)
-        let application = Application(
-            responder: responder,
-            server: .http1(configuration: .init(idleTimeout: idle)),
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
+        return try await withListeningServer(
+            { onServerRunning in
+                Application(
+                    responder: responder,
+                    server: .http1(configuration: .init(idleTimeout: TimeAmount(options.idleTimeout))),
+                    configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+                    onServerRunning: onServerRunning, logger: logger)
             },
-            logger: logger
-        )
-        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
-            group.addTask {
-                defer { portContinuation.finish() }
-                try await application.runService(gracefulShutdownSignals: [])
-            }
-            var ports = portStream.makeAsyncIterator()
-            guard let port = await ports.next(), port > 0 else {
-                // The server stopped before listening: surface its error.
-                try await group.next()
-                throw RelayError(description: "the relay could not listen on \(options.host):\(options.port)")
-            }
-            let host = options.host.contains(":") ? "[\(options.host)]" : options.host
-            do {
-                let result = try await body(URL(string: "http://\(host):\(port)/api/v1")!)
-                group.cancelAll()
-                return result
-            } catch {
-                group.cancelAll()
-                throw error
-            }
+            notListening: { RelayError(description: "the relay could not listen on \(options.host):\(options.port)") }
+        ) { port in
+            try await body(URL(string: "http://\(urlHost(options.host)):\(port)/api/v1")!)
         }
     }
 }
