@@ -64,6 +64,21 @@ public enum JSONValue: Sendable, Hashable {
 
     /// Converts what `JSONSerialization` produced.
     public init(foundationObject object: Any) {
+        // JSONSerialization hands out exactly these Swift types on Linux: comparing the dynamic type first makes
+        // each cast below one that succeeds (a failing cast to a generic collection type is what costs most).
+        let type = ObjectIdentifier(Swift.type(of: object))
+        if type == Self.stringType {
+            self = .string(object as! String)
+            return
+        }
+        if type == Self.dictionaryType {
+            self = .object((object as! [String: Any]).mapValues(JSONValue.init(foundationObject:)))
+            return
+        }
+        if type == Self.arrayType {
+            self = .array((object as! [Any]).map(JSONValue.init(foundationObject:)))
+            return
+        }
         switch object {
         case let dictionary as [String: Any]:
             self = .object(dictionary.mapValues(JSONValue.init(foundationObject:)))
@@ -79,6 +94,10 @@ public enum JSONValue: Sendable, Hashable {
             self = .null
         }
     }
+
+    private static let stringType = ObjectIdentifier(String.self)
+    private static let dictionaryType = ObjectIdentifier([String: Any].self)
+    private static let arrayType = ObjectIdentifier([Any].self)
 
     private init(number: NSNumber) {
         if type(of: number) != NSNumber.self, String(describing: type(of: number)).contains("Boolean") {

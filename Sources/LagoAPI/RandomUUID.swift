@@ -1,18 +1,27 @@
 public import Foundation
+import Synchronization
 
-/// Version-4 UUIDs from the system's random number generator.
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Version-4 UUIDs from the operating system's random source, cheap enough for an ingestion path.
 ///
-/// `UUID()` from swift-corelibs-foundation opens and reads `/dev/urandom` for every value on Linux: one `open`,
-/// `read` and `close` per event on an ingestion path. This draws 16 bytes with `SystemRandomNumberGenerator`
-/// (`getrandom(2)`, no file descriptor) and sets the version and variant bits as RFC 9562 requires.
+/// `UUID()` from swift-corelibs-foundation opens and reads `/dev/urandom` for every value on Linux (one `open`,
+/// `read` and `close` per event), and `SystemRandomNumberGenerator` makes one `getrandom(2)` call per 8 bytes. Here
+/// random bytes come from the kernel 4 KiB at a time (`/dev/urandom`, kept open, close-on-exec) and are handed out
+/// 16 at a time under a lock: one system call per 256 UUIDs. Bytes are never handed out twice. When the device
+/// cannot be read, each UUID falls back to `SystemRandomNumberGenerator`.
+///
+/// The version and variant bits are set as RFC 9562 requires.
 public enum RandomUUID {
     /// A new random UUID.
     public static func make() -> UUID {
-        var generator = SystemRandomNumberGenerator()
-        var high = generator.next() as UInt64
-        var low = generator.next() as UInt64
-        high = (high & ~0x0000_0000_0000_F000) | 0x0000_0000_0000_4000  // version 4
-        low = (low & ~0xC000_0000_0000_0000) | 0x8000_0000_0000_0000  // variant 10
+        let (high, low) = randomHalves()
         let h = high.bigEndian
         let l = low.bigEndian
         return withUnsafeBytes(of: (h, l)) { bytes in
@@ -26,6 +35,92 @@ public enum RandomUUID {
 
     /// A new random UUID as lower-case text (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`), as Lago writes ids.
     public static func lowercasedString() -> String {
-        make().uuidString.lowercased()
+        let (high, low) = randomHalves()
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            var index = 0
+            func put(_ value: UInt64, nibbles: ClosedRange<Int>) {
+                for nibble in nibbles.reversed() {
+                    buffer[index] = digits[Int((value >> UInt64(nibble * 4)) & 0xF)]
+                    index += 1
+                }
+            }
+            put(high, nibbles: 8...15)
+            buffer[index] = UInt8(ascii: "-")
+            index += 1
+            put(high, nibbles: 4...7)
+            buffer[index] = UInt8(ascii: "-")
+            index += 1
+            put(high, nibbles: 0...3)
+            buffer[index] = UInt8(ascii: "-")
+            index += 1
+            put(low, nibbles: 12...15)
+            buffer[index] = UInt8(ascii: "-")
+            index += 1
+            put(low, nibbles: 0...11)
+            return index
+        }
+    }
+
+    /// 128 random bits with the version (4) and variant (10) bits set: the UUID's bytes 0–7 and 8–15, big-endian.
+    private static func randomHalves() -> (UInt64, UInt64) {
+        var (high, low) = pool.withLock { $0.next() } ?? {
+            var generator = SystemRandomNumberGenerator()
+            return (generator.next(), generator.next())
+        }()
+        high = (high & ~0x0000_0000_0000_F000) | 0x0000_0000_0000_4000  // version 4
+        low = (low & ~0xC000_0000_0000_0000) | 0x8000_0000_0000_0000  // variant 10
+        return (high, low)
+    }
+
+    private static let pool = Mutex(Pool())
+
+    /// Random bytes read ahead from `/dev/urandom`.
+    private struct Pool {
+        static let capacity = 4096
+        var bytes = [UInt8](repeating: 0, count: Pool.capacity)
+        /// Bytes before this offset were handed out already.
+        var offset = Pool.capacity
+        var descriptor: Int32 = -2  // -2: not opened yet; -1: unavailable
+
+        mutating func next() -> (UInt64, UInt64)? {
+            if offset + 16 > bytes.count {
+                guard refill() else { return nil }
+            }
+            let values = bytes.withUnsafeBytes { raw in
+                (raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self),
+                 raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+            }
+            // Never hand the same bytes out twice.
+            bytes.withUnsafeMutableBytes { raw in
+                raw.baseAddress!.advanced(by: offset).initializeMemory(as: UInt8.self, repeating: 0, count: 16)
+            }
+            offset += 16
+            return values
+        }
+
+        private mutating func refill() -> Bool {
+            if descriptor == -2 { descriptor = open("/dev/urandom", O_RDONLY | O_CLOEXEC) }
+            guard descriptor >= 0 else { return false }
+            var filled = 0
+            let wanted = bytes.count
+            let descriptor = self.descriptor
+            let ok = bytes.withUnsafeMutableBytes { raw -> Bool in
+                while filled < wanted {
+                    let count = read(descriptor, raw.baseAddress!.advanced(by: filled), wanted - filled)
+                    if count > 0 {
+                        filled += count
+                    } else if count < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        return false
+                    }
+                }
+                return true
+            }
+            guard ok else { return false }
+            offset = 0
+            return true
+        }
     }
 }

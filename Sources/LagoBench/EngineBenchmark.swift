@@ -28,8 +28,9 @@ public struct EngineBenchmarkOptions: Sendable, Codable, Hashable {
     public var healthyMaxInFlight: Int = 4
     /// Directory for spool files (a temporary one when nil); removed afterwards.
     public var directory: String?
-    /// The runs to make: `rss`, `enqueue`, `healthy`, `latency`, `resume`, `ingest` (all by default).
-    public var parts: Set<String> = ["rss", "enqueue", "healthy", "latency", "resume", "ingest"]
+    /// The runs to make: `rss`, `enqueue`, `healthy`, `healthy-single`, `latency`, `resume`, `ingest` (all by
+    /// default).
+    public var parts: Set<String> = ["rss", "enqueue", "healthy", "healthy-single", "latency", "resume", "ingest"]
 
     /// Creates the default options (the figures).
     public init() {}
@@ -142,6 +143,8 @@ public enum EngineBenchmark {
             result.healthy = try await measureThroughput(
                 events: options.throughputEvents, maxInFlight: options.healthyMaxInFlight, latency: 0, producers: options.producers,
                 batchSize: options.producerBatchSize, spoolPath: spoolPath())
+        }
+        if parts.contains("healthy-single") {
             result.healthySingleEventProducers = try await measureThroughput(
                 events: options.throughputEvents, maxInFlight: options.healthyMaxInFlight, latency: 0, producers: options.producers,
                 batchSize: 1, spoolPath: spoolPath())

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import GRDB
+import GRDBSQLite
 import LagoAPI
 import Synchronization
 
@@ -56,6 +57,8 @@ final class Spool: Sendable {
     /// Dead letters found when the file was opened.
     let openedDeadLetterCount: Int
     private let database: DatabaseQueue
+    /// Frames in the write-ahead log after the last commit (SQLite's WAL hook writes it).
+    private let walFrames = WALFrameCount()
     private let writerQueue = DispatchQueue(label: "lago-engine.spool-writer", qos: .userInitiated)
     private let pending = Mutex(PendingWrites())
     /// Called after a commit that appended rows (count, bytes), before the callers resume. Boxed in a class: a
@@ -84,7 +87,17 @@ final class Spool: Sendable {
         var draining = false
         /// A caller's thread is committing its own operation.
         var directActive = false
+        /// The write-ahead log passed ``Spool/checkpointFrames``: the writer queue checkpoints before its next group.
+        var checkpointDue = false
         var closed = false
+    }
+
+    /// Write-ahead-log frames (pages) that make a checkpoint due: 4,000 × 4 KiB, SQLite's own default threshold.
+    static let checkpointFrames = 4000
+
+    /// Where SQLite's WAL hook leaves the log's size; a class so that its address can be handed to C.
+    private final class WALFrameCount: Sendable {
+        let frames = Atomic<Int>(0)
     }
 
     /// Opens (or creates) the spool file.
@@ -99,11 +112,26 @@ final class Spool: Sendable {
         configuration.label = "lago-engine.spool"
         let synchronousPragma = synchronous == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
+            // One process owns the spool (the lock file says so): no file locks per transaction, the WAL index
+            // in memory instead of a shared-memory file.
+            try db.execute(sql: "PRAGMA locking_mode = EXCLUSIVE")
             try db.execute(sql: "PRAGMA synchronous = \(synchronousPragma)")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 4000")
         }
         do {
             database = try DatabaseQueue(path: path, configuration: configuration)
+            // Checkpoints (copying the log into the file, then an fsync that can take milliseconds) never run inside
+            // a commit, which may be on a caller's thread of Swift's small cooperative pool: the hook only notes the
+            // log's size (installing it turns SQLite's automatic checkpoints off) and the writer queue checkpoints.
+            let frames = Unmanaged.passUnretained(walFrames).toOpaque()
+            database.inDatabase { db in
+                _ = sqlite3_wal_hook(
+                    db.sqliteConnection,
+                    { context, _, _, count in
+                        Unmanaged<WALFrameCount>.fromOpaque(context!).takeUnretainedValue().frames.store(
+                            Int(count), ordering: .relaxed)
+                        return SQLITE_OK
+                    }, frames)
+            }
             (openedQueueCount, openedDeadLetterCount) = try database.inDatabase { db in
                 try Spool.prepareSchema(db, path: path)
             }
@@ -251,9 +279,11 @@ final class Spool: Sendable {
                         readOnly: readOnly, work: work)
                 ]
             )[0]
+            let checkpointDue = walFrames.frames.load(ordering: .relaxed) >= Spool.checkpointFrames
             let handOff: Bool = pending.withLock { state in
                 state.directActive = false
-                if state.operations.isEmpty {
+                if checkpointDue { state.checkpointDue = true }
+                if state.operations.isEmpty && !state.checkpointDue {
                     state.draining = false
                     return false
                 }
@@ -358,19 +388,38 @@ final class Spool: Sendable {
 
     private func drain() {
         while true {
-            let operations: [PendingOperation] = pending.withLock { state in
+            let (operations, checkpoint): ([PendingOperation], Bool) = pending.withLock { state in
+                if state.checkpointDue {
+                    state.checkpointDue = false
+                    return ([], true)
+                }
                 if state.operations.isEmpty {
                     state.draining = false
-                    return []
+                    return ([], false)
                 }
                 defer { state.operations.removeAll(keepingCapacity: true) }
-                return state.operations
+                return (state.operations, false)
+            }
+            if checkpoint {
+                checkpointLog()
+                continue
             }
             if operations.isEmpty { return }
             let results = commit(operations)
+            if walFrames.frames.load(ordering: .relaxed) >= Spool.checkpointFrames {
+                pending.withLock { $0.checkpointDue = true }
+            }
             for (operation, result) in zip(operations, results) {
                 operation.continuation.resume(with: result)
             }
+        }
+    }
+
+    /// Copies the write-ahead log into the database file (on the writer queue, between group commits). A failure
+    /// leaves the log as it is; the next commit past the threshold tries again, and SQLite checkpoints on close.
+    private func checkpointLog() {
+        if (try? database.inDatabase({ db in try db.checkpoint(.passive) })) != nil {
+            walFrames.frames.store(0, ordering: .relaxed)
         }
     }
 
@@ -405,8 +454,43 @@ final class Spool: Sendable {
         try await perform(appendedRows: rows.count, appendedBytes: bytes) { db in
             let statement = try db.cachedStatement(
                 sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, ?)")
+            // The hot path binds through SQLite's C API on GRDB's prepared statement: no per-row argument array, no
+            // copy of the body into `Data`.
+            let handle = statement.sqliteStatement
+            sqlite3_reset(handle)
+            defer {
+                sqlite3_reset(handle)
+                sqlite3_clear_bindings(handle)
+            }
             for row in rows {
-                try statement.execute(arguments: [row.transactionID, Data(row.body), row.enqueuedAt, row.attempts])
+                let code = Spool.withText(row.transactionID) { id, idLength in
+                    row.body.withUnsafeBytes { body in
+                        sqlite3_bind_text(handle, 1, id, idLength, nil)
+                        if body.isEmpty {
+                            sqlite3_bind_zeroblob(handle, 2, 0)
+                        } else {
+                            sqlite3_bind_blob(handle, 2, body.baseAddress, Int32(body.count), nil)
+                        }
+                        sqlite3_bind_double(handle, 3, row.enqueuedAt)
+                        sqlite3_bind_int64(handle, 4, Int64(row.attempts))
+                        return sqlite3_step(handle)
+                    }
+                }
+                guard code == SQLITE_DONE else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
+                }
+                sqlite3_reset(handle)
+            }
+        }
+    }
+
+    /// Calls `body` with a string's UTF-8 bytes and their count (never a null pointer, NUL bytes kept).
+    private static func withText<T>(_ text: String, _ body: (UnsafePointer<CChar>, Int32) -> T) -> T {
+        var text = text
+        return text.withUTF8 { utf8 in
+            utf8.withMemoryRebound(to: CChar.self) { chars in
+                if let base = chars.baseAddress { return body(base, Int32(chars.count)) }
+                return "".withCString { body($0, 0) }
             }
         }
     }
@@ -418,19 +502,39 @@ final class Spool: Sendable {
         try await perform { db in
             let statement = try db.cachedStatement(
                 sql: "SELECT id, transaction_id, body, enqueued_at, attempts FROM events WHERE id > ? ORDER BY id LIMIT ?")
+            // Read through SQLite's C API (as `append` writes): each body is copied once, from SQLite's page.
+            let handle = statement.sqliteStatement
+            sqlite3_reset(handle)
+            defer {
+                sqlite3_reset(handle)
+                sqlite3_clear_bindings(handle)
+            }
+            sqlite3_bind_int64(handle, 1, cursor)
+            sqlite3_bind_int64(handle, 2, Int64(maxCount))
             var rows: [SpoolRow] = []
+            rows.reserveCapacity(maxCount)
             var bytes = 0
-            let cursor = try Row.fetchCursor(statement, arguments: [cursor, maxCount])
-            while let row = try cursor.next() {
-                let body: Data = row[2]
-                if !rows.isEmpty && bytes + body.count > maxBytes { break }
-                bytes += body.count
-                let attempts: Int = row[4]
+            while true {
+                let code = sqlite3_step(handle)
+                if code == SQLITE_DONE { break }
+                guard code == SQLITE_ROW else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
+                }
+                let blob = sqlite3_column_blob(handle, 2)
+                let bodyCount = Int(sqlite3_column_bytes(handle, 2))
+                if !rows.isEmpty && bytes + bodyCount > maxBytes { break }
+                bytes += bodyCount
+                let body = bodyCount == 0 ? [] : [UInt8](UnsafeRawBufferPointer(start: blob, count: bodyCount))
+                let text = sqlite3_column_text(handle, 1)
+                let textCount = Int(sqlite3_column_bytes(handle, 1))
+                let transactionID = text.map { String(decoding: UnsafeBufferPointer(start: $0, count: textCount), as: UTF8.self) } ?? ""
                 rows.append(
                     SpoolRow(
-                        id: row[0], transactionID: row[1], body: [UInt8](body), enqueuedAt: row[3],
-                        attempts: attempts + 1, attemptRecorded: true))
+                        id: sqlite3_column_int64(handle, 0), transactionID: transactionID, body: body,
+                        enqueuedAt: sqlite3_column_double(handle, 3),
+                        attempts: Int(sqlite3_column_int64(handle, 4)) + 1, attemptRecorded: true))
             }
+            sqlite3_reset(handle)
             try Spool.recordAttempt(db, rows.map(\.id))
             return rows
         }

@@ -52,6 +52,50 @@ struct ValueTests {
         #expect(LagoTime.iso8601(bounds.end) == "2024-02-29T23:59:59Z")
     }
 
+    @Test("ISO-8601 output agrees with Foundation's formatter across years 0001–9999, every fraction width")
+    func isoOutputAgreesWithFoundation() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.calendar = Calendar(identifier: .gregorian)
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        var generator = SystemRandomNumberGenerator()
+        // 1583-01-01 (Foundation's Gregorian calendar is Julian before 1582) … 9999-12-31.
+        let range: ClosedRange<Int64> = -12_212_553_600_000_000...253_402_300_799_999_999
+        for _ in 0..<2_000 {
+            let microseconds = Int64.random(in: range, using: &generator)
+            let seconds = microseconds >= 0 ? microseconds / 1_000_000 : (microseconds - 999_999) / 1_000_000
+            let whole = formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
+            let fraction = String(String(microseconds - seconds * 1_000_000).leftPadded(to: 6))
+            #expect(LagoTime.iso8601(microseconds) == whole + "Z")
+            for digits in 1...6 {
+                #expect(LagoTime.iso8601(microseconds, fractionDigits: digits) == whole + "." + fraction.prefix(digits) + "Z")
+            }
+        }
+        // Outside four-digit years Ruby keeps at least four digits and a sign.
+        #expect(LagoTime.iso8601(LagoTime.microseconds(year: 10_000, month: 1, day: 1)) == "10000-01-01T00:00:00Z")
+        #expect(LagoTime.iso8601(LagoTime.microseconds(year: -1, month: 1, day: 1), fractionDigits: 3) == "-0001-01-01T00:00:00.000Z")
+    }
+
+    @Test("Response strings are escaped so that any string reads back unchanged")
+    func responseStringsRoundTrip() throws {
+        var samples = [
+            "", "plain", "quote \" inside", "back\\slash", "line\nbreak\r\t", "\u{0}\u{1}\u{1F}\u{7F}", "é 北京 🚀",
+            "</script>", "\u{2028}\u{2029}",
+        ]
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ab\"\\\n\u{0}\u{8}\u{C}\u{1B}é北🚀 ")
+        for _ in 0..<500 {
+            samples.append(String((0..<Int.random(in: 0...24, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }))
+        }
+        for sample in samples {
+            let text = JSONOutput.array([.string(sample)]).text
+            let decoded = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String]
+            #expect(decoded == [sample], "\(text)")
+        }
+        #expect(JSONOutput.string("a\"b\\c\u{1}").text == #""a\"b\\c\u0001""#)
+    }
+
     @Test("ISO-8601 input like DateTime.iso8601")
     func isoInput() {
         #expect(LagoTime.parseISO8601("2022-04-29T13:59:51Z") == 1_651_240_791_000_000)
@@ -104,5 +148,11 @@ struct ValueTests {
         }
         #expect(throws: SandboxExpression.Failure.self) { try SandboxExpression("event.properties.a +") }
         #expect(throws: SandboxExpression.Failure.self) { try SandboxExpression("sqrt(4)") }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

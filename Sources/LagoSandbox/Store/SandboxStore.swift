@@ -115,7 +115,9 @@ final class SandboxStore: Sendable {
     /// Phase 2: rejects the whole request if any event is a duplicate; otherwise stores all events.
     /// - Throws: `StoreError.persistence` when the SQLite write fails (nothing stored).
     func insert(_ drafts: [EventDraft], createdAt: Int64, isBatch: Bool) throws -> InsertOutcome {
-        try state.withLock { state in
+        // Made before taking the lock (unused when the request turns out to hold duplicates).
+        let lagoIDs = drafts.map { _ in RandomUUID.lowercasedString() }
+        return try state.withLock { state in
             var seen = Set<EventKey>()
             var duplicates: [Int] = []
             for (index, draft) in drafts.enumerated() {
@@ -129,9 +131,9 @@ final class SandboxStore: Sendable {
                 state.duplicateAttemptsRejected += duplicates.count
                 return .duplicates(duplicates)
             }
-            let events = drafts.map { draft in
+            let events = zip(drafts, lagoIDs).map { draft, lagoID in
                 SandboxEvent(
-                    lagoID: RandomUUID.lowercasedString(),
+                    lagoID: lagoID,
                     transactionID: draft.transactionID,
                     externalSubscriptionID: draft.externalSubscriptionID,
                     code: draft.code,

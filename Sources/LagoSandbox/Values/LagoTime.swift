@@ -93,14 +93,54 @@ enum LagoTime {
     /// Fractions are truncated, as Ruby does.
     static func iso8601(_ microseconds: Int64, fractionDigits: Int = 0) -> String {
         let civil = civil(microseconds)
-        var text =
-            yearText(civil.year) + "-" + pad(civil.month, 2) + "-" + pad(civil.day, 2) + "T"
-            + pad(civil.hour, 2) + ":" + pad(civil.minute, 2) + ":" + pad(civil.second, 2)
-        if fractionDigits > 0 {
-            let fraction = pad(civil.microsecond, 6)
-            text += "." + String(fraction.prefix(min(fractionDigits, 6)))
+        guard (0...9999).contains(civil.year) else {
+            // Years outside four digits (Ruby pads to at least four, with a sign when negative).
+            var text =
+                yearText(civil.year) + "-" + pad(civil.month, 2) + "-" + pad(civil.day, 2) + "T"
+                + pad(civil.hour, 2) + ":" + pad(civil.minute, 2) + ":" + pad(civil.second, 2)
+            if fractionDigits > 0 {
+                text += "." + String(pad(civil.microsecond, 6).prefix(min(fractionDigits, 6)))
+            }
+            return text + "Z"
         }
-        return text + "Z"
+        // The usual case, written straight into the string's storage (this runs for every event a batch echoes).
+        let digits = min(max(fractionDigits, 0), 6)
+        return String(unsafeUninitializedCapacity: 20 + (digits > 0 ? digits + 1 : 0)) { buffer in
+            var index = 0
+            func put(_ value: Int, width: Int) {
+                var value = value
+                var position = index + width - 1
+                while position >= index {
+                    buffer[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                    position -= 1
+                }
+                index += width
+            }
+            func put(_ byte: Character) {
+                buffer[index] = byte.asciiValue!
+                index += 1
+            }
+            put(Int(civil.year), width: 4)
+            put("-")
+            put(civil.month, width: 2)
+            put("-")
+            put(civil.day, width: 2)
+            put("T")
+            put(civil.hour, width: 2)
+            put(":")
+            put(civil.minute, width: 2)
+            put(":")
+            put(civil.second, width: 2)
+            if digits > 0 {
+                put(".")
+                var fraction = civil.microsecond
+                for _ in digits..<6 { fraction /= 10 }
+                put(fraction, width: digits)
+            }
+            put("Z")
+            return index
+        }
     }
 
     /// `YYYY-MM-DD` of a timestamp (UTC).
