@@ -162,8 +162,20 @@ public final class LagoClient: Sendable {
     /// needs to know that Lago stored the batch, and skipping the decode keeps the hot path cheap.
     /// - Throws: ``LagoAPIError`` for any non-2xx answer or transport failure.
     public func deliverBatch(encodedBody: Data) async throws {
+        try await deliverBatch(encodedBody: ByteBuffer(bytes: encodedBody))
+    }
+
+    /// ``deliverBatch(encodedBody:)-(Data)`` with the body as bytes (one copy into the request, none more).
+    /// - Throws: ``LagoAPIError`` for any non-2xx answer or transport failure.
+    public func deliverBatch(encodedBody: [UInt8]) async throws {
+        try await deliverBatch(encodedBody: ByteBuffer(bytes: encodedBody))
+    }
+
+    private func deliverBatch(encodedBody: ByteBuffer) async throws {
         let summary = LagoRequestSummary(method: "POST", path: "/events/batch")
-        let (status, headers, body) = try await perform(.POST, "/events/batch", query: [], body: encodedBody)
+        // Lago echoes the stored events (~40 KB for 100): read off the connection, not kept, on success.
+        let (status, headers, body) = try await perform(
+            .POST, "/events/batch", query: [], body: encodedBody, keepSuccessBody: false)
         guard (200..<300).contains(status) else {
             throw LagoAPIError.httpResponse(status: status, body: body, headers: headers, request: summary)
         }
@@ -299,7 +311,8 @@ public final class LagoClient: Sendable {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], rawBody: Data? = nil
     ) async throws -> Response {
         let summary = LagoRequestSummary(method: method.rawValue, path: path)
-        let (status, headers, body) = try await perform(method, path, query: query, body: rawBody)
+        let (status, headers, body) = try await perform(
+            method, path, query: query, body: rawBody.map { ByteBuffer(bytes: $0) })
         guard (200..<300).contains(status) else {
             let error = LagoAPIError.httpResponse(status: status, body: body, headers: headers, request: summary)
             logger.debug("Lago answered an error", metadata: ["request": "\(summary)", "status": "\(status)"])
@@ -314,7 +327,7 @@ public final class LagoClient: Sendable {
 
     /// Performs one HTTP exchange and returns status, headers and body, mapping transport failures.
     private func perform(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: ByteBuffer?, keepSuccessBody: Bool = true
     ) async throws -> (Int, [(name: String, value: String)], Data) {
         let configuration = self.configuration
         let summary = LagoRequestSummary(method: method.rawValue, path: path)
@@ -333,14 +346,19 @@ public final class LagoClient: Sendable {
         request.headers.add(name: "User-Agent", value: configuration.userAgent)
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
+            request.body = .bytes(body)
         }
         let timeout = TimeAmount(configuration.requestTimeout)
         do {
             let response = try await httpClient.execute(request, timeout: timeout)
+            let status = Int(response.status.code)
+            if !keepSuccessBody && (200..<300).contains(status) {
+                for try await _ in response.body {}
+                return (status, [], Data())
+            }
             let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
             let headers = response.headers.map { (name: $0.name, value: $0.value) }
-            return (Int(response.status.code), headers, Data(bytes.readableBytesView))
+            return (status, headers, Data(bytes.readableBytesView))
         } catch let error as LagoAPIError {
             throw error
         } catch is CancellationError {

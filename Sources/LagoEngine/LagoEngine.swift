@@ -638,7 +638,7 @@ public final class LagoEngine: Sendable {
                 rows.map { EventLifecycleChange(transactionID: $0.transactionID, stage: .inFlight(attempt: $0.attempts), date: wallNow) })
         }
         let bytes = rows.reduce(0) { $0 + $1.body.count }
-        let body = Data(EventJSON.batchBody(rows.lazy.map(\.body), totalBytes: bytes))
+        let body = EventJSON.batchBody(rows.lazy.map(\.body), totalBytes: bytes)
         let start = clock.now()
         var failure: (any Error)?
         do {

@@ -32,6 +32,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "max_in_flight of the engine's healthy runs (default: the configuration's default, 4).")
     var healthyMaxInFlight: Int = 4
 
+    @Option(help: "Repetitions of the healthy run; the median is reported.")
+    var healthyRepetitions: Int = 5
+
     @Option(help: "Events spooled for the peak-memory run.")
     var rssEvents: Int = 1_000_000
 
@@ -70,6 +73,7 @@ struct BenchCommand: AsyncParsableCommand {
             options.resumeEvents = events
             options.rssEvents = rssEvents
             options.healthyMaxInFlight = healthyMaxInFlight
+            options.healthyRepetitions = healthyRepetitions
             options.parts = engineRuns.isEmpty ? options.parts.subtracting(["rss"]) : engineRuns
             var result = try await EngineBenchmark.run(options)
             if engineRuns.isEmpty && rssEvents > 0 {

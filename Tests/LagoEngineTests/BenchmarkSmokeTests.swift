@@ -14,6 +14,7 @@ import Testing
         } else {
             options.enqueueLatencySamples = 300
             options.throughputEvents = 2_000
+            options.healthyRepetitions = 2
             options.latencyEvents = 400
             options.addedLatencyMilliseconds = 20
             options.latencyMaxInFlight = [4]
@@ -28,9 +29,11 @@ import Testing
         }
         let healthy = try #require(result.healthy)
         #expect(healthy.lost == 0 && healthy.duplicated == 0)
+        #expect(result.healthyRunsEventsPerSecond?.count == options.healthyRepetitions)
+        #expect(result.healthyRunsEventsPerSecond?.contains(healthy.eventsPerSecond) == true)
+        if full { return }
         let single = try #require(result.healthySingleEventProducers)
         #expect(single.lost == 0 && single.duplicated == 0)
-        if full { return }
         #expect(try #require(result.withLatency).allSatisfy { $0.lost == 0 && $0.duplicated == 0 })
         #expect(result.enqueueLatency?.samples == options.enqueueLatencySamples)
         let resume = try #require(result.resume)

@@ -3,7 +3,7 @@ import LagoAPI
 /// A JSON value with ordered object keys, used to write responses in the key order of Lago's serializers.
 ///
 /// Key order is not significant in JSON, but keeping Lago's order makes captured bodies easy to compare by eye.
-indirect enum JSONOutput: Sendable {
+enum JSONOutput: Sendable {
     case null
     case bool(Bool)
     case integer(Int64)

@@ -118,7 +118,7 @@ final class SandboxStore: Sendable {
         // Made before taking the lock (unused when the request turns out to hold duplicates).
         let lagoIDs = drafts.map { _ in RandomUUID.lowercasedString() }
         return try state.withLock { state in
-            var seen = Set<EventKey>()
+            var seen = Set<EventKey>(minimumCapacity: drafts.count)
             var duplicates: [Int] = []
             for (index, draft) in drafts.enumerated() {
                 guard let subscription = draft.externalSubscriptionID else { continue }
