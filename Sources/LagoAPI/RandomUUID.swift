@@ -39,25 +39,15 @@ public enum RandomUUID {
         let digits = Array("0123456789abcdef".utf8)
         return String(unsafeUninitializedCapacity: 36) { buffer in
             var index = 0
-            func put(_ value: UInt64, nibbles: ClosedRange<Int>) {
-                for nibble in nibbles.reversed() {
-                    buffer[index] = digits[Int((value >> UInt64(nibble * 4)) & 0xF)]
+            for nibble in 0..<32 {
+                if nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20 {
+                    buffer[index] = UInt8(ascii: "-")
                     index += 1
                 }
+                let half = nibble < 16 ? high : low
+                buffer[index] = digits[Int((half >> UInt64(60 - (nibble % 16) * 4)) & 0xF)]
+                index += 1
             }
-            put(high, nibbles: 8...15)
-            buffer[index] = UInt8(ascii: "-")
-            index += 1
-            put(high, nibbles: 4...7)
-            buffer[index] = UInt8(ascii: "-")
-            index += 1
-            put(high, nibbles: 0...3)
-            buffer[index] = UInt8(ascii: "-")
-            index += 1
-            put(low, nibbles: 12...15)
-            buffer[index] = UInt8(ascii: "-")
-            index += 1
-            put(low, nibbles: 0...11)
             return index
         }
     }
