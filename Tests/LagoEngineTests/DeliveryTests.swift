@@ -162,7 +162,13 @@ import Testing
                 testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox, apiKey: "stale-key")
             engine.start()
             let ids = try await enqueueConcurrently(engine, count: 250)
-            #expect(await eventually { await engine.stats().state == .authFailed })
+            // Held, and the requests already on the wire when the first 401 came back have been answered (they
+            // reach the sandbox's counter before their answer comes back): from here on nothing may be sent.
+            #expect(
+                await eventually {
+                    let stats = await engine.stats()
+                    return stats.state == .authFailed && stats.inFlight == 0
+                })
             let held = await engine.stats()
             #expect(held.lastError?.contains("401") == true)
             #expect(sandbox.storedEventCount == 0)
