@@ -164,6 +164,7 @@ let package = Package(
             path: "Tests/IngestConformance",
             swiftSettings: swiftSettings
         ),
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoAPITests",
             dependencies: [
@@ -177,7 +178,8 @@ let package = Package(
         .testTarget(
             name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoConfig"], exclude: ["Golden"],
             swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoRelayTests",
             dependencies: [
@@ -199,18 +201,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "LagoConfigTests", dependencies: ["LagoConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "LagoConfigTests", dependencies: ["LagoConfig", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoEngineTests",
             dependencies: [
-                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig", "LagoBench",
+                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig", "LagoBench", "TestSupport",
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "LagoSandboxTests",
             dependencies: [
-                "LagoSandbox", "LagoAPI", "IngestConformance",
+                "LagoSandbox", "LagoAPI", "IngestConformance", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

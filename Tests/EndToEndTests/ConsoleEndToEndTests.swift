@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The real `lago-console` binary in tmux, on its embedded sandbox: the operator's first run, end to end.

@@ -1,5 +1,6 @@
 import Foundation
 import LagoSandbox
+import TestSupport
 import Testing
 
 /// `lago-console serve` as a long-running relay: an unmodified Lago client feeds it, headless commands and the

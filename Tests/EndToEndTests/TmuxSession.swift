@@ -1,5 +1,6 @@
 import Foundation
 import LagoBench
+import TestSupport
 import Testing
 
 /// Drives a real binary inside a detached tmux session: type keys, read the screen.
@@ -107,20 +108,6 @@ func shellQuote(_ text: String) -> String {
     "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
-/// The `lago-console` binary built next to the test bundle.
-func lagoConsoleBinary(filePath: String = #filePath) throws -> String {
-    var candidates: [URL] = []
-    let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    candidates.append(testBinary.deletingLastPathComponent().appendingPathComponent("lago-console"))
-    let packageRoot = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    candidates.append(packageRoot.appendingPathComponent(".build/debug/lago-console"))
-    for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
-        return candidate.path
-    }
-    throw TmuxError(description: "lago-console binary not found (looked in \(candidates.map(\.path)))")
-}
-
 /// Runs the `lago-console` binary to completion and returns its exit status and combined output.
 ///
 /// Waits through `terminationHandler`, never `waitUntilExit()`: blocking a thread of the 2-thread concurrency pool
@@ -129,47 +116,4 @@ func runLagoConsole(
     _ arguments: [String], environment: [String: String] = [:]
 ) async throws -> (status: Int32, output: String) {
     try await runProgram(try lagoConsoleBinary(), arguments, environment: environment)
-}
-
-/// The package's root directory.
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
-/// The path of an executable on `PATH`, if any.
-func which(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-    for directory in path.split(separator: ":") {
-        let candidate = "\(directory)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return nil
-}
-
-/// Runs a program to completion (waiting through `terminationHandler`, off the concurrency pool) and returns its
-/// exit status and combined output.
-func runProgram(
-    _ executable: String, _ arguments: [String], environment: [String: String] = [:]
-) async throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    let output = FileManager.default.temporaryDirectory.appendingPathComponent("lago-console-\(UUID().uuidString).txt")
-    _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: output) }
-    let handle = try FileHandle(forWritingTo: output)
-    process.standardOutput = handle
-    process.standardError = handle
-    process.standardInput = FileHandle.nullDevice
-    let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
-    }
-    try handle.close()
-    return (status, try String(contentsOf: output, encoding: .utf8))
 }

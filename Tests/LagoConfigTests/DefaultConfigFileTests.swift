@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import LagoConfig
 
 @Suite("The documented default config file")
 struct DefaultConfigFileTests {
-    let path = packageRoot().appendingPathComponent("config/lago-console.toml").path
+    let path = packageRoot.appendingPathComponent("config/lago-console.toml").path
 
     @Test("config/lago-console.toml parses, sets every key, and equals the built-in defaults")
     func defaultFileEqualsDefaults() throws {

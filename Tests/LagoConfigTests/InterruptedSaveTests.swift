@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import LagoConfig
@@ -13,30 +14,6 @@ import Darwin
 /// either the old or the new one, never partial.
 @Suite("Interrupted saves")
 struct InterruptedSaveTests {
-    /// The `lago-console` executable built next to this test bundle, or in the package's `.build/debug`.
-    static func executable() throws -> URL {
-        var candidates: [URL] = []
-        if let argument = CommandLine.arguments.first {
-            let bundle = URL(fileURLWithPath: argument).resolvingSymlinksInPath()
-            // Next to `lago-consolePackageTests.xctest` (Linux), or next to the `.xctest` bundle folder (macOS).
-            var folder = bundle.deletingLastPathComponent()
-            for _ in 0..<4 {
-                candidates.append(folder.appendingPathComponent("lago-console"))
-                folder = folder.deletingLastPathComponent()
-            }
-        }
-        candidates.append(packageRoot().appendingPathComponent(".build/debug/lago-console"))
-        let found = candidates.first { url in
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
-                && !isDirectory.boolValue && FileManager.default.isExecutableFile(atPath: url.path)
-        }
-        return try #require(
-            found,
-            "lago-console was not found (looked at \(candidates.map(\.path))); run `swift build --build-tests` first"
-        )
-    }
-
     /// Starts `lago-console config set --config <path> metric_codes.input <code>`.
     ///
     /// `--config` follows `config set` because the root command does not declare it (yet); with
@@ -55,7 +32,7 @@ struct InterruptedSaveTests {
 
     @Test("SIGKILL at any moment of a save leaves the old file or the new one", .timeLimit(.minutes(1)))
     func killDuringSave() async throws {
-        let executable = try Self.executable()
+        let executable = URL(fileURLWithPath: try lagoConsoleBinary())
         try await withTemporaryDirectory { folder in
             let path = "\(folder)/config/config.toml"
             try FileManager.default.createDirectory(atPath: "\(folder)/config", withIntermediateDirectories: true)

@@ -40,14 +40,6 @@ func permissions(_ path: String) throws -> Int {
     return Int(status.st_mode & 0o777)
 }
 
-/// The package's root folder, found from this file's path.
-func packageRoot(filePath: String = #filePath) -> URL {
-    URL(fileURLWithPath: filePath)
-        .deletingLastPathComponent()  // LagoConfigTests
-        .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()
-}
-
 /// An environment with no overrides, whose home is `home`, so nothing reads the real user's files.
 func isolatedEnvironment(home: String, _ extra: [String: String] = [:]) -> [String: String] {
     ["HOME": home].merging(extra) { $1 }

@@ -3,6 +3,7 @@ import LagoAPI
 import LagoEngine
 import LagoSandbox
 import Synchronization
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -12,15 +13,10 @@ import Glibc
 /// The `lago-console` binary built beside the test bundle, if it has the hidden `_engine-child` command.
 enum EngineChild {
     static let binary: URL = {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        var directory = here
-        // The test bundle may be a directory (`…xctest/`) or an executable beside `lago-console`.
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("lago-console")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return here.appendingPathComponent("lago-console")
+        if let path = try? lagoConsoleBinary() { return URL(fileURLWithPath: path) }
+        // Not built: `isAvailable` says so and the children run from this test bundle instead.
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("lago-console")
     }()
 
     static let isAvailable: Bool = {

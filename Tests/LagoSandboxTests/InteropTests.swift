@@ -2,6 +2,7 @@ import Foundation
 import IngestConformance
 import LagoAPI
 import LagoSandbox
+import TestSupport
 import Testing
 
 /// Checks against artefacts outside the package: Lago's OpenAPI spec and the official Python client.
@@ -132,7 +133,7 @@ struct InteropTests {
         let capturesURL = directory.appendingPathComponent("captures.json")
         try JSONEncoder().encode(JSONValue.array(captures)).write(to: capturesURL)
         let script = Self.interopDirectory.appendingPathComponent("validate_openapi.py").path
-        let result = try await runProcessOffPool(try #require(Self.python), [script, Self.specPath, capturesURL.path])
+        let result = try await runProgram(try #require(Self.python), [script, Self.specPath, capturesURL.path])
         #expect(result.status == 0, "OpenAPI validation failed:\n\(result.output)")
     }
 
@@ -149,7 +150,7 @@ struct InteropTests {
         try await withSandbox { sandbox, _ in
             let python = try #require(Self.python)
             let baseURL = sandbox.baseURL.absoluteString
-            let result = try await runProcessOffPool(python, [script, baseURL, testAPIKey])
+            let result = try await runProgram(python, [script, baseURL, testAPIKey])
             #expect(result.status == 0, "python client smoke failed:\n\(result.output)")
             #expect(sandbox.events(subscription: "sub_sandbox").count == 4)
             #expect(sandbox.stats().duplicateAttemptsRejected == 1)

@@ -1,11 +1,11 @@
 import AsyncHTTPClient
-import Dispatch
 import Foundation
 import IngestConformance
 import LagoAPI
 import LagoSandbox
 import Logging
 import NIOCore
+import TestSupport
 import Testing
 
 /// Options for a test sandbox: ephemeral port, fixed clock, known key.
@@ -25,10 +25,6 @@ func withSandbox<T>(
         try await body(sandbox, TestClient(root: sandbox.rootURL, apiKey: testAPIKey))
     }
 }
-
-/// The package root (tests locate `Tests/Interop` and `../shared` from here).
-let packageRoot: URL = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// A fresh temporary directory, removed by the caller.
 func makeTemporaryDirectory() throws -> URL {
@@ -56,24 +52,4 @@ func runProcess(
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
-/// `runProcess` on a GCD thread, so waiting for the child never occupies Swift's cooperative pool (which serves
-/// the in-process sandbox the child talks to).
-func runProcessOffPool(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try runProcess(executable, arguments) })
-        }
-    }
-}
-
-/// Finds an executable on PATH.
-func which(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-    for directory in path.split(separator: ":") {
-        let candidate = "\(directory)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return nil
 }
