@@ -279,10 +279,8 @@ final class Spool: Sendable {
                         readOnly: readOnly, work: work)
                 ]
             )[0]
-            let checkpointDue = walFrames.frames.load(ordering: .relaxed) >= Spool.checkpointFrames
             let handOff: Bool = pending.withLock { state in
                 state.directActive = false
-                if checkpointDue { state.checkpointDue = true }
                 if state.operations.isEmpty && !state.checkpointDue {
                     state.draining = false
                     return false
@@ -332,8 +330,9 @@ final class Spool: Sendable {
         func run(_ db: Database) throws -> any Sendable { try work(db) }
     }
 
-    /// Runs operations in one transaction (isolated ones in savepoints) and commits once; then reports appended
-    /// rows to the append handler. Returns each operation's result; a failed transaction fails them all with
+    /// Runs operations in one transaction (isolated ones in savepoints) and commits once; marks a checkpoint due
+    /// for the writer queue when the log passed ``checkpointFrames``; then reports appended rows to the append
+    /// handler. Returns each operation's result; a failed transaction fails them all with
     /// ``EngineError/Kind/spoolIO``.
     private func commit(_ operations: [some Committable]) -> [Result<any Sendable, any Error>] {
         var results: [Result<any Sendable, any Error>] = []
@@ -374,6 +373,9 @@ final class Spool: Sendable {
             let failure = EngineError(.spoolIO, "writing the spool \(path) failed: \(error)", path: path)
             return operations.map { _ in .failure(failure) }
         }
+        if walFrames.frames.load(ordering: .relaxed) >= Spool.checkpointFrames {
+            pending.withLock { $0.checkpointDue = true }
+        }
         var rows = 0
         var bytes = 0
         for (operation, result) in zip(operations, results) {
@@ -406,9 +408,6 @@ final class Spool: Sendable {
             }
             if operations.isEmpty { return }
             let results = commit(operations)
-            if walFrames.frames.load(ordering: .relaxed) >= Spool.checkpointFrames {
-                pending.withLock { $0.checkpointDue = true }
-            }
             for (operation, result) in zip(operations, results) {
                 operation.continuation.resume(with: result)
             }
