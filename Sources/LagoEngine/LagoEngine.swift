@@ -435,10 +435,7 @@ public final class LagoEngine: Sendable {
     @discardableResult
     public func replayDeadLetter(id: Int64, edit: DeadLetterEdit? = nil) async throws -> String {
         let transactionID = try await spool.replayDeadLetter(id: id, edit: edit, path: configuration.spoolPath)
-        metrics.deadLetters.record(counters.withLock {
-            $0.dead -= 1
-            return $0.dead
-        })
+        deadLetterLeft()
         broadcaster.publish([transactionID], stage: .queued, date: clock.wallNow())
         return transactionID
     }
@@ -447,10 +444,16 @@ public final class LagoEngine: Sendable {
     /// - Throws: ``EngineError`` `.deadLetterNotFound`, `.spoolIO`, `.shutDown`.
     public func discardDeadLetter(id: Int64) async throws {
         try await spool.discardDeadLetter(id: id, path: configuration.spoolPath)
-        metrics.deadLetters.record(counters.withLock {
-            $0.dead -= 1
-            return $0.dead
-        })
+        deadLetterLeft()
+    }
+
+    /// One dead letter left the store (replayed or discarded): the count and its gauge follow.
+    private func deadLetterLeft() {
+        metrics.deadLetters.record(
+            counters.withLock {
+                $0.dead -= 1
+                return $0.dead
+            })
     }
 
     // MARK: The flusher loop
