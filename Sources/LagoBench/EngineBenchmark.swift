@@ -191,11 +191,11 @@ public enum EngineBenchmark {
             result.sandboxIngest = try await measureSandboxIngest(events: options.throughputEvents)
         }
         result.targets = [
-                "enqueueP99": "<= 100 us (enqueueLatencySpoolOnly; enqueueLatency, while delivering, is informational)",
-                "healthy": ">= 100000 events/s (median of healthyRunsEventsPerSecond)",
-                "latency100ms": ">= 7000 events/s (withLatency; max_in_flight x 100 events / 0.1 s bounds it: needs >= 8)",
-                "resume": "<= 1 s", "rss": "<= 100 MB (VmHWM)",
-            ]
+            "enqueueP99": "<= 100 us (enqueueLatencySpoolOnly; enqueueLatency, while delivering, is informational)",
+            "healthy": ">= 100000 events/s (median of healthyRunsEventsPerSecond)",
+            "latency100ms": ">= 7000 events/s (withLatency; max_in_flight x 100 events / 0.1 s bounds it: needs >= 8)",
+            "resume": "<= 1 s", "rss": "<= 100 MB (VmHWM)",
+        ]
         return result
     }
 
