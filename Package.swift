@@ -206,6 +206,7 @@ let package = Package(
             name: "LagoEngineTests",
             dependencies: [
                 "LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig", "LagoBench", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

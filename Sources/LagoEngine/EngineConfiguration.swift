@@ -48,6 +48,12 @@ public struct EngineConfiguration: Sendable {
     public var metricCodes: [CanonicalField: String]
     /// Lifecycle changes buffered per subscriber of ``LagoEngine/lifecycleEvents(bufferSize:)`` by default.
     public var lifecycleBufferSize: Int
+    /// How long the (subscription, transaction id) of an event enqueued with deduplication (the relay's) is
+    /// remembered: a second event with the same pair within it is refused as Lago's Postgres store refuses it.
+    public var dedupWindow: Duration = .seconds(7 * 24 * 3600)
+    /// The most pairs the dedup index keeps; past it the oldest are forgotten first (about 100 bytes of spool
+    /// each). A duplicate older than what the index holds reaches Lago, which refuses it itself.
+    public var dedupMaxEntries: Int = 1_000_000
     /// Where the engine reports its metrics (see ``EngineMetrics``); `nil` uses the process-wide
     /// `MetricsSystem.factory` (a no-op until the program bootstraps one).
     public var metricsFactory: (any MetricsFactory)? = nil
@@ -96,6 +102,8 @@ public struct EngineConfiguration: Sendable {
         copy.maxInFlight = max(1, maxInFlight)
         copy.spoolLimit = max(1, spoolLimit)
         copy.lifecycleBufferSize = max(1, lifecycleBufferSize)
+        copy.dedupMaxEntries = max(1, dedupMaxEntries)
+        if dedupWindow < .zero { copy.dedupWindow = .zero }
         if retryBase < .zero { copy.retryBase = .zero }
         if maxRetryBackoff < retryBase { copy.maxRetryBackoff = copy.retryBase }
         if probeInterval < .milliseconds(1) { copy.probeInterval = .milliseconds(1) }

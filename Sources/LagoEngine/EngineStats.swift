@@ -64,10 +64,14 @@ public struct RefusalCounts: Sendable, Hashable, Codable {
 public struct EngineStats: Sendable, Hashable, Codable {
     /// What the engine is doing.
     public var state: EngineState
-    /// Undelivered events in the spool, not counting those in flight.
+    /// Undelivered events waiting for a request: in the spool, neither in flight nor in a batch backing off.
     public var queued: Int
     /// Events carried by requests in flight.
     public var inFlight: Int
+    /// Events in batches backing off before their next try (``retryingBatches``).
+    public var retrying: Int
+    /// Every undelivered event in the spool, each counted once: ``queued`` + ``inFlight`` + ``retrying``.
+    public var pending: Int { queued + inFlight + retrying }
     /// Events stored by Lago since this engine started.
     public var delivered: Int
     /// Events Lago already had (an earlier unanswered try had stored them) since this engine started.

@@ -15,6 +15,30 @@ public struct FlushResult: Sendable, Hashable, Codable {
     public var dead: Int
 }
 
+/// An event whose JSON object is already written, to be sent byte for byte (see
+/// ``LagoEngine/enqueue(encoded:deduplicate:)``).
+public struct EncodedEvent: Sendable, Hashable {
+    /// The event as parsed from ``body``: what the lifecycle stream shows and what keys the dedup index.
+    public var event: EventInput
+    /// The JSON object Lago receives, exactly.
+    public var body: [UInt8]
+
+    /// Creates an encoded event.
+    public init(event: EventInput, body: [UInt8]) {
+        self.event = event
+        self.body = body
+    }
+}
+
+/// What ``LagoEngine/enqueue(encoded:deduplicate:)`` did.
+public enum EncodedEnqueueResult: Sendable, Hashable {
+    /// Every event is spooled.
+    case queued
+    /// Nothing was spooled: the events at these indices (0-based, in request order) were spooled or delivered
+    /// before, within the dedup window.
+    case duplicates([Int])
+}
+
 /// The delivery engine: a durable spool of usage events and a concurrent, batching, retrying flusher to Lago.
 ///
 /// - `enqueue` returns once the event is committed to the SQLite spool (it then survives a crash of the process;
@@ -225,8 +249,10 @@ public final class LagoEngine: Sendable {
 
     /// Spools one event; returns its transaction id once the event is committed.
     ///
-    /// An empty `transactionID` is replaced by a new UUID. The event is sent as is (`timestamp` `nil`: Lago uses
-    /// the time of reception).
+    /// An empty `transactionID` is replaced by a new UUID. An event without a `timestamp` gets the time it is
+    /// accepted here (Unix seconds, microsecond precision), never the time of delivery: an event that waits out an
+    /// outage still bills in its own period, and every retry carries the same timestamp (Lago's ClickHouse store
+    /// deduplicates on transaction id *and* timestamp). It never changes afterwards.
     /// - Throws: ``EngineError`` `.spoolFull` (counted, nothing stored), `.invalidEvent`, `.spoolIO`, `.shutDown`.
     @discardableResult
     public func enqueue(_ event: EventInput) async throws -> String {
@@ -242,37 +268,75 @@ public final class LagoEngine: Sendable {
             throw EngineError(.shutDown, "the engine is shut down; nothing was queued")
         }
         let enqueuedAt = clock.wallNow().timeIntervalSince1970
-        var rows: [NewSpoolRow] = []
-        var queuedEvents: [EventInput] = []
-        rows.reserveCapacity(events.count)
+        // Microsecond precision (what Lago stores), exact in a Double for any date of this era.
+        let acceptedAt = (enqueuedAt * 1_000_000).rounded() / 1_000_000
+        var encoded: [EncodedEvent] = []
+        encoded.reserveCapacity(events.count)
         do {
             for var event in events {
                 if event.transactionID.isEmpty { event.transactionID = RandomUUID.lowercasedString() }
-                rows.append(
-                    NewSpoolRow(
-                        transactionID: event.transactionID, body: try EventJSON.encode(event), enqueuedAt: enqueuedAt))
-                if broadcaster.hasSubscribers { queuedEvents.append(event) }
+                if event.timestamp == nil { event.timestamp = acceptedAt }
+                encoded.append(EncodedEvent(event: event, body: try EventJSON.encode(event)))
             }
         } catch {
             counters.withLock { $0.refused.invalid += events.count }
             metrics.refusedInvalid.increment(by: events.count)
             throw error
         }
+        _ = try await append(encoded, enqueuedAt: enqueuedAt, deduplicate: false)
+        return encoded.map(\.event.transactionID)
+    }
+
+    /// Spools events whose JSON is already written (a relay passes its clients' bytes, which then reach Lago
+    /// unchanged), atomically; returns once committed, or, with `deduplicate`, the indices of the events whose
+    /// (subscription, transaction id) was spooled or delivered within ``EngineConfiguration/dedupWindow`` — then
+    /// nothing of the request is spooled, as Lago refuses such a batch whole.
+    ///
+    /// Each body must be a complete Lago event object carrying its timestamp; `event` is its parsed view (the
+    /// lifecycle stream shows it; its transaction id and subscription key the dedup index). A dead-lettered event
+    /// leaves the index: it may be sent again.
+    /// - Throws: like ``enqueue(_:)-(EventInput)``.
+    public func enqueue(encoded events: [EncodedEvent], deduplicate: Bool) async throws -> EncodedEnqueueResult {
+        guard !events.isEmpty else { return .queued }
+        guard !control.withLock({ $0.stopped }) else {
+            throw EngineError(.shutDown, "the engine is shut down; nothing was queued")
+        }
+        let duplicates = try await append(
+            events, enqueuedAt: clock.wallNow().timeIntervalSince1970, deduplicate: deduplicate)
+        return duplicates.isEmpty ? .queued : .duplicates(duplicates)
+    }
+
+    /// Reserves room, appends, publishes `queued`; returns the indices refused as duplicates (then nothing was
+    /// appended).
+    private func append(_ events: [EncodedEvent], enqueuedAt: Double, deduplicate: Bool) async throws -> [Int] {
+        let rows = events.map { encoded in
+            NewSpoolRow(
+                transactionID: encoded.event.transactionID, body: encoded.body, enqueuedAt: enqueuedAt,
+                externalSubscriptionID: encoded.event.externalSubscriptionID)
+        }
         try reserve(rows.count)
+        let duplicates: [Int]
         do {
-            try await spool.append(rows)
+            duplicates = try await spool.append(
+                rows, dedup: deduplicate ? dedupPolicy(now: enqueuedAt) : nil)
         } catch {
             counters.withLock { $0.reserved -= rows.count }
             throw error
         }
         counters.withLock { $0.reserved -= rows.count }
-        let ids = rows.map(\.transactionID)
-        if broadcaster.hasSubscribers {
+        if duplicates.isEmpty, broadcaster.hasSubscribers {
             let now = clock.wallNow()
             broadcaster.publish(
-                queuedEvents.map { EventLifecycleChange(transactionID: $0.transactionID, stage: .queued, date: now, event: $0) })
+                events.map {
+                    EventLifecycleChange(transactionID: $0.event.transactionID, stage: .queued, date: now, event: $0.event)
+                })
         }
-        return ids
+        return duplicates
+    }
+
+    private func dedupPolicy(now: Double) -> Spool.Dedup {
+        Spool.Dedup(
+            now: now, since: now - configuration.dedupWindow.seconds, maxEntries: configuration.dedupMaxEntries)
     }
 
     /// Turns a usage record into one event per non-zero field (see ``UsageRecord``) under the current mapping and
@@ -398,9 +462,14 @@ public final class LagoEngine: Sendable {
             if stopped { .stopped } else if loop.hold != nil { .authFailed } else if loop.paused { .paused } else if loop
                 .backingOff
             { .backingOff } else { .running }
+        let retrying = loop.retrying.reduce(0) { $0 + $1.eventCount }
         return counters.withLock { counters in
-            EngineStats(
-                state: state, queued: max(0, counters.queued - loop.inFlight), inFlight: loop.inFlight,
+            // `counters.queued` is every row of the spool; in-flight and backing-off rows are among them.
+            let spooled = max(0, counters.queued)
+            let inFlight = min(loop.inFlight, spooled)
+            return EngineStats(
+                state: state, queued: spooled - inFlight - min(retrying, spooled - inFlight), inFlight: inFlight,
+                retrying: min(retrying, spooled - inFlight),
                 delivered: counters.delivered, alreadyInLago: counters.alreadyInLago, dead: counters.dead,
                 deadSinceStart: counters.deadSinceStart, refused: counters.refused, retryingBatches: loop.retrying,
                 oldestQueuedAge: oldest.map { .seconds(double: max(0, wallNow.timeIntervalSince1970 - $0)) },

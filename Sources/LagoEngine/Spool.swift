@@ -27,6 +27,8 @@ struct NewSpoolRow: Sendable {
     var body: [UInt8]
     var enqueuedAt: Double
     var attempts: Int = 0
+    /// Keys the dedup index with the transaction id (`nil`: Lago's unique index does not apply, nor does ours).
+    var externalSubscriptionID: String? = nil
 }
 
 /// What to write after a request: rows to delete and rows to move to the dead letters.
@@ -57,6 +59,11 @@ final class Spool: Sendable {
     /// Dead letters found when the file was opened.
     let openedDeadLetterCount: Int
     private let database: DatabaseQueue
+    /// Entries in the `seen` table (the relay's dedup index), to bound it without counting rows. Only changed
+    /// inside write transactions; a rolled-back group may leave it off by a few, which only moves a prune.
+    private let seenCount = Atomic<Int>(0)
+    /// Dedup inserts since the last prune of expired entries.
+    private let seenInsertsSincePrune = Atomic<Int>(0)
     /// Frames in the write-ahead log after the last commit (SQLite's WAL hook writes it).
     private let walFrames = WALFrameCount()
     private let writerQueue = DispatchQueue(label: "lago-engine.spool-writer", qos: .userInitiated)
@@ -135,6 +142,8 @@ final class Spool: Sendable {
             (openedQueueCount, openedDeadLetterCount) = try database.inDatabase { db in
                 try Spool.prepareSchema(db, path: path)
             }
+            let seen = try database.inDatabase { db in try Spool.prepareSeenIndex(db) }
+            seenCount.store(seen, ordering: .relaxed)
         } catch let error as EngineError {
             throw error
         } catch {
@@ -239,6 +248,21 @@ final class Spool: Sendable {
         let queued = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
         let dead = try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0
         return (queued, dead)
+    }
+
+    /// Creates the relay's dedup index when the spool has none yet (spools of earlier releases); returns its size.
+    private static func prepareSeenIndex(_ db: Database) throws -> Int {
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS seen (
+                    external_subscription_id TEXT NOT NULL,
+                    transaction_id TEXT NOT NULL,
+                    accepted_at REAL NOT NULL,
+                    PRIMARY KEY (external_subscription_id, transaction_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX IF NOT EXISTS seen_by_time ON seen(accepted_at);
+                """)
+        return try Int.fetchOne(db, sql: "SELECT count(*) FROM seen") ?? 0
     }
 
     /// Sets the hook called after each commit that appended rows.
@@ -447,39 +471,113 @@ final class Spool: Sendable {
 
     // MARK: Operations
 
+    /// How ``append(_:dedup:)`` checks and records (subscription, transaction id) pairs.
+    struct Dedup: Sendable {
+        /// Unix seconds recorded for the new pairs.
+        var now: Double
+        /// Pairs recorded before this (Unix seconds) are forgotten.
+        var since: Double
+        /// The most pairs kept.
+        var maxEntries: Int
+    }
+
     /// Appends events; returns once they are committed.
-    func append(_ rows: [NewSpoolRow]) async throws {
+    ///
+    /// With `dedup`, the (subscription, transaction id) of each row that has a subscription is looked up first: if
+    /// any was recorded since `dedup.since`, nothing is appended and their indices are returned; otherwise the rows
+    /// are appended and their pairs recorded, in the same commit.
+    @discardableResult
+    func append(_ rows: [NewSpoolRow], dedup: Dedup? = nil) async throws -> [Int] {
         let bytes = rows.reduce(0) { $0 + $1.body.count }
-        try await perform(appendedRows: rows.count, appendedBytes: bytes) { db in
-            let statement = try db.cachedStatement(
-                sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, ?)")
-            // The hot path binds through SQLite's C API on GRDB's prepared statement: no per-row argument array, no
-            // copy of the body into `Data`.
-            let handle = statement.sqliteStatement
+        if let dedup {
+            do {
+                try await perform(appendedRows: rows.count, appendedBytes: bytes, isolated: true) { db in
+                    let duplicates = try self.recordSeen(db, rows, dedup)
+                    guard duplicates.isEmpty else { throw DuplicateRows(indices: duplicates) }
+                    try Spool.insertRows(db, rows)
+                }
+            } catch let duplicates as DuplicateRows {
+                return duplicates.indices
+            }
+            return []
+        }
+        try await perform(appendedRows: rows.count, appendedBytes: bytes) { db in try Spool.insertRows(db, rows) }
+        return []
+    }
+
+    /// Thrown inside an isolated append so that its savepoint (and the append counts) roll back.
+    private struct DuplicateRows: Error {
+        var indices: [Int]
+    }
+
+    /// Looks up each row's pair; when none is a duplicate, records them all. Returns the duplicates' indices.
+    private func recordSeen(_ db: Database, _ rows: [NewSpoolRow], _ dedup: Dedup) throws -> [Int] {
+        let lookup = try db.cachedStatement(
+            sql: "SELECT accepted_at FROM seen WHERE external_subscription_id = ? AND transaction_id = ?")
+        var duplicates: [Int] = []
+        var expired = Set<Int>()
+        for (index, row) in rows.enumerated() {
+            guard let subscription = row.externalSubscriptionID else { continue }
+            if let acceptedAt = try Double.fetchOne(lookup, arguments: [subscription, row.transactionID]) {
+                if acceptedAt >= dedup.since { duplicates.append(index) } else { expired.insert(index) }
+            }
+        }
+        guard duplicates.isEmpty else { return duplicates }
+        let insert = try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO seen (external_subscription_id, transaction_id, accepted_at) VALUES (?, ?, ?)")
+        var added = 0
+        for (index, row) in rows.enumerated() {
+            guard let subscription = row.externalSubscriptionID else { continue }
+            try insert.execute(arguments: [subscription, row.transactionID, dedup.now])
+            if !expired.contains(index) { added += 1 }
+        }
+        var count = seenCount.add(added, ordering: .relaxed).newValue
+        if seenInsertsSincePrune.add(added, ordering: .relaxed).newValue >= 1_000 {
+            seenInsertsSincePrune.store(0, ordering: .relaxed)
+            try db.execute(sql: "DELETE FROM seen WHERE accepted_at < ?", arguments: [dedup.since])
+            count = seenCount.subtract(db.changesCount, ordering: .relaxed).newValue
+        }
+        if count > dedup.maxEntries {
+            try db.execute(
+                sql: """
+                    DELETE FROM seen WHERE (external_subscription_id, transaction_id) IN (
+                        SELECT external_subscription_id, transaction_id FROM seen ORDER BY accepted_at LIMIT ?)
+                    """,
+                arguments: [count - dedup.maxEntries])
+            seenCount.subtract(db.changesCount, ordering: .relaxed)
+        }
+        return []
+    }
+
+    private static func insertRows(_ db: Database, _ rows: [NewSpoolRow]) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, ?)")
+        // The hot path binds through SQLite's C API on GRDB's prepared statement: no per-row argument array, no
+        // copy of the body into `Data`.
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        defer {
             sqlite3_reset(handle)
-            defer {
-                sqlite3_reset(handle)
-                sqlite3_clear_bindings(handle)
-            }
-            for row in rows {
-                let code = Spool.withText(row.transactionID) { id, idLength in
-                    row.body.withUnsafeBytes { body in
-                        sqlite3_bind_text(handle, 1, id, idLength, nil)
-                        if body.isEmpty {
-                            sqlite3_bind_zeroblob(handle, 2, 0)
-                        } else {
-                            sqlite3_bind_blob(handle, 2, body.baseAddress, Int32(body.count), nil)
-                        }
-                        sqlite3_bind_double(handle, 3, row.enqueuedAt)
-                        sqlite3_bind_int64(handle, 4, Int64(row.attempts))
-                        return sqlite3_step(handle)
+            sqlite3_clear_bindings(handle)
+        }
+        for row in rows {
+            let code = Spool.withText(row.transactionID) { id, idLength in
+                row.body.withUnsafeBytes { body in
+                    sqlite3_bind_text(handle, 1, id, idLength, nil)
+                    if body.isEmpty {
+                        sqlite3_bind_zeroblob(handle, 2, 0)
+                    } else {
+                        sqlite3_bind_blob(handle, 2, body.baseAddress, Int32(body.count), nil)
                     }
+                    sqlite3_bind_double(handle, 3, row.enqueuedAt)
+                    sqlite3_bind_int64(handle, 4, Int64(row.attempts))
+                    return sqlite3_step(handle)
                 }
-                guard code == SQLITE_DONE else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
-                }
-                sqlite3_reset(handle)
             }
+            guard code == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
+            }
+            sqlite3_reset(handle)
         }
     }
 
@@ -567,6 +665,14 @@ final class Spool: Sendable {
             for record in dead {
                 try Spool.insertDeadLetter(db, row: record.row, reason: record.reason, deadAt: deadAt)
                 try db.execute(sql: "DELETE FROM events WHERE id = ?", arguments: [record.row.id])
+                // Not in Lago: the client may send its id again.
+                try db.execute(
+                    sql: """
+                        DELETE FROM seen WHERE transaction_id = ?
+                            AND external_subscription_id = json_extract(?, '$.external_subscription_id')
+                        """,
+                    arguments: [record.row.transactionID, String(decoding: record.row.body, as: UTF8.self)])
+                self.seenCount.subtract(db.changesCount, ordering: .relaxed)
             }
         }
     }

@@ -136,22 +136,54 @@ struct RelayResponder: HTTPResponder {
             // The client went away mid-body; nothing is queued and nobody reads this answer.
             return finish(LagoEventIngress.status(400))
         }
+        let bytes = Array(body.readableBytesView)
         let validation = ingress.validate(
-            batch: batch, contentType: request.headers[.contentType], body: Array(body.readableBytesView),
+            batch: batch, contentType: request.headers[.contentType], body: bytes,
             receivedAt: options.now(), defaultSubscription: options.defaultSubscription())
         switch validation {
         case .refused(let answer):
             return finish(answer)
-        case .accepted(let events):
+        case .accepted(let accepted):
+            let encoded: [EncodedEvent]
+            do {
+                encoded = try Self.encode(accepted, body: bytes, batch: batch)
+            } catch {
+                // Foundation's parser took a body SQLite's refuses (e.g. a trailing comma): Rails refuses it too.
+                logger.debug("relay refused a body its JSON reader could not split", metadata: ["error": "\(error)"])
+                return finish(LagoEventIngress.badRequest)
+            }
             do {
                 // Durable before we answer: enqueue returns once the events survive a crash.
-                _ = try await engine.enqueue(events)
-                metrics.eventsAccepted.increment(by: events.count)
-                return finish(ingress.accepted(events, batch: batch))
+                switch try await engine.enqueue(encoded: encoded, deduplicate: true) {
+                case .queued:
+                    metrics.eventsAccepted.increment(by: encoded.count)
+                    return finish(ingress.accepted(accepted.map(\.event), batch: batch))
+                case .duplicates(let indices):
+                    return finish(ingress.duplicates(indices, batch: batch))
+                }
             } catch {
                 logger.warning("relay could not spool events", metadata: ["error": "\(error)"])
                 return finish(LagoEventIngress.status(503))
             }
+        }
+    }
+
+    /// Each event's JSON exactly as the client wrote it, plus what the relay supplies: the time of reception when
+    /// the client sent no timestamp, the default subscription when it named none.
+    static func encode(
+        _ accepted: [LagoEventIngress.AcceptedEvent], body: [UInt8], batch: Bool
+    ) throws -> [EncodedEvent] {
+        let texts = try RawEventJSON.events(in: body, batch: batch)
+        guard texts.count == accepted.count else {
+            throw RawEventJSON.Failure(description: "\(texts.count) events read, \(accepted.count) validated")
+        }
+        return try zip(accepted, texts).map { accepted, text in
+            let completed = try RawEventJSON.completing(
+                text,
+                timestamp: accepted.timestampSent
+                    ? nil : RawEventJSON.timestampText(microseconds: accepted.timestampMicroseconds),
+                externalSubscriptionID: accepted.subscriptionSent ? nil : accepted.event.externalSubscriptionID)
+            return EncodedEvent(event: accepted.event, body: completed)
         }
     }
 

@@ -239,6 +239,15 @@ public final class Sandbox: Sendable {
         counters.stats(store: store.counters)
     }
 
+    /// Starts (or stops) keeping the body of every `POST /api/v1/events…` request as received, byte for byte, for
+    /// ``eventRequestBodies()``; off by default.
+    public func recordEventRequestBodies(_ recording: Bool = true) {
+        counters.setRecordingEventBodies(recording)
+    }
+
+    /// The event request bodies received while recording, oldest first (see ``recordEventRequestBodies(_:)``).
+    public func eventRequestBodies() -> [[UInt8]] { counters.recordedEventBodies }
+
     /// Zeroes the request and ingestion counters (stored events stay).
     public func resetStats() {
         counters.clear()

@@ -388,7 +388,7 @@ final class ConsoleSession: Sendable {
         }
         return QueueStats(
             queued: stats.queued, inFlight: stats.inFlight,
-            retrying: stats.retryingBatches.reduce(0) { $0 + $1.eventCount }, delivered: stats.delivered,
+            retrying: stats.retrying, delivered: stats.delivered,
             alreadyInLago: stats.alreadyInLago, dead: stats.dead, refused: stats.refused.total,
             oldestPendingAt: stats.oldestQueuedAge.map { now.addingTimeInterval(-$0.inSeconds) },
             eventsPerSecond: rateSamples.withLock { $0 }, latencyP50: stats.requestLatencyP50,

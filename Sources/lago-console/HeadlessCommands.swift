@@ -250,7 +250,14 @@ struct StatusCommand: AsyncParsableCommand {
 
     struct Result: Encodable {
         var lago: String
+        /// Every undelivered event in the spool (= queued + inFlight + retrying), each once.
+        var pending: Int
+        /// Waiting for a request.
         var queued: Int
+        /// Carried by requests in flight (0 unless serve runs).
+        var inFlight: Int
+        /// In batches backing off (0 unless serve runs).
+        var retrying: Int
         var dead: Int
         var oldestQueuedSeconds: Double?
         /// Set when `lago-console serve` runs on the spool: its engine's live figures.
@@ -273,7 +280,8 @@ struct StatusCommand: AsyncParsableCommand {
         let result = try await withHeadlessEngine(global: global, start: false) { engine, target in
             let stats = try await engine.stats()
             return Result(
-                lago: target.baseURL.apiRoot, queued: stats.queued, dead: stats.dead,
+                lago: target.baseURL.apiRoot, pending: stats.pending, queued: stats.queued, inFlight: stats.inFlight,
+                retrying: stats.retrying, dead: stats.dead,
                 oldestQueuedSeconds: stats.oldestQueuedAge?.inSeconds,
                 serve: target.serve.map { endpoint in
                     Serve(
@@ -287,7 +295,7 @@ struct StatusCommand: AsyncParsableCommand {
             try printJSON(result)
         } else {
             print("Lago     \(result.lago)")
-            print("queued   \(result.queued)")
+            print("pending  \(result.pending) (queued \(result.queued), in flight \(result.inFlight), retrying \(result.retrying))")
             print("dead     \(result.dead)")
             print("oldest   \(result.oldestQueuedSeconds.map { String(format: "%.0f s", $0) } ?? "—")")
             if let serve = result.serve {

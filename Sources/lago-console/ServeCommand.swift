@@ -121,7 +121,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let stats = await engine.stats()
         await engine.shutdown()
-        logger.info("stopped", metadata: ["delivered": "\(stats.delivered)", "queued": "\(stats.queued)", "dead": "\(stats.dead)"])
+        logger.info("stopped", metadata: ["delivered": "\(stats.delivered)", "pending": "\(stats.pending)", "dead": "\(stats.dead)"])
     }
 }
 

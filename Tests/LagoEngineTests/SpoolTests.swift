@@ -354,7 +354,10 @@ import Testing
                 switch change.stage {
                 case .queued:
                     stages.append("queued")
-                    #expect(change.event == event(1), "the queued change carries the event for subscribers")
+                    var expected = event(1)
+                    expected.timestamp = change.event?.timestamp
+                    #expect(change.event == expected, "the queued change carries the event for subscribers")
+                    #expect(change.event?.timestamp != nil, "stamped with the time it was accepted")
                 case .inFlight(let attempt): stages.append("inFlight(\(attempt))")
                 case .retryScheduled(let attempt, _, _): stages.append("retry(\(attempt))")
                 case .delivered: stages.append("delivered")

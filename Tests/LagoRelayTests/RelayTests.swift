@@ -10,7 +10,7 @@ import Testing
 
 /// Runs a sandbox, an engine delivering to it, and a relay in front of the engine.
 func withRelay(
-    token: String? = nil, maxBodyBytes: Int = 1 << 20,
+    token: String? = nil, maxBodyBytes: Int = 1 << 20, now: @escaping @Sendable () -> Date = { Date() },
     _ body: @Sendable (_ relayURL: URL, _ sandbox: Sandbox, _ engine: LagoEngine) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-\(UUID().uuidString)")
@@ -26,7 +26,7 @@ func withRelay(
         engine.start()
         let options = RelayOptions(
             host: "127.0.0.1", port: 0, token: token, maxBodyBytes: maxBodyBytes,
-            defaultSubscription: { "sub_sandbox" })
+            defaultSubscription: { "sub_sandbox" }, now: now)
         do {
             try await LagoRelay.withRunning(engine: engine, options: options, logger: Logger(label: "relay-test")) {
                 url in try await body(url, sandbox, engine)

@@ -15,10 +15,22 @@ public struct LagoEventIngress: Sendable {
         public var body: [UInt8]
     }
 
+    /// One valid event of a request, and which of its fields the client left to the receiver.
+    public struct AcceptedEvent: Sendable, Hashable {
+        /// The event as Lago reads it (timestamp and default subscription filled in).
+        public var event: EventInput
+        /// The timestamp, in Unix microseconds (the time of reception when the client sent none).
+        public var timestampMicroseconds: Int64
+        /// The client sent a timestamp (not absent, not `null`).
+        public var timestampSent: Bool
+        /// The client sent an `external_subscription_id` (not absent, not `null`).
+        public var subscriptionSent: Bool
+    }
+
     /// The outcome of validating one request.
     public enum Validation: Sendable {
         /// Every event is valid: store them all (or none), then answer ``LagoEventIngress/accepted(_:batch:)``.
-        case accepted([EventInput])
+        case accepted([AcceptedEvent])
         /// Lago would refuse the request with this answer; nothing may be stored.
         case refused(Response)
     }
@@ -66,13 +78,17 @@ public struct LagoEventIngress: Sendable {
             items = [.object(object)]
         }
         var drafts: [EventDraft] = []
+        var sent: [(timestamp: Bool, subscription: Bool)] = []
         var errors: [(String, JSONOutput)] = []
         var outOfRange = false
         for (index, item) in items.enumerated() {
-            switch validation.validate(item.objectValue ?? [:], receivedAt: micros) {
+            let fields = item.objectValue ?? [:]
+            switch validation.validate(fields, receivedAt: micros) {
             case .success(var draft):
-                if draft.externalSubscriptionID == nil { draft.externalSubscriptionID = defaultSubscription }
+                let subscriptionSent = draft.externalSubscriptionID != nil
+                if !subscriptionSent { draft.externalSubscriptionID = defaultSubscription }
                 drafts.append(draft)
+                sent.append((fields["timestamp"].map { $0 != .null } ?? false, subscriptionSent))
             case .failure(.fields(let details)):
                 if !batch { return .refused(Self.response(.validationErrors(details))) }
                 errors.append((String(index), details))
@@ -97,13 +113,27 @@ public struct LagoEventIngress: Sendable {
             return .refused(Self.response(.validationErrors(details)))
         }
         return .accepted(
-            drafts.map { draft in
-                EventInput(
-                    transactionID: draft.transactionID, externalSubscriptionID: draft.externalSubscriptionID,
-                    code: draft.code, timestamp: Double(draft.timestampMicroseconds) / 1_000_000,
-                    properties: draft.properties, preciseTotalAmountCents: draft.preciseTotalAmountCents)
+            zip(drafts, sent).map { draft, sent in
+                AcceptedEvent(
+                    event: EventInput(
+                        transactionID: draft.transactionID, externalSubscriptionID: draft.externalSubscriptionID,
+                        code: draft.code, timestamp: Double(draft.timestampMicroseconds) / 1_000_000,
+                        properties: draft.properties, preciseTotalAmountCents: draft.preciseTotalAmountCents),
+                    timestampMicroseconds: draft.timestampMicroseconds, timestampSent: sent.timestamp,
+                    subscriptionSent: sent.subscription)
             })
     }
+
+    /// Lago's answer (Postgres store) when events of a request were stored before: 422 `value_already_exist`,
+    /// keyed by index for a batch, by field for `POST /events`.
+    public func duplicates(_ indices: [Int], batch: Bool) -> Response {
+        let entry: JSONOutput = .object([("transaction_id", .array([.string("value_already_exist")]))])
+        if !batch { return Self.response(.validationErrors(entry)) }
+        return Self.response(.validationErrors(.object(indices.sorted().map { (String($0), entry) })))
+    }
+
+    /// `400 {"status":400,"error":"Bad Request"}`: what Rails answers for a body it cannot parse.
+    public static var badRequest: Response { response(.malformedJSON) }
 
     /// Lago's success answer for accepted events, in request order. `lago_id` and `created_at` are `null`, as Lago
     /// answers when the event is processed asynchronously (its ClickHouse pipeline): the events are queued, not yet

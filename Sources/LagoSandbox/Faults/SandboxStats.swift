@@ -43,6 +43,18 @@ final class SandboxRequestCounters: Sendable {
     }
 
     private let counts = Mutex(Counts())
+    /// Bodies of event POSTs as received, while recording is on (tests compare them byte for byte).
+    private let eventBodies = Mutex<(recording: Bool, bodies: [[UInt8]])>((false, []))
+
+    func setRecordingEventBodies(_ recording: Bool) {
+        eventBodies.withLock { $0.recording = recording }
+    }
+
+    func recordEventBody(_ body: [UInt8]) {
+        eventBodies.withLock { if $0.recording { $0.bodies.append(body) } }
+    }
+
+    var recordedEventBodies: [[UInt8]] { eventBodies.withLock { $0.bodies } }
 
     func request() {
         counts.withLock { $0.total += 1 }

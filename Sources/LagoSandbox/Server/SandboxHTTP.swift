@@ -87,6 +87,7 @@ struct SandboxResponder: HTTPResponder {
         guard let apiRequest = await apiRequest(request, context: context) else {
             return answered(.status(413))
         }
+        if request.method == .post, path.hasPrefix("/api/v1/events") { counters.recordEventBody(apiRequest.body) }
         let response = lago.respond(to: apiRequest)
         switch plan.late {
         case nil:
