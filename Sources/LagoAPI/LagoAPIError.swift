@@ -77,9 +77,16 @@ public enum DeliveryDisposition: Sendable, Hashable {
     /// Lago refused these events, by 0-based index in the request, with its reason (`error_details` entry).
     /// Lago stored nothing of the batch: the indices not listed are fine and may be sent again.
     case rejected([Int: JSONValue])
-    /// Stop sending until the operator acts (401, 403, wrong endpoint).
+    /// Stop sending until the key changes or a probe gets through (401, 403).
     case hold
-    /// The request itself was wrong and retrying it unchanged cannot help (400, `no_events`, `too_many_events`).
+    /// The URL does not lead to Lago's events route (404): stop sending until the URL changes or a probe gets
+    /// through. Not an authentication problem.
+    case holdWrongURL
+    /// The request body is too large for the server or a proxy in front of it (413): send fewer events per
+    /// request; a single event this large can never be delivered.
+    case tooLarge
+    /// The request itself was wrong and retrying it unchanged cannot help (Lago's own 400, `no_events`,
+    /// `too_many_events`).
     case callerBug
 }
 
@@ -140,12 +147,16 @@ public struct LagoAPIError: Error, Sendable, Hashable, CustomStringConvertible {
     public let rawBody: String?
     /// A human-readable detail for non-HTTP failures.
     public let detail: String?
+    /// The body was Lago's JSON error envelope (`{"status":<the HTTP status>,"error":…}`), so Lago itself
+    /// answered; otherwise something in front of it did (a proxy's HTML page, a gateway's own JSON).
+    public let fromLago: Bool
 
     init(
         kind: Kind, status: Int? = nil, code: String? = nil, error: String? = nil, errorDetails: JSONValue? = nil,
         rateLimit: RateLimitHeaders = RateLimitHeaders(), request: LagoRequestSummary? = nil,
-        rawBody: String? = nil, detail: String? = nil
+        rawBody: String? = nil, detail: String? = nil, fromLago: Bool = false
     ) {
+        self.fromLago = fromLago
         self.kind = kind
         self.status = status
         self.code = code
@@ -164,10 +175,12 @@ public struct LagoAPIError: Error, Sendable, Hashable, CustomStringConvertible {
     ) -> LagoAPIError {
         let rateLimit = RateLimitHeaders(headers: headers)
         if let envelope = try? JSONValue.parse(body), case .object(let fields) = envelope {
+            let fromLago = fields["status"] == .integer(Int64(status)) && fields["error"]?.stringValue != nil
             return LagoAPIError(
                 kind: .http, status: status, code: fields["code"]?.stringValue, error: fields["error"]?.stringValue,
                 errorDetails: fields["error_details"].flatMap { $0 == .null ? nil : $0 }, rateLimit: rateLimit,
-                request: request)
+                request: request, rawBody: fromLago ? nil : String(decoding: body.prefix(2048), as: UTF8.self),
+                fromLago: fromLago)
         }
         let text = String(decoding: body.prefix(2048), as: UTF8.self)
         return LagoAPIError(
@@ -242,8 +255,13 @@ public struct LagoAPIError: Error, Sendable, Hashable, CustomStringConvertible {
         case 401, 403:
             return .hold
         case 404 where code == "resource_not_found" || code == nil:
-            return .hold
+            return .holdWrongURL
         case 408, 425, 429, 500...599:
+            return .retryLater(suggestedDelay: rateLimit.suggestedDelay)
+        case 413:
+            return .tooLarge
+        case 400 where !fromLago:
+            // Not Lago's words: a proxy or gateway in front of it failed on its own; the events are fine.
             return .retryLater(suggestedDelay: rateLimit.suggestedDelay)
         case 422:
             return rejection(eventCount: eventCount)

@@ -12,14 +12,28 @@ struct BatchOutcome: Sendable {
     var resend: [SpoolRow] = []
     /// Send each of these alone, at once (a request-level refusal of a batch of several events).
     var split: [SpoolRow] = []
+    /// Send these as separate batches, at once (a 413: the request was too large, the events are fine).
+    var halves: [[SpoolRow]] = []
     /// Try the whole batch again later.
     var retry: Retry?
-    /// Stop sending until the operator acts (the batch is kept).
-    var hold: String?
+    /// Stop sending until the operator acts or a probe gets through (the batch is kept).
+    var hold: Hold?
     /// Lago answered with something other than "try later": the endpoint is reachable and healthy.
     var serverAnswered = false
     /// The error, for stats and logs.
     var error: String?
+
+    /// Why sending stops.
+    struct Hold: Sendable, Hashable {
+        enum Kind: Sendable, Hashable {
+            /// 401/403: the API key.
+            case auth
+            /// 404: the URL does not lead to Lago's events route.
+            case wrongURL
+        }
+        var kind: Kind
+        var reason: String
+    }
 
     struct Retry: Sendable, Hashable {
         var suggestedDelay: Duration?
@@ -56,7 +70,20 @@ struct BatchOutcome: Sendable {
         case .retryLater(let suggestedDelay):
             outcome.retry = Retry(suggestedDelay: suggestedDelay, reason: retryReason(apiError))
         case .hold:
-            outcome.hold = apiError.description
+            outcome.hold = Hold(kind: .auth, reason: apiError.description)
+        case .holdWrongURL:
+            outcome.hold = Hold(
+                kind: .wrongURL,
+                reason: apiError.description + " (no Lago events route at this URL: check lago.api_url)")
+        case .tooLarge:
+            outcome.serverAnswered = true
+            if rows.count > 1 {
+                let middle = rows.count / 2
+                outcome.halves = [Array(rows[..<middle]), Array(rows[middle...])]
+            } else {
+                let reason = deadReason(apiError, details: apiError.errorDetails, kind: .tooLarge)
+                outcome.dead = rows.map { ($0, reason) }
+            }
         case .rejected(let byIndex) where !byIndex.isEmpty:
             outcome.serverAnswered = true
             for (index, row) in rows.enumerated() {

@@ -14,6 +14,8 @@ public struct DeadLetterReason: Sendable, Hashable, Codable, CustomStringConvert
         public static let requestRefused = Kind(rawValue: "request_refused")
         /// The event waited longer than ``EngineConfiguration/maxEventAge``.
         public static let expired = Kind(rawValue: "expired")
+        /// Sent alone, the event is still larger than the server (or a proxy in front of it) accepts: HTTP 413.
+        public static let tooLarge = Kind(rawValue: "too_large")
 
         public var description: String { rawValue }
     }

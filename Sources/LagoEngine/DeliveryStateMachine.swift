@@ -12,6 +12,9 @@ struct DeliveryStateMachine: Sendable {
         var flushInterval: Duration
         var retry: RetryPolicy
         var probeInterval: Duration
+        /// While sending is on hold (401/403, a wrong URL), one batch is sent this often to find out whether the
+        /// cause went away (a key restored in Lago, a proxy route fixed).
+        var holdProbeInterval: Duration = .seconds(30)
 
         /// Claimed batches (sending, ready or waiting) at most.
         var maxActiveBatches: Int { maxInFlight * 4 + 1 }
@@ -82,7 +85,11 @@ struct DeliveryStateMachine: Sendable {
     private(set) var claiming = false
     private var claimRetryAt: Instant?
     private(set) var paused = false
-    private(set) var hold: String?
+    private(set) var hold: BatchOutcome.Hold?
+    /// When the next hold probe goes.
+    private var holdProbeAt: Instant?
+    /// The batch carrying the hold probe, while it is in flight.
+    private var holdProbeBatchID: Int?
     private(set) var stopping = false
     private(set) var health: Health = .healthy
     /// The server asked for no request before this instant (`Retry-After`, `X-RateLimit-Reset`).
@@ -161,6 +168,8 @@ struct DeliveryStateMachine: Sendable {
     ///
     /// - Parameter rows: the batch as it went out (attempts counted; expired events removed).
     mutating func sendCompleted(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, now: Instant) -> ScheduledRetry? {
+        let wasHoldProbe = batchID == holdProbeBatchID
+        if wasHoldProbe { holdProbeBatchID = nil }
         guard let index = batches.firstIndex(where: { $0.id == batchID }) else { return nil }
         var batch = batches.remove(at: index)
         batch.rows = rows
@@ -170,9 +179,18 @@ struct DeliveryStateMachine: Sendable {
         }
         if let hold = outcome.hold {
             self.hold = hold
+            holdProbeAt = now + settings.holdProbeInterval
             batch.phase = .ready
             batches.insert(batch, at: index)
             return nil
+        }
+        if wasHoldProbe, hold != nil {
+            if outcome.serverAnswered {
+                // Lago took the probe: the key (or the URL) works again.
+                liftHold()
+            } else {
+                holdProbeAt = now + settings.holdProbeInterval
+            }
         }
         if let retry = outcome.retry {
             batch.failures += 1
@@ -197,6 +215,15 @@ struct DeliveryStateMachine: Sendable {
                 nextBatchID += 1
             }
             batches.insert(contentsOf: singles, at: index)
+            return nil
+        }
+        if !outcome.halves.isEmpty {
+            var parts: [Batch] = []
+            for rows in outcome.halves where !rows.isEmpty {
+                parts.append(Batch(id: nextBatchID, rows: rows, phase: .ready, isolated: batch.isolated))
+                nextBatchID += 1
+            }
+            batches.insert(contentsOf: parts, at: index)
             return nil
         }
         if !outcome.resend.isEmpty {
@@ -228,14 +255,19 @@ struct DeliveryStateMachine: Sendable {
     /// Undoes ``pause()``.
     mutating func resume() { paused = false }
 
-    /// A new API key: an auth hold is lifted.
-    mutating func apiKeyChanged() { hold = nil }
+    /// A new API key (or URL): a hold is lifted.
+    mutating func apiKeyChanged() { liftHold() }
 
-    /// The operator asks to try now: lifts an auth hold and cuts every backoff short (the server's own
-    /// `Retry-After` still holds).
+    /// The operator asks to try now: lifts a hold and cuts every backoff short (the server's own `Retry-After`
+    /// still holds).
     mutating func retryNow() {
-        hold = nil
+        liftHold()
         releaseWaiting()
+    }
+
+    private mutating func liftHold() {
+        hold = nil
+        holdProbeAt = nil
     }
 
     /// A `flush` starts or ends. Starting cuts current backoffs short.
@@ -252,7 +284,8 @@ struct DeliveryStateMachine: Sendable {
     /// What to do now, and when to ask again.
     mutating func decide(now: Instant) -> Decision {
         var decision = Decision()
-        guard !stopping, !paused, hold == nil else { return decision }
+        guard !stopping, !paused else { return decision }
+        if hold != nil { return decideOnHold(now: now) }
         if let notBefore, notBefore > now {
             decision.wakeAt = notBefore
             return decision
@@ -311,6 +344,25 @@ struct DeliveryStateMachine: Sendable {
             }
         }
         decision.wakeAt = wake
+        return decision
+    }
+
+    /// On hold: nothing is sent but one probe every ``Settings/holdProbeInterval``.
+    private mutating func decideOnHold(now: Instant) -> Decision {
+        var decision = Decision()
+        guard holdProbeBatchID == nil, sendingCount == 0, let probeAt = holdProbeAt else { return decision }
+        if probeAt > now {
+            decision.wakeAt = probeAt
+            return decision
+        }
+        if let index = batches.firstIndex(where: { $0.phase == .ready }) ?? batches.indices.first {
+            holdProbeBatchID = batches[index].id
+            decision.actions.append(send(index: index, probe: true, now: now))
+        } else if !claiming, unclaimedCount > 0 {
+            claiming = true
+            decision.actions.append(
+                .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes))
+        }
         return decision
     }
 

@@ -37,6 +37,9 @@ public struct EngineConfiguration: Sendable {
     /// While batches back off, one is sent early as a probe at most this often, so delivery resumes soon after
     /// Lago recovers (never earlier than the server asked).
     public var probeInterval: Duration
+    /// While sending is on hold (Lago refused the key, or the URL leads to no Lago), one batch is sent this often
+    /// as a probe; when Lago takes it, delivery resumes by itself.
+    public var holdProbeInterval: Duration = .seconds(30)
     /// Events older than this (since enqueue) are dead-lettered with reason `expired` instead of sent; `nil`: never.
     public var maxEventAge: Duration?
     /// Durability of an acknowledged `enqueue`.
@@ -107,6 +110,7 @@ public struct EngineConfiguration: Sendable {
         if retryBase < .zero { copy.retryBase = .zero }
         if maxRetryBackoff < retryBase { copy.maxRetryBackoff = copy.retryBase }
         if probeInterval < .milliseconds(1) { copy.probeInterval = .milliseconds(1) }
+        if holdProbeInterval < .milliseconds(1) { copy.holdProbeInterval = .milliseconds(1) }
         if flushInterval < .zero { copy.flushInterval = .zero }
         return copy
     }

@@ -6,8 +6,12 @@ public enum EngineState: String, Sendable, Hashable, Codable {
     case running
     /// Paused by the operator; events are still accepted and spooled.
     case paused
-    /// Lago refused the API key (401/403): nothing is sent until the key changes or ``LagoEngine/retryNow()``.
+    /// Lago refused the API key (401/403): nothing is sent but a probe every
+    /// ``EngineConfiguration/holdProbeInterval``, until Lago takes one, the key changes or ``LagoEngine/retryNow()``.
     case authFailed
+    /// The URL answers 404 for Lago's events route (a wrong `lago.api_url` or proxy route): held like
+    /// ``authFailed``, with its own reason.
+    case wrongURL
     /// Requests fail with "try later": batches back off while a probe checks for recovery.
     case backingOff
     /// Shut down.
@@ -96,6 +100,8 @@ public struct EngineStats: Sendable, Hashable, Codable {
     public var requests: Int
     /// Requests that failed (any error) since start.
     public var failedRequests: Int
+    /// Why sending is on hold (``EngineState/authFailed``, ``EngineState/wrongURL``), in Lago's words.
+    public var holdReason: String?
     /// The last error, in Lago's words.
     public var lastError: String?
     /// When the last error happened.

@@ -88,7 +88,7 @@ public final class LagoEngine: Sendable {
         var inFlight = 0
         var retrying: [RetryingBatch] = []
         var paused = false
-        var hold: String?
+        var hold: BatchOutcome.Hold?
         var backingOff = false
         var notBefore: Date?
         var lastRecovery: RecoveryRecord?
@@ -459,7 +459,7 @@ public final class LagoEngine: Sendable {
         if !stopped { oldest = try? await spool.oldestEnqueuedAt() }
         let loop = snapshot.withLock { $0 }
         let state: EngineState =
-            if stopped { .stopped } else if loop.hold != nil { .authFailed } else if loop.paused { .paused } else if loop
+            if stopped { .stopped } else if let hold = loop.hold { hold.kind == .auth ? .authFailed : .wrongURL } else if loop.paused { .paused } else if loop
                 .backingOff
             { .backingOff } else { .running }
         let retrying = loop.retrying.reduce(0) { $0 + $1.eventCount }
@@ -479,7 +479,7 @@ public final class LagoEngine: Sendable {
                     lastMinute: counters.rates.rate(overTenths: 600, at: now)),
                 requestLatencyP50: counters.latencies.percentile(0.5),
                 requestLatencyP99: counters.latencies.percentile(0.99), requests: counters.requests,
-                failedRequests: counters.failedRequests, lastError: counters.lastError,
+                failedRequests: counters.failedRequests, holdReason: loop.hold?.reason, lastError: counters.lastError,
                 lastErrorAt: counters.lastErrorAt, lastRecovery: loop.lastRecovery, notBefore: loop.notBefore,
                 lifecycleChangesMissed: broadcaster.missedCount)
         }
@@ -532,7 +532,7 @@ public final class LagoEngine: Sendable {
             maxBatchSize: configuration.maxBatchSize, maxBatchBytes: configuration.maxBatchBytes,
             maxInFlight: configuration.maxInFlight, flushInterval: configuration.flushInterval,
             retry: RetryPolicy(base: configuration.retryBase, cap: configuration.maxRetryBackoff),
-            probeInterval: configuration.probeInterval)
+            probeInterval: configuration.probeInterval, holdProbeInterval: configuration.holdProbeInterval)
         var machine = DeliveryStateMachine(
             settings: settings, random: random, unclaimedCount: initialQueued, unclaimedBytes: 0, now: clock.now())
         var flushes: [(deadline: ContinuousClock.Instant, waiter: FlushWaiter)] = []
@@ -620,7 +620,13 @@ public final class LagoEngine: Sendable {
                 if (machine.hold != nil) != wasHeld {
                     wasHeld = machine.hold != nil
                     if let hold = machine.hold {
-                        logger.error("Lago refused the API key; sending is on hold", metadata: ["reason": "\(hold)"])
+                        let message: Logger.Message =
+                            hold.kind == .auth
+                            ? "Lago refused the API key; sending is on hold, probing every \(configuration.holdProbeInterval)"
+                            : "No Lago events route at lago.api_url; sending is on hold, probing every \(configuration.holdProbeInterval)"
+                        logger.error(message, metadata: ["reason": "\(hold.reason)"])
+                    } else {
+                        logger.info("Sending resumes: the hold is lifted")
                     }
                 }
 
@@ -733,7 +739,7 @@ public final class LagoEngine: Sendable {
         }
         record(outcome, latency: latency, error: failure)
         if let hold = outcome.hold, probe {
-            logger.debug("Probe refused", metadata: ["reason": "\(hold)"])
+            logger.debug("Probe refused", metadata: ["reason": "\(hold.reason)"])
         }
         report(batchID: batchID, rows: rows, outcome: outcome)
     }

@@ -367,7 +367,8 @@ final class ConsoleSession: Sendable {
             switch stats.state {
             case .running: .running
             case .paused: .paused
-            case .authFailed: .authFailed(reason: stats.lastError ?? "authentication failed")
+            case .authFailed: .authFailed(reason: stats.holdReason ?? stats.lastError ?? "authentication failed")
+            case .wrongURL: .wrongURL(reason: stats.holdReason ?? stats.lastError ?? "HTTP 404")
             case .backingOff:
                 .backingOff(
                     until: stats.retryingBatches.map(\.nextRetry).min() ?? now, reason: stats.lastError ?? "retrying")

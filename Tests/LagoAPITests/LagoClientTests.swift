@@ -160,10 +160,10 @@ struct LagoClientTests {
                 #expect(error.code == "event_not_found")
                 #expect(error.error == "Not Found")
             }
-            // An unknown route (wrong base URL) holds delivery instead of dropping events.
+            // An unknown route (wrong base URL) holds delivery instead of dropping events, as a wrong URL.
             let wrongRoute = try await batchError(client)
             #expect(wrongRoute.code == "resource_not_found")
-            #expect(wrongRoute.disposition(eventCount: 5) == .hold)
+            #expect(wrongRoute.disposition(eventCount: 5) == .holdWrongURL)
         }
     }
 

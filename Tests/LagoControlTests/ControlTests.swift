@@ -290,15 +290,21 @@ struct ControlRestartTests {
             let secondEndpoint = try #require(await endpoints.next())
             #expect(secondEndpoint.url != firstEndpoint.url)
 
-            // A send to the old endpoint fails and is not re-sent on its own: nothing reached the engine.
-            await #expect(throws: ControlError.self) { _ = try await remote.enqueue([event(1)]) }
-            #expect(await engine.stats().delivered + (await engine.stats().queued) == 0)
+            // A send to the old endpoint fails and is not re-sent on its own: nothing reached the engine. (The
+            // lifecycle stream, reconnecting in the background, may have found the new endpoint first on a busy
+            // machine; then the send went there, once.)
+            var firstSent: [String] = []
+            do {
+                firstSent = try await remote.enqueue([event(1)])
+            } catch is ControlError {
+                #expect(await engine.stats().pending + (await engine.stats().delivered) == 0)
+            }
             // It found the new endpoint: reads and the next send go there.
             #expect(remote.endpoint.token == "second-token")
             _ = try await remote.stats()
             let ids = try await remote.enqueue([event(2)])
             #expect(try await remote.flush(deadline: .seconds(10)).pending == 0)
-            #expect(sandbox.events().map(\.transactionID) == ids)
+            #expect(sandbox.events().map(\.transactionID).sorted() == (firstSent + ids).sorted())
             // The lifecycle stream reconnects by itself (within about a second): probes sent meanwhile until one
             // shows up on it.
             let seen = SeenFlag()

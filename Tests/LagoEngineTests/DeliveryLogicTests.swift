@@ -159,11 +159,46 @@ func lagoError(status: Int, body: String, headers: [(name: String, value: String
         #expect(!outcome.serverAnswered)
     }
 
+    @Test func aProxysErrorsNeverDeadLetterValidEvents() {
+        let page = "<html><head><title>400 Bad Request</title></head><body>nginx</body></html>"
+        let proxy400 = BatchOutcome.classify(
+            rows: makeRows(1...3), error: lagoError(status: 400, body: page), isolated: false)
+        #expect(proxy400.retry != nil && proxy400.dead.isEmpty && proxy400.split.isEmpty)
+        // A gateway's own JSON is not Lago's envelope either.
+        let gateway = BatchOutcome.classify(
+            rows: makeRows(1...3), error: lagoError(status: 400, body: #"{"message":"bad gateway request"}"#),
+            isolated: true)
+        #expect(gateway.retry != nil && gateway.dead.isEmpty)
+        // Lago's own 400 is final for a single event.
+        let lago400 = BatchOutcome.classify(
+            rows: makeRows(1...1),
+            error: lagoError(
+                status: 400, body: #"{"status":400,"error":"BadRequest: param is missing or the value is empty or invalid: event"}"#),
+            isolated: true)
+        #expect(lago400.dead.count == 1 && lago400.dead[0].reason.kind == .requestRefused)
+
+        let tooLarge = BatchOutcome.classify(
+            rows: makeRows(1...5), error: lagoError(status: 413, body: page), isolated: false)
+        #expect(tooLarge.halves.map(\.count) == [2, 3] && tooLarge.dead.isEmpty)
+        let single = BatchOutcome.classify(
+            rows: makeRows(1...1), error: lagoError(status: 413, body: page), isolated: false)
+        #expect(single.dead.count == 1 && single.dead[0].reason.kind == .tooLarge)
+
+        let notFound = BatchOutcome.classify(
+            rows: makeRows(1...3),
+            error: lagoError(status: 404, body: #"{"status":404,"error":"Not Found","code":"resource_not_found"}"#),
+            isolated: false)
+        #expect(notFound.hold?.kind == .wrongURL && notFound.dead.isEmpty)
+        let proxy404 = BatchOutcome.classify(
+            rows: makeRows(1...3), error: lagoError(status: 404, body: page), isolated: false)
+        #expect(proxy404.hold?.kind == .wrongURL)
+    }
+
     @Test func authFailureHolds() {
         let outcome = BatchOutcome.classify(
             rows: makeRows(1...2), error: lagoError(status: 401, body: #"{"status":401,"error":"Unauthorized"}"#),
             isolated: false)
-        #expect(outcome.hold != nil && outcome.settledCount == 0)
+        #expect(outcome.hold?.kind == .auth && outcome.settledCount == 0)
     }
 
     @Test func aRefusedRequestIsSplitOnceThenDeadLettered() {
@@ -319,18 +354,62 @@ func lagoError(status: Int, body: String, headers: [(name: String, value: String
         #expect(sends(machine.decide(now: t0 + .seconds(5))) == [1])
     }
 
-    @Test func authFailureHoldsUntilTheKeyChanges() {
+    @Test func authFailureHoldsProbesEveryThirtySecondsAndResumesWhenLagoTakesTheProbe() {
+        var machine = machine(maxInFlight: 2)
+        machine.rowsAppended(count: 200, bytes: 200, now: t0)
+        _ = machine.decide(now: t0)
+        machine.claimCompleted(makeRows(1...100), now: t0)
+        _ = machine.decide(now: t0)
+        var refused = BatchOutcome()
+        refused.hold = .init(kind: .auth, reason: "HTTP 401")
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: refused, now: t0)
+        #expect(machine.hold?.kind == .auth)
+        let waiting = machine.decide(now: t0 + .seconds(29))
+        #expect(waiting.actions.isEmpty && waiting.wakeAt == t0 + .seconds(30), "nothing but the probe, on time")
+        // The probe: one batch alone, refused again → the next in 30 s.
+        #expect(sends(machine.decide(now: t0 + .seconds(30))) == [1])
+        #expect(machine.decide(now: t0 + .seconds(31)).actions.isEmpty, "one probe at a time")
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: refused, now: t0 + .seconds(31))
+        #expect(machine.decide(now: t0 + .seconds(60)).actions.isEmpty)
+        #expect(sends(machine.decide(now: t0 + .seconds(61))) == [1])
+        // The key works again (restored in Lago): the probe is delivered and the hold lifts by itself.
+        var delivered = BatchOutcome()
+        delivered.delivered = makeRows(1...100)
+        delivered.serverAnswered = true
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: delivered, now: t0 + .seconds(62))
+        #expect(machine.hold == nil)
+        // The read-ahead claimed before the hold arrives: delivery goes on with it at once.
+        machine.claimCompleted(makeRows(101...200), now: t0 + .seconds(62))
+        #expect(sends(machine.decide(now: t0 + .seconds(62))) == [2], "delivery goes on")
+    }
+
+    @Test func aNewKeyLiftsAHoldAtOnce() {
         var machine = machine(maxInFlight: 1)
         machine.rowsAppended(count: 100, bytes: 100, now: t0)
         _ = machine.decide(now: t0)
         machine.claimCompleted(makeRows(1...100), now: t0)
         _ = machine.decide(now: t0)
         var outcome = BatchOutcome()
-        outcome.hold = "HTTP 401"
+        outcome.hold = .init(kind: .wrongURL, reason: "HTTP 404")
         machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: outcome, now: t0)
-        #expect(machine.decide(now: t0 + .seconds(60)).actions.isEmpty)
+        #expect(machine.decide(now: t0 + .seconds(10)).actions.isEmpty)
         machine.apiKeyChanged()
-        #expect(sends(machine.decide(now: t0 + .seconds(60))) == [1])
+        #expect(sends(machine.decide(now: t0 + .seconds(10))) == [1])
+    }
+
+    @Test func aBatchTooLargeGoesAgainInHalves() {
+        var machine = machine(maxInFlight: 4)
+        machine.rowsAppended(count: 10, bytes: 10, now: t0)
+        _ = machine.decide(now: t0 + .seconds(1))
+        machine.claimCompleted(makeRows(1...10), now: t0)
+        _ = machine.decide(now: t0 + .seconds(1))
+        var tooLarge = BatchOutcome()
+        tooLarge.serverAnswered = true
+        tooLarge.halves = [makeRows(1...5), makeRows(6...10)]
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...10), outcome: tooLarge, now: t0)
+        #expect(sends(machine.decide(now: t0 + .seconds(1))).count == 2)
+        #expect(machine.batches.map(\.rows.count) == [5, 5])
+        #expect(machine.batches.allSatisfy { !$0.isolated }, "a half of several events may be halved again")
     }
 
     @Test func theRestOfAPoisonedBatchGoesAtOnceAndRefusedBatchesSplit() {

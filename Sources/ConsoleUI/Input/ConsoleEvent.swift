@@ -174,6 +174,8 @@ public enum EngineState: Sendable, Hashable {
     case paused
     /// Lago rejected the API key; nothing is sent until the key is fixed or a retry succeeds.
     case authFailed(reason: String)
+    /// The URL leads to no Lago events route (404); nothing is sent until it is fixed or a probe gets through.
+    case wrongURL(reason: String)
     /// Lago or the network is failing; the next attempt is at `until`.
     case backingOff(until: Date, reason: String)
     /// Shut down.

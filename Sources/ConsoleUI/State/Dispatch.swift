@@ -66,7 +66,7 @@ extension AppState {
         case .replayDeadLetter, .editAndReplay, .discardDeadLetter: return selectedDeadLetter != nil
         case .retryNow:
             switch stats.engineState {
-            case .authFailed, .backingOff: return true
+            case .authFailed, .wrongURL, .backingOff: return true
             default: if case .failed = connection.auth { return true } else { return false }
             }
         case .pickSubscription: return subscriptionPane.saving == nil && !filteredSubscriptions.isEmpty

@@ -18,7 +18,13 @@ extension Renderer {
         case .authFailed(let reason):
             y +=
                 paragraph(
-                    "\(symbols.warning) auth failed: \(reason) \(symbols.dash) fix the key, then R retries now",
+                    "\(symbols.warning) auth failed: \(reason) \(symbols.dash) fix the key, then R retries now "
+                        + "(a probe goes every 30 s)",
+                    theme.error, in: inner, y: y) + 1
+        case .wrongURL(let reason):
+            y +=
+                paragraph(
+                    "\(symbols.warning) no Lago at this URL: \(reason) \(symbols.dash) fix lago.api_url, then R retries now",
                     theme.error, in: inner, y: y) + 1
         case .backingOff(let until, let reason):
             y +=

@@ -120,6 +120,7 @@ extension Renderer {
         case .running: Span("\(symbols.bullet) running", theme.ok)
         case .paused: Span("paused", theme.warning)
         case .authFailed: Span("\(symbols.cross) auth failed", theme.error)
+        case .wrongURL: Span("\(symbols.cross) wrong URL", theme.error)
         case .backingOff: Span("backing off", theme.warning)
         case .stopped: Span("stopped", theme.dim)
         }
@@ -127,7 +128,7 @@ extension Renderer {
 
     func engineDetail() -> String? {
         switch state.stats.engineState {
-        case .authFailed(let reason): reason
+        case .authFailed(let reason), .wrongURL(let reason): reason
         case .backingOff(let until, let reason): "\(reason), next try \(Format.countdown(to: until, from: state.now))"
         default: nil
         }

@@ -42,6 +42,15 @@ public final class SandboxFaults: Sendable {
         }
     }
 
+    /// Fails the next `count` matching requests as a proxy or load balancer in front of Lago does: `status` with an
+    /// HTML page (`text/html`, nginx's wording), not Lago's JSON error envelope. The request never reaches Lago.
+    public func proxyFailNext(_ count: Int, status: Int, pathPrefix: String? = nil) {
+        state.withLock {
+            $0.failNext =
+                count > 0 ? .init(remaining: count, status: status, pathPrefix: pathPrefix, fromProxy: true) : nil
+        }
+    }
+
     /// Fails each matching request with probability `probability` (0…1) and `status`, drawing from a generator
     /// seeded with `seed`, so a run is repeatable. `probability` 0 turns it off.
     public func failFraction(_ probability: Double, status: Int = 500, seed: UInt64 = 0, pathPrefix: String? = nil) {
@@ -176,7 +185,7 @@ public final class SandboxFaults: Sendable {
             if var failNext = state.failNext, Self.matches(path, failNext.pathPrefix) {
                 failNext.remaining -= 1
                 state.failNext = failNext.remaining > 0 ? failNext : nil
-                plan.early = .status(failNext.status)
+                plan.early = failNext.fromProxy ? .proxyStatus(failNext.status) : .status(failNext.status)
                 return plan
             }
             if var failFraction = state.failFraction, Self.matches(path, failFraction.pathPrefix) {
@@ -214,6 +223,8 @@ struct FaultPlan: Sendable {
         /// Close the connection without answering.
         case drop
         case status(Int)
+        /// An HTML error page of a proxy in front of Lago.
+        case proxyStatus(Int)
         case rateLimited(retryAfter: Int, limit: Int)
     }
 
@@ -235,6 +246,7 @@ struct FaultState: Sendable {
         var remaining: Int
         var status: Int
         var pathPrefix: String?
+        var fromProxy = false
     }
 
     struct FailFraction {

@@ -81,6 +81,9 @@ struct SandboxResponder: HTTPResponder {
                 return answered(.tooManyRequests(retryAfter: retryAfter, limit: limit))
             case .status(let status):
                 return answered(.status(status))
+            case .proxyStatus(let status):
+                counters.answered(status: status)
+                return Self.proxyPage(status)
             }
         }
 
@@ -158,6 +161,18 @@ struct SandboxResponder: HTTPResponder {
             headers: headers(for: response, contentLength: bytes.count),
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
         )
+    }
+
+    /// An error page as nginx writes one in front of an application: HTML, no JSON envelope.
+    static func proxyPage(_ code: Int) -> Response {
+        let title = "\(code) \(HTTPResponse.Status(code: code).reasonPhrase)"
+        let page = "<html>\r\n<head><title>\(title)</title></head>\r\n<body>\r\n<center><h1>\(title)</h1></center>\r\n"
+            + "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html"
+        return Response(
+            status: HTTPResponse.Status(code: code), headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
     }
 
     /// Closes the connection without an answer (the write Hummingbird then attempts fails quietly).
