@@ -1,4 +1,5 @@
 import ArgumentParser
+import enum ConsoleUI.ConsoleValidation
 import Foundation
 import LagoAPI
 import LagoConfig
@@ -11,6 +12,8 @@ struct HeadlessTarget: Sendable {
     var configuration: LagoConsoleConfiguration
     var baseURL: LagoBaseURL
     var apiKey: String
+    /// The spool the events go to.
+    var spoolPath: String
     /// The running `lago-console serve` the command went through, if any.
     var serve: ControlEndpoint? = nil
 }
@@ -35,7 +38,8 @@ func withHeadlessEngine<Result: Sendable>(
                 endpoint.lagoURL, allowInsecureHTTP: endpoint.sandbox || configuration.lago.allowInsecureHTTP)
             let target = HeadlessTarget(
                 configuration: configuration, baseURL: baseURL,
-                apiKey: endpoint.sandboxAPIKey ?? configuration.lago.apiKey, serve: endpoint)
+                apiKey: endpoint.sandboxAPIKey ?? configuration.lago.apiKey, spoolPath: engineConfiguration.spoolPath,
+                serve: endpoint)
             let result = try await body(remote, target)
             await remote.shutdown()
             return result
@@ -59,7 +63,9 @@ func withHeadlessEngine<Result: Sendable>(
         throw ConsoleFailure(description: "\(error)")
     }
     if start { engine.start() }
-    let target = HeadlessTarget(configuration: configuration, baseURL: baseURL, apiKey: configuration.lago.apiKey)
+    let target = HeadlessTarget(
+        configuration: configuration, baseURL: baseURL, apiKey: configuration.lago.apiKey,
+        spoolPath: engineConfiguration.spoolPath)
     do {
         let result = try await body(engine, target)
         await engine.shutdown()
@@ -82,8 +88,10 @@ struct SendCommand: AsyncParsableCommand {
         commandName: "send",
         abstract: "Send canonical usage (--input 120 --output 40 …) or a raw event (--event JSON) through the engine.",
         discussion: """
-            The events are spooled durably, then delivered. With --wait the command flushes, then reads every \
-            event back from Lago by transaction id, and exits non-zero unless all were delivered and found.
+            The events are spooled durably, then delivered: by a running `lago-console serve` when there is one, \
+            otherwise by this command, which waits up to --timeout and exits 1 when events stay spooled (serve \
+            or the console delivers them later) or were dead-lettered. --no-wait only spools them. With --wait \
+            the command also reads every event back from Lago by transaction id, and exits 1 unless all are there.
             """
     )
 
@@ -104,6 +112,12 @@ struct SendCommand: AsyncParsableCommand {
     @Flag(help: "Flush and verify in Lago before exiting.")
     var wait = false
 
+    @Flag(help: "Only spool the events; a running serve or the console delivers them.")
+    var noWait = false
+
+    @Option(help: "Seconds to keep delivering before giving up (the events stay spooled).")
+    var timeout: Double = 30
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -113,25 +127,42 @@ struct SendCommand: AsyncParsableCommand {
         var pending: Int?
         var dead: Int?
         var verified: [String: String]?
+        /// The spool the events went to.
+        var spool: String
+        /// The pid of the `lago-console serve` that delivers them, when one runs.
+        var servePID: Int32?
+    }
+
+    func validate() throws {
+        if wait && noWait { throw ValidationError("--wait and --no-wait exclude each other") }
+        guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout \(timeout): give seconds > 0") }
+        if let subscription, let problem = EventRules.identifierProblem(subscription) {
+            throw ValidationError("--subscription \(subscription): \(problem)")
+        }
     }
 
     func run() async throws {
         let events = try makeEvents()
-        let result = try await withHeadlessEngine(global: global, start: wait) { engine, target in
+        let result = try await withHeadlessEngine(global: global, start: !noWait) { engine, target in
             var result: Result
             do {
                 switch events {
-                case .raw(let input): result = Result(transactionIDs: [try await engine.enqueue(input)])
-                case .usage(let record): result = Result(transactionIDs: try await engine.enqueue(record))
+                case .raw(let input):
+                    result = Result(transactionIDs: [try await engine.enqueue(input)], spool: target.spoolPath)
+                case .usage(let record):
+                    result = Result(transactionIDs: try await engine.enqueue(record), spool: target.spoolPath)
                 }
             } catch {
                 throw ConsoleFailure(description: "\(error)")
             }
-            guard wait else { return result }
-            let flushed = try await engine.flush(deadline: .seconds(60))
+            result.servePID = target.serve?.pid
+            // serve delivers what it spools; without it, nobody else would: this command delivers.
+            guard wait || (!noWait && target.serve == nil) else { return result }
+            let flushed = try await engine.flush(deadline: .milliseconds(Int64(timeout * 1000)))
             result.delivered = flushed.delivered
             result.pending = flushed.pending
             result.dead = flushed.dead
+            guard wait else { return result }
             let client = LagoClient(
                 configuration: LagoClientConfiguration(
                     baseURL: target.baseURL, apiKey: target.apiKey))
@@ -148,16 +179,33 @@ struct SendCommand: AsyncParsableCommand {
             result.verified = verified
             return result
         }
+        let stuck = (result.pending ?? 0) > 0 || (result.dead ?? 0) > 0
         if json {
             try printJSON(result)
         } else {
+            let state =
+                if let pid = result.servePID, result.delivered == nil { "queued: serve pid \(pid) delivers it" }
+                else if result.delivered == nil { "spooled (not delivered: --no-wait)" }
+                else if stuck { "spooled" } else { "delivered" }
             for id in result.transactionIDs {
-                print("\(id)  \(result.verified?[id] ?? "queued")")
+                print("\(id)  \(result.verified?[id] ?? state)")
             }
             if let delivered = result.delivered {
                 print("flushed: delivered \(delivered) · pending \(result.pending ?? 0) · dead \(result.dead ?? 0)")
             }
         }
+        if let pending = result.pending, pending > 0 {
+            FileHandle.standardError.write(
+                Data(
+                    ("\(pending) event(s) stay spooled in \(result.spool) after \(Int(timeout)) s; "
+                        + "`lago-console serve` or the console delivers them (`lago-console status` shows why they wait)\n")
+                        .utf8))
+        }
+        if let dead = result.dead, dead > 0 {
+            FileHandle.standardError.write(
+                Data("\(dead) event(s) dead-lettered: `lago-console dead-letters list` shows Lago's reason\n".utf8))
+        }
+        if stuck { throw ExitCode(1) }
         if wait, result.verified?.values.contains(where: { !$0.hasPrefix("in Lago") }) ?? true {
             throw ExitCode(1)
         }
@@ -173,7 +221,18 @@ struct SendCommand: AsyncParsableCommand {
             do {
                 var input = try JSONDecoder().decode(EventInput.self, from: Data(event.utf8))
                 if input.externalSubscriptionID == nil { input.externalSubscriptionID = subscription }
+                if let problem = EventRules.metricCodeProblem(input.code) {
+                    throw ValidationError("--event: code \(input.code): \(problem)")
+                }
+                if !input.transactionID.isEmpty, let problem = EventRules.identifierProblem(input.transactionID) {
+                    throw ValidationError("--event: transaction_id \(input.transactionID): \(problem)")
+                }
+                if let id = input.externalSubscriptionID, let problem = EventRules.identifierProblem(id) {
+                    throw ValidationError("--event: external_subscription_id \(id): \(problem)")
+                }
                 return .raw(input)
+            } catch let error as ValidationError {
+                throw error
             } catch {
                 throw ValidationError("--event: not a Lago event object: \(error)")
             }
@@ -181,12 +240,16 @@ struct SendCommand: AsyncParsableCommand {
         var values: [CanonicalField: Double] = [:]
         for pair in usage {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let field = CanonicalField(rawValue: parts[0]), let value = Double(parts[1]) else {
+            guard parts.count == 2, let field = CanonicalField(rawValue: parts[0]) else {
                 throw ValidationError(
-                    "--usage \(pair): expected field=number with field one of "
+                    "--usage \(pair): expected field=count with field one of "
                         + CanonicalField.allCases.map(\.rawValue).joined(separator: ", "))
             }
-            values[field] = value
+            // The console's form takes the same: token (or call) counts, whole numbers ≥ 0.
+            guard case .success(let count?) = ConsoleValidation.parseCount(parts[1]) else {
+                throw ValidationError("--usage \(pair): the count must be a whole number ≥ 0")
+            }
+            values[field] = Double(count)
         }
         guard !values.isEmpty else { throw ValidationError("give --event JSON or --usage field=value …") }
         var dimensions: [String: JSONValue] = [:]
@@ -381,6 +444,15 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Argument(help: "The dead letter's id (from list).") var id: Int64
         @Option(help: "Replace the metric code.") var code: String?
         @Option(help: "Replace the subscription.") var subscription: String?
+
+        func validate() throws {
+            if let code, let problem = EventRules.metricCodeProblem(code) {
+                throw ValidationError("--code \(code): \(problem)")
+            }
+            if let subscription, let problem = EventRules.identifierProblem(subscription) {
+                throw ValidationError("--subscription \(subscription): \(problem)")
+            }
+        }
 
         func run() async throws {
             let edit = code == nil && subscription == nil

@@ -51,8 +51,74 @@ struct HeadlessCommandTests {
 
             let status = try await run(config, ["status", "--json"])
             #expect(status.output.contains(#""queued" : 0"#) && status.output.contains(#""dead" : 0"#), "\(status.output)")
+            #expect(status.output.contains(#""pending" : 0"#), "\(status.output)")
             let refusedDiscard = try await run(config, ["dead-letters", "discard", "1"])
             #expect(refusedDiscard.status != 0, "discarding needs --yes")
+        }
+    }
+
+    /// Writes a config for the sandbox with its own spool; returns its path.
+    func writeConfig(_ sandbox: Sandbox, in directory: URL) throws -> String {
+        let config = directory.appendingPathComponent("config.toml").path
+        try """
+        [lago]
+        api_url = "\(sandbox.rootURL.absoluteString)"
+        api_key = "\(sandbox.apiKey)"
+        default_subscription_id = "sub_sandbox"
+        [engine]
+        spool_path = "\(directory.appendingPathComponent("spool.sqlite").path)"
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
+    @Test func sendWithoutServeDeliversItselfOrSaysWhatStaysSpooled() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Sandbox.withRunning { sandbox in
+            let config = try writeConfig(sandbox, in: directory)
+            // No serve, no --wait: the command delivers before it exits.
+            let sent = try await run(config, ["send", "--usage", "input=7"])
+            #expect(sent.status == 0, "\(sent.output)")
+            #expect(sent.output.contains(":input  delivered"), "\(sent.output)")
+            #expect(sandbox.events().count == 1)
+
+            // Lago is down for longer than --timeout: the event stays spooled, the command says so and fails.
+            sandbox.faults.outage(for: .seconds(30), mode: .status503)
+            let stuck = try await run(config, ["send", "--usage", "input=8", "--timeout", "1"])
+            #expect(stuck.status == 1, "\(stuck.output)")
+            #expect(stuck.output.contains("stay spooled"), "\(stuck.output)")
+            sandbox.faults.clear()
+            let status = try await run(config, ["status", "--json"])
+            #expect(status.output.contains(#""pending" : 1"#), "\(status.output)")
+
+            // --no-wait only spools.
+            let spooled = try await run(config, ["send", "--usage", "input=9", "--no-wait"])
+            #expect(spooled.status == 0 && spooled.output.contains("--no-wait"), "\(spooled.output)")
+            let flushed = try await run(config, ["flush"])
+            #expect(flushed.status == 0, "\(flushed.output)")
+            #expect(sandbox.events().count == 3)
+        }
+    }
+
+    @Test func theCommandLineRefusesWhatTheConsoleRefuses() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Sandbox.withRunning { sandbox in
+            let config = try writeConfig(sandbox, in: directory)
+            for arguments in [
+                ["send", "--usage", "input=-5"], ["send", "--usage", "input=1.5"], ["send", "--usage", "input=abc"],
+                ["send", "--event", #"{"transaction_id":"t","code":"bad code"}"#],
+                ["send", "--event", #"{"transaction_id":" t","code":"c"}"#],
+                ["send", "--usage", "input=1", "--subscription", ""],
+                ["dead-letters", "replay", "1", "--code", "bad code"],
+            ] {
+                let refused = try await run(config, arguments)
+                #expect(refused.status != 0, "\(arguments): \(refused.output)")
+                #expect(!refused.output.contains("Error("), "no Swift type names: \(refused.output)")
+            }
+            #expect(sandbox.events().isEmpty, "nothing refused was sent")
         }
     }
 }

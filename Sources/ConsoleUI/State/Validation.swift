@@ -3,17 +3,9 @@ public import LagoAPI
 
 /// Checks and parsers for what the operator types, shared by the forms.
 public enum ConsoleValidation {
-    /// The characters Lago accepts in a billable metric code (and the console in any code it writes).
-    static let codeCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-
-    /// Why `code` is not a valid Lago code, or `nil` when it is.
+    /// Why `code` is not a valid Lago code, or `nil` when it is (``LagoAPI/EventRules/metricCodeProblem(_:)``).
     public static func metricCodeProblem(_ code: String) -> String? {
-        let trimmed = code.trimmingCharacters(in: .whitespaces)
-        if trimmed.isEmpty { return "a code is required" }
-        if let bad = trimmed.first(where: { !codeCharacters.contains($0) }) {
-            return "'\(bad)' is not allowed: use letters, digits, _ . -"
-        }
-        return nil
+        EventRules.metricCodeProblem(code)
     }
 
     /// Parses event properties typed as a JSON object; empty text is `{}`.
