@@ -24,7 +24,11 @@ struct ConfigValidationTests {
             #expect(error.file == path)
             #expect(error.line == 4)
             #expect(error.key == "lago.api_key")
-            #expect(error.description.hasPrefix("\(path):4: lago.api_key: invalid TOML"))
+            let column = try #require(error.column, "toml++ reports the column")
+            #expect(error.description.hasPrefix("\(path):4:\(column): lago.api_key: invalid TOML"))
+            #expect(
+                error.description.hasSuffix("fix line 4 of \(path) (until then nothing is loaded from or saved to it)")
+            )
 
             let before = try fileBytes(path)
             let store = try ConfigStore(path: "\(folder)/other.toml", environment: isolatedEnvironment(home: folder))
