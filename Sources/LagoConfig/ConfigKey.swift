@@ -123,7 +123,11 @@ struct KeySpec: Sendable {
     func problem(with value: ConfigValue) -> String? {
         switch (self.type, value) {
         case (.string, .string(let string)):
-            return self.checkString(string)
+            // TOMLKit passes strings to toml++ as C strings, so a NUL would cut the value short when saved.
+            let control = string.unicodeScalars.contains { scalar in
+                (scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r") || scalar.value == 0x7F
+            }
+            return control ? "must not contain control characters" : self.checkString(string)
         case (.bool, .bool):
             return nil
         case (.integer(let range), .integer(let integer)):

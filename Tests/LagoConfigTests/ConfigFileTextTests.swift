@@ -226,3 +226,38 @@ struct ConfigFileTextTests {
         #expect(try TOMLTable(string: "\u{FEFF}a = 1\n").keys == ["a"], "toml++ skips a leading byte order mark")
     }
 }
+
+@Suite("Values with control characters")
+struct ControlCharacterValueTests {
+    @Test("A value with a NUL or another control character is refused before TOMLKit could cut it short")
+    func setRefusesControlCharacters() async throws {
+        try await withTemporaryDirectory { folder in
+            let path = "\(folder)/config.toml"
+            try writeFile(path, "[relay]\ntoken = \"before\"\n")
+            let store = try ConfigStore(path: path, environment: isolatedEnvironment(home: folder))
+            let before = try fileBytes(path)
+            for value in ["after\u{0}hidden", "a\u{1B}b", "a\u{7F}"] {
+                let error = try #require(throws: ConfigError.self) { try store.set("relay.token", to: value) }
+                #expect(error.kind == .invalidValue && error.key == "relay.token")
+                #expect(error.reason == "must not contain control characters")
+                #expect(!error.description.contains("hidden"))
+            }
+            #expect(try fileBytes(path) == before)
+            let tab = try ConfigStore(path: path, environment: isolatedEnvironment(home: folder))
+            try tab.set("relay.token", to: "with\ttab")
+            #expect(tab.configuration.relay.token == "with\ttab")
+        }
+    }
+
+    @Test("An escaped control character in the file is refused naming its key and line")
+    func escapedControlCharacterInFile() async throws {
+        try await withTemporaryDirectory { folder in
+            let path = "\(folder)/config.toml"
+            try writeFile(path, "[relay]\nlisten = \"127.0.0.1:8787\"\ntoken = \"a\\u001bb\"\n")
+            let error = try #require(throws: ConfigError.self) {
+                try ConfigStore(path: path, environment: isolatedEnvironment(home: folder))
+            }
+            #expect(error.description == "\(path):3: relay.token: must not contain control characters")
+        }
+    }
+}
