@@ -201,7 +201,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "LagoConfigTests", dependencies: ["LagoConfig", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LagoConfigTests",
+            dependencies: ["LagoConfig", "TestSupport", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "LagoEngineTests",
             dependencies: [

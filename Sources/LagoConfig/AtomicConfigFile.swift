@@ -20,7 +20,8 @@ struct AtomicConfigFile: Sendable {
 
     /// The contents, or `nil` when the file does not exist.
     ///
-    /// - Throws: ``ConfigError/Kind/fileSystem`` when the file exists but cannot be read or is not UTF-8.
+    /// - Throws: ``ConfigError/Kind/fileSystem`` when the file exists but cannot be read;
+    ///   ``ConfigError/Kind/invalidTOML`` naming the line and column of the first byte that is not UTF-8.
     func readContents() throws(ConfigError) -> String? {
         let descriptor = open(self.path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 {
@@ -43,10 +44,7 @@ struct AtomicConfigFile: Sendable {
             if count == 0 { break }
             bytes.append(contentsOf: buffer[0..<count])
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ConfigError(kind: .fileSystem, file: self.path, reason: "is not UTF-8 text")
-        }
-        return text
+        return try ConfigFileText.decode(bytes, file: self.path)
     }
 
     /// Runs `body` holding an exclusive lock on the file's folder, creating the folder (mode 0700) if needed.

@@ -27,24 +27,28 @@ struct ConfigDocument {
     private let root: TOMLTable
     private var locator: TOMLKeyLocator { TOMLKeyLocator(text: self.text) }
 
-    /// Parses `text`.
+    /// Parses `text`, once ``ConfigFileText/checked(_:file:)`` has made sure TOMLKit will read all of it.
     ///
-    /// - Throws: ``ConfigError/Kind/invalidTOML`` with the line TOMLKit reports and, when that line sets a key, the
-    ///   key.
-    init(text: String, file: String?) throws(ConfigError) {
+    /// - Throws: ``ConfigError/Kind/invalidTOML`` with the line and column of the problem and, when that line sets
+    ///   a key, the key: a byte TOML does not allow (see ``ConfigFileText``) or a syntax error TOMLKit reports.
+    init(text rawText: String, file: String?) throws(ConfigError) {
+        let text = try ConfigFileText.checked(rawText, file: file)
         self.text = text
         self.file = file
         do {
             self.root = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
             let line = error.source.begin.line
+            let column = error.source.begin.column
             let key = TOMLKeyLocator(text: text).key(atLine: line)?.joined(separator: ".")
+            let fix = line > 0 ? "fix line \(line) of \(file ?? "the file")" : "fix \(file ?? "the file")"
             throw ConfigError(
                 kind: .invalidTOML,
                 file: file,
                 key: key,
                 line: line > 0 ? line : nil,
-                reason: "invalid TOML: \(error.description)"
+                column: column > 0 ? column : nil,
+                reason: "invalid TOML: \(error.description); \(fix) (until then nothing is loaded from or saved to it)"
             )
         } catch {
             throw ConfigError(kind: .invalidTOML, file: file, reason: "invalid TOML: \(error)")

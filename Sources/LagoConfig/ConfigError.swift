@@ -53,6 +53,9 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
     public let key: String?
     /// The 1-based line in ``file`` where the problem is, when known.
     public let line: Int?
+    /// The 1-based column (in characters) on ``line`` where the problem is, when known: set for a byte the file
+    /// must not hold and for a TOML syntax error.
+    public let column: Int?
     /// The environment variable the faulty value came from, such as `LAGO_API_URL`, if it came from one.
     public let environmentVariable: String?
     /// What is wrong, without the location: `must not be empty`.
@@ -63,6 +66,7 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
         file: String? = nil,
         key: String? = nil,
         line: Int? = nil,
+        column: Int? = nil,
         environmentVariable: String? = nil,
         reason: String
     ) {
@@ -70,15 +74,21 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
         self.file = file
         self.key = key
         self.line = line
+        self.column = line == nil ? nil : column
         self.environmentVariable = environmentVariable
         self.reason = reason
     }
 
-    /// `file:line: key: reason`, leaving out the parts that are not known.
+    /// `file:line: key: reason` (`file:line:column:` when the column is known), leaving out the parts that are not
+    /// known.
     public var description: String {
         var parts: [String] = []
         if let file {
-            parts.append(self.line.map { "\(file):\($0)" } ?? file)
+            var location = file
+            if let line = self.line {
+                location += ":\(line)" + (self.column.map { ":\($0)" } ?? "")
+            }
+            parts.append(location)
         } else if let environmentVariable {
             parts.append("environment variable \(environmentVariable)")
         }
@@ -96,6 +106,7 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
             file: file,
             key: self.key,
             line: line,
+            column: line == self.line ? self.column : nil,
             environmentVariable: self.environmentVariable,
             reason: self.reason
         )

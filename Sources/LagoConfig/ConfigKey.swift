@@ -79,6 +79,8 @@ public struct ConfigKey: Sendable, Hashable, CustomStringConvertible {
     public static let relayMaxBodyBytes = ConfigKey("relay.max_body_bytes")
     /// `relay.control_listen`
     public static let relayControlListen = ConfigKey("relay.control_listen")
+    /// `relay.control_allow_remote`
+    public static let relayControlAllowRemote = ConfigKey("relay.control_allow_remote")
     /// `ui.no_color`
     public static let uiNoColor = ConfigKey("ui.no_color")
     /// `ui.readonly`
@@ -121,7 +123,11 @@ struct KeySpec: Sendable {
     func problem(with value: ConfigValue) -> String? {
         switch (self.type, value) {
         case (.string, .string(let string)):
-            return self.checkString(string)
+            // TOMLKit passes strings to toml++ as C strings, so a NUL would cut the value short when saved.
+            let control = string.unicodeScalars.contains { scalar in
+                (scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r") || scalar.value == 0x7F
+            }
+            return control ? "must not contain control characters" : self.checkString(string)
         case (.bool, .bool):
             return nil
         case (.integer(let range), .integer(let integer)):
@@ -395,8 +401,13 @@ extension KeySpec {
         string(
             .relayControlListen,
             \.relay.controlListen,
-            "HOST:PORT of serve's control API (consoles attach to it) and Prometheus /metrics.",
+            "HOST:PORT of serve's control API and Prometheus /metrics; loopback unless control_allow_remote.",
             check: { ListenAddress($0) == nil ? "must be HOST:PORT, for example 127.0.0.1:8788" : nil }
+        ),
+        bool(
+            .relayControlAllowRemote,
+            \.relay.controlAllowRemote,
+            "Allow a control_listen that is not loopback; /metrics then needs the control token too."
         ),
     ]
 

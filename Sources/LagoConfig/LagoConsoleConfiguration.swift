@@ -135,16 +135,21 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         /// `relay.control_listen`: `HOST:PORT` of `lago-console serve`'s control API (which consoles attach to;
         /// every route needs the token serve writes next to its spool) and of its Prometheus `/metrics`.
         public var controlListen: String
+        /// `relay.control_allow_remote`: allow a ``controlListen`` that is not a loopback address. The control API
+        /// can send, flush and discard events, so it is loopback-only unless this is set; when it is set,
+        /// `/metrics` requires the control token as well.
+        public var controlAllowRemote: Bool
 
         /// Creates the section; every argument defaults to the built-in default.
         public init(
             listen: String = "127.0.0.1:8787", token: String = "", maxBodyBytes: Int = 1024 * 1024,
-            controlListen: String = "127.0.0.1:8788"
+            controlListen: String = "127.0.0.1:8788", controlAllowRemote: Bool = false
         ) {
             self.listen = listen
             self.token = token
             self.maxBodyBytes = maxBodyBytes
             self.controlListen = controlListen
+            self.controlAllowRemote = controlAllowRemote
         }
 
         /// The host part of ``listen`` (without brackets for IPv6), or `nil` when ``listen`` is malformed.
@@ -157,6 +162,21 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         public var controlHost: String? { ListenAddress(self.controlListen)?.host }
         /// The port part of ``controlListen``, or `nil` when it is malformed.
         public var controlPort: Int? { ListenAddress(self.controlListen)?.port }
+        /// Whether ``controlListen`` names a loopback address (`localhost`, `127.0.0.0/8`, `::1`).
+        public var controlListensOnLoopback: Bool { ListenAddress(self.controlListen)?.isLoopback ?? false }
+
+        /// Why the control API must not listen on `address`, or `nil` when it may: an address that is not
+        /// loopback is refused unless ``controlAllowRemote`` is set. The reason names the address and the fix;
+        /// `serve` applies the same rule to its `--control-listen` option.
+        public func controlExposureProblem(_ address: ListenAddress) -> String? {
+            guard !address.isLoopback, !self.controlAllowRemote else { return nil }
+            let host = address.host.contains(":") ? "[\(address.host)]" : address.host
+            let written = "\(host):\(address.port)"
+            return "\(written) is not a loopback address, and the control API can send, flush and discard events; "
+                + "listen on a loopback address such as 127.0.0.1:\(address.port), or set "
+                + "\(ConfigKey.relayControlAllowRemote.name) = true to expose it (then /metrics also needs the "
+                + "control token)"
+        }
     }
 
     /// `[ui]`: how the console looks and what it allows.
@@ -254,6 +274,11 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
                     reason: "a listen address that is not loopback requires \(ConfigKey.relayToken.name) to be set"
                 )
             )
+        }
+        if let address = ListenAddress(self.relay.controlListen),
+            let reason = self.relay.controlExposureProblem(address)
+        {
+            problems.append(ConfigError(kind: .invalidValue, key: ConfigKey.relayControlListen.name, reason: reason))
         }
         return problems
     }

@@ -18,9 +18,10 @@ struct TOMLKeyLocator {
         var openMultilineString: String? = nil
         var depth = 0
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // CRLF is one Character in Swift, so splitting on "\n" alone would take a CRLF file for a single line.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
-            var line = Substring(rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine)
+            var line = rawLine
             if let delimiter = openMultilineString {
                 guard let end = Self.closingDelimiter(delimiter, in: line) else { continue }
                 openMultilineString = nil

@@ -16,22 +16,26 @@ public struct ControlServerOptions: Sendable {
     public var host: String
     /// The port; 0 picks a free one.
     public var port: Int
-    /// The bearer token every route but `/metrics` requires.
+    /// The bearer token every route requires (`/metrics` only when ``metricsRequireToken`` is set).
     public var token: String
     /// Served on `GET /metrics` in Prometheus' text format, when set.
     public var metrics: PrometheusCollectorRegistry?
+    /// Whether `GET /metrics` requires ``token`` too; `serve` sets it when `relay.control_allow_remote` lets the
+    /// control API listen beyond loopback. A request without the token gets 401.
+    public var metricsRequireToken: Bool
     /// How often the lifecycle stream sends what accumulated (one JSON array per line).
     public var streamInterval: Duration
 
     /// Creates options.
     public init(
         host: String = "127.0.0.1", port: Int = 0, token: String, metrics: PrometheusCollectorRegistry? = nil,
-        streamInterval: Duration = .milliseconds(50)
+        metricsRequireToken: Bool = false, streamInterval: Duration = .milliseconds(50)
     ) {
         self.host = host
         self.port = port
         self.token = token
         self.metrics = metrics
+        self.metricsRequireToken = metricsRequireToken
         self.streamInterval = streamInterval
     }
 
@@ -51,7 +55,8 @@ public struct ControlServerOptions: Sendable {
 /// (`{"deadlineSeconds": 30}`), `POST /control/v1/pause|resume|retry`, `PUT /control/v1/mapping`,
 /// `PUT /control/v1/default-subscription`, `GET /control/v1/dead-letters?limit=&offset=`,
 /// `GET|DELETE /control/v1/dead-letters/{id}`, `POST /control/v1/dead-letters/{id}/replay`;
-/// `GET /metrics` needs no token. Engine errors answer 4xx/5xx with `{"kind", "message", "path"}`.
+/// `GET /metrics` needs no token unless ``ControlServerOptions/metricsRequireToken`` is set. Engine errors answer
+/// 4xx/5xx with `{"kind", "message", "path"}`.
 public enum ControlServer {
     /// Serves until `body` returns; `body` receives the base URL (`http://host:port`).
     public static func withRunning<Result: Sendable>(
@@ -82,7 +87,13 @@ struct ControlRoutes: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         if let registry = options.metrics {
-            router.get("/metrics") { _, _ in
+            let requireToken = options.metricsRequireToken
+            router.get("/metrics") { request, _ in
+                if requireToken {
+                    guard let header = request.headers[.authorization], Self.tokenMatches(header, options.token) else {
+                        return Self.failure(.unauthorized, "missing or wrong control token", kind: "control")
+                    }
+                }
                 var headers = HTTPFields()
                 headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
                 return Response(

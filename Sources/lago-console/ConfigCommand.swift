@@ -127,8 +127,11 @@ extension ConfigCommand {
             abstract: "Set one key, validated, and save the file atomically.",
             discussion: """
                 KEY is a dotted name such as metric_codes.input or engine.max_in_flight (see `config show`). \
-                The file is created (mode 0600) if it does not exist. On any error the file is left unchanged. \
-                Comments in the file are not kept by a save.
+                The file is created (mode 0600) if it does not exist. On any error the file is left unchanged, and \
+                a file that does not parse or validate is never rewritten. Comments in the file are not kept by a \
+                save. For a secret (lago.api_key, relay.token), a VALUE of - reads the value from standard input \
+                (one line; typed without echo at a terminal), so that it never appears on a command line: \
+                `lago-console config set lago.api_key - < key.txt`.
                 """
         )
 
@@ -137,13 +140,22 @@ extension ConfigCommand {
         @Argument(help: "The dotted key, such as metric_codes.input.")
         var key: String
 
-        @Argument(help: "The new value; an empty string unsets lago.api_url and lago.default_subscription_id.")
+        @Argument(
+            help: """
+                The new value; an empty string unsets lago.api_url and lago.default_subscription_id; - reads a \
+                secret (lago.api_key, relay.token) from standard input.
+                """)
         var value: String
 
         func run() async throws {
             do {
+                // The file is checked before anything is read from standard input.
                 let store = try ConfigStore(path: self.global.config)
-                try store.set(self.key, to: self.value)
+                var value = self.value
+                if value == "-", let configKey = ConfigKey(name: self.key), configKey.isSecret {
+                    value = try SecretInput.readLine(for: configKey.name, prompt: "\(configKey.name) (not echoed): ")
+                }
+                try store.set(self.key, to: value)
                 let snapshot = store.snapshot
                 guard let configKey = ConfigKey(name: self.key) else { return }
                 let shown = snapshot.fileConfiguration.displayValue(for: configKey)

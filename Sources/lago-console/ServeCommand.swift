@@ -22,7 +22,8 @@ struct ServeCommand: AsyncParsableCommand {
             --sandbox or no Lago configured, to an embedded sandbox). Logs go to stderr. SIGTERM or SIGINT stop \
             gracefully: undelivered events stay in the spool for the next start. The control API on \
             relay.control_listen lets a console attach to this engine (`lago-console` opened while serve runs) and \
-            serves Prometheus metrics on /metrics.
+            serves Prometheus metrics on /metrics. It listens on loopback only unless relay.control_allow_remote \
+            is true, and then /metrics needs the control token too.
             """
     )
 
@@ -46,6 +47,14 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "lago-console.serve")
         let store = try global.loadConfigStore()
         let configuration = store.configuration
+        // The file's relay.control_listen was checked when it loaded; the option gets the same rule.
+        if let controlListen, let address = ListenAddress(controlListen),
+            let reason = configuration.relay.controlExposureProblem(address)
+        {
+            throw ConsoleFailure(
+                description: "--control-listen: \(reason). To allow it: lago-console --config \(store.filePath) "
+                    + "config set \(ConfigKey.relayControlAllowRemote.name) true")
+        }
         let useSandbox = sandbox || configuration.lago.apiURL == nil
         if useSandbox {
             try await Sandbox.withRunning(SandboxOptions(), logger: logger) { sandbox in
@@ -97,7 +106,7 @@ struct ServeCommand: AsyncParsableCommand {
                     maskedKey: ConfigMasking.mask(apiKey), sandboxAPIKey: isSandbox ? apiKey : nil)
                 try await Self.withControl(
                     engine: engine, host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
-                    spoolPath: spoolPath, logger: logger
+                    metricsRequireToken: configuration.relay.controlAllowRemote, spoolPath: spoolPath, logger: logger
                 ) {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
@@ -139,15 +148,17 @@ extension ServeCommand {
     }
 
     /// Runs `body` with the control API listening and its discovery file written next to the spool (removed
-    /// afterwards). When the configured port is taken, a free port is used (the discovery file names it) and a
+    /// afterwards); `/metrics` needs the control token when `metricsRequireToken` is set. When the configured port is taken, a free port is used (the discovery file names it) and a
     /// warning says Prometheus will not find /metrics where configured.
     static func withControl(
         engine: any EngineControl, host: String, port: Int, endpoint: ControlEndpoint, registry: PrometheusCollectorRegistry,
-        spoolPath: String, logger: Logger, _ body: @Sendable () async throws -> Void
+        metricsRequireToken: Bool, spoolPath: String, logger: Logger, _ body: @Sendable () async throws -> Void
     ) async throws {
         let started = Atomic<Bool>(false)
         func run(port: Int) async throws {
-            let options = ControlServerOptions(host: host, port: port, token: endpoint.token, metrics: registry)
+            let options = ControlServerOptions(
+                host: host, port: port, token: endpoint.token, metrics: registry,
+                metricsRequireToken: metricsRequireToken)
             try await ControlServer.withRunning(engine: engine, options: options, logger: logger) { url in
                 started.store(true, ordering: .relaxed)
                 var endpoint = endpoint

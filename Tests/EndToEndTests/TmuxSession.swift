@@ -108,12 +108,13 @@ func shellQuote(_ text: String) -> String {
     "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
-/// Runs the `lago-console` binary to completion and returns its exit status and combined output.
+/// Runs the `lago-console` binary to completion, reading `standardInput` (nothing when `nil`), and returns its exit
+/// status and combined output.
 ///
 /// Waits through `terminationHandler`, never `waitUntilExit()`: blocking a thread of the 2-thread concurrency pool
 /// would starve an in-process sandbox the binary talks to.
 func runLagoConsole(
-    _ arguments: [String], environment: [String: String] = [:]
+    _ arguments: [String], environment: [String: String] = [:], standardInput: Data? = nil
 ) async throws -> (status: Int32, output: String) {
-    try await runProgram(try lagoConsoleBinary(), arguments, environment: environment)
+    try await runProgram(try lagoConsoleBinary(), arguments, environment: environment, standardInput: standardInput)
 }

@@ -24,7 +24,11 @@ struct ConfigValidationTests {
             #expect(error.file == path)
             #expect(error.line == 4)
             #expect(error.key == "lago.api_key")
-            #expect(error.description.hasPrefix("\(path):4: lago.api_key: invalid TOML"))
+            let column = try #require(error.column, "toml++ reports the column")
+            #expect(error.description.hasPrefix("\(path):4:\(column): lago.api_key: invalid TOML"))
+            #expect(
+                error.description.hasSuffix("fix line 4 of \(path) (until then nothing is loaded from or saved to it)")
+            )
 
             let before = try fileBytes(path)
             let store = try ConfigStore(path: "\(folder)/other.toml", environment: isolatedEnvironment(home: folder))
@@ -119,6 +123,12 @@ struct ConfigValidationTests {
             ("[relay]\nlisten = \"127.0.0.1:70000\"\n", "relay.listen", 2),
             ("[relay]\nlisten = \"0.0.0.0:8787\"\n", "relay.listen", 2),
             ("[relay]\nmax_body_bytes = 0\n", "relay.max_body_bytes", 2),
+            ("[relay]\ncontrol_listen = \"0.0.0.0:8788\"\n", "relay.control_listen", 2),
+            (
+                "[relay]\ncontrol_allow_remote = false\ncontrol_listen = \"[2001:db8::1]:0\"\n",
+                "relay.control_listen", 3
+            ),
+            ("[relay]\ncontrol_listen = \"lago.example.com:8788\"\n", "relay.control_listen", 2),
         ]
     )
     func invalidValue(text: String, key: String, line: Int) async throws {
@@ -133,7 +143,7 @@ struct ConfigValidationTests {
     }
 
     @Test(
-        "Rules between keys: insecure http and a public relay",
+        "Rules between keys: insecure http, a public relay, a public control API",
         arguments: [
             "[lago]\napi_url = \"http://lago.internal:3000\"\nallow_insecure_http = true\n",
             "[lago]\napi_url = \"http://127.0.0.1:3000\"\n",
@@ -141,6 +151,9 @@ struct ConfigValidationTests {
             "[relay]\nlisten = \"0.0.0.0:8787\"\ntoken = \"secret-token\"\n",
             "[relay]\nlisten = \"[::1]:8787\"\n",
             "[relay]\nlisten = \"localhost:0\"\n",
+            "[relay]\ncontrol_listen = \"0.0.0.0:8788\"\ncontrol_allow_remote = true\n",
+            "[relay]\ncontrol_listen = \"[::1]:0\"\n",
+            "[relay]\ncontrol_listen = \"127.0.0.2:8788\"\n",
         ]
     )
     func validCombinations(text: String) async throws {
@@ -148,6 +161,37 @@ struct ConfigValidationTests {
             let path = "\(folder)/config.toml"
             try writeFile(path, text)
             _ = try ConfigStore(path: path, environment: isolatedEnvironment(home: folder))
+        }
+    }
+
+    @Test("A control API beyond loopback is refused naming the key, the address and the fix, at load and at set")
+    func remoteControlAPI() async throws {
+        try await withTemporaryDirectory { folder in
+            let (error, path) = try self.loadError("[relay]\ncontrol_listen = \"0.0.0.0:8788\"\n", in: folder)
+            #expect(
+                error.description
+                    == "\(path):2: relay.control_listen: 0.0.0.0:8788 is not a loopback address, and the control API "
+                    + "can send, flush and discard events; listen on a loopback address such as 127.0.0.1:8788, or set "
+                    + "relay.control_allow_remote = true to expose it (then /metrics also needs the control token)"
+            )
+
+            try writeFile(path, "[relay]\ntoken = \"t\"\n")
+            let store = try ConfigStore(path: path, environment: isolatedEnvironment(home: folder))
+            let before = try fileBytes(path)
+            let setError = try #require(throws: ConfigError.self) {
+                try store.set("relay.control_listen", to: "0.0.0.0:8788")
+            }
+            #expect(setError.key == "relay.control_listen")
+            #expect(setError.reason.contains("relay.control_allow_remote = true"))
+            #expect(try fileBytes(path) == before)
+            try store.set("relay.control_allow_remote", to: "true")
+            try store.set("relay.control_listen", to: "0.0.0.0:8788")
+            #expect(store.configuration.relay.controlAllowRemote)
+            #expect(!store.configuration.relay.controlListensOnLoopback)
+            // Taking the permission back while the address is public is refused too.
+            #expect(throws: ConfigError.self) { try store.set("relay.control_allow_remote", to: "false") }
+            #expect(try ConfigStore(path: path, environment: isolatedEnvironment(home: folder)).configuration.relay
+                .controlAllowRemote)
         }
     }
 

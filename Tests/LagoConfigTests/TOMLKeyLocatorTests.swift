@@ -47,6 +47,14 @@ struct TOMLKeyLocatorTests {
         #expect(locator.line(of: ["relay", "listen"]) == nil)
     }
 
+    @Test("CRLF line endings count as one line each, as LF does")
+    func crlf() {
+        let locator = TOMLKeyLocator(text: self.text.replacingOccurrences(of: "\n", with: "\r\n"))
+        #expect(locator.line(of: ["lago", "api_url"]) == 4)
+        #expect(locator.line(of: ["engine", "flush_interval_seconds"]) == 24)
+        #expect(locator.key(atLine: 19) == ["metric_codes", "input"])
+    }
+
     @Test("The key on a line")
     func keyAtLine() {
         let locator = TOMLKeyLocator(text: self.text)

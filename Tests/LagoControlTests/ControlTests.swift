@@ -39,8 +39,9 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -
 }
 
 /// A sandbox, an engine reporting metrics to its own Prometheus registry, the control API in front of it, and a
-/// `RemoteEngine` connected to it.
+/// `RemoteEngine` connected to it; `/metrics` needs the token when `metricsRequireToken` is set.
 func withControlledEngine(
+    metricsRequireToken: Bool = false,
     _ body: @Sendable (Sandbox, LagoEngine, RemoteEngine, URL, ControlEndpoint) async throws -> Void
 ) async throws {
     let directory = try TemporaryDirectory()
@@ -59,7 +60,10 @@ func withControlledEngine(
         let token = ControlServerOptions.randomToken()
         do {
             try await ControlServer.withRunning(
-                engine: engine, options: ControlServerOptions(token: token, metrics: registry), logger: logger
+                engine: engine,
+                options: ControlServerOptions(
+                    token: token, metrics: registry, metricsRequireToken: metricsRequireToken),
+                logger: logger
             ) { url in
                 let endpoint = ControlEndpoint(
                     url: url.absoluteString, token: token, pid: getpid(), startedAt: Date(),
@@ -192,6 +196,22 @@ struct ControlTests {
             await #expect(throws: (any Error).self) { _ = try await RemoteEngine.connect(wrong) }
             let metrics = try await get(base + "/metrics")
             #expect(metrics.status == 200)
+        }
+    }
+
+    @Test func whenTheControlAPIMayListenBeyondLoopbackMetricsNeedTheTokenToo() async throws {
+        // serve sets metricsRequireToken with relay.control_allow_remote; only loopback can be bound here.
+        try await withControlledEngine(metricsRequireToken: true) { _, _, _, url, endpoint in
+            let base = url.absoluteString
+            let anonymous = try await get(base + "/metrics")
+            let wrongToken = try await get(base + "/metrics", token: "wrong")
+            let rightToken = try await get(base + "/metrics", token: endpoint.token)
+            #expect(anonymous.status == 401)
+            #expect(!anonymous.body.contains(EngineMetrics.Name.enqueued), "no metric is shown without the token")
+            #expect(wrongToken.status == 401)
+            #expect(rightToken.status == 200)
+            #expect(rightToken.body.contains(EngineMetrics.Name.enqueued))
+            #expect(try await get(base + "/control/v1/stats").status == 401)
         }
     }
 

@@ -50,13 +50,13 @@ public func which(_ name: String) -> String? {
 }
 
 /// Runs a program to completion and returns its exit status and combined output; `environment` is added to this
-/// process's own.
+/// process's own, and the program reads `standardInput` (nothing when `nil`).
 ///
 /// Waits through `terminationHandler`, never `waitUntilExit()`: blocking a thread of the 2-thread concurrency pool
 /// would starve an in-process sandbox the program talks to. Output goes to a temporary file, not a pipe, so a
-/// chatty program never blocks on a full pipe.
+/// chatty program never blocks on a full pipe; so does the input.
 public func runProgram(
-    _ executable: String, _ arguments: [String], environment: [String: String] = [:]
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:], standardInput: Data? = nil
 ) async throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -68,7 +68,15 @@ public func runProgram(
     let handle = try FileHandle(forWritingTo: output)
     process.standardOutput = handle
     process.standardError = handle
-    process.standardInput = FileHandle.nullDevice
+    if let standardInput {
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("lago-console-\(UUID().uuidString).in")
+        try standardInput.write(to: input)
+        defer { try? FileManager.default.removeItem(at: input) }
+        // The open handle keeps the data readable once the file is removed.
+        process.standardInput = try FileHandle(forReadingFrom: input)
+    } else {
+        process.standardInput = FileHandle.nullDevice
+    }
     let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
         process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
         do {
