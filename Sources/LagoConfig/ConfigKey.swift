@@ -81,6 +81,10 @@ public struct ConfigKey: Sendable, Hashable, CustomStringConvertible {
     public static let relayControlListen = ConfigKey("relay.control_listen")
     /// `relay.control_allow_remote`
     public static let relayControlAllowRemote = ConfigKey("relay.control_allow_remote")
+    /// `relay.dedup_window_seconds`
+    public static let relayDedupWindowSeconds = ConfigKey("relay.dedup_window_seconds")
+    /// `relay.dedup_max_entries`
+    public static let relayDedupMaxEntries = ConfigKey("relay.dedup_max_entries")
     /// `ui.no_color`
     public static let uiNoColor = ConfigKey("ui.no_color")
     /// `ui.readonly`
@@ -408,6 +412,18 @@ extension KeySpec {
             .relayControlAllowRemote,
             \.relay.controlAllowRemote,
             "Allow a control_listen that is not loopback; /metrics then needs the control token too."
+        ),
+        double(
+            .relayDedupWindowSeconds,
+            \.relay.dedupWindowSeconds,
+            0...(366 * 86_400),
+            "How long the relay remembers an event's (subscription, transaction id) to refuse a re-sent copy."
+        ),
+        integer(
+            .relayDedupMaxEntries,
+            \.relay.dedupMaxEntries,
+            1_000...100_000_000,
+            "The most ids the relay's dedup index keeps (about 100 bytes of spool each); the oldest go first."
         ),
     ]
 

@@ -139,12 +139,20 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         /// can send, flush and discard events, so it is loopback-only unless this is set; when it is set,
         /// `/metrics` requires the control token as well.
         public var controlAllowRemote: Bool
+        /// `relay.dedup_window_seconds`: an event the relay spooled or delivered this recently is refused when a
+        /// client sends its (subscription, transaction id) again, with Lago's own 422 `value_already_exist`.
+        public var dedupWindowSeconds: Double
+        /// `relay.dedup_max_entries`: the most (subscription, transaction id) pairs the dedup index keeps.
+        public var dedupMaxEntries: Int
 
         /// Creates the section; every argument defaults to the built-in default.
         public init(
             listen: String = "127.0.0.1:8787", token: String = "", maxBodyBytes: Int = 1024 * 1024,
-            controlListen: String = "127.0.0.1:8788", controlAllowRemote: Bool = false
+            controlListen: String = "127.0.0.1:8788", controlAllowRemote: Bool = false,
+            dedupWindowSeconds: Double = 7 * 86_400, dedupMaxEntries: Int = 1_000_000
         ) {
+            self.dedupWindowSeconds = dedupWindowSeconds
+            self.dedupMaxEntries = dedupMaxEntries
             self.listen = listen
             self.token = token
             self.maxBodyBytes = maxBodyBytes

@@ -120,7 +120,7 @@ struct ConsoleRuntime {
         try? FileManager.default.createDirectory(
             atPath: URL(fileURLWithPath: spoolPath).deletingLastPathComponent().path,
             withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return EngineConfiguration(
+        var engine = EngineConfiguration(
             spoolPath: spoolPath,
             flushInterval: configuration.engine.flushInterval,
             maxBatchSize: configuration.engine.maxBatchSize,
@@ -133,6 +133,9 @@ struct ConsoleRuntime {
             defaultSubscription: defaultSubscription,
             metricCodes: configuration.metricCodes.byField
         )
+        engine.dedupWindow = .seconds(configuration.relay.dedupWindowSeconds)
+        engine.dedupMaxEntries = configuration.relay.dedupMaxEntries
+        return engine
     }
 
     private func runConsole(
