@@ -189,8 +189,7 @@ struct ControlRoutes: Sendable {
             try await authorized(request) {
                 let id = try context.parameters.require("id", as: Int64.self)
                 let replay = try await decode(ControlWire.Replay.self, request, context)
-                let transactionID = try await engine.replayDeadLetter(id: id, edit: replay.edit)
-                return Self.json(ControlWire.TransactionIDs(transactionIDs: [transactionID]))
+                return Self.json(try await engine.replayDeadLetter(id: id, edit: replay.edit))
             }
         }
     }

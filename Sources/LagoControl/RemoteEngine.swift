@@ -106,10 +106,8 @@ public final class RemoteEngine: EngineControl {
         }
     }
 
-    public func replayDeadLetter(id: Int64, edit: DeadLetterEdit?) async throws -> String {
-        let ids: ControlWire.TransactionIDs = try await call(
-            .POST, "/dead-letters/\(id)/replay", body: ControlWire.Replay(edit: edit), retryable: false)
-        return ids.transactionIDs.first ?? ""
+    public func replayDeadLetter(id: Int64, edit: DeadLetterEdit?) async throws -> ReplayResult {
+        try await call(.POST, "/dead-letters/\(id)/replay", body: ControlWire.Replay(edit: edit), retryable: false)
     }
 
     public func discardDeadLetter(id: Int64) async throws {

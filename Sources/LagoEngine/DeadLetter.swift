@@ -88,7 +88,8 @@ public struct DeadLetter: Sendable, Hashable, Identifiable, Codable {
     }
 }
 
-/// Changes applied to a dead letter when it is replayed; the transaction id never changes.
+/// Changes applied to a dead letter when it is replayed. Fields equal to the event's own are left as they are
+/// (byte for byte); only what differs is rewritten.
 public struct DeadLetterEdit: Sendable, Hashable, Codable {
     /// A new billable metric code.
     public var code: String?
@@ -96,11 +97,81 @@ public struct DeadLetterEdit: Sendable, Hashable, Codable {
     public var externalSubscriptionID: String?
     /// New properties (replace the old ones entirely).
     public var properties: [String: JSONValue]?
+    /// A new transaction id: the event is then a new one for Lago (replay under it when Lago holds a different
+    /// event under the old id). `nil` keeps the id, so Lago deduplicates a copy it already has.
+    public var transactionID: String?
 
     /// Creates an edit; `nil` fields keep the event's value.
-    public init(code: String? = nil, externalSubscriptionID: String? = nil, properties: [String: JSONValue]? = nil) {
+    public init(
+        code: String? = nil, externalSubscriptionID: String? = nil, properties: [String: JSONValue]? = nil,
+        transactionID: String? = nil
+    ) {
         self.code = code
         self.externalSubscriptionID = externalSubscriptionID
         self.properties = properties
+        self.transactionID = transactionID
+    }
+
+    /// Only the fields that change `event`; `nil` when none does.
+    func changes(to event: EventInput?) -> DeadLetterEdit? {
+        var edit = self
+        if let event {
+            if edit.code == event.code { edit.code = nil }
+            if edit.externalSubscriptionID == event.externalSubscriptionID { edit.externalSubscriptionID = nil }
+            if let properties = edit.properties, JSONValue.object(properties).isNumericallyEqual(.object(event.properties)) {
+                edit.properties = nil
+            }
+            if edit.transactionID == event.transactionID { edit.transactionID = nil }
+        }
+        let empty = edit.code == nil && edit.externalSubscriptionID == nil && edit.properties == nil
+            && edit.transactionID == nil
+        return empty ? nil : edit
+    }
+
+    /// Why the edit cannot be applied (a code or id the console would refuse), or `nil`.
+    var problem: String? {
+        if let code, let problem = EventRules.metricCodeProblem(code) { return "code \(code): \(problem)" }
+        if let id = externalSubscriptionID, let problem = EventRules.identifierProblem(id) {
+            return "external_subscription_id \(id): \(problem)"
+        }
+        if let id = transactionID, let problem = EventRules.identifierProblem(id) {
+            return "transaction_id \(id): \(problem)"
+        }
+        return nil
+    }
+}
+
+/// What replaying a dead letter did (``LagoEngine/replayDeadLetter(id:edit:)``).
+public enum ReplayResult: Sendable, Hashable, Codable {
+    /// Back in the queue (Lago holds no event under its transaction id, or could not be asked: then Lago's answer
+    /// decides as for any event).
+    case queued(transactionID: String)
+    /// Lago already holds this very event (same code, subscription, timestamp, properties and amount): nothing is
+    /// sent; the dead letter is settled as already in Lago.
+    case alreadyInLago(transactionID: String)
+    /// Lago holds a different event under this transaction id: nothing changed. Both are here, with what differs;
+    /// replay with ``DeadLetterEdit/transactionID`` set to bill this one as a new event.
+    case differsInLago(transactionID: String, inLago: LagoEvent, replayed: EventInput, differences: [String])
+
+    /// The transaction id concerned.
+    public var transactionID: String {
+        switch self {
+        case .queued(let id), .alreadyInLago(let id), .differsInLago(let id, _, _, _): id
+        }
+    }
+}
+
+extension JSONValue {
+    /// Equal as JSON values, numbers compared by value (`5` and `5.0` are equal; Lago may store either).
+    func isNumericallyEqual(_ other: JSONValue) -> Bool {
+        switch (self, other) {
+        case (.object(let left), .object(let right)):
+            left.count == right.count
+                && left.allSatisfy { key, value in right[key].map { value.isNumericallyEqual($0) } ?? false }
+        case (.array(let left), .array(let right)):
+            left.count == right.count && zip(left, right).allSatisfy { $0.isNumericallyEqual($1) }
+        default:
+            if let left = doubleValue, let right = other.doubleValue { left == right } else { self == other }
+        }
     }
 }

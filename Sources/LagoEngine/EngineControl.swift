@@ -21,8 +21,9 @@ public protocol EngineControl: Sendable {
     func deadLetters(limit: Int, offset: Int) async throws -> [DeadLetter]
     /// One dead letter.
     func deadLetter(id: Int64) async throws -> DeadLetter?
-    /// Replays a dead letter with the same transaction id; returns it.
-    func replayDeadLetter(id: Int64, edit: DeadLetterEdit?) async throws -> String
+    /// Replays a dead letter after asking Lago what it holds under its transaction id (see
+    /// ``LagoEngine/replayDeadLetter(id:edit:)``).
+    func replayDeadLetter(id: Int64, edit: DeadLetterEdit?) async throws -> ReplayResult
     /// Deletes a dead letter.
     func discardDeadLetter(id: Int64) async throws
     /// Stops sending (events are still accepted).

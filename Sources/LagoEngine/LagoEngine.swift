@@ -498,15 +498,98 @@ public final class LagoEngine: Sendable {
         try await spool.deadLetter(id: id)
     }
 
-    /// Puts a dead letter back in the queue with the same transaction id, optionally with another code,
-    /// subscription or properties; returns the transaction id.
-    /// - Throws: ``EngineError`` `.deadLetterNotFound`, `.invalidEvent`, `.spoolIO`, `.shutDown`.
+    /// Puts a dead letter back in the queue, optionally with another code, subscription, properties or
+    /// transaction id, after asking Lago what it holds under the transaction id (`GET /events/{id}`):
+    ///
+    /// - nothing (or Lago cannot be asked): queued again; it counts its attempts anew, so a `value_already_exist`
+    ///   answer then is a dead letter again, never taken for "already in Lago";
+    /// - this very event: nothing is sent, the dead letter is settled as already in Lago;
+    /// - a different event: nothing changes and both are returned; replay with a new transaction id to bill it.
+    ///
+    /// Only the fields the edit changes are rewritten; every other byte of the event stays as it was.
+    /// - Throws: ``EngineError`` `.deadLetterNotFound`, `.invalidEvent` (an edit the console would refuse),
+    ///   `.spoolIO`, `.shutDown`.
     @discardableResult
-    public func replayDeadLetter(id: Int64, edit: DeadLetterEdit? = nil) async throws -> String {
-        let transactionID = try await spool.replayDeadLetter(id: id, edit: edit, path: configuration.spoolPath)
+    public func replayDeadLetter(id: Int64, edit: DeadLetterEdit? = nil) async throws -> ReplayResult {
+        guard let letter = try await spool.deadLetter(id: id) else {
+            throw EngineError(
+                .deadLetterNotFound, "no dead letter has id \(id) in \(configuration.spoolPath)",
+                path: configuration.spoolPath)
+        }
+        if let problem = edit?.problem { throw EngineError(.invalidEvent, "cannot replay with \(problem)") }
+        let changes = edit?.changes(to: letter.event)
+        if changes?.transactionID == nil, var replayed = letter.event {
+            if let code = changes?.code { replayed.code = code }
+            if let subscription = changes?.externalSubscriptionID { replayed.externalSubscriptionID = subscription }
+            if let properties = changes?.properties { replayed.properties = properties }
+            if let stored = await eventInLago(transactionID: letter.transactionID) {
+                let differences = Self.differences(stored: stored, replayed: replayed)
+                guard differences.isEmpty else {
+                    return .differsInLago(
+                        transactionID: letter.transactionID, inLago: stored, replayed: replayed,
+                        differences: differences)
+                }
+                try await spool.discardDeadLetter(id: id, path: configuration.spoolPath)
+                deadLetterLeft()
+                counters.withLock { $0.alreadyInLago += 1 }
+                metrics.alreadyInLago.increment()
+                broadcaster.publish([letter.transactionID], stage: .alreadyInLago, date: clock.wallNow())
+                return .alreadyInLago(transactionID: letter.transactionID)
+            }
+        }
+        let transactionID = try await spool.replayDeadLetter(id: id, edit: changes, path: configuration.spoolPath)
         deadLetterLeft()
         broadcaster.publish([transactionID], stage: .queued, date: clock.wallNow())
-        return transactionID
+        return .queued(transactionID: transactionID)
+    }
+
+    /// The event Lago holds under `transactionID`, or `nil` when it holds none or cannot be asked (logged).
+    private func eventInLago(transactionID: String) async -> LagoEvent? {
+        do {
+            return try await client.event(transactionID: transactionID)
+        } catch let error as LagoAPIError where error.status == 404 {
+            return nil
+        } catch {
+            logger.warning(
+                "Could not ask Lago for the event before replaying it; queued, Lago's answer decides",
+                metadata: ["transaction_id": "\(transactionID)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// What differs between the event Lago holds and the one about to be replayed, in Lago's field names.
+    static func differences(stored: LagoEvent, replayed: EventInput) -> [String] {
+        var differences: [String] = []
+        if stored.code != replayed.code { differences.append("code: Lago \(stored.code), here \(replayed.code)") }
+        if stored.externalSubscriptionID != replayed.externalSubscriptionID {
+            differences.append(
+                "external_subscription_id: Lago \(stored.externalSubscriptionID ?? "none"), "
+                    + "here \(replayed.externalSubscriptionID ?? "none")")
+        }
+        if let mine = replayed.timestamp, let theirs = LagoDateFormat.parse(stored.timestamp),
+            abs(theirs.timeIntervalSince1970 - mine) >= 0.001
+        {
+            differences.append(
+                "timestamp: Lago \(stored.timestamp), here \(LagoDateFormat.milliseconds(Date(timeIntervalSince1970: mine)))")
+        }
+        for key in Set(stored.properties.keys).union(replayed.properties.keys).sorted() {
+            let theirs = stored.properties[key]
+            let mine = replayed.properties[key]
+            guard let theirs, let mine, theirs.isNumericallyEqual(mine) else {
+                if theirs == nil && mine == nil { continue }
+                differences.append(
+                    "properties.\(key): Lago \(theirs?.jsonText ?? "absent"), here \(mine?.jsonText ?? "absent")")
+                continue
+            }
+        }
+        let amounts = (stored.preciseTotalAmountCents.flatMap { Decimal(string: $0) },
+            replayed.preciseTotalAmountCents.flatMap { Decimal(string: $0) })
+        if amounts.0 != amounts.1 {
+            differences.append(
+                "precise_total_amount_cents: Lago \(stored.preciseTotalAmountCents ?? "none"), "
+                    + "here \(replayed.preciseTotalAmountCents ?? "none")")
+        }
+        return differences
     }
 
     /// Deletes a dead letter for good.

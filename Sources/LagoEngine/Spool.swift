@@ -731,26 +731,48 @@ final class Spool: Sendable {
         }
     }
 
-    /// Moves a dead letter back into the queue (same transaction id, optionally edited); returns the new row's
-    /// transaction id.
+    /// Moves a dead letter back into the queue, optionally edited; returns the new row's transaction id.
+    ///
+    /// SQLite's `json_set` rewrites only the edited fields: every other byte of the event (its numerals, its
+    /// timestamp) stays as it was. The row counts its attempts anew: its earlier requests had a final answer.
     func replayDeadLetter(id: Int64, edit: DeadLetterEdit?, path: String) async throws -> String {
-        try await perform(appendedRows: 1, appendedBytes: 0, isolated: true) { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]) else {
+        var assignments: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let code = edit?.code {
+            assignments.append("'$.code', ?")
+            arguments.append(code)
+        }
+        if let subscription = edit?.externalSubscriptionID {
+            assignments.append("'$.external_subscription_id', ?")
+            arguments.append(subscription)
+        }
+        if let properties = edit?.properties {
+            var text: [UInt8] = []
+            try EventJSON.appendValue(.object(properties), to: &text)
+            assignments.append("'$.properties', json(?)")
+            arguments.append(String(decoding: text, as: UTF8.self))
+        }
+        if let transactionID = edit?.transactionID {
+            assignments.append("'$.transaction_id', ?")
+            arguments.append(transactionID)
+        }
+        let bodySQL =
+            assignments.isEmpty
+            ? "body" : "CAST(json_set(CAST(body AS TEXT), \(assignments.joined(separator: ", "))) AS BLOB)"
+        let setArguments = StatementArguments(arguments)
+        return try await perform(appendedRows: 1, appendedBytes: 0, isolated: true) { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT transaction_id, \(bodySQL) AS body, enqueued_at FROM dead_letters WHERE id = ?",
+                    arguments: setArguments + [id])
+            else {
                 throw EngineError(.deadLetterNotFound, "no dead letter has id \(id) in \(path)", path: path)
             }
-            var body: Data = row["body"]
-            let transactionID: String = row["transaction_id"]
-            if let edit, edit.code != nil || edit.externalSubscriptionID != nil || edit.properties != nil {
-                var event = try JSONDecoder().decode(EventInput.self, from: body)
-                if let code = edit.code { event.code = code }
-                if let subscription = edit.externalSubscriptionID { event.externalSubscriptionID = subscription }
-                if let properties = edit.properties { event.properties = properties }
-                event.transactionID = transactionID
-                body = Data(try EventJSON.encode(event))
-            }
+            let body: Data = row["body"]
+            let transactionID = edit?.transactionID ?? (row["transaction_id"] as String)
             try db.execute(
-                sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, ?)",
-                arguments: [transactionID, body, row["enqueued_at"] as Double, row["attempts"] as Int])
+                sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, 0)",
+                arguments: [transactionID, body, row["enqueued_at"] as Double])
             try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
             return transactionID
         }

@@ -504,10 +504,22 @@ final class ConsoleSession: Sendable {
         case .replayDeadLetter(let id, let edits):
             guard let number = Int64(id) else { return }
             let edit = edits.map {
-                DeadLetterEdit(code: $0.code, externalSubscriptionID: $0.externalSubscriptionID, properties: $0.properties)
+                DeadLetterEdit(
+                    code: $0.code, externalSubscriptionID: $0.externalSubscriptionID, properties: $0.properties,
+                    transactionID: $0.transactionID)
             }
-            let transactionID = try await engine.replayDeadLetter(id: number, edit: edit)
-            post(.operationSucceeded("replayed \(transactionID)"))
+            switch try await engine.replayDeadLetter(id: number, edit: edit) {
+            case .queued(let transactionID):
+                post(.operationSucceeded("replayed \(transactionID)"))
+            case .alreadyInLago(let transactionID):
+                post(.operationSucceeded("already in Lago: \(transactionID) is stored there exactly as here, nothing sent"))
+            case .differsInLago(let transactionID, _, _, let differences):
+                post(
+                    .operationFailed(
+                        "not replayed: Lago holds a different event under \(transactionID) ("
+                            + differences.joined(separator: "; ")
+                            + "); e edits it: give a new transaction id to bill this one"))
+            }
         case .discardDeadLetter(let id):
             guard let number = Int64(id) else { return }
             try await engine.discardDeadLetter(id: number)

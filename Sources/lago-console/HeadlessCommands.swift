@@ -444,6 +444,8 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Argument(help: "The dead letter's id (from list).") var id: Int64
         @Option(help: "Replace the metric code.") var code: String?
         @Option(help: "Replace the subscription.") var subscription: String?
+        @Option(help: "Replay under another transaction id (a new event for Lago).") var transactionID: String?
+        @Flag(help: "Print the result as JSON.") var json = false
 
         func validate() throws {
             if let code, let problem = EventRules.metricCodeProblem(code) {
@@ -452,19 +454,35 @@ struct DeadLettersCommand: AsyncParsableCommand {
             if let subscription, let problem = EventRules.identifierProblem(subscription) {
                 throw ValidationError("--subscription \(subscription): \(problem)")
             }
+            if let transactionID, let problem = EventRules.identifierProblem(transactionID) {
+                throw ValidationError("--transaction-id \(transactionID): \(problem)")
+            }
         }
 
         func run() async throws {
-            let edit = code == nil && subscription == nil
-                ? nil : DeadLetterEdit(code: code, externalSubscriptionID: subscription)
-            let transactionID = try await withHeadlessEngine(global: global, start: false) { engine, _ in
+            let edit = code == nil && subscription == nil && transactionID == nil
+                ? nil : DeadLetterEdit(code: code, externalSubscriptionID: subscription, transactionID: transactionID)
+            let result = try await withHeadlessEngine(global: global, start: false) { engine, _ in
                 do {
                     return try await engine.replayDeadLetter(id: id, edit: edit)
                 } catch {
                     throw ConsoleFailure(description: "\(error)")
                 }
             }
-            print("queued again: \(transactionID)")
+            if json { try printJSON(result) } else { print(Self.describe(result)) }
+            if case .differsInLago = result { throw ExitCode(1) }
+        }
+
+        /// One paragraph for the operator.
+        static func describe(_ result: ReplayResult) -> String {
+            switch result {
+            case .queued(let id): return "queued again: \(id)"
+            case .alreadyInLago(let id): return "already in Lago: \(id) is stored there exactly as here; nothing sent"
+            case .differsInLago(let id, _, _, let differences):
+                return "not replayed: Lago holds a different event under \(id):\n  "
+                    + differences.joined(separator: "\n  ")
+                    + "\nreplay with --transaction-id NEW to bill this one as a new event"
+            }
         }
     }
 

@@ -341,7 +341,7 @@ import Testing
     @Test func editAndReplayIsValidated() {
         var state = Fixture.busy()
         state.press(.char("3"), .char("e"))
-        state.press(.ctrl("u"))
+        state.press(.tab, .ctrl("u"))
         state.type("bad code")
         state.press(.tab, .tab, .ctrl("u"))
         state.type("[1]")
@@ -350,9 +350,9 @@ import Testing
             Issue.record("form closed")
             return
         }
-        #expect(form.errors[0] != nil)
-        #expect(form.errors[2] == "properties must be a JSON object {…}")
-        #expect(form.focused == 0)
+        #expect(form.errors[1] != nil)
+        #expect(form.errors[3] == "properties must be a JSON object {…}")
+        #expect(form.focused == 1)
         state.press(.ctrl("u"))
         state.type("llm_output_tokens")
         state.press(.tab, .tab, .ctrl("u"))
@@ -365,6 +365,19 @@ import Testing
                         code: "llm_output_tokens", externalSubscriptionID: "sub_globex_team",
                         properties: ["tokens": 5]))
             ])
+    }
+
+    @Test func editAndReplayUnderANewTransactionID() {
+        var state = Fixture.busy()
+        state.press(.char("3"), .char("e"))
+        state.press(.ctrl("u"))
+        #expect(state.press(.enter).isEmpty, "a transaction id is required")
+        state.type("retry-2")
+        guard case .replayDeadLetter(_, let edits?) = state.press(.enter).first else {
+            Issue.record("no replay")
+            return
+        }
+        #expect(edits.transactionID == "retry-2")
     }
 
     @Test func retryNowOnlyWhenBlocked() {

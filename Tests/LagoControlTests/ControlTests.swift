@@ -165,9 +165,10 @@ struct ControlTests {
             #expect(try await remote.deadLetter(id: 999_999) == nil)
             let replayed = try await remote.replayDeadLetter(
                 id: first.id, edit: DeadLetterEdit(code: "llm_input_tokens"))
-            #expect(replayed == first.transactionID)
+            #expect(replayed == .queued(transactionID: first.transactionID))
             _ = try await remote.flush(deadline: .seconds(10))
-            #expect(sandbox.events().contains { $0.transactionID == replayed && $0.code == "llm_input_tokens" })
+            #expect(
+                sandbox.events().contains { $0.transactionID == replayed.transactionID && $0.code == "llm_input_tokens" })
             try await remote.discardDeadLetter(id: letters[1].id)
             #expect(try await remote.deadLetters(limit: 10, offset: 0).isEmpty)
             await #expect(throws: EngineError.self) { try await remote.discardDeadLetter(id: letters[1].id) }

@@ -300,7 +300,7 @@ import Testing
             #expect(shown.payload.contains(#""transaction_id":"ev-1""#))
             #expect(shown.reason.message.contains("value_is_mandatory"))
             let replayed = try await engine.replayDeadLetter(id: shown.id, edit: DeadLetterEdit(code: "llm_input_tokens"))
-            #expect(replayed == "ev-1")
+            #expect(replayed == .queued(transactionID: "ev-1"))
             try await engine.discardDeadLetter(id: letters[1].id)
             _ = await engine.flush(deadline: .seconds(10))
             letters = try await engine.deadLetters()

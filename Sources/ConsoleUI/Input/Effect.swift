@@ -92,11 +92,16 @@ public struct DeadLetterEdits: Sendable, Hashable {
     public var externalSubscriptionID: String?
     /// The properties.
     public var properties: [String: JSONValue]
+    /// A new transaction id (`nil`: keep it, so Lago deduplicates a copy it already holds).
+    public var transactionID: String?
 
     /// Creates edits.
-    public init(code: String, externalSubscriptionID: String?, properties: [String: JSONValue]) {
+    public init(
+        code: String, externalSubscriptionID: String?, properties: [String: JSONValue], transactionID: String? = nil
+    ) {
         self.code = code
         self.externalSubscriptionID = externalSubscriptionID
         self.properties = properties
+        self.transactionID = transactionID
     }
 }

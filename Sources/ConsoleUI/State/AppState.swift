@@ -133,7 +133,7 @@ struct ReplayForm: Sendable {
     var fields: [TextField]
     var focused = 0
     var errors: [Int: String] = [:]
-    static let labels = ["code", "subscription", "properties"]
+    static let labels = ["transaction", "code", "subscription", "properties"]
 }
 
 enum LoadState<Value: Sendable>: Sendable {

@@ -143,7 +143,8 @@ extension AppState {
         case .editAndReplay:
             if let letter = selectedDeadLetter {
                 let fields = [
-                    TextField(letter.event.code), TextField(letter.event.externalSubscriptionID ?? ""),
+                    TextField(letter.event.transactionID), TextField(letter.event.code),
+                    TextField(letter.event.externalSubscriptionID ?? ""),
                     TextField(JSONValue.object(letter.event.properties).jsonText),
                 ]
                 overlay = .replayForm(
@@ -495,13 +496,16 @@ extension AppState {
     mutating func submitReplayForm() -> [Effect] {
         guard case .replayForm(var form) = overlay else { return [] }
         form.errors = [:]
-        let code = form.fields[0].text.trimmingCharacters(in: .whitespaces)
-        if let problem = ConsoleValidation.metricCodeProblem(code) { form.errors[0] = problem }
-        let subscription = form.fields[1].text.trimmingCharacters(in: .whitespaces)
+        let transactionID = form.fields[0].text.trimmingCharacters(in: .whitespaces)
+        if let problem = EventRules.identifierProblem(transactionID) { form.errors[0] = problem }
+        let code = form.fields[1].text.trimmingCharacters(in: .whitespaces)
+        if let problem = ConsoleValidation.metricCodeProblem(code) { form.errors[1] = problem }
+        let subscription = form.fields[2].text.trimmingCharacters(in: .whitespaces)
+        if !subscription.isEmpty, let problem = EventRules.identifierProblem(subscription) { form.errors[2] = problem }
         var properties: [String: JSONValue] = [:]
-        switch ConsoleValidation.parseProperties(form.fields[2].text) {
+        switch ConsoleValidation.parseProperties(form.fields[3].text) {
         case .success(let parsed): properties = parsed
-        case .failure(let error): form.errors[2] = error.message
+        case .failure(let error): form.errors[3] = error.message
         }
         if let first = form.errors.keys.min() {
             form.focused = first
@@ -511,7 +515,8 @@ extension AppState {
         overlay = nil
         show("replaying \(form.transactionID) with edits…")
         let edits = DeadLetterEdits(
-            code: code, externalSubscriptionID: subscription.isEmpty ? nil : subscription, properties: properties)
+            code: code, externalSubscriptionID: subscription.isEmpty ? nil : subscription, properties: properties,
+            transactionID: transactionID == form.transactionID ? nil : transactionID)
         return [.replayDeadLetter(id: form.deadLetterID, edits: edits)]
     }
 

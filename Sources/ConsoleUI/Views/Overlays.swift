@@ -374,10 +374,8 @@ extension Renderer {
         guard inner.height > 0 else { return }
         var y = inner.y + 1
         line(
-            [
-                Span(padded("transaction", toWidth: 14), theme.label), Span(form.transactionID, theme.title),
-                Span("  (kept: Lago deduplicates by it)", theme.dim),
-            ], in: inner, y: y, indent: 2)
+            [Span("same transaction id: Lago deduplicates; a new one bills a new event", theme.dim)],
+            in: inner, y: y, indent: 2)
         y += 2
         for (index, field) in form.fields.enumerated() {
             let focused = index == form.focused

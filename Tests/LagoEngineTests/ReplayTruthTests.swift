@@ -1,0 +1,125 @@
+import Foundation
+import LagoAPI
+import LagoEngine
+import LagoSandbox
+import Testing
+
+/// Replaying a dead letter asks Lago what it holds first, and an edit rewrites only what it changes.
+@Suite(.serialized) struct ReplayTruthTests {
+    private func storeDirectly(_ sandbox: Sandbox, _ event: EventInput) async throws {
+        let client = LagoClient(
+            configuration: LagoClientConfiguration(
+                baseURL: try LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey))
+        _ = try await client.createEvent(event)
+        try await client.shutdown()
+    }
+
+    private func duplicate(_ id: String, value: Int64, timestamp: Double = 1_764_000_000) -> EventInput {
+        EventInput(
+            transactionID: id, externalSubscriptionID: SandboxSeed.subscriptionExternalID, code: "llm_input_tokens",
+            timestamp: timestamp, properties: ["value": .integer(value)])
+    }
+
+    @Test func aDuplicateOfADifferentEventIsShownNotTakenForAlreadyInLago() async throws {
+        let directory = try TemporaryDirectory()
+        try await Sandbox.withRunning { sandbox in
+            try await storeDirectly(sandbox, duplicate("dup-1", value: 5))
+            let engine = try makeEngine(testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox)
+            engine.start()
+            try await engine.enqueue(duplicate("dup-1", value: 7))
+            #expect(await engine.flush(deadline: .seconds(10)).dead == 1)
+            let letter = try #require(try await engine.deadLetters().first)
+
+            let result = try await engine.replayDeadLetter(id: letter.id)
+            guard case .differsInLago(let id, let inLago, let replayed, let differences) = result else {
+                Issue.record("expected differsInLago, got \(result)")
+                return
+            }
+            #expect(id == "dup-1" && inLago.properties["value"] == 5 && replayed.properties["value"] == 7)
+            #expect(differences == ["properties.value: Lago 5, here 7"])
+            #expect(await engine.stats().dead == 1, "nothing changed")
+            #expect(await engine.stats().alreadyInLago == 0)
+
+            // Under a new transaction id it is a new event, and Lago bills it.
+            let renamed = try await engine.replayDeadLetter(id: letter.id, edit: DeadLetterEdit(transactionID: "dup-1-b"))
+            #expect(renamed == .queued(transactionID: "dup-1-b"))
+            #expect(await engine.flush(deadline: .seconds(10)).pending == 0)
+            let stored = sandbox.events().first { $0.transactionID == "dup-1-b" }
+            #expect(stored?.properties["value"] == 7)
+            #expect(await engine.stats().dead == 0)
+            await engine.shutdown()
+        }
+    }
+
+    @Test func aReplayOfAnEventLagoHoldsAlreadyIsSettledWithoutSending() async throws {
+        let directory = try TemporaryDirectory()
+        try await Sandbox.withRunning { sandbox in
+            try await storeDirectly(sandbox, duplicate("same-1", value: 5))
+            let engine = try makeEngine(testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox)
+            engine.start()
+            try await engine.enqueue(duplicate("same-1", value: 5))
+            #expect(await engine.flush(deadline: .seconds(10)).dead == 1)
+            let letter = try #require(try await engine.deadLetters().first)
+            let requests = sandbox.stats().requests(status: 422)
+            #expect(try await engine.replayDeadLetter(id: letter.id) == .alreadyInLago(transactionID: "same-1"))
+            let stats = await engine.stats()
+            #expect(stats.dead == 0 && stats.alreadyInLago == 1 && stats.pending == 0)
+            _ = await engine.flush(deadline: .seconds(5))
+            #expect(sandbox.stats().requests(status: 422) == requests, "nothing was sent again")
+            #expect(sandbox.events().filter { $0.transactionID == "same-1" }.count == 1)
+            await engine.shutdown()
+        }
+    }
+
+    @Test func anEditRewritesOnlyWhatItChanges() async throws {
+        let directory = try TemporaryDirectory()
+        try await Sandbox.withRunning { sandbox in
+            try sandbox.addBillableMetric(
+                code: "needs_x", name: "Needs x", fieldName: "value", expression: "event.properties.x * 2")
+            sandbox.recordEventRequestBodies()
+            let engine = try makeEngine(testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox)
+            engine.start()
+            let properties = #"{"value":12345678901234567890,"ratio":0.30000000000000004,"zero":-0.0}"#
+            let body = #"{"transaction_id":"exact-1","external_subscription_id":"sub_sandbox","code":"needs_x","#
+                + #""timestamp":1764000000.123456,"properties":\#(properties)}"#
+            _ = try await engine.enqueue(
+                encoded: [
+                    EncodedEvent(
+                        event: EventInput(
+                            transactionID: "exact-1", externalSubscriptionID: "sub_sandbox", code: "needs_x",
+                            timestamp: 1_764_000_000.123456),
+                        body: Array(body.utf8))
+                ], deduplicate: false)
+            #expect(await engine.flush(deadline: .seconds(10)).dead == 1)
+            let letter = try #require(try await engine.deadLetters().first)
+            // The console's form sends every field back; only the code differs.
+            let edit = DeadLetterEdit(
+                code: "llm_input_tokens", externalSubscriptionID: "sub_sandbox", properties: letter.event?.properties)
+            #expect(try await engine.replayDeadLetter(id: letter.id, edit: edit) == .queued(transactionID: "exact-1"))
+            #expect(await engine.flush(deadline: .seconds(10)).pending == 0)
+            let sent = sandbox.eventRequestBodies().map { String(decoding: $0, as: UTF8.self) }
+            let last = try #require(sent.last)
+            #expect(last.contains(#""properties":\#(properties)"#), "\(last)")
+            #expect(last.contains(#""timestamp":1764000000.123456"#), "\(last)")
+            #expect(last.contains(#""code":"llm_input_tokens""#), "\(last)")
+            await engine.shutdown()
+        }
+    }
+
+    @Test func anEditTheConsoleWouldRefuseIsRefused() async throws {
+        let directory = try TemporaryDirectory()
+        try await Sandbox.withRunning { sandbox in
+            try await storeDirectly(sandbox, duplicate("bad-1", value: 1))
+            let engine = try makeEngine(testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox)
+            engine.start()
+            try await engine.enqueue(duplicate("bad-1", value: 2))
+            _ = await engine.flush(deadline: .seconds(10))
+            let letter = try #require(try await engine.deadLetters().first)
+            await #expect(throws: EngineError.self) {
+                try await engine.replayDeadLetter(id: letter.id, edit: DeadLetterEdit(code: "bad code"))
+            }
+            #expect(await engine.stats().dead == 1)
+            await engine.shutdown()
+        }
+    }
+}
