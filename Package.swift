@@ -101,6 +101,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ConsoleBridge",
+            dependencies: ["ConsoleUI", "LagoEngine", "LagoAPI"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "HTTPServing",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -146,8 +151,8 @@ let package = Package(
         .executableTarget(
             name: "lago-console",
             dependencies: [
-                "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "Terminal", "LagoBench", "LagoRelay",
-                "LagoControl",
+                "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "ConsoleBridge", "Terminal", "LagoBench",
+                "LagoRelay", "LagoControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -201,6 +206,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "ConsoleBridgeTests", dependencies: ["ConsoleBridge", "ConsoleUI", "LagoEngine", "LagoAPI"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoConfigTests",
             dependencies: ["LagoConfig", "TestSupport", .product(name: "TOMLKit", package: "TOMLKit")],

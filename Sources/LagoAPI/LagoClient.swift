@@ -161,17 +161,20 @@ public final class LagoClient: Sendable {
     /// `POST /events/batch` with an encoded body, without decoding the success body: the delivery engine only
     /// needs to know that Lago stored the batch, and skipping the decode keeps the hot path cheap.
     /// - Throws: ``LagoAPIError`` for any non-2xx answer or transport failure.
-    public func deliverBatch(encodedBody: Data) async throws {
+    @discardableResult
+    public func deliverBatch(encodedBody: Data) async throws -> Int {
         try await deliverBatch(encodedBody: ByteBuffer(bytes: encodedBody))
     }
 
     /// ``deliverBatch(encodedBody:)-(Data)`` with the body as bytes (one copy into the request, none more).
+    /// - Returns: the HTTP status of Lago's 2xx answer.
     /// - Throws: ``LagoAPIError`` for any non-2xx answer or transport failure.
-    public func deliverBatch(encodedBody: [UInt8]) async throws {
+    @discardableResult
+    public func deliverBatch(encodedBody: [UInt8]) async throws -> Int {
         try await deliverBatch(encodedBody: ByteBuffer(bytes: encodedBody))
     }
 
-    private func deliverBatch(encodedBody: ByteBuffer) async throws {
+    private func deliverBatch(encodedBody: ByteBuffer) async throws -> Int {
         let summary = LagoRequestSummary(method: "POST", path: "/events/batch")
         // Lago echoes the stored events (~40 KB for 100): read off the connection, not kept, on success.
         let (status, headers, body) = try await perform(
@@ -179,6 +182,7 @@ public final class LagoClient: Sendable {
         guard (200..<300).contains(status) else {
             throw LagoAPIError.httpResponse(status: status, body: body, headers: headers, request: summary)
         }
+        return status
     }
 
     /// `GET /events/{transaction_id}` (the id is percent-encoded).

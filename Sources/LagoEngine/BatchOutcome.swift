@@ -22,6 +22,10 @@ struct BatchOutcome: Sendable {
     var serverAnswered = false
     /// The error, for stats and logs.
     var error: String?
+    /// The HTTP status Lago answered, if it answered.
+    var httpStatus: Int?
+    /// Lago's answer in its words (`HTTP 200` on success), or the transport failure: shown per event.
+    var answer: String?
 
     /// Why sending stops.
     struct Hold: Sendable, Hashable {

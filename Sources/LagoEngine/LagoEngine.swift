@@ -315,23 +315,29 @@ public final class LagoEngine: Sendable {
                 externalSubscriptionID: encoded.event.externalSubscriptionID)
         }
         try reserve(rows.count)
-        let duplicates: [Int]
+        let result: Spool.AppendResult
         do {
-            duplicates = try await spool.append(
-                rows, dedup: deduplicate ? dedupPolicy(now: enqueuedAt) : nil)
+            result = try await spool.append(rows, dedup: deduplicate ? dedupPolicy(now: enqueuedAt) : nil)
         } catch {
             counters.withLock { $0.reserved -= rows.count }
             throw error
         }
         counters.withLock { $0.reserved -= rows.count }
-        if duplicates.isEmpty, broadcaster.hasSubscribers {
-            let now = clock.wallNow()
-            broadcaster.publish(
-                events.map {
-                    EventLifecycleChange(transactionID: $0.event.transactionID, stage: .queued, date: now, event: $0.event)
-                })
+        switch result {
+        case .duplicates(let indices):
+            return indices
+        case .appended(let ids):
+            if broadcaster.hasSubscribers {
+                let now = clock.wallNow()
+                broadcaster.publish(
+                    zip(events, ids).map { encoded, id in
+                        EventLifecycleChange(
+                            transactionID: encoded.event.transactionID, stage: .queued, date: now, event: encoded.event,
+                            eventID: id)
+                    })
+            }
+            return []
         }
-        return duplicates
     }
 
     private func dedupPolicy(now: Double) -> Spool.Dedup {
@@ -537,9 +543,20 @@ public final class LagoEngine: Sendable {
                 return .alreadyInLago(transactionID: letter.transactionID)
             }
         }
-        let transactionID = try await spool.replayDeadLetter(id: id, edit: changes, path: configuration.spoolPath)
+        let (transactionID, rowID) = try await spool.replayDeadLetter(
+            id: id, edit: changes, path: configuration.spoolPath)
         deadLetterLeft()
-        broadcaster.publish([transactionID], stage: .queued, date: clock.wallNow())
+        var event = letter.event
+        if let changes {
+            if let code = changes.code { event?.code = code }
+            if let subscription = changes.externalSubscriptionID { event?.externalSubscriptionID = subscription }
+            if let properties = changes.properties { event?.properties = properties }
+            event?.transactionID = transactionID
+        }
+        broadcaster.publish([
+            EventLifecycleChange(
+                transactionID: transactionID, stage: .queued, date: clock.wallNow(), event: event, eventID: rowID)
+        ])
         return .queued(transactionID: transactionID)
     }
 
@@ -641,10 +658,17 @@ public final class LagoEngine: Sendable {
                 case .completed(let batchID, let rows, let outcome):
                     if let retry = machine.sendCompleted(batchID: batchID, rows: rows, outcome: outcome, now: now) {
                         metrics.retries.increment()
-                        broadcaster.publish(
-                            rows.map(\.transactionID),
-                            stage: .retryScheduled(attempt: retry.attempt, at: clock.date(of: retry.at), reason: retry.reason),
-                            date: clock.wallNow())
+                        if broadcaster.hasSubscribers {
+                            let stage = EventLifecycleChange.Stage.retryScheduled(
+                                attempt: retry.attempt, at: clock.date(of: retry.at), reason: retry.reason)
+                            let date = clock.wallNow()
+                            broadcaster.publish(
+                                rows.map {
+                                    EventLifecycleChange(
+                                        transactionID: $0.transactionID, stage: stage, date: date, eventID: $0.id,
+                                        httpStatus: outcome.httpStatus, answer: outcome.answer)
+                                })
+                        }
                     }
                 case .tick:
                     if let current = timer, current.at <= now { timer = nil }
@@ -796,19 +820,27 @@ public final class LagoEngine: Sendable {
         for index in rows.indices { rows[index].attemptRecorded = false }
         if broadcaster.hasSubscribers {
             broadcaster.publish(
-                rows.map { EventLifecycleChange(transactionID: $0.transactionID, stage: .inFlight(attempt: $0.attempts), date: wallNow) })
+                rows.map {
+                    EventLifecycleChange(
+                        transactionID: $0.transactionID, stage: .inFlight(attempt: $0.attempts), date: wallNow,
+                        eventID: $0.id, payload: String(decoding: $0.body, as: UTF8.self))
+                })
         }
         let bytes = rows.reduce(0) { $0 + $1.body.count }
         let body = EventJSON.batchBody(rows.lazy.map(\.body), totalBytes: bytes)
         let start = clock.now()
         var failure: (any Error)?
+        var status: Int?
         do {
-            try await client.deliverBatch(encodedBody: body)
+            status = try await client.deliverBatch(encodedBody: body)
         } catch {
             failure = error
+            status = (error as? LagoAPIError)?.status
         }
         let latency = clock.now() - start
         var outcome = BatchOutcome.classify(rows: rows, error: failure, isolated: isolated)
+        outcome.httpStatus = status
+        outcome.answer = failure == nil ? status.map { "HTTP \($0)" } : outcome.error
         let settledAt = clock.wallNow()
         do {
             try await spool.settle(
@@ -879,13 +911,14 @@ public final class LagoEngine: Sendable {
         }
         guard broadcaster.hasSubscribers else { return }
         var changes: [EventLifecycleChange] = []
-        changes += outcome.delivered.map { EventLifecycleChange(transactionID: $0.transactionID, stage: .delivered, date: wallNow) }
-        changes += outcome.alreadyInLago.map {
-            EventLifecycleChange(transactionID: $0.transactionID, stage: .alreadyInLago, date: wallNow)
+        func change(_ row: SpoolRow, _ stage: EventLifecycleChange.Stage) -> EventLifecycleChange {
+            EventLifecycleChange(
+                transactionID: row.transactionID, stage: stage, date: wallNow, eventID: row.id,
+                httpStatus: outcome.httpStatus, answer: outcome.answer)
         }
-        changes += outcome.dead.map {
-            EventLifecycleChange(transactionID: $0.row.transactionID, stage: .dead($0.reason), date: wallNow)
-        }
+        changes += outcome.delivered.map { change($0, .delivered) }
+        changes += outcome.alreadyInLago.map { change($0, .alreadyInLago) }
+        changes += outcome.dead.map { change($0.row, .dead($0.reason)) }
         broadcaster.publish(changes)
     }
 }

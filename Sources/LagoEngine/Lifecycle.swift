@@ -20,15 +20,40 @@ public struct EventLifecycleChange: Sendable, Hashable, Codable {
         case dead(DeadLetterReason)
     }
 
-    /// The event.
+    /// The event's transaction id (several events may share one: another subscription, a replay).
     public var transactionID: String
     /// What happened.
     public var stage: Stage
     /// When.
     public var date: Date
-    /// The event itself, on `.queued` changes from `enqueue` (so a subscriber can show events it did not send);
-    /// `nil` on later stages.
+    /// The event itself, on `.queued` changes (so a subscriber can show events it did not send); `nil` on later
+    /// stages.
     public var event: EventInput? = nil
+    /// The event's row in the spool: one per event, never reused, so two events with the same transaction id are
+    /// told apart (a replay is a new row). `nil` only from engines of earlier releases.
+    public var eventID: Int64? = nil
+    /// The exact JSON object sent, on `.inFlight` changes (a subscriber that joined after `.queued`, or an event
+    /// resumed from the spool, learns the event from it).
+    public var payload: String? = nil
+    /// The HTTP status of Lago's answer to the request that settled or failed the event, if it answered.
+    public var httpStatus: Int? = nil
+    /// Lago's answer in its own words (`HTTP 200`, the error and its details), or the transport failure.
+    public var answer: String? = nil
+
+    /// Creates a change (the engine publishes them; tests and remote engines build them too).
+    public init(
+        transactionID: String, stage: Stage, date: Date, event: EventInput? = nil, eventID: Int64? = nil,
+        payload: String? = nil, httpStatus: Int? = nil, answer: String? = nil
+    ) {
+        self.transactionID = transactionID
+        self.stage = stage
+        self.date = date
+        self.event = event
+        self.eventID = eventID
+        self.payload = payload
+        self.httpStatus = httpStatus
+        self.answer = answer
+    }
 }
 
 /// Fans lifecycle changes out to subscribers with bounded buffers; a full buffer drops the oldest change and

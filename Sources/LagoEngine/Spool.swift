@@ -481,28 +481,36 @@ final class Spool: Sendable {
         var maxEntries: Int
     }
 
+    /// What ``append(_:dedup:)`` did.
+    enum AppendResult: Sendable {
+        /// Committed; the rows' ids, in order.
+        case appended([Int64])
+        /// Nothing appended: these rows (indices) were seen within the dedup window.
+        case duplicates([Int])
+    }
+
     /// Appends events; returns once they are committed.
     ///
     /// With `dedup`, the (subscription, transaction id) of each row that has a subscription is looked up first: if
     /// any was recorded since `dedup.since`, nothing is appended and their indices are returned; otherwise the rows
     /// are appended and their pairs recorded, in the same commit.
     @discardableResult
-    func append(_ rows: [NewSpoolRow], dedup: Dedup? = nil) async throws -> [Int] {
+    func append(_ rows: [NewSpoolRow], dedup: Dedup? = nil) async throws -> AppendResult {
         let bytes = rows.reduce(0) { $0 + $1.body.count }
         if let dedup {
             do {
-                try await perform(appendedRows: rows.count, appendedBytes: bytes, isolated: true) { db in
-                    let duplicates = try self.recordSeen(db, rows, dedup)
-                    guard duplicates.isEmpty else { throw DuplicateRows(indices: duplicates) }
-                    try Spool.insertRows(db, rows)
-                }
+                return .appended(
+                    try await perform(appendedRows: rows.count, appendedBytes: bytes, isolated: true) { db in
+                        let duplicates = try self.recordSeen(db, rows, dedup)
+                        guard duplicates.isEmpty else { throw DuplicateRows(indices: duplicates) }
+                        return try Spool.insertRows(db, rows)
+                    })
             } catch let duplicates as DuplicateRows {
-                return duplicates.indices
+                return .duplicates(duplicates.indices)
             }
-            return []
         }
-        try await perform(appendedRows: rows.count, appendedBytes: bytes) { db in try Spool.insertRows(db, rows) }
-        return []
+        return .appended(
+            try await perform(appendedRows: rows.count, appendedBytes: bytes) { db in try Spool.insertRows(db, rows) })
     }
 
     /// Thrown inside an isolated append so that its savepoint (and the append counts) roll back.
@@ -549,7 +557,8 @@ final class Spool: Sendable {
         return []
     }
 
-    private static func insertRows(_ db: Database, _ rows: [NewSpoolRow]) throws {
+    /// Inserts rows; returns their ids.
+    private static func insertRows(_ db: Database, _ rows: [NewSpoolRow]) throws -> [Int64] {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, ?)")
         // The hot path binds through SQLite's C API on GRDB's prepared statement: no per-row argument array, no
@@ -560,6 +569,8 @@ final class Spool: Sendable {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
         }
+        var ids: [Int64] = []
+        ids.reserveCapacity(rows.count)
         for row in rows {
             let code = Spool.withText(row.transactionID) { id, idLength in
                 row.body.withUnsafeBytes { body in
@@ -577,8 +588,10 @@ final class Spool: Sendable {
             guard code == SQLITE_DONE else {
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
             }
+            ids.append(sqlite3_last_insert_rowid(db.sqliteConnection))
             sqlite3_reset(handle)
         }
+        return ids
     }
 
     /// Calls `body` with a string's UTF-8 bytes and their count (never a null pointer, NUL bytes kept).
@@ -731,11 +744,11 @@ final class Spool: Sendable {
         }
     }
 
-    /// Moves a dead letter back into the queue, optionally edited; returns the new row's transaction id.
+    /// Moves a dead letter back into the queue, optionally edited; returns the new row's transaction id and id.
     ///
     /// SQLite's `json_set` rewrites only the edited fields: every other byte of the event (its numerals, its
     /// timestamp) stays as it was. The row counts its attempts anew: its earlier requests had a final answer.
-    func replayDeadLetter(id: Int64, edit: DeadLetterEdit?, path: String) async throws -> String {
+    func replayDeadLetter(id: Int64, edit: DeadLetterEdit?, path: String) async throws -> (String, Int64) {
         var assignments: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let code = edit?.code {
@@ -773,8 +786,9 @@ final class Spool: Sendable {
             try db.execute(
                 sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, 0)",
                 arguments: [transactionID, body, row["enqueued_at"] as Double])
+            let rowID = db.lastInsertedRowID
             try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
-            return transactionID
+            return (transactionID, rowID)
         }
     }
 

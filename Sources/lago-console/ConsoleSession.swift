@@ -1,3 +1,4 @@
+import ConsoleBridge
 import ConsoleUI
 import Foundation
 import LagoAPI
@@ -22,9 +23,8 @@ final class ConsoleSession: Sendable {
     private let demoTraffic: Bool
     private let inbox: AsyncStream<ConsoleRuntime.Input>
     private let inboxContinuation: AsyncStream<ConsoleRuntime.Input>.Continuation
-    /// What the console knows of events it did not enqueue itself is only the transaction id; events it sent
-    /// (forms, demo traffic) are remembered here so their rows show code, subscription and properties.
-    private let knownEvents = Mutex<[String: EventInput]>([:])
+    /// Engine lifecycle changes → row updates (remembers the events in flight).
+    private let lifecycle = Mutex(LifecycleAdapter())
     /// The metric-code mapping and default subscription new usage is coded with (follows the config store).
     private let coding: Mutex<(metricCodes: [CanonicalField: String], defaultSubscription: String?)>
     private let rateSamples = Mutex<[Double]>([])
@@ -264,46 +264,7 @@ final class ConsoleSession: Sendable {
     }
 
     private func eventUpdate(_ change: EventLifecycleChange) -> EventUpdate {
-        let known = knownEvents.withLock { events -> EventInput? in
-            if let queued = change.event {
-                // Events the console did not send itself (relay clients, earlier runs) are announced with their body.
-                if events.count > 50_000 { events.removeAll(keepingCapacity: true) }
-                events[change.transactionID] = queued
-            }
-            let event = events[change.transactionID]
-            switch change.stage {
-            case .delivered, .alreadyInLago, .dead: events[change.transactionID] = nil
-            default: break
-            }
-            return event
-        }
-        let event = known
-        let state: DeliveryState
-        var attempt: Int?
-        var reason: String?
-        var status: Int?
-        switch change.stage {
-        case .queued: state = .queued
-        case .inFlight(let number):
-            state = .inFlight
-            attempt = number
-        case .delivered: state = .delivered
-        case .alreadyInLago: state = .alreadyInLago
-        case .retryScheduled(let number, _, let why):
-            state = .retrying(attempt: number)
-            attempt = number
-            reason = why
-        case .dead(let deadReason):
-            state = .dead
-            reason = deadReason.message
-            status = deadReason.status
-        }
-        let payload = event.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
-        return EventUpdate(
-            transactionID: change.transactionID, code: event?.code ?? "",
-            externalSubscriptionID: event?.externalSubscriptionID, properties: event?.properties ?? [:],
-            state: state, time: change.date, attempt: attempt, httpStatus: status, reason: reason,
-            payloadJSON: payload)
+        lifecycle.withLock { $0.update(for: change) }
     }
 
     /// Engine stats four times a second (dead letters once a second); the events/s sparkline samples once a second.
@@ -423,13 +384,6 @@ final class ConsoleSession: Sendable {
         String(describing: error)
     }
 
-    private func remember(_ events: [EventInput]) {
-        knownEvents.withLock { known in
-            if known.count > 50_000 { known.removeAll(keepingCapacity: true) }
-            for event in events { known[event.transactionID] = event }
-        }
-    }
-
     private func execute(_ effect: Effect) async throws {
         switch effect {
         case .flush:
@@ -448,7 +402,6 @@ final class ConsoleSession: Sendable {
                 externalSubscriptionID: draft.externalSubscriptionID)
             do {
                 let events = try events(for: record)
-                remember(events)
                 let ids = try await engine.enqueue(events)
                 post(.sendAccepted(transactionIDs: ids))
             } catch {
@@ -459,7 +412,6 @@ final class ConsoleSession: Sendable {
                 transactionID: draft.transactionID ?? "test_" + UUID().uuidString.lowercased(),
                 externalSubscriptionID: draft.externalSubscriptionID ?? coding.withLock { $0.defaultSubscription },
                 code: draft.code, timestamp: draft.timestamp, properties: draft.properties)
-            remember([event])
             do {
                 let id = try await engine.enqueue([event])[0]
                 post(.sendAccepted(transactionIDs: [id]))
@@ -576,7 +528,6 @@ final class ConsoleSession: Sendable {
             }
             let record = UsageRecord(values: values, dimensions: ["model": .string(model), "provider": .string(provider)])
             if let events = try? events(for: record) {
-                remember(events)
                 _ = try? await engine.enqueue(events)
             }
             try? await Task.sleep(for: .milliseconds(Int.random(in: 300...900, using: &random)))

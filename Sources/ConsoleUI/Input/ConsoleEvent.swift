@@ -109,8 +109,11 @@ public enum DeliveryState: Sendable, Hashable {
 
 /// A change in one event's delivery, published by the engine (the wiring maps engine events onto this).
 public struct EventUpdate: Sendable, Hashable {
-    /// The event's idempotency key; updates with the same id update the same row.
+    /// The event's idempotency key.
     public var transactionID: String
+    /// What tells this event from every other: updates with the same key update the same row (the engine's spool
+    /// row id; two events sharing a transaction id are two rows). Defaults to the transaction id.
+    public var key: String
     /// The billable metric code.
     public var code: String
     /// The subscription the event is billed to.
@@ -131,14 +134,19 @@ public struct EventUpdate: Sendable, Hashable {
     public var payloadJSON: String?
     /// Lago's response body, or the transport error.
     public var response: String?
+    /// The event's own timestamp (usage time: when it was accepted, unless its sender gave one).
+    public var timestamp: Date?
 
     /// Creates an update.
     public init(
         transactionID: String, code: String, externalSubscriptionID: String?,
         properties: [String: JSONValue] = [:], state: DeliveryState, time: Date, attempt: Int? = nil,
-        httpStatus: Int? = nil, reason: String? = nil, payloadJSON: String? = nil, response: String? = nil
+        httpStatus: Int? = nil, reason: String? = nil, payloadJSON: String? = nil, response: String? = nil,
+        key: String? = nil, timestamp: Date? = nil
     ) {
+        self.timestamp = timestamp
         self.transactionID = transactionID
+        self.key = key ?? transactionID
         self.code = code
         self.externalSubscriptionID = externalSubscriptionID
         self.properties = properties

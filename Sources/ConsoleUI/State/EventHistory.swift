@@ -21,6 +21,8 @@ public struct EventRecord: Sendable, Hashable {
     public let sequence: Int
     /// The event's idempotency key.
     public var transactionID: String
+    /// What tells this event from the others (``EventUpdate/key``).
+    public let key: String
     /// The billable metric code.
     public var code: String
     /// The subscription billed.
@@ -32,6 +34,8 @@ public struct EventRecord: Sendable, Hashable {
     public var state: DeliveryState
     /// When the console first saw the event.
     public var firstSeen: Date
+    /// The event's timestamp, the usage time Lago bills it at (`nil` until known).
+    public var timestamp: Date?
     /// When the state last changed.
     public var updatedAt: Date
     public var httpStatus: Int?
@@ -48,12 +52,14 @@ public struct EventRecord: Sendable, Hashable {
     init(sequence: Int, update: EventUpdate) {
         self.sequence = sequence
         self.transactionID = update.transactionID
+        self.key = update.key
         self.code = update.code
         self.externalSubscriptionID = update.externalSubscriptionID
         self.properties = update.properties
         self.propertiesSummary = Self.summary(of: update.properties)
         self.state = update.state
         self.firstSeen = update.time
+        self.timestamp = update.timestamp
         self.updatedAt = update.time
         self.httpStatus = update.httpStatus
         self.reason = update.reason
@@ -69,7 +75,8 @@ public struct EventRecord: Sendable, Hashable {
     }
 
     mutating func merge(_ update: EventUpdate) {
-        code = update.code
+        if !update.code.isEmpty { code = update.code }
+        if let timestamp = update.timestamp { self.timestamp = timestamp }
         if update.externalSubscriptionID != nil { externalSubscriptionID = update.externalSubscriptionID }
         if !update.properties.isEmpty && update.properties != properties {
             properties = update.properties
@@ -209,6 +216,9 @@ public struct EventHistory: Sendable {
     public private(set) var nextSequence = 0
     /// Rows dropped because the history was full.
     public private(set) var droppedCount = 0
+    /// The row of each event key.
+    private var sequenceByKey: [String: Int] = [:]
+    /// The newest row of each transaction id.
     private var sequenceByTransaction: [String: Int] = [:]
     /// The active filter.
     public private(set) var filter: EventFilter?
@@ -229,16 +239,16 @@ public struct EventHistory: Sendable {
         return storage[head + sequence - firstSequence]
     }
 
-    /// The row of a transaction id, if kept.
+    /// The newest row of a transaction id, if kept.
     public func record(transactionID: String) -> EventRecord? {
         sequenceByTransaction[transactionID].flatMap { record(sequence: $0) }
     }
 
-    /// Merges updates: a known transaction id updates its row, an unknown one appends a row. Drops the oldest
-    /// rows beyond capacity afterwards.
+    /// Merges updates: a known event key updates its row, an unknown one appends a row (so events sharing a
+    /// transaction id stay distinct rows). Drops the oldest rows beyond capacity afterwards.
     public mutating func apply(_ updates: [EventUpdate]) {
         for update in updates {
-            if let sequence = sequenceByTransaction[update.transactionID],
+            if let sequence = sequenceByKey[update.key],
                 sequence >= firstSequence
             {
                 let index = head + sequence - firstSequence
@@ -251,6 +261,7 @@ public struct EventHistory: Sendable {
             } else {
                 let record = EventRecord(sequence: nextSequence, update: update)
                 storage.append(record)
+                sequenceByKey[update.key] = nextSequence
                 sequenceByTransaction[update.transactionID] = nextSequence
                 if let filter, filter.matches(record) { matches.append(nextSequence) }
                 nextSequence += 1
@@ -304,6 +315,8 @@ public struct EventHistory: Sendable {
             if sequenceByTransaction[transactionID] == storage[index].sequence {
                 sequenceByTransaction[transactionID] = nil
             }
+            let key = storage[index].key
+            if sequenceByKey[key] == storage[index].sequence { sequenceByKey[key] = nil }
         }
         head += excess
         firstSequence += excess

@@ -132,7 +132,8 @@ extension Renderer {
             grid.put(shown, x: column, y: y, style: style, maxWidth: max(0, min(width, maxX - column)))
             column += width + columns.gap
         }
-        cell(Format.clock(record.firstSeen, timeZone), columns.time, theme.dim)
+        // The usage time Lago bills the event at, once known (the time it was accepted, unless its sender gave one).
+        cell(Format.clock(record.timestamp ?? record.firstSeen, timeZone), columns.time, theme.dim)
         let label = columns.state >= 15 ? record.state.label : record.state.shortLabel
         cell(label, columns.state, theme.style(for: record.state))
         cell(record.code, columns.code, base)

@@ -59,6 +59,7 @@ extension AppState {
             "Transaction   \(record.transactionID)",
             "Code          \(record.code)",
             "Subscription  \(record.externalSubscriptionID ?? "—")",
+            "Timestamp     \(record.timestamp.map { Format.dateTime($0, timeZone) } ?? "—")",
             "State         \(record.state.label)" + (record.httpStatus.map { "  (HTTP \($0))" } ?? ""),
             "First seen    \(Format.dateTime(record.firstSeen, timeZone))",
             "Updated       \(Format.dateTime(record.updatedAt, timeZone))",

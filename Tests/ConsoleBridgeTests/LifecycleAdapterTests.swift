@@ -1,0 +1,62 @@
+import ConsoleBridge
+import ConsoleUI
+import Foundation
+import LagoAPI
+import LagoEngine
+import Testing
+
+@Suite struct LifecycleAdapterTests {
+    let date = Date(timeIntervalSince1970: 1_764_000_000)
+
+    func event(_ id: String, subscription: String, value: Int64) -> EventInput {
+        EventInput(
+            transactionID: id, externalSubscriptionID: subscription, code: "llm_input_tokens",
+            timestamp: 1_764_000_000.25, properties: ["value": .integer(value)])
+    }
+
+    @Test func twoEventsSharingATransactionIDAreTwoRows() {
+        var adapter = LifecycleAdapter()
+        var history = EventHistory(capacity: 100)
+        history.apply([
+            adapter.update(
+                for: EventLifecycleChange(
+                    transactionID: "t-1", stage: .queued, date: date, event: event("t-1", subscription: "a", value: 1),
+                    eventID: 1)),
+            adapter.update(
+                for: EventLifecycleChange(
+                    transactionID: "t-1", stage: .queued, date: date, event: event("t-1", subscription: "b", value: 2),
+                    eventID: 2)),
+            adapter.update(
+                for: EventLifecycleChange(
+                    transactionID: "t-1", stage: .delivered, date: date, eventID: 2, httpStatus: 200,
+                    answer: "HTTP 200")),
+        ])
+        #expect(history.count == 2)
+        let first = history.record(sequence: history.firstSequence)
+        let second = history.record(sequence: history.firstSequence + 1)
+        #expect(first?.externalSubscriptionID == "a" && first?.state == .queued)
+        #expect(second?.externalSubscriptionID == "b" && second?.state == .delivered)
+        #expect(second?.response == "HTTP 200" && second?.httpStatus == 200)
+        #expect(first?.timestamp == Date(timeIntervalSince1970: 1_764_000_000.25))
+    }
+
+    @Test func anEventResumedFromTheSpoolIsLearntFromWhatWasSent() {
+        var adapter = LifecycleAdapter()
+        let payload = #"{"transaction_id":"old-1","external_subscription_id":"sub_x","code":"llm_output_tokens","#
+            + #""timestamp":1764000000,"properties":{"value":12345678901234567890}}"#
+        let sent = adapter.update(
+            for: EventLifecycleChange(
+                transactionID: "old-1", stage: .inFlight(attempt: 1), date: date, eventID: 7, payload: payload))
+        #expect(sent.code == "llm_output_tokens" && sent.externalSubscriptionID == "sub_x")
+        #expect(sent.properties["value"] != nil)
+        #expect(sent.payloadJSON == payload, "the detail shows the exact bytes sent")
+        let dead = adapter.update(
+            for: EventLifecycleChange(
+                transactionID: "old-1",
+                stage: .dead(DeadLetterReason(kind: .rejected, status: 422, message: "HTTP 422 validation_errors")),
+                date: date, eventID: 7, httpStatus: 422, answer: #"HTTP 422 Unprocessable Entity (validation_errors)"#))
+        #expect(dead.code == "llm_output_tokens", "still known when it settles")
+        #expect(dead.response?.contains("validation_errors") == true && dead.httpStatus == 422)
+        #expect(adapter.rememberedCount == 0, "settled events are forgotten")
+    }
+}
