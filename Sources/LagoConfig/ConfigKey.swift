@@ -71,6 +71,8 @@ public struct ConfigKey: Sendable, Hashable, CustomStringConvertible {
     public static let engineMaxRetryBackoffSeconds = ConfigKey("engine.max_retry_backoff_seconds")
     /// `engine.max_event_age_seconds`
     public static let engineMaxEventAgeSeconds = ConfigKey("engine.max_event_age_seconds")
+    /// `engine.spool_sync`
+    public static let engineSpoolSync = ConfigKey("engine.spool_sync")
     /// `relay.listen`
     public static let relayListen = ConfigKey("relay.listen")
     /// `relay.token`
@@ -379,6 +381,12 @@ extension KeySpec {
             \.engine.maxEventAgeSeconds,
             0...(366 * 86_400),
             "Events older than this are dead-lettered; 0 means they never expire."
+        ),
+        string(
+            .engineSpoolSync,
+            \.engine.spoolSync,
+            "normal: an acknowledged event survives a crash of the process; full: it also survives power loss.",
+            check: { ["normal", "full"].contains($0) ? nil : "must be normal or full" }
         ),
     ]
 

@@ -87,6 +87,9 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         /// `engine.max_event_age_seconds`: events older than this are dead-lettered instead of sent; 0 means they
         /// never expire.
         public var maxEventAgeSeconds: Double
+        /// `engine.spool_sync`: `normal` (an acknowledged event survives a crash of the process) or `full` (it also
+        /// survives power loss: one fsync per group commit).
+        public var spoolSync: String = "normal"
 
         /// Creates the section; every argument defaults to the built-in default.
         public init(

@@ -130,6 +130,7 @@ struct ConsoleRuntime {
             requestTimeout: configuration.engine.requestTimeout,
             maxRetryBackoff: configuration.engine.maxRetryBackoff,
             maxEventAge: configuration.engine.maxEventAge,
+            synchronousMode: configuration.engine.spoolSync == "full" ? .full : .normal,
             defaultSubscription: defaultSubscription,
             metricCodes: configuration.metricCodes.byField
         )

@@ -311,3 +311,22 @@ struct ConfigValidationTests {
         #expect(error.description == "metric_codes.reasoning: must contain only letters, digits, '_', '-' and '.'")
     }
 }
+
+@Suite("engine.spool_sync")
+struct SpoolSyncKeyTests {
+    @Test("normal or full; anything else names the key and line")
+    func spoolSync() async throws {
+        try await withTemporaryDirectory { folder in
+            let path = "\(folder)/config.toml"
+            try writeFile(path, "[engine]\nspool_sync = \"full\"\n")
+            let store = try ConfigStore(path: path, environment: isolatedEnvironment(home: folder))
+            #expect(store.configuration.engine.spoolSync == "full")
+            try writeFile(path, "[engine]\nspool_sync = \"always\"\n")
+            let error = try #require(throws: ConfigError.self) {
+                try ConfigStore(path: path, environment: isolatedEnvironment(home: folder))
+            }
+            #expect(error.key == "engine.spool_sync" && error.line == 2)
+            #expect(error.description.contains("must be normal or full"))
+        }
+    }
+}
