@@ -14,6 +14,9 @@ public struct DeadLetterReason: Sendable, Hashable, Codable, CustomStringConvert
         public static let requestRefused = Kind(rawValue: "request_refused")
         /// The event waited longer than ``EngineConfiguration/maxEventAge``.
         public static let expired = Kind(rawValue: "expired")
+        /// The spool's copy of the event no longer matches the checksum stored with it (damaged on disk); it was
+        /// never sent.
+        public static let spoolDamaged = Kind(rawValue: "spool_damaged")
 
         public var description: String { rawValue }
     }
