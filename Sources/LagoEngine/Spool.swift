@@ -596,6 +596,8 @@ final class Spool: Sendable {
     /// Appends events; returns once they are committed.
     func append(_ rows: [NewSpoolRow]) async throws {
         let bytes = rows.reduce(0) { $0 + $1.body.count }
+        // Hashed here, on the caller's thread (producers hash in parallel), not inside the one writer's commit.
+        let checksums = rows.map { Spool.checksum($0.body) }
         try await perform(appendedRows: rows.count, appendedBytes: bytes) { db in
             let statement = try db.cachedStatement(
                 sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum) VALUES (?, ?, ?, ?, ?)")
@@ -607,7 +609,7 @@ final class Spool: Sendable {
                 sqlite3_reset(handle)
                 sqlite3_clear_bindings(handle)
             }
-            for row in rows {
+            for (row, checksum) in zip(rows, checksums) {
                 let code = Spool.withText(row.transactionID) { id, idLength in
                     row.body.withUnsafeBytes { body in
                         sqlite3_bind_text(handle, 1, id, idLength, nil)
@@ -618,7 +620,7 @@ final class Spool: Sendable {
                         }
                         sqlite3_bind_double(handle, 3, row.enqueuedAt)
                         sqlite3_bind_int64(handle, 4, Int64(row.attempts))
-                        sqlite3_bind_int64(handle, 5, Spool.checksum(body))
+                        sqlite3_bind_int64(handle, 5, checksum)
                         return sqlite3_step(handle)
                     }
                 }
