@@ -42,7 +42,12 @@ struct SpoolInspection: Sendable {
         }
         if walSize > 0 {
             // Before the first read: the log's index lives in this connection's memory, no `-shm` file.
-            _ = try? rows(connection, "PRAGMA locking_mode = EXCLUSIVE")
+            let mode = try? rows(connection, "PRAGMA locking_mode = EXCLUSIVE")
+            guard mode == ["exclusive"] else {
+                throw EngineError(
+                    .spoolIO, "the spool \(path) cannot be checked read-only (SQLite refused exclusive locking mode)",
+                    path: path)
+            }
         }
 
         let check: [String]
