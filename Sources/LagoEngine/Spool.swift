@@ -801,6 +801,15 @@ final class Spool: Sendable {
             }
             var body: Data = row["body"]
             let transactionID: String = row["transaction_id"]
+            // A damaged copy is never sent, edited or not: what is left of it cannot be trusted.
+            if Spool.deadLetter(from: row).reason.kind == .spoolDamaged {
+                throw EngineError(
+                    .invalidEvent,
+                    "dead letter \(id) in \(path) holds a damaged copy of event \(transactionID), which is never "
+                        + "sent; send the event again from its source with the same transaction id, then discard "
+                        + "this dead letter",
+                    path: path)
+            }
             if let edit, edit.code != nil || edit.externalSubscriptionID != nil || edit.properties != nil {
                 var event = try JSONDecoder().decode(EventInput.self, from: body)
                 if let code = edit.code { event.code = code }

@@ -1,7 +1,9 @@
 import Foundation
+import InMemoryLogging
 import LagoAPI
 import LagoEngine
 import LagoSandbox
+import Logging
 import Testing
 
 /// The missing-events report after a stop, with real children killed by SIGKILL and a write-ahead log cut short
@@ -106,9 +108,17 @@ import Testing
             let cut = try Self.truncateLog(spool, keeping: 0.5)
             #expect(cut.after < cut.before)
 
-            let after = try Self.engine(spool, sandbox)
+            let logs = InMemoryLogHandler()
+            let after = try LagoEngine(
+                configuration: testConfiguration(spoolPath: spool), baseURL: LagoBaseURL(sandbox.baseURL.absoluteString),
+                apiKey: sandbox.apiKey, logger: Logger(label: "test", factory: { _ in logs }))
             let queued = await after.stats().queued
             #expect(queued < 300, "the cut log lost acknowledged events")
+            #expect(
+                logs.entries.contains { entry in
+                    entry.level == .error && entry.metadata["missing"] == "\(300 - queued)"
+                        && entry.metadata["spool"] == .string(spool)
+                }, "the loss is logged at error level with the spool's path")
             #expect(after.recoveryReport.uncleanStop)
             #expect(after.recoveryReport.missingEvents == 300 - queued)
             #expect(after.recoveryReport.missingEventsAtMost == 300 - queued, "nothing was settled: the count is exact")

@@ -263,6 +263,12 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
             let stored = sandbox.events().map(\.transactionID)
             #expect(!stored.contains("ev-7"), "the damaged event never reached Lago")
             #expect(Set(stored) == Set((1...20).filter { $0 != 7 }.map { "ev-\($0)" }))
+            await #expect {
+                try await second.replayDeadLetter(id: letters[0].id)
+            } throws: { error in
+                guard let error = error as? EngineError, error.kind == .invalidEvent else { return false }
+                return error.message.contains("ev-7") && error.message.contains("damaged") && error.message.contains(path)
+            }
             let errors = logs.entries.filter { $0.level == .error }
             #expect(
                 errors.contains { entry in
