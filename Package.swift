@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // 3.12.3 or later; 4.x is what async-http-client's and Hummingbird's own dependencies already resolve to.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(
@@ -57,8 +59,10 @@ let package = Package(
             dependencies: [
                 "LagoAPI",
                 "LagoConfig",
+                "CSpoolSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -134,6 +138,7 @@ let package = Package(
             dependencies: ["LagoAPI", "LagoConfig"],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CSpoolSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "CNCursesW",
             cSettings: [
@@ -219,6 +224,9 @@ let package = Package(
             dependencies: [
                 "LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig", "LagoBench", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -33,7 +33,7 @@ public struct EngineBenchmarkOptions: Sendable, Codable, Hashable {
     /// Directory for spool files (a temporary one when nil); removed afterwards.
     public var directory: String?
     /// The runs to make: `rss`, `enqueue`, `healthy`, `healthy-single`, `latency`, `resume`, `ingest` (all by
-    /// default).
+    /// default), and `healthy-sync-full` (the healthy run with ``SpoolSynchronousMode/full``; only when named).
     public var parts: Set<String> = ["rss", "enqueue", "healthy", "healthy-single", "latency", "resume", "ingest"]
 
     /// Creates the default options (the figures).
@@ -109,6 +109,10 @@ public struct EngineBenchmarkResult: Sendable, Codable, Hashable {
     public var healthyRunsEventsPerSecond: [Double]?
     /// The same with one event per `enqueue` call (each awaiting its commit).
     public var healthySingleEventProducers: ThroughputFigures?
+    /// The healthy run with `synchronous = FULL` (an fsync per group commit), the median of as many repetitions.
+    public var healthySyncFull: ThroughputFigures?
+    /// Events per second of every repetition of the `synchronous = FULL` run, in the order run.
+    public var healthySyncFullRunsEventsPerSecond: [Double]?
     public var withLatency: [ThroughputFigures]?
     public var resume: ResumeFigures?
     public var memory: MemoryFigures?
@@ -145,20 +149,32 @@ public enum EngineBenchmark {
             result.enqueueLatency = try await measureEnqueueLatency(options, spoolPath: spoolPath())
             result.enqueueLatencySpoolOnly = try await measureSpoolOnlyLatency(options, spoolPath: spoolPath())
         }
-        if parts.contains("healthy") {
-            var runs: [ThroughputFigures] = []
-            for _ in 0..<max(1, options.healthyRepetitions) {
-                runs.append(
+        // With both healthy runs named, their repetitions alternate, so both see the same moments of a shared machine.
+        let modes = [SpoolSynchronousMode.normal, .full].filter {
+            parts.contains($0 == .normal ? "healthy" : "healthy-sync-full")
+        }
+        var runsByMode: [SpoolSynchronousMode: [ThroughputFigures]] = [:]
+        for _ in 0..<(modes.isEmpty ? 0 : max(1, options.healthyRepetitions)) {
+            for mode in modes {
+                runsByMode[mode, default: []].append(
                     try await measureThroughput(
                         events: options.throughputEvents, maxInFlight: options.healthyMaxInFlight, latency: 0,
-                        producers: options.producers, batchSize: options.producerBatchSize, spoolPath: spoolPath()))
+                        producers: options.producers, batchSize: options.producerBatchSize, spoolPath: spoolPath(),
+                        synchronous: mode))
             }
-            result.healthyRunsEventsPerSecond = runs.map(\.eventsPerSecond)
+        }
+        for (mode, runs) in runsByMode {
             // The median; a lost or duplicated event in any run is reported whichever run is the median.
             var median = runs.sorted { $0.eventsPerSecond < $1.eventsPerSecond }[runs.count / 2]
             median.lost = runs.map(\.lost).max() ?? 0
             median.duplicated = runs.map(\.duplicated).max() ?? 0
-            result.healthy = median
+            if mode == .normal {
+                result.healthyRunsEventsPerSecond = runs.map(\.eventsPerSecond)
+                result.healthy = median
+            } else {
+                result.healthySyncFullRunsEventsPerSecond = runs.map(\.eventsPerSecond)
+                result.healthySyncFull = median
+            }
         }
         if parts.contains("healthy-single") {
             result.healthySingleEventProducers = try await measureThroughput(
@@ -199,8 +215,11 @@ public enum EngineBenchmark {
         return result
     }
 
-    static func configuration(spoolPath: String, maxInFlight: Int = 4) -> EngineConfiguration {
+    static func configuration(
+        spoolPath: String, maxInFlight: Int = 4, synchronous: SpoolSynchronousMode = .normal
+    ) -> EngineConfiguration {
         var configuration = EngineConfiguration(spoolPath: spoolPath)
+        configuration.synchronousMode = synchronous
         configuration.maxInFlight = maxInFlight
         configuration.flushInterval = .milliseconds(50)
         configuration.defaultSubscription = SandboxSeed.subscriptionExternalID
@@ -269,11 +288,13 @@ public enum EngineBenchmark {
     }
 
     static func measureThroughput(
-        events: Int, maxInFlight: Int, latency: Int, producers: Int, batchSize: Int, spoolPath: String
+        events: Int, maxInFlight: Int, latency: Int, producers: Int, batchSize: Int, spoolPath: String,
+        synchronous: SpoolSynchronousMode = .normal
     ) async throws -> ThroughputFigures {
         try await Sandbox.withRunning(SandboxOptions()) { sandbox in
             if latency > 0 { sandbox.faults.latency(.milliseconds(latency)) }
-            let engine = try engine(configuration(spoolPath: spoolPath, maxInFlight: maxInFlight), sandbox: sandbox)
+            let engine = try engine(
+                configuration(spoolPath: spoolPath, maxInFlight: maxInFlight, synchronous: synchronous), sandbox: sandbox)
             engine.start()
             let start = ContinuousClock.now
             try await enqueue(engine, count: events, producers: producers, batchSize: batchSize, prefix: "tp")

@@ -16,6 +16,9 @@ public struct DeadLetterReason: Sendable, Hashable, Codable, CustomStringConvert
         public static let expired = Kind(rawValue: "expired")
         /// Sent alone, the event is still larger than the server (or a proxy in front of it) accepts: HTTP 413.
         public static let tooLarge = Kind(rawValue: "too_large")
+        /// The spool's copy of the event no longer matches the checksum stored with it (damaged on disk); it was
+        /// never sent.
+        public static let spoolDamaged = Kind(rawValue: "spool_damaged")
 
         public var description: String { rawValue }
     }

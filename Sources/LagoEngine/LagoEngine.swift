@@ -54,6 +54,9 @@ public enum EncodedEnqueueResult: Sendable, Hashable {
 public final class LagoEngine: Sendable {
     /// The configuration in force (normalised: batch size 1...100 and so on).
     public let configuration: EngineConfiguration
+    /// What opening the spool found about the previous engine's stop: acknowledged events missing after a lost
+    /// write-ahead log (also logged at error level when there are any).
+    public let recoveryReport: SpoolRecoveryReport
 
     private let spool: Spool
     private let lock: SpoolLock
@@ -156,11 +159,12 @@ public final class LagoEngine: Sendable {
         self.configuration = configuration
         let lock = try SpoolLock(spoolPath: configuration.spoolPath)
         do {
-            self.spool = try Spool(path: configuration.spoolPath, synchronous: configuration.synchronousMode)
+            self.spool = try Spool(path: configuration.spoolPath, synchronous: configuration.synchronousMode, lock: lock)
         } catch {
-            lock.release()
+            lock.release(removingCreatedFile: true)
             throw error
         }
+        self.recoveryReport = spool.recoveryReport
         self.lock = lock
         self.client = client
         self.ownsClient = ownsClient
@@ -198,10 +202,35 @@ public final class LagoEngine: Sendable {
             }
             if signal { self.inboxContinuation.yield(.appended) }
         }
+        Self.logRecovery(spool.recoveryReport, path: configuration.spoolPath, logger: logger)
         if spool.openedQueueCount > 0 {
             logger.info(
                 "Resuming delivery from the spool",
                 metadata: ["spool": "\(configuration.spoolPath)", "queued": "\(spool.openedQueueCount)"])
+        }
+    }
+
+    private static func logRecovery(_ report: SpoolRecoveryReport, path: String, logger: Logger) {
+        if report.missingEventsAtMost > 0 {
+            let count =
+                report.missingEvents == report.missingEventsAtMost
+                ? "\(report.missingEvents)" : "\(report.missingEvents) to \(report.missingEventsAtMost)"
+            let message =
+                "\(count) acknowledged event(s) are missing from the spool \(path): they were committed, then lost "
+                + "with the end of its write-ahead log (a power loss or a damaged -wal file) before the spool "
+                + "recorded them delivered or dead-lettered (those in a request at the moment of the stop may have "
+                + "reached Lago). Compare Lago's events with the producers' records for the time before the stop; "
+                + "synchronous mode FULL makes every commit survive power loss"
+            logger.error(
+                "\(message)",
+                metadata: [
+                    "spool": "\(path)", "missing": "\(report.missingEvents)",
+                    "missing_at_most": "\(report.missingEventsAtMost)",
+                ])
+        } else if report.uncleanStop {
+            logger.info(
+                "The previous engine stopped without closing the spool; no acknowledged event is missing",
+                metadata: ["spool": "\(path)"])
         }
     }
 
@@ -780,6 +809,33 @@ public final class LagoEngine: Sendable {
     private func deliver(batchID: Int, rows claimed: [SpoolRow], isolated: Bool, probe: Bool) async {
         var rows = claimed
         let wallNow = clock.wallNow()
+        // A body that no longer matches its checksum was damaged on disk: never sent, dead-lettered loudly.
+        if rows.contains(where: { !$0.isIntact }) {
+            let damaged = rows.filter { !$0.isIntact }
+            let reason = DeadLetterReason(
+                kind: .spoolDamaged,
+                message: "the spool's copy of this event is damaged (its checksum no longer matches); it was not sent")
+            for row in damaged {
+                logger.error(
+                    "A spooled event is damaged on disk and was dead-lettered instead of sent",
+                    metadata: ["transaction_id": "\(row.transactionID)", "spool": "\(configuration.spoolPath)"])
+            }
+            do {
+                try await spool.settle(
+                    SpoolSettlement(dead: damaged.map { ($0, reason) }, deadAt: wallNow.timeIntervalSince1970))
+            } catch {
+                report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
+                return
+            }
+            var outcome = BatchOutcome()
+            outcome.dead = damaged.map { ($0, reason) }
+            record(outcome, latency: nil, error: nil)
+            rows.removeAll { !$0.isIntact }
+            if rows.isEmpty {
+                report(batchID: batchID, rows: [], outcome: BatchOutcome())
+                return
+            }
+        }
         var expired: [SpoolRow] = []
         if let maxAge = configuration.maxEventAge {
             let limit = wallNow.timeIntervalSince1970 - maxAge.seconds

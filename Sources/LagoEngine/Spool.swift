@@ -1,9 +1,15 @@
+import Crypto
 import Dispatch
 import Foundation
 import GRDB
 import GRDBSQLite
 import LagoAPI
 import Synchronization
+
+/// `close(2)`, out of reach by that name inside ``Spool`` (its own `close()` hides it).
+private func closeDescriptor(_ descriptor: Int32) {
+    _ = close(descriptor)
+}
 
 /// One undelivered event as the flusher sees it.
 struct SpoolRow: Sendable, Hashable {
@@ -19,6 +25,25 @@ struct SpoolRow: Sendable, Hashable {
     /// Set on rows fresh from ``Spool/claim(after:maxCount:maxBytes:)``: the coming request is already counted in
     /// `attempts`, on disk too. Cleared once that request is sent, so a retry records its attempt again.
     var attemptRecorded = false
+    /// The checksum stored with the body when it was appended (``Spool/checksum(_:)-([UInt8])``).
+    var checksum: Int64
+
+    /// A row; `checksum` `nil` computes it from `body` (a row built in memory is intact).
+    init(
+        id: Int64, transactionID: String, body: [UInt8], enqueuedAt: Double, attempts: Int, attemptRecorded: Bool = false,
+        checksum: Int64? = nil
+    ) {
+        self.id = id
+        self.transactionID = transactionID
+        self.body = body
+        self.enqueuedAt = enqueuedAt
+        self.attempts = attempts
+        self.attemptRecorded = attemptRecorded
+        self.checksum = checksum ?? Spool.checksum(body)
+    }
+
+    /// The body still has the checksum it was appended with.
+    var isIntact: Bool { Spool.checksum(body) == checksum }
 }
 
 /// An event to append.
@@ -51,19 +76,31 @@ struct SpoolSettlement: Sendable {
 /// Many concurrent producers thus share one commit.
 final class Spool: Sendable {
     static let applicationID: Int32 = 0x4C_41_47_4F  // "LAGO"
-    static let schemaVersion = 1
+    /// 1: events and dead letters. 2: a checksum per event, the `meta` table (spool identity, events ever
+    /// settled) and the relay's `seen` table.
+    static let schemaVersion = 2
 
     let path: String
     /// Undelivered events found when the file was opened.
     let openedQueueCount: Int
     /// Dead letters found when the file was opened.
     let openedDeadLetterCount: Int
+    /// What opening the file found about the previous engine's stop.
+    let recoveryReport: SpoolRecoveryReport
+    /// The spool's random identity (in its `meta` table).
+    let spoolID: UUID
     private let database: DatabaseQueue
     /// Entries in the `seen` table (the relay's dedup index), to bound it without counting rows. Only changed
     /// inside write transactions; a rolled-back group may leave it off by a few, which only moves a prune.
     private let seenCount = Atomic<Int>(0)
     /// Dedup inserts since the last prune of expired entries.
     private let seenInsertsSincePrune = Atomic<Int>(0)
+    /// Where the ``SpoolMark`` goes after each commit (the engine's lock file); none for a spool opened alone.
+    private let lock: SpoolLock?
+    /// Events ever appended and ever settled, as committed (the mark's figures).
+    private let tally: Mutex<(appended: Int64, settled: Int64)>
+    /// Events settled by the transaction under way (only the committing thread touches it).
+    private let settledInTransaction = Mutex<Int64>(0)
     /// Frames in the write-ahead log after the last commit (SQLite's WAL hook writes it).
     private let walFrames = WALFrameCount()
     private let writerQueue = DispatchQueue(label: "lago-engine.spool-writer", qos: .userInitiated)
@@ -108,14 +145,25 @@ final class Spool: Sendable {
     }
 
     /// Opens (or creates) the spool file.
-    /// - Throws: ``EngineError/Kind/spoolUnreadable`` naming the file when it exists but is not a readable spool;
-    ///   nothing is overwritten.
-    init(path: String, synchronous: SpoolSynchronousMode) throws {
+    ///
+    /// An existing file is first checked read-only (``SpoolInspection``: SQLite's `quick_check`, the application id,
+    /// the schema version) and refused untouched when it fails; only then is it opened for writing, given mode
+    /// 0600 and, from schema version 1, migrated. A new file is created with mode 0600 before SQLite opens it (its
+    /// write-ahead log takes the same mode).
+    /// - Parameter lock: the engine's lock on the file: the previous engine's ``SpoolMark`` is read from it for
+    ///   ``recoveryReport``, and this spool writes its own after each commit.
+    /// - Throws: ``EngineError/Kind/spoolUnreadable`` naming the file and what to do when it exists but is not a
+    ///   readable spool; nothing is written to it.
+    init(path: String, synchronous: SpoolSynchronousMode, lock: SpoolLock? = nil) throws {
         self.path = path
+        self.lock = lock
         try Spool.checkHeader(path: path)
-        try Spool.checkExistingFile(path: path)
+        _ = try SpoolInspection.inspect(path: path, newestSchemaVersion: Spool.schemaVersion)
+        try Spool.prepareFileMode(path: path)
         var configuration = Configuration()
-        configuration.journalMode = .wal
+        // Not GRDB's `journalMode = .wal`: its setup writes a table (and drops it) whenever the -wal file is absent
+        // or empty, and sets `synchronous = NORMAL` after `prepareDatabase`, overriding FULL. The journal mode is
+        // set below, once the file passed its check.
         configuration.label = "lago-engine.spool"
         let synchronousPragma = synchronous == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
@@ -126,6 +174,14 @@ final class Spool: Sendable {
         }
         do {
             database = try DatabaseQueue(path: path, configuration: configuration)
+            try database.inDatabase { db in
+                let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                guard mode == "wal" else {
+                    throw EngineError(
+                        .spoolIO, "the spool \(path) cannot use a write-ahead log (journal mode \(mode ?? "?"))",
+                        path: path)
+                }
+            }
             // Checkpoints (copying the log into the file, then an fsync that can take milliseconds) never run inside
             // a commit, which may be on a caller's thread of Swift's small cooperative pool: the hook only notes the
             // log's size (installing it turns SQLite's automatic checkpoints off) and the writer queue checkpoints.
@@ -139,18 +195,30 @@ final class Spool: Sendable {
                         return SQLITE_OK
                     }, frames)
             }
-            (openedQueueCount, openedDeadLetterCount) = try database.inDatabase { db in
-                try Spool.prepareSchema(db, path: path)
+            let opened = try database.inDatabase { db in
+                try Spool.prepareSchema(db, path: path, previousMark: lock?.previousMark)
             }
-            let seen = try database.inDatabase { db in try Spool.prepareSeenIndex(db) }
+            openedQueueCount = opened.queued
+            openedDeadLetterCount = opened.dead
+            recoveryReport = opened.report
+            spoolID = opened.spoolID
+            tally = Mutex((opened.appended, opened.settled))
+            // A file of an earlier release may be 0644, and so may its log; the log exists from here on.
+            for companion in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: companion) {
+                _ = chmod(companion, 0o600)
+            }
+            let seen = try database.inDatabase { db in try Spool.seenIndexSize(db) }
             seenCount.store(seen, ordering: .relaxed)
         } catch let error as EngineError {
             throw error
         } catch {
             throw EngineError(
-                .spoolUnreadable, "the spool \(path) cannot be opened: \(error); the file was left untouched",
+                .spoolUnreadable,
+                "the spool \(path) cannot be opened: \(error). Move it aside and the engine starts a new, empty spool",
                 path: path)
         }
+        lock?.recordOwner()
+        recordMark(open: true)
     }
 
     /// Refuses a file that exists, is not empty and is not SQLite, before SQLite touches it.
@@ -167,40 +235,37 @@ final class Spool: Sendable {
         if header != Data("SQLite format 3\0".utf8) {
             throw EngineError(
                 .spoolUnreadable,
-                "the spool \(path) is not an SQLite database (corrupt or another program's file); it was left untouched",
+                "the spool \(path) is not an SQLite database (damaged, or another program's file); it was left "
+                    + "untouched. Move it aside and the engine starts a new, empty spool",
                 path: path)
         }
     }
 
-    /// Looks at an existing, non-empty file read-only first, so a database that is not a spool is refused before
-    /// anything (journal mode, schema) is written to it.
-    private static func checkExistingFile(path: String) throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
-        guard size > 0 else { return }
-        var configuration = Configuration()
-        configuration.readonly = true
-        do {
-            let reader = try DatabaseQueue(path: path, configuration: configuration)
-            defer { try? reader.close() }
-            try reader.inDatabase { db in
-                let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-                guard applicationID == Spool.applicationID || (applicationID == 0 && tables.isEmpty) else {
-                    throw EngineError(
-                        .spoolUnreadable,
-                        "the file \(path) is an SQLite database but not a lago-console spool; it was left untouched",
-                        path: path)
-                }
-            }
-        } catch let error as EngineError {
-            throw error
-        } catch {
-            throw EngineError(
-                .spoolUnreadable, "the spool \(path) cannot be read: \(error); the file was left untouched", path: path)
+    /// A new spool file is created here with mode 0600 (SQLite would create it 0644 less the umask, and its log
+    /// takes the file's mode); a checked existing one gets mode 0600.
+    private static func prepareFileMode(path: String) throws {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw EngineError(.spoolIO, "cannot create the spool \(path): \(reason)", path: path)
         }
+        _ = fchmod(descriptor, 0o600)
+        closeDescriptor(descriptor)
     }
 
-    private static func prepareSchema(_ db: Database, path: String) throws -> (Int, Int) {
+    /// What ``prepareSchema(_:path:previousMark:)`` found.
+    private struct Opened {
+        var queued: Int
+        var dead: Int
+        var spoolID: UUID
+        var appended: Int64
+        var settled: Int64
+        var report: SpoolRecoveryReport
+    }
+
+    /// Creates the schema in a new file, migrates a version-1 spool, and compares the file with the previous
+    /// engine's mark. The file passed ``SpoolInspection`` already.
+    private static func prepareSchema(_ db: Database, path: String, previousMark: SpoolMark?) throws -> Opened {
         let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
         let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
         if applicationID != Spool.applicationID {
@@ -210,6 +275,7 @@ final class Spool: Sendable {
                     "the file \(path) is an SQLite database but not a lago-console spool; it was left untouched",
                     path: path)
             }
+            let spoolID = UUID()
             try db.inTransaction(.immediate) {
                 try db.execute(
                     sql: """
@@ -218,7 +284,8 @@ final class Spool: Sendable {
                             transaction_id TEXT NOT NULL,
                             body BLOB NOT NULL,
                             enqueued_at REAL NOT NULL,
-                            attempts INTEGER NOT NULL DEFAULT 0
+                            attempts INTEGER NOT NULL DEFAULT 0,
+                            checksum INTEGER NOT NULL
                         );
                         CREATE TABLE dead_letters (
                             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -230,13 +297,20 @@ final class Spool: Sendable {
                             reason TEXT NOT NULL
                         );
                         PRAGMA application_id = \(Spool.applicationID);
-                        PRAGMA user_version = \(Spool.schemaVersion);
                         """)
+                try createVersion2Tables(db, spoolID: spoolID, settled: 0)
+                try db.execute(sql: "PRAGMA user_version = \(Spool.schemaVersion)")
                 return .commit
             }
-            return (0, 0)
+            return Opened(
+                queued: 0, dead: 0, spoolID: spoolID, appended: 0, settled: 0,
+                report: SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
         }
-        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        var version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        if version == 1 {
+            try migrateFromVersion1(db)
+            version = 2
+        }
         guard version == Spool.schemaVersion, tables.contains("events"), tables.contains("dead_letters") else {
             throw EngineError(
                 .spoolUnreadable,
@@ -247,23 +321,65 @@ final class Spool: Sendable {
         // Reads every page of the queue once: a damaged file fails here, with the file named, not mid-delivery.
         let queued = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
         let dead = try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0
-        return (queued, dead)
+        let appended = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
+        let settled = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'settled_total'") ?? 0
+        let idBytes = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'spool_id'") ?? Data()
+        let spoolID = idBytes.count == 16 ? UUID(uuid: idBytes.withUnsafeBytes { $0.loadUnaligned(as: uuid_t.self) }) : UUID()
+        let mark = previousMark?.spoolID == spoolID ? previousMark : nil
+        let report = SpoolRecoveryReport(
+            mark: mark, appended: appended, settled: settled, queued: Int64(queued))
+        return Opened(queued: queued, dead: dead, spoolID: spoolID, appended: appended, settled: settled, report: report)
     }
 
-    /// Creates the relay's dedup index when the spool has none yet (spools of earlier releases); returns its size.
-    private static func prepareSeenIndex(_ db: Database) throws -> Int {
+    /// The size of the relay's dedup index (the `seen` table every version-2 spool has).
+    private static func seenIndexSize(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM seen") ?? 0
+    }
+
+    /// The tables schema version 2 added: `meta` (the spool's identity, events ever settled) and `seen` (the
+    /// relay's record of accepted transaction ids, for deduplication; the engine only creates it).
+    private static func createVersion2Tables(_ db: Database, spoolID: UUID, settled: Int64) throws {
         try db.execute(
             sql: """
-                CREATE TABLE IF NOT EXISTS seen (
-                    external_subscription_id TEXT NOT NULL,
-                    transaction_id TEXT NOT NULL,
-                    accepted_at REAL NOT NULL,
-                    PRIMARY KEY (external_subscription_id, transaction_id)
-                ) WITHOUT ROWID;
-                CREATE INDEX IF NOT EXISTS seen_by_time ON seen(accepted_at);
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+                CREATE TABLE seen (external_subscription_id TEXT NOT NULL, transaction_id TEXT NOT NULL, accepted_at REAL NOT NULL, PRIMARY KEY (external_subscription_id, transaction_id)) WITHOUT ROWID;
+                CREATE INDEX seen_by_time ON seen(accepted_at);
                 """)
-        return try Int.fetchOne(db, sql: "SELECT count(*) FROM seen") ?? 0
+        let idBytes = withUnsafeBytes(of: spoolID.uuid) { Data($0) }
+        try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('spool_id', ?)", arguments: [idBytes])
+        try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('settled_total', ?)", arguments: [settled])
     }
+
+    /// Version 1 → 2, in one transaction: every queued event gets its body's checksum, events ever settled are
+    /// those appended and no longer queued, and the new tables are created.
+    private static func migrateFromVersion1(_ db: Database) throws {
+        let checksum = DatabaseFunction("lago_spool_checksum", argumentCount: 1, pure: true) { values in
+            let body = Data.fromDatabaseValue(values[0]) ?? Data()
+            return body.withUnsafeBytes { Spool.checksum($0) }
+        }
+        db.add(function: checksum)
+        defer { db.remove(function: checksum) }
+        try db.inTransaction(.immediate) {
+            try db.execute(
+                sql: """
+                    ALTER TABLE events ADD COLUMN checksum INTEGER NOT NULL DEFAULT 0;
+                    UPDATE events SET checksum = lago_spool_checksum(body);
+                    """)
+            let appended = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
+            let queued = try Int64.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
+            try createVersion2Tables(db, spoolID: UUID(), settled: max(0, appended - queued))
+            try db.execute(sql: "PRAGMA user_version = 2")
+            return .commit
+        }
+    }
+
+    /// The checksum kept beside each event's body: the first 8 bytes of its SHA-256, as a signed integer.
+    static func checksum(_ body: UnsafeRawBufferPointer) -> Int64 {
+        SHA256.hash(data: body).withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+    }
+
+    /// The checksum of `body` (see ``checksum(_:)-(UnsafeRawBufferPointer)``).
+    static func checksum(_ body: [UInt8]) -> Int64 { body.withUnsafeBytes { checksum($0) } }
 
     /// Sets the hook called after each commit that appended rows.
     func setAppendHandler(_ handler: @escaping @Sendable (Int, Int) -> Void) {
@@ -394,6 +510,7 @@ final class Spool: Sendable {
                 }
             }
         } catch {
+            settledInTransaction.withLock { $0 = 0 }
             let failure = EngineError(.spoolIO, "writing the spool \(path) failed: \(error)", path: path)
             return operations.map { _ in .failure(failure) }
         }
@@ -408,8 +525,26 @@ final class Spool: Sendable {
                 bytes += operation.appendedBytes
             }
         }
+        let settled = settledInTransaction.withLock { settled in
+            defer { settled = 0 }
+            return settled
+        }
+        if rows > 0 || settled > 0 {
+            tally.withLock {
+                $0.appended += Int64(rows)
+                $0.settled += settled
+            }
+            recordMark(open: true)
+        }
         if rows > 0, let handler = onAppend.withLock({ $0 }) { handler.call(rows, bytes) }
         return results
+    }
+
+    /// Writes the ``SpoolMark`` of what is committed to the lock file (before the callers of the commit resume).
+    private func recordMark(open: Bool) {
+        guard let lock else { return }
+        let (appended, settled) = tally.withLock { ($0.appended, $0.settled) }
+        lock.record(SpoolMark(spoolID: spoolID, appended: appended, settled: settled, open: open))
     }
 
     private func drain() {
@@ -466,7 +601,8 @@ final class Spool: Sendable {
                 continuation.resume()
             }
         }
-        try? database.close()
+        // Closed: the log is checkpointed into the file and removed.
+        if (try? database.close()) != nil { recordMark(open: false) }
     }
 
     // MARK: Operations
@@ -497,20 +633,24 @@ final class Spool: Sendable {
     @discardableResult
     func append(_ rows: [NewSpoolRow], dedup: Dedup? = nil) async throws -> AppendResult {
         let bytes = rows.reduce(0) { $0 + $1.body.count }
+        // Hashed here, on the caller's thread (producers hash in parallel), not inside the one writer's commit.
+        let checksums = rows.map { Spool.checksum($0.body) }
         if let dedup {
             do {
                 return .appended(
                     try await perform(appendedRows: rows.count, appendedBytes: bytes, isolated: true) { db in
                         let duplicates = try self.recordSeen(db, rows, dedup)
                         guard duplicates.isEmpty else { throw DuplicateRows(indices: duplicates) }
-                        return try Spool.insertRows(db, rows)
+                        return try Spool.insertRows(db, rows, checksums: checksums)
                     })
             } catch let duplicates as DuplicateRows {
                 return .duplicates(duplicates.indices)
             }
         }
         return .appended(
-            try await perform(appendedRows: rows.count, appendedBytes: bytes) { db in try Spool.insertRows(db, rows) })
+            try await perform(appendedRows: rows.count, appendedBytes: bytes) { db in
+                try Spool.insertRows(db, rows, checksums: checksums)
+            })
     }
 
     /// Thrown inside an isolated append so that its savepoint (and the append counts) roll back.
@@ -557,10 +697,10 @@ final class Spool: Sendable {
         return []
     }
 
-    /// Inserts rows; returns their ids.
-    private static func insertRows(_ db: Database, _ rows: [NewSpoolRow]) throws -> [Int64] {
+    /// Inserts rows with their bodies' checksums; returns their ids.
+    private static func insertRows(_ db: Database, _ rows: [NewSpoolRow], checksums: [Int64]) throws -> [Int64] {
         let statement = try db.cachedStatement(
-            sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, ?)")
+            sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum) VALUES (?, ?, ?, ?, ?)")
         // The hot path binds through SQLite's C API on GRDB's prepared statement: no per-row argument array, no
         // copy of the body into `Data`.
         let handle = statement.sqliteStatement
@@ -571,7 +711,7 @@ final class Spool: Sendable {
         }
         var ids: [Int64] = []
         ids.reserveCapacity(rows.count)
-        for row in rows {
+        for (row, checksum) in zip(rows, checksums) {
             let code = Spool.withText(row.transactionID) { id, idLength in
                 row.body.withUnsafeBytes { body in
                     sqlite3_bind_text(handle, 1, id, idLength, nil)
@@ -582,6 +722,7 @@ final class Spool: Sendable {
                     }
                     sqlite3_bind_double(handle, 3, row.enqueuedAt)
                     sqlite3_bind_int64(handle, 4, Int64(row.attempts))
+                    sqlite3_bind_int64(handle, 5, checksum)
                     return sqlite3_step(handle)
                 }
             }
@@ -611,7 +752,10 @@ final class Spool: Sendable {
     func claim(after cursor: Int64, maxCount: Int, maxBytes: Int) async throws -> [SpoolRow] {
         try await perform { db in
             let statement = try db.cachedStatement(
-                sql: "SELECT id, transaction_id, body, enqueued_at, attempts FROM events WHERE id > ? ORDER BY id LIMIT ?")
+                sql: """
+                    SELECT id, transaction_id, body, enqueued_at, attempts, checksum FROM events
+                    WHERE id > ? ORDER BY id LIMIT ?
+                    """)
             // Read through SQLite's C API (as `append` writes): each body is copied once, from SQLite's page.
             let handle = statement.sqliteStatement
             sqlite3_reset(handle)
@@ -642,7 +786,8 @@ final class Spool: Sendable {
                     SpoolRow(
                         id: sqlite3_column_int64(handle, 0), transactionID: transactionID, body: body,
                         enqueuedAt: sqlite3_column_double(handle, 3),
-                        attempts: Int(sqlite3_column_int64(handle, 4)) + 1, attemptRecorded: true))
+                        attempts: Int(sqlite3_column_int64(handle, 4)) + 1, attemptRecorded: true,
+                        checksum: sqlite3_column_int64(handle, 5)))
             }
             sqlite3_reset(handle)
             try Spool.recordAttempt(db, rows.map(\.id))
@@ -669,15 +814,18 @@ final class Spool: Sendable {
         let dead = settlement.dead.map { DeadRecord(row: $0.row, reason: $0.reason) }
         let deadAt = settlement.deadAt
         try await perform { db in
+            var settled = 0
             if !removals.isEmpty {
                 let statement = try db.cachedStatement(sql: "DELETE FROM events WHERE id BETWEEN ? AND ?")
                 for range in Spool.ranges(removals) {
                     try statement.execute(arguments: [range.lowerBound, range.upperBound])
+                    settled += db.changesCount
                 }
             }
             for record in dead {
                 try Spool.insertDeadLetter(db, row: record.row, reason: record.reason, deadAt: deadAt)
                 try db.execute(sql: "DELETE FROM events WHERE id = ?", arguments: [record.row.id])
+                settled += db.changesCount
                 // Not in Lago: the client may send its id again.
                 try db.execute(
                     sql: """
@@ -686,6 +834,12 @@ final class Spool: Sendable {
                         """,
                     arguments: [record.row.transactionID, String(decoding: record.row.body, as: UTF8.self)])
                 self.seenCount.subtract(db.changesCount, ordering: .relaxed)
+            }
+            // Events ever settled, in the same transaction (the recovery report compares it with the lock file's).
+            if settled > 0 {
+                try db.cachedStatement(sql: "UPDATE meta SET value = value + ? WHERE key = 'settled_total'")
+                    .execute(arguments: [settled])
+                self.settledInTransaction.withLock { $0 += Int64(settled) }
             }
         }
     }
@@ -721,6 +875,11 @@ final class Spool: Sendable {
         try await perform(readOnly: true) { db in
             try Double.fetchOne(db, sql: "SELECT enqueued_at FROM events ORDER BY id LIMIT 1")
         }
+    }
+
+    /// SQLite's `PRAGMA synchronous` in force (1 NORMAL, 2 FULL).
+    func synchronousLevel() async throws -> Int {
+        try await perform(readOnly: true) { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// The number of dead letters.
@@ -776,16 +935,28 @@ final class Spool: Sendable {
         return try await perform(appendedRows: 1, appendedBytes: 0, isolated: true) { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT transaction_id, \(bodySQL) AS body, enqueued_at FROM dead_letters WHERE id = ?",
+                    db, sql: "SELECT *, \(bodySQL) AS edited_body FROM dead_letters WHERE id = ?",
                     arguments: setArguments + [id])
             else {
                 throw EngineError(.deadLetterNotFound, "no dead letter has id \(id) in \(path)", path: path)
             }
-            let body: Data = row["body"]
-            let transactionID = edit?.transactionID ?? (row["transaction_id"] as String)
+            let storedID: String = row["transaction_id"]
+            // A damaged copy is never sent, edited or not: what is left of it cannot be trusted.
+            if Spool.deadLetter(from: row).reason.kind == .spoolDamaged {
+                throw EngineError(
+                    .invalidEvent,
+                    "dead letter \(id) in \(path) holds a damaged copy of event \(storedID), which is never "
+                        + "sent; send the event again from its source with the same transaction id, then discard "
+                        + "this dead letter",
+                    path: path)
+            }
+            let body: Data = row["edited_body"]
+            let transactionID = edit?.transactionID ?? storedID
             try db.execute(
-                sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, 0)",
-                arguments: [transactionID, body, row["enqueued_at"] as Double])
+                sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum) VALUES (?, ?, ?, 0, ?)",
+                arguments: [
+                    transactionID, body, row["enqueued_at"] as Double, body.withUnsafeBytes { Spool.checksum($0) },
+                ])
             let rowID = db.lastInsertedRowID
             try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
             return (transactionID, rowID)

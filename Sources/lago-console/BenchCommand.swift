@@ -21,7 +21,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(
         help: """
             Comma-separated parts to run: sandbox, engine, relay, render; engine.<run> runs one engine run in this \
-            process (rss, enqueue, healthy, healthy-single, latency, resume, ingest). With "engine", the peak-RSS run happens in a \
+            process (rss, enqueue, healthy, healthy-single, latency, resume, ingest; healthy-sync-full, the healthy run \
+            with synchronous = FULL, only when named). With "engine", the peak-RSS run happens in a \
             fresh child process, so earlier runs do not inflate its high-water mark.
             """)
     var parts: String = "sandbox,engine,relay,render"

@@ -1,0 +1,305 @@
+import Crypto
+import Foundation
+import GRDB
+import InMemoryLogging
+import LagoAPI
+import LagoSandbox
+import Logging
+import Testing
+
+@testable import LagoEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every file of a folder: name → SHA-256 of its bytes and its mode.
+func folderSnapshot(_ path: String) throws -> [String: String] {
+    var snapshot: [String: String] = [:]
+    for name in try FileManager.default.contentsOfDirectory(atPath: path) {
+        let file = path + "/" + name
+        let digest = SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: file)))
+        snapshot[name] = digest.map { String(format: "%02x", $0) }.joined() + " mode \(String(fileMode(file), radix: 8))"
+    }
+    return snapshot
+}
+
+/// The permission bits of a file (-1 when it does not exist).
+func fileMode(_ path: String) -> Int {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return -1 }
+    return Int(info.st_mode & 0o777)
+}
+
+/// Writes `bytes` at `offset` of the file.
+func overwrite(_ path: String, at offset: Int, with bytes: [UInt8]) throws {
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    defer { try? handle.close() }
+    try handle.seek(toOffset: UInt64(offset))
+    try handle.write(contentsOf: Data(bytes))
+}
+
+/// Cuts the file to `size` bytes.
+func truncateFile(_ path: String, to size: Int) throws {
+    guard truncate(path, off_t(size)) == 0 else {
+        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+    }
+}
+
+func fileSize(_ path: String) -> Int {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
+}
+
+/// A spool of `count` events written through the engine's spool and closed cleanly (no -wal left).
+func makeSpoolFile(_ path: String, count: Int) async throws {
+    let spool = try Spool(path: path, synchronous: .normal)
+    let rows = (0..<count).map { index in
+        NewSpoolRow(
+            transactionID: "tx-\(index)",
+            body: Array(#"{"transaction_id":"tx-\#(index)","code":"llm_input_tokens","properties":{"value":\#(index)}}"#.utf8)
+                + Array(repeating: UInt8(ascii: " "), count: 100),
+            enqueuedAt: 1)
+    }
+    try await spool.append(rows)
+    await spool.close()
+}
+
+@Suite struct SpoolDamageTests {
+    static let pageSize = 4096
+
+    /// Damage of every kind SQLite or the spool's own check can see: the engine refuses the file with a message
+    /// naming it and the next step, and nothing in its folder changes (no -wal, no -shm, no lock file left, every
+    /// byte and mode as before).
+    @Test(arguments: [
+        "garbage-header", "garbage-page-1-body", "garbage-page-2", "garbage-middle-page", "garbage-last-page",
+        "truncated-half", "truncated-unaligned", "foreign-sqlite", "newer-schema", "not-sqlite",
+    ])
+    func aDamagedOrForeignSpoolIsRefusedUntouched(damage: String) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("spool.sqlite")
+        try await makeSpoolFile(path, count: 2_000)
+        let pages = fileSize(path) / Self.pageSize
+        #expect(pages > 40, "the spool spans many pages")
+        var random = SplitMix64(seed: UInt64(damage.utf8.count))
+        func garbage(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) } }
+        var expectation = "damaged"
+        switch damage {
+        case "garbage-header":
+            try overwrite(path, at: 0, with: garbage(100))
+            expectation = "not an SQLite database"
+        case "garbage-page-1-body": try overwrite(path, at: 100, with: garbage(Self.pageSize - 100))
+        case "garbage-page-2": try overwrite(path, at: Self.pageSize, with: garbage(Self.pageSize))
+        case "garbage-middle-page": try overwrite(path, at: pages / 2 * Self.pageSize, with: garbage(Self.pageSize))
+        case "garbage-last-page": try overwrite(path, at: (pages - 1) * Self.pageSize, with: garbage(Self.pageSize))
+        case "truncated-half": try truncateFile(path, to: pages / 2 * Self.pageSize)
+        case "truncated-unaligned": try truncateFile(path, to: 3 * Self.pageSize + 123)
+        case "foreign-sqlite":
+            try FileManager.default.removeItem(atPath: path)
+            let other = try DatabaseQueue(path: path)
+            try await other.write { try $0.execute(sql: "CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('x')") }
+            try other.close()
+            expectation = "not a lago-console spool"
+        case "newer-schema":
+            let newer = try DatabaseQueue(path: path)
+            try await newer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA user_version = 3") }
+            try newer.close()
+            expectation = "newer lago-console"
+        default:
+            try Data("somebody's notes, not a database\n".utf8).write(to: URL(fileURLWithPath: path))
+            expectation = "not an SQLite database"
+        }
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        let before = try folderSnapshot(directory.path)
+        let logs = InMemoryLogHandler()
+        #expect {
+            try LagoEngine(
+                configuration: testConfiguration(spoolPath: path), baseURL: LagoBaseURL("http://127.0.0.1:9"),
+                apiKey: "k", logger: Logger(label: "test", factory: { _ in logs }))
+        } throws: { error in
+            guard let error = error as? EngineError, error.kind == .spoolUnreadable, error.path == path else { return false }
+            return error.message.contains(path) && error.message.contains(expectation)
+                && error.message.contains("untouched") && !error.message.contains("DatabaseError")
+        }
+        #expect(try folderSnapshot(directory.path) == before, "\(damage): the folder changed")
+        // Nothing was held or left behind: the spool's lock can be taken again.
+        let lock = try SpoolLock(spoolPath: path)
+        lock.release(removingCreatedFile: true)
+    }
+
+    /// The message of a damaged spool tells what to do.
+    @Test func theDamagedMessageNamesTheFileAndTheNextStep() {
+        let error = SpoolInspection.damaged("/var/spool.sqlite", finding: "database disk image is malformed")
+        #expect(error.message.contains("/var/spool.sqlite") && error.message.contains("Move it aside"))
+        #expect(error.message.contains("starts a new, empty spool"))
+    }
+
+    /// A spool of the previous release (schema version 1, no checksums) opens, is migrated in place and keeps
+    /// every event, its attempts, its dead letters and its id sequence.
+    @Test func aVersion1SpoolIsMigratedAndKeepsItsEvents() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("spool.sqlite")
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        let old = try DatabaseQueue(path: path, configuration: configuration)
+        try await old.write { db in
+            // The previous release's schema, as it created it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE events (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        transaction_id TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        enqueued_at REAL NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE TABLE dead_letters (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        transaction_id TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        enqueued_at REAL NOT NULL,
+                        attempts INTEGER NOT NULL,
+                        dead_at REAL NOT NULL,
+                        reason TEXT NOT NULL
+                    );
+                    PRAGMA application_id = \(Spool.applicationID);
+                    PRAGMA user_version = 1;
+                    """)
+            for index in 1...50 {
+                try db.execute(
+                    sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts) VALUES (?, ?, ?, ?)",
+                    arguments: ["old-\(index)", Data(#"{"transaction_id":"old-\#(index)"}"#.utf8), 5.0, index % 3])
+            }
+            // 10 delivered earlier, one dead-lettered.
+            try db.execute(sql: "DELETE FROM events WHERE id <= 10")
+            try db.execute(
+                sql: """
+                    INSERT INTO dead_letters (transaction_id, body, enqueued_at, attempts, dead_at, reason)
+                    VALUES ('old-dead', x'7b7d', 1, 1, 2, '{"kind":"rejected","message":"bad"}')
+                    """)
+        }
+        try old.close()
+
+        let spool = try Spool(path: path, synchronous: .normal)
+        #expect(spool.openedQueueCount == 40 && spool.openedDeadLetterCount == 1)
+        #expect(spool.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
+        let rows = try await spool.claim(after: 0, maxCount: 100, maxBytes: 1 << 20)
+        #expect(rows.map(\.transactionID) == (11...50).map { "old-\($0)" })
+        #expect(rows.map(\.attempts) == (11...50).map { $0 % 3 + 1 })
+        #expect(rows.allSatisfy { $0.isIntact }, "every migrated event carries its body's checksum")
+        try await spool.append([NewSpoolRow(transactionID: "new", body: [1], enqueuedAt: 0)])
+        let fresh = try await spool.claim(after: 50, maxCount: 10, maxBytes: 100)
+        #expect(fresh.map(\.id) == [51] && fresh[0].isIntact)
+        await spool.close()
+
+        let reader = try DatabaseQueue(path: path)
+        try await reader.read { db in
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 2)
+            #expect(try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'settled_total'") == 10)
+            let seen = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE tbl_name = 'seen' ORDER BY type DESC")
+            #expect(
+                seen == [
+                    "CREATE TABLE seen (external_subscription_id TEXT NOT NULL, transaction_id TEXT NOT NULL, "
+                        + "accepted_at REAL NOT NULL, PRIMARY KEY (external_subscription_id, transaction_id)) WITHOUT ROWID",
+                    "CREATE INDEX seen_by_time ON seen(accepted_at)",
+                ])
+        }
+        try reader.close()
+    }
+
+    /// A new spool has the same tables as a migrated one.
+    @Test func aNewSpoolHasTheVersion2Schema() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("spool.sqlite")
+        await (try Spool(path: path, synchronous: .normal)).close()
+        let reader = try DatabaseQueue(path: path)
+        try await reader.read { db in
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 2)
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            #expect(tables == ["dead_letters", "events", "meta", "seen", "sqlite_sequence"])
+            #expect(try String.fetchOne(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") == "seen_by_time")
+        }
+        try reader.close()
+    }
+
+    /// `.full` is what SQLite applies (GRDB's WAL setup used to reset it to NORMAL after the spool set it).
+    @Test(arguments: [SpoolSynchronousMode.normal, .full])
+    func theSynchronousModeIsTheOneConfigured(mode: SpoolSynchronousMode) async throws {
+        let directory = try TemporaryDirectory()
+        let spool = try Spool(path: directory.file("spool.sqlite"), synchronous: mode)
+        #expect(try await spool.synchronousLevel() == (mode == .full ? 2 : 1))
+        await spool.close()
+    }
+
+    /// A body damaged on disk, where SQLite sees nothing wrong (one digit of its value changed in the file), is
+    /// dead-lettered `spool_damaged` with an error naming it and the spool; Lago never receives it, the others are
+    /// delivered.
+    @Test func aDamagedBodyIsDeadLetteredAndNeverSent() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("spool.sqlite")
+        try await Sandbox.withRunning { sandbox in
+            let first = try makeEngine(testConfiguration(spoolPath: path), sandbox: sandbox)
+            for index in 1...20 { try await first.enqueue(event(index)) }
+            await first.shutdown()
+            // In the file itself (the log was checkpointed into it at shutdown): ev-7's `"value":8` becomes 9.
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            let id = try #require(bytes.range(of: Data(#""transaction_id":"ev-7""#.utf8)))
+            let value = try #require(bytes.range(of: Data(#""value":8}"#.utf8), in: id.upperBound..<bytes.count))
+            #expect(value.lowerBound - id.upperBound < 120, "the value found is ev-7's")
+            bytes[value.lowerBound + 8] = UInt8(ascii: "9")
+            try bytes.write(to: URL(fileURLWithPath: path))
+
+            let logs = InMemoryLogHandler()
+            let second = try LagoEngine(
+                configuration: testConfiguration(spoolPath: path), baseURL: LagoBaseURL(sandbox.baseURL.absoluteString),
+                apiKey: sandbox.apiKey, logger: Logger(label: "test", factory: { _ in logs }))
+            #expect(await second.stats().queued == 20, "SQLite's check sees nothing wrong")
+            second.start()
+            let result = await second.flush(deadline: .seconds(20))
+            #expect(result.delivered == 19 && result.dead == 1 && result.pending == 0)
+            let letters = try await second.deadLetters()
+            #expect(letters.map(\.transactionID) == ["ev-7"])
+            #expect(letters.first?.reason.kind == .spoolDamaged)
+            #expect(letters.first?.reason.kind.rawValue == "spool_damaged")
+            let stored = sandbox.events().map(\.transactionID)
+            #expect(!stored.contains("ev-7"), "the damaged event never reached Lago")
+            #expect(Set(stored) == Set((1...20).filter { $0 != 7 }.map { "ev-\($0)" }))
+            await #expect {
+                try await second.replayDeadLetter(id: letters[0].id)
+            } throws: { error in
+                guard let error = error as? EngineError, error.kind == .invalidEvent else { return false }
+                return error.message.contains("ev-7") && error.message.contains("damaged") && error.message.contains(path)
+            }
+            let errors = logs.entries.filter { $0.level == .error }
+            #expect(
+                errors.contains { entry in
+                    entry.metadata["transaction_id"] == "ev-7" && entry.metadata["spool"] == .string(path)
+                }, "a loud error names the event and the spool")
+            await second.shutdown()
+        }
+    }
+
+    /// The spool, its write-ahead log and its lock file are 0600 while an engine runs and after it stopped, and a
+    /// spool of an earlier release left 0644 is made 0600 when it is opened.
+    @Test func spoolFilesAreReadableByTheOwnerOnly() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("spool.sqlite")
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let url = try LagoBaseURL("http://127.0.0.1:9")
+        let engine = try LagoEngine(configuration: testConfiguration(spoolPath: path), baseURL: url, apiKey: "k")
+        for index in 0..<50 { try await engine.enqueue(event(index)) }
+        #expect(fileMode(path) == 0o600)
+        #expect(fileMode(path + "-wal") == 0o600)
+        #expect(fileMode(path + ".lock") == 0o600)
+        #expect(fileMode(path + "-shm") == -1, "exclusive locking mode: no shared-memory file")
+        await engine.shutdown()
+        #expect(fileMode(path) == 0o600 && fileMode(path + ".lock") == 0o600)
+
+        #expect(chmod(path, 0o644) == 0 && chmod(path + ".lock", 0o644) == 0)
+        let again = try LagoEngine(configuration: testConfiguration(spoolPath: path), baseURL: url, apiKey: "k")
+        #expect(fileMode(path) == 0o600 && fileMode(path + ".lock") == 0o600)
+        try await again.enqueue(event(99))
+        #expect(fileMode(path + "-wal") == 0o600)
+        await again.shutdown()
+    }
+}
