@@ -1,5 +1,6 @@
 import Foundation
 import LagoSandbox
+import TestSupport
 import Testing
 
 /// `send`, `flush`, `status` and `dead-letters` as the real binary, against the sandbox's real validation.
@@ -91,6 +92,14 @@ struct HeadlessCommandTests {
             sandbox.faults.clear()
             let status = try await run(config, ["status", "--json"])
             #expect(status.output.contains(#""pending" : 1"#), "\(status.output)")
+            // The figure is the spool's: its rows, read from the file itself.
+            if let python = which("python3") {
+                let spool = directory.appendingPathComponent("spool.sqlite").path
+                let rows = try await runProgram(
+                    python,
+                    ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])", spool])
+                #expect(rows.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(rows.output)")
+            }
 
             // --no-wait only spools.
             let spooled = try await run(config, ["send", "--usage", "input=9", "--no-wait"])
