@@ -17,15 +17,7 @@ struct HeadlessCommandTests {
         try await Sandbox.withRunning { sandbox in
             try sandbox.addBillableMetric(
                 code: "doubled_tokens", name: "Doubled", fieldName: "value", expression: "event.properties.x * 2")
-            let config = directory.appendingPathComponent("config.toml").path
-            try """
-            [lago]
-            api_url = "\(sandbox.rootURL.absoluteString)"
-            api_key = "\(sandbox.apiKey)"
-            default_subscription_id = "sub_sandbox"
-            [engine]
-            spool_path = "\(directory.appendingPathComponent("spool.sqlite").path)"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let config = try writeConfig(sandbox, in: directory)
 
             let sent = try await run(config, ["send", "--usage", "input=120", "output=40", "--wait"])
             #expect(sent.status == 0, "\(sent.output)")
