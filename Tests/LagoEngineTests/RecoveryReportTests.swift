@@ -32,16 +32,24 @@ import Testing
         let spool = directory.file("spool.sqlite")
         try await Sandbox.withRunning { sandbox in
             let fresh = try Self.engine(spool, sandbox)
-            #expect(fresh.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
+            #expect(
+                fresh.recoveryReport
+                    == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
             try await fresh.enqueue(event(1))
             await fresh.shutdown()
             let clean = try Self.engine(spool, sandbox)
-            #expect(clean.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
+            #expect(
+                clean.recoveryReport
+                    == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
             await clean.shutdown()
 
             // Delivering while killed, and killed with Lago down (everything still queued).
             for outage in [false, true] {
-                if outage { sandbox.faults.outage(for: .seconds(120), mode: .status503) } else { sandbox.faults.clear() }
+                if outage {
+                    sandbox.faults.outage(for: .seconds(120), mode: .status503)
+                } else {
+                    sandbox.faults.clear()
+                }
                 let child = try EngineChild.launch(
                     spool: spool, url: sandbox.baseURL.absoluteString, key: sandbox.apiKey, count: 300,
                     prefix: "crash-\(outage)")
@@ -77,11 +85,13 @@ import Testing
         }
         #expect(fileSize(spool + "-wal") > 32, "the log holds the child's commits")
         var random = SplitMix64(seed: 7)
-        try overwrite(spool, at: pages / 2 * 4096, with: (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) })
+        try overwrite(
+            spool, at: pages / 2 * 4096, with: (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) })
         let before = try folderSnapshot(directory.path)
         #expect {
             try LagoEngine(
-                configuration: testConfiguration(spoolPath: spool), baseURL: LagoBaseURL("http://127.0.0.1:9"), apiKey: "k")
+                configuration: testConfiguration(spoolPath: spool), baseURL: LagoBaseURL("http://127.0.0.1:9"),
+                apiKey: "k")
         } throws: { error in
             guard let error = error as? EngineError, error.kind == .spoolUnreadable else { return false }
             return error.message.contains(spool) && error.message.contains("damaged")
@@ -110,7 +120,8 @@ import Testing
 
             let logs = InMemoryLogHandler()
             let after = try LagoEngine(
-                configuration: testConfiguration(spoolPath: spool), baseURL: LagoBaseURL(sandbox.baseURL.absoluteString),
+                configuration: testConfiguration(spoolPath: spool),
+                baseURL: LagoBaseURL(sandbox.baseURL.absoluteString),
                 apiKey: sandbox.apiKey, logger: Logger(label: "test", factory: { _ in logs }))
             let queued = await after.stats().queued
             #expect(queued < 300, "the cut log lost acknowledged events")
@@ -130,7 +141,9 @@ import Testing
             #expect(result.pending == 0 && result.delivered == queued)
             await after.shutdown()
             let next = try Self.engine(spool, sandbox)
-            #expect(next.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
+            #expect(
+                next.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0)
+            )
             await next.shutdown()
             let stored = Set(sandbox.events().map(\.transactionID))
             #expect(acknowledged.filter { !stored.contains($0) }.count == 300 - queued)
