@@ -314,3 +314,43 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
         await again.shutdown()
     }
 }
+
+/// The report's arithmetic: the lock file's mark against the spool's own counts.
+@Suite struct RecoveryReportArithmeticTests {
+    static let id = UUID()
+
+    static func report(
+        mark: (appended: Int64, settled: Int64)?, spool: (appended: Int64, settled: Int64, queued: Int64)
+    ) -> SpoolRecoveryReport {
+        SpoolRecoveryReport(
+            mark: mark.map { SpoolMark(spoolID: id, appended: $0.appended, settled: $0.settled, open: true) },
+            appended: spool.appended, settled: spool.settled, queued: spool.queued)
+    }
+
+    @Test func aMarkEqualToTheSpoolOrBehindItReportsNothing() {
+        #expect(Self.report(mark: (300, 120), spool: (300, 120, 180)).missingEventsAtMost == 0)
+        // Killed after a commit, before its mark: the spool is ahead.
+        #expect(Self.report(mark: (200, 100), spool: (300, 120, 180)).missingEventsAtMost == 0)
+        #expect(Self.report(mark: nil, spool: (300, 120, 180)).missingEventsAtMost == 0)
+        #expect(Self.report(mark: (300, 120), spool: (300, 120, 180)).uncleanStop)
+    }
+
+    @Test func lostAppendsWithNoLostSettlementAreCountedExactly() {
+        let report = Self.report(mark: (300, 0), spool: (150, 0, 150))
+        #expect(report.missingEvents == 150 && report.missingEventsAtMost == 150)
+    }
+
+    @Test func lostSettlementsWidenTheCountToARange() {
+        // Queued at the mark 700; the spool expects 650 queued; 50 settlements lost, 100 appends lost.
+        let report = Self.report(mark: (1000, 300), spool: (900, 250, 650))
+        #expect(report.missingEvents == 50 && report.missingEventsAtMost == 100)
+        // Every lost append had been settled: nothing certainly missing, up to the settlements lost.
+        let settled = Self.report(mark: (1000, 400), spool: (900, 300, 600))
+        #expect(settled.missingEvents == 0 && settled.missingEventsAtMost == 100)
+    }
+
+    @Test func rowsGoneFromTheSpoolWithoutSettlementAreMissingWhateverTheMark() {
+        let report = Self.report(mark: nil, spool: (10, 2, 5))
+        #expect(report.missingEvents == 3 && report.missingEventsAtMost == 3 && !report.uncleanStop)
+    }
+}
