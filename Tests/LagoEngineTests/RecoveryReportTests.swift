@@ -99,16 +99,17 @@ import Testing
         #expect(try folderSnapshot(directory.path) == before)
     }
 
-    /// kill -9 while Lago is down (nothing settled), then the log loses its second half: the acknowledged events
-    /// that went with it are reported, exactly.
+    /// kill -9 while Lago cannot be reached (nothing settled), then the log loses its second half: the acknowledged
+    /// events that went with it are reported, exactly. The child's Lago refuses connections: a sandbox in an
+    /// outage would still read requests the child wrote just before it died, and could store them once the outage
+    /// is over (events in flight at a stop may reach Lago; another test covers that).
     @Test(.disabled(if: EngineChildEntryPoint.environment["LAGO_ENGINE_CHILD_SPOOL"] != nil))
     func aTruncatedLogReportsTheAcknowledgedEventsItLost() async throws {
         let directory = try TemporaryDirectory()
         let spool = directory.file("spool.sqlite")
         try await Sandbox.withRunning { sandbox in
-            sandbox.faults.outage(for: .seconds(120), mode: .status503)
             let child = try EngineChild.launch(
-                spool: spool, url: sandbox.baseURL.absoluteString, key: sandbox.apiKey, count: 300, prefix: "lost")
+                spool: spool, url: "http://127.0.0.1:9", key: sandbox.apiKey, count: 300, prefix: "lost")
             _ = await eventually(timeout: .seconds(60)) { child.acknowledged.count >= 300 || child.isFinished }
             child.killHard()
             await child.wait()
@@ -135,9 +136,9 @@ import Testing
             #expect(after.recoveryReport.missingEventsAtMost == 300 - queued, "nothing was settled: the count is exact")
             #expect(after.recoveryReport.missingEvents > 0)
             // What is left is delivered; the report is not repeated on the next start.
-            sandbox.faults.clear()
             after.start()
             let result = await after.flush(deadline: .seconds(30))
+            print("truncated log: log \(cut), queued \(queued), \(after.recoveryReport), flush \(result)")
             #expect(result.pending == 0 && result.delivered == queued)
             await after.shutdown()
             let next = try Self.engine(spool, sandbox)
