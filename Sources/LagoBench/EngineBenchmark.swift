@@ -294,7 +294,8 @@ public enum EngineBenchmark {
         try await Sandbox.withRunning(SandboxOptions()) { sandbox in
             if latency > 0 { sandbox.faults.latency(.milliseconds(latency)) }
             let engine = try engine(
-                configuration(spoolPath: spoolPath, maxInFlight: maxInFlight, synchronous: synchronous), sandbox: sandbox)
+                configuration(spoolPath: spoolPath, maxInFlight: maxInFlight, synchronous: synchronous),
+                sandbox: sandbox)
             engine.start()
             let start = ContinuousClock.now
             try await enqueue(engine, count: events, producers: producers, batchSize: batchSize, prefix: "tp")

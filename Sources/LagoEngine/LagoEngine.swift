@@ -159,7 +159,8 @@ public final class LagoEngine: Sendable {
         self.configuration = configuration
         let lock = try SpoolLock(spoolPath: configuration.spoolPath)
         do {
-            self.spool = try Spool(path: configuration.spoolPath, synchronous: configuration.synchronousMode, lock: lock)
+            self.spool = try Spool(
+                path: configuration.spoolPath, synchronous: configuration.synchronousMode, lock: lock)
         } catch {
             lock.release(removingCreatedFile: true)
             throw error

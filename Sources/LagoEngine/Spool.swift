@@ -30,8 +30,8 @@ struct SpoolRow: Sendable, Hashable {
 
     /// A row; `checksum` `nil` computes it from `body` (a row built in memory is intact).
     init(
-        id: Int64, transactionID: String, body: [UInt8], enqueuedAt: Double, attempts: Int, attemptRecorded: Bool = false,
-        checksum: Int64? = nil
+        id: Int64, transactionID: String, body: [UInt8], enqueuedAt: Double, attempts: Int,
+        attemptRecorded: Bool = false, checksum: Int64? = nil
     ) {
         self.id = id
         self.transactionID = transactionID
@@ -324,11 +324,13 @@ final class Spool: Sendable {
         let appended = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
         let settled = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'settled_total'") ?? 0
         let idBytes = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'spool_id'") ?? Data()
-        let spoolID = idBytes.count == 16 ? UUID(uuid: idBytes.withUnsafeBytes { $0.loadUnaligned(as: uuid_t.self) }) : UUID()
+        let spoolID =
+            idBytes.count == 16 ? UUID(uuid: idBytes.withUnsafeBytes { $0.loadUnaligned(as: uuid_t.self) }) : UUID()
         let mark = previousMark?.spoolID == spoolID ? previousMark : nil
         let report = SpoolRecoveryReport(
             mark: mark, appended: appended, settled: settled, queued: Int64(queued))
-        return Opened(queued: queued, dead: dead, spoolID: spoolID, appended: appended, settled: settled, report: report)
+        return Opened(
+            queued: queued, dead: dead, spoolID: spoolID, appended: appended, settled: settled, report: report)
     }
 
     /// The size of the relay's dedup index (the `seen` table every version-2 spool has).
@@ -342,7 +344,11 @@ final class Spool: Sendable {
         try db.execute(
             sql: """
                 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-                CREATE TABLE seen (external_subscription_id TEXT NOT NULL, transaction_id TEXT NOT NULL, accepted_at REAL NOT NULL, PRIMARY KEY (external_subscription_id, transaction_id)) WITHOUT ROWID;
+                CREATE TABLE seen (\
+                external_subscription_id TEXT NOT NULL, \
+                transaction_id TEXT NOT NULL, \
+                accepted_at REAL NOT NULL, \
+                PRIMARY KEY (external_subscription_id, transaction_id)) WITHOUT ROWID;
                 CREATE INDEX seen_by_time ON seen(accepted_at);
                 """)
         let idBytes = withUnsafeBytes(of: spoolID.uuid) { Data($0) }
@@ -953,7 +959,9 @@ final class Spool: Sendable {
             let body: Data = row["edited_body"]
             let transactionID = edit?.transactionID ?? storedID
             try db.execute(
-                sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum) VALUES (?, ?, ?, 0, ?)",
+                sql: """
+                    INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum) VALUES (?, ?, ?, 0, ?)
+                    """,
                 arguments: [
                     transactionID, body, row["enqueued_at"] as Double, body.withUnsafeBytes { Spool.checksum($0) },
                 ])

@@ -61,7 +61,8 @@ struct SpoolInspection: Sendable {
             throw damaged(path, finding: check.count > 3 ? shown + "; …" : shown)
         }
         do {
-            let applicationID = Int32(truncatingIfNeeded: Int(try rows(connection, "PRAGMA application_id").first ?? "") ?? 0)
+            let applicationID = Int32(
+                truncatingIfNeeded: Int(try rows(connection, "PRAGMA application_id").first ?? "") ?? 0)
             let version = Int(try rows(connection, "PRAGMA user_version").first ?? "") ?? 0
             let tables = Set(try rows(connection, "SELECT name FROM sqlite_master WHERE type = 'table'"))
             if applicationID != Spool.applicationID {

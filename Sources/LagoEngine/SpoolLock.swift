@@ -1,9 +1,10 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What the engine last committed to a spool, kept in the lock file beside it (outside the database and its
@@ -49,7 +50,8 @@ struct SpoolMark: Sendable, Hashable {
             bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: Int64.self)) }
         }
         let uuid = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: uuid_t.self) }
-        self.init(spoolID: UUID(uuid: uuid), appended: integer(at: 24), settled: integer(at: 32), open: integer(at: 40) != 0)
+        self.init(
+            spoolID: UUID(uuid: uuid), appended: integer(at: 24), settled: integer(at: 32), open: integer(at: 40) != 0)
     }
 }
 

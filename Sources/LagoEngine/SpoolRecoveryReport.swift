@@ -47,6 +47,7 @@ public struct SpoolRecoveryReport: Sendable, Hashable, Codable {
             lower += atLeast
             upper += min(lostAppends, atLeast + lostSettlements)
         }
-        self.init(uncleanStop: mark?.open ?? false, missingEvents: Int(lower), missingEventsAtMost: Int(max(lower, upper)))
+        self.init(
+            uncleanStop: mark?.open ?? false, missingEvents: Int(lower), missingEventsAtMost: Int(max(lower, upper)))
     }
 }

@@ -32,16 +32,24 @@ import Testing
         let spool = directory.file("spool.sqlite")
         try await Sandbox.withRunning { sandbox in
             let fresh = try Self.engine(spool, sandbox)
-            #expect(fresh.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
+            #expect(
+                fresh.recoveryReport
+                    == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
             try await fresh.enqueue(event(1))
             await fresh.shutdown()
             let clean = try Self.engine(spool, sandbox)
-            #expect(clean.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
+            #expect(
+                clean.recoveryReport
+                    == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
             await clean.shutdown()
 
             // Delivering while killed, and killed with Lago down (everything still queued).
             for outage in [false, true] {
-                if outage { sandbox.faults.outage(for: .seconds(120), mode: .status503) } else { sandbox.faults.clear() }
+                if outage {
+                    sandbox.faults.outage(for: .seconds(120), mode: .status503)
+                } else {
+                    sandbox.faults.clear()
+                }
                 let child = try EngineChild.launch(
                     spool: spool, url: sandbox.baseURL.absoluteString, key: sandbox.apiKey, count: 300,
                     prefix: "crash-\(outage)")
@@ -77,11 +85,13 @@ import Testing
         }
         #expect(fileSize(spool + "-wal") > 32, "the log holds the child's commits")
         var random = SplitMix64(seed: 7)
-        try overwrite(spool, at: pages / 2 * 4096, with: (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) })
+        try overwrite(
+            spool, at: pages / 2 * 4096, with: (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) })
         let before = try folderSnapshot(directory.path)
         #expect {
             try LagoEngine(
-                configuration: testConfiguration(spoolPath: spool), baseURL: LagoBaseURL("http://127.0.0.1:9"), apiKey: "k")
+                configuration: testConfiguration(spoolPath: spool), baseURL: LagoBaseURL("http://127.0.0.1:9"),
+                apiKey: "k")
         } throws: { error in
             guard let error = error as? EngineError, error.kind == .spoolUnreadable else { return false }
             return error.message.contains(spool) && error.message.contains("damaged")
@@ -89,16 +99,17 @@ import Testing
         #expect(try folderSnapshot(directory.path) == before)
     }
 
-    /// kill -9 while Lago is down (nothing settled), then the log loses its second half: the acknowledged events
-    /// that went with it are reported, exactly.
+    /// kill -9 while Lago cannot be reached (nothing settled), then the log loses its second half: the acknowledged
+    /// events that went with it are reported, exactly. The child's Lago refuses connections: a sandbox in an
+    /// outage would still read requests the child wrote just before it died, and could store them once the outage
+    /// is over (events in flight at a stop may reach Lago; another test covers that).
     @Test(.disabled(if: EngineChildEntryPoint.environment["LAGO_ENGINE_CHILD_SPOOL"] != nil))
     func aTruncatedLogReportsTheAcknowledgedEventsItLost() async throws {
         let directory = try TemporaryDirectory()
         let spool = directory.file("spool.sqlite")
         try await Sandbox.withRunning { sandbox in
-            sandbox.faults.outage(for: .seconds(120), mode: .status503)
             let child = try EngineChild.launch(
-                spool: spool, url: sandbox.baseURL.absoluteString, key: sandbox.apiKey, count: 300, prefix: "lost")
+                spool: spool, url: "http://127.0.0.1:9", key: sandbox.apiKey, count: 300, prefix: "lost")
             _ = await eventually(timeout: .seconds(60)) { child.acknowledged.count >= 300 || child.isFinished }
             child.killHard()
             await child.wait()
@@ -110,7 +121,8 @@ import Testing
 
             let logs = InMemoryLogHandler()
             let after = try LagoEngine(
-                configuration: testConfiguration(spoolPath: spool), baseURL: LagoBaseURL(sandbox.baseURL.absoluteString),
+                configuration: testConfiguration(spoolPath: spool),
+                baseURL: LagoBaseURL(sandbox.baseURL.absoluteString),
                 apiKey: sandbox.apiKey, logger: Logger(label: "test", factory: { _ in logs }))
             let queued = await after.stats().queued
             #expect(queued < 300, "the cut log lost acknowledged events")
@@ -124,13 +136,15 @@ import Testing
             #expect(after.recoveryReport.missingEventsAtMost == 300 - queued, "nothing was settled: the count is exact")
             #expect(after.recoveryReport.missingEvents > 0)
             // What is left is delivered; the report is not repeated on the next start.
-            sandbox.faults.clear()
             after.start()
             let result = await after.flush(deadline: .seconds(30))
+            print("truncated log: log \(cut), queued \(queued), \(after.recoveryReport), flush \(result)")
             #expect(result.pending == 0 && result.delivered == queued)
             await after.shutdown()
             let next = try Self.engine(spool, sandbox)
-            #expect(next.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
+            #expect(
+                next.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0)
+            )
             await next.shutdown()
             let stored = Set(sandbox.events().map(\.transactionID))
             #expect(acknowledged.filter { !stored.contains($0) }.count == 300 - queued)

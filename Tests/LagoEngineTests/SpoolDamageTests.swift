@@ -10,7 +10,7 @@ import Testing
 @testable import LagoEngine
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Every file of a folder: name → SHA-256 of its bytes and its mode.
@@ -19,7 +19,8 @@ func folderSnapshot(_ path: String) throws -> [String: String] {
     for name in try FileManager.default.contentsOfDirectory(atPath: path) {
         let file = path + "/" + name
         let digest = SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: file)))
-        snapshot[name] = digest.map { String(format: "%02x", $0) }.joined() + " mode \(String(fileMode(file), radix: 8))"
+        snapshot[name] =
+            digest.map { String(format: "%02x", $0) }.joined() + " mode \(String(fileMode(file), radix: 8))"
     }
     return snapshot
 }
@@ -56,7 +57,8 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
     let rows = (0..<count).map { index in
         NewSpoolRow(
             transactionID: "tx-\(index)",
-            body: Array(#"{"transaction_id":"tx-\#(index)","code":"llm_input_tokens","properties":{"value":\#(index)}}"#.utf8)
+            body: Array(
+                #"{"transaction_id":"tx-\#(index)","code":"llm_input_tokens","properties":{"value":\#(index)}}"#.utf8)
                 + Array(repeating: UInt8(ascii: " "), count: 100),
             enqueuedAt: 1)
     }
@@ -96,7 +98,9 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
         case "foreign-sqlite":
             try FileManager.default.removeItem(atPath: path)
             let other = try DatabaseQueue(path: path)
-            try await other.write { try $0.execute(sql: "CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('x')") }
+            try await other.write {
+                try $0.execute(sql: "CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('x')")
+            }
             try other.close()
             expectation = "not a lago-console spool"
         case "newer-schema":
@@ -116,7 +120,9 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
                 configuration: testConfiguration(spoolPath: path), baseURL: LagoBaseURL("http://127.0.0.1:9"),
                 apiKey: "k", logger: Logger(label: "test", factory: { _ in logs }))
         } throws: { error in
-            guard let error = error as? EngineError, error.kind == .spoolUnreadable, error.path == path else { return false }
+            guard let error = error as? EngineError, error.kind == .spoolUnreadable, error.path == path else {
+                return false
+            }
             return error.message.contains(path) && error.message.contains(expectation)
                 && error.message.contains("untouched") && !error.message.contains("DatabaseError")
         }
@@ -181,7 +187,8 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
 
         let spool = try Spool(path: path, synchronous: .normal)
         #expect(spool.openedQueueCount == 40 && spool.openedDeadLetterCount == 1)
-        #expect(spool.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
+        #expect(
+            spool.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
         let rows = try await spool.claim(after: 0, maxCount: 100, maxBytes: 1 << 20)
         #expect(rows.map(\.transactionID) == (11...50).map { "old-\($0)" })
         #expect(rows.map(\.attempts) == (11...50).map { $0 % 3 + 1 })
@@ -195,7 +202,8 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
         try await reader.read { db in
             #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 2)
             #expect(try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'settled_total'") == 10)
-            let seen = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE tbl_name = 'seen' ORDER BY type DESC")
+            let seen = try String.fetchAll(
+                db, sql: "SELECT sql FROM sqlite_master WHERE tbl_name = 'seen' ORDER BY type DESC")
             #expect(
                 seen == [
                     "CREATE TABLE seen (external_subscription_id TEXT NOT NULL, transaction_id TEXT NOT NULL, "
@@ -214,9 +222,11 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
         let reader = try DatabaseQueue(path: path)
         try await reader.read { db in
             #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 2)
-            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            let tables = try String.fetchAll(
+                db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             #expect(tables == ["dead_letters", "events", "meta", "seen", "sqlite_sequence"])
-            #expect(try String.fetchOne(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") == "seen_by_time")
+            #expect(
+                try String.fetchOne(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") == "seen_by_time")
         }
         try reader.close()
     }
@@ -267,7 +277,8 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
                 try await second.replayDeadLetter(id: letters[0].id)
             } throws: { error in
                 guard let error = error as? EngineError, error.kind == .invalidEvent else { return false }
-                return error.message.contains("ev-7") && error.message.contains("damaged") && error.message.contains(path)
+                return error.message.contains("ev-7") && error.message.contains("damaged")
+                    && error.message.contains(path)
             }
             let errors = logs.entries.filter { $0.level == .error }
             #expect(
@@ -301,5 +312,45 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
         try await again.enqueue(event(99))
         #expect(fileMode(path + "-wal") == 0o600)
         await again.shutdown()
+    }
+}
+
+/// The report's arithmetic: the lock file's mark against the spool's own counts.
+@Suite struct RecoveryReportArithmeticTests {
+    static let id = UUID()
+
+    static func report(
+        mark: (appended: Int64, settled: Int64)?, spool: (appended: Int64, settled: Int64, queued: Int64)
+    ) -> SpoolRecoveryReport {
+        SpoolRecoveryReport(
+            mark: mark.map { SpoolMark(spoolID: id, appended: $0.appended, settled: $0.settled, open: true) },
+            appended: spool.appended, settled: spool.settled, queued: spool.queued)
+    }
+
+    @Test func aMarkEqualToTheSpoolOrBehindItReportsNothing() {
+        #expect(Self.report(mark: (300, 120), spool: (300, 120, 180)).missingEventsAtMost == 0)
+        // Killed after a commit, before its mark: the spool is ahead.
+        #expect(Self.report(mark: (200, 100), spool: (300, 120, 180)).missingEventsAtMost == 0)
+        #expect(Self.report(mark: nil, spool: (300, 120, 180)).missingEventsAtMost == 0)
+        #expect(Self.report(mark: (300, 120), spool: (300, 120, 180)).uncleanStop)
+    }
+
+    @Test func lostAppendsWithNoLostSettlementAreCountedExactly() {
+        let report = Self.report(mark: (300, 0), spool: (150, 0, 150))
+        #expect(report.missingEvents == 150 && report.missingEventsAtMost == 150)
+    }
+
+    @Test func lostSettlementsWidenTheCountToARange() {
+        // Queued at the mark 700; the spool expects 650 queued; 50 settlements lost, 100 appends lost.
+        let report = Self.report(mark: (1000, 300), spool: (900, 250, 650))
+        #expect(report.missingEvents == 50 && report.missingEventsAtMost == 100)
+        // Every lost append had been settled: nothing certainly missing, up to the settlements lost.
+        let settled = Self.report(mark: (1000, 400), spool: (900, 300, 600))
+        #expect(settled.missingEvents == 0 && settled.missingEventsAtMost == 100)
+    }
+
+    @Test func rowsGoneFromTheSpoolWithoutSettlementAreMissingWhateverTheMark() {
+        let report = Self.report(mark: nil, spool: (10, 2, 5))
+        #expect(report.missingEvents == 3 && report.missingEventsAtMost == 3 && !report.uncleanStop)
     }
 }
