@@ -24,6 +24,24 @@ public struct LifecycleAdapter: Sendable {
 
     /// Events remembered now (in flight or queued).
     public var rememberedCount: Int { known.count }
+    /// Events first seen on a retry (resumed from the spool, or queued before the console subscribed): their
+    /// earlier attempts are in the spool's attempt log. Taken with ``takeResumed()``.
+    private var resumed: [Int64] = []
+
+    /// The events learnt on a retry since the last call, whose earlier attempts the console should read.
+    public mutating func takeResumed() -> [Int64] {
+        defer { resumed.removeAll() }
+        return resumed
+    }
+
+    /// The timeline entries of attempts read from the spool's log.
+    public static func timeline(_ attempts: [AttemptRecord]) -> [EventTimelineEntry] {
+        attempts.map {
+            EventTimelineEntry(
+                time: $0.at, state: .retrying(attempt: $0.attempt + 1), attempt: $0.attempt, httpStatus: $0.httpStatus,
+                reason: $0.answer)
+        }
+    }
 
     /// The row update for one change.
     public mutating func update(for change: EventLifecycleChange) -> EventUpdate {
@@ -31,8 +49,12 @@ public struct LifecycleAdapter: Sendable {
         if known.count > Self.capacity { known.removeAll(keepingCapacity: true) }
         if let event = change.event { known[key] = Known(event: event, payload: known[key]?.payload) }
         if let payload = change.payload {
+            let learnt = known[key] == nil
             if let event = known[key]?.event ?? (try? JSONDecoder().decode(EventInput.self, from: Data(payload.utf8))) {
                 known[key] = Known(event: event, payload: payload)
+                if learnt, case .inFlight(let attempt) = change.stage, attempt > 1, let id = change.eventID {
+                    resumed.append(id)
+                }
             }
         }
         let remembered = known[key]

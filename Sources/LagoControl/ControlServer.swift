@@ -178,6 +178,12 @@ struct ControlRoutes: Sendable {
                 return Self.json(letter)
             }
         }
+        api.get("/events/:id/attempts") { request, context in
+            try await authorized(request) {
+                let id = try context.parameters.require("id", as: Int64.self)
+                return Self.json(try await engine.attemptLog(eventID: id))
+            }
+        }
         api.delete("/dead-letters/:id") { request, context in
             try await authorized(request) {
                 let id = try context.parameters.require("id", as: Int64.self)

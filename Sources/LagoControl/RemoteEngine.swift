@@ -110,6 +110,10 @@ public final class RemoteEngine: EngineControl {
         try await call(.POST, "/dead-letters/\(id)/replay", body: ControlWire.Replay(edit: edit), retryable: false)
     }
 
+    public func attemptLog(eventID: Int64) async throws -> [AttemptRecord] {
+        try await call(.GET, "/events/\(eventID)/attempts")
+    }
+
     public func discardDeadLetter(id: Int64) async throws {
         let _: ControlWire.Ok = try await call(.DELETE, "/dead-letters/\(id)", body: Optional<Empty>.none, retryable: false)
     }

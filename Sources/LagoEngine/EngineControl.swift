@@ -26,6 +26,8 @@ public protocol EngineControl: Sendable {
     func replayDeadLetter(id: Int64, edit: DeadLetterEdit?) async throws -> ReplayResult
     /// Deletes a dead letter.
     func discardDeadLetter(id: Int64) async throws
+    /// The failed attempts the spool keeps for a queued event, oldest first.
+    func attemptLog(eventID: Int64) async throws -> [AttemptRecord]
     /// Stops sending (events are still accepted).
     func pauseDelivery() async throws
     /// Resumes sending.

@@ -529,6 +529,13 @@ public final class LagoEngine: Sendable {
         try await spool.deadLetters(limit: limit, offset: offset)
     }
 
+    /// The failed attempts of a queued event (``EventLifecycleChange/eventID``), oldest first: what Lago answered
+    /// each time, kept in the spool across restarts; empty once the event is delivered or dead.
+    /// - Throws: ``EngineError`` `.spoolIO`, `.shutDown`.
+    public func attemptLog(eventID: Int64) async throws -> [AttemptRecord] {
+        try await spool.attemptLog(eventID: eventID)
+    }
+
     /// One dead letter: the payload as sent, Lago's reason and the number of attempts.
     public func deadLetter(id: Int64) async throws -> DeadLetter? {
         try await spool.deadLetter(id: id)
@@ -899,11 +906,19 @@ public final class LagoEngine: Sendable {
         outcome.httpStatus = status
         outcome.answer = failure == nil ? status.map { "HTTP \($0)" } : outcome.error
         let settledAt = clock.wallNow()
+        // A failed request's answer is kept for the events that stay queued, so a restart still shows it.
+        var failedAttempts: [AttemptRecord] = []
+        if failure != nil, let answer = outcome.answer {
+            let settled = Set(outcome.delivered.map(\.id) + outcome.alreadyInLago.map(\.id) + outcome.dead.map(\.row.id))
+            failedAttempts = rows.filter { !settled.contains($0.id) }.map {
+                AttemptRecord(eventID: $0.id, attempt: $0.attempts, at: settledAt, httpStatus: status, answer: answer)
+            }
+        }
         do {
             try await spool.settle(
                 SpoolSettlement(
                     remove: outcome.delivered.map(\.id) + outcome.alreadyInLago.map(\.id), dead: outcome.dead,
-                    deadAt: settledAt.timeIntervalSince1970))
+                    deadAt: settledAt.timeIntervalSince1970, failedAttempts: failedAttempts))
         } catch {
             // Everything stays spooled and the batch is tried again; a duplicate answer then counts as already in
             // Lago (the rows carry an attempt).

@@ -56,6 +56,29 @@ public struct EventLifecycleChange: Sendable, Hashable, Codable {
     }
 }
 
+/// One failed attempt of a queued event, as the spool keeps it (a restart keeps it too).
+public struct AttemptRecord: Sendable, Hashable, Codable {
+    /// The event's row in the spool (``EventLifecycleChange/eventID``).
+    public var eventID: Int64
+    /// The attempt's number (1 = first try).
+    public var attempt: Int
+    /// When Lago answered (or the request failed).
+    public var at: Date
+    /// The HTTP status, if Lago answered.
+    public var httpStatus: Int?
+    /// Lago's answer in its words, or the transport failure.
+    public var answer: String
+
+    /// Creates a record.
+    public init(eventID: Int64, attempt: Int, at: Date, httpStatus: Int?, answer: String) {
+        self.eventID = eventID
+        self.attempt = attempt
+        self.at = at
+        self.httpStatus = httpStatus
+        self.answer = answer
+    }
+}
+
 /// Fans lifecycle changes out to subscribers with bounded buffers; a full buffer drops the oldest change and
 /// counts it, so a slow subscriber never blocks the engine.
 final class LifecycleBroadcaster: Sendable {

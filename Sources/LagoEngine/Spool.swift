@@ -64,8 +64,10 @@ struct SpoolSettlement: Sendable {
     var dead: [(row: SpoolRow, reason: DeadLetterReason)] = []
     /// When they died (Unix seconds).
     var deadAt: Double = 0
+    /// Failed attempts of events that stay queued (retried, held, resent), kept with the spool.
+    var failedAttempts: [AttemptRecord] = []
 
-    var isEmpty: Bool { remove.isEmpty && dead.isEmpty }
+    var isEmpty: Bool { remove.isEmpty && dead.isEmpty && failedAttempts.isEmpty }
 }
 
 /// The durable queue: a SQLite file in WAL mode, written by one group-committing writer.
@@ -338,8 +340,9 @@ final class Spool: Sendable {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM seen") ?? 0
     }
 
-    /// The tables schema version 2 added: `meta` (the spool's identity, events ever settled) and `seen` (the
-    /// relay's record of accepted transaction ids, for deduplication; the engine only creates it).
+    /// The tables schema version 2 added: `meta` (the spool's identity, events ever settled), `seen` (the relay's
+    /// record of accepted transaction ids, for deduplication) and `attempt_log` (the failed attempts of queued
+    /// events: what Lago answered each time, kept across restarts).
     private static func createVersion2Tables(_ db: Database, spoolID: UUID, settled: Int64) throws {
         try db.execute(
             sql: """
@@ -350,6 +353,9 @@ final class Spool: Sendable {
                 accepted_at REAL NOT NULL, \
                 PRIMARY KEY (external_subscription_id, transaction_id)) WITHOUT ROWID;
                 CREATE INDEX seen_by_time ON seen(accepted_at);
+                CREATE TABLE attempt_log (\
+                event_id INTEGER NOT NULL, attempt INTEGER NOT NULL, at REAL NOT NULL, status INTEGER, \
+                answer TEXT NOT NULL, PRIMARY KEY (event_id, attempt)) WITHOUT ROWID;
                 """)
         let idBytes = withUnsafeBytes(of: spoolID.uuid) { Data($0) }
         try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('spool_id', ?)", arguments: [idBytes])
@@ -819,19 +825,34 @@ final class Spool: Sendable {
         let removals = settlement.remove
         let dead = settlement.dead.map { DeadRecord(row: $0.row, reason: $0.reason) }
         let deadAt = settlement.deadAt
+        let failedAttempts = settlement.failedAttempts
         try await perform { db in
             var settled = 0
             if !removals.isEmpty {
                 let statement = try db.cachedStatement(sql: "DELETE FROM events WHERE id BETWEEN ? AND ?")
+                let log = try db.cachedStatement(sql: "DELETE FROM attempt_log WHERE event_id BETWEEN ? AND ?")
                 for range in Spool.ranges(removals) {
                     try statement.execute(arguments: [range.lowerBound, range.upperBound])
                     settled += db.changesCount
+                    try log.execute(arguments: [range.lowerBound, range.upperBound])
+                }
+            }
+            if !failedAttempts.isEmpty {
+                let insert = try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO attempt_log (event_id, attempt, at, status, answer) VALUES (?, ?, ?, ?, ?)")
+                for attempt in failedAttempts {
+                    try insert.execute(
+                        arguments: [
+                            attempt.eventID, attempt.attempt, attempt.at.timeIntervalSince1970, attempt.httpStatus,
+                            String(attempt.answer.prefix(4096)),
+                        ])
                 }
             }
             for record in dead {
                 try Spool.insertDeadLetter(db, row: record.row, reason: record.reason, deadAt: deadAt)
                 try db.execute(sql: "DELETE FROM events WHERE id = ?", arguments: [record.row.id])
                 settled += db.changesCount
+                try db.execute(sql: "DELETE FROM attempt_log WHERE event_id = ?", arguments: [record.row.id])
                 // Not in Lago: the client may send its id again.
                 try db.execute(
                     sql: """
@@ -968,6 +989,19 @@ final class Spool: Sendable {
             let rowID = db.lastInsertedRowID
             try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
             return (transactionID, rowID)
+        }
+    }
+
+    /// The failed attempts logged for a queued event, oldest first.
+    func attemptLog(eventID: Int64) async throws -> [AttemptRecord] {
+        try await perform(readOnly: true) { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM attempt_log WHERE event_id = ? ORDER BY attempt", arguments: [eventID]
+            ).map { row in
+                AttemptRecord(
+                    eventID: row["event_id"], attempt: row["attempt"], at: Date(timeIntervalSince1970: row["at"]),
+                    httpStatus: row["status"], answer: row["answer"])
+            }
         }
     }
 

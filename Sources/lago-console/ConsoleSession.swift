@@ -255,7 +255,15 @@ final class ConsoleSession: Sendable {
                         defer { changes.removeAll(keepingCapacity: true) }
                         return changes
                     }
-                    if !changes.isEmpty { self.post(.eventLifecycle(changes.map(self.eventUpdate))) }
+                    if !changes.isEmpty {
+                        self.post(.eventLifecycle(changes.map(self.eventUpdate)))
+                        // Events resumed from the spool: their earlier attempts (Lago's answers) are read back.
+                        for id in self.lifecycle.withLock({ $0.takeResumed() }) {
+                            if let attempts = try? await self.engine.attemptLog(eventID: id), !attempts.isEmpty {
+                                self.post(.eventAttempts(key: "#\(id)", LifecycleAdapter.timeline(attempts)))
+                            }
+                        }
+                    }
                 }
             }
             await group.next()

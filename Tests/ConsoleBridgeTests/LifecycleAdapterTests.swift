@@ -60,3 +60,32 @@ import Testing
         #expect(adapter.rememberedCount == 0, "settled events are forgotten")
     }
 }
+
+@Suite struct ResumedEventTests {
+    @Test func anEventFirstSeenOnARetryAsksForItsEarlierAttemptsAndShowsThemFirst() {
+        let date = Date(timeIntervalSince1970: 1_764_000_000)
+        var adapter = LifecycleAdapter()
+        var history = EventHistory(capacity: 10)
+        let payload = #"{"transaction_id":"r-1","external_subscription_id":"s","code":"c","properties":{}}"#
+        history.apply([
+            adapter.update(
+                for: EventLifecycleChange(
+                    transactionID: "r-1", stage: .inFlight(attempt: 3), date: date, eventID: 9, payload: payload))
+        ])
+        #expect(adapter.takeResumed() == [9])
+        #expect(adapter.takeResumed().isEmpty)
+        let earlier = [
+            AttemptRecord(eventID: 9, attempt: 1, at: date.addingTimeInterval(-60), httpStatus: 503, answer: "HTTP 503"),
+            AttemptRecord(eventID: 9, attempt: 2, at: date.addingTimeInterval(-30), httpStatus: 429, answer: "HTTP 429"),
+        ]
+        history.prependAttempts(LifecycleAdapter.timeline(earlier), key: "#9")
+        let row = history.record(transactionID: "r-1")
+        #expect(row?.timeline.map(\.attempt) == [1, 2, 3])
+        #expect(row?.timeline.first?.httpStatus == 503)
+        // A fresh event (first try) has no earlier attempts to read.
+        _ = adapter.update(
+            for: EventLifecycleChange(
+                transactionID: "n-1", stage: .inFlight(attempt: 1), date: date, eventID: 10, payload: payload))
+        #expect(adapter.takeResumed().isEmpty)
+    }
+}

@@ -123,3 +123,36 @@ import Testing
         }
     }
 }
+
+@Suite(.serialized) struct AttemptLogTests {
+    @Test func failedAttemptsAreKeptWithTheSpoolAcrossARestartAndGoWithDelivery() async throws {
+        let directory = try TemporaryDirectory()
+        try await Sandbox.withRunning { sandbox in
+            sandbox.faults.outage(for: .seconds(60), mode: .status503)
+            let first = try makeEngine(testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox)
+            let changes = first.lifecycleEvents()
+            first.start()
+            try await first.enqueue(event(1, prefix: "kept"))
+            var eventID: Int64?
+            for await change in changes {
+                if case .retryScheduled = change.stage {
+                    eventID = change.eventID
+                    #expect(change.httpStatus == 503 && change.answer?.contains("503") == true)
+                    break
+                }
+            }
+            let id = try #require(eventID)
+            await first.shutdown()
+
+            let second = try makeEngine(testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox)
+            let log = try await second.attemptLog(eventID: id)
+            #expect(log.first?.attempt == 1 && log.first?.httpStatus == 503, "\(log)")
+            #expect(log.first?.answer.contains("Service Unavailable") == true, "Lago's own words: \(log)")
+            sandbox.faults.clear()
+            second.start()
+            #expect(await second.flush(deadline: .seconds(10)).pending == 0)
+            #expect(try await second.attemptLog(eventID: id).isEmpty, "a delivered event's log goes with it")
+            await second.shutdown()
+        }
+    }
+}

@@ -224,7 +224,7 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
             #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 2)
             let tables = try String.fetchAll(
                 db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            #expect(tables == ["dead_letters", "events", "meta", "seen", "sqlite_sequence"])
+            #expect(tables == ["attempt_log", "dead_letters", "events", "meta", "seen", "sqlite_sequence"])
             #expect(
                 try String.fetchOne(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") == "seen_by_time")
         }

@@ -15,8 +15,11 @@ public enum ConsoleEvent: Sendable {
     /// The clock advanced; countdowns, ages and transient messages are computed from this time.
     case tick(now: Date)
     /// Lifecycle changes of individual events (queued, in flight, delivered, retrying, dead…), oldest first.
-    /// Updates are merged by transaction id: the first creates a row in the live events pane.
+    /// Updates are merged by event key (``EventUpdate/key``): the first creates a row in the live events pane.
     case eventLifecycle([EventUpdate])
+    /// Earlier attempts of an event, read from the spool (an event resumed after a restart): they go before the
+    /// attempts its row already shows.
+    case eventAttempts(key: String, [EventTimelineEntry])
     /// A fresh snapshot of the engine's queue (counts, retrying batches, dead letters, rates, latency).
     case stats(QueueStats)
     /// The configuration the console shows: metric codes per canonical field and the default subscription.

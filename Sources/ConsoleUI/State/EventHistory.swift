@@ -13,6 +13,15 @@ public struct EventTimelineEntry: Sendable, Hashable {
     public var httpStatus: Int?
     /// Why the attempt failed, if it did.
     public var reason: String?
+
+    /// Creates an entry.
+    public init(time: Date, state: DeliveryState, attempt: Int? = nil, httpStatus: Int? = nil, reason: String? = nil) {
+        self.time = time
+        self.state = state
+        self.attempt = attempt
+        self.httpStatus = httpStatus
+        self.reason = reason
+    }
 }
 
 /// One row of the live events pane: the latest known state of one event.
@@ -268,6 +277,19 @@ public struct EventHistory: Sendable {
             }
         }
         trim()
+    }
+
+    /// Puts earlier attempts (read from the spool) before those the row of `key` shows; attempts it already has
+    /// are skipped.
+    public mutating func prependAttempts(_ entries: [EventTimelineEntry], key: String) {
+        guard let sequence = sequenceByKey[key], sequence >= firstSequence else { return }
+        let index = head + sequence - firstSequence
+        let shown = Set(storage[index].timeline.compactMap { $0.state == .inFlight ? nil : $0.attempt })
+        let earlier = entries.filter { entry in entry.attempt.map { !shown.contains($0) } ?? false }
+        storage[index].timeline.insert(contentsOf: earlier, at: 0)
+        if storage[index].timeline.count > EventHistory.maxTimelineEntries {
+            storage[index].timeline.removeFirst(storage[index].timeline.count - EventHistory.maxTimelineEntries)
+        }
     }
 
     /// Sets (or clears, with `nil`) the filter and rebuilds the index.

@@ -17,6 +17,8 @@ extension AppState {
             if let message, message.expiresAt <= now { self.message = nil }
         case .eventLifecycle(let updates):
             history.apply(updates)
+        case .eventAttempts(let key, let entries):
+            history.prependAttempts(entries, key: key)
         case .stats(let stats):
             self.stats = stats
             reconcileDeadLetterSelection()
