@@ -23,7 +23,10 @@ struct ServeCommand: AsyncParsableCommand {
             gracefully: undelivered events stay in the spool for the next start. The control API on \
             relay.control_listen lets a console attach to this engine (`lago-console` opened while serve runs) and \
             serves Prometheus metrics on /metrics. It listens on loopback only unless relay.control_allow_remote \
-            is true, and then /metrics needs the control token too.
+            is true, and then /metrics needs the control token too. serve follows its config file, whoever \
+            changes it: metric codes, lago.default_subscription_id, lago.api_key, lago.api_url and \
+            lago.allow_insecure_http apply to the next request (a fixed key or URL lifts a hold); other keys when \
+            serve restarts.
             """
     )
 

@@ -110,6 +110,18 @@ struct ServeConfigFollowTests {
             #expect(sandbox.storedEventCount == 2, "serve log:\n\(serve.log)")
             seen += try await Self.awaitState("running", config: home.config)
 
+            // A file that stops loading (half-written by an editor) changes nothing; serve says what is wrong.
+            try "[lago\napi_key = \"\(wrongKey)\"\n".write(toFile: home.config, atomically: true, encoding: .utf8)
+            let logged = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < logged, !serve.log.contains("the config file did not load") {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(serve.log.contains("\(home.config):1"), "serve names the file and line:\n\(serve.log)")
+            #expect(serve.log.contains("serve keeps the settings it had"), "\(serve.log)")
+            // Repaired: serve kept delivering with the key it had.
+            try home.writeConfig(apiURL: sandbox.rootURL.absoluteString, apiKey: rotatedKey)
+            let third = try await runLagoConsole(["--config", home.config, "send", "--usage", "input=7", "--wait"])
+            #expect(third.status == 0 && sandbox.storedEventCount == 3, "\(third.output)\nserve log:\n\(serve.log)")
             let discovery = try String(contentsOfFile: home.spool + ".control.json", encoding: .utf8)
             #expect(discovery.contains(String(rotatedKey.suffix(4))), "the discovery file names the key in use, masked")
             #expect(await serve.terminate() == 0, "serve log:\n\(serve.log)")
@@ -148,6 +160,14 @@ struct ServeConfigFollowTests {
             // A key serve reads only at start says so.
             let later = try await runLagoConsole(["--config", home.config, "config", "set", "engine.max_in_flight", "2"])
             #expect(later.output.contains("uses it when it restarts"), "\(later.output)")
+            // Another config file on the same spool: serve does not read it, and config set says which one it reads.
+            let other = home.url.appendingPathComponent("other.toml").path
+            try FileManager.default.copyItem(atPath: home.config, toPath: other)
+            let elsewhere = try await runLagoConsole(["--config", other, "config", "set", "metric_codes.input", "x_in"])
+            #expect(elsewhere.status == 0, "\(elsewhere.output)")
+            #expect(
+                elsewhere.output.contains("reads \(home.config), not \(other), so it does not see this change"),
+                "\(elsewhere.output)")
             #expect(await serve.terminate() == 0, "serve log:\n\(serve.log)")
             #expect(!serve.log.contains(sandbox.apiKey), "the key is never logged:\n\(serve.log)")
         }
