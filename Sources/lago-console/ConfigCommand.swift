@@ -219,7 +219,9 @@ extension ConfigCommand {
             )
         }
         if report.sandbox && lagoKeys.contains(key.name) {
-            return ("\(serve) delivers to its embedded sandbox; \(key.name) applies when serve runs against a Lago", false)
+            return (
+                "\(serve) delivers to its embedded sandbox; \(key.name) applies when serve runs against a Lago", false
+            )
         }
         if report.restartNeeded.contains(key.name) { return ("\(serve) uses it when it restarts", false) }
         guard report.liveKeys.contains(key.name) else { return ("\(serve) already uses this value", false) }

@@ -115,7 +115,8 @@ struct ServeAttachTests {
             // `config set` of a metric code reaches the running serve at once.
             let set = try await runLagoConsole(["--config", config, "config", "set", "metric_codes.output", "e2e_output"])
             let pid = serve.process.processIdentifier
-            #expect(set.status == 0 && set.output.contains("lago-console serve (pid \(pid)) uses it now"), "\(set.output)")
+            #expect(
+                set.status == 0 && set.output.contains("lago-console serve (pid \(pid)) uses it now"), "\(set.output)")
             let live = try await runLagoConsole(["--config", config, "send", "--usage", "output=9", "--wait", "--json"])
             #expect(live.status == 0, "\(live.output)")
             #expect(sandbox.events().contains { $0.code == "e2e_output" && live.output.contains($0.transactionID) })

@@ -43,7 +43,9 @@ struct ServeConfigFollowTests {
         let serve = try ServeAttachTests.ServeProcess(arguments: ["--config", home.config, "serve"], logPath: home.log)
         let discovery = home.spool + ".control.json"
         let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline, !FileManager.default.fileExists(atPath: discovery), serve.process.isRunning {
+        while ContinuousClock.now < deadline, !FileManager.default.fileExists(atPath: discovery),
+            serve.process.isRunning
+        {
             try await Task.sleep(for: .milliseconds(50))
         }
         try #require(FileManager.default.fileExists(atPath: discovery), "no discovery file; serve log:\n\(serve.log)")
@@ -53,7 +55,8 @@ struct ServeConfigFollowTests {
     /// Polls `status --json` until serve's engine reports `state`; returns the last output.
     @discardableResult
     static func awaitState(
-        _ state: String, config: String, timeout: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation
+        _ state: String, config: String, timeout: Duration = .seconds(20),
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         var output = ""
@@ -82,7 +85,8 @@ struct ServeConfigFollowTests {
 
             // The right key on standard input: saved, read again by serve, used for the next request.
             let set = try await runLagoConsole(
-                ["--config", home.config, "config", "set", "lago.api_key", "-"], standardInput: Data("\(rightKey)\n".utf8))
+                ["--config", home.config, "config", "set", "lago.api_key", "-"],
+                standardInput: Data("\(rightKey)\n".utf8))
             seen += set.output
             #expect(set.status == 0, "\(set.output)")
             #expect(
@@ -149,16 +153,19 @@ struct ServeConfigFollowTests {
             #expect(set.status == 0, "\(set.output)")
             #expect(
                 set.output.contains(
-                    "lago-console serve (pid \(serve.process.processIdentifier)) uses it now: delivering to \(root)/api/v1"),
+                    "lago-console serve (pid \(serve.process.processIdentifier)) uses it now: "
+                        + "delivering to \(root)/api/v1"),
                 "\(set.output)")
             let flushed = try await runLagoConsole(["--config", home.config, "flush", "--timeout", "20"])
             #expect(flushed.status == 0, "\(flushed.output)\nserve log:\n\(serve.log)")
             #expect(sandbox.storedEventCount == 1)
             let running = try await Self.awaitState("running", config: home.config)
-            #expect(running.contains(#""lago" : "\#(root)/api/v1""#), "status names the Lago serve uses now: \(running)")
+            #expect(
+                running.contains(#""lago" : "\#(root)/api/v1""#), "status names the Lago serve uses now: \(running)")
 
             // A key serve reads only at start says so.
-            let later = try await runLagoConsole(["--config", home.config, "config", "set", "engine.max_in_flight", "2"])
+            let later = try await runLagoConsole(
+                ["--config", home.config, "config", "set", "engine.max_in_flight", "2"])
             #expect(later.output.contains("uses it when it restarts"), "\(later.output)")
             // Another config file on the same spool: serve does not read it, and config set says which one it reads.
             let other = home.url.appendingPathComponent("other.toml").path
