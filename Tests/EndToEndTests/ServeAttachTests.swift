@@ -15,10 +15,12 @@ struct ServeAttachTests {
         let logPath: String
         let exited: Task<Int32, Never>
 
-        init(arguments: [String], logPath: String) throws {
+        /// `environment` is added to this process's own.
+        init(arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try lagoConsoleBinary())
             process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
             process.standardInput = FileHandle.nullDevice
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

@@ -38,9 +38,12 @@ struct ServeConfigFollowTests {
         }
     }
 
-    /// Starts serve and waits for its discovery file.
-    static func startServe(_ home: Home) async throws -> ServeAttachTests.ServeProcess {
-        let serve = try ServeAttachTests.ServeProcess(arguments: ["--config", home.config, "serve"], logPath: home.log)
+    /// Starts serve (with `environment` added to this process's) and waits for its discovery file.
+    static func startServe(
+        _ home: Home, environment: [String: String] = [:]
+    ) async throws -> ServeAttachTests.ServeProcess {
+        let serve = try ServeAttachTests.ServeProcess(
+            arguments: ["--config", home.config, "serve"], logPath: home.log, environment: environment)
         let discovery = home.spool + ".control.json"
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, !FileManager.default.fileExists(atPath: discovery),
@@ -133,6 +136,34 @@ struct ServeConfigFollowTests {
                 #expect(!serve.log.contains(key), "the key is never logged:\n\(serve.log)")
                 #expect(!seen.contains(key), "no command shows the key:\n\(seen)")
                 #expect(!discovery.contains(key), "the key is never written to the discovery file")
+            }
+        }
+    }
+
+    @Test func aKeyFromServesEnvironmentWinsOverTheFileAndConfigSetSaysSo() async throws {
+        let home = try Home()
+        try await Sandbox.withRunning { sandbox in
+            let fileKey = "file-key-\(UUID().uuidString.lowercased())"
+            try home.writeConfig(apiURL: sandbox.rootURL.absoluteString, apiKey: fileKey)
+            let serve = try await Self.startServe(home, environment: ["LAGO_API_KEY": sandbox.apiKey])
+            let otherKey = "other-key-\(UUID().uuidString.lowercased())"
+            let set = try await runLagoConsole(
+                ["--config", home.config, "config", "set", "lago.api_key", "-"],
+                standardInput: Data("\(otherKey)\n".utf8))
+            #expect(set.status == 0, "\(set.output)")
+            #expect(
+                set.output.contains(
+                    "note: the running lago-console serve (pid \(serve.process.processIdentifier)) takes lago.api_key "
+                        + "from LAGO_API_KEY in its environment, which overrides the file"),
+                "\(set.output)")
+            // serve keeps the key of its environment.
+            let sent = try await runLagoConsole(["--config", home.config, "send", "--usage", "input=5", "--no-wait"])
+            #expect(sent.status == 0, "\(sent.output)")
+            let flushed = try await runLagoConsole(["--config", home.config, "flush", "--timeout", "20"])
+            #expect(flushed.status == 0 && sandbox.storedEventCount == 1, "\(flushed.output)\nserve log:\n\(serve.log)")
+            #expect(await serve.terminate() == 0, "serve log:\n\(serve.log)")
+            for key in [fileKey, otherKey, sandbox.apiKey] {
+                #expect(!serve.log.contains(key) && !set.output.contains(key), "the key is never shown")
             }
         }
     }
