@@ -150,9 +150,11 @@ extension ServeCommand {
         return (address.host, address.port)
     }
 
-    /// Runs `body` with the control API listening and its discovery file written next to the spool (removed
-    /// afterwards); `/metrics` needs the control token when `metricsRequireToken` is set. When the configured port is taken, a free port is used (the discovery file names it) and a
-    /// warning says Prometheus will not find /metrics where configured.
+    /// Runs `body` with the control API listening and its discovery file written next to the spool through
+    /// `published` (which writes it again when the Lago changes; removed afterwards); `/metrics` needs the control
+    /// token when `metricsRequireToken` is set; `POST /control/v1/config/reload` calls `reloadConfiguration`. When
+    /// the configured port is taken, a free port is used (the discovery file names it) and a warning says
+    /// Prometheus will not find /metrics where configured.
     static func withControl(
         engine: any EngineControl, host: String, port: Int, endpoint: ControlEndpoint, registry: PrometheusCollectorRegistry,
         metricsRequireToken: Bool, spoolPath: String, reloadConfiguration: @escaping @Sendable () async -> ConfigReload,
