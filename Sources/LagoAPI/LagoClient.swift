@@ -79,7 +79,8 @@ public struct BillableMetricInput: Sendable, Hashable, Codable {
 ///
 /// One shared HTTP client with connection reuse serves every request. Errors are ``LagoAPIError``s decoded from
 /// Lago's own error bodies; ``LagoAPIError/disposition(eventCount:)`` classifies them for delivery. The API key
-/// can be replaced at runtime (``setAPIKey(_:)``) and is never logged. Call ``shutdown()`` when done, or use
+/// can be replaced at runtime (``setAPIKey(_:)``), with the API root too (``setBaseURL(_:apiKey:)``); the key is never
+/// logged. Call ``shutdown()`` when done, or use
 /// ``withLagoClient(configuration:logger:_:)``.
 public final class LagoClient: Sendable {
     /// The most events one batch request may carry.
@@ -120,6 +121,20 @@ public final class LagoClient: Sendable {
     /// Replaces the API key for requests started from now on.
     public func setAPIKey(_ key: String) {
         state.withLock { $0.apiKey = key }
+    }
+
+    /// Replaces the API root and the API key for requests started from now on, in one step, so that no request
+    /// pairs the new root with the old key (or the old root with the new key).
+    ///
+    /// - Returns: whether either differs from what was in use.
+    @discardableResult
+    public func setBaseURL(_ baseURL: LagoBaseURL, apiKey: String) -> Bool {
+        state.withLock { configuration in
+            let changed = configuration.baseURL != baseURL || configuration.apiKey != apiKey
+            configuration.baseURL = baseURL
+            configuration.apiKey = apiKey
+            return changed
+        }
     }
 
     // MARK: Events

@@ -25,11 +25,15 @@ public struct ControlServerOptions: Sendable {
     public var metricsRequireToken: Bool
     /// How often the lifecycle stream sends what accumulated (one JSON array per line).
     public var streamInterval: Duration
+    /// Reads the serving process's config file again and applies what it can, for
+    /// `POST /control/v1/config/reload`; without it that route answers 404. It must not return a secret.
+    public var reloadConfiguration: (@Sendable () async -> ConfigReload)?
 
     /// Creates options.
     public init(
         host: String = "127.0.0.1", port: Int = 0, token: String, metrics: PrometheusCollectorRegistry? = nil,
-        metricsRequireToken: Bool = false, streamInterval: Duration = .milliseconds(50)
+        metricsRequireToken: Bool = false, streamInterval: Duration = .milliseconds(50),
+        reloadConfiguration: (@Sendable () async -> ConfigReload)? = nil
     ) {
         self.host = host
         self.port = port
@@ -37,6 +41,7 @@ public struct ControlServerOptions: Sendable {
         self.metrics = metrics
         self.metricsRequireToken = metricsRequireToken
         self.streamInterval = streamInterval
+        self.reloadConfiguration = reloadConfiguration
     }
 
     /// A random token (32 bytes, hex).
@@ -54,7 +59,8 @@ public struct ControlServerOptions: Sendable {
 /// `POST /control/v1/send` (`{"events": [...]}` or `{"usage": {...}}`), `POST /control/v1/flush`
 /// (`{"deadlineSeconds": 30}`), `POST /control/v1/pause|resume|retry`, `PUT /control/v1/mapping`,
 /// `PUT /control/v1/default-subscription`, `GET /control/v1/dead-letters?limit=&offset=`,
-/// `GET|DELETE /control/v1/dead-letters/{id}`, `POST /control/v1/dead-letters/{id}/replay`;
+/// `GET|DELETE /control/v1/dead-letters/{id}`, `POST /control/v1/dead-letters/{id}/replay`,
+/// `POST /control/v1/config/reload` (a ``ConfigReload``, when ``ControlServerOptions/reloadConfiguration`` is set);
 /// `GET /metrics` needs no token unless ``ControlServerOptions/metricsRequireToken`` is set. Engine errors answer
 /// 4xx/5xx with `{"kind", "message", "path"}`.
 public enum ControlServer {
@@ -160,6 +166,14 @@ struct ControlRoutes: Sendable {
                 let subscription = try await decode(ControlWire.Subscription.self, request, context)
                 try await engine.setDefaultSubscription(subscription.externalSubscriptionID)
                 return Self.json(ControlWire.Ok())
+            }
+        }
+        api.post("/config/reload") { request, _ in
+            try await authorized(request) {
+                guard let reload = options.reloadConfiguration else {
+                    return Self.failure(.notFound, "this engine does not follow a config file")
+                }
+                return Self.json(await reload())
             }
         }
         api.get("/dead-letters") { request, _ in

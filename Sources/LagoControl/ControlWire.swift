@@ -81,6 +81,54 @@ public struct ControlEndpoint: Codable, Sendable, Hashable {
     }
 }
 
+/// What a running `lago-console serve` did when asked to read its config file again
+/// (`POST /control/v1/config/reload`, which `lago-console config set` calls after saving).
+///
+/// It names keys and shows the API key masked; it never carries a secret.
+public struct ConfigReload: Codable, Sendable, Hashable {
+    /// The config file serve reads (absolute path).
+    public var configFile: String
+    /// The keys serve applies while it runs (metric codes, the default subscription and, unless it delivers to
+    /// an embedded sandbox, `lago.api_key`, `lago.api_url` and `lago.allow_insecure_http`).
+    public var liveKeys: [String]
+    /// The live keys this reload changed, now in use.
+    public var applied: [String]
+    /// Live keys whose value in the file serve does not use (see ``problem``); all of them when the file did not
+    /// load.
+    public var unapplied: [String]
+    /// Keys whose value in the file differs from the one serve started with; they take effect when it restarts.
+    public var restartNeeded: [String]
+    /// Keys serve takes from its environment instead of the file: key name → environment variable.
+    public var environmentOverrides: [String: String]
+    /// The Lago serve delivers to now (API root).
+    public var lagoURL: String
+    /// The key serve delivers with now, masked (`••••1234`).
+    public var maskedKey: String
+    /// Whether serve delivers to an embedded sandbox (its Lago settings do not apply while it runs).
+    public var sandbox: Bool
+    /// Why a change in the file was not applied (serve kept what it had), naming the key and the next step; `nil`
+    /// when everything applied.
+    public var problem: String?
+
+    /// Creates a report.
+    public init(
+        configFile: String, liveKeys: [String], applied: [String], unapplied: [String] = [], restartNeeded: [String],
+        environmentOverrides: [String: String], lagoURL: String, maskedKey: String, sandbox: Bool,
+        problem: String? = nil
+    ) {
+        self.configFile = configFile
+        self.liveKeys = liveKeys
+        self.applied = applied
+        self.unapplied = unapplied
+        self.restartNeeded = restartNeeded
+        self.environmentOverrides = environmentOverrides
+        self.lagoURL = lagoURL
+        self.maskedKey = maskedKey
+        self.sandbox = sandbox
+        self.problem = problem
+    }
+}
+
 /// A failure talking to a control API.
 public enum ControlError: Error, Sendable, CustomStringConvertible {
     /// The discovery file could not be written.

@@ -133,6 +133,11 @@ public final class RemoteEngine: EngineControl {
             .PUT, "/default-subscription", body: ControlWire.Subscription(externalSubscriptionID: externalSubscriptionID))
     }
 
+    /// Asks the serving process to read its config file again and apply what it can while it runs (metric
+    /// codes, the default subscription, the Lago URL and key); the answer says what it did, never showing a secret.
+    /// - Throws: ``ControlError``; `.refused` with status 404 when the server does not follow a config file.
+    public func reloadConfiguration() async throws -> ConfigReload { try await call(.POST, "/config/reload") }
+
     /// The remote engine's lifecycle changes; a full buffer drops the oldest. When the connection breaks, the
     /// stream reconnects (once a second, reading the discovery file again) until the consumer stops listening;
     /// changes that happened while it was away are not replayed (stats stay exact).

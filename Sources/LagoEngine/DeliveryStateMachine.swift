@@ -38,6 +38,8 @@ struct DeliveryStateMachine: Sendable {
         /// A single event split out of a refused batch.
         var isolated: Bool = false
         var lastReason: String?
+        /// The ``DeliveryStateMachine/targetGeneration`` its last request went out with.
+        var sentToTarget = 0
     }
 
     enum Health: Sendable, Hashable {
@@ -90,6 +92,9 @@ struct DeliveryStateMachine: Sendable {
     private var holdProbeAt: Instant?
     /// The batch carrying the hold probe, while it is in flight.
     private var holdProbeBatchID: Int?
+    /// Counts ``apiKeyChanged()`` calls: a 401 or 404 answered to a request sent before the last change says
+    /// nothing about the new key or URL.
+    private var targetGeneration = 0
     private(set) var stopping = false
     private(set) var health: Health = .healthy
     /// The server asked for no request before this instant (`Retry-After`, `X-RateLimit-Reset`).
@@ -178,6 +183,12 @@ struct DeliveryStateMachine: Sendable {
             recover(now: now)
         }
         if let hold = outcome.hold {
+            guard batch.sentToTarget == targetGeneration else {
+                // Refused with the key (or at the URL) used before the change: send it again with the new one.
+                batch.phase = .ready
+                batches.insert(batch, at: index)
+                return nil
+            }
             self.hold = hold
             holdProbeAt = now + settings.holdProbeInterval
             batch.phase = .ready
@@ -255,8 +266,11 @@ struct DeliveryStateMachine: Sendable {
     /// Undoes ``pause()``.
     mutating func resume() { paused = false }
 
-    /// A new API key (or URL): a hold is lifted.
-    mutating func apiKeyChanged() { liftHold() }
+    /// A new API key (or URL): a hold is lifted, and a hold answered to a request sent before does not come back.
+    mutating func apiKeyChanged() {
+        targetGeneration += 1
+        liftHold()
+    }
 
     /// The operator asks to try now: lifts a hold and cuts every backoff short (the server's own `Retry-After`
     /// still holds).
@@ -370,6 +384,7 @@ struct DeliveryStateMachine: Sendable {
 
     private mutating func send(index: Int, probe: Bool, now: Instant) -> Action {
         batches[index].phase = .sending(probe: probe)
+        batches[index].sentToTarget = targetGeneration
         lastSendAt = now
         let batch = batches[index]
         return .send(batchID: batch.id, rows: batch.rows, isolated: batch.isolated, probe: probe)

@@ -439,6 +439,18 @@ public final class LagoEngine: Sendable {
         inboxContinuation.yield(.apiKeyChanged)
     }
 
+    /// Delivers to `baseURL` with `apiKey` from the next request on. When either differs from what is in use, an
+    /// "auth failed" or "wrong URL" hold is lifted: the next request tells whether the change fixed it (a 401 or
+    /// a 404 holds again). The same root and key change nothing, and a hold stays.
+    ///
+    /// - Returns: whether anything changed.
+    @discardableResult
+    public func updateLago(baseURL: LagoBaseURL, apiKey: String) -> Bool {
+        guard client.setBaseURL(baseURL, apiKey: apiKey) else { return false }
+        inboxContinuation.yield(.apiKeyChanged)
+        return true
+    }
+
     /// Stops sending (events are still accepted and spooled; requests in flight finish).
     public func pause() { inboxContinuation.yield(.pause) }
 

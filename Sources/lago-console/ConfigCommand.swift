@@ -131,7 +131,9 @@ extension ConfigCommand {
                 a file that does not parse or validate is never rewritten. Comments in the file are not kept by a \
                 save. For a secret (lago.api_key, relay.token), a VALUE of - reads the value from standard input \
                 (one line; typed without echo at a terminal), so that it never appears on a command line: \
-                `lago-console config set lago.api_key - < key.txt`.
+                `lago-console config set lago.api_key - < key.txt`. A lago-console serve running on this \
+                configuration's spool reads the file again at once and says whether it uses the new value now \
+                (metric codes, the default subscription, the Lago URL and key) or when it restarts.
                 """
         )
 
@@ -165,9 +167,7 @@ extension ConfigCommand {
                         "note: \(variable) is set and overrides \(configKey.name) in the effective configuration"
                     )
                 }
-                if configKey.name.hasPrefix("metric_codes.") || configKey == .lagoDefaultSubscriptionID {
-                    await ConfigCommand.applyToRunningServe(store.configuration)
-                }
+                await ConfigCommand.tellRunningServe(about: configKey, store: store)
             } catch {
                 printToStandardError("error: \(error)")
                 throw ExitCode.failure
@@ -175,21 +175,63 @@ extension ConfigCommand {
         }
     }
 
-    /// Metric codes and the default subscription apply at once to a `lago-console serve` running on this
-    /// configuration's spool (over its control API); other keys take effect when serve restarts.
-    static func applyToRunningServe(_ configuration: LagoConsoleConfiguration) async {
+    /// Asks a `lago-console serve` running on this configuration's spool to read its config file again, and says
+    /// whether it uses the new value of `key` now, when it restarts, or not at all (it reads another file, or its
+    /// environment overrides the key). The key's value never travels: serve reads the file itself.
+    static func tellRunningServe(about key: ConfigKey, store: ConfigStore) async {
+        let configuration = store.configuration
         let spoolPath = ConsoleRuntime.spoolPath(configuration, isSandbox: configuration.lago.apiURL == nil)
         guard let remote = await RemoteEngine.connect(forSpool: spoolPath) else { return }
+        let pid = remote.endpoint.pid
         do {
-            try await remote.setMapping(configuration.metricCodes.byField)
-            if let subscription = configuration.lago.defaultSubscriptionID {
-                try await remote.setDefaultSubscription(subscription)
-            }
-            print("applied to the running lago-console serve (pid \(remote.endpoint.pid))")
+            let report = try await remote.reloadConfiguration()
+            let line = serveLine(about: key, report: report, pid: pid, configFile: store.filePath)
+            if line.isWarning { printToStandardError(line.text) } else { print(line.text) }
         } catch {
-            printToStandardError("warning: the running lago-console serve did not take the change: \(error)")
+            printToStandardError(
+                "warning: the running lago-console serve (pid \(pid)) did not read the change: \(error); "
+                    + "restart it to apply \(key.name)")
         }
         await remote.shutdown()
+    }
+
+    /// What `config set` says about a running serve after it read its config file again.
+    static func serveLine(
+        about key: ConfigKey, report: ConfigReload, pid: Int32, configFile: String
+    ) -> (text: String, isWarning: Bool) {
+        let serve = "the running lago-console serve (pid \(pid))"
+        let lagoKeys = [ConfigKey.lagoAPIKey, .lagoAPIURL, .lagoAllowInsecureHTTP].map(\.name)
+        let sameFile =
+            URL(fileURLWithPath: report.configFile).resolvingSymlinksInPath()
+            == URL(fileURLWithPath: configFile).resolvingSymlinksInPath()
+        if !sameFile {
+            return (
+                "warning: \(serve) reads \(report.configFile), not \(configFile), so it does not see this change; set "
+                    + "\(key.name) with --config \(report.configFile), or restart serve with --config \(configFile)",
+                true
+            )
+        }
+        if let variable = report.environmentOverrides[key.name] {
+            return (
+                "note: \(serve) takes \(key.name) from \(variable) in its environment, which overrides the file; "
+                    + "change \(variable) where serve is started, then restart it",
+                true
+            )
+        }
+        if report.sandbox && lagoKeys.contains(key.name) {
+            return (
+                "\(serve) delivers to its embedded sandbox; \(key.name) applies when serve runs against a Lago", false
+            )
+        }
+        if report.restartNeeded.contains(key.name) { return ("\(serve) uses it when it restarts", false) }
+        guard report.liveKeys.contains(key.name) else { return ("\(serve) already uses this value", false) }
+        if report.unapplied.contains(key.name) {
+            return ("warning: \(serve) did not apply it: \(report.problem ?? "it kept the value it had")", true)
+        }
+        if lagoKeys.contains(key.name) {
+            return ("\(serve) uses it now: delivering to \(report.lagoURL) with key \(report.maskedKey)", false)
+        }
+        return ("\(serve) uses it now", false)
     }
 
     /// `config check`: validate the file.

@@ -23,7 +23,10 @@ struct ServeCommand: AsyncParsableCommand {
             gracefully: undelivered events stay in the spool for the next start. The control API on \
             relay.control_listen lets a console attach to this engine (`lago-console` opened while serve runs) and \
             serves Prometheus metrics on /metrics. It listens on loopback only unless relay.control_allow_remote \
-            is true, and then /metrics needs the control token too.
+            is true, and then /metrics needs the control token too. serve follows its config file, whoever \
+            changes it: metric codes, lago.default_subscription_id, lago.api_key, lago.api_url and \
+            lago.allow_insecure_http apply to the next request (a fixed key or URL lifts a hold); other keys when \
+            serve restarts.
             """
     )
 
@@ -104,18 +107,18 @@ struct ServeCommand: AsyncParsableCommand {
                     url: "", token: ControlServerOptions.randomToken(), pid: getpid(), startedAt: Date(),
                     lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,
                     maskedKey: ConfigMasking.mask(apiKey), sandboxAPIKey: isSandbox ? apiKey : nil)
+                let published = PublishedEndpoint(spoolPath: spoolPath, logger: logger)
+                // Whoever changes the config file, serve reads it again and applies what it can while it runs.
+                let follower = ServeConfigFollower(
+                    store: store, engine: engine, isSandbox: isSandbox, lagoURL: baseURL.apiRoot, apiKey: apiKey,
+                    logger: logger, onLagoChange: { published.lagoChanged(apiRoot: $0, maskedKey: $1) })
                 try await Self.withControl(
                     engine: engine, host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
-                    metricsRequireToken: configuration.relay.controlAllowRemote, spoolPath: spoolPath, logger: logger
+                    metricsRequireToken: configuration.relay.controlAllowRemote, spoolPath: spoolPath,
+                    reloadConfiguration: { follower.reload() }, published: published, logger: logger
                 ) {
                 await withTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        for await changed in store.changes() {
-                            engine.updateMapping(changed.metricCodes.byField)
-                            engine.updateDefaultSubscription(
-                                changed.lago.defaultSubscriptionID ?? (isSandbox ? "sub_sandbox" : nil))
-                        }
-                    }
+                    group.addTask { await follower.watch(every: .seconds(1)) }
                     for await signal in signals {
                         logger.info("stopping", metadata: ["signal": "\(signal)"])
                         break
@@ -147,23 +150,26 @@ extension ServeCommand {
         return (address.host, address.port)
     }
 
-    /// Runs `body` with the control API listening and its discovery file written next to the spool (removed
-    /// afterwards); `/metrics` needs the control token when `metricsRequireToken` is set. When the configured port is taken, a free port is used (the discovery file names it) and a
-    /// warning says Prometheus will not find /metrics where configured.
+    /// Runs `body` with the control API listening and its discovery file written next to the spool through
+    /// `published` (which writes it again when the Lago changes; removed afterwards); `/metrics` needs the control
+    /// token when `metricsRequireToken` is set; `POST /control/v1/config/reload` calls `reloadConfiguration`. When
+    /// the configured port is taken, a free port is used (the discovery file names it) and a warning says
+    /// Prometheus will not find /metrics where configured.
     static func withControl(
         engine: any EngineControl, host: String, port: Int, endpoint: ControlEndpoint, registry: PrometheusCollectorRegistry,
-        metricsRequireToken: Bool, spoolPath: String, logger: Logger, _ body: @Sendable () async throws -> Void
+        metricsRequireToken: Bool, spoolPath: String, reloadConfiguration: @escaping @Sendable () async -> ConfigReload,
+        published: PublishedEndpoint, logger: Logger, _ body: @Sendable () async throws -> Void
     ) async throws {
         let started = Atomic<Bool>(false)
         func run(port: Int) async throws {
             let options = ControlServerOptions(
                 host: host, port: port, token: endpoint.token, metrics: registry,
-                metricsRequireToken: metricsRequireToken)
+                metricsRequireToken: metricsRequireToken, reloadConfiguration: reloadConfiguration)
             try await ControlServer.withRunning(engine: engine, options: options, logger: logger) { url in
                 started.store(true, ordering: .relaxed)
                 var endpoint = endpoint
                 endpoint.url = url.absoluteString
-                try endpoint.write(forSpool: spoolPath)
+                try published.publish(endpoint)
                 logger.info(
                     "control API listening",
                     metadata: [
@@ -181,6 +187,49 @@ extension ServeCommand {
                 "control API cannot listen on the configured address; using a free port (see the discovery file)",
                 metadata: ["address": "\(host):\(port)", "error": "\(error)"])
             try await run(port: 0)
+        }
+    }
+}
+
+/// The discovery file `serve` wrote, kept so that a change of the Lago URL or key it delivers with is written
+/// there too (the URL and the masked key; never the key itself).
+final class PublishedEndpoint: Sendable {
+    private let spoolPath: String
+    private let logger: Logger
+    private let state = Mutex<(endpoint: ControlEndpoint?, lago: (apiRoot: String, maskedKey: String)?)>((nil, nil))
+
+    init(spoolPath: String, logger: Logger) {
+        self.spoolPath = spoolPath
+        self.logger = logger
+    }
+
+    /// Writes the discovery file (with the Lago in use now, if it changed since `endpoint` was made).
+    /// - Throws: ``ControlError/discovery(_:)`` when it cannot be written.
+    func publish(_ endpoint: ControlEndpoint) throws {
+        try state.withLock { state in
+            var endpoint = endpoint
+            if let lago = state.lago {
+                endpoint.lagoURL = lago.apiRoot
+                endpoint.maskedKey = lago.maskedKey
+            }
+            try endpoint.write(forSpool: spoolPath)
+            state.endpoint = endpoint
+        }
+    }
+
+    /// Writes the discovery file again with the Lago serve now delivers to.
+    func lagoChanged(apiRoot: String, maskedKey: String) {
+        state.withLock { state in
+            state.lago = (apiRoot, maskedKey)
+            guard var endpoint = state.endpoint else { return }
+            endpoint.lagoURL = apiRoot
+            endpoint.maskedKey = maskedKey
+            do {
+                try endpoint.write(forSpool: spoolPath)
+                state.endpoint = endpoint
+            } catch {
+                logger.warning("the discovery file still names the previous Lago", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

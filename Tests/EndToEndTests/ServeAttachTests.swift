@@ -15,10 +15,12 @@ struct ServeAttachTests {
         let logPath: String
         let exited: Task<Int32, Never>
 
-        init(arguments: [String], logPath: String) throws {
+        /// `environment` is added to this process's own.
+        init(arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try lagoConsoleBinary())
             process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
             process.standardInput = FileHandle.nullDevice
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -114,7 +116,9 @@ struct ServeAttachTests {
             try await session.waitFor(text: "ATTACHED")
             // `config set` of a metric code reaches the running serve at once.
             let set = try await runLagoConsole(["--config", config, "config", "set", "metric_codes.output", "e2e_output"])
-            #expect(set.status == 0 && set.output.contains("applied to the running lago-console serve"), "\(set.output)")
+            let pid = serve.process.processIdentifier
+            #expect(
+                set.status == 0 && set.output.contains("lago-console serve (pid \(pid)) uses it now"), "\(set.output)")
             let live = try await runLagoConsole(["--config", config, "send", "--usage", "output=9", "--wait", "--json"])
             #expect(live.status == 0, "\(live.output)")
             #expect(sandbox.events().contains { $0.code == "e2e_output" && live.output.contains($0.transactionID) })

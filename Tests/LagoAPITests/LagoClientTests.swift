@@ -385,6 +385,25 @@ struct LagoClientTests {
             #expect(server.requests.last?.headers["authorization"] == "Bearer new-key")
         }
     }
+
+    @Test func aNewBaseURLAndKeyApplyTogetherToTheNextRequest() async throws {
+        try await withCannedClient { server, client in
+            server.on("POST", "/events/batch", CannedResponse(status: 200, body: LagoBodies.batch))
+            let root = client.configuration.baseURL.apiRoot
+            let wrongRoot = try LagoBaseURL(root.replacingOccurrences(of: "/api/v1", with: "/wrong"))
+            #expect(client.setBaseURL(wrongRoot, apiKey: "other-key"))
+            _ = try? await client.createBatch(sampleEvents(1))
+            #expect(server.requests.last?.path == "/wrong/api/v1/events/batch")
+            #expect(server.requests.last?.headers["authorization"] == "Bearer other-key")
+
+            let rightRoot = try LagoBaseURL(root)
+            #expect(client.setBaseURL(rightRoot, apiKey: "other-key"))
+            #expect(!client.setBaseURL(rightRoot, apiKey: "other-key"), "the same root and key change nothing")
+            _ = try await client.createBatch(sampleEvents(1))
+            #expect(server.requests.last?.path == "/api/v1/events/batch")
+            #expect(server.requests.last?.headers["authorization"] == "Bearer other-key")
+        }
+    }
 }
 
 @Suite("Base URL")

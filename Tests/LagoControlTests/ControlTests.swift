@@ -41,7 +41,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -
 /// A sandbox, an engine reporting metrics to its own Prometheus registry, the control API in front of it, and a
 /// `RemoteEngine` connected to it; `/metrics` needs the token when `metricsRequireToken` is set.
 func withControlledEngine(
-    metricsRequireToken: Bool = false,
+    metricsRequireToken: Bool = false, reloadConfiguration: (@Sendable () async -> ConfigReload)? = nil,
     _ body: @Sendable (Sandbox, LagoEngine, RemoteEngine, URL, ControlEndpoint) async throws -> Void
 ) async throws {
     let directory = try TemporaryDirectory()
@@ -62,7 +62,8 @@ func withControlledEngine(
             try await ControlServer.withRunning(
                 engine: engine,
                 options: ControlServerOptions(
-                    token: token, metrics: registry, metricsRequireToken: metricsRequireToken),
+                    token: token, metrics: registry, metricsRequireToken: metricsRequireToken,
+                    reloadConfiguration: reloadConfiguration),
                 logger: logger
             ) { url in
                 let endpoint = ControlEndpoint(
@@ -197,6 +198,38 @@ struct ControlTests {
             await #expect(throws: (any Error).self) { _ = try await RemoteEngine.connect(wrong) }
             let metrics = try await get(base + "/metrics")
             #expect(metrics.status == 200)
+        }
+    }
+
+    @Test func aConfigReloadAnswersWhatTheServerDidAndNeedsTheToken() async throws {
+        let report = ConfigReload(
+            configFile: "/tmp/config.toml", liveKeys: ["lago.api_key", "lago.api_url"], applied: ["lago.api_key"],
+            restartNeeded: ["engine.max_in_flight"], environmentOverrides: ["lago.api_url": "LAGO_API_URL"],
+            lagoURL: "http://127.0.0.1:1/api/v1", maskedKey: "••••2345", sandbox: false)
+        let calls = Atomic<Int>(0)
+        try await withControlledEngine(reloadConfiguration: {
+            calls.add(1, ordering: .relaxed)
+            return report
+        }) { _, _, remote, url, _ in
+            let answered = try await remote.reloadConfiguration()
+            #expect(answered == report)
+            #expect(calls.load(ordering: .relaxed) == 1)
+            let wrong = RemoteEngine(
+                endpoint: ControlEndpoint(
+                    url: url.absoluteString, token: "nope", pid: 1, startedAt: Date(), lagoURL: "", sandbox: true,
+                    relayURL: nil, maskedKey: ""))
+            await #expect(throws: ControlError.self) { _ = try await wrong.reloadConfiguration() }
+            await wrong.shutdown()
+            #expect(calls.load(ordering: .relaxed) == 1, "a request without the token reloads nothing")
+        }
+        // An engine with no config file to follow says so.
+        try await withControlledEngine { _, _, remote, _, _ in
+            do {
+                _ = try await remote.reloadConfiguration()
+                Issue.record("expected a 404")
+            } catch ControlError.refused(let status, _) {
+                #expect(status == 404)
+            }
         }
     }
 

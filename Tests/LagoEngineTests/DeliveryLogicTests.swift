@@ -397,6 +397,24 @@ func lagoError(status: Int, body: String, headers: [(name: String, value: String
         #expect(sends(machine.decide(now: t0 + .seconds(10))) == [1])
     }
 
+    @Test func aHoldAnsweredToARequestSentWithThePreviousKeyDoesNotHoldTheNewOne() {
+        var machine = machine(maxInFlight: 1)
+        machine.rowsAppended(count: 100, bytes: 100, now: t0)
+        _ = machine.decide(now: t0)
+        machine.claimCompleted(makeRows(1...100), now: t0)
+        #expect(sends(machine.decide(now: t0)) == [1])
+        // The key changes while the request is on the wire; its 401 answers for the old key.
+        machine.apiKeyChanged()
+        var refused = BatchOutcome()
+        refused.hold = .init(kind: .auth, reason: "HTTP 401")
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: refused, now: t0 + .milliseconds(5))
+        #expect(machine.hold == nil)
+        #expect(sends(machine.decide(now: t0 + .milliseconds(5))) == [1], "sent again at once, with the new key")
+        // Refused with the new key too: now it holds.
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: refused, now: t0 + .milliseconds(10))
+        #expect(machine.hold?.kind == .auth)
+    }
+
     @Test func aBatchTooLargeGoesAgainInHalves() {
         var machine = machine(maxInFlight: 4)
         machine.rowsAppended(count: 10, bytes: 10, now: t0)

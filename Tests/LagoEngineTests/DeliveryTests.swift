@@ -183,6 +183,32 @@ import Testing
             await engine.shutdown()
         }
     }
+
+    @Test func aWrongURLHoldsThenDeliversAfterTheURLAndKeyChange() async throws {
+        let directory = try TemporaryDirectory()
+        try await Sandbox.withRunning(SandboxOptions(apiKeys: ["good-key"])) { sandbox in
+            let right = try LagoBaseURL(sandbox.baseURL.absoluteString)
+            let wrong = try LagoBaseURL(sandbox.rootURL.absoluteString + "/not-lago")
+            let engine = try LagoEngine(
+                configuration: testConfiguration(spoolPath: directory.file("spool.sqlite")), baseURL: wrong,
+                apiKey: "good-key", random: SplitMix64(seed: 1))
+            engine.start()
+            let ids = try await enqueueConcurrently(engine, count: 120)
+            #expect(await eventually { await engine.stats().state == .wrongURL })
+            #expect(!engine.updateLago(baseURL: wrong, apiKey: "good-key"), "the same URL and key change nothing")
+            // The URL fixed with a stale key: the engine tries at once and holds on the 401.
+            #expect(engine.updateLago(baseURL: right, apiKey: "stale-key"))
+            #expect(await eventually { await engine.stats().state == .authFailed })
+            #expect(sandbox.storedEventCount == 0)
+            // The key fixed too: delivered long before the hold's own probe (30 s) would have tried.
+            #expect(engine.updateLago(baseURL: right, apiKey: "good-key"))
+            let result = await engine.flush(deadline: .seconds(20))
+            #expect(result.pending == 0 && result.dead == 0)
+            expectExactlyOnce(sandbox, ids)
+            #expect(await engine.stats().state == .running)
+            await engine.shutdown()
+        }
+    }
 }
 
 extension Sequence {
