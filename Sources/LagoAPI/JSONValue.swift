@@ -4,11 +4,14 @@ public import Foundation
 ///
 /// Lago's `error_details` can be a field-keyed object of arrays, an index-keyed object of objects, an object of
 /// strings or a plain string; event `properties` hold strings, integers, numbers and booleans. Numbers keep their
-/// integer-ness: `1` stays `.integer(1)`, `1.5` becomes `.number(1.5)`.
+/// integer-ness: `1` stays `.integer(1)`, `1.5` becomes `.number(1.5)`, and an integer beyond 64 bits keeps every
+/// digit (`.bigInteger("12345678901234567890")`), as Lago (Ruby's JSON, Postgres `jsonb`) keeps any integer exactly.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case integer(Int64)
+    /// An integer outside Int64's range, as its exact decimal digits (`-` and digits, no leading zeros).
+    case bigInteger(String)
     case number(Double)
     case string(String)
     case array([JSONValue])
@@ -36,6 +39,7 @@ public enum JSONValue: Sendable, Hashable {
     public var doubleValue: Double? {
         switch self {
         case .integer(let value): Double(value)
+        case .bigInteger(let digits): Double(digits)
         case .number(let value): value
         default: nil
         }
@@ -95,6 +99,15 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
+    /// An integral `Decimal` as `.integer` or `.bigInteger`; `nil` when it has a fraction.
+    init?(integral decimal: Decimal) {
+        guard decimal.isFinite, decimal == decimal.rounded(toPlaces: 0) else { return nil }
+        var text = decimal.description
+        if text.contains("e") || text.contains("E") || text.contains(".") { return nil }
+        if text == "-0" { text = "0" }
+        if let value = Int64(text) { self = .integer(value) } else { self = .bigInteger(text) }
+    }
+
     private static let stringType = ObjectIdentifier(String.self)
     private static let dictionaryType = ObjectIdentifier([String: Any].self)
     private static let arrayType = ObjectIdentifier([Any].self)
@@ -108,14 +121,36 @@ public enum JSONValue: Sendable, Hashable {
         case UInt8(ascii: "c"), UInt8(ascii: "B"):
             self = .bool(number.boolValue)
         case UInt8(ascii: "d"), UInt8(ascii: "f"):
-            self = .number(number.doubleValue)
+            // JSONSerialization hands out an NSDecimalNumber for numerals a Double cannot hold exactly (integers
+            // beyond 64 bits among them): an integer keeps every digit, as Ruby's JSON keeps it.
+            // A decimal goes to the nearest Double through its digits (`NSDecimalNumber.doubleValue` rounds badly:
+            // 0.30000000000000004 came out 0.3000000000000001).
+            if let decimal = number as? NSDecimalNumber {
+                let value = decimal.decimalValue
+                if let integer = JSONValue(integral: value) {
+                    self = integer
+                } else {
+                    self = .number(Double(value.description) ?? number.doubleValue)
+                }
+            } else {
+                self = .number(number.doubleValue)
+            }
         case UInt8(ascii: "Q"):
-            // Larger than Int64: kept as a Double like Ruby's JSON keeps a big integer as a number.
             let value = number.uint64Value
-            self = value <= UInt64(Int64.max) ? .integer(Int64(value)) : .number(Double(value))
+            self = value <= UInt64(Int64.max) ? .integer(Int64(value)) : .bigInteger(String(value))
         default:
             self = .integer(number.int64Value)
         }
+    }
+}
+
+extension Decimal {
+    /// Rounded to `places` decimal places (plain rounding).
+    fileprivate func rounded(toPlaces places: Int) -> Decimal {
+        var value = self
+        var result = Decimal()
+        NSDecimalRound(&result, &value, places, .plain)
+        return result
     }
 }
 
@@ -128,6 +163,10 @@ extension JSONValue: Codable {
             self = .bool(value)
         } else if let value = try? container.decode(Int64.self) {
             self = .integer(value)
+        } else if let value = try? container.decode(Decimal.self), let integer = JSONValue(integral: value),
+            case .bigInteger = integer
+        {
+            self = integer
         } else if let value = try? container.decode(Double.self) {
             self = .number(value)
         } else if let value = try? container.decode(String.self) {
@@ -147,6 +186,7 @@ extension JSONValue: Codable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .integer(let value): try container.encode(value)
+        case .bigInteger(let digits): try container.encode(Decimal(string: digits) ?? 0)
         case .number(let value): try container.encode(value)
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)

@@ -173,6 +173,8 @@ extension JSONValue {
                 && left.allSatisfy { key, value in right[key].map { value.isNumericallyEqual($0) } ?? false }
         case (.array(let left), .array(let right)):
             left.count == right.count && zip(left, right).allSatisfy { $0.isNumericallyEqual($1) }
+        case (.bigInteger, _), (_, .bigInteger):
+            self == other  // every digit counts
         default:
             if let left = doubleValue, let right = other.doubleValue { left == right } else { self == other }
         }

@@ -66,6 +66,7 @@ enum EventJSON {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
         case .integer(let number): out.append(contentsOf: String(number).utf8)
+        case .bigInteger(let digits): out.append(contentsOf: digits.utf8)
         case .number(let number):
             guard number.isFinite else { throw EngineError(.invalidEvent, "a property is not a finite number") }
             appendDouble(number, to: &out)

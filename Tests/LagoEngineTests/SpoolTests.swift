@@ -319,10 +319,16 @@ import Testing
         let directory = try TemporaryDirectory()
         try await Sandbox.withRunning { sandbox in
             var configuration = testConfiguration(spoolPath: directory.file("spool.sqlite"))
-            configuration.maxEventAge = .milliseconds(100)
-            let engine = try makeEngine(configuration, sandbox: sandbox)
+            configuration.maxEventAge = .seconds(300)
+            // The wall clock the engine ages events by is the test's: ev-1 is ten minutes old when sent, ev-2 new,
+            // however slow this machine is.
+            let start = Date(timeIntervalSince1970: 1_764_000_000)
+            let clock = SettableWallClock(start)
+            let engine = try LagoEngine(
+                configuration: configuration, baseURL: LagoBaseURL(sandbox.baseURL.absoluteString),
+                apiKey: sandbox.apiKey, clock: clock, random: SplitMix64(seed: 1))
             try await engine.enqueue(event(1))
-            try await Task.sleep(for: .milliseconds(150))  // the event must age past its limit before a send
+            clock.set(start.addingTimeInterval(600))
             try await engine.enqueue(event(2))
             engine.start()
             let result = await engine.flush(deadline: .seconds(10))

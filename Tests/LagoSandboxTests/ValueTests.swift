@@ -117,7 +117,8 @@ struct ValueTests {
             try JSONParser.parse(#"{"a":1,"b":1.5,"c":"x\u00e9\ud83d\ude00","d":[true,null],"e":-0}"#)
                 == ["a": 1, "b": 1.5, "c": "xé😀", "d": [true, nil], "e": 0]
         )
-        #expect(try JSONParser.parse("12345678901234567890") == .number(12_345_678_901_234_567_890))
+        // Beyond 64 bits an integer keeps every digit, as Ruby's JSON (and so Lago) keeps it.
+        #expect(try JSONParser.parse("12345678901234567890") == .bigInteger("12345678901234567890"))
         #expect(try JSONParser.parse(#"{"a":1,"a":2}"#) == ["a": 2])
         // Foundation's JSONSerialization tolerates a trailing comma in an array ("[1,]"), which Rails refuses:
         // a known, harmless leniency of the sandbox.
@@ -154,5 +155,38 @@ struct ValueTests {
 extension String {
     fileprivate func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// Lago decodes properties with Ruby's JSON (integers exact at any size, decimals as IEEE doubles written back in
+/// shortest round-trip form) and stores them in Postgres `jsonb`: the sandbox keeps and answers them the same way.
+@Suite struct PropertyNumberTests {
+    @Test func numbersAreStoredAsLagosRailsAppStoresThem() async throws {
+        try await withSandbox { _, client in
+            let properties =
+                #"{"big":12345678901234567890123,"u64":12345678901234567890,"neg":-98765432109876543210,"#
+                + #""short":0.30000000000000004,"long":0.123456789012345678901234,"zero":-0.0,"i":42,"x":1.5}"#
+            let created = try await client.post(
+                "/api/v1/events",
+                #"{"event":{"transaction_id":"num-1","external_subscription_id":"sub_sandbox","code":"llm_input_tokens","properties":\#(properties)}}"#)
+            #expect(created.status == 200)
+            let shown = try await client.get("/api/v1/events/num-1")
+            let text = String(decoding: shown.body, as: UTF8.self)
+            for expected in [
+                #""big":12345678901234567890123"#, #""u64":12345678901234567890"#, #""neg":-98765432109876543210"#,
+                #""short":0.30000000000000004"#, #""long":0.12345678901234568"#, #""zero":-0.0"#, #""i":42"#,
+                #""x":1.5"#,
+            ] {
+                #expect(text.contains(expected), "\(expected) in \(text)")
+            }
+        }
+    }
+
+    @Test func aBigIntegerSurvivesTheCodableRoundTripAndComparesByItsDigits() throws {
+        let value = try JSONValue.parse(Data("[12345678901234567890123, 12345678901234567890124]".utf8))
+        #expect(value == .array([.bigInteger("12345678901234567890123"), .bigInteger("12345678901234567890124")]))
+        let encoded = try JSONEncoder().encode(value)
+        #expect(String(decoding: encoded, as: UTF8.self) == "[12345678901234567890123,12345678901234567890124]")
+        #expect(try JSONDecoder().decode(JSONValue.self, from: encoded) == value)
     }
 }

@@ -130,6 +130,7 @@ extension JSONValue {
         switch self {
         case .string(let text): text.replacingOccurrences(of: "\n", with: " ")
         case .integer(let value): String(value)
+        case .bigInteger(let digits): digits
         case .number(let value): String(value)
         case .bool(let value): value ? "true" : "false"
         case .null: "null"

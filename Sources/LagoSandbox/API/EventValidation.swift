@@ -76,6 +76,7 @@ struct EventValidation: Sendable {
         switch value {
         case .string(let text)?: text
         case .integer(let integer)?: String(integer)
+        case .bigInteger(let digits)?: digits
         case .number(let number)?: rubyFloatString(number)
         case .bool(let flag)?: flag ? "t" : "f"
         default: nil
@@ -99,6 +100,8 @@ struct EventValidation: Sendable {
             return .success(receivedAt)
         case .integer(let integer)?:
             decimal = LagoDecimal(integer)
+        case .bigInteger(let digits)?:
+            decimal = LagoDecimal(bigDecimal: digits)
         case .number(let number)?:
             decimal = LagoDecimal(bigDecimal: rubyFloatString(number))
         case .string(let text)?:
@@ -124,6 +127,8 @@ struct EventValidation: Sendable {
             decimal = LagoDecimal(lenient: text)
         case .integer(let integer)?:
             decimal = LagoDecimal(integer)
+        case .bigInteger(let digits)?:
+            decimal = LagoDecimal(bigDecimal: digits) ?? .zero
         case .number(let number)?:
             decimal = LagoDecimal(number)
         case .bool(let flag)?:

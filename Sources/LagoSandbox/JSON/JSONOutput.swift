@@ -69,6 +69,7 @@ enum JSONOutput: Sendable {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let flag): output.append(contentsOf: (flag ? "true" : "false").utf8)
         case .integer(let integer): output.append(contentsOf: String(integer).utf8)
+        case .bigInteger(let digits): output.append(contentsOf: digits.utf8)
         case .number(let number): writeNumber(number, into: &output)
         case .string(let string): writeString(string, into: &output)
         case .array(let elements):

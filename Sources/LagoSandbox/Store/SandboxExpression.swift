@@ -130,6 +130,7 @@ public struct SandboxExpression: Sendable, Hashable {
                 }
                 switch value {
                 case .integer(let integer): return .number(Decimal(integer))
+                case .bigInteger(let digits): return .number(Decimal(string: digits) ?? 0)
                 case .number(let number): return .number(LagoDecimal(number).foundationDecimal)
                 case .string(let text): return .text(text)
                 case .bool(let flag): return .text(flag ? "true" : "false")

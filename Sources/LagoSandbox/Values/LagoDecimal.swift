@@ -228,6 +228,9 @@ struct LagoDecimal: Sendable, Hashable {
     init?(property value: JSONValue) {
         switch value {
         case .integer(let integer): self.init(integer)
+        case .bigInteger(let digits):
+            guard let decimal = LagoDecimal(bigDecimal: digits) else { return nil }
+            self = decimal
         case .number(let number): self.init(number)
         case .string(let string):
             guard let decimal = LagoDecimal(bigDecimal: string) else { return nil }
