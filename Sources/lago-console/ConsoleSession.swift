@@ -257,8 +257,9 @@ final class ConsoleSession: Sendable {
                     }
                     if !changes.isEmpty {
                         self.post(.eventLifecycle(changes.map(self.eventUpdate)))
-                        // Events resumed from the spool: their earlier attempts (Lago's answers) are read back.
-                        for id in self.lifecycle.withLock({ $0.takeResumed() }) {
+                        // Events resumed from the spool: their earlier attempts (Lago's answers) are read back, for
+                        // at most 100 rows per 50 ms (a spool of a million retried events must not stall this loop).
+                        for id in self.lifecycle.withLock({ $0.takeResumed() }).prefix(100) {
                             if let attempts = try? await self.engine.attemptLog(eventID: id), !attempts.isEmpty {
                                 self.post(.eventAttempts(key: "#\(id)", LifecycleAdapter.timeline(attempts)))
                             }
