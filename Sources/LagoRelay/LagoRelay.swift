@@ -22,12 +22,18 @@ public struct RelayOptions: Sendable {
     /// Larger bodies are refused with 413; a request whose `Content-Length` says more is refused at once, before
     /// any byte of its body is read.
     public var maxBodyBytes: Int
-    /// The most request-body bytes the relay holds at once, across all connections (64 MiB by default; never less
-    /// than ``maxBodyBytes``). A request counts from its head to its answer: its declared `Content-Length` at once,
-    /// or a body sent without one as its bytes arrive. A request that would pass the budget is answered
-    /// `503 {"status":503,"error":"Service Unavailable"}` with `Retry-After: 1` at once, and nothing of it is
-    /// spooled. Memory held for bodies stays a small multiple of this (a body is parsed and split once collected).
-    public var bodyBudgetBytes: Int
+    /// The most request-body bytes the relay holds at once, across all connections; `nil` (the default) is
+    /// 8 × ``maxBodyBytes`` (8 MiB with the 1 MiB default), and it is never less than ``maxBodyBytes``. A request
+    /// counts from its head to its answer: its declared `Content-Length` at once, or a body sent without one as its
+    /// bytes arrive. A request that would pass the budget is answered `503 {"status":503,"error":"Service
+    /// Unavailable"}` with `Retry-After: 1` at once, and nothing of it is spooled. The process's memory under such
+    /// load is a few times this (a body is parsed and split once collected; NIO reads ahead on each connection).
+    public var bodyBudgetBytes: Int?
+
+    /// The budget in force: ``bodyBudgetBytes``, else 8 × ``maxBodyBytes``, and at least ``maxBodyBytes``.
+    public var effectiveBodyBudgetBytes: Int {
+        max(bodyBudgetBytes ?? maxBodyBytes.multipliedReportingOverflow(by: 8).partialValue, maxBodyBytes)
+    }
     /// A request body that has not arrived in full this long after the request head (a stalled or trickling body)
     /// gets `408 {"status":408,"error":"Request Timeout"}` and its connection is closed; nothing of it is queued. A
     /// connection with no request under way is closed after this (and a second).
@@ -43,7 +49,7 @@ public struct RelayOptions: Sendable {
     /// Creates relay options.
     public init(
         host: String = "127.0.0.1", port: Int = 8787, token: String? = nil, maxBodyBytes: Int = 1 << 20,
-        bodyBudgetBytes: Int = RelayOptions.defaultBodyBudgetBytes, idleTimeout: Duration = .seconds(30),
+        bodyBudgetBytes: Int? = nil, idleTimeout: Duration = .seconds(30),
         defaultSubscription: @escaping @Sendable () -> String? = { nil },
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -56,9 +62,6 @@ public struct RelayOptions: Sendable {
         self.defaultSubscription = defaultSubscription
         self.now = now
     }
-
-    /// The default of ``bodyBudgetBytes``: 64 MiB.
-    public static let defaultBodyBudgetBytes = 64 << 20
 }
 
 /// Why the relay cannot start.
@@ -133,7 +136,7 @@ struct RelayResponder: HTTPResponder {
         self.options = options
         self.logger = logger
         self.metrics = metrics
-        budget = BodyBudget(limit: max(options.bodyBudgetBytes, options.maxBodyBytes))
+        budget = BodyBudget(limit: options.effectiveBodyBudgetBytes)
     }
 
     /// Counts the answer, then turns it into a response.

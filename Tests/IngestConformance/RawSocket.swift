@@ -201,7 +201,11 @@ public final class RawConnection: Sendable {
             defer { closed = true }
             return closed
         }
-        if !wasClosed { _ = posixClose(descriptor) }
+        if !wasClosed {
+            // Wakes a receive blocked on another thread (close(2) alone does not), then releases the descriptor.
+            _ = shutdown(descriptor, Int32(SHUT_RDWR))
+            _ = posixClose(descriptor)
+        }
     }
 
     // A thread of its own per blocking call: GCD's global queues grow slowly past one thread per core when their

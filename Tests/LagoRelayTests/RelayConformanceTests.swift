@@ -51,7 +51,7 @@ private let quietLogger = Logger(label: "lago.relay.tests") { _ in SwiftLogNoOpL
 /// ``testAPIKey``, clock fixed at ``fixedNow``, no default subscription) in front of the engine.
 func withRelayStack(
     idleTimeout: Duration = .seconds(30), maxBodyBytes: Int = 1 << 20,
-    bodyBudgetBytes: Int = RelayOptions.defaultBodyBudgetBytes,
+    bodyBudgetBytes: Int? = nil,
     _ body: @Sendable (RelayStack) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-\(UUID().uuidString)")

@@ -213,30 +213,39 @@ struct RelayNothingSilentTests {
     @Test func aBodyThatFailsMidwayGivesItsShareOfTheBudgetBack() async throws {
         let bodyBytes = 40_000
         try await withRelayStack(maxBodyBytes: bodyBytes, bodyBudgetBytes: bodyBytes) { stack in
-            let holder = try await RawConnection.open(port: stack.port)
-            _ = try await holder.send(Self.head(contentLength: bodyBytes) + String(repeating: " ", count: 100))
-            // While it holds the whole budget, another body is refused at once.
+            // Two heads, no body: one holds the whole budget, the other is refused at once (whichever came second).
+            let first = try await RawConnection.open(port: stack.port)
             let second = try await RawConnection.open(port: stack.port)
-            defer { second.close() }
+            defer { first.close(); second.close() }
+            _ = try await first.send(Self.head(contentLength: bodyBytes))
             _ = try await second.send(Self.head(contentLength: bodyBytes))
-            let busy = try await second.receiveResponse(timeout: .seconds(10))
-            #expect(busy.status == 503 && busy.header("retry-after") == "1")
-            // A chunked body is counted as it arrives: refused too.
-            let chunked = try await RawConnection.open(port: stack.port)
-            defer { chunked.close() }
-            _ = try await chunked.send(
-                "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(testAPIKey)\r\n"
-                    + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"event\":{\"tra\r\n")
-            let chunkedBusy = try await chunked.receiveResponse(timeout: .seconds(10))
-            #expect(chunkedBusy.status == 503 && chunkedBusy.header("retry-after") == "1")
+            let status = try await withThrowingTaskGroup(of: (Int, RawExchange).self) { group in
+                group.addTask { (0, try await first.receiveResponse(timeout: .seconds(20))) }
+                group.addTask { (1, try await second.receiveResponse(timeout: .seconds(20))) }
+                let (refusedIndex, busy) = try await group.next()!
+                #expect(busy.status == 503 && busy.header("retry-after") == "1")
+                let holder = refusedIndex == 0 ? second : first
+                _ = try await holder.send(String(repeating: " ", count: 100))
 
-            // The holder goes away mid-body: its share comes back.
-            holder.close()
-            let body = Self.paddedBatch(prefix: "later", count: 1, bytes: bodyBytes)
-            var status = 0
-            let deadline = ContinuousClock.now + .seconds(10)
-            while status != 200 && ContinuousClock.now < deadline {
-                status = try await stack.client.post("/api/v1/events/batch", body).status
+                // A chunked body is counted as it arrives: refused too.
+                let chunked = try await RawConnection.open(port: stack.port)
+                defer { chunked.close() }
+                _ = try await chunked.send(
+                    "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(testAPIKey)\r\n"
+                        + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"event\":{\"tra\r\n")
+                let chunkedBusy = try await chunked.receiveResponse(timeout: .seconds(10))
+                #expect(chunkedBusy.status == 503 && chunkedBusy.header("retry-after") == "1")
+
+                // The holder goes away mid-body (which also ends its receive): its share comes back.
+                holder.close()
+                let body = Self.paddedBatch(prefix: "later", count: 1, bytes: bodyBytes)
+                var status = 0
+                let deadline = ContinuousClock.now + .seconds(10)
+                while status != 200 && ContinuousClock.now < deadline {
+                    status = try await stack.client.post("/api/v1/events/batch", body).status
+                }
+                try await group.waitForAll()
+                return status
             }
             #expect(status == 200)
             _ = await stack.engine.flush(deadline: .seconds(10))
