@@ -107,7 +107,8 @@ public struct EngineStats: Sendable, Hashable, Codable {
     /// When the last error happened.
     public var lastErrorAt: Date?
     /// The last spool write that failed, in plain words with the file (`spool write failed: disk full
-    /// (/path/spool.sqlite)`); `nil` once a later write succeeded. A relay answers 503 while writes fail.
+    /// (/path/spool.sqlite)`); `nil` again once events are stored or settled (delivered, dead-lettered) after it. A
+    /// relay answers 503 while writes fail.
     public var spoolError: String?
     /// When that write failed.
     public var spoolErrorAt: Date?

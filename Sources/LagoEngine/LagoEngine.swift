@@ -755,7 +755,8 @@ public final class LagoEngine: Sendable {
                 SpoolSettlement(
                     remove: outcome.delivered.map(\.id) + outcome.alreadyInLago.map(\.id), dead: outcome.dead,
                     deadAt: settledAt.timeIntervalSince1970))
-            recordSpoolWrite(failure: nil)
+            // A settlement that changed nothing (a batch to retry) proves nothing about room on the disk.
+            if outcome.settledCount > 0 { recordSpoolWrite(failure: nil) }
         } catch {
             // Everything stays spooled and the batch is tried again; a duplicate answer then counts as already in
             // Lago (the rows carry an attempt).

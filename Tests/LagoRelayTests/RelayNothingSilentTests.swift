@@ -66,6 +66,18 @@ struct RelayNothingSilentTests {
         RawCase(
             name: "unknown path", bytes: "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", status: 404, error: "Not Found",
             code: "resource_not_found"),
+        RawCase(name: "unknown method", bytes: "FETCH /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n", status: 400, error: "Bad Request"),
+        RawCase(
+            name: "QUERY method", bytes: "QUERY /api/v1/events HTTP/1.1\r\nHost: x\r\n\(auth)\r\n", status: 404,
+            error: "Not Found", code: "resource_not_found"),
+        RawCase(
+            name: "HTTP/1.0 without Host", bytes: "GET /api/v1/events HTTP/1.0\r\n\r\n", status: 404, error: "Not Found",
+            code: "resource_not_found"),
+        RawCase(name: "HTTP/2 preface", bytes: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", status: 400, error: "Bad Request"),
+        RawCase(
+            name: "Expect 100-continue over the limit",
+            bytes: "POST /api/v1/events HTTP/1.1\r\nHost: x\r\n\(auth)Expect: 100-continue\r\n"
+                + "Content-Length: 50000000\r\n\r\n", status: 413, error: "Payload Too Large"),
         RawCase(
             name: "no token", bytes: "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
             status: 401, error: "Unauthorized"),
