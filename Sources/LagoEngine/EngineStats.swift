@@ -106,6 +106,12 @@ public struct EngineStats: Sendable, Hashable, Codable {
     public var lastError: String?
     /// When the last error happened.
     public var lastErrorAt: Date?
+    /// The last spool write that failed, in plain words with the file (`spool write failed: disk full
+    /// (/path/spool.sqlite)`); `nil` again once events are stored or settled (delivered, dead-lettered) after it. A
+    /// relay answers 503 while writes fail.
+    public var spoolError: String?
+    /// When that write failed.
+    public var spoolErrorAt: Date?
     /// The last recovery from a failing Lago.
     public var lastRecovery: RecoveryRecord?
     /// The server asked for no request before this time.
@@ -127,6 +133,9 @@ struct StatsCounters: Sendable {
     var failedRequests = 0
     var lastError: String?
     var lastErrorAt: Date?
+    /// The last failed spool write (``EngineStats/spoolError``), until a write succeeds.
+    var spoolError: String?
+    var spoolErrorAt: Date?
     var latencies = LatencyWindow()
     var rates = RateMeter()
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 public import LagoAPI
 import Metrics
 public import LagoConfig
@@ -349,10 +350,20 @@ public final class LagoEngine: Sendable {
         do {
             result = try await spool.append(rows, dedup: deduplicate ? dedupPolicy(now: enqueuedAt) : nil)
         } catch {
-            counters.withLock { $0.reserved -= rows.count }
+            let sentence = spoolWriteFailed(error)
+            counters.withLock { counters in
+                counters.reserved -= rows.count
+                if let sentence {
+                    counters.spoolError = sentence
+                    counters.spoolErrorAt = clock.wallNow()
+                }
+            }
             throw error
         }
-        counters.withLock { $0.reserved -= rows.count }
+        counters.withLock { counters in
+            counters.reserved -= rows.count
+            if counters.spoolError != nil { (counters.spoolError, counters.spoolErrorAt) = (nil, nil) }
+        }
         switch result {
         case .duplicates(let indices):
             return indices
@@ -528,8 +539,20 @@ public final class LagoEngine: Sendable {
                 requestLatencyP50: counters.latencies.percentile(0.5),
                 requestLatencyP99: counters.latencies.percentile(0.99), requests: counters.requests,
                 failedRequests: counters.failedRequests, holdReason: loop.hold?.reason, lastError: counters.lastError,
-                lastErrorAt: counters.lastErrorAt, lastRecovery: loop.lastRecovery, notBefore: loop.notBefore,
+                lastErrorAt: counters.lastErrorAt, spoolError: counters.spoolError,
+                spoolErrorAt: counters.spoolErrorAt, lastRecovery: loop.lastRecovery, notBefore: loop.notBefore,
                 lifecycleChangesMissed: broadcaster.missedCount)
+        }
+    }
+
+    /// Test hook: caps the spool file at its current size plus `extraPages` pages (SQLite's `max_page_count`), or
+    /// lifts the cap (`nil`), so that writes past it fail with SQLite's own "database or disk is full" — a real
+    /// SQLITE_FULL on the spool's connection, without filling a disk.
+    func limitSpoolGrowth(extraPages: Int?) async throws {
+        try await spool.perform(readOnly: true) { db in
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let limit = extraPages.map { pages + $0 } ?? 4_294_967_294
+            _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(limit)")
         }
     }
 
@@ -931,6 +954,8 @@ public final class LagoEngine: Sendable {
                 SpoolSettlement(
                     remove: outcome.delivered.map(\.id) + outcome.alreadyInLago.map(\.id), dead: outcome.dead,
                     deadAt: settledAt.timeIntervalSince1970, failedAttempts: failedAttempts))
+            // A settlement that changed nothing (a batch to retry) proves nothing about room on the disk.
+            if outcome.settledCount > 0 { recordSpoolWrite(failure: nil) }
         } catch {
             // Everything stays spooled and the batch is tried again; a duplicate answer then counts as already in
             // Lago (the rows carry an attempt).
@@ -943,8 +968,33 @@ public final class LagoEngine: Sendable {
         report(batchID: batchID, rows: rows, outcome: outcome)
     }
 
+    /// The ``EngineStats/spoolError`` sentence for a failed write, or `nil` when the failure is not the spool's
+    /// (the engine shut down meanwhile).
+    private func spoolWriteFailed(_ error: any Error) -> String? {
+        if let error = error as? EngineError, error.kind == .shutDown || error.kind == .spoolFull { return nil }
+        return SpoolWriteFailure.sentence(error, path: configuration.spoolPath)
+    }
+
+    /// Keeps the last failed spool write for ``stats()`` (`nil`: a write succeeded, which clears it).
+    private func recordSpoolWrite(failure error: (any Error)?) {
+        let sentence = error.flatMap(spoolWriteFailed)
+        if error != nil && sentence == nil { return }
+        let now = clock.wallNow()
+        counters.withLock { counters in
+            if let sentence {
+                counters.spoolError = sentence
+                counters.spoolErrorAt = now
+            } else if counters.spoolError != nil {
+                (counters.spoolError, counters.spoolErrorAt) = (nil, nil)
+            }
+        }
+    }
+
     private func spoolFailure(_ error: any Error) -> BatchOutcome {
-        logger.error("Writing the spool failed", metadata: ["error": "\(error)"])
+        logger.error(
+            "Writing the spool failed",
+            metadata: ["cause": "\(SpoolWriteFailure.plainWords(error))", "spool": "\(configuration.spoolPath)"])
+        recordSpoolWrite(failure: error)
         var outcome = BatchOutcome()
         outcome.retry = .init(suggestedDelay: nil, reason: "spool write failed: \(error)")
         outcome.error = "\(error)"

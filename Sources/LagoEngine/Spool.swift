@@ -523,7 +523,14 @@ final class Spool: Sendable {
             }
         } catch {
             settledInTransaction.withLock { $0 = 0 }
-            let failure = EngineError(.spoolIO, "writing the spool \(path) failed: \(error)", path: path)
+            // After an error inside a savepoint SQLite may roll the whole transaction back by itself (SQLITE_FULL
+            // does): the commit then fails with "transaction was aborted", and the savepoint's error is the cause.
+            let cause =
+                results.lazy.compactMap { result -> (any Error)? in
+                    if case .failure(let error) = result, error is DatabaseError { return error }
+                    return nil
+                }.first ?? error
+            let failure = EngineError(.spoolIO, "writing the spool \(path) failed: \(cause)", path: path)
             return operations.map { _ in .failure(failure) }
         }
         if walFrames.frames.load(ordering: .relaxed) >= Spool.checkpointFrames {

@@ -19,10 +19,24 @@ public struct RelayOptions: Sendable {
     public var port: Int
     /// The bearer token callers must present; `nil` or empty accepts any key, which is only allowed on loopback.
     public var token: String?
-    /// Larger bodies are refused with 413.
+    /// Larger bodies are refused with 413; a request whose `Content-Length` says more is refused at once, before
+    /// any byte of its body is read.
     public var maxBodyBytes: Int
-    /// A connection idle longer than this is closed, and so is one whose request body has not arrived in full this
-    /// long after the request head (a stalled or trickling body); nothing of such a request is queued.
+    /// The most request-body bytes the relay holds at once, across all connections; `nil` (the default) is
+    /// 8 × ``maxBodyBytes`` (8 MiB with the 1 MiB default), and it is never less than ``maxBodyBytes``. A request
+    /// counts from its head to its answer: its declared `Content-Length` at once, or a body sent without one as its
+    /// bytes arrive. A request that would pass the budget is answered `503 {"status":503,"error":"Service
+    /// Unavailable"}` with `Retry-After: 1` at once, and nothing of it is spooled. The process's memory under such
+    /// load is a few times this (a body is parsed and split once collected; NIO reads ahead on each connection).
+    public var bodyBudgetBytes: Int?
+
+    /// The budget in force: ``bodyBudgetBytes``, else 8 × ``maxBodyBytes``, and at least ``maxBodyBytes``.
+    public var effectiveBodyBudgetBytes: Int {
+        max(bodyBudgetBytes ?? maxBodyBytes.multipliedReportingOverflow(by: 8).partialValue, maxBodyBytes)
+    }
+    /// A request body that has not arrived in full this long after the request head (a stalled or trickling body)
+    /// gets `408 {"status":408,"error":"Request Timeout"}` and its connection is closed; nothing of it is queued. A
+    /// connection with no request under way is closed after this (and a second).
     public var idleTimeout: Duration
     /// The subscription applied to events that name none (read per request, so config changes apply at once).
     public var defaultSubscription: @Sendable () -> String?
@@ -35,13 +49,15 @@ public struct RelayOptions: Sendable {
     /// Creates relay options.
     public init(
         host: String = "127.0.0.1", port: Int = 8787, token: String? = nil, maxBodyBytes: Int = 1 << 20,
-        idleTimeout: Duration = .seconds(30), defaultSubscription: @escaping @Sendable () -> String? = { nil },
+        bodyBudgetBytes: Int? = nil, idleTimeout: Duration = .seconds(30),
+        defaultSubscription: @escaping @Sendable () -> String? = { nil },
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.host = host
         self.port = port
         self.token = token
         self.maxBodyBytes = maxBodyBytes
+        self.bodyBudgetBytes = bodyBudgetBytes
         self.idleTimeout = idleTimeout
         self.defaultSubscription = defaultSubscription
         self.now = now
@@ -76,7 +92,13 @@ public enum LagoRelay {
             { onServerRunning in
                 Application(
                     responder: responder,
-                    server: .http1(configuration: .init(idleTimeout: TimeAmount(options.idleTimeout))),
+                    server: .http1(
+                        configuration: .init(
+                            additionalChannelHandlers: [
+                                LagoShapedServerErrors(), UnreadBodyDeadline(timeout: TimeAmount(options.idleTimeout)),
+                            ],
+                            // A second later than the relay's own body deadline, which answers 408 first.
+                            idleTimeout: TimeAmount(options.idleTimeout + .seconds(1)))),
                     configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
                     onServerRunning: onServerRunning, logger: logger)
             },
@@ -98,7 +120,8 @@ struct RelayRequestContext: RequestContext {
     }
 }
 
-/// Answers every request with a Lago-shaped body; never throws.
+/// Answers every request with a Lago-shaped body; cannot throw (`respond` is not `throws`), so Hummingbird's own
+/// empty 500 for a responder's error never reaches a client.
 struct RelayResponder: HTTPResponder {
     typealias Context = RelayRequestContext
     let engine: LagoEngine
@@ -106,14 +129,47 @@ struct RelayResponder: HTTPResponder {
     let logger: Logger
     let ingress = LagoEventIngress()
     let metrics: RelayMetrics
+    let budget: BodyBudget
 
-    /// Counts the answer, then turns it into a response.
-    private func finish(_ answer: LagoEventIngress.Response) -> Response {
-        metrics.requests(status: answer.status).increment()
-        return Self.response(answer)
+    init(engine: LagoEngine, options: RelayOptions, logger: Logger, metrics: RelayMetrics) {
+        self.engine = engine
+        self.options = options
+        self.logger = logger
+        self.metrics = metrics
+        budget = BodyBudget(limit: options.effectiveBodyBudgetBytes)
     }
 
-    func respond(to request: Request, context: Context) async throws -> Response {
+    /// Counts the answer, then turns it into a response.
+    private func finish(_ answer: LagoEventIngress.Response, retryAfter: Int? = nil) -> Response {
+        metrics.requests(status: answer.status).increment()
+        var response = Self.response(answer)
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
+    }
+
+    /// Counts the answer and closes the connection once it is written (`Connection: close`): for a request whose
+    /// body will never be read in full.
+    private func finishThenClose(_ answer: LagoEventIngress.Response, channel: any Channel) -> Response {
+        metrics.requests(status: answer.status).increment()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.connection] = "close"
+        let buffer = ByteBuffer(bytes: answer.body)
+        headers[.contentLength] = String(buffer.readableBytes)
+        return Response(
+            status: .init(code: answer.status), headers: headers,
+            body: ResponseBody(contentLength: buffer.readableBytes) { writer in
+                try await writer.write(buffer)
+                try await writer.finish(nil)
+                channel.close(promise: nil)
+            })
+    }
+
+    // An answer given before the body is read (404, 401, 413, 503) leaves the connection open: the unread body is
+    // read and discarded as it arrives, so a client that writes its whole body before reading gets the answer, and
+    // the connection stays usable. `UnreadBodyDeadline` closes it if that body is not in within `idleTimeout`.
+    func respond(to request: Request, context: Context) async -> Response {
+        let channel = context.channel
         let path = request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
         let batch: Bool
         switch (request.method, path) {
@@ -122,21 +178,27 @@ struct RelayResponder: HTTPResponder {
         default: return finish(LagoEventIngress.notFound)
         }
         guard isAuthorized(request) else { return finish(LagoEventIngress.unauthorized) }
-        let body: ByteBuffer
-        switch await collectBody(request, channel: context.channel) {
-        case .complete(let buffer):
-            body = buffer
+        // NIO's decoder accepts only a valid, single Content-Length that fits an Int.
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > options.maxBodyBytes { return finish(LagoEventIngress.status(413)) }
+        let reservation = BodyReservation(budget: budget)
+        defer { reservation.release() }
+        if let declared, !reservation.grow(to: declared) { return busy() }
+        let bytes: [UInt8]
+        switch await collectBody(request, declared: declared, reservation: reservation) {
+        case .complete(let collected):
+            bytes = collected
         case .tooLarge:
             return finish(LagoEventIngress.status(413))
+        case .overBudget:
+            return busy()
         case .timedOut:
-            // The connection is closed already; this answer is never read.
             logger.debug("relay closed a connection whose body stalled", metadata: ["path": "\(path)"])
-            return finish(LagoEventIngress.status(408))
+            return finishThenClose(LagoEventIngress.status(408), channel: channel)
         case .failed:
-            // The client went away mid-body; nothing is queued and nobody reads this answer.
-            return finish(LagoEventIngress.status(400))
+            // A malformed body (bad chunk) or a client gone mid-body; nothing is queued.
+            return finishThenClose(LagoEventIngress.badRequest, channel: channel)
         }
-        let bytes = Array(body.readableBytesView)
         let validation = ingress.validate(
             batch: batch, contentType: request.headers[.contentType], body: bytes,
             receivedAt: options.now(), defaultSubscription: options.defaultSubscription())
@@ -162,10 +224,20 @@ struct RelayResponder: HTTPResponder {
                     return finish(ingress.duplicates(indices, batch: batch))
                 }
             } catch {
-                logger.warning("relay could not spool events", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "relay could not spool events; answered 503",
+                    metadata: ["events": "\(encoded.count)", "cause": "\(SpoolWriteFailure.plainWords(error))"])
                 return finish(LagoEventIngress.status(503))
             }
         }
+    }
+
+    /// `503` with `Retry-After: 1`: the bytes of bodies being collected are at ``RelayOptions/bodyBudgetBytes``.
+    private func busy() -> Response {
+        logger.debug(
+            "relay answered 503: request bodies in memory at their budget",
+            metadata: ["budget_bytes": "\(budget.limit)"])
+        return finish(LagoEventIngress.status(503), retryAfter: 1)
     }
 
     /// Each event's JSON exactly as the client wrote it, plus what the relay supplies: the time of reception when
@@ -188,28 +260,39 @@ struct RelayResponder: HTTPResponder {
     }
 
     enum BodyOutcome: Sendable {
-        case complete(ByteBuffer)
+        case complete([UInt8])
         case tooLarge
-        /// Not complete within `idleTimeout` of the head: the connection has been closed.
+        /// Taking more bytes would pass the relay's body budget.
+        case overBudget
+        /// Not complete within `idleTimeout` of the head (the reading was cancelled).
         case timedOut
-        /// The connection failed or closed mid-body.
+        /// The body was malformed (a bad chunk), ended short, or the connection closed mid-body.
         case failed
     }
 
-    /// Reads the whole body, at most `maxBodyBytes`, within `idleTimeout` of the request head. Hummingbird's idle
-    /// timer alone is reset by every byte, so a body trickling in would hold the connection forever.
-    func collectBody(_ request: Request, channel: any Channel) async -> BodyOutcome {
+    /// Reads the whole body, at most `maxBodyBytes` and within the budget (a body without `Content-Length` reserves
+    /// as it arrives), within `idleTimeout` of the request head. Hummingbird's idle timer alone is reset by every
+    /// byte, so a body trickling in would hold the connection forever.
+    func collectBody(_ request: Request, declared: Int?, reservation: BodyReservation) async -> BodyOutcome {
         let limit = options.maxBodyBytes
         let deadline = options.idleTimeout
         return await withTaskGroup(of: BodyOutcome?.self) { group in
             group.addTask {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(declared ?? 0)
                 do {
-                    return .complete(try await request.body.collect(upTo: limit))
-                } catch is NIOTooManyBytesError {
-                    return .tooLarge
+                    for try await buffer in request.body {
+                        let total = bytes.count + buffer.readableBytes
+                        if total > limit { return .tooLarge }
+                        if !reservation.grow(to: total) { return .overBudget }
+                        bytes.append(contentsOf: buffer.readableBytesView)
+                    }
                 } catch {
                     return .failed
                 }
+                // Hummingbird ends a body whose stream ended early as if it were complete.
+                if let declared, bytes.count != declared { return .failed }
+                return .complete(bytes)
             }
             group.addTask {
                 do {
@@ -221,10 +304,8 @@ struct RelayResponder: HTTPResponder {
             }
             var outcome = BodyOutcome.failed
             if let first = await group.next(), let value = first { outcome = value }
-            if case .timedOut = outcome {
-                // Ends the body stream too, so the reading task finishes.
-                channel.close(promise: nil)
-            }
+            // On a timeout this ends the reading too: NIO's body stream ends when its reader is cancelled, and the
+            // connection stays open for the 408.
             group.cancelAll()
             return outcome
         }
@@ -242,6 +323,63 @@ struct RelayResponder: HTTPResponder {
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(
             status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+}
+
+/// The request-body bytes the relay holds at once, across connections (``RelayOptions/bodyBudgetBytes``).
+final class BodyBudget: Sendable {
+    let limit: Int
+    private let used = Atomic<Int>(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Bytes held now.
+    var inUse: Int { used.load(ordering: .relaxed) }
+
+    /// Takes `count` more bytes if they fit.
+    func take(_ count: Int) -> Bool {
+        var current = used.load(ordering: .relaxed)
+        while true {
+            guard current + count <= limit else { return false }
+            let (exchanged, original) = used.compareExchange(
+                expected: current, desired: current + count, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+    }
+
+    func give(_ count: Int) {
+        used.subtract(count, ordering: .relaxed)
+    }
+}
+
+/// What one request holds of the ``BodyBudget``; given back by ``release()`` (once).
+final class BodyReservation: Sendable {
+    private let budget: BodyBudget
+    private let held = Mutex(0)
+
+    init(budget: BodyBudget) {
+        self.budget = budget
+    }
+
+    /// Holds at least `total` bytes; false (holding what it held) when the budget has not that much left.
+    func grow(to total: Int) -> Bool {
+        held.withLock { held in
+            guard total > held else { return true }
+            guard budget.take(total - held) else { return false }
+            held = total
+            return true
+        }
+    }
+
+    func release() {
+        let count = held.withLock { held in
+            defer { held = 0 }
+            return held
+        }
+        if count > 0 { budget.give(count) }
     }
 }
 

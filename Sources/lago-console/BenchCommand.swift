@@ -23,7 +23,8 @@ struct BenchCommand: AsyncParsableCommand {
             Comma-separated parts to run: sandbox, engine, relay, render; engine.<run> runs one engine run in this \
             process (rss, enqueue, healthy, healthy-single, latency, resume, ingest; healthy-sync-full, the healthy run \
             with synchronous = FULL, only when named). With "engine", the peak-RSS run happens in a \
-            fresh child process, so earlier runs do not inflate its high-water mark.
+            fresh child process, so earlier runs do not inflate its high-water mark. relay-rss (not run by default): \
+            peak memory with 200 concurrent 1 MiB bodies, without and with the relay's body budget.
             """)
     var parts: String = "sandbox,engine,relay,render"
 
@@ -39,6 +40,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Events spooled for the peak-memory run.")
     var rssEvents: Int = 1_000_000
 
+    @Option(
+        help: """
+            Body budget (bytes) of the relay.rss run: 0 for none (the relay before the budget), default 64 MiB.             "relay-rss" runs relay.rss in two fresh child processes, without a budget and with the default one.
+            """)
+    var relayRSSBudget: Int?
+
+    @Option(help: "Concurrent clients of the relay.rss run, each posting one 1 MiB body.")
+    var relayRSSClients: Int = 200
+
     @OptionGroup(title: "Console part (--parts console; not run by default, needs tmux)")
     var console: ConsoleBenchOptions
 
@@ -49,6 +59,8 @@ struct BenchCommand: AsyncParsableCommand {
         var engine: EngineBenchmarkResult?
         var relay: RelayBenchmarkResult?
         var console: ConsoleKeyBenchmarkResult?
+        /// Peak memory with concurrent large bodies, one fresh process per budget (`relay-rss`, `relay.rss`).
+        var relayMemory: [RelayMemoryResult]?
         var renderMillisecondsPerFrame: Double?
     }
 
@@ -87,6 +99,20 @@ struct BenchCommand: AsyncParsableCommand {
             options.events = events
             report.relay = try await RelayBenchmark.run(options)
         }
+        if selected.contains("relay.rss") {
+            var options = RelayMemoryOptions()
+            options.clients = relayRSSClients
+            options.bodyBudgetBytes = relayRSSBudget
+            report.relayMemory = [try await RelayMemoryBenchmark.run(options)]
+        }
+        if selected.contains("relay-rss") {
+            var runs: [RelayMemoryResult] = []
+            // No budget (the relay before it), then the default one (8 × the 1 MiB body limit), then 64 MiB.
+            for budget in [0, nil, 64 << 20] as [Int?] {
+                runs += try await Self.relayMemoryInChildProcess(budget: budget, clients: relayRSSClients)
+            }
+            report.relayMemory = runs
+        }
         if selected.contains("console") {
             report.console = try await ConsoleKeyBenchmark.run(console.options())
         }
@@ -123,6 +149,37 @@ struct BenchCommand: AsyncParsableCommand {
             throw ConsoleFailure(description: "bench --parts engine.rss failed with status \(process.terminationStatus)")
         }
         return try JSONDecoder().decode(ChildReport.self, from: data).engine?.memory
+    }
+}
+
+extension BenchCommand {
+    /// Runs `bench --parts relay.rss` in a child process (a fresh `VmHWM`) and returns its figures.
+    static func relayMemoryInChildProcess(budget: Int?, clients: Int) async throws -> [RelayMemoryResult] {
+        struct ChildReport: Decodable { var relayMemory: [RelayMemoryResult]? }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ConsoleBenchOptions.currentExecutable())
+        process.arguments =
+            ["bench", "--parts", "relay.rss", "--relay-rss-clients", "\(clients)"]
+            + (budget.map { ["--relay-rss-budget", "\($0)"] } ?? [])
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
+        let data: Data = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    try process.run()
+                    let data = output.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    continuation.resume(returning: data)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+        guard process.terminationStatus == 0 else {
+            throw ConsoleFailure(description: "bench --parts relay.rss failed with status \(process.terminationStatus)")
+        }
+        return try JSONDecoder().decode(ChildReport.self, from: data).relayMemory ?? []
     }
 }
 

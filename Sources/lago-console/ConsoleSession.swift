@@ -364,7 +364,7 @@ final class ConsoleSession: Sendable {
             oldestPendingAt: stats.oldestQueuedAge.map { now.addingTimeInterval(-$0.inSeconds) },
             eventsPerSecond: rateSamples.withLock { $0 }, latencyP50: stats.requestLatencyP50,
             latencyP99: stats.requestLatencyP99, engineState: engineState, retryingBatches: retrying,
-            deadLetters: dead)
+            deadLetters: dead, spoolError: stats.spoolError, spoolErrorAt: stats.spoolErrorAt)
     }
 
     private func forwardConfigChanges() async {

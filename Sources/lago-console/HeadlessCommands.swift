@@ -323,6 +323,11 @@ struct StatusCommand: AsyncParsableCommand {
         var retrying: Int
         var dead: Int
         var oldestQueuedSeconds: Double?
+        /// The last spool write that failed, in plain words with the file (`spool write failed: disk full
+        /// (/path)`); `null` when the last write succeeded. Known from a running serve's engine.
+        var spoolError: String?
+        /// When it failed.
+        var spoolErrorAt: Date?
         /// Set when `lago-console serve` runs on the spool: its engine's live figures.
         var serve: Serve?
     }
@@ -345,7 +350,8 @@ struct StatusCommand: AsyncParsableCommand {
             return Result(
                 lago: target.baseURL.apiRoot, pending: stats.pending, queued: stats.queued, inFlight: stats.inFlight,
                 retrying: stats.retrying, dead: stats.dead,
-                oldestQueuedSeconds: stats.oldestQueuedAge?.inSeconds,
+                oldestQueuedSeconds: stats.oldestQueuedAge?.inSeconds, spoolError: stats.spoolError,
+                spoolErrorAt: stats.spoolErrorAt,
                 serve: target.serve.map { endpoint in
                     Serve(
                         pid: endpoint.pid, relay: endpoint.relayURL, control: endpoint.url, state: stats.state.rawValue,
@@ -361,6 +367,10 @@ struct StatusCommand: AsyncParsableCommand {
             print("pending  \(result.pending) (queued \(result.queued), in flight \(result.inFlight), retrying \(result.retrying))")
             print("dead     \(result.dead)")
             print("oldest   \(result.oldestQueuedSeconds.map { String(format: "%.0f s", $0) } ?? "—")")
+            if let spoolError = result.spoolError {
+                let age = result.spoolErrorAt.map { String(format: " · %.0f s ago", max(0, -$0.timeIntervalSinceNow)) }
+                print("spool    \(spoolError)\(age ?? "")")
+            }
             if let serve = result.serve {
                 print("serve    pid \(serve.pid) · \(serve.state) · relay \(serve.relay ?? "—") · control \(serve.control)")
                 print(

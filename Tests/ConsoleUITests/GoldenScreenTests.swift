@@ -178,6 +178,17 @@ import Testing
         expectGolden(render(state), "failures_auth_failed_80x24")
     }
 
+    /// A spool write failed (issue #11): the status line says so, the queue pane gives the cause and the file.
+    @Test(arguments: sizes) func queuePaneWithAFailedSpoolWrite(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        var stats = Fixture.stats
+        stats.spoolError = "spool write failed: disk full (/var/lib/lago-console/spool.sqlite)"
+        stats.spoolErrorAt = Fixture.start.addingTimeInterval(-12)
+        state.apply(.stats(stats))
+        state.press(.char("2"))
+        expectGolden(render(state), Self.name("queue_spool_error", size))
+    }
+
     @Test func tooSmall() {
         let state = Fixture.busy(width: 60, height: 20)
         expectGolden(render(state), "too_small_60x20")

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LagoSandbox
 import TestSupport
 import Testing
@@ -178,6 +181,81 @@ struct ServeAttachTests {
             // SIGTERM: graceful stop, discovery file removed.
             #expect(await serve.terminate() == 0, "serve log:\n\(serve.log)")
             #expect(!FileManager.default.fileExists(atPath: discovery))
+        }
+    }
+
+    /// A real full disk under serve (a 1 MiB tmpfs, root only; nothing to test where the mount is refused): the
+    /// relay answers 503, and `status` names the cause and the file, in text and JSON.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/mount") && which("python3") != nil))
+    func aFullDiskUnderServeIsNamedByStatus() async throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-full-\(UUID().uuidString)")
+        let tiny = home.appendingPathComponent("tiny").path
+        try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        let mounted = try await runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny])
+        guard mounted.status == 0 else {
+            print("mount refused (\(mounted.status)): \(mounted.output)")
+            return
+        }
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = ["-l", tiny]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        try await Sandbox.withRunning { sandbox in
+            let spool = tiny + "/spool.sqlite"
+            let config = home.appendingPathComponent("config.toml").path
+            try """
+            [lago]
+            api_url = "\(sandbox.rootURL.absoluteString)"
+            api_key = "\(sandbox.apiKey)"
+            default_subscription_id = "sub_sandbox"
+            [engine]
+            spool_path = "\(spool)"
+            [relay]
+            listen = "127.0.0.1:0"
+            control_listen = "127.0.0.1:0"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            // Lago is down: nothing is delivered, so the spool only grows.
+            sandbox.faults.outage(for: .seconds(3600), mode: .status503)
+            let serve = try ServeProcess(
+                arguments: ["--config", config, "serve"], logPath: home.appendingPathComponent("serve.log").path)
+            var relayURL: String?
+            let deadline = ContinuousClock.now + .seconds(30)
+            while relayURL == nil && ContinuousClock.now < deadline {
+                if let data = FileManager.default.contents(atPath: spool + ".control.json"),
+                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+                {
+                    relayURL = object["relayURL"] as? String
+                } else {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            let relay = try #require(relayURL, "serve log:\n\(serve.log)")
+            // Batches of 20 kB events until the relay refuses one (at most 200).
+            let post = """
+                import sys, urllib.request, urllib.error
+                for n in range(200):
+                    events = ",".join('{"transaction_id":"full-%d-%d","code":"llm_input_tokens","properties":{"value":1,"note":"%s"}}' % (n, i, "x" * 20000) for i in range(5))
+                    request = urllib.request.Request(sys.argv[1] + "/events/batch", data=('{"events":[%s]}' % events).encode(), method="POST", headers={"Authorization": "Bearer k", "Content-Type": "application/json"})
+                    try:
+                        urllib.request.urlopen(request)
+                    except urllib.error.HTTPError as error:
+                        print(error.code, error.read().decode())
+                        break
+                """
+            let posted = try await runProgram("/usr/bin/env", ["python3", "-c", post, relay])
+            #expect(posted.output.contains(#"503 {"status":503,"error":"Service Unavailable"}"#), "\(posted.output)")
+
+            let expected = "spool write failed: disk full (\(spool))"
+            let json = try await runLagoConsole(["--config", config, "status", "--json"])
+            #expect(json.output.contains(#""spoolError" : "\#(expected)""#), "\(json.output)")
+            let text = try await runLagoConsole(["--config", config, "status"])
+            #expect(text.output.contains("spool    \(expected)"), "\(text.output)")
+            #expect(!serve.log.contains(sandbox.apiKey), "the API key is never logged")
+            _ = await serve.terminate()
         }
     }
 }

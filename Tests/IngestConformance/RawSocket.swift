@@ -36,6 +36,19 @@ public struct RawExchange: Sendable {
         return nil
     }
 
+    /// The status code of the response, if a status line arrived.
+    public var status: Int? {
+        guard text.hasPrefix("HTTP/1.1 "), text.count >= 12 else { return nil }
+        return Int(text.dropFirst(9).prefix(3))
+    }
+
+    /// A head and as many body bytes as its `Content-Length` says have arrived.
+    public var isCompleteResponse: Bool {
+        guard text.range(of: "\r\n\r\n") != nil else { return false }
+        guard let length = header("content-length").flatMap({ Int($0) }) else { return false }
+        return bodyBytes.count >= length
+    }
+
     /// Bytes after the head.
     public var bodyBytes: [UInt8] {
         guard let headEnd = text.range(of: "\r\n\r\n") else { return [] }
@@ -150,24 +163,62 @@ public final class RawConnection: Sendable {
         }
     }
 
+    /// Reads one HTTP response: its head and `Content-Length` bytes of body. Returns what arrived when the peer
+    /// closes or `timeout` passes first (then ``RawExchange/isCompleteResponse`` is false).
+    public func receiveResponse(timeout: Duration) async throws -> RawExchange {
+        let fd = descriptor
+        let deadline = ContinuousClock.now + timeout
+        return await Self.offPool {
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                if RawExchange(bytes: received, closedByPeer: false).isCompleteResponse {
+                    return RawExchange(bytes: received, closedByPeer: false)
+                }
+                let remaining = deadline - ContinuousClock.now
+                guard remaining > .zero else { return RawExchange(bytes: received, closedByPeer: false) }
+                let microseconds = max(1000, remaining.components.seconds * 1_000_000
+                    + remaining.components.attoseconds / 1_000_000_000_000)
+                var wait = timeval(tv_sec: Int(microseconds / 1_000_000), tv_usec: Int(microseconds % 1_000_000))
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if count > 0 {
+                    received.append(contentsOf: buffer[0..<count])
+                } else if count == 0 || errno == ECONNRESET {
+                    return RawExchange(bytes: received, closedByPeer: true)
+                } else if errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK {
+                    continue
+                } else {
+                    return RawExchange(bytes: received, closedByPeer: false)
+                }
+            }
+        }
+    }
+
     /// Closes the socket (idempotent).
     public func close() {
         let wasClosed = closed.withLock { closed in
             defer { closed = true }
             return closed
         }
-        if !wasClosed { _ = posixClose(descriptor) }
+        if !wasClosed {
+            // Wakes a receive blocked on another thread (close(2) alone does not), then releases the descriptor.
+            _ = shutdown(descriptor, Int32(SHUT_RDWR))
+            _ = posixClose(descriptor)
+        }
     }
 
+    // A thread of its own per blocking call: GCD's global queues grow slowly past one thread per core when their
+    // threads block in recv(2), so tests with many connections waiting at once saw answers seconds late.
     private static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+            Thread { continuation.resume(with: Result { try work() }) }.start()
         }
     }
 
     private static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: work()) }
+            Thread { continuation.resume(returning: work()) }.start()
         }
     }
 }

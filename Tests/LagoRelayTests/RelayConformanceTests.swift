@@ -50,7 +50,8 @@ private let quietLogger = Logger(label: "lago.relay.tests") { _ in SwiftLogNoOpL
 /// Runs a sandbox, an engine with a spool in a temporary directory delivering to it, and a relay (token
 /// ``testAPIKey``, clock fixed at ``fixedNow``, no default subscription) in front of the engine.
 func withRelayStack(
-    idleTimeout: Duration = .seconds(30),
+    idleTimeout: Duration = .seconds(30), maxBodyBytes: Int = 1 << 20,
+    bodyBudgetBytes: Int? = nil,
     _ body: @Sendable (RelayStack) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-\(UUID().uuidString)")
@@ -66,7 +67,8 @@ func withRelayStack(
         // No default subscription: the relay's one addition to Lago is tested in `RelayTests`; here it must answer
         // exactly as Lago does.
         let options = RelayOptions(
-            host: "127.0.0.1", port: 0, token: testAPIKey, idleTimeout: idleTimeout, now: { fixedNow })
+            host: "127.0.0.1", port: 0, token: testAPIKey, maxBodyBytes: maxBodyBytes,
+            bodyBudgetBytes: bodyBudgetBytes, idleTimeout: idleTimeout, now: { fixedNow })
         do {
             try await LagoRelay.withRunning(engine: engine, options: options, logger: quietLogger) { url in
                 try await body(RelayStack(relayURL: url, sandbox: sandbox, engine: engine))
@@ -122,7 +124,9 @@ struct RelayConnectionTests {
             let exchange = try await stalled.receiveUntilClosed(timeout: .seconds(10))
             #expect(exchange.closedByPeer, "the relay must close a connection whose body stalls")
             #expect(ContinuousClock.now - start >= .milliseconds(950), "closed by the timeout, not by an error")
-            #expect(!exchange.text.hasPrefix("HTTP/1.1 2"), "answered \(exchange.text)")
+            #expect(exchange.status == 408, "answered \(exchange.text)")
+            #expect(exchange.header("content-type") == "application/json; charset=utf-8")
+            #expect(try JSONValue.parse(Data(exchange.bodyBytes)) == ["status": 408, "error": "Request Timeout"])
 
             // Still serving afterwards, and only the complete requests were queued and delivered.
             let after = try await stack.client.post(

@@ -281,13 +281,19 @@ public struct QueueStats: Sendable, Hashable {
     public var retryingBatches: [RetryingBatch]
     /// Dead letters, newest first.
     public var deadLetters: [DeadLetter]
+    /// The last spool write that failed, in plain words with the file (`spool write failed: disk full (/path)`),
+    /// until a write succeeds again.
+    public var spoolError: String?
+    /// When it failed.
+    public var spoolErrorAt: Date?
 
     /// Creates a snapshot; everything defaults to zero / empty / running.
     public init(
         queued: Int = 0, inFlight: Int = 0, retrying: Int = 0, delivered: Int = 0, alreadyInLago: Int = 0,
         dead: Int = 0, refused: Int = 0, oldestPendingAt: Date? = nil, eventsPerSecond: [Double] = [],
         latencyP50: Duration? = nil, latencyP99: Duration? = nil, engineState: EngineState = .running,
-        retryingBatches: [RetryingBatch] = [], deadLetters: [DeadLetter] = []
+        retryingBatches: [RetryingBatch] = [], deadLetters: [DeadLetter] = [], spoolError: String? = nil,
+        spoolErrorAt: Date? = nil
     ) {
         self.queued = queued
         self.inFlight = inFlight
@@ -303,6 +309,8 @@ public struct QueueStats: Sendable, Hashable {
         self.engineState = engineState
         self.retryingBatches = retryingBatches
         self.deadLetters = deadLetters
+        self.spoolError = spoolError
+        self.spoolErrorAt = spoolErrorAt
     }
 
     /// Events not yet delivered nor dead: queued, in flight and retrying.

@@ -61,6 +61,23 @@ extension Renderer {
         if let detail = engineDetail() { engineSpans.append(Span(" \(symbols.dot) \(detail)", theme.dim)) }
         line(engineSpans, in: inner, y: y)
         y += 1
+        if let spoolError = stats.spoolError {
+            // "spool write failed: disk full (/path)": the cause on one line, the file (often long) on the next.
+            var cause = spoolError
+            var file: String?
+            if spoolError.hasSuffix(")"), let open = spoolError.range(of: " (", options: .backwards) {
+                cause = String(spoolError[..<open.lowerBound])
+                file = String(spoolError[open.upperBound...].dropLast())
+            }
+            var text = "\(symbols.cross) \(cause)"
+            if let at = stats.spoolErrorAt { text += " \(symbols.dot) \(Format.age(state.now.timeIntervalSince(at))) ago" }
+            line([Span(padded("Spool", toWidth: labelColumn), theme.label), Span(text, theme.error)], in: inner, y: y)
+            y += 1
+            if let file {
+                line([Span(file, theme.dim)], in: inner, y: y, indent: 1 + labelColumn)
+                y += 1
+            }
+        }
         if !stats.retryingBatches.isEmpty || !stats.deadLetters.isEmpty {
             var parts: [String] = []
             if let next = stats.retryingBatches.map(\.nextRetryAt).min() {

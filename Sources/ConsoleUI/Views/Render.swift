@@ -237,6 +237,10 @@ struct Renderer {
         if state.stats.dead > 0 {
             segments.append(([Span(" dead \(Format.grouped(state.stats.dead)) ", theme.badgeReadOnly)], 1))
         }
+        if state.stats.spoolError != nil {
+            // The queue pane has the cause and the file; here, that new events cannot be kept.
+            segments.append(([Span(" \(symbols.cross) SPOOL WRITE FAILED ", theme.badgeReadOnly)], 10))
+        }
         let right = [
             Span(" ? ", theme.statusStrong), Span("help ", bar), Span(" q ", theme.statusStrong),
             Span("quit ", bar),
