@@ -79,6 +79,8 @@ func withHeadlessEngine<Result: Sendable>(
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    // Dates as ISO-8601 UTC (`2026-12-01T21:29:10Z`), not Foundation's default of seconds since 2001.
+    encoder.dateEncodingStrategy = .iso8601
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
