@@ -131,6 +131,16 @@ public struct DeadLetterEdit: Sendable, Hashable, Codable {
         return empty ? nil : edit
     }
 
+    /// `event` with the edit applied.
+    func applied(to event: EventInput) -> EventInput {
+        var event = event
+        if let code { event.code = code }
+        if let externalSubscriptionID { event.externalSubscriptionID = externalSubscriptionID }
+        if let properties { event.properties = properties }
+        if let transactionID { event.transactionID = transactionID }
+        return event
+    }
+
     /// Why the edit cannot be applied (a code or id the console would refuse), or `nil`.
     var problem: String? {
         if let code, let problem = EventRules.metricCodeProblem(code) { return "code \(code): \(problem)" }

@@ -596,10 +596,8 @@ public final class LagoEngine: Sendable {
         }
         if let problem = edit?.problem { throw EngineError(.invalidEvent, "cannot replay with \(problem)") }
         let changes = edit?.changes(to: letter.event)
-        if changes?.transactionID == nil, var replayed = letter.event {
-            if let code = changes?.code { replayed.code = code }
-            if let subscription = changes?.externalSubscriptionID { replayed.externalSubscriptionID = subscription }
-            if let properties = changes?.properties { replayed.properties = properties }
+        let replayed = letter.event.map { changes?.applied(to: $0) ?? $0 }
+        if changes?.transactionID == nil, let replayed {
             if let stored = await eventInLago(transactionID: letter.transactionID) {
                 let differences = Self.differences(stored: stored, replayed: replayed)
                 guard differences.isEmpty else {
@@ -618,16 +616,9 @@ public final class LagoEngine: Sendable {
         let (transactionID, rowID) = try await spool.replayDeadLetter(
             id: id, edit: changes, path: configuration.spoolPath)
         deadLetterLeft()
-        var event = letter.event
-        if let changes {
-            if let code = changes.code { event?.code = code }
-            if let subscription = changes.externalSubscriptionID { event?.externalSubscriptionID = subscription }
-            if let properties = changes.properties { event?.properties = properties }
-            event?.transactionID = transactionID
-        }
         broadcaster.publish([
             EventLifecycleChange(
-                transactionID: transactionID, stage: .queued, date: clock.wallNow(), event: event, eventID: rowID)
+                transactionID: transactionID, stage: .queued, date: clock.wallNow(), event: replayed, eventID: rowID)
         ])
         return .queued(transactionID: transactionID)
     }
