@@ -127,40 +127,19 @@ struct BenchCommand: AsyncParsableCommand {
             struct Engine: Decodable { var memory: MemoryFigures? }
             var engine: Engine?
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        process.arguments = ["bench", "--parts", "engine.rss", "--rss-events", "\(rssEvents)"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
-        let data: Data = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    try process.run()
-                    let data = output.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: data)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
-        guard process.terminationStatus == 0 else {
-            throw ConsoleFailure(description: "bench --parts engine.rss failed with status \(process.terminationStatus)")
-        }
+        let data = try await benchInChildProcess(["--parts", "engine.rss", "--rss-events", "\(rssEvents)"])
         return try JSONDecoder().decode(ChildReport.self, from: data).engine?.memory
     }
 }
 
 extension BenchCommand {
-    /// Runs `bench --parts relay.rss` in a child process (a fresh `VmHWM`) and returns its figures.
-    static func relayMemoryInChildProcess(budget: Int?, clients: Int) async throws -> [RelayMemoryResult] {
-        struct ChildReport: Decodable { var relayMemory: [RelayMemoryResult]? }
+    /// Runs `bench ARGUMENTS` with this binary in a child process (a fresh `VmHWM`) and returns what it printed.
+    /// The wait happens on a thread of its own, off the concurrency pool.
+    /// - Throws: when the child cannot start or exits non-zero.
+    static func benchInChildProcess(_ arguments: [String]) async throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ConsoleBenchOptions.currentExecutable())
-        process.arguments =
-            ["bench", "--parts", "relay.rss", "--relay-rss-clients", "\(clients)"]
-            + (budget.map { ["--relay-rss-budget", "\($0)"] } ?? [])
+        process.arguments = ["bench"] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardInput = FileHandle.nullDevice
@@ -177,8 +156,18 @@ extension BenchCommand {
             }
         }
         guard process.terminationStatus == 0 else {
-            throw ConsoleFailure(description: "bench --parts relay.rss failed with status \(process.terminationStatus)")
+            throw ConsoleFailure(
+                description: "bench \(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)")
         }
+        return data
+    }
+
+    /// Runs `bench --parts relay.rss` in a child process (a fresh `VmHWM`) and returns its figures.
+    static func relayMemoryInChildProcess(budget: Int?, clients: Int) async throws -> [RelayMemoryResult] {
+        struct ChildReport: Decodable { var relayMemory: [RelayMemoryResult]? }
+        let data = try await benchInChildProcess(
+            ["--parts", "relay.rss", "--relay-rss-clients", "\(clients)"]
+                + (budget.map { ["--relay-rss-budget", "\($0)"] } ?? []))
         return try JSONDecoder().decode(ChildReport.self, from: data).relayMemory ?? []
     }
 }
