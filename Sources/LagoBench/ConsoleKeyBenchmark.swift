@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import LagoSandbox
 import NIOCore
 import Synchronization
 
@@ -952,7 +953,8 @@ final class LoadGenerator: Sendable {
             let number = batch * batchSize + offset
             if offset > 0 { text += "," }
             text +=
-                #"{"transaction_id":"console-bench-\#(runID)-\#(number)","external_subscription_id":"sub_sandbox","#
+                #"{"transaction_id":"console-bench-\#(runID)-\#(number)","#
+                + #""external_subscription_id":"\#(SandboxSeed.subscriptionExternalID)","#
             text += #""code":"llm_input_tokens","properties":{"value":"\#(number % 4000 + 1)"}}"#
         }
         return text + "]}"

@@ -55,7 +55,7 @@ public enum SandboxBenchmark {
                 for index in 0..<batchSize {
                     if index > 0 { text += "," }
                     text += #"{"transaction_id":"bench-\#(runID)-\#(batch)-\#(index)","#
-                    text += #""external_subscription_id":"sub_sandbox","code":"llm_input_tokens","#
+                    text += #""external_subscription_id":"\#(SandboxSeed.subscriptionExternalID)","code":"llm_input_tokens","#
                     text += #""timestamp":\#(1_700_000_000 + batch),"properties":{"value":\#(index + 1)}}"#
                 }
                 return ByteBuffer(string: text + "]}")

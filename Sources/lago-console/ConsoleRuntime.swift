@@ -48,7 +48,7 @@ struct ConsoleRuntime {
                 let baseURL = try LagoBaseURL(sandbox.baseURL.absoluteString)
                 try await runConsole(
                     baseURL: baseURL, apiKey: sandbox.apiKey, isSandbox: true,
-                    defaultSubscription: store.configuration.lago.defaultSubscriptionID ?? "sub_sandbox",
+                    defaultSubscription: store.configuration.lago.defaultSubscriptionID ?? SandboxSeed.subscriptionExternalID,
                     logger: logger)
             }
         } else {
@@ -90,7 +90,7 @@ struct ConsoleRuntime {
                         url: baseURL.apiRoot, isSandbox: endpoint.sandbox, maskedKey: endpoint.maskedKey,
                         attachedTo: "serve pid \(endpoint.pid)"),
                     defaultSubscription: configuration.lago.defaultSubscriptionID
-                        ?? (endpoint.sandbox ? "sub_sandbox" : nil),
+                        ?? (endpoint.sandbox ? SandboxSeed.subscriptionExternalID : nil),
                     readOnly: options.readOnly, noColor: options.noColor, demoTraffic: options.demoTraffic ?? false,
                     frameStatsPath: options.frameStatsPath)
                 try await session.run()
@@ -159,7 +159,7 @@ struct ConsoleRuntime {
                 demoTraffic: options.demoTraffic ?? isSandbox, frameStatsPath: options.frameStatsPath)
             do {
                 try await runWithRelay(
-                    engine: engine, session: session, fallbackSubscription: isSandbox ? "sub_sandbox" : nil,
+                    engine: engine, session: session, fallbackSubscription: isSandbox ? SandboxSeed.subscriptionExternalID : nil,
                     logger: logger)
             } catch {
                 await engine.shutdown()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LagoAPI
 import LagoEngine
+import LagoSandbox
 
 /// `lago-console _engine-child`: a hidden test-support command for the engine's crash test.
 ///
@@ -33,7 +34,7 @@ struct EngineChildCommand: AsyncParsableCommand {
     var prefix: String = "child"
 
     @Option(help: "The subscription of the events.")
-    var subscription: String = "sub_sandbox"
+    var subscription: String = SandboxSeed.subscriptionExternalID
 
     @Option(help: "The billable metric code of the events.")
     var code: String = "llm_input_tokens"

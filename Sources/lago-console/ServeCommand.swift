@@ -77,7 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
         baseURL: LagoBaseURL, apiKey: String, isSandbox: Bool, store: ConfigStore, logger: Logger
     ) async throws {
         let configuration = store.configuration
-        let defaultSubscription = configuration.lago.defaultSubscriptionID ?? (isSandbox ? "sub_sandbox" : nil)
+        let defaultSubscription = configuration.lago.defaultSubscriptionID ?? (isSandbox ? SandboxSeed.subscriptionExternalID : nil)
         var engineConfiguration = ConsoleRuntime.engineConfiguration(
             configuration, isSandbox: isSandbox, defaultSubscription: defaultSubscription)
         let registry = PrometheusCollectorRegistry()

@@ -3,6 +3,7 @@ import LagoAPI
 import LagoConfig
 import LagoControl
 import LagoEngine
+import LagoSandbox
 import Logging
 import Synchronization
 
@@ -98,7 +99,7 @@ final class ServeConfigFollower: Sendable {
             }
             if changed.contains(.lagoDefaultSubscriptionID) {
                 engine.updateDefaultSubscription(
-                    configuration.lago.defaultSubscriptionID ?? (isSandbox ? "sub_sandbox" : nil))
+                    configuration.lago.defaultSubscriptionID ?? (isSandbox ? SandboxSeed.subscriptionExternalID : nil))
                 state.applied.lago.defaultSubscriptionID = configuration.lago.defaultSubscriptionID
                 applied.append(.lagoDefaultSubscriptionID)
             }
