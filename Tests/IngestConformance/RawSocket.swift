@@ -135,46 +135,24 @@ public final class RawConnection: Sendable {
 
     /// Reads until the peer closes the connection or `timeout` passes without it closing.
     public func receiveUntilClosed(timeout: Duration) async throws -> RawExchange {
-        let fd = descriptor
-        let deadline = ContinuousClock.now + timeout
-        return await Self.offPool {
-            var received: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let remaining = deadline - ContinuousClock.now
-                guard remaining > .zero else { return RawExchange(bytes: received, closedByPeer: false) }
-                let microseconds = max(1000, remaining.components.seconds * 1_000_000
-                    + remaining.components.attoseconds / 1_000_000_000_000)
-                var wait = timeval(tv_sec: Int(microseconds / 1_000_000), tv_usec: Int(microseconds % 1_000_000))
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
-                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if count > 0 {
-                    received.append(contentsOf: buffer[0..<count])
-                } else if count == 0 || errno == ECONNRESET {
-                    return RawExchange(bytes: received, closedByPeer: true)
-                } else if errno == EINTR {
-                    continue
-                } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                    continue  // the deadline check above ends the loop
-                } else {
-                    return RawExchange(bytes: received, closedByPeer: false)
-                }
-            }
-        }
+        await receive(timeout: timeout) { _ in false }
     }
 
     /// Reads one HTTP response: its head and `Content-Length` bytes of body. Returns what arrived when the peer
     /// closes or `timeout` passes first (then ``RawExchange/isCompleteResponse`` is false).
     public func receiveResponse(timeout: Duration) async throws -> RawExchange {
+        await receive(timeout: timeout) { RawExchange(bytes: $0, closedByPeer: false).isCompleteResponse }
+    }
+
+    /// Reads until `done` holds for what arrived, the peer closes, or `timeout` passes (off the concurrency pool).
+    private func receive(timeout: Duration, until done: @escaping @Sendable ([UInt8]) -> Bool) async -> RawExchange {
         let fd = descriptor
         let deadline = ContinuousClock.now + timeout
         return await Self.offPool {
             var received: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
-                if RawExchange(bytes: received, closedByPeer: false).isCompleteResponse {
-                    return RawExchange(bytes: received, closedByPeer: false)
-                }
+                if done(received) { return RawExchange(bytes: received, closedByPeer: false) }
                 let remaining = deadline - ContinuousClock.now
                 guard remaining > .zero else { return RawExchange(bytes: received, closedByPeer: false) }
                 let microseconds = max(1000, remaining.components.seconds * 1_000_000
@@ -187,7 +165,7 @@ public final class RawConnection: Sendable {
                 } else if count == 0 || errno == ECONNRESET {
                     return RawExchange(bytes: received, closedByPeer: true)
                 } else if errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK {
-                    continue
+                    continue  // the deadline check above ends the loop
                 } else {
                     return RawExchange(bytes: received, closedByPeer: false)
                 }
