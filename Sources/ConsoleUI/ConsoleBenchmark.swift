@@ -23,7 +23,7 @@ public enum ConsoleBenchmark {
             }
         }
         precondition(checksum > 0)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed / .seconds(1)
         return seconds * 1000 / Double(max(1, frames))
     }
 

@@ -276,7 +276,7 @@ public enum ConsoleKeyBenchmark {
                     try Probe.run(
                         control, keys: options.keys, over: .seconds(options.loadSeconds),
                         timeout: .seconds(options.keyTimeoutSeconds),
-                        pollInterval: .microseconds(Int(options.pollIntervalMilliseconds * 1000)))
+                        pollInterval: .milliseconds(options.pollIntervalMilliseconds))
                 }
                 let loadEnd = try Snapshot(
                     console: pid, tmuxServer: serverPID, frames: files.frames, accepted: generator.accepted)
@@ -415,7 +415,7 @@ public enum ConsoleKeyBenchmark {
     }
 
     static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration / .seconds(1)
     }
 
     static func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1000 }

@@ -266,7 +266,7 @@ public enum EngineBenchmark {
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
         let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return elapsed / .seconds(1)
     }
 
     static func measureEnqueueLatency(_ options: EngineBenchmarkOptions, spoolPath: String) async throws -> LatencyFigures {
@@ -279,7 +279,7 @@ public enum EngineBenchmark {
             for index in 0..<options.enqueueLatencySamples {
                 let event = event(index, prefix: "lat")
                 let elapsed = try await clock.measure { try await engine.enqueue(event) }
-                samples.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
+                samples.append(elapsed / .microseconds(1))
             }
             _ = await engine.flush(deadline: .seconds(60))
             await engine.shutdown()
@@ -334,7 +334,7 @@ public enum EngineBenchmark {
         for index in 0..<options.enqueueLatencySamples {
             let event = event(index, prefix: "solo")
             let elapsed = try await clock.measure { try await engine.enqueue(event) }
-            samples.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
+            samples.append(elapsed / .microseconds(1))
         }
         await engine.shutdown()
         return latencyFigures(samples)

@@ -155,8 +155,7 @@ public enum RelayBenchmark {
                             let response = try await client.execute(request, timeout: .seconds(60))
                             let answer = try await response.body.collect(upTo: 16 << 20)
                             let elapsed = ContinuousClock.now - sent
-                            let microseconds =
-                                Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12
+                            let microseconds = elapsed / .microseconds(1)
                             lane.latencies.append(microseconds)
                             if response.status.code != 200 {
                                 lane.refused += 1

@@ -222,7 +222,7 @@ public final class TerminalSession: Sendable {
         drawnFrames.add(1, ordering: .relaxed)
         if let since = keyWaitingSince.withLock({ value in defer { value = nil }; return value }) {
             let elapsed = ContinuousClock.now - since
-            let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            let milliseconds = elapsed / .milliseconds(1)
             keyToDraw.withLock { samples in
                 if samples.count >= 10_000 { samples.removeFirst(samples.count - 9_999) }
                 samples.append(milliseconds)

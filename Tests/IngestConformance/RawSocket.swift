@@ -155,8 +155,7 @@ public final class RawConnection: Sendable {
                 if done(received) { return RawExchange(bytes: received, closedByPeer: false) }
                 let remaining = deadline - ContinuousClock.now
                 guard remaining > .zero else { return RawExchange(bytes: received, closedByPeer: false) }
-                let microseconds = max(1000, remaining.components.seconds * 1_000_000
-                    + remaining.components.attoseconds / 1_000_000_000_000)
+                let microseconds = max(1000, Int64(remaining / .microseconds(1)))
                 var wait = timeval(tv_sec: Int(microseconds / 1_000_000), tv_usec: Int(microseconds % 1_000_000))
                 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
                 let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }

@@ -53,7 +53,7 @@ enum Format {
 
     /// `870 ms`, `1.2 s`.
     static func duration(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration / .seconds(1)
         if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
         return oneDecimal(seconds) + " s"
     }

@@ -148,8 +148,7 @@ public final class SandboxFaults: Sendable {
     }
 
     static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+        Int(duration / .milliseconds(1))
     }
 
     // MARK: - Decisions
