@@ -49,15 +49,15 @@ public struct BillableMetricInput: Sendable, Hashable, Codable {
     public var name: String
     public var code: String
     public var description: String?
-    public var aggregationType: String
+    public var aggregationType: AggregationType
     public var fieldName: String?
     public var recurring: Bool?
     public var expression: String?
 
     /// Creates a billable metric input.
     public init(
-        name: String, code: String, description: String? = nil, aggregationType: String, fieldName: String? = nil,
-        recurring: Bool? = nil, expression: String? = nil
+        name: String, code: String, description: String? = nil, aggregationType: AggregationType,
+        fieldName: String? = nil, recurring: Bool? = nil, expression: String? = nil
     ) {
         self.name = name
         self.code = code

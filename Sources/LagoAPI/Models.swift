@@ -85,8 +85,8 @@ public struct LagoEvent: Sendable, Hashable, Codable {
     public var lagoCustomerID: String?
     /// The billable metric code.
     public var code: String
-    /// ISO-8601 with milliseconds, e.g. `2022-04-29T08:59:51.123Z`.
-    public var timestamp: String
+    /// The event time; Lago writes it with milliseconds, e.g. `2022-04-29T08:59:51.123Z`.
+    public var timestamp: LagoDate
     /// A plain decimal string, or `nil` when not sent.
     public var preciseTotalAmountCents: String?
     /// The stored properties.
@@ -95,14 +95,14 @@ public struct LagoEvent: Sendable, Hashable, Codable {
     public var lagoSubscriptionID: String?
     /// The subscription the event was sent for.
     public var externalSubscriptionID: String?
-    /// ISO-8601 in seconds, e.g. `2022-04-29T08:59:51Z` (`null` on the ClickHouse store).
-    public var createdAt: String?
+    /// The reception time; Lago writes it in seconds, e.g. `2022-04-29T08:59:51Z` (`null` on the ClickHouse store).
+    public var createdAt: LagoDate?
 
     /// Creates an event object (used by tests and by servers that answer like Lago).
     public init(
-        lagoID: String?, transactionID: String, lagoCustomerID: String? = nil, code: String, timestamp: String,
+        lagoID: String?, transactionID: String, lagoCustomerID: String? = nil, code: String, timestamp: LagoDate,
         preciseTotalAmountCents: String? = nil, properties: [String: JSONValue] = [:],
-        lagoSubscriptionID: String? = nil, externalSubscriptionID: String?, createdAt: String?
+        lagoSubscriptionID: String? = nil, externalSubscriptionID: String?, createdAt: LagoDate?
     ) {
         self.lagoID = lagoID
         self.transactionID = transactionID
@@ -115,9 +115,6 @@ public struct LagoEvent: Sendable, Hashable, Codable {
         self.externalSubscriptionID = externalSubscriptionID
         self.createdAt = createdAt
     }
-
-    /// The event time parsed from `timestamp`.
-    public var date: Date? { LagoDateFormat.parse(timestamp) }
 
     enum CodingKeys: String, CodingKey {
         case lagoID = "lago_id"
@@ -138,12 +135,12 @@ public struct LagoEvent: Sendable, Hashable, Codable {
         transactionID = try container.decode(String.self, forKey: .transactionID)
         lagoCustomerID = try container.decodeIfPresent(String.self, forKey: .lagoCustomerID)
         code = try container.decode(String.self, forKey: .code)
-        timestamp = try container.decode(String.self, forKey: .timestamp)
+        timestamp = try container.decode(LagoDate.self, forKey: .timestamp)
         preciseTotalAmountCents = try container.decodeIfPresent(String.self, forKey: .preciseTotalAmountCents)
         properties = try container.decodeIfPresent([String: JSONValue].self, forKey: .properties) ?? [:]
         lagoSubscriptionID = try container.decodeIfPresent(String.self, forKey: .lagoSubscriptionID)
         externalSubscriptionID = try container.decodeIfPresent(String.self, forKey: .externalSubscriptionID)
-        createdAt = try container.decodeIfPresent(String.self, forKey: .createdAt)
+        createdAt = try container.decodeIfPresent(LagoDate.self, forKey: .createdAt)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -179,6 +176,53 @@ public enum LagoDateFormat {
     /// Formats in whole seconds, as Lago formats `created_at`.
     public static func seconds(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle())
+    }
+}
+
+/// An instant as Lago writes it: ISO-8601 in UTC, in seconds (`2022-04-29T08:59:51Z`, `created_at`) or with a
+/// fraction (`2022-04-29T08:59:51.123Z`, event timestamps and `started_at`).
+///
+/// The wire text is kept beside the parsed ``date``, so that encoding writes back exactly what Lago sent and a
+/// screen shows Lago's own text. Decoding throws a `DecodingError` for text that is not ISO-8601.
+public struct LagoDate: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The instant.
+    public let date: Date
+    /// The exact text Lago sent (or the text formatted by ``init(_:fractionalSeconds:)``).
+    public let text: String
+
+    /// Parses Lago's text, with or without fractional seconds; `nil` when it is not ISO-8601.
+    public init?(_ text: String) {
+        guard let date = LagoDateFormat.parse(text) else { return nil }
+        self.date = date
+        self.text = text
+    }
+
+    /// Formats `date` as Lago does: in whole seconds, or with milliseconds when `fractionalSeconds` is set.
+    public init(_ date: Date, fractionalSeconds: Bool = false) {
+        self.date = date
+        self.text = fractionalSeconds ? LagoDateFormat.milliseconds(date) : LagoDateFormat.seconds(date)
+    }
+
+    /// The wire text.
+    public var description: String { text }
+
+    /// Decodes a JSON string in ISO-8601.
+    ///
+    /// - Throws: `DecodingError.dataCorrupted` when the string is not ISO-8601.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let parsed = LagoDate(text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "not an ISO-8601 date: \(text)")
+        }
+        self = parsed
+    }
+
+    /// Encodes the wire text unchanged.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
     }
 }
 
@@ -242,8 +286,8 @@ public struct BillableMetric: Sendable, Hashable, Codable {
     public var name: String
     public var code: String
     public var description: String?
-    /// One of `count_agg, sum_agg, max_agg, unique_count_agg, weighted_sum_agg, latest_agg`.
-    public var aggregationType: String
+    /// How the metric aggregates its events.
+    public var aggregationType: AggregationType
     /// The property aggregated (not used by `count_agg`).
     public var fieldName: String?
     public var expression: String?
@@ -251,15 +295,16 @@ public struct BillableMetric: Sendable, Hashable, Codable {
     public var weightedInterval: String?
     public var roundingFunction: String?
     public var roundingPrecision: Int?
-    public var createdAt: String?
+    public var createdAt: LagoDate?
     public var filters: [BillableMetricFilter]?
 
     /// Creates a billable metric.
     public init(
-        lagoID: String? = nil, name: String, code: String, description: String? = nil, aggregationType: String,
+        lagoID: String? = nil, name: String, code: String, description: String? = nil,
+        aggregationType: AggregationType,
         fieldName: String? = nil, expression: String? = nil, recurring: Bool? = false,
         weightedInterval: String? = nil, roundingFunction: String? = nil, roundingPrecision: Int? = nil,
-        createdAt: String? = nil, filters: [BillableMetricFilter]? = []
+        createdAt: LagoDate? = nil, filters: [BillableMetricFilter]? = []
     ) {
         self.lagoID = lagoID
         self.name = name
@@ -300,9 +345,115 @@ public struct BillableMetricFilter: Sendable, Hashable, Codable {
     }
 }
 
-/// Subscription statuses accepted by `GET /subscriptions?status[]=`.
-public enum SubscriptionStatus: String, Sendable, Hashable, Codable, CaseIterable {
-    case active, pending, canceled, terminated
+/// How a billable metric aggregates its events (Lago's `aggregation_type`).
+///
+/// A value this client does not know (a newer Lago's) decodes as ``unknown(_:)`` and encodes back unchanged, so it
+/// never fails decoding. `description` is the wire string.
+public enum AggregationType: Sendable, Hashable, Codable, RawRepresentable, CustomStringConvertible {
+    /// `count_agg`: the number of events.
+    case countAgg
+    /// `sum_agg`: the sum of the `field_name` property.
+    case sumAgg
+    /// `max_agg`: the largest `field_name` value.
+    case maxAgg
+    /// `unique_count_agg`: the number of distinct `field_name` values.
+    case uniqueCountAgg
+    /// `weighted_sum_agg`: the sum weighted by the time each value held.
+    case weightedSumAgg
+    /// `latest_agg`: the last `field_name` value of the period.
+    case latestAgg
+    /// `custom_agg`: an aggregation Lago defines for the organization.
+    case customAgg
+    /// A value this client does not know, kept as Lago wrote it.
+    case unknown(String)
+
+    /// The values this client knows, in Lago's order.
+    public static let known: [AggregationType] = [
+        .countAgg, .sumAgg, .maxAgg, .uniqueCountAgg, .weightedSumAgg, .latestAgg, .customAgg,
+    ]
+
+    /// Reads a wire string; an unknown one becomes ``unknown(_:)`` (never `nil`).
+    public init(rawValue: String) {
+        self = Self.known.first { $0.rawValue == rawValue } ?? .unknown(rawValue)
+    }
+
+    /// The wire string, e.g. `sum_agg`.
+    public var rawValue: String {
+        switch self {
+        case .countAgg: "count_agg"
+        case .sumAgg: "sum_agg"
+        case .maxAgg: "max_agg"
+        case .uniqueCountAgg: "unique_count_agg"
+        case .weightedSumAgg: "weighted_sum_agg"
+        case .latestAgg: "latest_agg"
+        case .customAgg: "custom_agg"
+        case .unknown(let value): value
+        }
+    }
+
+    /// The wire string.
+    public var description: String { rawValue }
+
+    /// Decodes a wire string; never fails on an unknown one.
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    /// Encodes the wire string.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// A subscription's status (Lago's `status`), also the filter of `GET /subscriptions?status[]=`.
+///
+/// A value this client does not know (a newer Lago's) decodes as ``unknown(_:)`` and encodes back unchanged, so it
+/// never fails decoding. `description` is the wire string.
+public enum SubscriptionStatus: Sendable, Hashable, Codable, RawRepresentable, CustomStringConvertible {
+    /// `active`: events sent for it are billed.
+    case active
+    /// `pending`: starts in the future (or waits for a plan change).
+    case pending
+    /// `canceled`: a pending subscription that was canceled before it started.
+    case canceled
+    /// `terminated`: ended; events are no longer billed to it.
+    case terminated
+    /// A value this client does not know, kept as Lago wrote it.
+    case unknown(String)
+
+    /// The values this client knows, in Lago's order.
+    public static let known: [SubscriptionStatus] = [.active, .pending, .canceled, .terminated]
+
+    /// Reads a wire string; an unknown one becomes ``unknown(_:)`` (never `nil`).
+    public init(rawValue: String) {
+        self = Self.known.first { $0.rawValue == rawValue } ?? .unknown(rawValue)
+    }
+
+    /// The wire string, e.g. `active`.
+    public var rawValue: String {
+        switch self {
+        case .active: "active"
+        case .pending: "pending"
+        case .canceled: "canceled"
+        case .terminated: "terminated"
+        case .unknown(let value): value
+        }
+    }
+
+    /// The wire string.
+    public var description: String { rawValue }
+
+    /// Decodes a wire string; never fails on an unknown one.
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    /// Encodes the wire string.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
 }
 
 /// A subscription (`SubscriptionObject`, the fields the console uses).
@@ -313,22 +464,22 @@ public struct Subscription: Sendable, Hashable, Codable {
     public var externalCustomerID: String?
     public var name: String?
     public var planCode: String?
-    /// `active`, `pending`, `canceled` or `terminated`.
-    public var status: String
+    /// `active`, `pending`, `canceled` or `terminated` (or a newer Lago's value).
+    public var status: SubscriptionStatus
     public var billingTime: String?
-    public var subscriptionAt: String?
-    public var startedAt: String?
-    public var endingAt: String?
-    public var terminatedAt: String?
-    public var canceledAt: String?
-    public var createdAt: String?
+    public var subscriptionAt: LagoDate?
+    public var startedAt: LagoDate?
+    public var endingAt: LagoDate?
+    public var terminatedAt: LagoDate?
+    public var canceledAt: LagoDate?
+    public var createdAt: LagoDate?
 
     /// Creates a subscription.
     public init(
         lagoID: String? = nil, externalID: String, lagoCustomerID: String? = nil, externalCustomerID: String?,
-        name: String? = nil, planCode: String?, status: String, billingTime: String? = nil,
-        subscriptionAt: String? = nil, startedAt: String? = nil, endingAt: String? = nil,
-        terminatedAt: String? = nil, canceledAt: String? = nil, createdAt: String? = nil
+        name: String? = nil, planCode: String?, status: SubscriptionStatus, billingTime: String? = nil,
+        subscriptionAt: LagoDate? = nil, startedAt: LagoDate? = nil, endingAt: LagoDate? = nil,
+        terminatedAt: LagoDate? = nil, canceledAt: LagoDate? = nil, createdAt: LagoDate? = nil
     ) {
         self.lagoID = lagoID
         self.externalID = externalID
@@ -373,12 +524,12 @@ public struct Customer: Sendable, Hashable, Codable {
     public var currency: String?
     public var country: String?
     public var timezone: String?
-    public var createdAt: String?
+    public var createdAt: LagoDate?
 
     /// Creates a customer.
     public init(
         lagoID: String? = nil, externalID: String, name: String? = nil, email: String? = nil,
-        currency: String? = nil, country: String? = nil, timezone: String? = nil, createdAt: String? = nil
+        currency: String? = nil, country: String? = nil, timezone: String? = nil, createdAt: LagoDate? = nil
     ) {
         self.lagoID = lagoID
         self.externalID = externalID
@@ -400,8 +551,9 @@ public struct Customer: Sendable, Hashable, Codable {
 
 /// A customer's usage for the current billing period (`customer_usage`).
 public struct CustomerUsage: Sendable, Hashable, Codable {
-    public var fromDatetime: String?
-    public var toDatetime: String?
+    public var fromDatetime: LagoDate?
+    public var toDatetime: LagoDate?
+    /// A calendar date (`2022-07-01`) in the customer's time zone, not an instant, so kept as text.
     public var issuingDate: String?
     public var currency: String?
     public var amountCents: Int64
@@ -411,7 +563,7 @@ public struct CustomerUsage: Sendable, Hashable, Codable {
 
     /// Creates a usage summary.
     public init(
-        fromDatetime: String?, toDatetime: String?, issuingDate: String?, currency: String?, amountCents: Int64,
+        fromDatetime: LagoDate?, toDatetime: LagoDate?, issuingDate: String?, currency: String?, amountCents: Int64,
         totalAmountCents: Int64, taxesAmountCents: Int64, chargesUsage: [ChargeUsage]
     ) {
         self.fromDatetime = fromDatetime
@@ -468,10 +620,10 @@ public struct MetricReference: Sendable, Hashable, Codable {
     public var lagoID: String?
     public var name: String
     public var code: String
-    public var aggregationType: String
+    public var aggregationType: AggregationType
 
     /// Creates a metric reference.
-    public init(lagoID: String?, name: String, code: String, aggregationType: String) {
+    public init(lagoID: String?, name: String, code: String, aggregationType: AggregationType) {
         self.lagoID = lagoID
         self.name = name
         self.code = code

@@ -101,7 +101,7 @@ struct VerifyCommand: AsyncParsableCommand {
         }
         do {
             let subscription = try await client.subscription(externalID: subscriptionID)
-            if subscription.status == "active" {
+            if subscription.status == .active {
                 checks.append(Check(name: "default subscription", status: .ok, detail: "\(subscriptionID) is active"))
             } else {
                 checks.append(

@@ -124,46 +124,46 @@ enum Fixture {
     }()
 
     static let metrics: [BillableMetric] = [
-        BillableMetric(name: "Input tokens", code: "llm_input_tokens", aggregationType: "sum_agg", fieldName: "tokens"),
+        BillableMetric(name: "Input tokens", code: "llm_input_tokens", aggregationType: .sumAgg, fieldName: "tokens"),
         BillableMetric(
-            name: "Output tokens", code: "llm_output_tokens", aggregationType: "sum_agg", fieldName: "tokens"),
+            name: "Output tokens", code: "llm_output_tokens", aggregationType: .sumAgg, fieldName: "tokens"),
         BillableMetric(
-            name: "Cached input tokens", code: "llm_cached_input_tokens", aggregationType: "sum_agg",
+            name: "Cached input tokens", code: "llm_cached_input_tokens", aggregationType: .sumAgg,
             fieldName: "tokens"),
         BillableMetric(
-            name: "Cache creation tokens", code: "llm_cache_creation_tokens", aggregationType: "sum_agg",
+            name: "Cache creation tokens", code: "llm_cache_creation_tokens", aggregationType: .sumAgg,
             fieldName: "tokens"),
         BillableMetric(
-            name: "Reasoning tokens", code: "reasoning_tokens", aggregationType: "sum_agg",
+            name: "Reasoning tokens", code: "reasoning_tokens", aggregationType: .sumAgg,
             fieldName: "tokens"),
-        BillableMetric(name: "Tool calls", code: "llm_tool_calls", aggregationType: "count_agg"),
+        BillableMetric(name: "Tool calls", code: "llm_tool_calls", aggregationType: .countAgg),
         BillableMetric(
-            name: "Image input tokens", code: "llm_image_input_tokens", aggregationType: "sum_agg",
-            fieldName: "tokens"),
-        BillableMetric(
-            name: "Audio input tokens", code: "llm_audio_input_tokens", aggregationType: "sum_agg",
+            name: "Image input tokens", code: "llm_image_input_tokens", aggregationType: .sumAgg,
             fieldName: "tokens"),
         BillableMetric(
-            name: "Cache write 1h", code: "llm_cache_write_1h_tokens", aggregationType: "sum_agg",
+            name: "Audio input tokens", code: "llm_audio_input_tokens", aggregationType: .sumAgg,
             fieldName: "tokens"),
         BillableMetric(
-            name: "Cache write 5m", code: "llm_cache_write_5m_tokens", aggregationType: "sum_agg",
+            name: "Cache write 1h", code: "llm_cache_write_1h_tokens", aggregationType: .sumAgg,
+            fieldName: "tokens"),
+        BillableMetric(
+            name: "Cache write 5m", code: "llm_cache_write_5m_tokens", aggregationType: .sumAgg,
             fieldName: "tokens"),
     ]
 
     static let lagoSubscriptions: [Subscription] = [
         Subscription(
             externalID: "sub_acme_pro", externalCustomerID: "acme_corp", name: "Acme — Pro",
-            planCode: "pro_monthly", status: "active", startedAt: "2025-06-01T00:00:00Z"),
+            planCode: "pro_monthly", status: .active, startedAt: LagoDate("2025-06-01T00:00:00Z")),
         Subscription(
             externalID: "sub_globex_team", externalCustomerID: "globex", name: "Globex team",
-            planCode: "team_annual", status: "active", startedAt: "2025-03-15T00:00:00Z"),
+            planCode: "team_annual", status: .active, startedAt: LagoDate("2025-03-15T00:00:00Z")),
         Subscription(
             externalID: "sub_initech_free", externalCustomerID: "initech", name: nil,
-            planCode: "free", status: "active", startedAt: "2025-11-02T00:00:00Z"),
+            planCode: "free", status: .active, startedAt: LagoDate("2025-11-02T00:00:00Z")),
         Subscription(
             externalID: "sub_umbrella_ent", externalCustomerID: "umbrella", name: "Umbrella enterprise",
-            planCode: "enterprise_usage", status: "active", startedAt: "2024-12-01T00:00:00Z"),
+            planCode: "enterprise_usage", status: .active, startedAt: LagoDate("2024-12-01T00:00:00Z")),
     ]
 
     /// A console in use: 40 events, a retrying batch, three dead letters.

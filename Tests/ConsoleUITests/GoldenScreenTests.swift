@@ -94,8 +94,8 @@ import Testing
                 result: .success(
                     LagoEvent(
                         lagoID: "evt_1", transactionID: "test_9f8e7d6c_input", code: "llm_input_tokens",
-                        timestamp: "2026-01-01T12:00:00.000Z", properties: ["tokens": 1200],
-                        externalSubscriptionID: "sub_acme_pro", createdAt: "2026-01-01T12:00:01Z"))))
+                        timestamp: LagoDate("2026-01-01T12:00:00.000Z")!, properties: ["tokens": 1200],
+                        externalSubscriptionID: "sub_acme_pro", createdAt: LagoDate("2026-01-01T12:00:01Z")))))
         expectGolden(render(state), Self.name("send_test", size))
     }
 

@@ -66,7 +66,7 @@ struct RelayTests {
             }
             let answered = try await client.createBatch(batch)
             #expect(answered.map(\.transactionID) == batch.map(\.transactionID))
-            #expect(answered.first?.timestamp == "2025-11-24T16:00:00.500Z")
+            #expect(answered.first?.timestamp.text == "2025-11-24T16:00:00.500Z")
             // No subscription: the relay applies the default one.
             let single = try await client.createEvent(
                 EventInput(transactionID: "relay-single", externalSubscriptionID: nil, code: "llm_output_tokens"))

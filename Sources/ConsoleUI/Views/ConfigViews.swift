@@ -57,7 +57,7 @@ extension Renderer {
             } else if let known {
                 if known.contains(code) {
                     var text = "\(symbols.check) " + (metricsByCode[code]?.name ?? "")
-                    if let aggregation = metricsByCode[code]?.aggregationType,
+                    if let aggregation = metricsByCode[code]?.aggregationType.rawValue,
                         displayWidth(of: text) + aggregation.count + 3 <= statusWidth
                     {
                         text += " \(symbols.dot) \(aggregation)"
@@ -204,7 +204,7 @@ extension Renderer {
             if index == pane.selection && focused {
                 grid.put(symbols.pointer, x: inner.x + 1, y: y, style: theme.focusedTitle)
             }
-            let started = String((subscription.startedAt ?? subscription.subscriptionAt ?? "").prefix(10))
+            let started = String((subscription.startedAt ?? subscription.subscriptionAt)?.text.prefix(10) ?? "")
             drawRow(
                 [
                     subscription.externalID, subscription.externalCustomerID ?? symbols.dash,
