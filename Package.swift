@@ -203,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "LagoControlTests",
             dependencies: [
-                "LagoControl", "LagoEngine", "LagoSandbox", "LagoAPI",
+                "LagoControl", "LagoEngine", "LagoSandbox", "LagoAPI", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -136,16 +136,3 @@ public func isUUID(_ value: JSONValue?) -> Bool {
     guard let text = value?.stringValue, UUID(uuidString: text) != nil else { return false }
     return text == text.lowercased()
 }
-
-/// Polls `condition` until it holds or `timeout` passes (no fixed sleeps to wait for state).
-public func eventually(
-    timeout: Duration = .seconds(10),
-    _ condition: () async throws -> Bool
-) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}

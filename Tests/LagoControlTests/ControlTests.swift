@@ -8,6 +8,7 @@ import LagoSandbox
 import Logging
 import Prometheus
 import Synchronization
+import TestSupport
 import Testing
 
 /// A temporary directory removed when the test ends.
@@ -27,15 +28,6 @@ func event(_ index: Int, code: String = "llm_input_tokens") -> EventInput {
     EventInput(
         transactionID: "ctl-\(index)", externalSubscriptionID: SandboxSeed.subscriptionExternalID, code: code,
         properties: ["value": .integer(Int64(index + 1))])
-}
-
-func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try await condition()
 }
 
 /// A sandbox, an engine reporting metrics to its own Prometheus registry, the control API in front of it, and a

@@ -2,6 +2,7 @@ import Foundation
 import LagoAPI
 import LagoEngine
 import LagoSandbox
+import TestSupport
 import Testing
 
 /// Answers from something in front of Lago (a proxy's 400 or 413, a 404 from a wrong route) must never turn valid

@@ -3,6 +3,7 @@ import LagoAPI
 import LagoConfig
 import LagoEngine
 import LagoSandbox
+import TestSupport
 import Testing
 
 // Delivery against the in-process sandbox with its real faults; nothing of the engine or Lago is mocked.

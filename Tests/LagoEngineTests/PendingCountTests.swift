@@ -3,6 +3,7 @@ import GRDB
 import LagoAPI
 import LagoEngine
 import LagoSandbox
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct PendingCountTests {

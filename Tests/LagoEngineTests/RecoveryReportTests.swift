@@ -4,6 +4,7 @@ import LagoAPI
 import LagoEngine
 import LagoSandbox
 import Logging
+import TestSupport
 import Testing
 
 /// The missing-events report after a stop, with real children killed by SIGKILL and a write-ahead log cut short

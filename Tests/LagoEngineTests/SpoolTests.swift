@@ -2,6 +2,7 @@ import Foundation
 import LagoAPI
 import LagoConfig
 import LagoSandbox
+import TestSupport
 import Testing
 
 @testable import LagoEngine

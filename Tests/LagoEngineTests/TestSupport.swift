@@ -59,18 +59,6 @@ func enqueueConcurrently(_ engine: LagoEngine, count: Int, producers: Int = 8, p
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes (for states with no event to await).
-func eventually(
-    timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
-) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try await condition()
-}
-
 /// Checks that the sandbox holds each id exactly once.
 func expectExactlyOnce(_ sandbox: Sandbox, _ ids: [String], sourceLocation: SourceLocation = #_sourceLocation) {
     let stored = sandbox.events().map(\.transactionID)

@@ -3,6 +3,7 @@ import Foundation
 import IngestConformance
 import LagoAPI
 import LagoSandbox
+import TestSupport
 import Testing
 
 /// Every fault mode, from Swift and over the admin API.

@@ -89,3 +89,16 @@ public func runProgram(
     try handle.close()
     return (status, try String(contentsOf: output, encoding: .utf8))
 }
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes, for a state with no event to await; returns
+/// whether it held. Never use it to prove that something did not happen.
+public func eventually(
+    timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
+) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
