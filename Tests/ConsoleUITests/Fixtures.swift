@@ -193,35 +193,3 @@ extension AppState {
         text.flatMap { handle(.key(.char($0))) }
     }
 }
-
-/// Compares a frame with `Golden/<name>.txt`; with `RECORD_GOLDEN=1` (re)writes the file instead.
-func expectGolden(_ grid: Grid, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
-    let file = directory.appendingPathComponent(name + ".txt")
-    let actual = grid.plainText + "\n"
-    if ProcessInfo.processInfo.environment["RECORD_GOLDEN"] == "1" {
-        try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try! actual.write(to: file, atomically: true, encoding: .utf8)
-        return
-    }
-    guard let expected = try? String(contentsOf: file, encoding: .utf8) else {
-        Issue.record(
-            "missing golden file Golden/\(name).txt — run with RECORD_GOLDEN=1 to record it",
-            sourceLocation: sourceLocation)
-        return
-    }
-    if actual != expected {
-        let actualLines = actual.split(separator: "\n", omittingEmptySubsequences: false)
-        let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
-        var report: [String] = []
-        for index in 0..<max(actualLines.count, expectedLines.count) {
-            let a = index < actualLines.count ? String(actualLines[index]) : "<none>"
-            let e = index < expectedLines.count ? String(expectedLines[index]) : "<none>"
-            if a != e { report.append("line \(index + 1):\n  expected: \(e)\n  actual:   \(a)") }
-        }
-        let details = report.prefix(8).joined(separator: "\n")
-        Issue.record(
-            "\(name) differs from its golden file:\n\(details)",
-            sourceLocation: sourceLocation)
-    }
-}

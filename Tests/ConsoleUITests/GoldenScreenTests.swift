@@ -215,6 +215,22 @@ import Testing
         state.apply(.eventLifecycle(Fixture.updates(count: 40)))
         state.apply(.stats(Fixture.stats))
         state.press(.char("2"))
-        expectGolden(render(state), "queue_ascii_80x24")
+        expectGolden(render(state), "queue_ascii_80x24", monochrome: true)
+    }
+
+    /// A change of highlight alone, with the same text, fails the comparison with the recorded golden file.
+    @Test func aStyleOnlyChangeFailsTheGoldenComparison() throws {
+        let grid = render(Fixture.busy())
+        let expected = try #require(GoldenFile.recorded("events_80x24"))
+        #expect(GoldenFile.mismatch(expected: expected, actual: GoldenFile.text(grid, theme: .color)) == nil)
+
+        let selected = try #require(grid.cells.firstIndex { $0.style.reverse && $0.symbol != " " })
+        var restyled = grid
+        restyled.setStyle(Rect(x: 0, y: selected / grid.width, width: grid.width, height: 1), style: .plain)
+        #expect(restyled.plainText == grid.plainText)
+        let mismatch = try #require(
+            GoldenFile.mismatch(expected: expected, actual: GoldenFile.text(restyled, theme: .color)))
+        #expect(mismatch.contains("styles row \(selected / grid.width + 1)"))
+        #expect(!mismatch.contains("text row"))
     }
 }
