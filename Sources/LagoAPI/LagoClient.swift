@@ -96,7 +96,7 @@ public final class LagoClient: Sendable {
     public init(configuration: LagoClientConfiguration, logger: Logger = Logger(label: "lago-console.api")) {
         var httpConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(5), read: .seconds(Int64(configuration.requestTimeout.components.seconds) + 1))
+            timeout: .init(connect: .seconds(5), read: .seconds(Int64(configuration.requestTimeout / .seconds(1)) + 1))
         )
         httpConfiguration.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
