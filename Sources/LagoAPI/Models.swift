@@ -183,7 +183,8 @@ public enum LagoDateFormat {
 /// fraction (`2022-04-29T08:59:51.123Z`, event timestamps and `started_at`).
 ///
 /// The wire text is kept beside the parsed ``date``, so that encoding writes back exactly what Lago sent and a
-/// screen shows Lago's own text. Decoding throws a `DecodingError` for text that is not ISO-8601.
+/// screen shows Lago's own text. Decoding throws a `DecodingError` for text that is not ISO-8601. Equality compares
+/// the text too (`…51Z` and `…51.000Z` differ); compare ``date`` for the instant.
 public struct LagoDate: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The instant.
     public let date: Date
