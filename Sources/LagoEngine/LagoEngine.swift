@@ -646,8 +646,7 @@ public final class LagoEngine: Sendable {
                 "external_subscription_id: Lago \(stored.externalSubscriptionID ?? "none"), "
                     + "here \(replayed.externalSubscriptionID ?? "none")")
         }
-        if let mine = replayed.timestamp, abs(stored.timestamp.date.timeIntervalSince1970 - mine) >= 0.001
-        {
+        if let mine = replayed.timestamp, abs(stored.timestamp.date.timeIntervalSince1970 - mine) >= 0.001 {
             differences.append(
                 "timestamp: Lago \(stored.timestamp), here \(LagoDateFormat.milliseconds(Date(timeIntervalSince1970: mine)))")
         }
