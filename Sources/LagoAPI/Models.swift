@@ -168,9 +168,17 @@ public enum LagoDateFormat {
         return try? Date(text, strategy: Date.ISO8601FormatStyle())
     }
 
-    /// Formats with milliseconds, as Lago formats event timestamps.
+    /// Formats with milliseconds, as Lago formats event timestamps, rounded to the nearest millisecond.
+    ///
+    /// Foundation's ISO-8601 style truncates the fraction of the binary `Double` it holds: `1651222791.123` is stored
+    /// as `1651222791.12299990…` and would print as `.122Z`, one millisecond before the instant it was parsed from.
     public static func milliseconds(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let totalMilliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+        let wholeSeconds = (totalMilliseconds / 1000).rounded(.down)
+        let millisecond = Int(totalMilliseconds - wholeSeconds * 1000)
+        let secondsText = seconds(Date(timeIntervalSince1970: wholeSeconds))
+        let fraction = String(millisecond + 1000).dropFirst()
+        return secondsText.dropLast() + "." + fraction + "Z"
     }
 
     /// Formats in whole seconds, as Lago formats `created_at`.

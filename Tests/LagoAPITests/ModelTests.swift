@@ -99,4 +99,21 @@ struct ModelTests {
         let json = Self.subscription.replacingOccurrences(of: "2024-01-01T00:00:00Z", with: "soon")
         #expect(throws: DecodingError.self) { try Self.decode(Subscription.self, json) }
     }
+
+    /// Every millisecond of a second survives parse then format (Foundation's style alone printed `.123` as `.122`,
+    /// one millisecond early, which moves an event across a `timestamp_to` filter).
+    @Test func millisecondTimestampsRoundTripExactly() throws {
+        for millisecond in 0..<1000 {
+            let fraction = String(String(millisecond + 1000).dropFirst())
+            for second in ["2022-04-29T08:59:51", "1969-12-31T23:59:59", "2038-01-19T03:14:08"] {
+                let text = "\(second).\(fraction)Z"
+                let date = try #require(LagoDateFormat.parse(text))
+                #expect(LagoDateFormat.milliseconds(date) == text)
+            }
+        }
+        let justBefore = Date(timeIntervalSince1970: 1_651_222_791.1236)
+        #expect(LagoDateFormat.milliseconds(justBefore) == "2022-04-29T08:59:51.124Z")
+        let almostNext = Date(timeIntervalSince1970: 1_651_222_791.9996)
+        #expect(LagoDateFormat.milliseconds(almostNext) == "2022-04-29T08:59:52.000Z")
+    }
 }
