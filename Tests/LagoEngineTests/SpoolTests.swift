@@ -75,7 +75,11 @@ import Testing
                 }
                 claimed.removeAll { row in dead.contains { $0.id == row.id } }
             case 86..<93:  // crash: drop the spool without close(), open again; claims are forgotten
+                // The writer queue (whole-spool counts run there) may hold the spool a moment after its last
+                // answer: the connection closes once it lets go.
+                weak var dropped = spool
                 spool = nil
+                #expect(await eventually { dropped == nil }, "step \(step)")
                 spool = try Spool(path: path, synchronous: .normal)
                 model.cursor = 0
                 claimed = []
