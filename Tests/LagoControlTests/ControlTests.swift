@@ -142,7 +142,10 @@ struct ControlTests {
             try await remote.setMapping([.input: "custom_input_metric"])
             try await remote.setDefaultSubscription("sub_other")
             let ids = try await remote.enqueue(UsageRecord(values: [.input: 5], idBase: "mapped"))
-            try? await Task.sleep(for: .milliseconds(100))
+            // A flush while paused is answered by the loop's first decision after the event was committed: it
+            // found the event and, paused, sent nothing (and sends nothing until resumed). No sleep needed.
+            let paused = try await remote.flush(deadline: .seconds(10))
+            #expect(paused.pending == 1 && paused.delivered == 0)
             #expect(sandbox.events().isEmpty)
             try await remote.resumeDelivery()
             #expect(try await remote.flush(deadline: .seconds(10)).pending == 0)
