@@ -138,23 +138,16 @@ struct StatsCounters: Sendable {
     var spoolErrorAt: Date?
     var latencies = LatencyWindow()
     var rates = RateMeter()
-    /// What the flusher loop last published, under the same lock as the counts: ``LagoEngine/stats()`` reads
-    /// one snapshot, where every spooled event is in exactly one place (queued, in flight or retrying).
+    /// What the flusher loop last published, under the same lock as the counts (the loop applies settlements as it
+    /// publishes): ``LagoEngine/stats()`` reads one snapshot, where every spooled event is in exactly one place
+    /// (queued, in flight or retrying) and the state matches the counts.
     var loop = LoopView()
-    /// Rows a delivery settled (delivered, already in Lago, dead) whose completion the loop has not taken yet,
-    /// per batch id: they left `queued` in the same critical section, so they are no longer in flight either.
-    var settledAhead: [Int: Int] = [:]
-
-    /// Events in requests now, less those already settled.
-    var inFlight: Int {
-        loop.sending.reduce(0) { total, batch in total + max(0, batch.value - (settledAhead[batch.key] ?? 0)) }
-    }
 }
 
 /// The flusher loop's state as ``LagoEngine/stats()`` shows it.
 struct LoopView: Sendable {
-    /// Rows of each batch a request carries, by batch id.
-    var sending: [Int: Int] = [:]
+    /// Events in requests now.
+    var inFlight = 0
     var retrying: [RetryingBatch] = []
     var paused = false
     var hold: BatchOutcome.Hold?

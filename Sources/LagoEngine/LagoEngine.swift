@@ -96,7 +96,7 @@ public final class LagoEngine: Sendable {
         var appendedCount = 0
         var appendedBytes = 0
         var claims: [Result<[SpoolRow], ClaimFailure>] = []
-        var completions: [(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome)] = []
+        var completions: [(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, tallies: [Tally])] = []
         var tick = false
         /// The latest ``LagoEngine/pause()`` (`true`) or ``LagoEngine/resume()`` (`false`).
         var paused: Bool?
@@ -272,10 +272,7 @@ public final class LagoEngine: Sendable {
         await spool.close()
         lock.release()
         if ownsClient { try? await client.shutdown() }
-        counters.withLock { counters in
-            counters.loop = LoopView()
-            counters.settledAhead = [:]
-        }
+        counters.withLock { $0.loop = LoopView() }
         logger.debug("Engine stopped", metadata: ["spool": "\(configuration.spoolPath)"])
     }
 
@@ -538,7 +535,7 @@ public final class LagoEngine: Sendable {
             let retrying = loop.retrying.reduce(0) { $0 + $1.eventCount }
             // `counters.queued` is every row of the spool; in-flight and backing-off rows are among them.
             let spooled = max(0, counters.queued)
-            let inFlight = min(counters.inFlight, spooled)
+            let inFlight = min(loop.inFlight, spooled)
             return EngineStats(
                 state: state, queued: spooled - inFlight - min(retrying, spooled - inFlight), inFlight: inFlight,
                 retrying: min(retrying, spooled - inFlight),
@@ -738,14 +735,10 @@ public final class LagoEngine: Sendable {
                         logger.warning("Reading the spool failed", metadata: ["reason": "\(failure.reason)"])
                     }
                 }
-                for (batchID, rows, outcome) in inputs.completions {
-                    // Before any new request for the batch: its settled rows are out of its in-flight count, the
-                    // rest is counted as queued until the next snapshot places them.
-                    counters.withLock { counters in
-                        counters.settledAhead[batchID] = nil
-                        counters.loop.sending[batchID] = nil
-                    }
+                var tallies: [Tally] = []
+                for (batchID, rows, outcome, settled) in inputs.completions {
                     machine.sendCompleted(batchID: batchID, rows: rows, outcome: outcome, now: now)
+                    tallies += settled
                 }
                 if inputs.tick, let current = timer, current.at <= now { timer = nil }
                 switch inputs.paused {
@@ -761,6 +754,9 @@ public final class LagoEngine: Sendable {
                     machine.flushStarted(id: nextFlushID, deadline: deadline)
                 }
                 if inputs.stop { machine.stop() }
+                // The settled events leave the counts as their batches leave the state, in one critical section,
+                // before anything is decided (a flush then sees them gone).
+                if !inputs.completions.isEmpty { publishSnapshot(machine, applying: tallies) }
 
                 let decision = machine.decide(
                     now: now, wallNow: clock.wallNow(), spooled: counters.withLock { $0.queued })
@@ -813,9 +809,15 @@ public final class LagoEngine: Sendable {
             timer?.task.cancel()
             // The loop ends (or was cancelled: the grace period ran out): nobody waits for a flush that cannot end
             // otherwise, and a flush posted meanwhile is answered too; later ones are answered at once.
-            let late = mailbox.withLock { mailbox in
+            // What settled meanwhile is counted all the same (later reports are counted as they come).
+            let (late, unapplied) = mailbox.withLock { mailbox in
                 mailbox.closed = true
-                return mailbox.flushes.map(\.waiter)
+                return (mailbox.flushes.map(\.waiter), mailbox.completions.flatMap(\.tallies))
+            }
+            if !unapplied.isEmpty {
+                counters.withLock { counters in
+                    for tally in unapplied { tally.apply(to: &counters) }
+                }
             }
             for waiter in Array(flushWaiters.values) + late {
                 waiter.continuation.resume(returning: flushResult(for: waiter))
@@ -859,8 +861,9 @@ public final class LagoEngine: Sendable {
         }
     }
 
-    /// Publishes the loop's state for ``stats()``, in the same critical section as the counts.
-    private func publishSnapshot(_ machine: DeliveryStateMachine) {
+    /// Publishes the loop's state for ``stats()``, with `tallies` applied to the counts in the same critical
+    /// section.
+    private func publishSnapshot(_ machine: DeliveryStateMachine, applying tallies: [Tally] = []) {
         let clock = self.clock
         let retrying = machine.waitingBatches.map { entry in
             RetryingBatch(
@@ -872,19 +875,20 @@ public final class LagoEngine: Sendable {
                 failingSince: clock.date(of: $0.failingSince), lastFailureAt: clock.date(of: $0.lastFailureAt),
                 recoveredAt: clock.date(of: $0.recoveredAt))
         }
-        var sending: [Int: Int] = [:]
-        for batch in machine.batches {
-            if case .sending = batch.phase { sending[batch.id] = batch.rows.count }
-        }
         let value = LoopView(
-            sending: sending, retrying: retrying, paused: machine.paused, hold: machine.hold,
+            inFlight: machine.inFlightEvents, retrying: retrying, paused: machine.paused, hold: machine.hold,
             backingOff: machine.isBackingOff, notBefore: machine.notBefore.map { clock.date(of: $0) },
             lastRecovery: recovery)
-        let inFlight = counters.withLock { counters in
+        let (queued, dead) = counters.withLock { counters in
+            for tally in tallies { tally.apply(to: &counters) }
             counters.loop = value
-            return counters.inFlight
+            return (counters.queued, counters.dead)
         }
-        metrics.inFlight.record(inFlight)
+        metrics.inFlight.record(value.inFlight)
+        if !tallies.isEmpty {
+            metrics.queued.record(queued)
+            metrics.deadLetters.record(dead)
+        }
     }
 
     /// Sends one batch and settles its events in the spool, then reports to the loop. `tooOld` are the rows the
@@ -893,6 +897,7 @@ public final class LagoEngine: Sendable {
         batchID: Int, rows claimed: [SpoolRow], expired tooOld: [SpoolRow], isolated: Bool, probe: Bool
     ) async {
         var rows = claimed
+        var tallies: [Tally] = []
         let wallNow = clock.wallNow()
         // A body that no longer matches its checksum was damaged on disk: never sent, dead-lettered loudly.
         if rows.contains(where: { !$0.isIntact }) {
@@ -909,15 +914,15 @@ public final class LagoEngine: Sendable {
                 try await spool.settle(
                     SpoolSettlement(dead: damaged.map { ($0, reason) }, deadAt: wallNow.timeIntervalSince1970))
             } catch {
-                report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
+                report(batchID: batchID, rows: rows, outcome: spoolFailure(error), tallies: tallies)
                 return
             }
             var outcome = BatchOutcome()
             outcome.dead = damaged.map { ($0, reason) }
-            record(outcome, batchID: batchID, latency: nil, error: nil)
+            tallies.append(record(outcome, latency: nil, error: nil))
             rows.removeAll { !$0.isIntact }
             if rows.isEmpty {
-                report(batchID: batchID, rows: [], outcome: BatchOutcome())
+                report(batchID: batchID, rows: [], outcome: BatchOutcome(), tallies: tallies)
                 return
             }
         }
@@ -929,16 +934,16 @@ public final class LagoEngine: Sendable {
                 try await spool.settle(
                     SpoolSettlement(dead: expired.map { ($0, .expired) }, deadAt: wallNow.timeIntervalSince1970))
             } catch {
-                report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
+                report(batchID: batchID, rows: rows, outcome: spoolFailure(error), tallies: tallies)
                 return
             }
             var outcome = BatchOutcome()
             outcome.dead = expired.map { ($0, .expired) }
-            record(outcome, batchID: batchID, latency: nil, error: nil)
+            tallies.append(record(outcome, latency: nil, error: nil))
             let expiredIDs = Set(expired.map(\.id))
             rows.removeAll { expiredIDs.contains($0.id) }
             if rows.isEmpty {
-                report(batchID: batchID, rows: [], outcome: BatchOutcome())
+                report(batchID: batchID, rows: [], outcome: BatchOutcome(), tallies: tallies)
                 return
             }
         }
@@ -947,7 +952,7 @@ public final class LagoEngine: Sendable {
             do {
                 try await spool.markAttempted(rows.filter { !$0.attemptRecorded }.map(\.id))
             } catch {
-                report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
+                report(batchID: batchID, rows: rows, outcome: spoolFailure(error), tallies: tallies)
                 return
             }
             for index in rows.indices where !rows[index].attemptRecorded { rows[index].attempts += 1 }
@@ -997,11 +1002,11 @@ public final class LagoEngine: Sendable {
             // Lago (the rows carry an attempt).
             outcome = spoolFailure(error)
         }
-        record(outcome, batchID: batchID, latency: latency, error: failure)
+        tallies.append(record(outcome, latency: latency, error: failure))
         if let hold = outcome.hold, probe {
             logger.debug("Probe refused", metadata: ["reason": "\(hold.reason)"])
         }
-        report(batchID: batchID, rows: rows, outcome: outcome)
+        report(batchID: batchID, rows: rows, outcome: outcome, tallies: tallies)
     }
 
     /// The ``EngineStats/spoolError`` sentence for a failed write, or `nil` when the failure is not the spool's
@@ -1051,35 +1056,56 @@ public final class LagoEngine: Sendable {
         return accepted
     }
 
-    private func report(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome) {
-        post { $0.completions.append((batchID, rows, outcome)) }
+    /// Hands a batch's result to the loop, with what its settlements add to the counts (applied at once when the
+    /// loop has ended).
+    private func report(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, tallies: [Tally]) {
+        let posted = post { $0.completions.append((batchID, rows, outcome, tallies)) }
+        if !posted, !tallies.isEmpty {
+            counters.withLock { counters in
+                for tally in tallies { tally.apply(to: &counters) }
+            }
+        }
     }
 
-    /// Counts an outcome of batch `batchID` and publishes its lifecycle changes. The settled rows leave `queued`
-    /// and the batch's in-flight count in one critical section.
-    private func record(_ outcome: BatchOutcome, batchID: Int, latency: Duration?, error: (any Error)?) {
-        let now = clock.now()
-        let wallNow = clock.wallNow()
-        let (queued, dead) = counters.withLock { counters in
-            counters.delivered += outcome.delivered.count
-            counters.alreadyInLago += outcome.alreadyInLago.count
-            counters.dead += outcome.dead.count
-            counters.deadSinceStart += outcome.dead.count
-            counters.queued -= outcome.settledCount
-            if outcome.settledCount > 0 { counters.settledAhead[batchID, default: 0] += outcome.settledCount }
+    /// What one settlement adds to the counts; the loop applies it in the same critical section as the state it
+    /// leads to (the batch out of flight, a hold lifted), so ``stats()`` never sees one without the other.
+    private struct Tally: Sendable {
+        var delivered = 0
+        var alreadyInLago = 0
+        var dead = 0
+        var latency: Duration?
+        var error: String?
+        var failed = false
+        var at: ContinuousClock.Instant
+        var wallAt: Date
+
+        func apply(to counters: inout StatsCounters) {
+            counters.delivered += delivered
+            counters.alreadyInLago += alreadyInLago
+            counters.dead += dead
+            counters.deadSinceStart += dead
+            counters.queued -= delivered + alreadyInLago + dead
             if let latency {
                 counters.requests += 1
                 counters.latencies.record(latency)
             }
-            if error != nil {
+            if failed {
                 counters.failedRequests += 1
-                counters.lastError = outcome.error
-                counters.lastErrorAt = wallNow
+                counters.lastError = error
+                counters.lastErrorAt = wallAt
             }
-            let settled = outcome.delivered.count + outcome.alreadyInLago.count
-            if settled > 0 { counters.rates.record(settled, at: now) }
-            return (counters.queued, counters.dead)
+            if delivered + alreadyInLago > 0 { counters.rates.record(delivered + alreadyInLago, at: at) }
         }
+    }
+
+    /// Counts an outcome in the metrics, logs it and publishes its lifecycle changes; returns what it adds to
+    /// the counts of ``stats()``, for the loop to apply.
+    private func record(_ outcome: BatchOutcome, latency: Duration?, error: (any Error)?) -> Tally {
+        let now = clock.now()
+        let wallNow = clock.wallNow()
+        let tally = Tally(
+            delivered: outcome.delivered.count, alreadyInLago: outcome.alreadyInLago.count, dead: outcome.dead.count,
+            latency: latency, error: outcome.error, failed: error != nil, at: now, wallAt: wallNow)
         if !outcome.delivered.isEmpty { metrics.delivered.increment(by: outcome.delivered.count) }
         if !outcome.alreadyInLago.isEmpty { metrics.alreadyInLago.increment(by: outcome.alreadyInLago.count) }
         if !outcome.dead.isEmpty { metrics.dead.increment(by: outcome.dead.count) }
@@ -1088,14 +1114,12 @@ public final class LagoEngine: Sendable {
             metrics.requestDuration.record(duration: latency)
         }
         if error != nil { metrics.requestFailures.increment() }
-        metrics.queued.record(queued)
-        metrics.deadLetters.record(dead)
         if !outcome.dead.isEmpty {
             logger.warning(
                 "Events dead-lettered",
                 metadata: ["count": "\(outcome.dead.count)", "reason": "\(outcome.dead[0].reason.message)"])
         }
-        guard broadcaster.hasSubscribers else { return }
+        guard broadcaster.hasSubscribers else { return tally }
         var changes: [EventLifecycleChange] = []
         func change(_ row: SpoolRow, _ stage: EventLifecycleChange.Stage) -> EventLifecycleChange {
             EventLifecycleChange(
@@ -1106,6 +1130,7 @@ public final class LagoEngine: Sendable {
         changes += outcome.alreadyInLago.map { change($0, .alreadyInLago) }
         changes += outcome.dead.map { change($0.row, .dead($0.reason)) }
         broadcaster.publish(changes)
+        return tally
     }
 }
 
