@@ -138,7 +138,8 @@ public final class LifecycleChangeBuffer: Sendable {
     /// kept after ``finish()``.
     @discardableResult
     public func append(contentsOf changes: some Sequence<EventLifecycleChange>) -> Int {
-        let (waiter, handed, dropped): (CheckedContinuation<EventLifecycleChange?, Never>?, EventLifecycleChange?, Int) =
+        typealias Handoff = (CheckedContinuation<EventLifecycleChange?, Never>?, EventLifecycleChange?, Int)
+        let (waiter, handed, dropped): Handoff =
             state.withLock { state in
                 guard !state.finished else { return (nil, nil, 0) }
                 var dropped = 0

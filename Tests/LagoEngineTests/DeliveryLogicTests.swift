@@ -523,7 +523,10 @@ extension DeliveryStateMachine {
         machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: retryOutcome, now: t0)
         let failing = machine.decide(now: t0)
         #expect(logs(failing) == [.backingOff(reason: "HTTP 503")])
-        #expect(failing.actions.contains { if case .announceRetry(let retry, _, _) = $0 { retry.attempt == 2 } else { false } })
+        let announced = failing.actions.contains { action in
+            if case .announceRetry(let retry, _, _) = action { retry.attempt == 2 } else { false }
+        }
+        #expect(announced)
         #expect(logs(machine.decide(now: t0)).isEmpty, "logged once")
         let probe = t0 + .seconds(1)
         #expect(sends(machine.decide(now: probe)) == [1])
