@@ -255,6 +255,10 @@ struct ControlRoutes: Sendable {
         return try ControlCoding.decoder().decode(Value.self, from: Data(buffer.readableBytesView))
     }
 
+    /// The most lifecycle changes waiting for one stream between two writes; beyond it the oldest are dropped and
+    /// the next change written carries the count (`missedBefore`).
+    static let pendingChangesCapacity = 50_000
+
     /// The lifecycle stream: what accumulated every ``ControlServerOptions/streamInterval``, one JSON array per
     /// line; an empty array every few seconds keeps idle connections honest.
     private func lifecycle() -> Response {
@@ -265,7 +269,9 @@ struct ControlRoutes: Sendable {
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
-                let pending = PendingChanges()
+                // Bounded: a client that reads slower than the engine publishes loses the oldest changes, and the
+                // next change it gets says how many (``EventLifecycleChange/missedBefore``).
+                let pending = LifecycleChangeBuffer(capacity: Self.pendingChangesCapacity)
                 let reader = Task {
                     for await change in changes { pending.append(change) }
                     pending.finish()
@@ -276,7 +282,7 @@ struct ControlRoutes: Sendable {
                 try await writer.write(ByteBuffer(string: "[]\n"))
                 while true {
                     try await Task.sleep(for: interval)
-                    let (batch, finished) = pending.take()
+                    let (batch, finished) = pending.takeAll()
                     if !batch.isEmpty || idleTicks >= 40 {
                         idleTicks = 0
                         var data = try encoder.encode(batch)
@@ -306,20 +312,5 @@ struct ControlRoutes: Sendable {
         let body = ControlWire.Failure(kind: kind, message: message, path: path)
         let data = (try? ControlCoding.encoder().encode(body)) ?? Data("{}".utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-/// Lifecycle changes waiting to be written to one stream.
-final class PendingChanges: Sendable {
-    private let state = Mutex<(changes: [EventLifecycleChange], finished: Bool)>(([], false))
-
-    func append(_ change: EventLifecycleChange) { state.withLock { $0.changes.append(change) } }
-    func finish() { state.withLock { $0.finished = true } }
-
-    func take() -> ([EventLifecycleChange], Bool) {
-        state.withLock { state in
-            defer { state.changes.removeAll(keepingCapacity: true) }
-            return (state.changes, state.finished)
-        }
     }
 }

@@ -88,8 +88,7 @@ public final class RemoteEngine: EngineControl {
     }
 
     public func flush(deadline: Duration) async throws -> FlushResult {
-        let seconds = Double(deadline.components.seconds) + Double(deadline.components.attoseconds) / 1e18
-        return try await call(.POST, "/flush", body: ControlWire.Flush(deadlineSeconds: seconds))
+        try await call(.POST, "/flush", body: ControlWire.Flush(deadlineSeconds: deadline / .seconds(1)))
     }
 
     public func stats() async throws -> EngineStats { try await call(.GET, "/stats") }
@@ -138,27 +137,27 @@ public final class RemoteEngine: EngineControl {
     /// - Throws: ``ControlError``; `.refused` with status 404 when the server does not follow a config file.
     public func reloadConfiguration() async throws -> ConfigReload { try await call(.POST, "/config/reload") }
 
-    /// The remote engine's lifecycle changes; a full buffer drops the oldest. When the connection breaks, the
-    /// stream reconnects (once a second, reading the discovery file again) until the consumer stops listening;
-    /// changes that happened while it was away are not replayed (stats stay exact).
+    /// The remote engine's lifecycle changes; a full buffer drops the oldest, and the next change carries how many
+    /// were dropped before it (``EventLifecycleChange/missedBefore``, also when the server or the engine dropped
+    /// them). When the connection breaks, the stream reconnects (once a second, reading the discovery file again)
+    /// until the consumer stops listening; changes that happened while it was away are not replayed (stats stay
+    /// exact).
     public func lifecycleEvents(bufferSize: Int?) -> AsyncStream<EventLifecycleChange> {
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: EventLifecycleChange.self, bufferingPolicy: .bufferingNewest(max(1, bufferSize ?? 20_000)))
+        let buffer = LifecycleChangeBuffer(capacity: bufferSize ?? 20_000)
         let task = Task {
-            defer { continuation.finish() }
+            defer { buffer.finish() }
             while !Task.isCancelled {
-                await self.streamLifecycle(into: continuation)
+                await self.streamLifecycle(into: buffer)
                 if Task.isCancelled { break }
                 try? await Task.sleep(for: .seconds(1))
                 _ = self.refreshEndpoint()
             }
         }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
+        return buffer.makeStream { task.cancel() }
     }
 
     /// One connection of the lifecycle stream, until it ends.
-    private func streamLifecycle(into continuation: AsyncStream<EventLifecycleChange>.Continuation) async {
+    private func streamLifecycle(into buffer: LifecycleChangeBuffer) async {
         let endpoint = self.endpoint
         var request = HTTPClientRequest(url: Self.base(endpoint) + "/control/v1/lifecycle")
         request.headers.add(name: "Authorization", value: "Bearer \(endpoint.token)")
@@ -174,7 +173,7 @@ public final class RemoteEngine: EngineControl {
                         continue
                     }
                     if let changes = try? decoder.decode([EventLifecycleChange].self, from: Data(line)) {
-                        for change in changes { continuation.yield(change) }
+                        buffer.append(contentsOf: changes)
                     }
                     line.removeAll(keepingCapacity: true)
                 }

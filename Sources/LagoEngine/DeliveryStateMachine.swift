@@ -1,7 +1,11 @@
+import Foundation
+
 /// The flusher's decisions: which batch to send when, when to read more events from the spool, how long each
-/// waiting batch backs off, when to probe a failing endpoint. A value type driven from one task, with no I/O (the
-/// async-http-client `HTTP1ConnectionStateMachine` pattern): inputs are `mutating` calls, outputs are
-/// ``Decision``s the driver carries out.
+/// waiting batch backs off, when to probe a failing endpoint, which events are too old to send, when a `flush`
+/// has done its work, when the loop ends and which transitions are logged. A value type driven from one task, with
+/// no I/O (the async-http-client `HTTP1ConnectionStateMachine` pattern): inputs are `mutating` calls, every
+/// consequence is an ``Action`` of the ``Decision`` that ``decide(now:wallNow:spooled:)`` returns, which the driver
+/// carries out without deciding anything itself.
 struct DeliveryStateMachine: Sendable {
     typealias Instant = ContinuousClock.Instant
 
@@ -15,9 +19,30 @@ struct DeliveryStateMachine: Sendable {
         /// While sending is on hold (401/403, a wrong URL), one batch is sent this often to find out whether the
         /// cause went away (a key restored in Lago, a proxy route fixed).
         var holdProbeInterval: Duration = .seconds(30)
+        /// Events enqueued longer ago than this are dead-lettered `expired` instead of sent (`nil`: never).
+        var maxEventAge: Duration? = nil
 
         /// Claimed batches (sending, ready or waiting) at most.
         var maxActiveBatches: Int { maxInFlight * 4 + 1 }
+    }
+
+    /// Why sending is on hold, and when the next probe goes.
+    struct HoldState: Sendable, Hashable {
+        var hold: BatchOutcome.Hold
+        var probeAt: Instant
+    }
+
+    /// Where the flusher is in its life: the one state every decision starts from.
+    enum Lifecycle: Sendable, Hashable {
+        /// Sending and claiming.
+        case running
+        /// The operator paused sending (requests in flight finish); a hold found before or during the pause is
+        /// kept for the resume.
+        case paused(HoldState?)
+        /// 401/403 or a wrong URL: nothing goes but one probe every ``Settings/holdProbeInterval``.
+        case held(HoldState)
+        /// Graceful shutdown: nothing new is sent or claimed; the loop ends once no request or read is under way.
+        case stopping
     }
 
     enum Phase: Sendable, Hashable {
@@ -40,6 +65,8 @@ struct DeliveryStateMachine: Sendable {
         var lastReason: String?
         /// The ``DeliveryStateMachine/targetGeneration`` its last request went out with.
         var sentToTarget = 0
+        /// Its request in flight is the hold probe.
+        var carriesHoldProbe = false
     }
 
     enum Health: Sendable, Hashable {
@@ -47,21 +74,43 @@ struct DeliveryStateMachine: Sendable {
         case failing(since: Instant)
     }
 
+    /// A state change the driver logs.
+    enum Transition: Sendable, Hashable {
+        /// Lago fails; batches back off (the reason of the first waiting batch).
+        case backingOff(reason: String)
+        /// Lago answers again; the waiting batches are released.
+        case recovered
+        /// Sending is on hold.
+        case held(BatchOutcome.Hold)
+        /// The hold is lifted.
+        case holdLifted
+    }
+
     /// Something the driver must do now.
     enum Action: Sendable {
-        /// Send this batch (its phase is now `sending`).
-        case send(batchID: Int, rows: [SpoolRow], isolated: Bool, probe: Bool)
+        /// Send the batch's `rows` (its phase is now `sending`), less `expired`: those are dead-lettered as
+        /// `expired` instead (too old; never sent, so their `attempts` no longer count the claim's). Report the
+        /// batch with ``sendCompleted(batchID:rows:outcome:now:)``.
+        case send(batchID: Int, rows: [SpoolRow], expired: [SpoolRow], isolated: Bool, probe: Bool)
         /// Read up to `maxCount` events (or `maxBytes`) with ids above `cursor`, then call ``claimCompleted(_:now:)``.
         case claim(after: Int64, maxCount: Int, maxBytes: Int)
+        /// Announce the retry scheduled for these events (their lifecycle change).
+        case announceRetry(ScheduledRetry, rows: [SpoolRow], outcome: BatchOutcome)
+        /// Answer these ``flushStarted(id:deadline:)`` calls: their flush is done.
+        case completeFlushes([Int])
+        /// Log this state change.
+        case log(Transition)
+        /// End the loop: stopping, and nothing is in flight or being read.
+        case exit
     }
 
     struct Decision: Sendable {
         var actions: [Action] = []
-        /// Call ``decide(now:)`` again at this instant at the latest.
+        /// Call ``decide(now:wallNow:spooled:)`` again at this instant at the latest.
         var wakeAt: Instant?
     }
 
-    /// A retry scheduled by ``sendCompleted(batchID:outcome:now:)``.
+    /// A retry scheduled by ``sendCompleted(batchID:rows:outcome:now:)``.
     struct ScheduledRetry: Sendable, Hashable {
         var attempt: Int
         var at: Instant
@@ -76,8 +125,15 @@ struct DeliveryStateMachine: Sendable {
         var recoveredAt: Instant
     }
 
+    /// A `flush` waiting for its work to be done.
+    private struct FlushWaiter: Sendable, Hashable {
+        var id: Int
+        var deadline: Instant
+    }
+
     let settings: Settings
     private var random: SplitMix64
+    private(set) var lifecycle: Lifecycle = .running
     private(set) var batches: [Batch] = []
     private var nextBatchID = 1
     private(set) var cursor: Int64 = 0
@@ -86,24 +142,22 @@ struct DeliveryStateMachine: Sendable {
     private var unclaimedSince: Instant?
     private(set) var claiming = false
     private var claimRetryAt: Instant?
-    private(set) var paused = false
-    private(set) var hold: BatchOutcome.Hold?
-    /// When the next hold probe goes.
-    private var holdProbeAt: Instant?
-    /// The batch carrying the hold probe, while it is in flight.
-    private var holdProbeBatchID: Int?
     /// Counts ``apiKeyChanged()`` calls: a 401 or 404 answered to a request sent before the last change says
     /// nothing about the new key or URL.
     private var targetGeneration = 0
-    private(set) var stopping = false
     private(set) var health: Health = .healthy
     /// The server asked for no request before this instant (`Retry-After`, `X-RateLimit-Reset`).
     private(set) var notBefore: Instant?
     private var lastSendAt: Instant?
     private var lastFailureAt: Instant?
     private(set) var lastRecovery: Recovery?
-    /// A `flush` is waiting: send partial batches now, keep backoffs short.
-    private(set) var flushing = false
+    /// `flush` calls waiting: while there are any, partial batches go now and backoffs are kept short.
+    private var flushWaiters: [FlushWaiter] = []
+    /// Consequences of inputs, returned by the next ``decide(now:wallNow:spooled:)`` before its own.
+    private var pendingActions: [Action] = []
+    /// What the log last said: transitions are logged once each.
+    private var loggedBackingOff = false
+    private var loggedHeld = false
 
     init(settings: Settings, random: SplitMix64, unclaimedCount: Int, unclaimedBytes: Int, now: Instant) {
         self.settings = settings
@@ -114,7 +168,7 @@ struct DeliveryStateMachine: Sendable {
         self.unclaimedSince = unclaimedCount > 0 ? now - settings.flushInterval : nil
     }
 
-    // MARK: Queries
+    // MARK: Queries (for stats and tests; the driver decides nothing from them)
 
     var sendingCount: Int { batches.count { if case .sending = $0.phase { true } else { false } } }
     var inFlightEvents: Int {
@@ -134,6 +188,21 @@ struct DeliveryStateMachine: Sendable {
         if case .failing = health { return true }
         return false
     }
+    /// Paused by the operator.
+    var paused: Bool {
+        if case .paused = lifecycle { return true }
+        return false
+    }
+    /// Why sending is on hold (also while paused on a hold).
+    var hold: BatchOutcome.Hold? {
+        switch lifecycle {
+        case .held(let state), .paused(let state?): state.hold
+        case .running, .paused(nil), .stopping: nil
+        }
+    }
+    var stopping: Bool { lifecycle == .stopping }
+    /// A `flush` is waiting.
+    var flushing: Bool { !flushWaiters.isEmpty }
 
     // MARK: Inputs
 
@@ -168,39 +237,41 @@ struct DeliveryStateMachine: Sendable {
         claimRetryAt = now + .seconds(1)
     }
 
-    /// A request finished (or, with no request, expired events were taken out). Returns the retry it schedules.
-    @discardableResult
+    /// A request finished (or, with no request, expired or damaged events were taken out). A retry it schedules
+    /// is announced by the next decision (and returned, for tests).
     ///
     /// - Parameter rows: the batch as it went out (attempts counted; expired events removed).
+    @discardableResult
     mutating func sendCompleted(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, now: Instant) -> ScheduledRetry? {
-        let wasHoldProbe = batchID == holdProbeBatchID
-        if wasHoldProbe { holdProbeBatchID = nil }
         guard let index = batches.firstIndex(where: { $0.id == batchID }) else { return nil }
         var batch = batches.remove(at: index)
+        let wasHoldProbe = batch.carriesHoldProbe
+        batch.carriesHoldProbe = false
         batch.rows = rows
         if rows.isEmpty { return nil }
         if outcome.serverAnswered {
             recover(now: now)
         }
         if let hold = outcome.hold {
-            guard batch.sentToTarget == targetGeneration else {
-                // Refused with the key (or at the URL) used before the change: send it again with the new one.
-                batch.phase = .ready
-                batches.insert(batch, at: index)
-                return nil
-            }
-            self.hold = hold
-            holdProbeAt = now + settings.holdProbeInterval
             batch.phase = .ready
             batches.insert(batch, at: index)
+            // Refused with the key (or at the URL) used before the change: send it again with the new one.
+            guard batch.sentToTarget == targetGeneration else { return nil }
+            let state = HoldState(hold: hold, probeAt: now + settings.holdProbeInterval)
+            switch lifecycle {
+            case .running, .held: lifecycle = .held(state)
+            case .paused: lifecycle = .paused(state)
+            case .stopping: break
+            }
             return nil
         }
-        if wasHoldProbe, hold != nil {
+        if wasHoldProbe, var state = holdState {
             if outcome.serverAnswered {
                 // Lago took the probe: the key (or the URL) works again.
                 liftHold()
             } else {
-                holdProbeAt = now + settings.holdProbeInterval
+                state.probeAt = now + settings.holdProbeInterval
+                setHoldState(state)
             }
         }
         if let retry = outcome.retry {
@@ -216,8 +287,10 @@ struct DeliveryStateMachine: Sendable {
             let until = now + delay
             batch.phase = .waiting(until: until)
             batches.insert(batch, at: index)
-            return ScheduledRetry(
+            let scheduled = ScheduledRetry(
                 attempt: batch.failures + 1, at: until, reason: retry.reason, eventCount: batch.rows.count)
+            pendingActions.append(.announceRetry(scheduled, rows: rows, outcome: outcome))
+            return scheduled
         }
         if !outcome.split.isEmpty {
             var singles: [Batch] = []
@@ -261,10 +334,19 @@ struct DeliveryStateMachine: Sendable {
     }
 
     /// Stops sending and claiming (requests in flight finish).
-    mutating func pause() { paused = true }
+    mutating func pause() {
+        switch lifecycle {
+        case .running: lifecycle = .paused(nil)
+        case .held(let state): lifecycle = .paused(state)
+        case .paused, .stopping: break
+        }
+    }
 
     /// Undoes ``pause()``.
-    mutating func resume() { paused = false }
+    mutating func resume() {
+        guard case .paused(let state) = lifecycle else { return }
+        lifecycle = state.map { .held($0) } ?? .running
+    }
 
     /// A new API key (or URL): a hold is lifted, and a hold answered to a request sent before does not come back.
     mutating func apiKeyChanged() {
@@ -279,30 +361,72 @@ struct DeliveryStateMachine: Sendable {
         releaseWaiting()
     }
 
-    private mutating func liftHold() {
-        hold = nil
-        holdProbeAt = nil
+    private var holdState: HoldState? {
+        switch lifecycle {
+        case .held(let state), .paused(let state?): state
+        case .running, .paused(nil), .stopping: nil
+        }
     }
 
-    /// A `flush` starts or ends. Starting cuts current backoffs short.
-    mutating func setFlushing(_ flushing: Bool) {
-        if flushing && !self.flushing { releaseWaiting() }
-        self.flushing = flushing
+    private mutating func setHoldState(_ state: HoldState) {
+        switch lifecycle {
+        case .held: lifecycle = .held(state)
+        case .paused: lifecycle = .paused(state)
+        case .running, .stopping: break
+        }
+    }
+
+    private mutating func liftHold() {
+        switch lifecycle {
+        case .held: lifecycle = .running
+        case .paused: lifecycle = .paused(nil)
+        case .running, .stopping: break
+        }
+    }
+
+    /// A `flush` starts: partial batches go now and current backoffs are cut short. It is answered by a
+    /// ``Action/completeFlushes(_:)`` once everything is delivered, at `deadline`, when nothing can be sent (paused,
+    /// on hold) or when the loop ends.
+    mutating func flushStarted(id: Int, deadline: Instant) {
+        if flushWaiters.isEmpty { releaseWaiting() }
+        flushWaiters.append(FlushWaiter(id: id, deadline: deadline))
     }
 
     /// Graceful shutdown: nothing new is sent or claimed.
-    mutating func stop() { stopping = true }
+    mutating func stop() { lifecycle = .stopping }
 
     // MARK: Decision
 
     /// What to do now, and when to ask again.
-    mutating func decide(now: Instant) -> Decision {
+    ///
+    /// - Parameters:
+    ///   - wallNow: the wall-clock time, for ``Settings/maxEventAge``.
+    ///   - spooled: the events in the spool now (committed, not settled), for the flushes' "everything delivered".
+    mutating func decide(now: Instant, wallNow: Date, spooled: Int) -> Decision {
         var decision = Decision()
-        guard !stopping, !paused else { return decision }
-        if hold != nil { return decideOnHold(now: now) }
+        decision.actions = pendingActions
+        pendingActions = []
+        if lifecycle == .stopping, sendingCount == 0, !claiming {
+            let waiting = flushWaiters.map(\.id)
+            flushWaiters = []
+            if !waiting.isEmpty { decision.actions.append(.completeFlushes(waiting)) }
+            decision.actions.append(.exit)
+            return decision
+        }
+        switch lifecycle {
+        case .stopping, .paused: break
+        case .held(let state): decideOnHold(state, now: now, wallNow: wallNow, into: &decision)
+        case .running: decideRunning(now: now, wallNow: wallNow, into: &decision)
+        }
+        decideFlushes(now: now, spooled: spooled, into: &decision)
+        logTransitions(into: &decision)
+        return decision
+    }
+
+    private mutating func decideRunning(now: Instant, wallNow: Date, into decision: inout Decision) {
         if let notBefore, notBefore > now {
             decision.wakeAt = notBefore
-            return decision
+            return
         }
         notBefore = nil
         var free = settings.maxInFlight - sendingCount
@@ -321,7 +445,7 @@ struct DeliveryStateMachine: Sendable {
         }
         candidates += due.sorted { $0.1 < $1.1 }.map(\.0)
         for index in candidates where free > 0 {
-            decision.actions.append(send(index: index, probe: false, now: now))
+            decision.actions.append(send(index: index, probe: false, now: now, wallNow: wallNow))
             free -= 1
         }
 
@@ -331,7 +455,7 @@ struct DeliveryStateMachine: Sendable {
             if let first = waiting.first {
                 let probeAt = (lastSendAt ?? now) + settings.probeInterval
                 if probeAt <= now, let index = batches.firstIndex(where: { $0.id == first.batch.id }) {
-                    decision.actions.append(send(index: index, probe: true, now: now))
+                    decision.actions.append(send(index: index, probe: true, now: now, wallNow: wallNow))
                     free -= 1
                 } else {
                     wakeAt(probeAt)
@@ -358,35 +482,77 @@ struct DeliveryStateMachine: Sendable {
             }
         }
         decision.wakeAt = wake
-        return decision
     }
 
     /// On hold: nothing is sent but one probe every ``Settings/holdProbeInterval``.
-    private mutating func decideOnHold(now: Instant) -> Decision {
-        var decision = Decision()
-        guard holdProbeBatchID == nil, sendingCount == 0, let probeAt = holdProbeAt else { return decision }
-        if probeAt > now {
-            decision.wakeAt = probeAt
-            return decision
+    private mutating func decideOnHold(
+        _ state: HoldState, now: Instant, wallNow: Date, into decision: inout Decision
+    ) {
+        guard !batches.contains(where: \.carriesHoldProbe), sendingCount == 0 else { return }
+        if state.probeAt > now {
+            decision.wakeAt = state.probeAt
+            return
         }
         if let index = batches.firstIndex(where: { $0.phase == .ready }) ?? batches.indices.first {
-            holdProbeBatchID = batches[index].id
-            decision.actions.append(send(index: index, probe: true, now: now))
+            batches[index].carriesHoldProbe = true
+            decision.actions.append(send(index: index, probe: true, now: now, wallNow: wallNow))
         } else if !claiming, unclaimedCount > 0 {
             claiming = true
             decision.actions.append(
                 .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes))
         }
-        return decision
+    }
+
+    /// Flushes end when everything is delivered, at their deadline, or when nothing can be sent.
+    private mutating func decideFlushes(now: Instant, spooled: Int, into decision: inout Decision) {
+        guard !flushWaiters.isEmpty else { return }
+        let blocked = paused || hold != nil
+        let delivered = spooled == 0 && isIdle
+        var done: [Int] = []
+        flushWaiters.removeAll { waiter in
+            let finished = delivered || waiter.deadline <= now || blocked
+            if finished { done.append(waiter.id) }
+            return finished
+        }
+        if !done.isEmpty { decision.actions.append(.completeFlushes(done)) }
+        for waiter in flushWaiters {
+            decision.wakeAt = min(decision.wakeAt ?? waiter.deadline, waiter.deadline)
+        }
+    }
+
+    /// Backing off and holds, each logged once when it starts and once when it ends.
+    private mutating func logTransitions(into decision: inout Decision) {
+        if isBackingOff != loggedBackingOff {
+            loggedBackingOff = isBackingOff
+            decision.actions.append(
+                .log(loggedBackingOff ? .backingOff(reason: waitingBatches.first?.batch.lastReason ?? "") : .recovered))
+        }
+        // Stopping forgets a hold without lifting it: nothing to log.
+        if lifecycle != .stopping, (hold != nil) != loggedHeld {
+            loggedHeld = hold != nil
+            decision.actions.append(.log(hold.map { .held($0) } ?? .holdLifted))
+        }
     }
 
     private var readyCount: Int { batches.count { $0.phase == .ready } }
 
-    private mutating func send(index: Int, probe: Bool, now: Instant) -> Action {
+    /// Marks the batch sending; its events older than ``Settings/maxEventAge`` (by `wallNow`) are named expired
+    /// (never sent: the attempt a claim recorded does not count). The driver's checksum check comes first: a damaged
+    /// event is dead-lettered as damaged, whatever its age.
+    private mutating func send(index: Int, probe: Bool, now: Instant, wallNow: Date) -> Action {
         batches[index].phase = .sending(probe: probe)
         batches[index].sentToTarget = targetGeneration
         lastSendAt = now
         let batch = batches[index]
-        return .send(batchID: batch.id, rows: batch.rows, isolated: batch.isolated, probe: probe)
+        var expired: [SpoolRow] = []
+        if let maxAge = settings.maxEventAge {
+            let limit = wallNow.timeIntervalSince1970 - maxAge / .seconds(1)
+            expired = batch.rows.filter { $0.enqueuedAt < limit }.map { row in
+                var row = row
+                if row.attemptRecorded { row.attempts -= 1 }
+                return row
+            }
+        }
+        return .send(batchID: batch.id, rows: batch.rows, expired: expired, isolated: batch.isolated, probe: probe)
     }
 }

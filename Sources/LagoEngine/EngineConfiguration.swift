@@ -147,19 +147,14 @@ extension EngineClock {
     /// The wall-clock date of a monotonic instant.
     func date(of instant: ContinuousClock.Instant) -> Date {
         let offset = instant - now()
-        return wallNow().addingTimeInterval(offset.seconds)
+        return wallNow().addingTimeInterval(offset / .seconds(1))
     }
 }
 
 extension Duration {
-    /// The duration in seconds as a Double.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-
-    /// A duration from seconds.
-    static func seconds(double value: Double) -> Duration {
+    /// A duration from seconds, for computed values: zero when not positive (or not a number), at most 10⁹ s.
+    static func seconds(clamping value: Double) -> Duration {
         guard value.isFinite, value > 0 else { return .zero }
-        return .nanoseconds(Int64(min(value, 1e9) * 1e9))
+        return .seconds(min(value, 1e9))
     }
 }

@@ -138,6 +138,22 @@ struct StatsCounters: Sendable {
     var spoolErrorAt: Date?
     var latencies = LatencyWindow()
     var rates = RateMeter()
+    /// What the flusher loop last published, under the same lock as the counts (the loop applies settlements as it
+    /// publishes): ``LagoEngine/stats()`` reads one snapshot, where every spooled event is in exactly one place
+    /// (queued, in flight or retrying) and the state matches the counts.
+    var loop = LoopView()
+}
+
+/// The flusher loop's state as ``LagoEngine/stats()`` shows it.
+struct LoopView: Sendable {
+    /// Events in requests now.
+    var inFlight = 0
+    var retrying: [RetryingBatch] = []
+    var paused = false
+    var hold: BatchOutcome.Hold?
+    var backingOff = false
+    var notBefore: Date?
+    var lastRecovery: RecoveryRecord?
 }
 
 /// The last 2,048 request latencies.

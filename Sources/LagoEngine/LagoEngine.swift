@@ -69,13 +69,14 @@ public final class LagoEngine: Sendable {
     private let counters: Mutex<StatsCounters>
     private let mapping: Mutex<Mapping>
     private let control = Mutex(Control())
-    private let snapshot: Mutex<LoopSnapshot>
     private let broadcaster = LifecycleBroadcaster()
     private let metrics: EngineMetrics
     /// Rows and bytes committed since the loop last took them, and whether an `.appended` signal is on its way.
-    private let appendedSinceSignal = Mutex<(count: Int, bytes: Int, signaled: Bool)>((0, 0, false))
-    private let inbox: AsyncStream<LoopInput>
-    private let inboxContinuation: AsyncStream<LoopInput>.Continuation
+    /// The flusher loop's inbox: what happened since it last looked, coalesced (see ``LoopMailbox``).
+    private let mailbox = Mutex(LoopMailbox())
+    /// Wakes the loop: at most one wake-up waits (the mailbox holds what it is about).
+    private let wakeUps: AsyncStream<Void>
+    private let wakeUpContinuation: AsyncStream<Void>.Continuation
 
     private struct Mapping: Sendable {
         var metricCodes: [CanonicalField: String]
@@ -87,27 +88,30 @@ public final class LagoEngine: Sendable {
         var stopped = false
     }
 
-    /// What the flusher loop last published, for ``stats()``.
-    private struct LoopSnapshot: Sendable {
-        var inFlight = 0
-        var retrying: [RetryingBatch] = []
-        var paused = false
-        var hold: BatchOutcome.Hold?
-        var backingOff = false
-        var notBefore: Date?
-        var lastRecovery: RecoveryRecord?
+    /// What happened since the loop last looked. Bounded without dropping anything that matters: commits are
+    /// summed, pause and resume keep the latest, repeated commands and ticks coalesce; claims (one at a time),
+    /// completions (one per claimed batch) and flush callers (each one waits) are bounded by what causes them.
+    private struct LoopMailbox: Sendable {
+        /// Rows and bytes committed since the loop last took them.
+        var appendedCount = 0
+        var appendedBytes = 0
+        var claims: [Result<[SpoolRow], ClaimFailure>] = []
+        var completions: [(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, tallies: [Tally])] = []
+        var tick = false
+        /// The latest ``LagoEngine/pause()`` (`true`) or ``LagoEngine/resume()`` (`false`).
+        var paused: Bool?
+        var apiKeyChanged = false
+        var retryNow = false
+        var flushes: [(deadline: ContinuousClock.Instant, waiter: FlushWaiter)] = []
+        var stop = false
+        /// A wake-up is on its way: nothing more to signal until the loop takes the mailbox.
+        var signaled = false
+        /// The loop has ended: nothing is taken any more.
+        var closed = false
     }
 
-    private enum LoopInput: Sendable {
-        /// Rows were committed; their counts wait in ``LagoEngine/appendedSinceSignal``.
-        case appended
-        case claimed([SpoolRow])
-        case claimFailed(String)
-        case completed(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome)
-        case tick
-        case pause, resume, apiKeyChanged, retryNow
-        case flush(deadline: ContinuousClock.Instant, FlushWaiter)
-        case stop
+    private struct ClaimFailure: Error {
+        var reason: String
     }
 
     private struct FlushWaiter: Sendable {
@@ -179,13 +183,12 @@ public final class LagoEngine: Sendable {
         self.counters = Mutex(counters)
         self.mapping = Mutex(
             Mapping(metricCodes: configuration.metricCodes, defaultSubscription: configuration.defaultSubscription))
-        self.snapshot = Mutex(LoopSnapshot())
         let metrics = EngineMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         self.metrics = metrics
         metrics.queued.record(counters.queued)
         metrics.deadLetters.record(counters.dead)
         metrics.inFlight.record(0)
-        (inbox, inboxContinuation) = AsyncStream.makeStream(of: LoopInput.self, bufferingPolicy: .unbounded)
+        (wakeUps, wakeUpContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         spool.setAppendHandler { [weak self] count, bytes in
             guard let self else { return }
             let queued = self.counters.withLock {
@@ -194,15 +197,12 @@ public final class LagoEngine: Sendable {
             }
             self.metrics.enqueued.increment(by: count)
             self.metrics.queued.record(queued)
-            // One signal until the loop takes the counts: an engine not started yet (or a busy loop) does not pile
-            // up one inbox entry per commit.
-            let signal = self.appendedSinceSignal.withLock { pending in
-                pending.count += count
-                pending.bytes += bytes
-                defer { pending.signaled = true }
-                return !pending.signaled
+            // One wake-up until the loop takes the counts: an engine not started yet (or a busy loop) does not
+            // pile up one inbox entry per commit.
+            self.post { mailbox in
+                mailbox.appendedCount += count
+                mailbox.appendedBytes += bytes
             }
-            if signal { self.inboxContinuation.yield(.appended) }
         }
         Self.logRecovery(spool.recoveryReport, path: configuration.spoolPath, logger: logger)
         if spool.openedQueueCount > 0 {
@@ -257,7 +257,7 @@ public final class LagoEngine: Sendable {
             return control.loop
         }
         if let loop {
-            inboxContinuation.yield(.stop)
+            post { $0.stop = true }
             let clock = self.clock
             let deadline = clock.now() + gracePeriod
             let watchdog = Task {
@@ -267,12 +267,12 @@ public final class LagoEngine: Sendable {
             await loop.value
             watchdog.cancel()
         }
-        inboxContinuation.finish()
+        wakeUpContinuation.finish()
         broadcaster.finish()
         await spool.close()
         lock.release()
         if ownsClient { try? await client.shutdown() }
-        snapshot.withLock { $0 = LoopSnapshot() }
+        counters.withLock { $0.loop = LoopView() }
         logger.debug("Engine stopped", metadata: ["spool": "\(configuration.spoolPath)"])
     }
 
@@ -383,7 +383,7 @@ public final class LagoEngine: Sendable {
 
     private func dedupPolicy(now: Double) -> Spool.Dedup {
         Spool.Dedup(
-            now: now, since: now - configuration.dedupWindow.seconds, maxEntries: configuration.dedupMaxEntries)
+            now: now, since: now - configuration.dedupWindow / .seconds(1), maxEntries: configuration.dedupMaxEntries)
     }
 
     /// Turns a usage record into one event per non-zero field (see ``UsageRecord``) under the current mapping and
@@ -447,7 +447,7 @@ public final class LagoEngine: Sendable {
     /// Uses a new API key from now on and lifts an "auth failed" hold.
     public func updateAPIKey(_ key: String) {
         client.setAPIKey(key)
-        inboxContinuation.yield(.apiKeyChanged)
+        post { $0.apiKeyChanged = true }
     }
 
     /// Delivers to `baseURL` with `apiKey` from the next request on. When either differs from what is in use, an
@@ -458,18 +458,18 @@ public final class LagoEngine: Sendable {
     @discardableResult
     public func updateLago(baseURL: LagoBaseURL, apiKey: String) -> Bool {
         guard client.setBaseURL(baseURL, apiKey: apiKey) else { return false }
-        inboxContinuation.yield(.apiKeyChanged)
+        post { $0.apiKeyChanged = true }
         return true
     }
 
     /// Stops sending (events are still accepted and spooled; requests in flight finish).
-    public func pause() { inboxContinuation.yield(.pause) }
+    public func pause() { post { $0.paused = true } }
 
     /// Resumes sending after ``pause()``.
-    public func resume() { inboxContinuation.yield(.resume) }
+    public func resume() { post { $0.paused = false } }
 
     /// Lifts an "auth failed" hold and sends every backing-off batch now (a server's `Retry-After` still holds).
-    public func retryNow() { inboxContinuation.yield(.retryNow) }
+    public func retryNow() { post { $0.retryNow = true } }
 
     /// Sends everything now (partial batches, backoffs cut short) and returns when the spool is empty, when
     /// `deadline` passes, or at once when the engine is paused, on an auth hold or not started.
@@ -482,7 +482,7 @@ public final class LagoEngine: Sendable {
         let deadlineInstant = clock.now() + deadline
         return await withCheckedContinuation { continuation in
             let waiter = FlushWaiter(baselineDelivered: start.0, baselineDead: start.1, continuation: continuation)
-            if case .terminated = inboxContinuation.yield(.flush(deadline: deadlineInstant, waiter)) {
+            if !post({ $0.flushes.append((deadlineInstant, waiter)) }) {
                 continuation.resume(returning: self.flushResult(for: waiter))
             }
         }
@@ -516,13 +516,23 @@ public final class LagoEngine: Sendable {
         let stopped = control.withLock { $0.stopped }
         var oldest: Double?
         if !stopped { oldest = try? await spool.oldestEnqueuedAt() }
-        let loop = snapshot.withLock { $0 }
-        let state: EngineState =
-            if stopped { .stopped } else if let hold = loop.hold { hold.kind == .auth ? .authFailed : .wrongURL } else if loop.paused { .paused } else if loop
-                .backingOff
-            { .backingOff } else { .running }
-        let retrying = loop.retrying.reduce(0) { $0 + $1.eventCount }
+        // One critical section: the counts and the loop's batches move together (an event is never seen in two
+        // places, or none).
         return counters.withLock { counters in
+            let loop = counters.loop
+            let state: EngineState =
+                if stopped {
+                    .stopped
+                } else if let hold = loop.hold {
+                    hold.kind == .auth ? .authFailed : .wrongURL
+                } else if loop.paused {
+                    .paused
+                } else if loop.backingOff {
+                    .backingOff
+                } else {
+                    .running
+                }
+            let retrying = loop.retrying.reduce(0) { $0 + $1.eventCount }
             // `counters.queued` is every row of the spool; in-flight and backing-off rows are among them.
             let spooled = max(0, counters.queued)
             let inFlight = min(loop.inFlight, spooled)
@@ -531,7 +541,7 @@ public final class LagoEngine: Sendable {
                 retrying: min(retrying, spooled - inFlight),
                 delivered: counters.delivered, alreadyInLago: counters.alreadyInLago, dead: counters.dead,
                 deadSinceStart: counters.deadSinceStart, refused: counters.refused, retryingBatches: loop.retrying,
-                oldestQueuedAge: oldest.map { .seconds(double: max(0, wallNow.timeIntervalSince1970 - $0)) },
+                oldestQueuedAge: oldest.map { .seconds(clamping: wallNow.timeIntervalSince1970 - $0) },
                 eventsPerSecond: DeliveryRates(
                     lastSecond: counters.rates.rate(overTenths: 10, at: now),
                     last10Seconds: counters.rates.rate(overTenths: 100, at: now),
@@ -693,131 +703,165 @@ public final class LagoEngine: Sendable {
             maxBatchSize: configuration.maxBatchSize, maxBatchBytes: configuration.maxBatchBytes,
             maxInFlight: configuration.maxInFlight, flushInterval: configuration.flushInterval,
             retry: RetryPolicy(base: configuration.retryBase, cap: configuration.maxRetryBackoff),
-            probeInterval: configuration.probeInterval, holdProbeInterval: configuration.holdProbeInterval)
+            probeInterval: configuration.probeInterval, holdProbeInterval: configuration.holdProbeInterval,
+            maxEventAge: configuration.maxEventAge)
         var machine = DeliveryStateMachine(
             settings: settings, random: random, unclaimedCount: initialQueued, unclaimedBytes: 0, now: clock.now())
-        var flushes: [(deadline: ContinuousClock.Instant, waiter: FlushWaiter)] = []
+        // The driver: it feeds inputs to the machine and carries out every action; it decides nothing.
+        var flushWaiters: [Int: FlushWaiter] = [:]
+        var nextFlushID = 0
         var timer: (at: ContinuousClock.Instant, task: Task<Void, Never>)?
-        var wasBackingOff = false
-        var wasHeld = false
         await withDiscardingTaskGroup { group in
-            inboxContinuation.yield(.tick)
-            loop: for await input in inbox {
+            post { $0.tick = true }
+            loop: for await _ in wakeUps {
                 let now = clock.now()
-                switch input {
-                case .appended:
-                    let (count, bytes) = appendedSinceSignal.withLock { pending in
-                        defer { pending = (0, 0, false) }
-                        return (pending.count, pending.bytes)
+                let inputs = mailbox.withLock { mailbox in
+                    defer {
+                        let closed = mailbox.closed
+                        mailbox = LoopMailbox()
+                        mailbox.closed = closed
                     }
-                    machine.rowsAppended(count: count, bytes: bytes, now: now)
-                case .claimed(let rows):
-                    machine.claimCompleted(rows, now: now)
-                case .claimFailed(let reason):
-                    machine.claimFailed(now: now)
-                    logger.warning("Reading the spool failed", metadata: ["reason": "\(reason)"])
-                case .completed(let batchID, let rows, let outcome):
-                    if let retry = machine.sendCompleted(batchID: batchID, rows: rows, outcome: outcome, now: now) {
-                        metrics.retries.increment()
-                        if broadcaster.hasSubscribers {
-                            let stage = EventLifecycleChange.Stage.retryScheduled(
-                                attempt: retry.attempt, at: clock.date(of: retry.at), reason: retry.reason)
-                            let date = clock.wallNow()
-                            broadcaster.publish(
-                                rows.map {
-                                    EventLifecycleChange(
-                                        transactionID: $0.transactionID, stage: stage, date: date, eventID: $0.id,
-                                        httpStatus: outcome.httpStatus, answer: outcome.answer)
-                                })
-                        }
-                    }
-                case .tick:
-                    if let current = timer, current.at <= now { timer = nil }
-                case .pause: machine.pause()
-                case .resume: machine.resume()
-                case .apiKeyChanged: machine.apiKeyChanged()
-                case .retryNow: machine.retryNow()
-                case .flush(let deadline, let waiter):
-                    flushes.append((deadline, waiter))
-                    machine.setFlushing(true)
-                case .stop:
-                    machine.stop()
+                    return mailbox
                 }
-                if machine.stopping && machine.sendingCount == 0 && !machine.claiming { break loop }
+                machine.rowsAppended(count: inputs.appendedCount, bytes: inputs.appendedBytes, now: now)
+                for claim in inputs.claims {
+                    switch claim {
+                    case .success(let rows):
+                        machine.claimCompleted(rows, now: now)
+                    case .failure(let failure):
+                        machine.claimFailed(now: now)
+                        logger.warning("Reading the spool failed", metadata: ["reason": "\(failure.reason)"])
+                    }
+                }
+                var tallies: [Tally] = []
+                for (batchID, rows, outcome, settled) in inputs.completions {
+                    machine.sendCompleted(batchID: batchID, rows: rows, outcome: outcome, now: now)
+                    tallies += settled
+                }
+                if inputs.tick, let current = timer, current.at <= now { timer = nil }
+                switch inputs.paused {
+                case true?: machine.pause()
+                case false?: machine.resume()
+                case nil: break
+                }
+                if inputs.apiKeyChanged { machine.apiKeyChanged() }
+                if inputs.retryNow { machine.retryNow() }
+                for (deadline, waiter) in inputs.flushes {
+                    nextFlushID += 1
+                    flushWaiters[nextFlushID] = waiter
+                    machine.flushStarted(id: nextFlushID, deadline: deadline)
+                }
+                if inputs.stop { machine.stop() }
+                // The settled events leave the counts as their batches leave the state, in one critical section,
+                // before anything is decided (a flush then sees them gone).
+                if !inputs.completions.isEmpty { publishSnapshot(machine, applying: tallies) }
 
-                let decision = machine.decide(now: now)
+                let decision = machine.decide(
+                    now: now, wallNow: clock.wallNow(), spooled: counters.withLock { $0.queued })
+                var exit = false
                 for action in decision.actions {
                     switch action {
                     case .claim(let cursor, let maxCount, let maxBytes):
-                        group.addTask { [spool, inboxContinuation] in
+                        group.addTask { [spool] in
+                            let claim: Result<[SpoolRow], ClaimFailure>
                             do {
-                                let rows = try await spool.claim(after: cursor, maxCount: maxCount, maxBytes: maxBytes)
-                                inboxContinuation.yield(.claimed(rows))
+                                claim = .success(
+                                    try await spool.claim(after: cursor, maxCount: maxCount, maxBytes: maxBytes))
                             } catch {
-                                inboxContinuation.yield(.claimFailed("\(error)"))
+                                claim = .failure(ClaimFailure(reason: "\(error)"))
                             }
+                            self.post { $0.claims.append(claim) }
                         }
-                    case .send(let batchID, let rows, let isolated, let probe):
+                    case .send(let batchID, let rows, let expired, let isolated, let probe):
                         group.addTask {
-                            await self.deliver(batchID: batchID, rows: rows, isolated: isolated, probe: probe)
+                            await self.deliver(
+                                batchID: batchID, rows: rows, expired: expired, isolated: isolated, probe: probe)
                         }
+                    case .announceRetry(let retry, let rows, let outcome):
+                        announce(retry, rows: rows, outcome: outcome)
+                    case .completeFlushes(let ids):
+                        for id in ids {
+                            guard let waiter = flushWaiters.removeValue(forKey: id) else { continue }
+                            waiter.continuation.resume(returning: flushResult(for: waiter))
+                        }
+                    case .log(let transition):
+                        log(transition)
+                    case .exit:
+                        exit = true
                     }
                 }
-
-                // Flushes end when everything is delivered, at their deadline, or when nothing can be sent.
-                if !flushes.isEmpty {
-                    let queued = counters.withLock { $0.queued }
-                    let blocked = machine.paused || machine.hold != nil
-                    flushes.removeAll { flush in
-                        let done = (queued == 0 && machine.isIdle) || flush.deadline <= now || blocked
-                        if done { flush.waiter.continuation.resume(returning: flushResult(for: flush.waiter)) }
-                        return done
-                    }
-                    if flushes.isEmpty { machine.setFlushing(false) }
-                }
-
                 publishSnapshot(machine)
-                if machine.isBackingOff != wasBackingOff {
-                    wasBackingOff = machine.isBackingOff
-                    if wasBackingOff {
-                        logger.warning("Lago is failing; batches back off", metadata: ["reason": "\(machine.waitingBatches.first?.batch.lastReason ?? "")"])
-                    } else {
-                        logger.info("Lago answers again; waiting batches released")
-                    }
-                }
-                if (machine.hold != nil) != wasHeld {
-                    wasHeld = machine.hold != nil
-                    if let hold = machine.hold {
-                        let message: Logger.Message =
-                            hold.kind == .auth
-                            ? "Lago refused the API key; sending is on hold, probing every \(configuration.holdProbeInterval)"
-                            : "No Lago events route at lago.api_url; sending is on hold, probing every \(configuration.holdProbeInterval)"
-                        logger.error(message, metadata: ["reason": "\(hold.reason)"])
-                    } else {
-                        logger.info("Sending resumes: the hold is lifted")
-                    }
-                }
+                if exit { break loop }
 
-                var wake = decision.wakeAt
-                for flush in flushes { wake = min(wake ?? flush.deadline, flush.deadline) }
-                if let wake, timer == nil || wake < timer!.at {
+                if let wake = decision.wakeAt, timer == nil || wake < timer!.at {
                     timer?.task.cancel()
                     let clock = self.clock
-                    let continuation = inboxContinuation
                     timer = (wake, Task {
                         do {
                             try await clock.sleep(until: wake)
-                            continuation.yield(.tick)
+                            self.post { $0.tick = true }
                         } catch {}
                     })
                 }
             }
             timer?.task.cancel()
-            for flush in flushes { flush.waiter.continuation.resume(returning: flushResult(for: flush.waiter)) }
+            // The loop ends (or was cancelled: the grace period ran out): nobody waits for a flush that cannot end
+            // otherwise, and a flush posted meanwhile is answered too; later ones are answered at once.
+            // What settled meanwhile is counted all the same (later reports are counted as they come).
+            let (late, unapplied) = mailbox.withLock { mailbox in
+                mailbox.closed = true
+                return (mailbox.flushes.map(\.waiter), mailbox.completions.flatMap(\.tallies))
+            }
+            if !unapplied.isEmpty {
+                counters.withLock { counters in
+                    for tally in unapplied { tally.apply(to: &counters) }
+                }
+            }
+            for waiter in Array(flushWaiters.values) + late {
+                waiter.continuation.resume(returning: flushResult(for: waiter))
+            }
         }
     }
 
-    private func publishSnapshot(_ machine: DeliveryStateMachine) {
+    /// Publishes a retry's lifecycle change for the events of its batch.
+    private func announce(
+        _ retry: DeliveryStateMachine.ScheduledRetry, rows: [SpoolRow], outcome: BatchOutcome
+    ) {
+        metrics.retries.increment()
+        guard broadcaster.hasSubscribers else { return }
+        let stage = EventLifecycleChange.Stage.retryScheduled(
+            attempt: retry.attempt, at: clock.date(of: retry.at), reason: retry.reason)
+        let date = clock.wallNow()
+        broadcaster.publish(
+            rows.map {
+                EventLifecycleChange(
+                    transactionID: $0.transactionID, stage: stage, date: date, eventID: $0.id,
+                    httpStatus: outcome.httpStatus, answer: outcome.answer)
+            })
+    }
+
+    /// Logs a state change of the flusher.
+    private func log(_ transition: DeliveryStateMachine.Transition) {
+        switch transition {
+        case .backingOff(let reason):
+            logger.warning("Lago is failing; batches back off", metadata: ["reason": "\(reason)"])
+        case .recovered:
+            logger.info("Lago answers again; waiting batches released")
+        case .held(let hold):
+            let interval = configuration.holdProbeInterval
+            let message: Logger.Message =
+                hold.kind == .auth
+                ? "Lago refused the API key; sending is on hold, probing every \(interval)"
+                : "No Lago events route at lago.api_url; sending is on hold, probing every \(interval)"
+            logger.error(message, metadata: ["reason": "\(hold.reason)"])
+        case .holdLifted:
+            logger.info("Sending resumes: the hold is lifted")
+        }
+    }
+
+    /// Publishes the loop's state for ``stats()``, with `tallies` applied to the counts in the same critical
+    /// section.
+    private func publishSnapshot(_ machine: DeliveryStateMachine, applying tallies: [Tally] = []) {
         let clock = self.clock
         let retrying = machine.waitingBatches.map { entry in
             RetryingBatch(
@@ -829,17 +873,29 @@ public final class LagoEngine: Sendable {
                 failingSince: clock.date(of: $0.failingSince), lastFailureAt: clock.date(of: $0.lastFailureAt),
                 recoveredAt: clock.date(of: $0.recoveredAt))
         }
-        let value = LoopSnapshot(
+        let value = LoopView(
             inFlight: machine.inFlightEvents, retrying: retrying, paused: machine.paused, hold: machine.hold,
             backingOff: machine.isBackingOff, notBefore: machine.notBefore.map { clock.date(of: $0) },
             lastRecovery: recovery)
-        snapshot.withLock { $0 = value }
+        let (queued, dead) = counters.withLock { counters in
+            for tally in tallies { tally.apply(to: &counters) }
+            counters.loop = value
+            return (counters.queued, counters.dead)
+        }
         metrics.inFlight.record(value.inFlight)
+        if !tallies.isEmpty {
+            metrics.queued.record(queued)
+            metrics.deadLetters.record(dead)
+        }
     }
 
-    /// Sends one batch and settles its events in the spool, then reports to the loop.
-    private func deliver(batchID: Int, rows claimed: [SpoolRow], isolated: Bool, probe: Bool) async {
+    /// Sends one batch and settles its events in the spool, then reports to the loop. `tooOld` are the rows the
+    /// state machine found expired (dead-lettered, never sent).
+    private func deliver(
+        batchID: Int, rows claimed: [SpoolRow], expired tooOld: [SpoolRow], isolated: Bool, probe: Bool
+    ) async {
         var rows = claimed
+        var tallies: [Tally] = []
         let wallNow = clock.wallNow()
         // A body that no longer matches its checksum was damaged on disk: never sent, dead-lettered loudly.
         if rows.contains(where: { !$0.isIntact }) {
@@ -856,43 +912,37 @@ public final class LagoEngine: Sendable {
                 try await spool.settle(
                     SpoolSettlement(dead: damaged.map { ($0, reason) }, deadAt: wallNow.timeIntervalSince1970))
             } catch {
-                report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
+                report(batchID: batchID, rows: rows, outcome: spoolFailure(error), tallies: tallies)
                 return
             }
             var outcome = BatchOutcome()
             outcome.dead = damaged.map { ($0, reason) }
-            record(outcome, latency: nil, error: nil)
+            tallies.append(record(outcome, latency: nil, error: nil))
             rows.removeAll { !$0.isIntact }
             if rows.isEmpty {
-                report(batchID: batchID, rows: [], outcome: BatchOutcome())
+                report(batchID: batchID, rows: [], outcome: BatchOutcome(), tallies: tallies)
                 return
             }
         }
-        var expired: [SpoolRow] = []
-        if let maxAge = configuration.maxEventAge {
-            let limit = wallNow.timeIntervalSince1970 - maxAge.seconds
-            // Never sent: the attempt a claim recorded does not count.
-            expired = rows.filter { $0.enqueuedAt < limit }.map { row in
-                var row = row
-                if row.attemptRecorded { row.attempts -= 1 }
-                return row
+        // Too old to send, as the state machine found (a damaged one is dead-lettered as damaged above).
+        let remaining = Set(rows.map(\.id))
+        let expired = tooOld.filter { remaining.contains($0.id) }
+        if !expired.isEmpty {
+            do {
+                try await spool.settle(
+                    SpoolSettlement(dead: expired.map { ($0, .expired) }, deadAt: wallNow.timeIntervalSince1970))
+            } catch {
+                report(batchID: batchID, rows: rows, outcome: spoolFailure(error), tallies: tallies)
+                return
             }
-            if !expired.isEmpty {
-                do {
-                    try await spool.settle(
-                        SpoolSettlement(dead: expired.map { ($0, .expired) }, deadAt: wallNow.timeIntervalSince1970))
-                } catch {
-                    report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
-                    return
-                }
-                var outcome = BatchOutcome()
-                outcome.dead = expired.map { ($0, .expired) }
-                record(outcome, latency: nil, error: nil)
-                rows.removeAll { $0.enqueuedAt < limit }
-                if rows.isEmpty {
-                    report(batchID: batchID, rows: [], outcome: BatchOutcome())
-                    return
-                }
+            var outcome = BatchOutcome()
+            outcome.dead = expired.map { ($0, .expired) }
+            tallies.append(record(outcome, latency: nil, error: nil))
+            let expiredIDs = Set(expired.map(\.id))
+            rows.removeAll { expiredIDs.contains($0.id) }
+            if rows.isEmpty {
+                report(batchID: batchID, rows: [], outcome: BatchOutcome(), tallies: tallies)
+                return
             }
         }
         // Fresh from a claim, the attempt is on disk already; a retry records it now, before sending.
@@ -900,7 +950,7 @@ public final class LagoEngine: Sendable {
             do {
                 try await spool.markAttempted(rows.filter { !$0.attemptRecorded }.map(\.id))
             } catch {
-                report(batchID: batchID, rows: rows, outcome: spoolFailure(error))
+                report(batchID: batchID, rows: rows, outcome: spoolFailure(error), tallies: tallies)
                 return
             }
             for index in rows.indices where !rows[index].attemptRecorded { rows[index].attempts += 1 }
@@ -950,11 +1000,11 @@ public final class LagoEngine: Sendable {
             // Lago (the rows carry an attempt).
             outcome = spoolFailure(error)
         }
-        record(outcome, latency: latency, error: failure)
+        tallies.append(record(outcome, latency: latency, error: failure))
         if let hold = outcome.hold, probe {
             logger.debug("Probe refused", metadata: ["reason": "\(hold.reason)"])
         }
-        report(batchID: batchID, rows: rows, outcome: outcome)
+        report(batchID: batchID, rows: rows, outcome: outcome, tallies: tallies)
     }
 
     /// The ``EngineStats/spoolError`` sentence for a failed write, or `nil` when the failure is not the spool's
@@ -990,33 +1040,70 @@ public final class LagoEngine: Sendable {
         return outcome
     }
 
-    private func report(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome) {
-        inboxContinuation.yield(.completed(batchID: batchID, rows: rows, outcome: outcome))
+    /// Puts something in the loop's mailbox and wakes the loop. Returns `false` (nothing changed) once the loop
+    /// has ended.
+    @discardableResult
+    private func post(_ change: (inout LoopMailbox) -> Void) -> Bool {
+        let (accepted, wake): (Bool, Bool) = mailbox.withLock { mailbox in
+            guard !mailbox.closed else { return (false, false) }
+            change(&mailbox)
+            defer { mailbox.signaled = true }
+            return (true, !mailbox.signaled)
+        }
+        if wake { wakeUpContinuation.yield() }
+        return accepted
     }
 
-    /// Counts an outcome and publishes its lifecycle changes.
-    private func record(_ outcome: BatchOutcome, latency: Duration?, error: (any Error)?) {
-        let now = clock.now()
-        let wallNow = clock.wallNow()
-        let (queued, dead) = counters.withLock { counters in
-            counters.delivered += outcome.delivered.count
-            counters.alreadyInLago += outcome.alreadyInLago.count
-            counters.dead += outcome.dead.count
-            counters.deadSinceStart += outcome.dead.count
-            counters.queued -= outcome.settledCount
+    /// Hands a batch's result to the loop, with what its settlements add to the counts (applied at once when the
+    /// loop has ended).
+    private func report(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, tallies: [Tally]) {
+        let posted = post { $0.completions.append((batchID, rows, outcome, tallies)) }
+        if !posted, !tallies.isEmpty {
+            counters.withLock { counters in
+                for tally in tallies { tally.apply(to: &counters) }
+            }
+        }
+    }
+
+    /// What one settlement adds to the counts; the loop applies it in the same critical section as the state it
+    /// leads to (the batch out of flight, a hold lifted), so ``stats()`` never sees one without the other.
+    private struct Tally: Sendable {
+        var delivered = 0
+        var alreadyInLago = 0
+        var dead = 0
+        var latency: Duration?
+        var error: String?
+        var failed = false
+        var at: ContinuousClock.Instant
+        var wallAt: Date
+
+        func apply(to counters: inout StatsCounters) {
+            counters.delivered += delivered
+            counters.alreadyInLago += alreadyInLago
+            counters.dead += dead
+            counters.deadSinceStart += dead
+            counters.queued -= delivered + alreadyInLago + dead
             if let latency {
                 counters.requests += 1
                 counters.latencies.record(latency)
             }
-            if error != nil {
+            if failed {
                 counters.failedRequests += 1
-                counters.lastError = outcome.error
-                counters.lastErrorAt = wallNow
+                counters.lastError = error
+                counters.lastErrorAt = wallAt
             }
-            let settled = outcome.delivered.count + outcome.alreadyInLago.count
-            if settled > 0 { counters.rates.record(settled, at: now) }
-            return (counters.queued, counters.dead)
+            if delivered + alreadyInLago > 0 { counters.rates.record(delivered + alreadyInLago, at: at) }
         }
+    }
+
+    /// Counts an outcome in the metrics, logs it and publishes its lifecycle changes; returns what it adds to
+    /// the counts of ``stats()``, for the loop to apply.
+    private func record(_ outcome: BatchOutcome, latency: Duration?, error: (any Error)?) -> Tally {
+        let now = clock.now()
+        let wallNow = clock.wallNow()
+        let tally = Tally(
+            delivered: outcome.delivered.count, alreadyInLago: outcome.alreadyInLago.count, dead: outcome.dead.count,
+            latency: latency, error: outcome.error, failed: error != nil, at: now, wallAt: wallNow)
         if !outcome.delivered.isEmpty { metrics.delivered.increment(by: outcome.delivered.count) }
         if !outcome.alreadyInLago.isEmpty { metrics.alreadyInLago.increment(by: outcome.alreadyInLago.count) }
         if !outcome.dead.isEmpty { metrics.dead.increment(by: outcome.dead.count) }
@@ -1025,14 +1112,12 @@ public final class LagoEngine: Sendable {
             metrics.requestDuration.record(duration: latency)
         }
         if error != nil { metrics.requestFailures.increment() }
-        metrics.queued.record(queued)
-        metrics.deadLetters.record(dead)
         if !outcome.dead.isEmpty {
             logger.warning(
                 "Events dead-lettered",
                 metadata: ["count": "\(outcome.dead.count)", "reason": "\(outcome.dead[0].reason.message)"])
         }
-        guard broadcaster.hasSubscribers else { return }
+        guard broadcaster.hasSubscribers else { return tally }
         var changes: [EventLifecycleChange] = []
         func change(_ row: SpoolRow, _ stage: EventLifecycleChange.Stage) -> EventLifecycleChange {
             EventLifecycleChange(
@@ -1043,6 +1128,7 @@ public final class LagoEngine: Sendable {
         changes += outcome.alreadyInLago.map { change($0, .alreadyInLago) }
         changes += outcome.dead.map { change($0.row, .dead($0.reason)) }
         broadcaster.publish(changes)
+        return tally
     }
 }
 

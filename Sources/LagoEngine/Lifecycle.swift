@@ -39,6 +39,11 @@ public struct EventLifecycleChange: Sendable, Hashable, Codable {
     public var httpStatus: Int? = nil
     /// Lago's answer in its own words (`HTTP 200`, the error and its details), or the transport failure.
     public var answer: String? = nil
+    /// The "missed N" marker: how many changes this subscriber's stream dropped just before this one (its buffer
+    /// was full: the engine's, the control server's or a remote engine's), `nil` when none. Only notifications
+    /// are dropped, never events: ``LagoEngine/stats()`` stays exact. Carried over the control API as
+    /// `missedBefore`.
+    public var missedBefore: Int? = nil
 
     /// Creates a change (the engine publishes them; tests and remote engines build them too).
     public init(
@@ -79,10 +84,163 @@ public struct AttemptRecord: Sendable, Hashable, Codable {
     }
 }
 
-/// Fans lifecycle changes out to subscribers with bounded buffers; a full buffer drops the oldest change and
-/// counts it, so a slow subscriber never blocks the engine.
+/// A bounded buffer of lifecycle changes for one consumer. When it is full the oldest change is dropped, never
+/// the producer slowed; the next change the consumer takes carries the count in
+/// ``EventLifecycleChange/missedBefore`` (a dropped change's own count is carried on), so a consumer always learns
+/// how many it missed, and where.
+///
+/// One consumer: either ``next()`` (or the stream of ``makeStream(onEnd:)``) or ``takeAll()``.
+public final class LifecycleChangeBuffer: Sendable {
+    private struct State: Sendable {
+        var ring: [EventLifecycleChange?]
+        var head = 0
+        var count = 0
+        /// Dropped since the consumer last took a change: marked on the next one it takes.
+        var missed = 0
+        var droppedTotal = 0
+        var finished = false
+        var waiter: CheckedContinuation<EventLifecycleChange?, Never>?
+
+        /// The oldest change, marked with what was dropped before it.
+        mutating func take() -> EventLifecycleChange? {
+            guard count > 0, var change = ring[head] else { return nil }
+            ring[head] = nil
+            head = (head + 1) % ring.count
+            count -= 1
+            if missed > 0 {
+                change.missedBefore = (change.missedBefore ?? 0) + missed
+                missed = 0
+            }
+            return change
+        }
+    }
+
+    private let state: Mutex<State>
+    /// The most changes held.
+    public let capacity: Int
+
+    /// Creates an empty buffer holding at most `capacity` changes (at least 1).
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        state = Mutex(State(ring: Array(repeating: nil, count: max(1, capacity))))
+    }
+
+    /// Changes dropped so far (a full buffer).
+    public var droppedCount: Int { state.withLock { $0.droppedTotal } }
+
+    /// Appends a change; never blocks. Returns how many changes were dropped to make room (0 or 1).
+    @discardableResult
+    public func append(_ change: EventLifecycleChange) -> Int {
+        append(contentsOf: CollectionOfOne(change))
+    }
+
+    /// Appends changes in order; never blocks. Returns how many changes were dropped to make room. Nothing is
+    /// kept after ``finish()``.
+    @discardableResult
+    public func append(contentsOf changes: some Sequence<EventLifecycleChange>) -> Int {
+        typealias Handoff = (CheckedContinuation<EventLifecycleChange?, Never>?, EventLifecycleChange?, Int)
+        let (waiter, handed, dropped): Handoff =
+            state.withLock { state in
+                guard !state.finished else { return (nil, nil, 0) }
+                var dropped = 0
+                for change in changes {
+                    if state.count == state.ring.count, let oldest = state.ring[state.head] {
+                        state.ring[state.head] = nil
+                        state.head = (state.head + 1) % state.ring.count
+                        state.count -= 1
+                        state.missed += 1 + (oldest.missedBefore ?? 0)
+                        dropped += 1
+                    }
+                    state.ring[(state.head + state.count) % state.ring.count] = change
+                    state.count += 1
+                }
+                state.droppedTotal += dropped
+                guard let waiter = state.waiter, let first = state.take() else { return (nil, nil, dropped) }
+                state.waiter = nil
+                return (waiter, first, dropped)
+            }
+        waiter?.resume(returning: handed)
+        return dropped
+    }
+
+    /// No more changes come: the consumer gets what is buffered, then the end.
+    public func finish() {
+        let waiter: CheckedContinuation<EventLifecycleChange?, Never>? = state.withLock { state in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.count == 0 ? state.waiter : nil
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// Everything buffered, oldest first (the first marked with what was dropped before it), and whether the
+    /// buffer is finished.
+    public func takeAll() -> (changes: [EventLifecycleChange], finished: Bool) {
+        state.withLock { state in
+            var changes: [EventLifecycleChange] = []
+            changes.reserveCapacity(state.count)
+            while let change = state.take() { changes.append(change) }
+            return (changes, state.finished)
+        }
+    }
+
+    /// The next change, waiting for one; `nil` once finished and empty, or when the waiting task is cancelled.
+    public func next() async -> EventLifecycleChange? {
+        // Buffered: no suspension.
+        if let change = state.withLock({ $0.take() }) { return change }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<EventLifecycleChange?, Never>) in
+                let ready: (EventLifecycleChange?, Bool) = state.withLock { state in
+                    if let change = state.take() { return (change, true) }
+                    if state.finished || Task.isCancelled { return (nil, true) }
+                    state.waiter = continuation
+                    return (nil, false)
+                }
+                if ready.1 { continuation.resume(returning: ready.0) }
+            }
+        } onCancel: {
+            cancel()
+        }
+    }
+
+    /// Ends the consumer's wait and drops what is buffered: the consumer has gone.
+    private func cancel() {
+        let waiter: CheckedContinuation<EventLifecycleChange?, Never>? = state.withLock { state in
+            state.finished = true
+            state.ring = Array(repeating: nil, count: state.ring.count)
+            state.count = 0
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// A stream of this buffer's changes for its one consumer. `onEnd` runs once the stream is over: finished and
+    /// drained, its task cancelled, or the stream and its iterators released.
+    public func makeStream(onEnd: @escaping @Sendable () -> Void) -> AsyncStream<EventLifecycleChange> {
+        let end = EndOfStream(onEnd)
+        return AsyncStream(
+            unfolding: { [self] in
+                // `end` lives as long as this closure, which the stream releases when it is over.
+                withExtendedLifetime(end) {}
+                return await self.next()
+            },
+            onCancel: { [self] in self.cancel() })
+    }
+
+    /// Runs a closure when released.
+    private final class EndOfStream: Sendable {
+        let onEnd: @Sendable () -> Void
+        init(_ onEnd: @escaping @Sendable () -> Void) { self.onEnd = onEnd }
+        deinit { onEnd() }
+    }
+}
+
+/// Fans lifecycle changes out to subscribers with bounded buffers (``LifecycleChangeBuffer``); a full buffer
+/// drops the oldest change, counts it, and marks the subscriber's next change with the number it missed, so a
+/// slow subscriber never blocks the engine and always learns what it missed.
 final class LifecycleBroadcaster: Sendable {
-    private let subscribers = Mutex<[Int: AsyncStream<EventLifecycleChange>.Continuation]>([:])
+    private let subscribers = Mutex<[Int: LifecycleChangeBuffer]>([:])
     private let nextID = Atomic<Int>(0)
     private let subscriberCount = Atomic<Int>(0)
     private let missed = Atomic<Int>(0)
@@ -91,29 +249,23 @@ final class LifecycleBroadcaster: Sendable {
     var missedCount: Int { missed.load(ordering: .relaxed) }
 
     func subscribe(bufferSize: Int) -> AsyncStream<EventLifecycleChange> {
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: EventLifecycleChange.self, bufferingPolicy: .bufferingNewest(max(1, bufferSize)))
+        let buffer = LifecycleChangeBuffer(capacity: bufferSize)
         let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
-        subscribers.withLock { $0[id] = continuation }
+        subscribers.withLock { $0[id] = buffer }
         subscriberCount.add(1, ordering: .relaxed)
-        continuation.onTermination = { [weak self] _ in
+        return buffer.makeStream { [weak self] in
             guard let self else { return }
             if self.subscribers.withLock({ $0.removeValue(forKey: id) }) != nil {
                 self.subscriberCount.subtract(1, ordering: .relaxed)
             }
         }
-        return stream
     }
 
     func publish(_ changes: [EventLifecycleChange]) {
         guard hasSubscribers, !changes.isEmpty else { return }
-        let continuations = subscribers.withLock { Array($0.values) }
+        let buffers = subscribers.withLock { Array($0.values) }
         var dropped = 0
-        for continuation in continuations {
-            for change in changes {
-                if case .dropped = continuation.yield(change) { dropped += 1 }
-            }
-        }
+        for buffer in buffers { dropped += buffer.append(contentsOf: changes) }
         if dropped > 0 { missed.add(dropped, ordering: .relaxed) }
     }
 
@@ -124,11 +276,11 @@ final class LifecycleBroadcaster: Sendable {
     }
 
     func finish() {
-        let continuations = subscribers.withLock { subscribers in
+        let buffers = subscribers.withLock { subscribers in
             defer { subscribers.removeAll() }
             return Array(subscribers.values)
         }
         subscriberCount.store(0, ordering: .relaxed)
-        for continuation in continuations { continuation.finish() }
+        for buffer in buffers { buffer.finish() }
     }
 }

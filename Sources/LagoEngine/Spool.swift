@@ -105,6 +105,11 @@ final class Spool: Sendable {
     private let settledInTransaction = Mutex<Int64>(0)
     /// Frames in the write-ahead log after the last commit (SQLite's WAL hook writes it).
     private let walFrames = WALFrameCount()
+    /// Whether an idle spool commits on the caller's thread (see ``perform(appendedRows:appendedBytes:isolated:
+    /// readOnly:onWriterQueue:_:)``): only with `synchronous = NORMAL`, whose commits do not `fsync`. With FULL
+    /// every commit waits for the disk, which must not hold a thread of the cooperative pool: they all go through
+    /// the writer queue.
+    private let commitsOnCaller: Bool
     private let writerQueue = DispatchQueue(label: "lago-engine.spool-writer", qos: .userInitiated)
     private let pending = Mutex(PendingWrites())
     /// Called after a commit that appended rows (count, bytes), before the callers resume. Boxed in a class: a
@@ -136,6 +141,15 @@ final class Spool: Sendable {
         /// The write-ahead log passed ``Spool/checkpointFrames``: the writer queue checkpoints before its next group.
         var checkpointDue = false
         var closed = false
+        /// ``Spool/close()`` calls waiting for the commit under way: whoever ends the draining resumes them.
+        var closeWaiters: [CheckedContinuation<Void, Never>] = []
+
+        /// Ends the draining; returns the closers to resume.
+        mutating func endDraining() -> [CheckedContinuation<Void, Never>] {
+            draining = false
+            defer { closeWaiters = [] }
+            return closeWaiters
+        }
     }
 
     /// Write-ahead-log frames (pages) that make a checkpoint due: 4,000 × 4 KiB, SQLite's own default threshold.
@@ -159,6 +173,7 @@ final class Spool: Sendable {
     init(path: String, synchronous: SpoolSynchronousMode, lock: SpoolLock? = nil) throws {
         self.path = path
         self.lock = lock
+        self.commitsOnCaller = synchronous != .full
         try Spool.checkHeader(path: path)
         _ = try SpoolInspection.inspect(path: path, newestSchemaVersion: Spool.schemaVersion)
         try Spool.prepareFileMode(path: path)
@@ -404,8 +419,9 @@ final class Spool: Sendable {
     /// Runs `work` inside the next group commit and returns its result once committed.
     ///
     /// When no commit is under way, the caller's thread runs `work` in a transaction of its own at once (no hop to
-    /// the writer queue and back: an idle spool commits one `enqueue` in tens of microseconds). Operations arriving
-    /// meanwhile queue up and are committed together by the writer queue afterwards.
+    /// the writer queue and back: an idle spool commits one `enqueue` in tens of microseconds), unless the spool is
+    /// `synchronous = FULL` (an fsync per commit: always the writer queue). Operations arriving meanwhile queue up and
+    /// are committed together by the writer queue afterwards.
     ///
     /// - Parameter isolated: run `work` in its own savepoint, so that its error fails it alone. Without it (the hot
     ///   path: appends, claims, settlements, which fail only on I/O errors), an error rolls the whole group back
@@ -413,11 +429,13 @@ final class Spool: Sendable {
     /// - Throws: the error of an isolated `work` (its savepoint is rolled back), ``EngineError/Kind/spoolIO`` when
     ///   the group fails, ``EngineError/Kind/shutDown`` after ``close()``.
     /// - Parameter readOnly: `work` only reads; alone, it runs outside any write transaction.
+    /// - Parameter onWriterQueue: never on the caller's thread: for work that reads the whole spool (a `count(*)`),
+    ///   which must not hold a thread of the cooperative pool.
     func perform<T: Sendable>(
         appendedRows: Int = 0, appendedBytes: Int = 0, isolated: Bool = false, readOnly: Bool = false,
-        _ work: @escaping @Sendable (Database) throws -> T
+        onWriterQueue: Bool = false, _ work: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
-        let direct: Bool = pending.withLock { state in
+        let direct: Bool = commitsOnCaller && !onWriterQueue && pending.withLock { state in
             guard !state.closed, !state.draining else { return false }
             state.draining = true
             state.directActive = true
@@ -431,15 +449,15 @@ final class Spool: Sendable {
                         readOnly: readOnly, work: work)
                 ]
             )[0]
-            let handOff: Bool = pending.withLock { state in
+            let (handOff, closers): (Bool, [CheckedContinuation<Void, Never>]) = pending.withLock { state in
                 state.directActive = false
                 if state.operations.isEmpty && !state.checkpointDue {
-                    state.draining = false
-                    return false
+                    return (false, state.endDraining())
                 }
-                return true  // stays draining: the writer queue takes over what arrived meanwhile
+                return (true, [])  // stays draining: the writer queue takes over what arrived meanwhile
             }
             if handOff { writerQueue.async { self.drain() } }
+            for closer in closers { closer.resume() }
             // The operation's closure returned a `T`.
             return try result.get() as! T
         }
@@ -568,23 +586,26 @@ final class Spool: Sendable {
 
     private func drain() {
         while true {
-            let (operations, checkpoint): ([PendingOperation], Bool) = pending.withLock { state in
-                if state.checkpointDue {
-                    state.checkpointDue = false
-                    return ([], true)
+            let (operations, checkpoint, closers):
+                ([PendingOperation], Bool, [CheckedContinuation<Void, Never>]) = pending.withLock { state in
+                    if state.checkpointDue {
+                        state.checkpointDue = false
+                        return ([], true, [])
+                    }
+                    if state.operations.isEmpty {
+                        return ([], false, state.endDraining())
+                    }
+                    defer { state.operations.removeAll(keepingCapacity: true) }
+                    return (state.operations, false, [])
                 }
-                if state.operations.isEmpty {
-                    state.draining = false
-                    return ([], false)
-                }
-                defer { state.operations.removeAll(keepingCapacity: true) }
-                return (state.operations, false)
-            }
             if checkpoint {
                 checkpointLog()
                 continue
             }
-            if operations.isEmpty { return }
+            if operations.isEmpty {
+                for closer in closers { closer.resume() }
+                return
+            }
             let results = commit(operations)
             for (operation, result) in zip(operations, results) {
                 operation.continuation.resume(with: result)
@@ -601,27 +622,27 @@ final class Spool: Sendable {
     }
 
     /// Refuses further operations, lets the pending ones finish, and closes the file.
+    ///
+    /// Waits without blocking a thread: when a commit is under way (on the writer queue or on a caller's thread),
+    /// the one that ends the draining resumes this call; no operation can start once `closed` is set.
     func close() async {
-        pending.withLock { $0.closed = true }
-        // An empty operation queued behind everything else: when it runs, earlier work has committed.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle: Bool = pending.withLock { state in
+                state.closed = true
+                guard state.draining else { return true }
+                state.closeWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+        // Closed: the log is checkpointed into the file (an fsync) and removed, on the writer queue, not on a
+        // thread of the cooperative pool.
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             writerQueue.async {
-                while true {
-                    let (direct, busy) = self.pending.withLock { ($0.directActive, $0.draining || !$0.operations.isEmpty) }
-                    if direct {
-                        // A caller's thread is committing; it hands what remains to this queue when done.
-                        usleep(100)
-                    } else if busy {
-                        self.drain()
-                    } else {
-                        break
-                    }
-                }
+                if (try? self.database.close()) != nil { self.recordMark(open: false) }
                 continuation.resume()
             }
         }
-        // Closed: the log is checkpointed into the file and removed.
-        if (try? database.close()) != nil { recordMark(open: false) }
     }
 
     // MARK: Operations
@@ -895,9 +916,10 @@ final class Spool: Sendable {
             arguments: [row.transactionID, Data(row.body), row.enqueuedAt, row.attempts, deadAt, reasonText])
     }
 
-    /// The number of undelivered events and the enqueue time of the oldest (Unix seconds).
+    /// The number of undelivered events and the enqueue time of the oldest (Unix seconds), counted in the file (a
+    /// whole-table read, on the writer queue).
     func queueSummary() async throws -> (count: Int, oldest: Double?) {
-        try await perform(readOnly: true) { db in
+        try await perform(readOnly: true, onWriterQueue: true) { db in
             let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
             let oldest = try Double.fetchOne(db, sql: "SELECT enqueued_at FROM events ORDER BY id LIMIT 1")
             return (count, oldest)
@@ -916,9 +938,11 @@ final class Spool: Sendable {
         try await perform(readOnly: true) { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
-    /// The number of dead letters.
+    /// The number of dead letters, counted in the file (a whole-table read, on the writer queue).
     func deadLetterCount() async throws -> Int {
-        try await perform(readOnly: true) { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0 }
+        try await perform(readOnly: true, onWriterQueue: true) { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0
+        }
     }
 
     /// Dead letters, oldest first.

@@ -127,6 +127,30 @@ struct ControlTests {
         }
     }
 
+    @Test func aSlowRemoteSubscriberIsToldHowManyChangesItMissed() async throws {
+        try await withControlledEngine { sandbox, engine, remote, _, _ in
+            // A buffer of 3, read only once everything is delivered: whatever it dropped, the changes it keeps say
+            // how many came before them (`missedBefore` crosses the control wire).
+            let stream = remote.lifecycleEvents(bufferSize: 3)
+            #expect(await eventually { engine.hasLifecycleSubscribers })
+            for chunk in 0..<4 {
+                _ = try await remote.enqueue((0..<50).map { event(1_000 + chunk * 50 + $0) })
+            }
+            #expect(try await remote.flush(deadline: .seconds(20)).pending == 0)
+            // Queued, in flight, delivered: 3 changes per event, each either received or counted as missed.
+            let total = 200 * 3
+            var received = 0
+            var missed = 0
+            for await change in stream {
+                received += 1
+                missed += change.missedBefore ?? 0
+                if received + missed >= total { break }
+            }
+            #expect(received + missed == total, "\(received) received, \(missed) missed")
+            #expect(missed > 0 && received < total, "the slow subscriber dropped some")
+        }
+    }
+
     @Test func pauseResumeAndMappingApplyToTheServingEngine() async throws {
         try await withControlledEngine { sandbox, engine, remote, _, _ in
             try await remote.pauseDelivery()
@@ -134,7 +158,10 @@ struct ControlTests {
             try await remote.setMapping([.input: "custom_input_metric"])
             try await remote.setDefaultSubscription("sub_other")
             let ids = try await remote.enqueue(UsageRecord(values: [.input: 5], idBase: "mapped"))
-            try? await Task.sleep(for: .milliseconds(100))
+            // A flush while paused is answered by the loop's first decision after the event was committed: it
+            // found the event and, paused, sent nothing (and sends nothing until resumed). No sleep needed.
+            let paused = try await remote.flush(deadline: .seconds(10))
+            #expect(paused.pending == 1 && paused.delivered == 0)
             #expect(sandbox.events().isEmpty)
             try await remote.resumeDelivery()
             #expect(try await remote.flush(deadline: .seconds(10)).pending == 0)

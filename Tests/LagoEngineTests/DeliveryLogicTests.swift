@@ -210,6 +210,15 @@ func lagoError(status: Int, body: String, headers: [(name: String, value: String
     }
 }
 
+extension DeliveryStateMachine {
+    /// A decision at `now`, the spool holding exactly what the machine knows of.
+    mutating func decide(now: Instant) -> Decision {
+        decide(
+            now: now, wallNow: Date(timeIntervalSince1970: 1_700_000_000),
+            spooled: unclaimedCount + batches.reduce(0) { $0 + $1.rows.count })
+    }
+}
+
 @Suite struct DeliveryStateMachineTests {
     typealias Machine = DeliveryStateMachine
     let t0 = ContinuousClock.now
@@ -223,7 +232,12 @@ func lagoError(status: Int, body: String, headers: [(name: String, value: String
     }
 
     func sends(_ decision: Machine.Decision) -> [Int] {
-        decision.actions.compactMap { if case .send(let id, _, _, _) = $0 { id } else { nil } }
+        decision.actions.compactMap { if case .send(let id, _, _, _, _) = $0 { id } else { nil } }
+    }
+
+    /// The actions that send or read (transitions to log left out).
+    func work(_ decision: Machine.Decision) -> [Machine.Action] {
+        decision.actions.filter { if case .log = $0 { false } else { true } }
     }
 
     func claims(_ decision: Machine.Decision) -> Int {
@@ -332,7 +346,7 @@ func lagoError(status: Int, body: String, headers: [(name: String, value: String
         #expect(sends(waiting).isEmpty && waiting.wakeAt == probeAt)
         for _ in 0..<3 {
             let probe = machine.decide(now: probeAt)
-            #expect(probe.actions.contains { if case .send(1, _, _, true) = $0 { true } else { false } })
+            #expect(probe.actions.contains { if case .send(1, _, _, _, true) = $0 { true } else { false } })
             _ = machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: retryOutcome, now: probeAt)
             probeAt = probeAt + .seconds(1)
         }
@@ -365,12 +379,12 @@ func lagoError(status: Int, body: String, headers: [(name: String, value: String
         machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: refused, now: t0)
         #expect(machine.hold?.kind == .auth)
         let waiting = machine.decide(now: t0 + .seconds(29))
-        #expect(waiting.actions.isEmpty && waiting.wakeAt == t0 + .seconds(30), "nothing but the probe, on time")
+        #expect(work(waiting).isEmpty && waiting.wakeAt == t0 + .seconds(30), "nothing but the probe, on time")
         // The probe: one batch alone, refused again → the next in 30 s.
         #expect(sends(machine.decide(now: t0 + .seconds(30))) == [1])
-        #expect(machine.decide(now: t0 + .seconds(31)).actions.isEmpty, "one probe at a time")
+        #expect(work(machine.decide(now: t0 + .seconds(31))).isEmpty, "one probe at a time")
         machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: refused, now: t0 + .seconds(31))
-        #expect(machine.decide(now: t0 + .seconds(60)).actions.isEmpty)
+        #expect(work(machine.decide(now: t0 + .seconds(60))).isEmpty)
         #expect(sends(machine.decide(now: t0 + .seconds(61))) == [1])
         // The key works again (restored in Lago): the probe is delivered and the hold lifts by itself.
         var delivered = BatchOutcome()
@@ -392,7 +406,7 @@ func lagoError(status: Int, body: String, headers: [(name: String, value: String
         var outcome = BatchOutcome()
         outcome.hold = .init(kind: .wrongURL, reason: "HTTP 404")
         machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: outcome, now: t0)
-        #expect(machine.decide(now: t0 + .seconds(10)).actions.isEmpty)
+        #expect(work(machine.decide(now: t0 + .seconds(10))).isEmpty)
         machine.apiKeyChanged()
         #expect(sends(machine.decide(now: t0 + .seconds(10))) == [1])
     }
@@ -454,11 +468,143 @@ func lagoError(status: Int, body: String, headers: [(name: String, value: String
         var machine = machine()
         machine.rowsAppended(count: 3, bytes: 3, now: t0)
         machine.pause()
-        #expect(machine.decide(now: t0 + .seconds(5)).actions.isEmpty)
+        #expect(work(machine.decide(now: t0 + .seconds(5))).isEmpty)
         machine.resume()
         var fresh = self.machine()
         fresh.rowsAppended(count: 3, bytes: 3, now: t0)
-        fresh.setFlushing(true)
+        fresh.flushStarted(id: 1, deadline: t0 + .seconds(30))
         #expect(claims(fresh.decide(now: t0)) == 1)
+    }
+
+    func logs(_ decision: Machine.Decision) -> [Machine.Transition] {
+        decision.actions.compactMap { if case .log(let transition) = $0 { transition } else { nil } }
+    }
+
+    func flushesCompleted(_ decision: Machine.Decision) -> [Int] {
+        decision.actions.flatMap { action -> [Int] in if case .completeFlushes(let ids) = action { ids } else { [] } }
+    }
+
+    func exits(_ decision: Machine.Decision) -> Bool {
+        decision.actions.contains { if case .exit = $0 { true } else { false } }
+    }
+
+    @Test func oneLifecycleAtATimeAndPauseKeepsAHoldForTheResume() {
+        var machine = machine(maxInFlight: 1)
+        #expect(machine.lifecycle == .running)
+        machine.rowsAppended(count: 100, bytes: 100, now: t0)
+        _ = machine.decide(now: t0)
+        machine.claimCompleted(makeRows(1...100), now: t0)
+        _ = machine.decide(now: t0)
+        var refused = BatchOutcome()
+        refused.hold = .init(kind: .auth, reason: "HTTP 401")
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: refused, now: t0)
+        let hold = Machine.HoldState(hold: .init(kind: .auth, reason: "HTTP 401"), probeAt: t0 + .seconds(30))
+        #expect(machine.lifecycle == .held(hold))
+        machine.pause()
+        #expect(machine.lifecycle == .paused(hold) && machine.hold != nil)
+        #expect(work(machine.decide(now: t0 + .seconds(40))).isEmpty, "paused: not even the hold's probe")
+        machine.resume()
+        #expect(machine.lifecycle == .held(hold))
+        #expect(sends(machine.decide(now: t0 + .seconds(40))) == [1], "the probe that was due goes on resume")
+        machine.retryNow()
+        #expect(machine.lifecycle == .running)
+        machine.stop()
+        #expect(machine.lifecycle == .stopping)
+        machine.pause()
+        #expect(machine.lifecycle == .stopping, "stopping is final")
+    }
+
+    @Test func transitionsAreLoggedOnceEach() {
+        var machine = machine(maxInFlight: 1)
+        machine.rowsAppended(count: 100, bytes: 100, now: t0)
+        _ = machine.decide(now: t0)
+        machine.claimCompleted(makeRows(1...100), now: t0)
+        #expect(logs(machine.decide(now: t0)).isEmpty)
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: retryOutcome, now: t0)
+        let failing = machine.decide(now: t0)
+        #expect(logs(failing) == [.backingOff(reason: "HTTP 503")])
+        let announced = failing.actions.contains { action in
+            if case .announceRetry(let retry, _, _) = action { retry.attempt == 2 } else { false }
+        }
+        #expect(announced)
+        #expect(logs(machine.decide(now: t0)).isEmpty, "logged once")
+        let probe = t0 + .seconds(1)
+        #expect(sends(machine.decide(now: probe)) == [1])
+        var refused = BatchOutcome()
+        refused.serverAnswered = true
+        refused.hold = .init(kind: .wrongURL, reason: "HTTP 404")
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: refused, now: probe)
+        #expect(logs(machine.decide(now: probe)) == [.recovered, .held(.init(kind: .wrongURL, reason: "HTTP 404"))])
+        machine.apiKeyChanged()
+        #expect(logs(machine.decide(now: probe)) == [.holdLifted])
+        machine.stop()
+        #expect(logs(machine.decide(now: probe)).isEmpty)
+    }
+
+    @Test func aFlushEndsWhenEverythingIsDeliveredAtItsDeadlineOrWhenNothingCanBeSent() {
+        var machine = machine(maxInFlight: 1)
+        machine.rowsAppended(count: 3, bytes: 3, now: t0)
+        machine.flushStarted(id: 1, deadline: t0 + .seconds(10))
+        let first = machine.decide(now: t0)
+        #expect(claims(first) == 1 && flushesCompleted(first).isEmpty, "a partial batch is read at once")
+        #expect(first.wakeAt == t0 + .seconds(10), "woken at the flush's deadline")
+        machine.claimCompleted(makeRows(1...3), now: t0)
+        #expect(sends(machine.decide(now: t0)) == [1])
+        // The spool still holds an event the loop has not heard of yet: not done.
+        #expect(flushesCompleted(machine.decide(now: t0, wallNow: Date(), spooled: 3)).isEmpty)
+        var delivered = BatchOutcome()
+        delivered.delivered = makeRows(1...3)
+        delivered.serverAnswered = true
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...3), outcome: delivered, now: t0)
+        #expect(flushesCompleted(machine.decide(now: t0, wallNow: Date(), spooled: 1)).isEmpty)
+        #expect(flushesCompleted(machine.decide(now: t0, wallNow: Date(), spooled: 0)) == [1])
+        #expect(!machine.flushing)
+
+        machine.flushStarted(id: 2, deadline: t0 + .seconds(5))
+        #expect(flushesCompleted(machine.decide(now: t0 + .seconds(4), wallNow: Date(), spooled: 7)).isEmpty)
+        #expect(flushesCompleted(machine.decide(now: t0 + .seconds(5), wallNow: Date(), spooled: 7)) == [2])
+        machine.flushStarted(id: 3, deadline: t0 + .seconds(60))
+        machine.pause()
+        #expect(flushesCompleted(machine.decide(now: t0 + .seconds(5), wallNow: Date(), spooled: 7)) == [3])
+    }
+
+    @Test func theLoopEndsOnceStoppingAndNothingIsInFlightAndWaitingFlushesAreAnswered() {
+        var machine = machine(maxInFlight: 1)
+        machine.rowsAppended(count: 100, bytes: 100, now: t0)
+        _ = machine.decide(now: t0)
+        machine.claimCompleted(makeRows(1...100), now: t0)
+        #expect(sends(machine.decide(now: t0)) == [1])
+        machine.flushStarted(id: 7, deadline: t0 + .seconds(30))
+        machine.stop()
+        let stopping = machine.decide(now: t0)
+        #expect(!exits(stopping) && sends(stopping).isEmpty, "the request in flight finishes first")
+        machine.sendCompleted(batchID: 1, rows: makeRows(1...100), outcome: retryOutcome, now: t0)
+        let last = machine.decide(now: t0)
+        #expect(exits(last) && flushesCompleted(last) == [7])
+        #expect(sends(last).isEmpty && claims(last) == 0)
+    }
+
+    @Test func eventsOlderThanTheMaximumAgeAreExpiredNotSent() {
+        var machine = Machine(
+            settings: .init(
+                maxBatchSize: 100, maxBatchBytes: 1 << 20, maxInFlight: 1, flushInterval: .seconds(1),
+                retry: RetryPolicy(base: .seconds(1), cap: .seconds(30)), probeInterval: .seconds(1),
+                maxEventAge: .seconds(3600)),
+            random: SplitMix64(seed: 1), unclaimedCount: 3, unclaimedBytes: 0, now: t0)
+        _ = machine.decide(now: t0)
+        var rows = makeRows(1...3)
+        rows[0].enqueuedAt = 1_000
+        rows[1].enqueuedAt = 5_000
+        rows[2].enqueuedAt = 1_500
+        for index in rows.indices { rows[index].attemptRecorded = true }
+        machine.claimCompleted(rows, now: t0)
+        let decision = machine.decide(now: t0, wallNow: Date(timeIntervalSince1970: 1_000 + 3_601), spooled: 3)
+        let sent = decision.actions.compactMap { action -> ([SpoolRow], [SpoolRow])? in
+            if case .send(_, let rows, let expired, _, _) = action { (rows, expired) } else { nil }
+        }
+        #expect(sent.count == 1)
+        #expect(sent[0].0.map(\.id) == [1, 2, 3], "the batch as claimed")
+        #expect(sent[0].1.map(\.id) == [1], "only the one past the age")
+        #expect(sent[0].1[0].attempts == 0, "never sent: the claim's attempt does not count")
     }
 }

@@ -159,8 +159,12 @@ import Testing
     @Test func unauthorizedHoldsThenDeliversAfterTheKeyChanges() async throws {
         let directory = try TemporaryDirectory()
         try await Sandbox.withRunning(SandboxOptions(apiKeys: ["good-key"])) { sandbox in
+            // The engine's time moves only when the test moves it: the hold's probe (every 30 s) goes exactly then.
+            let clock = ManualEngineClock()
+            let start = clock.now()
             let engine = try makeEngine(
-                testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox, apiKey: "stale-key")
+                testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox, apiKey: "stale-key",
+                clock: clock)
             engine.start()
             let ids = try await enqueueConcurrently(engine, count: 250)
             // Held, and the requests already on the wire when the first 401 came back have been answered (they
@@ -174,8 +178,20 @@ import Testing
             #expect(held.lastError?.contains("401") == true)
             #expect(sandbox.storedEventCount == 0)
             let requestsWhileHeld = sandbox.stats().requestsTotal
-            try await Task.sleep(for: .milliseconds(300))
+            // 29 s later the loop has decided again (its only timer is now the probe's, at 30 s) and sent nothing.
+            clock.advance(by: .seconds(29))
+            #expect(await eventually { clock.nextDeadline == start + .seconds(30) })
             #expect(sandbox.stats().requestsTotal == requestsWhileHeld, "nothing is sent while on hold")
+            // At 30 s exactly one probe goes, is refused, and the next one is due 30 s later.
+            clock.advance(by: .seconds(1))
+            #expect(
+                await eventually {
+                    let stats = await engine.stats()
+                    return stats.requests == held.requests + 1 && stats.inFlight == 0
+                })
+            #expect(await eventually { clock.nextDeadline == start + .seconds(60) })
+            #expect(sandbox.stats().requestsTotal == requestsWhileHeld + 1, "one probe per hold interval")
+            #expect(await engine.stats().state == .authFailed)
             engine.updateAPIKey("good-key")
             let result = await engine.flush(deadline: .seconds(20))
             #expect(result.pending == 0)

@@ -3,8 +3,16 @@ import GRDB
 import LagoAPI
 import LagoEngine
 import LagoSandbox
+import Synchronization
 import TestSupport
 import Testing
+
+/// Events the producer of a test started and finished enqueueing.
+private final class Progress: Sendable {
+    let started = Atomic<Int>(0)
+    let committed = Atomic<Int>(0)
+    let producing = Atomic<Bool>(true)
+}
 
 @Suite(.serialized) struct PendingCountTests {
     /// Rows of the spool's queue, read from the file itself once the engine has let it go.
@@ -14,6 +22,81 @@ import Testing
         let database = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? database.close() }
         return try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") ?? 0 }
+    }
+
+    /// Dead letters in the spool file, read once the engine has let it go.
+    private func deadLetterRows(_ path: String) throws -> Int {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let database = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? database.close() }
+        return try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM dead_letters") ?? 0 }
+    }
+
+    /// `stats()` reads one snapshot: hammered while producers enqueue and batches are delivered, retried (a fifth
+    /// of the requests fail) and dead-lettered (every 7th event is refused by Lago), every sample counts each event
+    /// once — none negative, the parts adding up to `pending`, and pending + settled equal to the events committed
+    /// by then — and the final figures are the spool's own rows.
+    @Test func statsIsOneSnapshotWhileEventsMove() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("spool.sqlite")
+        try await Sandbox.withRunning { sandbox in
+            sandbox.faults.failFraction(0.2, status: 503, seed: 7, pathPrefix: "/api/v1/events")
+            var configuration = testConfiguration(spoolPath: path)
+            configuration.maxBatchSize = 5
+            let engine = try makeEngine(configuration, sandbox: sandbox)
+            engine.start()
+            let total = 400
+            let progress = Progress()
+            let maxInFlightEvents = configuration.maxInFlight * configuration.maxBatchSize
+            let samples = try await withThrowingTaskGroup(of: Int.self) { group in
+                group.addTask {
+                    for index in 0..<total {
+                        var input = event(index, prefix: "snap")
+                        // Lago refuses a blank code (`value_is_mandatory`): a dead letter.
+                        if index % 7 == 0 { input.code = "   " }
+                        progress.started.add(1, ordering: .sequentiallyConsistent)
+                        try await engine.enqueue(input)
+                        progress.committed.add(1, ordering: .sequentiallyConsistent)
+                    }
+                    progress.producing.store(false, ordering: .sequentiallyConsistent)
+                    return 0
+                }
+                group.addTask {
+                    var samples = 0
+                    while progress.producing.load(ordering: .sequentiallyConsistent) || samples < 50 {
+                        let before = progress.committed.load(ordering: .sequentiallyConsistent)
+                        let stats = await engine.stats()
+                        let after = progress.started.load(ordering: .sequentiallyConsistent)
+                        samples += 1
+                        let parts = "\(stats.queued) queued, \(stats.inFlight) in flight, \(stats.retrying) retrying"
+                        #expect(stats.queued >= 0 && stats.inFlight >= 0 && stats.retrying >= 0, "\(parts)")
+                        #expect(stats.retrying == stats.retryingBatches.reduce(0) { $0 + $1.eventCount }, "\(parts)")
+                        let accounted = stats.pending + stats.delivered + stats.alreadyInLago + stats.deadSinceStart
+                        let settled = "\(stats.delivered) delivered, \(stats.deadSinceStart) dead"
+                        #expect(
+                            accounted >= before && accounted <= after,
+                            "\(accounted) accounted (\(parts), \(settled)), \(before)...\(after) committed")
+                        #expect(stats.inFlight <= maxInFlightEvents)
+                        // Paced, not to starve the 2-thread pool the other tests share (each sample sorts latencies).
+                        try await Task.sleep(for: .milliseconds(2))
+                    }
+                    return samples
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(samples >= 50)
+            sandbox.faults.clear()
+            let flushed = await engine.flush(deadline: .seconds(60))
+            #expect(flushed.pending == 0)
+            let last = await engine.stats()
+            #expect(last.pending == 0)
+            #expect(last.delivered + last.alreadyInLago + last.dead == total)
+            #expect(last.dead == (0..<total).count { $0 % 7 == 0 })
+            await engine.shutdown()
+            #expect(try spoolRows(path) == last.pending)
+            #expect(try deadLetterRows(path) == last.dead)
+        }
     }
 
     @Test(arguments: [429, 503])
