@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LagoAPI", targets: ["LagoAPI"]),
+        .library(name: "LagoUsage", targets: ["LagoUsage"]),
         .library(name: "LagoConfig", targets: ["LagoConfig"]),
         .library(name: "LagoEngine", targets: ["LagoEngine"]),
         .library(name: "LagoSandbox", targets: ["LagoSandbox"]),
@@ -45,10 +46,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "LagoUsage", dependencies: ["LagoAPI"], swiftSettings: swiftSettings),
         .target(
             name: "LagoConfig",
             dependencies: [
                 "LagoAPI",
+                "LagoUsage",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -58,7 +61,7 @@ let package = Package(
             name: "LagoEngine",
             dependencies: [
                 "LagoAPI",
-                "LagoConfig",
+                "LagoUsage",
                 "CSpoolSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -84,7 +87,7 @@ let package = Package(
         .target(
             name: "LagoBench",
             dependencies: [
-                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig", "LagoRelay",
+                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoRelay",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,7 +123,7 @@ let package = Package(
         .target(
             name: "LagoControl",
             dependencies: [
-                "LagoAPI", "LagoEngine", "LagoConfig", "HTTPServing",
+                "LagoAPI", "LagoEngine", "LagoUsage", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -135,7 +138,7 @@ let package = Package(
         ),
         .target(
             name: "ConsoleUI",
-            dependencies: ["LagoAPI", "LagoConfig"],
+            dependencies: ["LagoAPI", "LagoUsage"],
             swiftSettings: swiftSettings
         ),
         .target(name: "CSpoolSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
@@ -156,8 +159,8 @@ let package = Package(
         .executableTarget(
             name: "lago-console",
             dependencies: [
-                "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "ConsoleBridge", "Terminal", "LagoBench",
-                "LagoRelay", "LagoControl",
+                "LagoAPI", "LagoUsage", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "ConsoleBridge", "Terminal",
+                "LagoBench", "LagoRelay", "LagoControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -186,7 +189,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoConfig"], exclude: ["Golden"],
+            name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoUsage"], exclude: ["Golden"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench", "TestSupport"], swiftSettings: swiftSettings),
@@ -203,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "LagoControlTests",
             dependencies: [
-                "LagoControl", "LagoEngine", "LagoSandbox", "LagoAPI",
+                "LagoControl", "LagoEngine", "LagoSandbox", "LagoAPI", "LagoUsage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -216,13 +219,13 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoConfigTests",
-            dependencies: ["LagoConfig", "TestSupport", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["LagoConfig", "LagoUsage", "TestSupport", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "LagoEngineTests",
             dependencies: [
-                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig", "LagoBench", "TestSupport",
+                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoUsage", "LagoBench", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "InMemoryLogging", package: "swift-log"),

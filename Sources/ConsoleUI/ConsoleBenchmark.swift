@@ -1,6 +1,6 @@
 public import Foundation
 import LagoAPI
-import LagoConfig
+import LagoUsage
 
 /// Measures rendering speed, for `lago-console bench`.
 public enum ConsoleBenchmark {
