@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "LagoUsage", targets: ["LagoUsage"]),
         .library(name: "LagoConfig", targets: ["LagoConfig"]),
         .library(name: "LagoEngine", targets: ["LagoEngine"]),
+        .library(name: "LagoIngest", targets: ["LagoIngest"]),
         .library(name: "LagoSandbox", targets: ["LagoSandbox"]),
         .library(name: "LagoRelay", targets: ["LagoRelay"]),
         .library(name: "LagoControl", targets: ["LagoControl"]),
@@ -71,10 +72,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "LagoIngest", dependencies: ["LagoAPI"], swiftSettings: swiftSettings),
         .target(
             name: "LagoSandbox",
             dependencies: [
                 "LagoAPI",
+                "LagoIngest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -97,7 +100,7 @@ let package = Package(
         .target(
             name: "LagoRelay",
             dependencies: [
-                "LagoAPI", "LagoEngine", "LagoSandbox", "HTTPServing",
+                "LagoAPI", "LagoEngine", "LagoIngest", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -233,6 +236,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "LagoIngestTests", dependencies: ["LagoIngest", "LagoAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoSandboxTests",
             dependencies: [

@@ -1,31 +1,38 @@
-import LagoAPI
+public import LagoAPI
 
 /// A JSON value with ordered object keys, used to write responses in the key order of Lago's serializers.
 ///
 /// Key order is not significant in JSON, but keeping Lago's order makes captured bodies easy to compare by eye.
-enum JSONOutput: Sendable {
+public enum JSONOutput: Sendable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// An integer, written in full.
     case integer(Int64)
+    /// A double in its shortest round-trip form; a non-finite value is written `null`.
     case number(Double)
+    /// A string, escaped.
     case string(String)
+    /// An array, in order.
     case array([JSONOutput])
+    /// An object whose members are written in this order.
     case object([(String, JSONOutput)])
     /// A decoded request value echoed back (object keys are written sorted).
     case value(JSONValue)
 
     /// A string, or `null` when `nil`.
-    static func string(_ value: String?) -> JSONOutput {
+    public static func string(_ value: String?) -> JSONOutput {
         value.map { .string($0) } ?? .null
     }
 
     /// An integer from an `Int`.
-    static func int(_ value: Int) -> JSONOutput {
+    public static func int(_ value: Int) -> JSONOutput {
         .integer(Int64(value))
     }
 
     /// The compact UTF-8 encoding of the value.
-    var bytes: [UInt8] {
+    public var bytes: [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(256)
         write(into: &output)
@@ -33,7 +40,7 @@ enum JSONOutput: Sendable {
     }
 
     /// The compact encoding as a string (for logs and tests).
-    var text: String {
+    public var text: String {
         String(decoding: bytes, as: UTF8.self)
     }
 
@@ -64,7 +71,8 @@ enum JSONOutput: Sendable {
         }
     }
 
-    static func write(_ value: JSONValue, into output: inout [UInt8]) {
+    /// Appends the compact encoding of a decoded value to `output` (object keys sorted, numbers as ``number(_:)``).
+    public static func write(_ value: JSONValue, into output: inout [UInt8]) {
         switch value {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let flag): output.append(contentsOf: (flag ? "true" : "false").utf8)

@@ -1,17 +1,17 @@
-import Foundation
+public import Foundation
 
 /// Time values as Lago stores them: microseconds since the Unix epoch, UTC (Postgres `timestamp(6)`).
-enum LagoTime {
+public enum LagoTime {
     /// Postgres' `timestamp` range (4713 BC … 294276 AD) limited to what an Int64 of microseconds holds.
     static let minimumMicroseconds: Int64 = -210_866_803_200 * 1_000_000
 
     /// The current time from a `Date`, truncated to microseconds.
-    static func microseconds(_ date: Date) -> Int64 {
+    public static func microseconds(_ date: Date) -> Int64 {
         Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
     }
 
     /// A `Date` for a microsecond timestamp.
-    static func date(_ microseconds: Int64) -> Date {
+    public static func date(_ microseconds: Int64) -> Date {
         Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
     }
 
@@ -91,7 +91,7 @@ enum LagoTime {
 
     /// Ruby's `Time#iso8601(fractionDigits)` in UTC: `2022-04-29T08:59:51.123Z` (3) or `2022-04-29T08:59:51Z` (0).
     /// Fractions are truncated, as Ruby does.
-    static func iso8601(_ microseconds: Int64, fractionDigits: Int = 0) -> String {
+    public static func iso8601(_ microseconds: Int64, fractionDigits: Int = 0) -> String {
         let civil = civil(microseconds)
         guard (0...9999).contains(civil.year) else {
             // Years outside four digits (Ruby pads to at least four, with a sign when negative).
@@ -144,7 +144,7 @@ enum LagoTime {
     }
 
     /// `YYYY-MM-DD` of a timestamp (UTC).
-    static func isoDate(_ microseconds: Int64) -> String {
+    public static func isoDate(_ microseconds: Int64) -> String {
         let civil = civil(microseconds)
         return yearText(civil.year) + "-" + pad(civil.month, 2) + "-" + pad(civil.day, 2)
     }
@@ -152,7 +152,7 @@ enum LagoTime {
     /// Parses what Ruby's `DateTime.iso8601` accepts for the usual forms: `2022-04-29`, `20220429`,
     /// `2022-04-29T08:59`, `2022-04-29T08:59:51`, fractions (`.123456`), and a zone (`Z`, `+02:00`, `+0200`, `+02`);
     /// no zone means UTC. Returns microseconds since the epoch, or nil when the text is not such a date.
-    static func parseISO8601(_ text: String) -> Int64? {
+    public static func parseISO8601(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
         guard bytes.count <= 128 else { return nil }
         var index = 0
@@ -247,7 +247,7 @@ enum LagoTime {
     }
 
     /// Start of the calendar month containing the timestamp, and the last second of that month (UTC).
-    static func monthBounds(_ microseconds: Int64) -> (start: Int64, end: Int64) {
+    public static func monthBounds(_ microseconds: Int64) -> (start: Int64, end: Int64) {
         let civil = civil(microseconds)
         let start = self.microseconds(year: civil.year, month: civil.month, day: 1)
         let nextYear = civil.month == 12 ? civil.year + 1 : civil.year
