@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "LagoBench",
             dependencies: [
-                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoRelay",
+                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoRelay", "LagoUsage", "ConsoleUI", "TmuxDriver",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -181,6 +181,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        // Drives tmux (a server per run, a control-mode client): the end-to-end tests and the console benchmark.
+        .target(name: "TmuxDriver", path: "Tests/TmuxDriver", swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoAPITests",
             dependencies: [
@@ -195,7 +197,10 @@ let package = Package(
             name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoUsage"], exclude: ["Golden"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench", "TestSupport"], swiftSettings: swiftSettings),
+            name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench", "TestSupport", "TmuxDriver"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LagoBenchTests", dependencies: ["LagoBench", "ConsoleUI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoRelayTests",
             dependencies: [

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+public import LagoSandbox
 public import Logging
 import NIOCore
 import Synchronization
@@ -97,11 +98,8 @@ public enum SandboxBenchmark {
             try await client.shutdown()
             let results = try outcome.get()
 
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let latencies = results.map {
-                Double($0.1.components.seconds) * 1000 + Double($0.1.components.attoseconds) / 1e15
-            }
-            .sorted()
+            let seconds = elapsed / .seconds(1)
+            let latencies = results.map { $0.1 / .milliseconds(1) }.sorted()
             func percentile(_ p: Double) -> Double {
                 guard !latencies.isEmpty else { return 0 }
                 return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]

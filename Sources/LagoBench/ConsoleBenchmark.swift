@@ -1,3 +1,4 @@
+public import ConsoleUI
 public import Foundation
 import LagoAPI
 import LagoUsage
@@ -23,8 +24,7 @@ public enum ConsoleBenchmark {
             }
         }
         precondition(checksum > 0)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return seconds * 1000 / Double(max(1, frames))
+        return elapsed / .milliseconds(1) / Double(max(1, frames))
     }
 
     /// A state like a busy console: `events` events in history, some dead letters and retries.
