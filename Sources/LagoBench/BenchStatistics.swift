@@ -1,12 +1,12 @@
-/// Order statistics of benchmark samples.
+import LagoAPI
+
+/// Order statistics of benchmark samples, by the package's one percentile definition (``LagoAPI/Percentile``).
 enum BenchStatistics {
-    /// The median of unsorted values (0 when empty), by ``percentile(_:_:)``.
+    /// The median of unsorted values (0 when empty).
     static func median(_ values: [Double]) -> Double { percentile(values.sorted(), 0.5) }
 
-    /// The nearest-rank percentile of sorted values (0 when empty).
+    /// The nearest-rank percentile of sorted values (``LagoAPI/Percentile/nearestRank(_:_:)``), 0 when empty.
     static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        let rank = Int((fraction * Double(sorted.count)).rounded(.up)) - 1
-        return sorted[min(sorted.count - 1, max(0, rank))]
+        Percentile.nearestRank(sorted, fraction) ?? 0
     }
 }

@@ -100,10 +100,6 @@ public enum SandboxBenchmark {
 
             let seconds = elapsed / .seconds(1)
             let latencies = results.map { $0.1 / .milliseconds(1) }.sorted()
-            func percentile(_ p: Double) -> Double {
-                guard !latencies.isEmpty else { return 0 }
-                return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
-            }
             let succeeded = results.filter(\.0).count
             return SandboxBenchmarkResult(
                 events: succeeded * batchSize,
@@ -114,8 +110,8 @@ public enum SandboxBenchmark {
                 persistent: dataPath != nil,
                 seconds: seconds,
                 eventsPerSecond: seconds > 0 ? Double(succeeded * batchSize) / seconds : 0,
-                p50BatchMilliseconds: percentile(0.5),
-                p99BatchMilliseconds: percentile(0.99)
+                p50BatchMilliseconds: BenchStatistics.percentile(latencies, 0.5),
+                p99BatchMilliseconds: BenchStatistics.percentile(latencies, 0.99)
             )
         }
     }

@@ -1,3 +1,5 @@
+import LagoAPI
+
 /// The flusher's decisions: which batch to send when, when to read more events from the spool, how long each
 /// waiting batch backs off, when to probe a failing endpoint. A value type driven from one task, with no I/O (the
 /// async-http-client `HTTP1ConnectionStateMachine` pattern): inputs are `mutating` calls, outputs are

@@ -1,4 +1,5 @@
 public import Foundation
+import LagoAPI
 
 /// What the engine is doing, in one word.
 public enum EngineState: String, Sendable, Hashable, Codable {
@@ -157,10 +158,7 @@ struct LatencyWindow: Sendable {
     }
 
     func percentile(_ fraction: Double) -> Duration? {
-        guard !samples.isEmpty else { return nil }
-        let sorted = samples.sorted()
-        let index = min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))
-        return .nanoseconds(sorted[index])
+        Percentile.nearestRank(samples.sorted(), fraction).map { .nanoseconds($0) }
     }
 }
 

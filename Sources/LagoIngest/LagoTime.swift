@@ -1,4 +1,5 @@
 public import Foundation
+import LagoAPI
 
 /// Time values as Lago stores them: microseconds since the Unix epoch, UTC (Postgres `timestamp(6)`).
 public enum LagoTime {
@@ -25,7 +26,7 @@ public enum LagoTime {
         var microsecond: Int
     }
 
-    /// Splits a timestamp into UTC calendar fields (proleptic Gregorian; Howard Hinnant's `civil_from_days`).
+    /// Splits a timestamp into UTC calendar fields (proleptic Gregorian, ``LagoAPI/CivilDate``).
     static func civil(_ microseconds: Int64) -> Civil {
         let perDay: Int64 = 86_400_000_000
         var days = microseconds / perDay
@@ -34,20 +35,12 @@ public enum LagoTime {
             rest += perDay
             days -= 1
         }
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = Int(doy - (153 * mp + 2) / 5 + 1)
-        let month = Int(mp < 10 ? mp + 3 : mp - 9)
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let date = CivilDate(daysSinceEpoch: days)
         let seconds = rest / 1_000_000
         return Civil(
-            year: year,
-            month: month,
-            day: day,
+            year: date.year,
+            month: date.month,
+            day: date.day,
             hour: Int(seconds / 3600),
             minute: Int(seconds / 60 % 60),
             second: Int(seconds % 60),
@@ -55,15 +48,9 @@ public enum LagoTime {
         )
     }
 
-    /// Days since 1970-01-01 for a proleptic Gregorian date (Hinnant's `days_from_civil`).
+    /// Days since 1970-01-01 for a proleptic Gregorian date (``LagoAPI/CivilDate``).
     static func days(year: Int64, month: Int, day: Int) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let m = Int64(month)
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        CivilDate(year: year, month: month, day: day).daysSinceEpoch
     }
 
     static func microseconds(
