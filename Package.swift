@@ -162,8 +162,8 @@ let package = Package(
         .executableTarget(
             name: "lago-console",
             dependencies: [
-                "LagoAPI", "LagoUsage", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "ConsoleBridge", "Terminal",
-                "LagoBench", "LagoRelay", "LagoControl",
+                "LagoAPI", "LagoUsage", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "ConsoleBridge",
+                "Terminal", "LagoBench", "LagoRelay", "LagoControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -9,8 +9,9 @@ import Glibc
 public struct ConsoleKeyBenchmarkOptions: Sendable, Codable, Hashable {
     /// The `lago-console` binary opened as the console (a release build for meaningful figures).
     public var binary: String
-    /// The tmux window, in cells.
+    /// The tmux window's width, in cells.
     public var width = 120
+    /// The tmux window's height, in cells.
     public var height = 40
     /// The idle window: the console on its embedded sandbox with nothing happening.
     public var idleSeconds: Double = 10
@@ -45,20 +46,29 @@ public struct ConsoleKeyBenchmarkOptions: Sendable, Codable, Hashable {
 public struct ConsoleKeyBenchmarkResult: Sendable, Codable, Hashable {
     /// Key-to-screen latency, milliseconds: from just before `send-keys` until a capture shows the new pane.
     public struct KeyLatency: Sendable, Codable, Hashable {
+        /// The median (nearest rank, as every percentile here).
         public var p50Ms: Double
+        /// The 95th percentile.
         public var p95Ms: Double
+        /// The 99th percentile.
         public var p99Ms: Double
+        /// The slowest key.
         public var maxMs: Double
+        /// The mean.
         public var meanMs: Double
         /// Keys answered within the timeout (the figures are over these).
         public var samples: Int
     }
 
+    /// The tmux window's width, in cells.
     public var width: Int
+    /// The tmux window's height, in cells.
     public var height: Int
+    /// Keys sent during the load window.
     public var keysSent: Int
     /// Keys whose change did not show within `keyTimeoutSeconds` (0 in a healthy run).
     public var keysUnanswered: Int
+    /// Key-to-screen latency of the answered keys.
     public var keyLatency: KeyLatency
     /// The console's own part of ``keyLatency``: from the curses thread reading a key to it drawing the next frame
     /// (recorded by the console; the rest is tmux delivering the key and the capture seeing the frame).
@@ -67,12 +77,16 @@ public struct ConsoleKeyBenchmarkResult: Sendable, Codable, Hashable {
     public var pollOverheadMs: Double
     /// Median round trip of one `send-keys` during the load (included in each latency sample).
     public var sendKeysMs: Double
+    /// The pause between two captures while waiting for a key
+    /// (``ConsoleKeyBenchmarkOptions/pollIntervalMilliseconds``).
     public var pollIntervalMs: Double
+    /// The idle window's measured length.
     public var idleSeconds: Double
     /// The console process's CPU (all threads, utime + stime) over the idle window, percent of one core.
     public var idleCPUPercent: Double
     /// Frames the console wrote to the terminal per second while idle.
     public var idleRedrawsPerSecond: Double
+    /// The load window's measured length.
     public var loadSeconds: Double
     /// The console process's CPU over the load window (relay, engine, in-process sandbox and screen), % of one core.
     public var loadCPUPercent: Double
@@ -83,6 +97,7 @@ public struct ConsoleKeyBenchmarkResult: Sendable, Codable, Hashable {
     /// Rendered frames that differed from the previous one, handed to the curses thread, per second; frames handed
     /// over faster than that thread draws are merged, so `redrawsPerSecond` ≤ this ≤ `rendersPerSecond`.
     public var presentsPerSecond: Double
+    /// The events per second asked of the load generator.
     public var eventsPerSecondTarget: Int
     /// Events answered 200 by the relay (durably spooled) per second over the load window.
     public var eventsPerSecondAchieved: Double
@@ -90,6 +105,7 @@ public struct ConsoleKeyBenchmarkResult: Sendable, Codable, Hashable {
     public var eventsAccepted: Int
     /// Batches answered other than 200, or failed at the transport level (0 in a healthy run).
     public var refusedRequests: Int
+    /// The first refusal's status and body, or transport error, if any.
     public var firstRefusal: String?
     /// How far behind its schedule the load generator sent its latest batch, at worst, milliseconds.
     public var generatorMaxLagMs: Double
@@ -97,11 +113,13 @@ public struct ConsoleKeyBenchmarkResult: Sendable, Codable, Hashable {
     public var benchCPUPercent: Double
     /// The tmux server's CPU over the load window (it parses the console's output and answers the captures).
     public var tmuxServerCPUPercent: Double?
+    /// The machine's active processor count.
     public var cores: Int
 }
 
 /// Why the console benchmark could not run.
 public struct ConsoleKeyBenchmarkError: Error, Sendable, CustomStringConvertible {
+    /// What failed, with the console's stderr and the end of its log where they help.
     public let description: String
 }
 

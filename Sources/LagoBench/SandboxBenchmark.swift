@@ -13,6 +13,7 @@ public struct SandboxBenchmarkResult: Sendable, Hashable, Codable {
     public var batches: Int
     /// Batches not answered 200.
     public var failedBatches: Int
+    /// Events per batch.
     public var batchSize: Int
     /// Concurrent HTTP/1.1 connections.
     public var connections: Int
@@ -22,8 +23,9 @@ public struct SandboxBenchmarkResult: Sendable, Hashable, Codable {
     public var seconds: Double
     /// `events / seconds`.
     public var eventsPerSecond: Double
-    /// Median and 99th percentile of a batch's round trip, in milliseconds.
+    /// Median of a batch's round trip, in milliseconds (nearest rank).
     public var p50BatchMilliseconds: Double
+    /// 99th percentile of a batch's round trip, in milliseconds (nearest rank).
     public var p99BatchMilliseconds: Double
 }
 
