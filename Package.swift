@@ -11,8 +11,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LagoAPI", targets: ["LagoAPI"]),
+        .library(name: "LagoUsage", targets: ["LagoUsage"]),
         .library(name: "LagoConfig", targets: ["LagoConfig"]),
         .library(name: "LagoEngine", targets: ["LagoEngine"]),
+        .library(name: "LagoIngest", targets: ["LagoIngest"]),
         .library(name: "LagoSandbox", targets: ["LagoSandbox"]),
         .library(name: "LagoRelay", targets: ["LagoRelay"]),
         .library(name: "LagoControl", targets: ["LagoControl"]),
@@ -45,10 +47,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "LagoUsage", dependencies: ["LagoAPI"], swiftSettings: swiftSettings),
         .target(
             name: "LagoConfig",
             dependencies: [
                 "LagoAPI",
+                "LagoUsage",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -58,7 +62,7 @@ let package = Package(
             name: "LagoEngine",
             dependencies: [
                 "LagoAPI",
-                "LagoConfig",
+                "LagoUsage",
                 "CSpoolSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -68,10 +72,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "LagoIngest", dependencies: ["LagoAPI"], swiftSettings: swiftSettings),
         .target(
             name: "LagoSandbox",
             dependencies: [
                 "LagoAPI",
+                "LagoIngest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -84,7 +90,7 @@ let package = Package(
         .target(
             name: "LagoBench",
             dependencies: [
-                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig", "LagoRelay",
+                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoRelay", "LagoUsage", "ConsoleUI", "TmuxDriver",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,7 +100,7 @@ let package = Package(
         .target(
             name: "LagoRelay",
             dependencies: [
-                "LagoAPI", "LagoEngine", "LagoSandbox", "HTTPServing",
+                "LagoAPI", "LagoEngine", "LagoIngest", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -120,7 +126,7 @@ let package = Package(
         .target(
             name: "LagoControl",
             dependencies: [
-                "LagoAPI", "LagoEngine", "LagoConfig", "HTTPServing",
+                "LagoAPI", "LagoEngine", "LagoUsage", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -135,7 +141,7 @@ let package = Package(
         ),
         .target(
             name: "ConsoleUI",
-            dependencies: ["LagoAPI", "LagoConfig"],
+            dependencies: ["LagoAPI", "LagoUsage"],
             swiftSettings: swiftSettings
         ),
         .target(name: "CSpoolSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
@@ -156,8 +162,8 @@ let package = Package(
         .executableTarget(
             name: "lago-console",
             dependencies: [
-                "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "ConsoleBridge", "Terminal", "LagoBench",
-                "LagoRelay", "LagoControl",
+                "LagoAPI", "LagoUsage", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "ConsoleBridge",
+                "Terminal", "LagoBench", "LagoRelay", "LagoControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -175,6 +181,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        // Drives tmux (a server per run, a control-mode client): the end-to-end tests and the console benchmark.
+        .target(name: "TmuxDriver", path: "Tests/TmuxDriver", swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoAPITests",
             dependencies: [
@@ -186,10 +194,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoConfig"], exclude: ["Golden"],
+            name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoUsage"], exclude: ["Golden"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench", "TestSupport"], swiftSettings: swiftSettings),
+            name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench", "TestSupport", "TmuxDriver"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LagoBenchTests", dependencies: ["LagoBench", "ConsoleUI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoRelayTests",
             dependencies: [
@@ -203,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "LagoControlTests",
             dependencies: [
-                "LagoControl", "LagoEngine", "LagoSandbox", "LagoAPI", "TestSupport",
+                "LagoControl", "LagoEngine", "LagoSandbox", "LagoAPI", "LagoUsage", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -216,13 +227,13 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoConfigTests",
-            dependencies: ["LagoConfig", "TestSupport", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["LagoConfig", "LagoUsage", "TestSupport", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "LagoEngineTests",
             dependencies: [
-                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoConfig", "LagoBench", "TestSupport",
+                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoUsage", "LagoBench", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
@@ -230,6 +241,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "LagoIngestTests", dependencies: ["LagoIngest", "LagoAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoSandboxTests",
             dependencies: [

@@ -342,11 +342,9 @@ public enum EngineBenchmark {
 
     static func latencyFigures(_ unsorted: [Double]) -> LatencyFigures {
         let samples = unsorted.sorted()
-        func percentile(_ fraction: Double) -> Double {
-            samples.isEmpty ? 0 : samples[min(samples.count - 1, Int(Double(samples.count - 1) * fraction))]
-        }
         return LatencyFigures(
-            samples: samples.count, p50Microseconds: percentile(0.5), p99Microseconds: percentile(0.99),
+            samples: samples.count, p50Microseconds: BenchStatistics.percentile(samples, 0.5),
+            p99Microseconds: BenchStatistics.percentile(samples, 0.99),
             maxMicroseconds: samples.last ?? 0)
     }
 

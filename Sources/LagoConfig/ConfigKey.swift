@@ -1,5 +1,6 @@
 import Foundation
 import LagoAPI
+public import LagoUsage
 
 /// The dotted name of one setting in `config.toml`, such as `lago.api_url` or `metric_codes.input`.
 ///

@@ -7,7 +7,7 @@ public import LagoEngine
 public import Logging
 import NIOCore
 public import Prometheus
-import LagoConfig
+import LagoUsage
 import Synchronization
 
 /// Settings of a ``ControlServer``.

@@ -1,6 +1,6 @@
 public import Foundation
 public import LagoAPI
-public import LagoConfig
+import LagoUsage
 public import LagoEngine
 
 /// Where a running `lago-console serve` answers its control API, and how to authenticate.

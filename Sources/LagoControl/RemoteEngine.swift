@@ -1,7 +1,7 @@
 public import AsyncHTTPClient
 public import Foundation
 public import LagoAPI
-public import LagoConfig
+public import LagoUsage
 public import LagoEngine
 import NIOCore
 import NIOHTTP1

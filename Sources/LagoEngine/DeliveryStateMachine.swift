@@ -1,4 +1,5 @@
 import Foundation
+import LagoAPI
 
 /// The flusher's decisions: which batch to send when, when to read more events from the spool, how long each
 /// waiting batch backs off, when to probe a failing endpoint, which events are too old to send, when a `flush`

@@ -1,6 +1,6 @@
 public import Metrics
 public import Foundation
-public import LagoConfig
+public import LagoUsage
 
 /// How hard the spool pushes a commit to disk before `enqueue` returns.
 public enum SpoolSynchronousMode: String, Sendable, Hashable, CaseIterable {
@@ -47,7 +47,7 @@ public struct EngineConfiguration: Sendable {
     /// The subscription of usage records that name none.
     public var defaultSubscription: String?
     /// The billable metric code of each canonical usage field; a missing field uses
-    /// ``LagoConfig/CanonicalField/defaultMetricCode``.
+    /// ``LagoUsage/CanonicalField/defaultMetricCode``.
     public var metricCodes: [CanonicalField: String]
     /// Lifecycle changes buffered per subscriber of ``LagoEngine/lifecycleEvents(bufferSize:)`` by default.
     public var lifecycleBufferSize: Int

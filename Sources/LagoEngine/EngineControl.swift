@@ -1,5 +1,5 @@
 public import LagoAPI
-public import LagoConfig
+public import LagoUsage
 
 /// What a console or a headless command needs from a delivery engine, whether it runs in this process
 /// (``LagoEngine``) or in another one reached over its control API (`LagoControl.RemoteEngine`).

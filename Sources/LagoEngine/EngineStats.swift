@@ -1,4 +1,5 @@
 public import Foundation
+import LagoAPI
 
 /// What the engine is doing, in one word.
 public enum EngineState: String, Sendable, Hashable, Codable {
@@ -163,7 +164,7 @@ struct LatencyWindow: Sendable {
     private let capacity = 2048
 
     mutating func record(_ duration: Duration) {
-        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let nanoseconds = Int64((duration / .nanoseconds(1)).rounded())
         if samples.count < capacity {
             samples.append(nanoseconds)
         } else {
@@ -173,10 +174,7 @@ struct LatencyWindow: Sendable {
     }
 
     func percentile(_ fraction: Double) -> Duration? {
-        guard !samples.isEmpty else { return nil }
-        let sorted = samples.sorted()
-        let index = min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))
-        return .nanoseconds(sorted[index])
+        Percentile.nearestRank(samples.sorted(), fraction).map { .nanoseconds($0) }
     }
 }
 
@@ -188,7 +186,7 @@ struct RateMeter: Sendable {
 
     private func bucket(_ instant: ContinuousClock.Instant) -> Int64 {
         let elapsed = instant - origin
-        return (elapsed.components.seconds * 10) + elapsed.components.attoseconds / 100_000_000_000_000_000
+        return Int64((elapsed / .milliseconds(100)).rounded(.down))
     }
 
     private mutating func advance(to bucket: Int64) {

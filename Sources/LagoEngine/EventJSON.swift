@@ -61,34 +61,12 @@ enum EventJSON {
         return out
     }
 
+    /// Appends a property value (``LagoAPI/JSONWriter``; doubles by ``appendDouble(_:to:)``).
+    /// - Throws: ``EngineError/Kind/invalidEvent`` for a non-finite number.
     static func appendValue(_ value: JSONValue, to out: inout [UInt8]) throws {
-        switch value {
-        case .null: out.append(contentsOf: "null".utf8)
-        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .integer(let number): out.append(contentsOf: String(number).utf8)
-        case .bigInteger(let digits): out.append(contentsOf: digits.utf8)
-        case .number(let number):
+        try JSONWriter.appendValue(value, to: &out) { number, out in
             guard number.isFinite else { throw EngineError(.invalidEvent, "a property is not a finite number") }
             appendDouble(number, to: &out)
-        case .string(let text): appendString(text, to: &out)
-        case .array(let values):
-            out.append(UInt8(ascii: "["))
-            for (index, element) in values.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                try appendValue(element, to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        case .object(let fields):
-            out.append(UInt8(ascii: "{"))
-            var first = true
-            for key in fields.keys.sorted() {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                appendString(key, to: &out)
-                out.append(UInt8(ascii: ":"))
-                try appendValue(fields[key]!, to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
         }
     }
 
@@ -102,22 +80,6 @@ enum EventJSON {
     }
 
     static func appendString(_ text: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
+        JSONWriter.appendString(text, to: &out)
     }
 }

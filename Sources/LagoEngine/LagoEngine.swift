@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 public import LagoAPI
 import Metrics
-public import LagoConfig
+public import LagoUsage
 public import Logging
 import Synchronization
 

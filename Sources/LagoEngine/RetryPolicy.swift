@@ -1,25 +1,3 @@
-/// A small, fast, seedable random generator (SplitMix64), so jitter is reproducible in tests.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// Creates a generator from a seed.
-    public init(seed: UInt64) { state = seed }
-
-    /// Creates a generator seeded from the system's generator.
-    public init() {
-        var system = SystemRandomNumberGenerator()
-        state = system.next()
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Exponential backoff with full jitter, never shorter than what the server asked for.
 struct RetryPolicy: Sendable, Hashable {
     /// The ceiling of the first backoff.

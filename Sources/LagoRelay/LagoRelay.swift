@@ -5,7 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import LagoAPI
 public import LagoEngine
-import LagoSandbox
+import LagoIngest
 public import Logging
 import NIOCore
 public import Metrics
@@ -73,7 +73,7 @@ public struct RelayError: Error, Sendable, CustomStringConvertible {
 /// durably by the engine before the relay answers 200 with Lago's response shape.
 ///
 /// Accepts `POST /api/v1/events` and `POST /api/v1/events/batch`, validated exactly as Lago validates them
-/// (``LagoSandbox/LagoEventIngress``); anything else is `404 resource_not_found`. Authentication: `Authorization:
+/// (``LagoIngest/LagoEventIngress``); anything else is `404 resource_not_found`. Authentication: `Authorization:
 /// Bearer <relay token>`; without a token any key is accepted, which is refused for a non-loopback address.
 public enum LagoRelay {
     /// Serves until `body` returns; `body` receives the relay's base URL (`http://host:port/api/v1`).

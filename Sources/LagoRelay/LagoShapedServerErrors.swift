@@ -1,5 +1,5 @@
 import HTTPTypes
-import LagoSandbox
+import LagoIngest
 import NIOCore
 import NIOHTTPTypes
 

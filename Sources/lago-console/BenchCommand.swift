@@ -1,8 +1,6 @@
 import ArgumentParser
-import ConsoleUI
 import Foundation
 import LagoBench
-import LagoSandbox
 
 /// `lago-console bench`: the project's benchmark. Prints one JSON document; build with `-c release`.
 struct BenchCommand: AsyncParsableCommand {

@@ -5,6 +5,7 @@ import LagoAPI
 import LagoConfig
 import LagoControl
 import LagoEngine
+import LagoUsage
 import Logging
 import Synchronization
 import Terminal

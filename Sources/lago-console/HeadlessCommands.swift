@@ -5,6 +5,7 @@ import LagoAPI
 import LagoConfig
 import LagoControl
 import LagoEngine
+import LagoUsage
 import Logging
 
 /// The Lago a headless command works with: where events go and where `send --wait` reads them back.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LagoBench
 import LagoSandbox
 import Logging
 

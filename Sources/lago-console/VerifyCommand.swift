@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LagoAPI
 import LagoConfig
+import LagoUsage
 
 /// `lago-console verify`: checks that the configured Lago is ready to bill the console's events.
 struct VerifyCommand: AsyncParsableCommand {

@@ -1,6 +1,6 @@
 import Foundation
 import LagoAPI
-import LagoConfig
+import LagoUsage
 import Testing
 
 @testable import ConsoleUI

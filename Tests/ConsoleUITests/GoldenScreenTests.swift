@@ -1,6 +1,5 @@
 import Foundation
 import LagoAPI
-import LagoConfig
 import Testing
 
 @testable import ConsoleUI

@@ -1,6 +1,6 @@
 import Foundation
 import LagoAPI
-import LagoConfig
+import LagoUsage
 import Testing
 
 @testable import ConsoleUI
@@ -676,7 +676,7 @@ import Testing
     }
 
     @Test func randomKeysNeverTrap() {
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let keys: [Key] = [
             .char("j"), .char("k"), .char("g"), .char("G"), .char("/"), .char("p"), .char("s"), .char("x"), .char("y"),
             .char("n"), .char("r"), .char("e"), .char("c"), .char("l"), .char("i"), .char("m"), .char("v"),
@@ -720,19 +720,6 @@ import Testing
             state.press(key)
             #expect(render(state).cells.allSatisfy { $0.style.fg == nil && $0.style.bg == nil })
         }
-    }
-}
-
-/// A small deterministic random generator for the fuzz test.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

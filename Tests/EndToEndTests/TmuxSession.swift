@@ -1,7 +1,7 @@
 import Foundation
-import LagoBench
 import TestSupport
 import Testing
+import TmuxDriver
 
 /// Drives a real binary inside a detached tmux session: type keys, read the screen.
 ///
@@ -23,9 +23,9 @@ struct TmuxSession: Sendable {
             + "; echo \"[exit $?]\"; stty -a; sleep 600"
         // The tmux server daemonizes from this first call and inherits the caller's descriptors. Foundation's
         // Process watches its child through a descriptor the child inherits, so a daemon keeping it open would make
-        // waitUntilExit() wait for the server's end: start it with posix_spawn, stdio on /dev/null, and waitpid.
-        try session.spawnDetached(
-            ["new-session", "-d", "-s", session.name, "-x", "\(width)", "-y", "\(height)", shellCommand])
+        // waitUntilExit() wait for the server's end: `Tmux` starts it with posix_spawn, stdio on /dev/null, and
+        // waitpid (see `TmuxDriver.spawnTmux`).
+        try session.server.startServer(command: shellCommand, width: width, height: height)
         return session
     }
 
@@ -68,17 +68,11 @@ struct TmuxSession: Sendable {
 
     /// Ends the session and its tmux server.
     func kill() {
-        _ = try? tmux(["kill-server"])
+        server.killServer()
     }
 
-    /// Runs the first tmux command, which starts this session's server (see `LagoBench.spawnTmux`: the daemon
-    /// inherits no descriptor and no blocked signal of the test process), and waits for it.
-    private func spawnDetached(_ arguments: [String]) throws {
-        let pid = try spawnTmux(socket: socket, arguments)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        guard status == 0 else { throw TmuxError(description: "tmux new-session failed with status \(status)") }
-    }
+    /// This session's tmux server (the daemon inherits no descriptor and no blocked signal of the test process).
+    private var server: Tmux { Tmux(socket: socket, session: name) }
 
     @discardableResult
     private func tmux(_ arguments: [String], captureOutput: Bool = true) throws -> String {
@@ -98,14 +92,6 @@ struct TmuxSession: Sendable {
         }
         return text
     }
-}
-
-struct TmuxError: Error, CustomStringConvertible {
-    let description: String
-}
-
-func shellQuote(_ text: String) -> String {
-    "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 /// Runs the `lago-console` binary to completion, reading `standardInput` (nothing when `nil`), and returns its exit

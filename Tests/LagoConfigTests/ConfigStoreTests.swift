@@ -1,4 +1,5 @@
 import Foundation
+import LagoUsage
 import Testing
 
 @testable import LagoConfig

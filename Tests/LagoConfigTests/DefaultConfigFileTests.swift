@@ -1,4 +1,5 @@
 import Foundation
+import LagoUsage
 import TestSupport
 import Testing
 

@@ -1,10 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import LagoAPI
-import LagoConfig
 import LagoControl
 import LagoEngine
 import LagoSandbox
+import LagoUsage
 import Logging
 import Prometheus
 import Synchronization

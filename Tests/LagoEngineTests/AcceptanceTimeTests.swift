@@ -1,8 +1,8 @@
 import Foundation
 import LagoAPI
-import LagoConfig
 import LagoEngine
 import LagoSandbox
+import LagoUsage
 import Synchronization
 import Testing
 

@@ -1,7 +1,7 @@
 import Foundation
 import LagoAPI
-import LagoConfig
 import LagoSandbox
+import LagoUsage
 import TestSupport
 import Testing
 

@@ -1,6 +1,6 @@
 public import Foundation
 public import LagoAPI
-public import LagoConfig
+public import LagoUsage
 
 /// Something that happened, fed to ``AppState/handle(_:)``: a key, a resize, a clock tick, or news from the
 /// engine and from effects the wiring executed.

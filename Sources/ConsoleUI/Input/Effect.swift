@@ -1,5 +1,5 @@
 public import LagoAPI
-public import LagoConfig
+public import LagoUsage
 
 /// Work the reducer asks the wiring layer to do; results come back as ``ConsoleEvent``s.
 ///

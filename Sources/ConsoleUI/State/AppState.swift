@@ -1,6 +1,6 @@
 public import Foundation
 import LagoAPI
-public import LagoConfig
+public import LagoUsage
 
 /// The terminal's size in cells.
 public struct TerminalSize: Sendable, Hashable {

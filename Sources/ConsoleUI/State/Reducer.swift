@@ -1,6 +1,6 @@
 import Foundation
 import LagoAPI
-import LagoConfig
+import LagoUsage
 
 extension AppState {
     /// Applies an event and returns the effects the wiring must run, in order.

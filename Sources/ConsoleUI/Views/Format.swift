@@ -106,7 +106,7 @@ enum Format {
         var year, month, day, hour, minute, second: Int
     }
 
-    /// Calendar fields without `Calendar` (Howard Hinnant's `civil_from_days`): fast and locale-free.
+    /// Calendar fields without `Calendar` (``LagoAPI/CivilDate``): fast and locale-free.
     private static func civil(_ date: Date, _ timeZone: TimeZone) -> Civil {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down)) + timeZone.secondsFromGMT(for: date)
         var days = seconds / 86400
@@ -115,17 +115,9 @@ enum Format {
             secondOfDay += 86400
             days -= 1
         }
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let civil = CivilDate(daysSinceEpoch: Int64(days))
         return Civil(
-            year: year, month: month, day: day, hour: secondOfDay / 3600, minute: secondOfDay % 3600 / 60,
-            second: secondOfDay % 60)
+            year: Int(civil.year), month: civil.month, day: civil.day, hour: secondOfDay / 3600,
+            minute: secondOfDay % 3600 / 60, second: secondOfDay % 60)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import LagoAPI
-import LagoConfig
+import LagoUsage
 
 /// One line of the help overlay.
 struct HelpLine: Sendable, Hashable {

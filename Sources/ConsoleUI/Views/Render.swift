@@ -1,6 +1,6 @@
 import Foundation
 import LagoAPI
-import LagoConfig
+import LagoUsage
 
 /// Renders the whole screen for a state: a pure function from state to a full frame.
 ///

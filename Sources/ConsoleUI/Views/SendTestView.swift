@@ -1,6 +1,6 @@
 import Foundation
 import LagoAPI
-import LagoConfig
+import LagoUsage
 
 extension Renderer {
     mutating func drawSendTest(_ rect: Rect) {

@@ -1,5 +1,6 @@
 import Foundation
 import LagoAPI
+import LagoIngest
 import Logging
 import Synchronization
 

@@ -1,5 +1,6 @@
 import Foundation
 import LagoAPI
+import LagoIngest
 
 /// Lago's `V1::*Serializer` output for the sandbox's records, keys in Lago's order.
 enum Serializers {
@@ -13,18 +14,11 @@ enum Serializers {
 
     /// `V1::EventSerializer` (Postgres store): legacy customer/subscription ids are always null.
     static func event(_ event: SandboxEvent) -> JSONOutput {
-        .object([
-            ("lago_id", .string(event.lagoID)),
-            ("transaction_id", .string(event.transactionID)),
-            ("lago_customer_id", .null),
-            ("code", .string(event.code)),
-            ("timestamp", isoMilliseconds(event.timestampMicroseconds)),
-            ("precise_total_amount_cents", .string(event.preciseTotalAmountCents)),
-            ("properties", .value(.object(event.properties))),
-            ("lago_subscription_id", .null),
-            ("external_subscription_id", .string(event.externalSubscriptionID)),
-            ("created_at", iso(event.createdAtMicroseconds)),
-        ])
+        LagoEventIngress.serializedEvent(
+            lagoID: event.lagoID, transactionID: event.transactionID, code: event.code,
+            timestampMicroseconds: event.timestampMicroseconds, preciseTotalAmountCents: event.preciseTotalAmountCents,
+            properties: event.properties, externalSubscriptionID: event.externalSubscriptionID,
+            createdAtMicroseconds: event.createdAtMicroseconds)
     }
 
     /// `V1::BillableMetricSerializer`; the list adds the deprecated counters (always 0).

@@ -1,5 +1,6 @@
 import Foundation
 import LagoAPI
+import LagoIngest
 
 /// `current_usage` and `estimate_fees`: the sandbox plan charges every billable metric with a standard,
 /// pay-in-advance charge of the subscription's `unitAmount` per unit.

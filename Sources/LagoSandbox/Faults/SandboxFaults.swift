@@ -1,4 +1,5 @@
 import Foundation
+import LagoAPI
 import Synchronization
 
 /// How an outage shows itself to clients.
@@ -285,28 +286,6 @@ struct FaultState: Sendable {
     var latency: Duration?
     var ackLoss: AckLoss?
     var resetMidResponse: Reset?
-}
-
-/// SplitMix64: a tiny, well-distributed, seedable generator, so `failFraction` runs are repeatable.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A uniform draw in [0, 1).
-    mutating func nextUnitInterval() -> Double {
-        Double(next() >> 11) * 0x1.0p-53
-    }
 }
 
 /// The faults configured at one moment (what `GET /_sandbox/faults` returns).

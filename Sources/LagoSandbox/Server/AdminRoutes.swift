@@ -1,5 +1,6 @@
 import Foundation
 import LagoAPI
+import LagoIngest
 
 /// The admin API under `/_sandbox` (JSON in and out, no Lago auth, loopback peers only; others get Lago's 404).
 ///

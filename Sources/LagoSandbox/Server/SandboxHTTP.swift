@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import LagoAPI
+import LagoIngest
 import Logging
 import NIOCore
 

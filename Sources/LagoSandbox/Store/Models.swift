@@ -1,5 +1,6 @@
 public import Foundation
 public import LagoAPI
+import LagoIngest
 
 /// A usage event as the sandbox stored it (Lago's Postgres `events` row).
 public struct SandboxEvent: Sendable, Hashable, Codable {

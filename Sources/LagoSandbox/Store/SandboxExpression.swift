@@ -1,5 +1,6 @@
 import Foundation
 public import LagoAPI
+public import LagoIngest
 
 /// A minimal version of Lago's billable-metric `expression` language.
 ///
@@ -8,7 +9,7 @@ public import LagoAPI
 /// `concat(a, b, …)`. At ingestion the result is stored in `properties[field_name]` as a decimal string (numbers)
 /// or a string. A missing property fails the event with Lago's message, e.g.
 /// `expression_evaluation_failed: Variable: b not found`.
-public struct SandboxExpression: Sendable, Hashable {
+public struct SandboxExpression: EventExpression, Hashable {
     /// The source text.
     public let source: String
     private let root: Node

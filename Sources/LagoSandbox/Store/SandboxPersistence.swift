@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import LagoAPI
+import LagoIngest
 
 /// SQLite persistence (GRDB, WAL) behind `--data PATH`: events, billable metrics, customers and subscriptions.
 ///

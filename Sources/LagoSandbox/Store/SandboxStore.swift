@@ -1,16 +1,7 @@
 import Foundation
 import LagoAPI
+import LagoIngest
 import Synchronization
-
-/// An event that passed phase 1 (field validation) and waits for phase 2 (deduplication and insert).
-struct EventDraft: Sendable {
-    var transactionID: String
-    var externalSubscriptionID: String?
-    var code: String
-    var timestampMicroseconds: Int64
-    var preciseTotalAmountCents: String?
-    var properties: [String: JSONValue]
-}
 
 /// Why the store refused a change.
 enum StoreError: Error, Equatable {
@@ -35,10 +26,7 @@ final class SandboxStore: Sendable {
         var transactionID: String
     }
 
-    struct ExpressionRule {
-        var fieldName: String
-        var expression: SandboxExpression
-    }
+    typealias ExpressionRule = EventValidation.ExpressionRule
 
     struct State {
         var events: [SandboxEvent] = []

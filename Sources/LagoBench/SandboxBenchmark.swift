@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+public import LagoSandbox
 public import Logging
 import NIOCore
 import Synchronization
@@ -12,6 +13,7 @@ public struct SandboxBenchmarkResult: Sendable, Hashable, Codable {
     public var batches: Int
     /// Batches not answered 200.
     public var failedBatches: Int
+    /// Events per batch.
     public var batchSize: Int
     /// Concurrent HTTP/1.1 connections.
     public var connections: Int
@@ -21,8 +23,9 @@ public struct SandboxBenchmarkResult: Sendable, Hashable, Codable {
     public var seconds: Double
     /// `events / seconds`.
     public var eventsPerSecond: Double
-    /// Median and 99th percentile of a batch's round trip, in milliseconds.
+    /// Median of a batch's round trip, in milliseconds (nearest rank).
     public var p50BatchMilliseconds: Double
+    /// 99th percentile of a batch's round trip, in milliseconds (nearest rank).
     public var p99BatchMilliseconds: Double
 }
 
@@ -99,10 +102,6 @@ public enum SandboxBenchmark {
 
             let seconds = elapsed / .seconds(1)
             let latencies = results.map { $0.1 / .milliseconds(1) }.sorted()
-            func percentile(_ p: Double) -> Double {
-                guard !latencies.isEmpty else { return 0 }
-                return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
-            }
             let succeeded = results.filter(\.0).count
             return SandboxBenchmarkResult(
                 events: succeeded * batchSize,
@@ -113,8 +112,8 @@ public enum SandboxBenchmark {
                 persistent: dataPath != nil,
                 seconds: seconds,
                 eventsPerSecond: seconds > 0 ? Double(succeeded * batchSize) / seconds : 0,
-                p50BatchMilliseconds: percentile(0.5),
-                p99BatchMilliseconds: percentile(0.99)
+                p50BatchMilliseconds: BenchStatistics.percentile(latencies, 0.5),
+                p99BatchMilliseconds: BenchStatistics.percentile(latencies, 0.99)
             )
         }
     }

@@ -1,11 +1,11 @@
-import Foundation
-import LagoAPI
+public import Foundation
+public import LagoAPI
 
 /// An exact decimal number as Ruby's `BigDecimal` holds it: sign, decimal digits and a power of ten.
 ///
 /// Lago parses event timestamps with `BigDecimal(value.to_s)` and casts `precise_total_amount_cents` to
 /// `decimal(40,15)`; this type reproduces both parsers and Rails' plain `to_s` ("1234.56", "100.0", "-5.0").
-struct LagoDecimal: Sendable, Hashable {
+public struct LagoDecimal: Sendable, Hashable {
     /// True for values below zero (never set for zero).
     var isNegative: Bool
     /// Significant digits, most significant first, without leading zeros; empty for zero.
@@ -36,7 +36,7 @@ struct LagoDecimal: Sendable, Hashable {
     }
 
     /// Ruby's `Float#to_s` is the shortest round-trip form, like Swift's `description`.
-    init(_ double: Double) {
+    public init(_ double: Double) {
         self = LagoDecimal(bigDecimal: double.description) ?? .zero
     }
 
@@ -47,7 +47,7 @@ struct LagoDecimal: Sendable, Hashable {
     ///
     /// Returns nil for anything else (`""`, `"abc"`, `"123abc"`, ISO-8601 dates), and also for `Infinity`/`NaN`,
     /// which BigDecimal accepts but no timestamp can hold.
-    init?(bigDecimal text: String) {
+    public init?(bigDecimal text: String) {
         let bytes = Array(text.utf8)
         var index = 0
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
@@ -155,7 +155,7 @@ struct LagoDecimal: Sendable, Hashable {
     }
 
     /// Rails' `BigDecimal#to_s`: plain notation, at least one fractional digit (`"100.0"`, `"0.0"`, `"-0.5"`).
-    var plainString: String {
+    public var plainString: String {
         if digits.isEmpty { return "0.0" }
         var text = isNegative ? "-" : ""
         let characters = digits.map { Character(Unicode.Scalar($0 + 48)) }
@@ -208,7 +208,7 @@ struct LagoDecimal: Sendable, Hashable {
     }
 
     /// The value as Foundation's `Decimal` (exact up to 38 significant digits), for aggregation.
-    var foundationDecimal: Decimal {
+    public var foundationDecimal: Decimal {
         Decimal(string: scientificString, locale: Locale(identifier: "en_US_POSIX")) ?? 0
     }
 
@@ -219,13 +219,13 @@ struct LagoDecimal: Sendable, Hashable {
     }
 
     /// Converts Foundation's `Decimal` back (through its plain description).
-    init(_ decimal: Decimal) {
+    public init(_ decimal: Decimal) {
         self = LagoDecimal(bigDecimal: decimal.description) ?? .zero
     }
 
     /// The numeric value of a JSON property as Postgres' `(properties->>'field')::numeric` would read it:
     /// integers, numbers and numeric strings; nil for anything else.
-    init?(property value: JSONValue) {
+    public init?(property value: JSONValue) {
         switch value {
         case .integer(let integer): self.init(integer)
         case .bigInteger(let digits):

@@ -1,17 +1,18 @@
-import Foundation
+public import Foundation
+import LagoAPI
 
 /// Time values as Lago stores them: microseconds since the Unix epoch, UTC (Postgres `timestamp(6)`).
-enum LagoTime {
+public enum LagoTime {
     /// Postgres' `timestamp` range (4713 BC … 294276 AD) limited to what an Int64 of microseconds holds.
     static let minimumMicroseconds: Int64 = -210_866_803_200 * 1_000_000
 
     /// The current time from a `Date`, truncated to microseconds.
-    static func microseconds(_ date: Date) -> Int64 {
+    public static func microseconds(_ date: Date) -> Int64 {
         Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
     }
 
     /// A `Date` for a microsecond timestamp.
-    static func date(_ microseconds: Int64) -> Date {
+    public static func date(_ microseconds: Int64) -> Date {
         Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
     }
 
@@ -25,7 +26,7 @@ enum LagoTime {
         var microsecond: Int
     }
 
-    /// Splits a timestamp into UTC calendar fields (proleptic Gregorian; Howard Hinnant's `civil_from_days`).
+    /// Splits a timestamp into UTC calendar fields (proleptic Gregorian, ``LagoAPI/CivilDate``).
     static func civil(_ microseconds: Int64) -> Civil {
         let perDay: Int64 = 86_400_000_000
         var days = microseconds / perDay
@@ -34,20 +35,12 @@ enum LagoTime {
             rest += perDay
             days -= 1
         }
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = Int(doy - (153 * mp + 2) / 5 + 1)
-        let month = Int(mp < 10 ? mp + 3 : mp - 9)
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let date = CivilDate(daysSinceEpoch: days)
         let seconds = rest / 1_000_000
         return Civil(
-            year: year,
-            month: month,
-            day: day,
+            year: date.year,
+            month: date.month,
+            day: date.day,
             hour: Int(seconds / 3600),
             minute: Int(seconds / 60 % 60),
             second: Int(seconds % 60),
@@ -55,15 +48,9 @@ enum LagoTime {
         )
     }
 
-    /// Days since 1970-01-01 for a proleptic Gregorian date (Hinnant's `days_from_civil`).
+    /// Days since 1970-01-01 for a proleptic Gregorian date (``LagoAPI/CivilDate``).
     static func days(year: Int64, month: Int, day: Int) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let m = Int64(month)
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        CivilDate(year: year, month: month, day: day).daysSinceEpoch
     }
 
     static func microseconds(
@@ -91,7 +78,7 @@ enum LagoTime {
 
     /// Ruby's `Time#iso8601(fractionDigits)` in UTC: `2022-04-29T08:59:51.123Z` (3) or `2022-04-29T08:59:51Z` (0).
     /// Fractions are truncated, as Ruby does.
-    static func iso8601(_ microseconds: Int64, fractionDigits: Int = 0) -> String {
+    public static func iso8601(_ microseconds: Int64, fractionDigits: Int = 0) -> String {
         let civil = civil(microseconds)
         guard (0...9999).contains(civil.year) else {
             // Years outside four digits (Ruby pads to at least four, with a sign when negative).
@@ -144,7 +131,7 @@ enum LagoTime {
     }
 
     /// `YYYY-MM-DD` of a timestamp (UTC).
-    static func isoDate(_ microseconds: Int64) -> String {
+    public static func isoDate(_ microseconds: Int64) -> String {
         let civil = civil(microseconds)
         return yearText(civil.year) + "-" + pad(civil.month, 2) + "-" + pad(civil.day, 2)
     }
@@ -152,7 +139,7 @@ enum LagoTime {
     /// Parses what Ruby's `DateTime.iso8601` accepts for the usual forms: `2022-04-29`, `20220429`,
     /// `2022-04-29T08:59`, `2022-04-29T08:59:51`, fractions (`.123456`), and a zone (`Z`, `+02:00`, `+0200`, `+02`);
     /// no zone means UTC. Returns microseconds since the epoch, or nil when the text is not such a date.
-    static func parseISO8601(_ text: String) -> Int64? {
+    public static func parseISO8601(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
         guard bytes.count <= 128 else { return nil }
         var index = 0
@@ -247,7 +234,7 @@ enum LagoTime {
     }
 
     /// Start of the calendar month containing the timestamp, and the last second of that month (UTC).
-    static func monthBounds(_ microseconds: Int64) -> (start: Int64, end: Int64) {
+    public static func monthBounds(_ microseconds: Int64) -> (start: Int64, end: Int64) {
         let civil = civil(microseconds)
         let start = self.microseconds(year: civil.year, month: civil.month, day: 1)
         let nextYear = civil.month == 12 ? civil.year + 1 : civil.year

@@ -1,11 +1,34 @@
-import Foundation
-import LagoAPI
+public import LagoAPI
+
+/// An event that passed phase 1 (field validation): what Lago would store, before deduplication and insert.
+public struct EventDraft: Sendable {
+    /// The client's `transaction_id` (cast to a string, never blank).
+    public var transactionID: String
+    /// The `external_subscription_id`, if the event names one.
+    public var externalSubscriptionID: String?
+    /// The billable metric code (never blank).
+    public var code: String
+    /// The event time in Unix microseconds (the time of reception when the event carries none).
+    public var timestampMicroseconds: Int64
+    /// `precise_total_amount_cents` as `decimal(40,15)` writes it, if sent.
+    public var preciseTotalAmountCents: String?
+    /// The properties, with any expression result filled in.
+    public var properties: [String: JSONValue]
+}
+
+/// A billable metric's `expression`, evaluated at ingestion for each event of its code.
+public protocol EventExpression: Sendable {
+    /// The value stored in the metric's `field_name` property.
+    /// - Throws: with Lago's message (e.g. `Variable: b not found`); the event is refused
+    ///   `expression_evaluation_failed: <message>`.
+    func evaluate(code: String, timestamp: Int64, properties: [String: JSONValue]) throws -> JSONValue
+}
 
 /// Phase 1 of Lago's event ingestion (`Events::CreateService` / `CreateBatchService`): casts and validates one
 /// event's params the way Rails strong params, ActiveRecord casts and Lago's services do.
-struct EventValidation: Sendable {
+public struct EventValidation: Sendable {
     /// Why one event was rejected.
-    enum Problem: Error, Sendable {
+    public enum Problem: Error, Sendable {
         /// Field-keyed errors, e.g. `{"timestamp":["invalid_format"]}`.
         case fields(JSONOutput)
         /// An expression failure; Lago reports it as a plain string.
@@ -14,11 +37,30 @@ struct EventValidation: Sendable {
         case outOfRange
     }
 
+    /// An expression and the property it fills.
+    public struct ExpressionRule: Sendable {
+        /// The property that receives the result (the metric's `field_name`).
+        public var fieldName: String
+        /// The metric's expression.
+        public var expression: any EventExpression
+
+        /// Creates a rule.
+        public init(fieldName: String, expression: any EventExpression) {
+            self.fieldName = fieldName
+            self.expression = expression
+        }
+    }
+
     /// Expression rules by metric code, snapshotted once per request.
-    let expressionRules: [String: SandboxStore.ExpressionRule]
+    public let expressionRules: [String: ExpressionRule]
+
+    /// Creates a validation; `expressionRules` by metric code (none where no billable metrics are known).
+    public init(expressionRules: [String: ExpressionRule]) {
+        self.expressionRules = expressionRules
+    }
 
     /// Validates one event's params; `receivedAt` is the request's reception time (the default timestamp).
-    func validate(_ params: [String: JSONValue], receivedAt: Int64) -> Result<EventDraft, Problem> {
+    public func validate(_ params: [String: JSONValue], receivedAt: Int64) -> Result<EventDraft, Problem> {
         // Timestamp: BigDecimal(value.to_s), else `invalid_format`; absent/null → reception time.
         let timestamp: Int64
         switch Self.timestamp(params["timestamp"], receivedAt: receivedAt) {
@@ -65,14 +107,14 @@ struct EventValidation: Sendable {
     }
 
     /// Rails' `blank?` for a string attribute: nil, empty or whitespace only.
-    static func isBlank(_ value: String?) -> Bool {
+    public static func isBlank(_ value: String?) -> Bool {
         guard let value else { return true }
         return value.allSatisfy(\.isWhitespace)
     }
 
     /// A permitted scalar cast to an ActiveRecord string: numbers by `to_s`, `true`/`false` → `"t"`/`"f"`;
     /// arrays and objects are dropped by strong params (nil).
-    static func castString(_ value: JSONValue?) -> String? {
+    public static func castString(_ value: JSONValue?) -> String? {
         switch value {
         case .string(let text)?: text
         case .integer(let integer)?: String(integer)
@@ -92,8 +134,9 @@ struct EventValidation: Sendable {
         return mantissa.contains(".") ? text : String(mantissa) + ".0" + String(text[exponentIndex...])
     }
 
-    /// The event time in microseconds (truncated, as ActiveRecord does for `timestamp(6)`).
-    static func timestamp(_ value: JSONValue?, receivedAt: Int64) -> Result<Int64, Problem> {
+    /// The event time in microseconds (truncated, as ActiveRecord does for `timestamp(6)`); absent, `null`, an
+    /// array or an object is `receivedAt`.
+    public static func timestamp(_ value: JSONValue?, receivedAt: Int64) -> Result<Int64, Problem> {
         let decimal: LagoDecimal?
         switch value {
         case nil, .null?, .array?, .object?:

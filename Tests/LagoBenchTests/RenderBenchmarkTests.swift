@@ -1,9 +1,9 @@
+import ConsoleUI
 import Foundation
+import LagoBench
 import Testing
 
-@testable import ConsoleUI
-
-@Suite struct BenchmarkTests {
+@Suite struct RenderBenchmarkTests {
     /// A frame at 200×60 with 10,000 events renders only the visible window. The 2 ms budget is for release
     /// builds; this debug-build check only catches accidental O(history) work per frame.
     @Test func renderCostDoesNotGrowWithHistory() {
@@ -14,7 +14,7 @@ import Testing
     }
 
     @Test func sampleStateHoldsTheRequestedEvents() {
-        let state = ConsoleBenchmark.sampleState(width: 200, height: 60, events: 10_000, now: Fixture.start)
+        let state = ConsoleBenchmark.sampleState(width: 200, height: 60, events: 10_000, now: Date(timeIntervalSince1970: 1_767_268_800))
         #expect(state.history.count == 10_000)
         #expect(render(state).lines[2].contains("10,000"))
     }

@@ -1,6 +1,7 @@
+public import ConsoleUI
 public import Foundation
 import LagoAPI
-import LagoConfig
+import LagoUsage
 
 /// Measures rendering speed, for `lago-console bench`.
 public enum ConsoleBenchmark {
@@ -23,8 +24,7 @@ public enum ConsoleBenchmark {
             }
         }
         precondition(checksum > 0)
-        let seconds = elapsed / .seconds(1)
-        return seconds * 1000 / Double(max(1, frames))
+        return elapsed / .milliseconds(1) / Double(max(1, frames))
     }
 
     /// A state like a busy console: `events` events in history, some dead letters and retries.

@@ -11,7 +11,9 @@ public import LagoAPI
 public struct LagoEventIngress: Sendable {
     /// An HTTP answer: status and JSON body.
     public struct Response: Sendable, Hashable {
+        /// The HTTP status.
         public var status: Int
+        /// The JSON body, compact UTF-8.
         public var body: [UInt8]
     }
 
@@ -50,11 +52,8 @@ public struct LagoEventIngress: Sendable {
     public func validate(
         batch: Bool, contentType: String?, body: [UInt8], receivedAt: Date = Date(), defaultSubscription: String?
     ) -> Validation {
-        let request = APIRequest(
-            method: "POST", rawPath: batch ? "/api/v1/events/batch" : "/api/v1/events", rawQuery: nil,
-            authorization: nil, contentType: contentType, body: body, fromLoopback: true)
         let params: [String: JSONValue]
-        if request.hasJSONContentType, body.contains(where: { !(" \t\r\n".utf8.contains($0)) }) {
+        if Self.isJSONContentType(contentType), body.contains(where: { !(" \t\r\n".utf8.contains($0)) }) {
             guard let parsed = try? JSONParser.parse(body) else { return .refused(Self.response(.malformedJSON)) }
             params = parsed.objectValue ?? [:]
         } else {
@@ -132,6 +131,16 @@ public struct LagoEventIngress: Sendable {
         return Self.response(.validationErrors(.object(indices.sorted().map { (String($0), entry) })))
     }
 
+    /// Whether Rails parses a body of this `Content-Type` as JSON: `application/json` and its registered synonyms
+    /// (`text/x-json`, `application/jsonrequest`), parameters ignored; any other body gives no params.
+    public static func isJSONContentType(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        return mediaType == "application/json" || mediaType == "text/x-json" || mediaType == "application/jsonrequest"
+    }
+
     /// `400 {"status":400,"error":"Bad Request"}`: what Rails answers for a body it cannot parse.
     public static var badRequest: Response { response(.malformedJSON) }
 
@@ -141,21 +150,34 @@ public struct LagoEventIngress: Sendable {
     public func accepted(_ events: [EventInput], batch: Bool) -> Response {
         let objects: [JSONOutput] = events.map { event in
             let micros = Int64(((event.timestamp ?? Date().timeIntervalSince1970) * 1_000_000).rounded())
-            return .object([
-                ("lago_id", .null),
-                ("transaction_id", .string(event.transactionID)),
-                ("lago_customer_id", .null),
-                ("code", .string(event.code)),
-                ("timestamp", .string(LagoTime.iso8601(micros, fractionDigits: 3))),
-                ("precise_total_amount_cents", .string(event.preciseTotalAmountCents)),
-                ("properties", .value(.object(event.properties))),
-                ("lago_subscription_id", .null),
-                ("external_subscription_id", .string(event.externalSubscriptionID)),
-                ("created_at", .null),
-            ])
+            return Self.serializedEvent(
+                lagoID: nil, transactionID: event.transactionID, code: event.code, timestampMicroseconds: micros,
+                preciseTotalAmountCents: event.preciseTotalAmountCents, properties: event.properties,
+                externalSubscriptionID: event.externalSubscriptionID, createdAtMicroseconds: nil)
         }
         let body: JSONOutput = batch ? .object([("events", .array(objects))]) : .object([("event", objects[0])])
         return Response(status: 200, body: body.bytes)
+    }
+
+    /// Lago's `V1::EventSerializer` (Postgres store), keys in Lago's order: the legacy customer and subscription ids
+    /// are always `null`, the timestamp has milliseconds, `lago_id` and `created_at` are `null` when not stored yet.
+    public static func serializedEvent(
+        lagoID: String?, transactionID: String, code: String, timestampMicroseconds: Int64,
+        preciseTotalAmountCents: String?, properties: [String: JSONValue], externalSubscriptionID: String?,
+        createdAtMicroseconds: Int64?
+    ) -> JSONOutput {
+        .object([
+            ("lago_id", .string(lagoID)),
+            ("transaction_id", .string(transactionID)),
+            ("lago_customer_id", .null),
+            ("code", .string(code)),
+            ("timestamp", .string(LagoTime.iso8601(timestampMicroseconds, fractionDigits: 3))),
+            ("precise_total_amount_cents", .string(preciseTotalAmountCents)),
+            ("properties", .value(.object(properties))),
+            ("lago_subscription_id", .null),
+            ("external_subscription_id", .string(externalSubscriptionID)),
+            ("created_at", .string(createdAtMicroseconds.map { LagoTime.iso8601($0) })),
+        ])
     }
 
     /// `401 {"status":401,"error":"Unauthorized"}`.
