@@ -105,8 +105,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "LagoSession",
+            dependencies: [
+                "LagoAPI", "LagoConfig", "LagoEngine", "LagoControl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ConsoleBridge",
-            dependencies: ["ConsoleUI", "LagoEngine", "LagoAPI"],
+            dependencies: [
+                "ConsoleUI", "LagoEngine", "LagoAPI", "LagoConfig", "LagoControl", "Terminal",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -157,7 +169,7 @@ let package = Package(
             name: "lago-console",
             dependencies: [
                 "LagoAPI", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "ConsoleBridge", "Terminal", "LagoBench",
-                "LagoRelay", "LagoControl",
+                "LagoRelay", "LagoControl", "LagoSession",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -211,8 +223,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "TerminalTests", dependencies: ["Terminal"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ConsoleBridgeTests", dependencies: ["ConsoleBridge", "ConsoleUI", "LagoEngine", "LagoAPI"],
+            name: "LagoSessionTests",
+            dependencies: [
+                "LagoSession", "LagoEngine", "LagoControl", "LagoConfig", "LagoAPI", "LagoSandbox", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsoleBridgeTests",
+            dependencies: ["ConsoleBridge", "ConsoleUI", "LagoEngine", "LagoAPI", "LagoConfig", "Terminal", "LagoSandbox"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoConfigTests",
