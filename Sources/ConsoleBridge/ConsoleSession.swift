@@ -1,18 +1,16 @@
-import ConsoleBridge
-import ConsoleUI
+public import ConsoleUI
 import Foundation
-import LagoAPI
-import LagoConfig
-import LagoControl
-import LagoEngine
-import Logging
+public import LagoAPI
+public import LagoConfig
+public import LagoEngine
+public import Logging
 import Synchronization
 import Terminal
 
 /// One console session: owns the `AppState`, feeds it events from the terminal, the engine and effect results,
 /// runs its effects (``EffectRunner``) in its own task group, and hands frames to the terminal at most about 20
-/// times a second.
-final class ConsoleSession: Sendable {
+/// times a second (``FramePresenter``). Wiring only: the decisions are the reducer's and the adapters'.
+public final class ConsoleSession: Sendable {
     private let engine: any EngineControl
     private let store: ConfigStore
     private let logger: Logger
@@ -37,7 +35,9 @@ final class ConsoleSession: Sendable {
     private let framesRendered = Atomic<Int>(0)
     private let framesPresented = Atomic<Int>(0)
 
-    init(
+    /// Creates a session on `engine` (local or attached), with `client` for Lago's own answers and `store` for
+    /// the mapping and the default subscription; `connection` is what the status line shows at first.
+    public init(
         engine: any EngineControl, client: LagoClient, store: ConfigStore, logger: Logger, connection: ConnectionInfo,
         defaultSubscription: String?, readOnly: Bool, noColor: Bool, demoTraffic: Bool, frameStatsPath: String? = nil
     ) {
@@ -57,7 +57,10 @@ final class ConsoleSession: Sendable {
         runner = EffectRunner(engine: engine, client: client, store: store, coding: coding)
     }
 
-    func run() async throws {
+    /// Runs the console until the operator quits (or the terminal's input ends), restoring the terminal whatever
+    /// happens. Effects still running are cancelled; a flush ends within one step.
+    /// - Throws: ``TerminalError`` when there is no usable terminal.
+    public func run() async throws {
         try await TerminalSession.withTerminal(noColor: noColor) { terminal in
             await withTaskGroup(of: Void.self) { group in
                 // Keys travel on the UI's own queue too: the concurrency pool may be busy with engine work.
