@@ -161,11 +161,17 @@ public final class ConsoleSession: Sendable {
         }
     }
 
-    /// Posts a render tick when a held-back frame is due (the latest due time asked wins).
+    /// Posts a render tick when a held-back frame is due. Each due time gets its own child task, so an earlier one
+    /// (a key after engine changes) is not held behind a later one; a tick that finds nothing to draw does nothing.
     private func runRenderTicks() async {
-        for await due in frameDue {
-            try? await Task.sleep(until: due, clock: .continuous)
-            mailbox.post(.renderTick)
+        await withDiscardingTaskGroup { group in
+            for await due in frameDue {
+                group.addTask {
+                    try? await Task.sleep(until: due, clock: .continuous)
+                    self.mailbox.post(.renderTick)
+                }
+            }
+            group.cancelAll()
         }
     }
 
