@@ -143,3 +143,41 @@ extension ReplayResult {
         }
     }
 }
+
+/// What `lago-console flush` reports.
+public struct FlushReport: Encodable, Sendable {
+    /// Events delivered (or found already in Lago) by the flush.
+    public var delivered: Int
+    /// Events left spooled.
+    public var pending: Int
+    /// Events dead-lettered during the flush.
+    public var dead: Int
+    /// How long it took.
+    public var seconds: Double
+
+    /// The report of a flush that took `duration`.
+    public init(_ result: FlushResult, duration: Duration) {
+        delivered = result.delivered
+        pending = result.pending
+        dead = result.dead
+        seconds = duration / .seconds(1)
+    }
+
+    /// One line for a person.
+    public var line: String {
+        "flushed: delivered \(delivered) · pending \(pending) · dead \(dead) in " + String(format: "%.2f s", seconds)
+    }
+}
+
+/// The JSON the headless commands print: pretty, keys sorted, slashes unescaped, dates ISO-8601 UTC
+/// (`2026-12-01T21:29:10Z`), not Foundation's default of seconds since 2001.
+public enum ReportJSON {
+    /// `value` as that JSON.
+    /// - Throws: when it cannot be encoded.
+    public static func text(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}

@@ -1,4 +1,5 @@
 public import LagoAPI
+import Foundation
 public import LagoConfig
 public import LagoEngine
 
@@ -126,6 +127,68 @@ public struct HeadlessSend: Sendable {
         }
         report.verified = verified
         return report
+    }
+}
+
+extension HeadlessSend {
+    /// An argument of `send` that does not make an event.
+    public struct InputProblem: Error, CustomStringConvertible {
+        /// What is wrong, naming the argument.
+        public let description: String
+
+        init(_ description: String) {
+            self.description = description
+        }
+    }
+
+    /// The events of `send`'s arguments: a raw event (`--event` JSON, checked as the console checks one) or usage
+    /// (`--usage field=count …` with `--dimension key=value …`), billed to `subscription` when it names none.
+    /// - Throws: ``InputProblem`` naming the argument.
+    public static func events(
+        eventJSON event: String?, usage: [String], dimensions dimension: [String], subscription: String?
+    ) throws -> Events {
+        if let event {
+            do {
+                var input = try JSONDecoder().decode(EventInput.self, from: Data(event.utf8))
+                if input.externalSubscriptionID == nil { input.externalSubscriptionID = subscription }
+                if let problem = EventRules.metricCodeProblem(input.code) {
+                    throw InputProblem("--event: code \(input.code): \(problem)")
+                }
+                if !input.transactionID.isEmpty, let problem = EventRules.identifierProblem(input.transactionID) {
+                    throw InputProblem("--event: transaction_id \(input.transactionID): \(problem)")
+                }
+                if let id = input.externalSubscriptionID, let problem = EventRules.identifierProblem(id) {
+                    throw InputProblem("--event: external_subscription_id \(id): \(problem)")
+                }
+                return .raw(input)
+            } catch let error as InputProblem {
+                throw error
+            } catch {
+                throw InputProblem("--event: not a Lago event object: \(error)")
+            }
+        }
+        var values: [CanonicalField: Double] = [:]
+        for pair in usage {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let field = CanonicalField(rawValue: parts[0]) else {
+                throw InputProblem(
+                    "--usage \(pair): expected field=count with field one of "
+                        + CanonicalField.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            // The console's form takes the same: token (or call) counts, whole numbers ≥ 0.
+            guard let count = EventRules.count(parts[1]) else {
+                throw InputProblem("--usage \(pair): the count must be a whole number ≥ 0")
+            }
+            values[field] = Double(count)
+        }
+        guard !values.isEmpty else { throw InputProblem("give --event JSON or --usage field=value …") }
+        var dimensions: [String: JSONValue] = [:]
+        for pair in dimension {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw InputProblem("--dimension \(pair): expected key=value") }
+            dimensions[parts[0]] = .string(parts[1])
+        }
+        return .usage(UsageRecord(values: values, dimensions: dimensions, externalSubscriptionID: subscription))
     }
 }
 

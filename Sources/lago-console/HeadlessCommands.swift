@@ -1,5 +1,4 @@
 import ArgumentParser
-import enum ConsoleUI.ConsoleValidation
 import Foundation
 import LagoAPI
 import LagoConfig
@@ -32,11 +31,7 @@ func withHeadlessEngine<Result: Sendable>(
 }
 
 func printJSON(_ value: some Encodable) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    // Dates as ISO-8601 UTC (`2026-12-01T21:29:10Z`), not Foundation's default of seconds since 2001.
-    encoder.dateEncodingStrategy = .iso8601
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    print(try ReportJSON.text(value))
 }
 
 /// `lago-console send`: spool usage or an event, optionally wait until Lago has it.
@@ -105,48 +100,12 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     func makeEvents() throws -> HeadlessSend.Events {
-        if let event {
-            do {
-                var input = try JSONDecoder().decode(EventInput.self, from: Data(event.utf8))
-                if input.externalSubscriptionID == nil { input.externalSubscriptionID = subscription }
-                if let problem = EventRules.metricCodeProblem(input.code) {
-                    throw ValidationError("--event: code \(input.code): \(problem)")
-                }
-                if !input.transactionID.isEmpty, let problem = EventRules.identifierProblem(input.transactionID) {
-                    throw ValidationError("--event: transaction_id \(input.transactionID): \(problem)")
-                }
-                if let id = input.externalSubscriptionID, let problem = EventRules.identifierProblem(id) {
-                    throw ValidationError("--event: external_subscription_id \(id): \(problem)")
-                }
-                return .raw(input)
-            } catch let error as ValidationError {
-                throw error
-            } catch {
-                throw ValidationError("--event: not a Lago event object: \(error)")
-            }
+        do {
+            return try HeadlessSend.events(
+                eventJSON: event, usage: usage, dimensions: dimension, subscription: subscription)
+        } catch let problem as HeadlessSend.InputProblem {
+            throw ValidationError(problem.description)
         }
-        var values: [CanonicalField: Double] = [:]
-        for pair in usage {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let field = CanonicalField(rawValue: parts[0]) else {
-                throw ValidationError(
-                    "--usage \(pair): expected field=count with field one of "
-                        + CanonicalField.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            // The console's form takes the same: token (or call) counts, whole numbers ≥ 0.
-            guard case .success(let count?) = ConsoleValidation.parseCount(parts[1]) else {
-                throw ValidationError("--usage \(pair): the count must be a whole number ≥ 0")
-            }
-            values[field] = Double(count)
-        }
-        guard !values.isEmpty else { throw ValidationError("give --event JSON or --usage field=value …") }
-        var dimensions: [String: JSONValue] = [:]
-        for pair in dimension {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("--dimension \(pair): expected key=value") }
-            dimensions[parts[0]] = .string(parts[1])
-        }
-        return .usage(UsageRecord(values: values, dimensions: dimensions, externalSubscriptionID: subscription))
     }
 }
 
@@ -163,29 +122,14 @@ struct FlushCommand: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
-    struct Result: Encodable {
-        var delivered: Int
-        var pending: Int
-        var dead: Int
-        var seconds: Double
-    }
-
     func run() async throws {
         let started = ContinuousClock.now
         let flushed = try await withHeadlessEngine(global: global, start: true) { session in
             try await session.control.flush(deadline: .milliseconds(Int64(timeout * 1000)))
         }
-        let result = Result(
-            delivered: flushed.delivered, pending: flushed.pending, dead: flushed.dead,
-            seconds: (ContinuousClock.now - started) / .seconds(1))
-        if json {
-            try printJSON(result)
-        } else {
-            print(
-                "flushed: delivered \(result.delivered) · pending \(result.pending) · dead \(result.dead) in "
-                    + String(format: "%.2f s", result.seconds))
-        }
-        if result.pending > 0 { throw ExitCode(1) }
+        let report = FlushReport(flushed, duration: ContinuousClock.now - started)
+        if json { try printJSON(report) } else { print(report.line) }
+        if report.pending > 0 { throw ExitCode(1) }
     }
 }
 

@@ -80,4 +80,38 @@ struct HeadlessReportTests {
         #expect(ReplayResult.queued(transactionID: "tx").operatorDescription == "queued again: tx")
         #expect(ReplayResult.alreadyInLago(transactionID: "tx").operatorDescription.hasPrefix("already in Lago: tx"))
     }
+
+    @Test("send: usage and raw events from the arguments, each problem naming its argument")
+    func sendArguments() throws {
+        guard
+            case .usage(let record) = try HeadlessSend.events(
+                eventJSON: nil, usage: ["input=1_200", "output=40"], dimensions: ["model=gpt"], subscription: "sub_1")
+        else {
+            Issue.record("expected usage")
+            return
+        }
+        #expect(record.values == [.input: 1200, .output: 40])
+        #expect(record.dimensions == ["model": .string("gpt")])
+        #expect(record.externalSubscriptionID == "sub_1")
+        guard
+            case .raw(let event) = try HeadlessSend.events(
+                eventJSON: #"{"transaction_id":"t1","code":"llm_input_tokens"}"#, usage: [], dimensions: [],
+                subscription: "sub_2")
+        else {
+            Issue.record("expected a raw event")
+            return
+        }
+        #expect(event.externalSubscriptionID == "sub_2")
+        #expect(throws: HeadlessSend.InputProblem.self) {
+            try HeadlessSend.events(eventJSON: nil, usage: ["input=-1"], dimensions: [], subscription: nil)
+        }
+        #expect(throws: HeadlessSend.InputProblem.self) {
+            try HeadlessSend.events(eventJSON: nil, usage: ["nope=1"], dimensions: [], subscription: nil)
+        }
+        #expect(throws: HeadlessSend.InputProblem.self) {
+            try HeadlessSend.events(eventJSON: "{", usage: [], dimensions: [], subscription: nil)
+        }
+        #expect(EventRules.count(" 1_000 ") == 1000)
+        #expect(EventRules.count("1.5") == nil)
+    }
 }
