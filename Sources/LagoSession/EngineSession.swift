@@ -23,6 +23,29 @@ public struct LagoTarget: Sendable {
 
     /// The key as the screen and the logs show it (`••••1234`).
     public var maskedKey: String { ConfigMasking.mask(apiKey) }
+
+    /// The configured Lago's API root.
+    /// - Throws: ``NoLagoConfigured`` when `lago.api_url` is not set (`purpose` says why one is needed) or the URL
+    ///   is refused.
+    public static func configuredBaseURL(
+        _ configuration: LagoConsoleConfiguration, purpose: String
+    ) throws(NoLagoConfigured) -> LagoBaseURL {
+        guard let url = configuration.lago.apiURL else {
+            throw NoLagoConfigured(
+                description: "no Lago is configured: set lago.api_url (or LAGO_API_URL); \(purpose)")
+        }
+        do {
+            return try LagoBaseURL(url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
+        } catch {
+            throw NoLagoConfigured(description: "lago.api_url: \(error)")
+        }
+    }
+}
+
+/// No Lago is configured, or its URL is refused.
+public struct NoLagoConfigured: Error, CustomStringConvertible {
+    /// What is missing or wrong, and what for.
+    public let description: String
 }
 
 /// How ``EngineSession/open(configuration:options:logger:lago:_:)`` opens an engine.

@@ -84,7 +84,7 @@ struct SendCommand: AsyncParsableCommand {
     func run() async throws {
         let send = HeadlessSend(
             events: try makeEvents(), delivery: wait ? .waitAndVerify : noWait ? .spoolOnly : .deliverUnlessServe,
-            timeout: .milliseconds(Int64(timeout * 1000)))
+            timeout: .seconds(timeout))
         let report = try await withHeadlessEngine(global: global, start: !noWait) { session in
             do {
                 return try await send.run(on: session)
@@ -125,7 +125,7 @@ struct FlushCommand: AsyncParsableCommand {
     func run() async throws {
         let started = ContinuousClock.now
         let flushed = try await withHeadlessEngine(global: global, start: true) { session in
-            try await session.control.flush(deadline: .milliseconds(Int64(timeout * 1000)))
+            try await session.control.flush(deadline: .seconds(timeout))
         }
         let report = FlushReport(flushed, duration: ContinuousClock.now - started)
         if json { try printJSON(report) } else { print(report.line) }

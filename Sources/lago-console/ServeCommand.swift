@@ -101,9 +101,10 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = store.configuration
         let (baseURL, apiKey, isSandbox, spoolPath) =
             (session.lago.baseURL, session.lago.apiKey, session.lago.isSandbox, session.spoolPath)
-        let (host, port) = try Self.address(
-            listen, option: "--listen", default: (configuration.relay.host ?? "127.0.0.1", configuration.relay.port ?? 8787))
-        let control = try Self.address(
+        let (host, port) = try ServeAddress.parse(
+            listen, option: "--listen",
+            default: (configuration.relay.host ?? "127.0.0.1", configuration.relay.port ?? 8787))
+        let control = try ServeAddress.parse(
             controlListen, option: "--control-listen",
             default: (configuration.relay.controlHost ?? "127.0.0.1", configuration.relay.controlPort ?? 8788))
         var options = RelayOptions(
@@ -142,19 +143,5 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         return await engine.stats()
-    }
-}
-
-extension ServeCommand {
-    /// `host:port` from an option, or the configured default.
-    static func address(
-        _ text: String?, option: String, default fallback: (String, Int)
-    ) throws -> (host: String, port: Int) {
-        guard let text else { return fallback }
-        // The rules of relay.listen in the config file.
-        guard let address = ListenAddress(text) else {
-            throw ConsoleFailure(description: "\(option): expected HOST:PORT such as 127.0.0.1:8787 or [::1]:8787, got \(text)")
-        }
-        return (address.host, address.port)
     }
 }
