@@ -76,6 +76,30 @@ public enum ConfigReports {
         return String(decoding: try encoder.encode(output), as: UTF8.self)
     }
 
+    /// Asks a `lago-console serve` running on this configuration's spool to read its config file again, and says
+    /// whether it uses the new value of `key` now, when it restarts, or not at all (a warning when serve did not
+    /// answer); `nil` when no serve runs. The value never travels: serve reads the file itself.
+    public static func tellRunningServe(
+        about key: ConfigKey, store: ConfigStore
+    ) async -> (text: String, isWarning: Bool)? {
+        let configuration = store.configuration
+        let spoolPath = EngineSettings.spoolPath(configuration, isSandbox: configuration.lago.apiURL == nil)
+        guard let remote = await RemoteEngine.connect(forSpool: spoolPath) else { return nil }
+        let pid = remote.endpoint.pid
+        let line: (text: String, isWarning: Bool)
+        do {
+            let report = try await remote.reloadConfiguration()
+            line = serveLine(about: key, report: report, pid: pid, configFile: store.filePath)
+        } catch {
+            line = (
+                "warning: the running lago-console serve (pid \(pid)) did not read the change: \(error); "
+                    + "restart it to apply \(key.name)", true
+            )
+        }
+        await remote.shutdown()
+        return line
+    }
+
     /// What `config set` says about a running serve after it read its config file again.
     public static func serveLine(
         about key: ConfigKey, report: ConfigReload, pid: Int32, configFile: String

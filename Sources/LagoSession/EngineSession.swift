@@ -160,6 +160,26 @@ public struct EngineSession: Sendable {
         }
     }
 
+    /// ``open(configuration:options:logger:lago:_:)`` for a headless command: the configured Lago's spool (or, with
+    /// no Lago configured, that of a serve running on its embedded sandbox), through a running serve if there is
+    /// one; `start`: a local engine delivers while `body` runs.
+    /// - Throws: ``NoLagoConfigured`` when no serve runs and no Lago is configured; like `open`.
+    public static func openHeadless<Result: Sendable>(
+        configuration: LagoConsoleConfiguration, start: Bool, logger: Logger,
+        _ body: (EngineSession) async throws -> Result
+    ) async throws -> Result {
+        try await open(
+            configuration: configuration,
+            options: EngineSessionOptions(isSandbox: configuration.lago.apiURL == nil, start: start), logger: logger,
+            lago: { (use: (LagoTarget) async throws -> Result) in
+                let baseURL = try LagoTarget.configuredBaseURL(
+                    configuration,
+                    purpose: "headless commands use its spool (or that of a running `lago-console serve`)")
+                return try await use(
+                    LagoTarget(baseURL: baseURL, apiKey: configuration.lago.apiKey, isSandbox: false))
+            }, body)
+    }
+
     /// The serve running on `spoolPath`, connected; `nil` when none answers (a stale discovery file, from a serve
     /// that is gone, is ignored).
     static func attach(spoolPath: String, logger: Logger) async -> RemoteEngine? {

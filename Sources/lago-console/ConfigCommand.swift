@@ -114,20 +114,8 @@ extension ConfigCommand {
     /// whether it uses the new value of `key` now, when it restarts, or not at all (it reads another file, or its
     /// environment overrides the key). The key's value never travels: serve reads the file itself.
     static func tellRunningServe(about key: ConfigKey, store: ConfigStore) async {
-        let configuration = store.configuration
-        let spoolPath = EngineSettings.spoolPath(configuration, isSandbox: configuration.lago.apiURL == nil)
-        guard let remote = await RemoteEngine.connect(forSpool: spoolPath) else { return }
-        let pid = remote.endpoint.pid
-        do {
-            let report = try await remote.reloadConfiguration()
-            let line = ConfigReports.serveLine(about: key, report: report, pid: pid, configFile: store.filePath)
-            if line.isWarning { printToStandardError(line.text) } else { print(line.text) }
-        } catch {
-            printToStandardError(
-                "warning: the running lago-console serve (pid \(pid)) did not read the change: \(error); "
-                    + "restart it to apply \(key.name)")
-        }
-        await remote.shutdown()
+        guard let line = await ConfigReports.tellRunningServe(about: key, store: store) else { return }
+        if line.isWarning { printToStandardError(line.text) } else { print(line.text) }
     }
 
     /// `config check`: validate the file.

@@ -13,21 +13,13 @@ import Logging
 func withHeadlessEngine<Result: Sendable>(
     global: GlobalOptions, start: Bool, _ body: (EngineSession) async throws -> Result
 ) async throws -> Result {
-    let configuration = try global.loadConfigStore().configuration
     let logger = Logger(label: "lago-console.headless") { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = .warning
         return handler
     }
-    return try await EngineSession.open(
-        configuration: configuration,
-        options: EngineSessionOptions(isSandbox: configuration.lago.apiURL == nil, start: start),
-        logger: logger,
-        lago: { (use: (LagoTarget) async throws -> Result) in
-            let baseURL = try configuredLago(
-                configuration, purpose: "headless commands use its spool (or that of a running `lago-console serve`)")
-            return try await use(LagoTarget(baseURL: baseURL, apiKey: configuration.lago.apiKey, isSandbox: false))
-        }, body)
+    return try await EngineSession.openHeadless(
+        configuration: try global.loadConfigStore().configuration, start: start, logger: logger, body)
 }
 
 func printJSON(_ value: some Encodable) throws {
