@@ -111,8 +111,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "LagoSession",
+            dependencies: [
+                "LagoAPI", "LagoUsage", "LagoConfig", "LagoEngine", "LagoControl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ConsoleBridge",
-            dependencies: ["ConsoleUI", "LagoEngine", "LagoAPI"],
+            dependencies: [
+                "ConsoleUI", "LagoEngine", "LagoAPI", "LagoUsage", "LagoConfig", "LagoControl", "Terminal",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -163,7 +175,7 @@ let package = Package(
             name: "lago-console",
             dependencies: [
                 "LagoAPI", "LagoUsage", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "ConsoleBridge",
-                "Terminal", "LagoBench", "LagoRelay", "LagoControl",
+                "Terminal", "LagoBench", "LagoRelay", "LagoControl", "LagoSession",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -222,8 +234,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "TerminalTests", dependencies: ["Terminal"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ConsoleBridgeTests", dependencies: ["ConsoleBridge", "ConsoleUI", "LagoEngine", "LagoAPI"],
+            name: "LagoSessionTests",
+            dependencies: [
+                "LagoSession", "LagoEngine", "LagoControl", "LagoConfig", "LagoUsage", "LagoAPI", "LagoSandbox", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsoleBridgeTests",
+            dependencies: [
+                "ConsoleBridge", "ConsoleUI", "LagoEngine", "LagoAPI", "LagoUsage", "LagoConfig", "Terminal", "LagoSandbox",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoConfigTests",

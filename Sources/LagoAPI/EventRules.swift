@@ -28,4 +28,12 @@ public enum EventRules {
         }
         return nil
     }
+
+    /// A token (or call) count as an operator types it: a whole number ≥ 0, `_` allowed between digits, spaces
+    /// around ignored; `nil` for anything else (empty included).
+    public static func count(_ text: String) -> Int64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
+        guard let value = Int64(trimmed), value >= 0 else { return nil }
+        return value
+    }
 }

@@ -92,14 +92,15 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         /// survives power loss: one fsync per group commit).
         public var spoolSync: String = "normal"
 
-        /// Creates the section; every argument defaults to the built-in default.
+        /// Creates the section; every argument defaults to the built-in default, which is the delivery engine's own
+        /// default (`EngineConfiguration`'s; `LagoSession`'s tests check that the two agree).
         public init(
             flushIntervalSeconds: Double = 1.0,
             maxBatchSize: Int = 100,
-            maxBatchBytes: Int = 512 * 1024,
+            maxBatchBytes: Int = 1 << 20,
             maxInFlight: Int = 4,
             spoolPath: String = "",
-            spoolLimit: Int = 1_000_000,
+            spoolLimit: Int = 10_000_000,
             requestTimeoutSeconds: Double = 10,
             maxRetryBackoffSeconds: Double = 30,
             maxEventAgeSeconds: Double = 0

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import LagoConfig
 import LagoControl
+import LagoSession
+import Terminal
 
 /// `lago-console config …`: inspect and edit the config store.
 struct ConfigCommand: AsyncParsableCommand {
@@ -46,77 +48,10 @@ extension ConfigCommand {
         func run() async throws {
             let snapshot = try loadSnapshot(self.global)
             if self.json {
-                print(try Self.json(snapshot))
+                print(try ConfigReports.json(snapshot))
             } else {
-                print(Self.text(snapshot))
+                print(ConfigReports.text(snapshot))
             }
-        }
-
-        static func text(_ snapshot: ConfigStore.Snapshot) -> String {
-            var lines = ["# \(snapshot.filePath)\(snapshot.fileExists ? "" : " (not found: defaults)")"]
-            let keys = ConfigKey.allCases
-            let width = keys.map(\.name.count).max() ?? 0
-            var section = ""
-            for key in keys {
-                if key.section != section {
-                    section = key.section
-                    lines.append("")
-                }
-                let name = key.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                var line = "\(name) = \(snapshot.configuration.displayValue(for: key))"
-                switch snapshot.source(of: key) {
-                case .environment(let variable): line += "  # from \(variable)"
-                case .default: line += "  # default"
-                case .file: break
-                }
-                lines.append(line)
-            }
-            if !snapshot.unknownKeys.isEmpty {
-                lines.append("")
-                lines.append(
-                    "# not used by this version (kept on save): \(snapshot.unknownKeys.joined(separator: ", "))"
-                )
-            }
-            return lines.joined(separator: "\n")
-        }
-
-        private struct JSONOutput: Encodable {
-            var path: String
-            var fileExists: Bool
-            var values: [String: [String: ConfigValue]]
-            var environmentOverrides: [String: String]
-            var unknownKeys: [String]
-
-            enum CodingKeys: String, CodingKey {
-                case path
-                case fileExists = "file_exists"
-                case values
-                case environmentOverrides = "environment_overrides"
-                case unknownKeys = "unknown_keys"
-            }
-        }
-
-        static func json(_ snapshot: ConfigStore.Snapshot) throws -> String {
-            var output = JSONOutput(
-                path: snapshot.filePath,
-                fileExists: snapshot.fileExists,
-                values: [:],
-                environmentOverrides: [:],
-                unknownKeys: snapshot.unknownKeys
-            )
-            for key in ConfigKey.allCases {
-                var value = snapshot.configuration.value(for: key)
-                if key.isSecret, case .string(let secret) = value {
-                    value = .string(ConfigMasking.mask(secret))
-                }
-                output.values[key.section, default: [:]][key.field] = value
-                if case .environment(let variable) = snapshot.source(of: key) {
-                    output.environmentOverrides[key.name] = variable
-                }
-            }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            return String(decoding: try encoder.encode(output), as: UTF8.self)
         }
     }
 
@@ -179,59 +114,8 @@ extension ConfigCommand {
     /// whether it uses the new value of `key` now, when it restarts, or not at all (it reads another file, or its
     /// environment overrides the key). The key's value never travels: serve reads the file itself.
     static func tellRunningServe(about key: ConfigKey, store: ConfigStore) async {
-        let configuration = store.configuration
-        let spoolPath = ConsoleRuntime.spoolPath(configuration, isSandbox: configuration.lago.apiURL == nil)
-        guard let remote = await RemoteEngine.connect(forSpool: spoolPath) else { return }
-        let pid = remote.endpoint.pid
-        do {
-            let report = try await remote.reloadConfiguration()
-            let line = serveLine(about: key, report: report, pid: pid, configFile: store.filePath)
-            if line.isWarning { printToStandardError(line.text) } else { print(line.text) }
-        } catch {
-            printToStandardError(
-                "warning: the running lago-console serve (pid \(pid)) did not read the change: \(error); "
-                    + "restart it to apply \(key.name)")
-        }
-        await remote.shutdown()
-    }
-
-    /// What `config set` says about a running serve after it read its config file again.
-    static func serveLine(
-        about key: ConfigKey, report: ConfigReload, pid: Int32, configFile: String
-    ) -> (text: String, isWarning: Bool) {
-        let serve = "the running lago-console serve (pid \(pid))"
-        let lagoKeys = [ConfigKey.lagoAPIKey, .lagoAPIURL, .lagoAllowInsecureHTTP].map(\.name)
-        let sameFile =
-            URL(fileURLWithPath: report.configFile).resolvingSymlinksInPath()
-            == URL(fileURLWithPath: configFile).resolvingSymlinksInPath()
-        if !sameFile {
-            return (
-                "warning: \(serve) reads \(report.configFile), not \(configFile), so it does not see this change; set "
-                    + "\(key.name) with --config \(report.configFile), or restart serve with --config \(configFile)",
-                true
-            )
-        }
-        if let variable = report.environmentOverrides[key.name] {
-            return (
-                "note: \(serve) takes \(key.name) from \(variable) in its environment, which overrides the file; "
-                    + "change \(variable) where serve is started, then restart it",
-                true
-            )
-        }
-        if report.sandbox && lagoKeys.contains(key.name) {
-            return (
-                "\(serve) delivers to its embedded sandbox; \(key.name) applies when serve runs against a Lago", false
-            )
-        }
-        if report.restartNeeded.contains(key.name) { return ("\(serve) uses it when it restarts", false) }
-        guard report.liveKeys.contains(key.name) else { return ("\(serve) already uses this value", false) }
-        if report.unapplied.contains(key.name) {
-            return ("warning: \(serve) did not apply it: \(report.problem ?? "it kept the value it had")", true)
-        }
-        if lagoKeys.contains(key.name) {
-            return ("\(serve) uses it now: delivering to \(report.lagoURL) with key \(report.maskedKey)", false)
-        }
-        return ("\(serve) uses it now", false)
+        guard let line = await ConfigReports.tellRunningServe(about: key, store: store) else { return }
+        if line.isWarning { printToStandardError(line.text) } else { print(line.text) }
     }
 
     /// `config check`: validate the file.

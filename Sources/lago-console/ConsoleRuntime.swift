@@ -1,3 +1,4 @@
+import ConsoleBridge
 import ConsoleUI
 import Foundation
 import LagoAPI
@@ -8,7 +9,7 @@ import Logging
 import Synchronization
 import Terminal
 import LagoRelay
-import LagoControl
+import LagoSession
 
 /// Wires the pure console (`ConsoleUI`) to the terminal, the engine, the Lago client, the config store and,
 /// when no Lago is configured, the embedded sandbox. Wiring only: every decision lives in the reducer or the core.
@@ -23,13 +24,6 @@ struct ConsoleRuntime {
         var frameStatsPath: String? = nil
     }
 
-    /// What the main loop consumes: console events, plus a render tick and the end of the loop.
-    enum Input: Sendable {
-        case console(ConsoleEvent)
-        case renderTick
-        case finished
-    }
-
     let store: ConfigStore
     let options: Options
 
@@ -40,132 +34,45 @@ struct ConsoleRuntime {
 
     func run() async throws {
         let logger = Logger(label: "lago-console", factory: FileLogHandler.factory(path: options.logFile, level: .info))
-        if try await attachToServe(logger: logger) { return }
-        if options.useSandbox {
-            var sandboxOptions = SandboxOptions()
-            sandboxOptions.seed = true
-            try await Sandbox.withRunning(sandboxOptions, logger: logger) { sandbox in
-                let baseURL = try LagoBaseURL(sandbox.baseURL.absoluteString)
-                try await runConsole(
-                    baseURL: baseURL, apiKey: sandbox.apiKey, isSandbox: true,
-                    defaultSubscription: store.configuration.lago.defaultSubscriptionID ?? SandboxSeed.subscriptionExternalID,
-                    logger: logger)
-            }
-        } else {
-            let configuration = store.configuration
-            guard let url = configuration.lago.apiURL else { return }
-            let baseURL = try LagoBaseURL(url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
-            try await runConsole(
-                baseURL: baseURL, apiKey: configuration.lago.apiKey, isSandbox: false,
-                defaultSubscription: configuration.lago.defaultSubscriptionID, logger: logger)
-        }
-    }
-
-    /// When `lago-console serve` runs on the spool this console would open, watches and steers its engine over the
-    /// control API instead of starting a second one; quitting the console leaves serve delivering. Returns whether
-    /// it attached (a stale discovery file, from a serve that is gone, is ignored).
-    private func attachToServe(logger: Logger) async throws -> Bool {
         let configuration = store.configuration
-        let spoolPath = Self.spoolPath(configuration, isSandbox: options.useSandbox)
-        guard let endpoint = ControlEndpoint.read(forSpool: spoolPath) else { return false }
-        let remote: RemoteEngine
-        do {
-            remote = try await RemoteEngine.connect(
-                endpoint, discoveryPath: ControlEndpoint.discoveryPath(forSpool: spoolPath))
-        } catch {
-            logger.info("not attaching to serve", metadata: ["control": "\(endpoint.url)", "error": "\(error)"])
-            return false
-        }
-        logger.info("attached to lago-console serve", metadata: ["pid": "\(endpoint.pid)", "control": "\(endpoint.url)"])
-        do {
-            let baseURL = try LagoBaseURL(
-                endpoint.lagoURL, allowInsecureHTTP: endpoint.sandbox || configuration.lago.allowInsecureHTTP)
-            let apiKey = endpoint.sandboxAPIKey ?? configuration.lago.apiKey
-            let clientConfiguration = LagoClientConfiguration(
-                baseURL: baseURL, apiKey: apiKey, requestTimeout: configuration.engine.requestTimeout)
-            try await withLagoClient(configuration: clientConfiguration, logger: logger) { client in
-                let session = ConsoleSession(
-                    engine: remote, client: client, store: store, logger: logger,
-                    connection: ConnectionInfo(
-                        url: baseURL.apiRoot, isSandbox: endpoint.sandbox, maskedKey: endpoint.maskedKey,
-                        attachedTo: "serve pid \(endpoint.pid)"),
-                    defaultSubscription: configuration.lago.defaultSubscriptionID
-                        ?? (endpoint.sandbox ? SandboxSeed.subscriptionExternalID : nil),
-                    readOnly: options.readOnly, noColor: options.noColor, demoTraffic: options.demoTraffic ?? false,
-                    frameStatsPath: options.frameStatsPath)
-                try await session.run()
+        let useSandbox = options.useSandbox
+        // When `lago-console serve` runs on this spool, the console watches and steers its engine over the control
+        // API instead of starting a second one; quitting the console leaves serve delivering.
+        let _: Void = try await EngineSession.open(
+            configuration: configuration,
+            options: EngineSessionOptions(
+                isSandbox: useSandbox, sandboxSubscription: SandboxSeed.subscriptionExternalID),
+            logger: logger,
+            lago: { (use: (LagoTarget) async throws -> Void) in
+                guard !useSandbox, let url = configuration.lago.apiURL else {
+                    var sandboxOptions = SandboxOptions()
+                    sandboxOptions.seed = true
+                    return try await Sandbox.withRunning(sandboxOptions, logger: logger) { sandbox in
+                        try await use(
+                            LagoTarget(
+                                baseURL: try LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey,
+                                isSandbox: true))
+                    }
+                }
+                let baseURL = try LagoBaseURL(
+                    url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
+                try await use(LagoTarget(baseURL: baseURL, apiKey: configuration.lago.apiKey, isSandbox: false))
             }
-        } catch {
-            await remote.shutdown()
-            throw error
-        }
-        await remote.shutdown()
-        return true
-    }
-
-    /// The spool of the configured Lago, or of the embedded sandbox (a file of its own beside it).
-    static func spoolPath(_ configuration: LagoConsoleConfiguration, isSandbox: Bool) -> String {
-        let spoolPath = configuration.engine.spoolPath
-        guard isSandbox else { return spoolPath }
-        return URL(fileURLWithPath: spoolPath).deletingLastPathComponent().appendingPathComponent("sandbox-spool.sqlite")
-            .path
-    }
-
-    /// The engine configuration from the config store; the sandbox gets a spool of its own so test traffic never
-    /// mixes with events bound for a real Lago.
-    static func engineConfiguration(
-        _ configuration: LagoConsoleConfiguration, isSandbox: Bool, defaultSubscription: String?
-    ) -> EngineConfiguration {
-        let spoolPath = Self.spoolPath(configuration, isSandbox: isSandbox)
-        try? FileManager.default.createDirectory(
-            atPath: URL(fileURLWithPath: spoolPath).deletingLastPathComponent().path,
-            withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var engine = EngineConfiguration(
-            spoolPath: spoolPath,
-            flushInterval: configuration.engine.flushInterval,
-            maxBatchSize: configuration.engine.maxBatchSize,
-            maxBatchBytes: configuration.engine.maxBatchBytes,
-            maxInFlight: configuration.engine.maxInFlight,
-            spoolLimit: configuration.engine.spoolLimit,
-            requestTimeout: configuration.engine.requestTimeout,
-            maxRetryBackoff: configuration.engine.maxRetryBackoff,
-            maxEventAge: configuration.engine.maxEventAge,
-            synchronousMode: configuration.engine.spoolSync == "full" ? .full : .normal,
-            defaultSubscription: defaultSubscription,
-            metricCodes: configuration.metricCodes.byField
-        )
-        engine.dedupWindow = .seconds(configuration.relay.dedupWindowSeconds)
-        engine.dedupMaxEntries = configuration.relay.dedupMaxEntries
-        return engine
-    }
-
-    private func runConsole(
-        baseURL: LagoBaseURL, apiKey: String, isSandbox: Bool, defaultSubscription: String?, logger: Logger
-    ) async throws {
-        let configuration = store.configuration
-        let engineConfiguration = Self.engineConfiguration(
-            configuration, isSandbox: isSandbox, defaultSubscription: defaultSubscription)
-        let clientConfiguration = LagoClientConfiguration(
-            baseURL: baseURL, apiKey: apiKey, requestTimeout: configuration.engine.requestTimeout)
-        try await withLagoClient(configuration: clientConfiguration, logger: logger) { client in
-            let engine = try LagoEngine(configuration: engineConfiguration, client: client, logger: logger)
-            engine.start()
-            let session = ConsoleSession(
-                engine: engine, client: client, store: store, logger: logger,
+        ) { (session: EngineSession) -> Void in
+            let serve = session.serve
+            let console = ConsoleSession(
+                engine: session.control, client: session.client, store: store, logger: logger,
                 connection: ConnectionInfo(
-                    url: baseURL.apiRoot, isSandbox: isSandbox, maskedKey: ConfigMasking.mask(apiKey)),
-                defaultSubscription: defaultSubscription,
-                readOnly: options.readOnly, noColor: options.noColor,
-                demoTraffic: options.demoTraffic ?? isSandbox, frameStatsPath: options.frameStatsPath)
-            do {
-                try await runWithRelay(
-                    engine: engine, session: session, fallbackSubscription: isSandbox ? SandboxSeed.subscriptionExternalID : nil,
-                    logger: logger)
-            } catch {
-                await engine.shutdown()
-                throw error
-            }
-            await engine.shutdown()
+                    url: session.lago.baseURL.apiRoot, isSandbox: session.lago.isSandbox,
+                    maskedKey: serve?.maskedKey ?? session.lago.maskedKey,
+                    attachedTo: serve.map { "serve pid \($0.pid)" }),
+                defaultSubscription: session.defaultSubscription, readOnly: options.readOnly, noColor: options.noColor,
+                demoTraffic: options.demoTraffic ?? (serve == nil && session.lago.isSandbox),
+                frameStatsPath: options.frameStatsPath)
+            guard let engine = session.localEngine else { return try await console.run() }
+            try await runWithRelay(
+                engine: engine, session: console,
+                fallbackSubscription: session.lago.isSandbox ? SandboxSeed.subscriptionExternalID : nil, logger: logger)
         }
     }
 

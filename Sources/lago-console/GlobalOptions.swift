@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LagoAPI
 import LagoConfig
+import LagoSession
 
 /// Options every `lago-console` command takes.
 struct GlobalOptions: ParsableArguments {
@@ -27,15 +28,12 @@ extension GlobalOptions {
     }
 }
 
-/// The configured Lago's API root, for commands that need a real Lago.
+/// The configured Lago's API root, for commands that need a real Lago (``LagoTarget/configuredBaseURL(_:purpose:)``).
 /// - Throws: ``ConsoleFailure`` when no Lago is configured (`purpose` says why one is needed) or the URL is refused.
 func configuredLago(_ configuration: LagoConsoleConfiguration, purpose: String) throws -> LagoBaseURL {
-    guard let url = configuration.lago.apiURL else {
-        throw ConsoleFailure(description: "no Lago is configured: set lago.api_url (or LAGO_API_URL); \(purpose)")
-    }
     do {
-        return try LagoBaseURL(url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
+        return try LagoTarget.configuredBaseURL(configuration, purpose: purpose)
     } catch {
-        throw ConsoleFailure(description: "lago.api_url: \(error)")
+        throw ConsoleFailure(description: "\(error)")
     }
 }

@@ -6,6 +6,7 @@ import LagoControl
 import LagoEngine
 import LagoRelay
 import LagoSandbox
+import LagoSession
 import Logging
 import Prometheus
 import Synchronization
@@ -59,37 +60,51 @@ struct ServeCommand: AsyncParsableCommand {
                     + "config set \(ConfigKey.relayControlAllowRemote.name) true")
         }
         let useSandbox = sandbox || configuration.lago.apiURL == nil
-        if useSandbox {
-            try await Sandbox.withRunning(SandboxOptions(), logger: logger) { sandbox in
-                logger.info("no Lago configured: delivering to an embedded sandbox", metadata: ["url": "\(sandbox.baseURL)"])
-                try await serve(
-                    baseURL: try LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey, isSandbox: true,
-                    store: store, logger: logger)
-            }
-        } else if let url = configuration.lago.apiURL {
-            let baseURL = try LagoBaseURL(url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
-            try await serve(
-                baseURL: baseURL, apiKey: configuration.lago.apiKey, isSandbox: false, store: store, logger: logger)
-        }
-    }
-
-    private func serve(
-        baseURL: LagoBaseURL, apiKey: String, isSandbox: Bool, store: ConfigStore, logger: Logger
-    ) async throws {
-        let configuration = store.configuration
-        let defaultSubscription = configuration.lago.defaultSubscriptionID ?? (isSandbox ? SandboxSeed.subscriptionExternalID : nil)
-        var engineConfiguration = ConsoleRuntime.engineConfiguration(
-            configuration, isSandbox: isSandbox, defaultSubscription: defaultSubscription)
         let registry = PrometheusCollectorRegistry()
         let metricsFactory = PrometheusMetricsFactory(registry: registry)
-        engineConfiguration.metricsFactory = metricsFactory
-        let spoolPath = engineConfiguration.spoolPath
-        let engine = try LagoEngine(
-            configuration: engineConfiguration, baseURL: baseURL, apiKey: apiKey, logger: logger)
-        engine.start()
-        let (host, port) = try Self.address(
-            listen, option: "--listen", default: (configuration.relay.host ?? "127.0.0.1", configuration.relay.port ?? 8787))
-        let control = try Self.address(
+        let options = EngineSessionOptions(
+            isSandbox: useSandbox, attach: false, sandboxSubscription: SandboxSeed.subscriptionExternalID,
+            customize: { $0.metricsFactory = metricsFactory })
+        let stats: EngineStats = try await EngineSession.open(
+            configuration: configuration, options: options, logger: logger,
+            lago: { (use: (LagoTarget) async throws -> EngineStats) in
+                guard !useSandbox, let url = configuration.lago.apiURL else {
+                    return try await Sandbox.withRunning(SandboxOptions(), logger: logger) { sandbox in
+                        logger.info(
+                            "no Lago configured: delivering to an embedded sandbox",
+                            metadata: ["url": "\(sandbox.baseURL)"])
+                        return try await use(
+                            LagoTarget(
+                                baseURL: try LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey,
+                                isSandbox: true))
+                    }
+                }
+                let baseURL = try LagoBaseURL(
+                    url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP)
+                return try await use(LagoTarget(baseURL: baseURL, apiKey: configuration.lago.apiKey, isSandbox: false))
+            }
+        ) { session in
+            try await serve(session, store: store, registry: registry, metricsFactory: metricsFactory, logger: logger)
+        }
+        logger.info(
+            "stopped",
+            metadata: ["delivered": "\(stats.delivered)", "pending": "\(stats.pending)", "dead": "\(stats.dead)"])
+    }
+
+    /// Runs the relay and the control API on the session's engine until SIGTERM or SIGINT; returns the engine's
+    /// last stats.
+    private func serve(
+        _ session: EngineSession, store: ConfigStore, registry: PrometheusCollectorRegistry,
+        metricsFactory: PrometheusMetricsFactory, logger: Logger
+    ) async throws -> EngineStats {
+        guard let engine = session.localEngine else { preconditionFailure("serve opens its spool itself") }
+        let configuration = store.configuration
+        let (baseURL, apiKey, isSandbox, spoolPath) =
+            (session.lago.baseURL, session.lago.apiKey, session.lago.isSandbox, session.spoolPath)
+        let (host, port) = try ServeAddress.parse(
+            listen, option: "--listen",
+            default: (configuration.relay.host ?? "127.0.0.1", configuration.relay.port ?? 8787))
+        let control = try ServeAddress.parse(
             controlListen, option: "--control-listen",
             default: (configuration.relay.controlHost ?? "127.0.0.1", configuration.relay.controlPort ?? 8788))
         var options = RelayOptions(
@@ -99,24 +114,24 @@ struct ServeCommand: AsyncParsableCommand {
             defaultSubscription: { engine.defaultSubscription })
         options.metricsFactory = metricsFactory
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        do {
-            try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { relayURL in
-                logger.info(
-                    "relaying", metadata: ["relay": "\(relayURL)", "lago": "\(baseURL)", "key": "\(ConfigMasking.mask(apiKey))"])
-                let endpointBase = ControlEndpoint(
-                    url: "", token: ControlServerOptions.randomToken(), pid: getpid(), startedAt: Date(),
-                    lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,
-                    maskedKey: ConfigMasking.mask(apiKey), sandboxAPIKey: isSandbox ? apiKey : nil)
-                let published = PublishedEndpoint(spoolPath: spoolPath, logger: logger)
-                // Whoever changes the config file, serve reads it again and applies what it can while it runs.
-                let follower = ServeConfigFollower(
-                    store: store, engine: engine, isSandbox: isSandbox, lagoURL: baseURL.apiRoot, apiKey: apiKey,
-                    logger: logger, onLagoChange: { published.lagoChanged(apiRoot: $0, maskedKey: $1) })
-                try await Self.withControl(
-                    engine: engine, host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
-                    metricsRequireToken: configuration.relay.controlAllowRemote, spoolPath: spoolPath,
-                    reloadConfiguration: { follower.reload() }, published: published, logger: logger
-                ) {
+        try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { relayURL in
+            logger.info(
+                "relaying", metadata: ["relay": "\(relayURL)", "lago": "\(baseURL)", "key": "\(ConfigMasking.mask(apiKey))"])
+            let endpointBase = ControlEndpoint(
+                url: "", token: ControlServerOptions.randomToken(), pid: getpid(), startedAt: Date(),
+                lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,
+                maskedKey: ConfigMasking.mask(apiKey), sandboxAPIKey: isSandbox ? apiKey : nil)
+            let published = PublishedEndpoint(spoolPath: spoolPath, logger: logger)
+            // Whoever changes the config file, serve reads it again and applies what it can while it runs.
+            let follower = ServeConfigFollower(
+                store: store, engine: engine, isSandbox: isSandbox,
+                sandboxSubscription: SandboxSeed.subscriptionExternalID, lagoURL: baseURL.apiRoot, apiKey: apiKey,
+                logger: logger, onLagoChange: { published.lagoChanged(apiRoot: $0, maskedKey: $1) })
+            try await ServeControl.withControl(
+                engine: engine, host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
+                metricsRequireToken: configuration.relay.controlAllowRemote, spoolPath: spoolPath,
+                reloadConfiguration: { follower.reload() }, published: published, logger: logger
+            ) {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { await follower.watch(every: .seconds(1)) }
                     for await signal in signals {
@@ -125,111 +140,8 @@ struct ServeCommand: AsyncParsableCommand {
                     }
                     group.cancelAll()
                 }
-                }
-            }
-        } catch {
-            await engine.shutdown()
-            throw error
-        }
-        let stats = await engine.stats()
-        await engine.shutdown()
-        logger.info("stopped", metadata: ["delivered": "\(stats.delivered)", "pending": "\(stats.pending)", "dead": "\(stats.dead)"])
-    }
-}
-
-extension ServeCommand {
-    /// `host:port` from an option, or the configured default.
-    static func address(
-        _ text: String?, option: String, default fallback: (String, Int)
-    ) throws -> (host: String, port: Int) {
-        guard let text else { return fallback }
-        // The rules of relay.listen in the config file.
-        guard let address = ListenAddress(text) else {
-            throw ConsoleFailure(description: "\(option): expected HOST:PORT such as 127.0.0.1:8787 or [::1]:8787, got \(text)")
-        }
-        return (address.host, address.port)
-    }
-
-    /// Runs `body` with the control API listening and its discovery file written next to the spool through
-    /// `published` (which writes it again when the Lago changes; removed afterwards); `/metrics` needs the control
-    /// token when `metricsRequireToken` is set; `POST /control/v1/config/reload` calls `reloadConfiguration`. When
-    /// the configured port is taken, a free port is used (the discovery file names it) and a warning says
-    /// Prometheus will not find /metrics where configured.
-    static func withControl(
-        engine: any EngineControl, host: String, port: Int, endpoint: ControlEndpoint, registry: PrometheusCollectorRegistry,
-        metricsRequireToken: Bool, spoolPath: String, reloadConfiguration: @escaping @Sendable () async -> ConfigReload,
-        published: PublishedEndpoint, logger: Logger, _ body: @Sendable () async throws -> Void
-    ) async throws {
-        let started = Atomic<Bool>(false)
-        func run(port: Int) async throws {
-            let options = ControlServerOptions(
-                host: host, port: port, token: endpoint.token, metrics: registry,
-                metricsRequireToken: metricsRequireToken, reloadConfiguration: reloadConfiguration)
-            try await ControlServer.withRunning(engine: engine, options: options, logger: logger) { url in
-                started.store(true, ordering: .relaxed)
-                var endpoint = endpoint
-                endpoint.url = url.absoluteString
-                try published.publish(endpoint)
-                logger.info(
-                    "control API listening",
-                    metadata: [
-                        "control": "\(url)", "metrics": "\(url)/metrics",
-                        "discovery": "\(ControlEndpoint.discoveryPath(forSpool: spoolPath))",
-                    ])
-                defer { endpoint.remove(forSpool: spoolPath) }
-                try await body()
             }
         }
-        do {
-            try await run(port: port)
-        } catch where !started.load(ordering: .relaxed) && port != 0 {
-            logger.warning(
-                "control API cannot listen on the configured address; using a free port (see the discovery file)",
-                metadata: ["address": "\(host):\(port)", "error": "\(error)"])
-            try await run(port: 0)
-        }
-    }
-}
-
-/// The discovery file `serve` wrote, kept so that a change of the Lago URL or key it delivers with is written
-/// there too (the URL and the masked key; never the key itself).
-final class PublishedEndpoint: Sendable {
-    private let spoolPath: String
-    private let logger: Logger
-    private let state = Mutex<(endpoint: ControlEndpoint?, lago: (apiRoot: String, maskedKey: String)?)>((nil, nil))
-
-    init(spoolPath: String, logger: Logger) {
-        self.spoolPath = spoolPath
-        self.logger = logger
-    }
-
-    /// Writes the discovery file (with the Lago in use now, if it changed since `endpoint` was made).
-    /// - Throws: ``ControlError/discovery(_:)`` when it cannot be written.
-    func publish(_ endpoint: ControlEndpoint) throws {
-        try state.withLock { state in
-            var endpoint = endpoint
-            if let lago = state.lago {
-                endpoint.lagoURL = lago.apiRoot
-                endpoint.maskedKey = lago.maskedKey
-            }
-            try endpoint.write(forSpool: spoolPath)
-            state.endpoint = endpoint
-        }
-    }
-
-    /// Writes the discovery file again with the Lago serve now delivers to.
-    func lagoChanged(apiRoot: String, maskedKey: String) {
-        state.withLock { state in
-            state.lago = (apiRoot, maskedKey)
-            guard var endpoint = state.endpoint else { return }
-            endpoint.lagoURL = apiRoot
-            endpoint.maskedKey = maskedKey
-            do {
-                try endpoint.write(forSpool: spoolPath)
-                state.endpoint = endpoint
-            } catch {
-                logger.warning("the discovery file still names the previous Lago", metadata: ["error": "\(error)"])
-            }
-        }
+        return await engine.stats()
     }
 }

@@ -184,12 +184,12 @@ extension AppState {
     /// Presses keys in order and returns every effect.
     @discardableResult
     mutating func press(_ keys: Key...) -> [Effect] {
-        keys.flatMap { handle(.key($0)) }
+        keys.flatMap { handle(.key($0)).map(\.effect) }
     }
 
     /// Types text as character keys.
     @discardableResult
     mutating func type(_ text: String) -> [Effect] {
-        text.flatMap { handle(.key(.char($0))) }
+        text.flatMap { handle(.key(.char($0))).map(\.effect) }
     }
 }

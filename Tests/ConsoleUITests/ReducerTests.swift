@@ -283,6 +283,23 @@ import Testing
         #expect(state.press(.char("q")) == [.quit(flushFirst: false)])
     }
 
+    @Test func theFlushBeforeQuittingShowsWhatIsLeftAndCtrlCQuitsAtOnce() {
+        var state = Fixture.busy()
+        state.press(.char("q"))
+        #expect(state.press(.char("y")) == [.quit(flushFirst: true)])
+        #expect(render(state).plainText.contains("flushing before quitting: 37 events left to deliver…"))
+        #expect(render(state).plainText.contains("ctrl-c quit now (the events left stay spooled)"))
+        // The other keys wait for the flush; its progress is shown.
+        #expect(state.press(.char("y"), .char("n"), .char("c"), .escape, .char("q")).isEmpty)
+        state.apply(.quitFlushProgress(pending: 5))
+        #expect(render(state).plainText.contains("flushing before quitting: 5 events left to deliver…"))
+        #expect(state.press(.ctrl("c")) == [.quit(flushFirst: false)])
+        var finished = Fixture.busy()
+        finished.press(.char("q"), .char("y"))
+        #expect(finished.handle(.quitFlushFinished(FlushSummary(delivered: 37, pending: 0, dead: 0, duration: .zero)))
+            .map(\.effect) == [.quit(flushFirst: false)])
+    }
+
     @Test func quitAsksToFlushAndDefaultsToNo() {
         var state = Fixture.busy()
         #expect(state.press(.char("q")).isEmpty)
@@ -482,6 +499,25 @@ import Testing
 }
 
 @Suite struct CommandLineTests {
+    @Test func commandsAreEntriesOfTheKeyTable() {
+        let names = KeyBinding.defaultTable.compactMap(\.commands.first)
+        #expect(
+            names == ["flush", "send", "sub", "filter", "check", "events", "queue", "failures", "mappings", "test",
+                "help", "q", "q!"])
+        var state = Fixture.busy()
+        let help = state.helpLines()
+        for binding in KeyBinding.defaultTable where !binding.commands.isEmpty {
+            #expect(help.contains { $0.keys == ":" + binding.commands[0] && $0.text == binding.help })
+        }
+        state.press(.char(":"))
+        state.type("quit!")
+        #expect(state.press(.enter) == [.quit(flushFirst: false)])
+        state.press(.char(":"))
+        state.type("failures")
+        state.press(.enter)
+        #expect(state.focusedPane == .failures)
+    }
+
     @Test func commands() {
         var state = Fixture.busy()
         func run(_ line: String) -> [Effect] {
@@ -629,7 +665,52 @@ import Testing
         #expect(state.message == nil)
     }
 
-    @Test func subscriptionsLoadSearchAndPick() {
+    @Test func aFailureClearsOnlyTheSpinnerOfItsOwnRequest() throws {
+        var state = Fixture.busy()
+        #expect(state.press(.char("f")) == [.flush])
+        state.press(.char("4"))
+        #expect(state.press(.char("c")) == [.checkMappings])
+        let check = try #require(state.requestID(for: .checkMappings))
+        let flush = try #require(state.requestID(for: .flush))
+        #expect(check != flush)
+        state.apply(
+            .operationFailed(
+                check, OperationError("GET /billable_metrics: HTTP 500", status: 500, code: "internal_error")))
+        #expect(state.message?.text == "GET /billable_metrics: HTTP 500")
+        #expect(state.knownMetrics == nil)
+        // The flush still runs: neither `f` nor `:flush` starts a second one.
+        #expect(state.flushInProgress)
+        #expect(state.press(.char("f")).isEmpty)
+        state.press(.char(":"))
+        state.type("flush")
+        #expect(state.press(.enter).isEmpty)
+        // Its own failure ends it; then a flush can start again.
+        state.apply(.operationFailed(flush, OperationError("spool closed")))
+        #expect(!state.flushInProgress)
+        #expect(state.press(.char("f")) == [.flush])
+    }
+
+    @Test func requestIDsAreUniqueAndResultsForgetTheirRequest() {
+        var state = Fixture.busy()
+        let first = state.handle(.key(.char("f")))
+        state.apply(.flushFinished(FlushSummary(delivered: 1, pending: 0, dead: 0, duration: .zero)))
+        let second = state.handle(.key(.char("f")))
+        #expect(first.count == 1 && second.count == 1)
+        #expect(first[0].id < second[0].id)
+        #expect(state.requests.count == 1)
+        state.apply(.operationSucceeded(second[0].id, "done"))
+        #expect(state.requests.isEmpty)
+    }
+
+    @Test func missedLifecycleChangesAddUp() {
+        var state = Fixture.busy()
+        state.apply(.lifecycleMissed(3))
+        state.apply(.lifecycleMissed(4))
+        #expect(state.missedLifecycleChanges == 7)
+        #expect(render(state).plainText.contains("missed 7"))
+    }
+
+    @Test func subscriptionsLoadSearchAndPick() throws {
         var state = Fixture.busy()
         state.press(.char("5"))
         #expect(state.press(.enter).isEmpty)  // nothing loaded yet
@@ -648,7 +729,8 @@ import Testing
         #expect(state.subscriptionPane.inputError == "a subscription id is required")
         state.type("sub_new")
         #expect(state.press(.enter) == [.saveDefaultSubscription("sub_new")])
-        state.apply(.operationFailed("subscription sub_new not found in Lago"))
+        let request = try #require(state.requestID(for: .saveDefaultSubscription("sub_new")))
+        state.apply(.operationFailed(request, OperationError("subscription sub_new not found in Lago")))
         #expect(state.subscriptionPane.saving == nil)
         #expect(render(state).plainText.contains("subscription sub_new not found in Lago"))
     }

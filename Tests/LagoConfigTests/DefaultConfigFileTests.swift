@@ -56,10 +56,10 @@ struct DefaultConfigFileTests {
                 == .init(
                     flushIntervalSeconds: 1.0,
                     maxBatchSize: 100,
-                    maxBatchBytes: 524_288,
+                    maxBatchBytes: 1_048_576,
                     maxInFlight: 4,
                     spoolPath: "",
-                    spoolLimit: 1_000_000,
+                    spoolLimit: 10_000_000,
                     requestTimeoutSeconds: 10,
                     maxRetryBackoffSeconds: 30,
                     maxEventAgeSeconds: 0

@@ -43,20 +43,52 @@ public enum ConsoleEvent: Sendable {
     case sendAccepted(transactionIDs: [String])
     /// The engine refused a test send (invalid input, queue closed); shown in the send pane.
     case sendFailed(String)
-    /// An effect succeeded and has nothing else to report (a replay, a discard, a retry); shown briefly.
-    case operationSucceeded(String)
-    /// An effect failed (a save, a replay, a load…); shown as an error message, and clears pending spinners.
-    case operationFailed(String)
+    /// The request succeeded and has nothing else to report (a replay, a discard, a retry); shown briefly.
+    case operationSucceeded(RequestID, String)
+    /// The request failed (a save, a replay, a load, a flush…); shown as an error message, and clears the spinner of
+    /// that request only (a flush still running keeps its own).
+    case operationFailed(RequestID, OperationError)
+    /// Lifecycle changes that never reached the console (a full buffer on the way: the console's own, the
+    /// engine's or serve's stream); added to the "missed N" the Events pane shows.
+    case lifecycleMissed(Int)
+    /// The flush the operator asked for before quitting (``Effect/quit(flushFirst:)`` with `true`) goes on:
+    /// `pending` events are left (shown in the quit dialog).
+    case quitFlushProgress(pending: Int)
+    /// The flush before quitting ended (delivered, timed out or stopped): the console quits now
+    /// (``Effect/quit(flushFirst:)`` with `false`); what is left stays spooled.
+    case quitFlushFinished(FlushSummary)
 }
 
-/// Why an operation requested by an ``Effect`` failed, in words for the operator.
+/// Why an operation requested by an ``Effect`` failed, in words for the operator, with Lago's own answer when it
+/// came from Lago.
 public struct OperationError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The message shown on screen (Lago's error code and details when there are some).
     public var message: String
+    /// The HTTP status of Lago's answer.
+    public var status: Int?
+    /// Lago's error `code` (`value_already_exist`, `subscription_not_found`…).
+    public var code: String?
+    /// Lago's `error_details`.
+    public var errorDetails: JSONValue?
 
     /// Creates an error with a message.
-    public init(_ message: String) {
+    public init(_ message: String, status: Int? = nil, code: String? = nil, errorDetails: JSONValue? = nil) {
         self.message = message
+        self.status = status
+        self.code = code
+        self.errorDetails = errorDetails
+    }
+
+    /// The error any effect threw: its description as the message, and Lago's status, `code` and
+    /// `error_details` when it is a ``LagoAPI/LagoAPIError``.
+    public init(_ error: any Error) {
+        if let error = error as? OperationError {
+            self = error
+        } else if let lago = error as? LagoAPIError {
+            self.init(String(describing: lago), status: lago.status, code: lago.code, errorDetails: lago.errorDetails)
+        } else {
+            self.init(String(describing: error))
+        }
     }
 
     /// The message.

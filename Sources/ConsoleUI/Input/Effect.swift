@@ -1,10 +1,44 @@
 public import LagoAPI
 public import LagoUsage
 
+/// Which request an effect's result answers: the reducer numbers every effect it asks for, so a failure clears the
+/// spinner of its own request and no other.
+public struct RequestID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The number, counting from 1 in one console session.
+    public let rawValue: Int
+
+    /// Creates an id.
+    public init(_ rawValue: Int) {
+        self.rawValue = rawValue
+    }
+
+    /// Orders ids by their number (older requests first).
+    public static func < (lhs: RequestID, rhs: RequestID) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// `#n`.
+    public var description: String { "#\(rawValue)" }
+}
+
+/// An effect with the id its results carry (``ConsoleEvent/operationFailed(_:_:)``,
+/// ``ConsoleEvent/operationSucceeded(_:_:)``).
+public struct EffectRequest: Sendable, Hashable {
+    /// The request's id.
+    public let id: RequestID
+    /// What to do.
+    public let effect: Effect
+
+    /// Creates a request.
+    public init(id: RequestID, effect: Effect) {
+        self.id = id
+        self.effect = effect
+    }
+}
+
 /// Work the reducer asks the wiring layer to do; results come back as ``ConsoleEvent``s.
 ///
-/// Effects are returned in the order they must run. None of them blocks the reducer: the wiring starts each
-/// one and feeds its outcome back (``ConsoleEvent/flushFinished(_:)``, ``ConsoleEvent/operationFailed(_:)``…).
+/// Effects are returned in the order they must run, each in an ``EffectRequest``. None of them blocks the reducer:
+/// the wiring starts each one and feeds its outcome back (``ConsoleEvent/flushFinished(_:)``,
+/// ``ConsoleEvent/operationFailed(_:_:)`` with the request's id…).
 public enum Effect: Sendable, Hashable {
     /// Deliver every pending event now; answer with ``ConsoleEvent/flushFinished(_:)``.
     case flush
@@ -15,10 +49,10 @@ public enum Effect: Sendable, Hashable {
     /// ``ConsoleEvent/sendFailed(_:)``.
     case sendEvent(EventDraft)
     /// Write a metric code for a canonical field to the config; answer with
-    /// ``ConsoleEvent/mappingSaved(field:code:)`` or ``ConsoleEvent/operationFailed(_:)``.
+    /// ``ConsoleEvent/mappingSaved(field:code:)`` or ``ConsoleEvent/operationFailed(_:_:)``.
     case saveMapping(field: CanonicalField, code: String)
     /// Check that the subscription exists in Lago and write it as the default; answer with
-    /// ``ConsoleEvent/subscriptionSaved(_:)`` or ``ConsoleEvent/operationFailed(_:)``.
+    /// ``ConsoleEvent/subscriptionSaved(_:)`` or ``ConsoleEvent/operationFailed(_:_:)``.
     case saveDefaultSubscription(String)
     /// Read the event back from Lago (`GET /events/{transaction_id}`); answer with
     /// ``ConsoleEvent/verifyFinished(transactionID:result:)``.
@@ -28,7 +62,7 @@ public enum Effect: Sendable, Hashable {
     /// List Lago's active subscriptions; answer with ``ConsoleEvent/subscriptionsLoaded(_:)``.
     case loadSubscriptions
     /// Queue a dead letter again, with the operator's edits if any; answer with
-    /// ``ConsoleEvent/operationSucceeded(_:)`` or ``ConsoleEvent/operationFailed(_:)``.
+    /// ``ConsoleEvent/operationSucceeded(_:_:)`` or ``ConsoleEvent/operationFailed(_:_:)``.
     case replayDeadLetter(id: String, edits: DeadLetterEdits?)
     /// Delete a dead letter for good (the operator confirmed); answer like a replay.
     case discardDeadLetter(id: String)
@@ -36,8 +70,11 @@ public enum Effect: Sendable, Hashable {
     case retryNow
     /// Put text on the clipboard (OSC 52 or a pasteboard tool); plain text, no box characters.
     case copy(String)
-    /// Leave the console, flushing pending events first when `flushFirst` is true. The wiring restores the
-    /// terminal in every case; pending events stay in the engine's durable queue when not flushed.
+    /// Leave the console, flushing pending events first when `flushFirst` is true: the wiring then flushes while
+    /// the console goes on (answering with ``ConsoleEvent/quitFlushProgress(pending:)`` and, at the end,
+    /// ``ConsoleEvent/quitFlushFinished(_:)``, after which the reducer asks to quit without flushing; Ctrl-C
+    /// quits at once). With `false` the wiring leaves at once. The wiring restores the terminal in every case;
+    /// pending events stay in the engine's durable queue when not flushed.
     case quit(flushFirst: Bool)
 }
 

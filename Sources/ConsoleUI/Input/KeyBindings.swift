@@ -66,6 +66,8 @@ public enum KeyContext: Sendable, Hashable {
 public enum HelpSection: Int, CaseIterable, Sendable, Hashable {
     /// The sections, in the order the help lists them after the focused pane's.
     case global, navigation, events, queue, failures, mappings, subscription, sendTest, detail, dialogs, input
+    /// The `:` commands (bindings with ``KeyBinding/commands`` and no key), listed last.
+    case commands
 
     /// The heading shown in the help overlay.
     public var title: String {
@@ -81,6 +83,7 @@ public enum HelpSection: Int, CaseIterable, Sendable, Hashable {
         case .detail: "Event detail"
         case .dialogs: "Dialogs"
         case .input: "Text fields & command line"
+        case .commands: "Commands (:)"
         }
     }
 }
@@ -108,6 +111,9 @@ public enum ConsoleAction: Sendable, Hashable {
     case submit, historyPrevious, historyNext, complete, editText
     /// Confirmation dialogs.
     case confirmYes, confirmNo, confirmCancel, confirmActivate, confirmSwitch
+    /// Commands: focus a pane (`:events`), filter the events (`:filter TEXT`), set the default subscription
+    /// (`:sub ID`), send an event (`:send CODE [SUB] [k=v …]`).
+    case showPane(Pane), filterCommand, subscriptionCommand, sendCommand
 }
 
 /// One entry of the key-binding table, which drives dispatch, the help overlay and the footer hints
@@ -133,13 +139,17 @@ public struct KeyBinding: Sendable, Hashable {
     public var isMutating: Bool
     /// Whether the action destroys something; such actions always ask for confirmation (default No).
     public var isDestructive: Bool
+    /// The names that run the action from the command line (`:flush`), the first one listed in help and
+    /// completed by Tab, the others aliases (`:quit` for `:q`).
+    public var commands: [String]
 
     /// Creates a binding.
     public init(
         _ keys: [Key], _ action: ConsoleAction, _ help: String, hint: String? = nil, keyLabel: String? = nil,
         footerKeys: String? = nil, contexts: Set<KeyContext>, section: HelpSection, isMutating: Bool = false,
-        isDestructive: Bool = false
+        isDestructive: Bool = false, commands: [String] = []
     ) {
+        self.commands = commands
         self.keys = keys
         self.action = action
         self.help = help
@@ -160,6 +170,14 @@ public struct KeyBinding: Sendable, Hashable {
     /// How the keys are written in the footer.
     public func footerLabel(ascii: Bool) -> String {
         footerKeys ?? label(ascii: ascii)
+    }
+
+    /// A command of the `:` line, listed under ``HelpSection/commands``.
+    static func command(
+        _ names: [String], _ action: ConsoleAction, _ help: String, isMutating: Bool = false
+    ) -> KeyBinding {
+        KeyBinding(
+            [], action, help, contexts: [.commandLine], section: .commands, isMutating: isMutating, commands: names)
     }
 
     /// The console's default bindings.
@@ -328,6 +346,20 @@ public struct KeyBinding: Sendable, Hashable {
             KeyBinding(
                 editKeys + [.ctrl("u"), .ctrl("w")], .editText, "move, delete; ctrl-u/ctrl-w delete",
                 keyLabel: "←/→/Bksp", contexts: [.textInput], section: .input),
+            // Commands (the `:` line). `:send ID` and `:sub ID` change something only with an argument.
+            command(["flush"], .flush, "deliver pending events now", isMutating: true),
+            command(["send"], .sendCommand, "send pane, or :send CODE [SUB] [k=v …]"),
+            command(["sub", "subscription"], .subscriptionCommand, "subscription pane, or :sub ID to set the default"),
+            command(["filter"], .filterCommand, ":filter TEXT filters the events"),
+            command(["check"], .checkMappings, "check metric codes against Lago"),
+            command(["events"], .showPane(.events), "events pane"),
+            command(["queue"], .showPane(.queue), "queue pane"),
+            command(["failures"], .showPane(.failures), "failures pane"),
+            command(["mappings"], .showPane(.mappings), "mappings pane"),
+            command(["test"], .showPane(.sendTest), "send test pane"),
+            command(["help", "h", "?"], .showHelp, "help"),
+            command(["q", "quit"], .quit, "quit (asks to flush)"),
+            command(["q!", "quit!"], .forceQuit, "quit without flushing"),
         ]
     }()
 }

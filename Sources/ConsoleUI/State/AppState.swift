@@ -101,6 +101,8 @@ struct CommandLineState: Sendable {
 struct ConfirmDialog: Sendable {
     enum Kind: Sendable {
         case quit(pending: Int)
+        /// The operator chose to flush before quitting: what is left, while the flush runs (Ctrl-C quits now).
+        case flushingBeforeQuit(pending: Int)
         case replay(deadLetterID: String, transactionID: String, edits: DeadLetterEdits?)
         case discard(deadLetterID: String, transactionID: String)
     }
@@ -261,6 +263,12 @@ public struct AppState: Sendable {
     var subscriptionPane = SubscriptionPaneState()
     var sendPane = SendTestState()
     var commandHistory: [String] = []
+    /// The number of the last request handed to the wiring.
+    var lastRequestID = 0
+    /// Requests whose result has not come back yet (quit has none).
+    var requests: [RequestID: Effect] = [:]
+    /// Lifecycle changes that never reached the console, shown as "missed N" in the Events pane.
+    public internal(set) var missedLifecycleChanges = 0
 
     /// Creates the state at launch.
     public init(size: TerminalSize, now: Date, options: ConsoleOptions) {

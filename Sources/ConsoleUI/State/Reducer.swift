@@ -3,10 +3,30 @@ import LagoAPI
 import LagoUsage
 
 extension AppState {
-    /// Applies an event and returns the effects the wiring must run, in order.
+    /// Applies an event and returns the effects the wiring must run, in order, each with the id its results carry.
     ///
     /// Pure and synchronous: call it from the one task that owns the state, then render.
-    public mutating func handle(_ event: ConsoleEvent) -> [Effect] {
+    public mutating func handle(_ event: ConsoleEvent) -> [EffectRequest] {
+        reduce(event).map { effect in
+            lastRequestID += 1
+            let id = RequestID(lastRequestID)
+            if effect != .quit(flushFirst: true) && effect != .quit(flushFirst: false) { requests[id] = effect }
+            return EffectRequest(id: id, effect: effect)
+        }
+    }
+
+    /// The id of the oldest request still running for `effect`, if any.
+    func requestID(for effect: Effect) -> RequestID? {
+        requests.filter { $0.value == effect }.keys.min()
+    }
+
+    /// Forgets the requests a result answers (a result that carries no id answers every request of its kind).
+    private mutating func finishRequests(where answered: (Effect) -> Bool) {
+        requests = requests.filter { !answered($0.value) }
+    }
+
+    /// Applies an event and returns the effects the wiring must run, in order.
+    private mutating func reduce(_ event: ConsoleEvent) -> [Effect] {
         switch event {
         case .key(let key):
             return handleKey(key)
@@ -28,17 +48,20 @@ extension AppState {
         case .connection(let connection):
             self.connection = connection
         case .flushFinished(let summary):
+            finishRequests { $0 == .flush }
             flushInProgress = false
             show(
                 "flushed: delivered \(Format.grouped(summary.delivered)) · pending \(Format.grouped(summary.pending))"
                     + " · dead \(Format.grouped(summary.dead)) in \(Format.duration(summary.duration))",
                 summary.dead > 0 ? .error : .success)
         case .verifyFinished(let transactionID, let result):
+            finishRequests { $0 == .verify(transactionID: transactionID) }
             switch result {
             case .success(let event): sendPane.verifications[transactionID] = .verified(event)
             case .failure(let error): sendPane.verifications[transactionID] = .failed(error.message)
             }
         case .mappingsChecked(let result):
+            finishRequests { $0 == .checkMappings }
             switch result {
             case .success(let metrics):
                 mappingsPane.metrics = .loaded(metrics.sorted { $0.code < $1.code }, at: now)
@@ -53,6 +76,7 @@ extension AppState {
                 show("check failed: \(error.message)", .error)
             }
         case .subscriptionsLoaded(let result):
+            finishRequests { $0 == .loadSubscriptions }
             switch result {
             case .success(let subscriptions):
                 subscriptionPane.list = .loaded(subscriptions, at: now)
@@ -67,36 +91,73 @@ extension AppState {
                 show("could not load subscriptions: \(error.message)", .error)
             }
         case .subscriptionSaved(let id):
+            finishRequests { $0 == .saveDefaultSubscription(id) }
             defaultSubscription = id
             subscriptionPane.saving = nil
             show("default subscription: \(id)", .success)
         case .mappingSaved(let field, let code):
+            finishRequests { $0 == .saveMapping(field: field, code: code) }
             mappings[field] = code
             mappingsPane.saving = nil
             show("saved \(field.rawValue) → \(code)", .success)
         case .sendAccepted(let transactionIDs):
+            finishRequests(where: Self.isSend)
             sendPane.sending = false
             sendPane.sendError = nil
             sendPane.lastSent = transactionIDs
             sendPane.verifications = [:]
             show("queued \(transactionIDs.count) test event\(transactionIDs.count == 1 ? "" : "s")", .success)
         case .sendFailed(let reason):
+            finishRequests(where: Self.isSend)
             sendPane.sending = false
             sendPane.sendError = reason
             show("send failed: \(reason)", .error)
-        case .operationSucceeded(let text):
+        case .operationSucceeded(let id, let text):
+            requests[id] = nil
             show(text, .success)
-        case .operationFailed(let text):
-            // Whatever was pending is over: clear every spinner so the operator can try again.
-            flushInProgress = false
-            mappingsPane.saving = nil
-            subscriptionPane.saving = nil
-            sendPane.sending = false
-            if case .loading = mappingsPane.metrics { mappingsPane.metrics = .failed(text) }
-            if case .loading = subscriptionPane.list { subscriptionPane.list = .failed(text) }
-            show(text, .error)
+        case .operationFailed(let id, let error):
+            if let effect = requests.removeValue(forKey: id) { failed(effect, error) }
+            show(error.message, .error)
+        case .lifecycleMissed(let count):
+            missedLifecycleChanges += max(0, count)
+        case .quitFlushProgress(let pending):
+            if case .confirm(let dialog) = overlay, case .flushingBeforeQuit = dialog.kind {
+                overlay = .confirm(ConfirmDialog(kind: .flushingBeforeQuit(pending: pending)))
+            }
+        case .quitFlushFinished:
+            return [.quit(flushFirst: false)]
         }
         return []
+    }
+
+    /// Clears the spinner of the one request that failed, so the operator can try it again; every other request
+    /// keeps its own (a flush still running stays running: `f` does not start a second one).
+    private mutating func failed(_ effect: Effect, _ error: OperationError) {
+        switch effect {
+        case .flush:
+            flushInProgress = requests.values.contains(.flush)
+        case .saveMapping:
+            mappingsPane.saving = nil
+        case .saveDefaultSubscription:
+            subscriptionPane.saving = nil
+        case .sendUsage, .sendEvent:
+            sendPane.sending = requests.values.contains(where: Self.isSend)
+        case .checkMappings:
+            if case .loading = mappingsPane.metrics { mappingsPane.metrics = .failed(error.message) }
+        case .loadSubscriptions:
+            if case .loading = subscriptionPane.list { subscriptionPane.list = .failed(error.message) }
+        case .verify(let transactionID):
+            sendPane.verifications[transactionID] = .failed(error.message)
+        case .replayDeadLetter, .discardDeadLetter, .retryNow, .copy, .quit:
+            break
+        }
+    }
+
+    private static func isSend(_ effect: Effect) -> Bool {
+        switch effect {
+        case .sendUsage, .sendEvent: true
+        default: false
+        }
     }
 
     /// Shows a transient message in the footer (errors stay longer).

@@ -41,7 +41,7 @@ public enum ConsoleValidation {
     public static func parseCount(_ text: String) -> Result<Int64?, OperationError> {
         let trimmed = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
         if trimmed.isEmpty { return .success(nil) }
-        guard let value = Int64(trimmed), value >= 0 else {
+        guard let value = EventRules.count(trimmed) else {
             return .failure(OperationError("a whole number ≥ 0"))
         }
         return .success(value)

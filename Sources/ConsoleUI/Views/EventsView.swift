@@ -45,6 +45,10 @@ extension Renderer {
         if history.droppedCount > 0 {
             title.append(Span("\(symbols.dot) \(Format.grouped(history.droppedCount)) scrolled out ", theme.dim))
         }
+        if state.missedLifecycleChanges > 0 {
+            // Changes lost on the way to the console (a full buffer): rows may lag; the counts stay exact.
+            title.append(Span("\(symbols.dot) missed \(Format.grouped(state.missedLifecycleChanges)) ", theme.warning))
+        }
         var status: [Span] = []
         if state.isPaused {
             status.append(

@@ -31,7 +31,7 @@ extension AppState {
                 HelpLine(kind: .note, keys: "", text: "read-only mode: actions that change something are hidden"))
             lines.append(HelpLine(kind: .blank, keys: "", text: ""))
         }
-        for section in order {
+        for section in order where section != .commands {
             let bindings = keyBindings.filter { $0.section == section }
             guard !bindings.isEmpty else { continue }
             lines.append(HelpLine(kind: .heading, keys: "", text: section.title))
@@ -41,9 +41,10 @@ extension AppState {
             }
             lines.append(HelpLine(kind: .blank, keys: "", text: ""))
         }
-        lines.append(HelpLine(kind: .heading, keys: "", text: "Commands (:)"))
-        for command in Self.commands where !(readOnly && command.mutating && command.name == "flush") {
-            lines.append(HelpLine(kind: .entry, keys: ":" + command.name, text: command.help))
+        lines.append(HelpLine(kind: .heading, keys: "", text: HelpSection.commands.title))
+        for binding in keyBindings where binding.section == .commands {
+            guard let name = binding.commands.first else { continue }
+            lines.append(HelpLine(kind: .entry, keys: ":" + name, text: binding.help))
         }
         return lines
     }
@@ -259,6 +260,8 @@ extension Renderer {
         switch dialog.kind {
         case .quit(let pending):
             "flush \(Format.grouped(pending)) pending event\(pending == 1 ? "" : "s") before quitting? [y/N/c]"
+        case .flushingBeforeQuit(let pending):
+            "flushing before quitting: \(Format.grouped(pending)) event\(pending == 1 ? "" : "s") left to deliver…"
         case .replay(_, let transactionID, _):
             "Replay dead letter \(transactionID) to Lago? [y/N]"
         case .discard(_, let transactionID):
@@ -275,6 +278,8 @@ extension Renderer {
             yes = "y flush, then quit"
             no = "N quit now (events stay queued)"
             extra = "c cancel"
+        case .flushingBeforeQuit:
+            return [Span("  ctrl-c quit now (the events left stay spooled)", theme.button)]
         case .replay:
             yes = "y replay"
             no = "N no"
@@ -300,7 +305,7 @@ extension Renderer {
         let heading: String
         var borderStyle = theme.focusedBorder
         switch dialog.kind {
-        case .quit: heading = "Quit"
+        case .quit, .flushingBeforeQuit: heading = "Quit"
         case .replay: heading = "Replay"
         case .discard:
             heading = "Discard"
@@ -322,6 +327,7 @@ extension Renderer {
     func compactChoices(_ dialog: ConfirmDialog) -> String {
         switch dialog.kind {
         case .quit: "y flush & quit \(symbols.dot) N quit now \(symbols.dot) c cancel"
+        case .flushingBeforeQuit: "ctrl-c quit now (events stay spooled)"
         case .replay: "y replay \(symbols.dot) N no"
         case .discard: "y discard \(symbols.dot) N keep"
         }

@@ -1,11 +1,11 @@
 import Foundation
-import Logging
+public import Logging
 import Synchronization
 
 /// A swift-log handler appending lines to a file, for while the console owns the screen.
 ///
 /// Never used for secrets: the core never logs the API key. Writes are serialized through a `Mutex`.
-struct FileLogHandler: LogHandler {
+public struct FileLogHandler: LogHandler {
     private final class Sink: Sendable {
         let handle: Mutex<FileHandle?>
 
@@ -29,16 +29,19 @@ struct FileLogHandler: LogHandler {
 
     private let sink: Sink
     private let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
+    /// The lowest level written.
+    public var logLevel: Logger.Level = .info
+    /// Metadata written with every line.
+    public var metadata: Logger.Metadata = [:]
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    /// One metadata value.
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
     /// A factory for `LoggingSystem.bootstrap` or `Logger(label:factory:)` writing to `path`.
-    static func factory(path: String, level: Logger.Level) -> @Sendable (String) -> any LogHandler {
+    public static func factory(path: String, level: Logger.Level) -> @Sendable (String) -> any LogHandler {
         let sink = Sink(path: path)
         return { label in
             var handler = FileLogHandler(sink: sink, label: label)
@@ -52,7 +55,8 @@ struct FileLogHandler: LogHandler {
         self.label = label
     }
 
-    func log(event: LogEvent) {
+    /// Appends one line: time, level, label, message, metadata.
+    public func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
         let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")

@@ -1,10 +1,9 @@
 import Foundation
-import LagoAPI
-import LagoConfig
-import LagoControl
-import LagoEngine
-import LagoSandbox
-import Logging
+public import LagoAPI
+public import LagoConfig
+public import LagoControl
+public import LagoEngine
+public import Logging
 import Synchronization
 
 #if canImport(Glibc)
@@ -25,10 +24,12 @@ import Synchronization
 /// The key reaches the engine from serve's own reading of the file (with serve's environment overrides), so it
 /// never travels over the control API, and the engine decides what a new key or URL means for delivery (a hold is
 /// lifted; the same values change nothing). Nothing here logs a secret: keys are named, the API key masked.
-final class ServeConfigFollower: Sendable {
+public final class ServeConfigFollower: Sendable {
     private let store: ConfigStore
     private let engine: LagoEngine
     private let isSandbox: Bool
+    /// The subscription usage gets on a sandbox when the file names none.
+    private let sandboxSubscription: String?
     private let logger: Logger
     /// What serve started with: keys outside ``liveKeys`` keep these values until it restarts.
     private let started: LagoConsoleConfiguration
@@ -48,15 +49,20 @@ final class ServeConfigFollower: Sendable {
     }
 
     /// The keys serve applies while it runs.
-    let liveKeys: [ConfigKey]
+    public let liveKeys: [ConfigKey]
 
-    init(
-        store: ConfigStore, engine: LagoEngine, isSandbox: Bool, lagoURL: String, apiKey: String, logger: Logger,
+    /// Follows `store` for `engine`, which delivers to `lagoURL` with `apiKey` (an embedded sandbox when
+    /// `isSandbox`: then the Lago keys wait for a restart, and `sandboxSubscription` stands in for a default
+    /// subscription the file does not name). `onLagoChange` is called after the Lago URL or key changed.
+    public init(
+        store: ConfigStore, engine: LagoEngine, isSandbox: Bool, sandboxSubscription: String? = nil, lagoURL: String,
+        apiKey: String, logger: Logger,
         onLagoChange: @escaping @Sendable (_ apiRoot: String, _ maskedKey: String) -> Void
     ) {
         self.store = store
         self.engine = engine
         self.isSandbox = isSandbox
+        self.sandboxSubscription = sandboxSubscription
         self.logger = logger
         self.started = store.configuration
         self.onLagoChange = onLagoChange
@@ -73,7 +79,7 @@ final class ServeConfigFollower: Sendable {
     ///
     /// A file that does not load (mid-edit, invalid) changes nothing: serve keeps what it has and the answer's
     /// `problem` names the file, line and key. Blocks the calling thread for the file read.
-    func reload() -> ConfigReload {
+    public func reload() -> ConfigReload {
         state.withLock { state in
             state.stamp = FileStamp(path: store.filePath)
             let snapshot: ConfigStore.Snapshot
@@ -99,7 +105,7 @@ final class ServeConfigFollower: Sendable {
             }
             if changed.contains(.lagoDefaultSubscriptionID) {
                 engine.updateDefaultSubscription(
-                    configuration.lago.defaultSubscriptionID ?? (isSandbox ? SandboxSeed.subscriptionExternalID : nil))
+                    configuration.lago.defaultSubscriptionID ?? (isSandbox ? sandboxSubscription : nil))
                 state.applied.lago.defaultSubscriptionID = configuration.lago.defaultSubscriptionID
                 applied.append(.lagoDefaultSubscriptionID)
             }
@@ -137,7 +143,7 @@ final class ServeConfigFollower: Sendable {
 
     /// Reloads whenever the file changes (another inode after an atomic save, another size or modification
     /// time), checking every `interval`, until the task is cancelled.
-    func watch(every interval: Duration) async {
+    public func watch(every interval: Duration) async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
             let now = FileStamp(path: store.filePath)

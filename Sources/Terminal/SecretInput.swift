@@ -10,18 +10,18 @@ import Darwin
 
 /// A secret read from standard input (`config set lago.api_key -`), so that it never sits in a process's argv where
 /// `ps` and shell history show it.
-enum SecretInput {
+public enum SecretInput {
     /// The longest line taken; an API key is far shorter.
-    static let maximumBytes = 64 * 1024
+    public static let maximumBytes = 64 * 1024
 
     /// Reads one line from standard input, its line ending (LF or CRLF) stripped.
     ///
     /// When standard input is a terminal, `prompt` is written to standard error and the terminal does not echo what
     /// is typed (echo is restored before returning, whatever happens). Blocks until a line ending or end of input.
     ///
-    /// - Throws: ``ConsoleFailure`` naming `key` when the line is empty or blank, not UTF-8, longer than
+    /// - Throws: ``SecretInputError`` naming `key` when the line is empty or blank, not UTF-8, longer than
     ///   ``maximumBytes``, or standard input cannot be read. No message repeats what was read.
-    static func readLine(for key: String, prompt: String) throws -> String {
+    public static func readLine(for key: String, prompt: String) throws -> String {
         let isTerminal = isatty(STDIN_FILENO) == 1
         var saved = termios()
         var echoTurnedOff = false
@@ -47,13 +47,13 @@ enum SecretInput {
             if count < 0 {
                 let code = errno
                 if code == EINTR { continue }
-                throw ConsoleFailure(
+                throw SecretInputError(
                     description: "\(key): cannot read standard input: \(String(cString: strerror(code)))")
             }
             if count == 0 || byte == UInt8(ascii: "\n") { break }
             bytes.append(byte)
             guard bytes.count <= Self.maximumBytes else {
-                throw ConsoleFailure(
+                throw SecretInputError(
                     description: "\(key): the line on standard input is longer than \(Self.maximumBytes) bytes; "
                         + "give the value alone on one line")
             }
@@ -62,13 +62,19 @@ enum SecretInput {
             bytes.removeLast()
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ConsoleFailure(description: "\(key): the line on standard input is not UTF-8 text")
+            throw SecretInputError(description: "\(key): the line on standard input is not UTF-8 text")
         }
         guard !text.allSatisfy(\.isWhitespace) else {
-            throw ConsoleFailure(
+            throw SecretInputError(
                 description: "\(key): no value on standard input; give it on one line, for example "
                     + "`lago-console config set \(key) - < key.txt`, or type it at the prompt")
         }
         return text
     }
+}
+
+/// Why a secret could not be read from standard input (never repeating what was read).
+public struct SecretInputError: Error, CustomStringConvertible {
+    /// The message, naming the key.
+    public let description: String
 }

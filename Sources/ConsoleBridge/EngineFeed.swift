@@ -1,0 +1,102 @@
+public import ConsoleUI
+import Foundation
+import LagoAPI
+import LagoConfig
+import LagoUsage
+public import LagoControl
+public import LagoEngine
+import Synchronization
+
+/// What the console learns from the engine while it runs: lifecycle changes (batched, bounded) and stats
+/// snapshots (``StatsPoller``), posted as console events. Each function runs until its task is cancelled.
+public struct EngineFeed: Sendable {
+    private let engine: any EngineControl
+    private let post: @Sendable (ConsoleEvent) -> Void
+
+    /// Feeds the console from `engine` through `post`.
+    public init(engine: any EngineControl, post: @escaping @Sendable (ConsoleEvent) -> Void) {
+        self.engine = engine
+        self.post = post
+    }
+
+    /// Engine lifecycle changes, coalesced into one console event per ~50 ms (bounded: see ``LifecycleBuffer``).
+    public func forwardLifecycle() async {
+        let stream = engine.lifecycleEvents(bufferSize: 20_000)
+        let lifecycle = SharedLifecycleBuffer()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await change in stream { lifecycle.buffer.withLock { $0.append(change) } }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    let batch = lifecycle.buffer.withLock { $0.take() }
+                    if batch.missed > 0 { self.post(.lifecycleMissed(batch.missed)) }
+                    guard !batch.updates.isEmpty else { continue }
+                    self.post(.eventLifecycle(batch.updates))
+                    // Events resumed from the spool: their earlier attempts (Lago's answers) are read back, for
+                    // at most 100 rows per 50 ms (a spool of a million retried events must not stall this loop).
+                    for id in batch.resumed.prefix(100) {
+                        if let attempts = try? await self.engine.attemptLog(eventID: id), !attempts.isEmpty {
+                            self.post(.eventAttempts(key: "#\(id)", LifecycleAdapter.timeline(attempts)))
+                        }
+                    }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Engine stats four times a second, dead letters once a second; ``StatsPoller`` decides what to post.
+    public func pollStats(connection: ConnectionInfo) async {
+        var poller = StatsPoller(connection: connection)
+        while !Task.isCancelled {
+            guard let stats = try? await engine.stats() else {
+                poller.unavailable().forEach(post)
+                try? await Task.sleep(for: StatsPoller.unavailableRetryInterval)
+                continue
+            }
+            let letters = poller.readsDeadLetters ? try? await engine.deadLetters(limit: 200) : nil
+            let servePID = (engine as? RemoteEngine)?.endpoint.pid
+            poller.polled(stats, deadLetters: letters, servePID: servePID, now: Date()).forEach(post)
+            try? await Task.sleep(for: StatsPoller.pollInterval)
+        }
+    }
+
+}
+
+/// The lifecycle buffer shared by the task reading the engine's stream and the one handing batches on.
+private final class SharedLifecycleBuffer: Sendable {
+    let buffer = Mutex(LifecycleBuffer())
+}
+
+/// Realistic demo traffic for the embedded sandbox.
+public enum DemoTraffic {
+    /// Realistic LLM usage: a few models and providers, token counts with a long tail, occasional cache and tool use.
+    public static func run(engine: any EngineControl, coding: UsageCoding) async {
+        var random = SystemRandomNumberGenerator()
+        let models = [("gpt-4.1", "openai"), ("claude-sonnet-4", "anthropic"), ("gemini-2.5-pro", "google"),
+            ("llama-3.3-70b", "meta")]
+        while !Task.isCancelled {
+            let (model, provider) = models.randomElement(using: &random)!
+            var values: [CanonicalField: Double] = [
+                .input: Double(Int.random(in: 50...4000, using: &random)),
+                .output: Double(Int.random(in: 10...1200, using: &random)),
+            ]
+            if Bool.random(using: &random) { values[.cacheRead] = Double(Int.random(in: 100...8000, using: &random)) }
+            if Int.random(in: 0..<5, using: &random) == 0 {
+                values[.toolCalls] = Double(Int.random(in: 1...4, using: &random))
+            }
+            if provider == "anthropic", Int.random(in: 0..<4, using: &random) == 0 {
+                values[.cacheWrite5m] = Double(Int.random(in: 200...3000, using: &random))
+            }
+            let record = UsageRecord(
+                values: values, dimensions: ["model": .string(model), "provider": .string(provider)])
+            if let events = try? coding.events(for: record) {
+                _ = try? await engine.enqueue(events)
+            }
+            try? await Task.sleep(for: .milliseconds(Int.random(in: 300...900, using: &random)))
+        }
+    }
+}

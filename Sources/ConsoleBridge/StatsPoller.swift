@@ -1,0 +1,122 @@
+public import ConsoleUI
+public import Foundation
+import LagoAPI
+public import LagoEngine
+
+/// Turns the engine's `stats()` snapshots into console events: queue figures, the events/s sparkline and what the
+/// status line says of the connection and the key. Pure: the wiring polls, this decides what to post.
+///
+/// The wiring calls ``polled(_:deadLetters:servePID:now:)`` about four times a second (every
+/// ``pollInterval``) and ``unavailable()`` when the engine does not answer (only an attached console: the serve
+/// it watches stopped answering; retry after ``unavailableRetryInterval``). Once a second (every fourth poll,
+/// ``readsDeadLetters``) the rate is sampled, a clock tick is posted and dead letters are read. Only changes are
+/// posted, so an idle console does not redraw for nothing.
+public struct StatsPoller: Sendable {
+    /// How often the wiring reads the engine's stats.
+    public static let pollInterval = Duration.milliseconds(250)
+    /// How long the wiring waits before asking an engine that did not answer again.
+    public static let unavailableRetryInterval = Duration.seconds(1)
+    /// Samples the sparkline keeps (one a second).
+    public static let rateSamples = 60
+
+    private let connection: ConnectionInfo
+    private var poll = 0
+    private var rates: [Double] = []
+    private var deadLetters: [ConsoleUI.DeadLetter] = []
+    private var lastStats: QueueStats?
+    private var lastConnection: ConnectionInfo?
+
+    /// Starts with the connection the console was opened with (URL, sandbox, masked key, attached serve).
+    public init(connection: ConnectionInfo) {
+        self.connection = connection
+    }
+
+    /// Whether the next poll should also read the dead letters (once a second).
+    public var readsDeadLetters: Bool { poll % 4 == 0 }
+
+    /// The events for one snapshot. `deadLetters` is what the wiring read when ``readsDeadLetters`` asked for
+    /// them (`nil`: not read, or the read failed; the last ones read are kept). `servePID` is the pid of the
+    /// attached serve now (a restarted serve, found again through its discovery file, has another).
+    public mutating func polled(
+        _ stats: EngineStats, deadLetters letters: [EngineDeadLetter]?, servePID: Int32?, now: Date
+    ) -> [ConsoleEvent] {
+        var events: [ConsoleEvent] = []
+        if poll % 4 == 0 {
+            rates.append(stats.eventsPerSecond.lastSecond)
+            if rates.count > Self.rateSamples { rates.removeFirst(rates.count - Self.rateSamples) }
+            events.append(.tick(now: now))
+        }
+        if let letters { deadLetters = letters.map(Self.deadLetter) }
+        poll += 1
+        let queue = Self.queueStats(stats, rates: rates, deadLetters: deadLetters, now: now)
+        if queue != lastStats {
+            events.append(.stats(queue))
+            lastStats = queue
+        }
+        var info = connection
+        if let servePID, info.attachedTo != nil { info.attachedTo = "serve pid \(servePID)" }
+        switch stats.state {
+        case .authFailed: info.auth = .failed(stats.lastError ?? "authentication failed")
+        default: info.auth = stats.requests > stats.failedRequests || stats.delivered > 0 ? .ok : .unknown
+        }
+        if stats.state == .backingOff, let error = stats.lastError {
+            info.link = .unreachable(error)
+        } else if stats.requests > 0 {
+            info.link = .connected
+        }
+        events += post(info)
+        return events
+    }
+
+    /// The events when the engine did not answer: the link is shown as unreachable (once).
+    public mutating func unavailable() -> [ConsoleEvent] {
+        var info = connection
+        info.link = .unreachable("lago-console serve is not answering")
+        return post(info)
+    }
+
+    private mutating func post(_ info: ConnectionInfo) -> [ConsoleEvent] {
+        guard info != lastConnection else { return [] }
+        lastConnection = info
+        return [.connection(info)]
+    }
+
+    /// The queue pane's figures from an engine snapshot; ages and the next retry are measured from `now`.
+    public static func queueStats(
+        _ stats: EngineStats, rates: [Double], deadLetters: [ConsoleUI.DeadLetter], now: Date
+    ) -> QueueStats {
+        let engineState: ConsoleUI.EngineState =
+            switch stats.state {
+            case .running: .running
+            case .paused: .paused
+            case .authFailed: .authFailed(reason: stats.holdReason ?? stats.lastError ?? "authentication failed")
+            case .wrongURL: .wrongURL(reason: stats.holdReason ?? stats.lastError ?? "HTTP 404")
+            case .backingOff:
+                .backingOff(
+                    until: stats.retryingBatches.map(\.nextRetry).min() ?? now, reason: stats.lastError ?? "retrying")
+            case .stopped: .stopped
+            }
+        let retrying = stats.retryingBatches.enumerated().map { index, batch in
+            ConsoleUI.RetryingBatch(
+                id: "\(index + 1)", eventCount: batch.eventCount, reason: batch.reason, httpStatus: nil,
+                attempt: batch.attempt, nextRetryAt: batch.nextRetry)
+        }
+        return QueueStats(
+            queued: stats.queued, inFlight: stats.inFlight, retrying: stats.retrying, delivered: stats.delivered,
+            alreadyInLago: stats.alreadyInLago, dead: stats.dead, refused: stats.refused.total,
+            oldestPendingAt: stats.oldestQueuedAge.map { now.addingTimeInterval(-($0 / .seconds(1))) },
+            eventsPerSecond: rates, latencyP50: stats.requestLatencyP50, latencyP99: stats.requestLatencyP99,
+            engineState: engineState, retryingBatches: retrying, deadLetters: deadLetters,
+            spoolError: stats.spoolError, spoolErrorAt: stats.spoolErrorAt)
+    }
+
+    /// The failures pane's dead letter for one of the engine's.
+    public static func deadLetter(_ letter: EngineDeadLetter) -> ConsoleUI.DeadLetter {
+        ConsoleUI.DeadLetter(
+            id: String(letter.id),
+            event: letter.event
+                ?? EventInput(transactionID: letter.transactionID, externalSubscriptionID: nil, code: "?"),
+            reason: letter.reason.message, httpStatus: letter.reason.status, attempts: letter.attempts,
+            failedAt: letter.deadAt)
+    }
+}

@@ -1,0 +1,203 @@
+public import LagoAPI
+import Foundation
+public import LagoConfig
+public import LagoUsage
+public import LagoEngine
+
+/// What `lago-console send` does once its arguments are parsed: spool the events, deliver them unless a running
+/// serve does (or `--no-wait`), and with `--wait` read each back from Lago by transaction id.
+public struct HeadlessSend: Sendable {
+    /// What to send.
+    public enum Events: Sendable {
+        /// One raw Lago event.
+        case raw(EventInput)
+        /// Canonical usage, one event per non-zero field under the engine's mapping.
+        case usage(UsageRecord)
+    }
+
+    /// When the command delivers.
+    public enum Delivery: Sendable {
+        /// Flush and read every event back from Lago (`--wait`).
+        case waitAndVerify
+        /// Flush unless a serve delivers (the default).
+        case deliverUnlessServe
+        /// Only spool (`--no-wait`).
+        case spoolOnly
+    }
+
+    /// What happened, as `send --json` prints it.
+    public struct Report: Encodable, Sendable {
+        /// The events' transaction ids.
+        public var transactionIDs: [String]
+        /// Delivered by this command's flush (`nil`: no flush).
+        public var delivered: Int?
+        /// Left spooled after the flush.
+        public var pending: Int?
+        /// Dead-lettered during the flush.
+        public var dead: Int?
+        /// Per transaction id: `in Lago at <timestamp>` or `not found: <why>` (`--wait` only).
+        public var verified: [String: String]?
+        /// The spool the events went to.
+        public var spool: String
+        /// The pid of the `lago-console serve` that delivers them, when one runs.
+        public var servePID: Int32?
+
+        /// Whether events stay spooled or were dead-lettered.
+        public var stuck: Bool { (pending ?? 0) > 0 || (dead ?? 0) > 0 }
+
+        /// Whether every event was read back from Lago.
+        public var allVerified: Bool { verified.map { !$0.values.contains { !$0.hasPrefix("in Lago") } } ?? false }
+
+        /// The lines for a person: one per event with its state, then the flush's figures.
+        public var lines: [String] {
+            let state =
+                if let servePID, delivered == nil { "queued: serve pid \(servePID) delivers it" }
+                else if delivered == nil { "spooled (not delivered: --no-wait)" }
+                else if stuck { "spooled" } else { "delivered" }
+            var lines = transactionIDs.map { "\($0)  \(verified?[$0] ?? state)" }
+            if let delivered {
+                lines.append("flushed: delivered \(delivered) · pending \(pending ?? 0) · dead \(dead ?? 0)")
+            }
+            return lines
+        }
+
+        /// What goes to standard error: events left spooled after `timeoutSeconds`, dead letters.
+        public func warnings(timeoutSeconds: Int) -> [String] {
+            var warnings: [String] = []
+            if let pending, pending > 0 {
+                warnings.append(
+                    "\(pending) event(s) stay spooled in \(spool) after \(timeoutSeconds) s; `lago-console serve` or "
+                        + "the console delivers them (`lago-console status` shows why they wait)")
+            }
+            if let dead, dead > 0 {
+                warnings.append("\(dead) event(s) dead-lettered: `lago-console dead-letters list` shows Lago's reason")
+            }
+            return warnings
+        }
+    }
+
+    /// The events.
+    public var events: Events
+    /// When to deliver.
+    public var delivery: Delivery
+    /// How long the flush may take.
+    public var timeout: Duration
+
+    /// Creates a send.
+    public init(events: Events, delivery: Delivery, timeout: Duration) {
+        self.events = events
+        self.delivery = delivery
+        self.timeout = timeout
+    }
+
+    /// Runs it on `session`.
+    /// - Throws: ``SendRefused`` when the engine refuses the events (nothing was spooled); the flush's errors.
+    public func run(on session: EngineSession) async throws -> Report {
+        let engine = session.control
+        var report: Report
+        do {
+            switch events {
+            case .raw(let input):
+                report = Report(transactionIDs: [try await engine.enqueue(input)], spool: session.spoolPath)
+            case .usage(let record):
+                report = Report(transactionIDs: try await engine.enqueue(record), spool: session.spoolPath)
+            }
+        } catch {
+            throw SendRefused(underlying: error)
+        }
+        report.servePID = session.serve?.pid
+        switch delivery {
+        case .spoolOnly: return report
+        // serve delivers what it spools; without it, nobody else would: this command delivers.
+        case .deliverUnlessServe where session.serve != nil: return report
+        default: break
+        }
+        let flushed = try await engine.flush(deadline: timeout)
+        report.delivered = flushed.delivered
+        report.pending = flushed.pending
+        report.dead = flushed.dead
+        guard case .waitAndVerify = delivery else { return report }
+        var verified: [String: String] = [:]
+        for id in report.transactionIDs {
+            do {
+                let stored = try await session.client.event(transactionID: id)
+                verified[id] = "in Lago at \(stored.timestamp)"
+            } catch {
+                verified[id] = "not found: \(error)"
+            }
+        }
+        report.verified = verified
+        return report
+    }
+}
+
+extension HeadlessSend {
+    /// An argument of `send` that does not make an event.
+    public struct InputProblem: Error, CustomStringConvertible {
+        /// What is wrong, naming the argument.
+        public let description: String
+
+        init(_ description: String) {
+            self.description = description
+        }
+    }
+
+    /// The events of `send`'s arguments: a raw event (`--event` JSON, checked as the console checks one) or usage
+    /// (`--usage field=count …` with `--dimension key=value …`), billed to `subscription` when it names none.
+    /// - Throws: ``InputProblem`` naming the argument.
+    public static func events(
+        eventJSON event: String?, usage: [String], dimensions dimension: [String], subscription: String?
+    ) throws -> Events {
+        if let event {
+            do {
+                var input = try JSONDecoder().decode(EventInput.self, from: Data(event.utf8))
+                if input.externalSubscriptionID == nil { input.externalSubscriptionID = subscription }
+                if let problem = EventRules.metricCodeProblem(input.code) {
+                    throw InputProblem("--event: code \(input.code): \(problem)")
+                }
+                if !input.transactionID.isEmpty, let problem = EventRules.identifierProblem(input.transactionID) {
+                    throw InputProblem("--event: transaction_id \(input.transactionID): \(problem)")
+                }
+                if let id = input.externalSubscriptionID, let problem = EventRules.identifierProblem(id) {
+                    throw InputProblem("--event: external_subscription_id \(id): \(problem)")
+                }
+                return .raw(input)
+            } catch let error as InputProblem {
+                throw error
+            } catch {
+                throw InputProblem("--event: not a Lago event object: \(error)")
+            }
+        }
+        var values: [CanonicalField: Double] = [:]
+        for pair in usage {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let field = CanonicalField(rawValue: parts[0]) else {
+                throw InputProblem(
+                    "--usage \(pair): expected field=count with field one of "
+                        + CanonicalField.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            // The console's form takes the same: token (or call) counts, whole numbers ≥ 0.
+            guard let count = EventRules.count(parts[1]) else {
+                throw InputProblem("--usage \(pair): the count must be a whole number ≥ 0")
+            }
+            values[field] = Double(count)
+        }
+        guard !values.isEmpty else { throw InputProblem("give --event JSON or --usage field=value …") }
+        var dimensions: [String: JSONValue] = [:]
+        for pair in dimension {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw InputProblem("--dimension \(pair): expected key=value") }
+            dimensions[parts[0]] = .string(parts[1])
+        }
+        return .usage(UsageRecord(values: values, dimensions: dimensions, externalSubscriptionID: subscription))
+    }
+}
+
+/// The engine refused to spool the events of a send (invalid, spool full); nothing was spooled.
+public struct SendRefused: Error, CustomStringConvertible {
+    /// What the engine threw.
+    public var underlying: any Error
+
+    /// The engine's message.
+    public var description: String { "\(underlying)" }
+}

@@ -1,0 +1,210 @@
+import ConsoleBridge
+import ConsoleUI
+import Foundation
+import LagoAPI
+import LagoConfig
+import LagoEngine
+import LagoSandbox
+import Terminal
+import Testing
+
+/// An engine snapshot to edit: a real one, from an engine that never starts, on a temporary spool.
+func baseStats() async throws -> EngineStats {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let engine = try LagoEngine(
+        configuration: EngineConfiguration(spoolPath: folder.appendingPathComponent("spool.sqlite").path),
+        baseURL: try LagoBaseURL("http://127.0.0.1:1", allowInsecureHTTP: true), apiKey: "k")
+    let stats = await engine.stats()
+    await engine.shutdown()
+    return stats
+}
+
+@Suite("Engine stats → console events")
+struct StatsPollerTests {
+    let now = Date(timeIntervalSince1970: 1_764_000_000)
+    let connection = ConnectionInfo(url: "http://lago/api/v1", isSandbox: false, maskedKey: "••••1234")
+
+    @Test("Once a second a tick and a rate sample; only changes are posted")
+    func postsOnlyChanges() async throws {
+        var stats = try await baseStats()
+        stats.queued = 3
+        stats.eventsPerSecond.lastSecond = 7
+        var poller = StatsPoller(connection: connection)
+        #expect(poller.readsDeadLetters)
+        let first = poller.polled(stats, deadLetters: [], servePID: nil, now: now)
+        #expect(first.count == 3)  // tick, stats, connection
+        guard case .tick = first[0], case .stats(let queue) = first[1], case .connection = first[2] else {
+            Issue.record("unexpected \(first)")
+            return
+        }
+        #expect(queue.queued == 3)
+        #expect(queue.eventsPerSecond == [7])
+        #expect(!poller.readsDeadLetters)
+        #expect(poller.polled(stats, deadLetters: nil, servePID: nil, now: now).isEmpty)
+        stats.queued = 4
+        let changed = poller.polled(stats, deadLetters: nil, servePID: nil, now: now)
+        guard case .stats(let next)? = changed.first, changed.count == 1 else {
+            Issue.record("unexpected \(changed)")
+            return
+        }
+        #expect(next.queued == 4)
+    }
+
+    @Test("The engine's hold and errors become the status line's auth and link")
+    func connectionState() async throws {
+        var stats = try await baseStats()
+        stats.state = .authFailed
+        stats.lastError = "HTTP 401 unauthorized"
+        stats.holdReason = "Lago refused the API key"
+        var poller = StatsPoller(connection: connection)
+        let events = poller.polled(stats, deadLetters: [], servePID: nil, now: now)
+        let info = events.compactMap { if case .connection(let info) = $0 { info } else { nil } }.first
+        #expect(info?.auth == .failed("HTTP 401 unauthorized"))
+        let queue = events.compactMap { if case .stats(let queue) = $0 { queue } else { nil } }.first
+        #expect(queue?.engineState == .authFailed(reason: "Lago refused the API key"))
+        stats.state = .backingOff
+        stats.lastError = "connection refused"
+        stats.requests = 3
+        stats.failedRequests = 3
+        let later = poller.polled(stats, deadLetters: nil, servePID: nil, now: now)
+        let link = later.compactMap { if case .connection(let info) = $0 { info.link } else { nil } }.first
+        #expect(link == .unreachable("connection refused"))
+        #expect(poller.unavailable().count == 1)
+        #expect(poller.unavailable().isEmpty)
+    }
+
+    @Test("An attached console follows a restarted serve's pid")
+    func servePID() async throws {
+        let stats = try await baseStats()
+        var attached = connection
+        attached.attachedTo = "serve pid 1"
+        var poller = StatsPoller(connection: attached)
+        let events = poller.polled(stats, deadLetters: [], servePID: 42, now: now)
+        let info = events.compactMap { if case .connection(let info) = $0 { info } else { nil } }.first
+        #expect(info?.attachedTo == "serve pid 42")
+    }
+
+    @Test("The sparkline keeps the last 60 samples")
+    func sparkline() async throws {
+        var stats = try await baseStats()
+        var poller = StatsPoller(connection: connection)
+        var last: QueueStats?
+        for second in 0..<70 {
+            stats.eventsPerSecond.lastSecond = Double(second)
+            for _ in 0..<4 {
+                for case .stats(let queue) in poller.polled(stats, deadLetters: nil, servePID: nil, now: now) {
+                    last = queue
+                }
+            }
+        }
+        #expect(last?.eventsPerSecond.count == 60)
+        #expect(last?.eventsPerSecond.last == 69)
+    }
+}
+
+@Suite("The console's bounded inbox")
+struct ConsoleInboxTests {
+    func update(_ index: Int) -> EventUpdate {
+        EventUpdate(
+            transactionID: "t\(index)", code: "c", externalSubscriptionID: nil, state: .queued,
+            time: Date(timeIntervalSince1970: 0))
+    }
+
+    @Test("Latest stats win; keys keep their order")
+    func latestStatsWin() {
+        var queue = ConsoleInboxQueue()
+        queue.append(.console(.stats(QueueStats(queued: 1))))
+        queue.append(.console(.key(.char("a"))))
+        queue.append(.console(.stats(QueueStats(queued: 2))))
+        queue.append(.console(.key(.char("b"))))
+        #expect(queue.count == 3)
+        guard case .console(.stats(let stats))? = queue.popFirst(),
+            case .console(.key(.char("a")))? = queue.popFirst(),
+            case .console(.key(.char("b")))? = queue.popFirst()
+        else {
+            Issue.record("wrong order")
+            return
+        }
+        #expect(stats.queued == 2)
+        let rest = queue.popFirst()
+        #expect(rest == nil)
+    }
+
+    @Test("Lifecycle batches merge up to the cap; what does not fit is counted as missed")
+    func lifecycleCapped() {
+        var queue = ConsoleInboxQueue(lifecycleCapacity: 10)
+        queue.append(.console(.eventLifecycle((0..<6).map(update))))
+        queue.append(.console(.eventLifecycle((6..<14).map(update))))
+        guard case .console(.lifecycleMissed(let missed))? = queue.popFirst(),
+            case .console(.eventLifecycle(let updates))? = queue.popFirst()
+        else {
+            Issue.record("expected a missed count, then one batch")
+            return
+        }
+        #expect(missed == 4)
+        #expect(updates.map(\.transactionID) == (0..<6).map { "t\($0)" } + (10..<14).map { "t\($0)" })
+        // Once taken, there is room again.
+        queue.append(.console(.eventLifecycle((0..<10).map(update))))
+        guard case .console(.eventLifecycle(let again))? = queue.popFirst() else {
+            Issue.record("expected a batch")
+            return
+        }
+        #expect(again.count == 10)
+    }
+
+    @Test("The mailbox hands inputs to a waiting consumer and nil once closed")
+    func mailbox() async {
+        let mailbox = ConsoleMailbox()
+        async let first = mailbox.next()
+        mailbox.post(.key(.char("x")))
+        guard case .console(.key(.char("x")))? = await first else {
+            Issue.record("no key")
+            return
+        }
+        mailbox.post(.renderTick)
+        mailbox.close()
+        guard case .renderTick? = await mailbox.next() else {
+            Issue.record("what waited is still handed out")
+            return
+        }
+        #expect(await mailbox.next() == nil)
+    }
+
+    @Test("The lifecycle buffer drops the oldest tenth when full and counts it")
+    func lifecycleBuffer() {
+        var buffer = LifecycleBuffer(capacity: 10)
+        for index in 0..<12 {
+            buffer.append(
+                EventLifecycleChange(
+                    transactionID: "t\(index)", stage: .queued, date: Date(timeIntervalSince1970: 0),
+                    event: EventInput(transactionID: "t\(index)", externalSubscriptionID: "s", code: "c"),
+                    eventID: Int64(index)))
+        }
+        let batch = buffer.take()
+        #expect(batch.missed == 2)
+        #expect(batch.updates.first?.transactionID == "t2")
+        #expect(batch.updates.count == 10)
+        let next = buffer.take()
+        #expect(next.missed == 0)
+    }
+}
+
+@Suite("Terminal input → console events")
+struct TerminalEventTests {
+    @Test func keysAndResizes() {
+        guard case .key(.char("q"))? = ConsoleEvent(.character("q")),
+            case .key(.ctrl("c"))? = ConsoleEvent(.control("c")),
+            case .key(.pageDown)? = ConsoleEvent(.pageDown),
+            case .resize(let width, let height)? = ConsoleEvent(.resize(width: 100, height: 30))
+        else {
+            Issue.record("a terminal input was not mapped")
+            return
+        }
+        #expect(width == 100 && height == 30)
+        #expect(ConsoleEvent(.insert) == nil)
+        let frame = Frame(Grid(width: 3, height: 1))
+        #expect(frame.cells.count == 3)
+        #expect(frame.changes(from: nil).count == 3)
+    }
+}
