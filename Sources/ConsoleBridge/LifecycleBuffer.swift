@@ -6,7 +6,9 @@ public import LagoEngine
 /// Every change goes through the ``LifecycleAdapter`` at once (so what it learns of each event is never lost);
 /// the row updates wait here. When ``capacity`` updates wait (the console's main loop is behind), the oldest tenth
 /// is dropped and counted: ``take()`` reports how many were missed since the last batch, for the Events pane's
-/// "missed N". Settled events are never lost by this: the queue pane's counts come from the engine's stats.
+/// "missed N". Changes the engine's (or a serve's) stream dropped before they reached this console arrive marked
+/// with ``EventLifecycleChange/missedBefore``; they are counted here too. Settled events are never lost by this: the
+/// queue pane's counts come from the engine's stats.
 public struct LifecycleBuffer: Sendable {
     /// Updates kept at most by default between two batches.
     public static let defaultCapacity = 20_000
@@ -15,7 +17,7 @@ public struct LifecycleBuffer: Sendable {
     public struct Batch: Sendable {
         /// Row updates, oldest first.
         public var updates: [EventUpdate]
-        /// Updates dropped since the previous batch (the buffer was full).
+        /// Updates dropped since the previous batch: here (the buffer was full) or upstream (`missedBefore`).
         public var missed: Int
         /// Events first seen on a retry, whose earlier attempts the console should read from the spool.
         public var resumed: [Int64]
@@ -37,6 +39,7 @@ public struct LifecycleBuffer: Sendable {
 
     /// Adds the row update for `change`, dropping the oldest tenth of the buffer first when it is full.
     public mutating func append(_ change: EventLifecycleChange) {
+        missed += change.missedBefore ?? 0
         let update = adapter.update(for: change)
         if updates.count >= capacity {
             let dropped = capacity / 10

@@ -188,6 +188,20 @@ struct ConsoleInboxTests {
         let next = buffer.take()
         #expect(next.missed == 0)
     }
+
+    @Test("Changes the engine's or serve's stream dropped (missedBefore) count as missed too")
+    func upstreamMissedMarker() {
+        var buffer = LifecycleBuffer(capacity: 10)
+        var change = EventLifecycleChange(
+            transactionID: "t1", stage: .delivered, date: Date(timeIntervalSince1970: 0),
+            event: EventInput(transactionID: "t1", externalSubscriptionID: "s", code: "c"), eventID: 1)
+        change.missedBefore = 7
+        buffer.append(change)
+        let batch = buffer.take()
+        #expect(batch.missed == 7)
+        #expect(batch.updates.map(\.transactionID) == ["t1"])
+        #expect(buffer.take().missed == 0)
+    }
 }
 
 @Suite("Terminal input → console events")
