@@ -238,7 +238,8 @@ let package = Package(
         .testTarget(
             name: "LagoSessionTests",
             dependencies: [
-                "LagoSession", "LagoEngine", "LagoControl", "LagoConfig", "LagoUsage", "LagoAPI", "LagoSandbox", "TestSupport",
+                "LagoSession", "LagoEngine", "LagoControl", "LagoConfig", "LagoUsage", "LagoAPI", "LagoSandbox",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -246,7 +247,8 @@ let package = Package(
         .testTarget(
             name: "ConsoleBridgeTests",
             dependencies: [
-                "ConsoleBridge", "ConsoleUI", "LagoEngine", "LagoAPI", "LagoUsage", "LagoConfig", "Terminal", "LagoSandbox",
+                "ConsoleBridge", "ConsoleUI", "LagoEngine", "LagoAPI", "LagoUsage", "LagoConfig", "Terminal",
+                "LagoSandbox",
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -42,6 +42,8 @@ case "$mode" in
                 || python3 -m pip install -q --break-system-packages "${pip_packages[@]}" 2>/dev/null \
                 || echo "warning: could not pip install the interop test helpers" >&2
         fi
+        # The README's module diagram must match Package.swift.
+        if command -v python3 >/dev/null 2>&1; then python3 scripts/module-graph.py --check; fi
         swift build --build-tests
         exec swift test --skip-build "$@"
         ;;
