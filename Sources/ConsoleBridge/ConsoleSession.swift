@@ -58,7 +58,7 @@ public final class ConsoleSession: Sendable {
     }
 
     /// Runs the console until the operator quits (or the terminal's input ends), restoring the terminal whatever
-    /// happens. Effects still running are cancelled; a flush ends within one step.
+    /// happens. Effects still running are cancelled; a flush ends at once (the engine answers a cancelled flush).
     /// - Throws: ``TerminalError`` when there is no usable terminal.
     public func run() async throws {
         try await TerminalSession.withTerminal(noColor: noColor) { terminal in

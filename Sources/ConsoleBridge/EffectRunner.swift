@@ -43,9 +43,8 @@ public struct EffectRunner: Sendable {
     public static let flushDeadline = Duration.seconds(30)
     /// How long the flush before quitting may take.
     public static let quitFlushDeadline = Duration.seconds(15)
-    /// One step of a flush: each flush goes in steps so that its progress shows and quitting (Ctrl-C) ends it
-    /// within one step.
-    public static let flushStep = Duration.seconds(1)
+    /// How often the flush before quitting reports what is left.
+    public static let flushProgressInterval = Duration.milliseconds(250)
 
     private let engine: any EngineControl
     private let client: LagoClient
@@ -78,9 +77,9 @@ public struct EffectRunner: Sendable {
         let id = request.id
         switch request.effect {
         case .flush:
-            post(.flushFinished(try await steppedFlush(deadline: Self.flushDeadline) { _ in }))
+            post(.flushFinished(try await flush(deadline: Self.flushDeadline) { _ in }))
         case .quit(flushFirst: true):
-            let summary = try await steppedFlush(deadline: Self.quitFlushDeadline) {
+            let summary = try await flush(deadline: Self.quitFlushDeadline) {
                 post(.quitFlushProgress(pending: $0))
             }
             post(.quitFlushFinished(summary))
@@ -181,32 +180,42 @@ public struct EffectRunner: Sendable {
         }
     }
 
-    /// Flushes in steps of ``flushStep`` until nothing is pending, `deadline` passes, the engine stops delivering
-    /// (paused, on hold) or the task is cancelled (the console quits: the session does not wait for more than one
-    /// step); reports what is left after each step.
-    private func steppedFlush(
-        deadline total: Duration, progress: (_ pending: Int) -> Void
-    ) async throws -> FlushSummary {
+    /// One flush of the engine until nothing is pending, `deadline` passes or the engine stops delivering (paused,
+    /// on hold); `progress` hears what is left (``EngineStats/pending``) at once and every
+    /// ``flushProgressInterval``. Cancelling the task (the console quits with Ctrl-C) ends the flush at once: the
+    /// engine answers a cancelled flush with what it did so far, and the events stay spooled.
+    private func flush(deadline: Duration, progress: (_ pending: Int) -> Void) async throws -> FlushSummary {
+        enum Step: Sendable {
+            case flushed(FlushResult)
+            case tick
+        }
         let started = ContinuousClock.now
-        let deadline = started + total
-        var delivered = 0
-        var dead = 0
-        var pending = 0
-        while !Task.isCancelled {
-            let stepStarted = ContinuousClock.now
-            let step = min(Self.flushStep, deadline - stepStarted)
-            guard step > .zero else { break }
-            let result = try await engine.flush(deadline: step)
-            delivered += result.delivered
-            dead += result.dead
-            pending = result.pending
-            progress(pending)
-            if pending == 0 { break }
-            // The engine answered at once without delivering: it is paused or holding; waiting changes nothing.
-            if result.delivered == 0, result.dead == 0, ContinuousClock.now - stepStarted < step / 2 { break }
+        let engine = self.engine
+        if let stats = try? await engine.stats() { progress(stats.pending) }
+        let result: FlushResult = try await withThrowingTaskGroup(of: Step.self) { group in
+            group.addTask { .flushed(try await engine.flush(deadline: deadline)) }
+            group.addTask {
+                try await Task.sleep(for: Self.flushProgressInterval)
+                return .tick
+            }
+            while let step = try await group.next() {
+                switch step {
+                case .flushed(let result):
+                    group.cancelAll()
+                    return result
+                case .tick:
+                    if let stats = try? await engine.stats() { progress(stats.pending) }
+                    group.addTask {
+                        try await Task.sleep(for: Self.flushProgressInterval)
+                        return .tick
+                    }
+                }
+            }
+            throw CancellationError()
         }
         return FlushSummary(
-            delivered: delivered, pending: pending, dead: dead, duration: ContinuousClock.now - started)
+            delivered: result.delivered, pending: result.pending, dead: result.dead,
+            duration: ContinuousClock.now - started)
     }
 }
 

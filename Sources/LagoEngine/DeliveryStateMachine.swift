@@ -393,6 +393,14 @@ struct DeliveryStateMachine: Sendable {
         flushWaiters.append(FlushWaiter(id: id, deadline: deadline))
     }
 
+    /// The caller of a `flush` stopped waiting (its task was cancelled): it is answered by a
+    /// ``Action/completeFlushes(_:)`` at the next decision. An id no flush has (any more) is ignored.
+    mutating func flushCancelled(id: Int) {
+        guard let index = flushWaiters.firstIndex(where: { $0.id == id }) else { return }
+        flushWaiters.remove(at: index)
+        pendingActions.append(.completeFlushes([id]))
+    }
+
     /// Graceful shutdown: nothing new is sent or claimed.
     mutating func stop() { lifecycle = .stopping }
 

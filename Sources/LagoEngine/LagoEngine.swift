@@ -67,6 +67,8 @@ public final class LagoEngine: Sendable {
     private let logger: Logger
     private let random: SplitMix64
     private let counters: Mutex<StatsCounters>
+    /// The ids of ``flush(deadline:)`` calls, so that a cancelled one can be found.
+    private let flushIDs = Atomic<Int>(0)
     private let mapping: Mutex<Mapping>
     private let control = Mutex(Control())
     private let broadcaster = LifecycleBroadcaster()
@@ -102,7 +104,9 @@ public final class LagoEngine: Sendable {
         var paused: Bool?
         var apiKeyChanged = false
         var retryNow = false
-        var flushes: [(deadline: ContinuousClock.Instant, waiter: FlushWaiter)] = []
+        var flushes: [(id: Int, deadline: ContinuousClock.Instant, waiter: FlushWaiter)] = []
+        /// Flushes whose callers' tasks were cancelled: answered at once.
+        var cancelledFlushes: [Int] = []
         var stop = false
         /// A wake-up is on its way: nothing more to signal until the loop takes the mailbox.
         var signaled = false
@@ -473,6 +477,9 @@ public final class LagoEngine: Sendable {
 
     /// Sends everything now (partial batches, backoffs cut short) and returns when the spool is empty, when
     /// `deadline` passes, or at once when the engine is paused, on an auth hold or not started.
+    ///
+    /// Cancelling the calling task answers at once with what was done so far (delivery goes on as usual): a
+    /// console quitting with Ctrl-C does not wait for the deadline.
     public func flush(deadline: Duration = .seconds(30)) async -> FlushResult {
         let start = counters.withLock { ($0.delivered + $0.alreadyInLago, $0.deadSinceStart) }
         let running = control.withLock { $0.loop != nil && !$0.stopped }
@@ -480,11 +487,20 @@ public final class LagoEngine: Sendable {
             return FlushResult(delivered: 0, pending: counters.withLock { $0.queued }, dead: 0)
         }
         let deadlineInstant = clock.now() + deadline
-        return await withCheckedContinuation { continuation in
-            let waiter = FlushWaiter(baselineDelivered: start.0, baselineDead: start.1, continuation: continuation)
-            if !post({ $0.flushes.append((deadlineInstant, waiter)) }) {
-                continuation.resume(returning: self.flushResult(for: waiter))
+        let id = flushIDs.add(1, ordering: .relaxed).newValue
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let waiter = FlushWaiter(baselineDelivered: start.0, baselineDead: start.1, continuation: continuation)
+                if !post({ $0.flushes.append((id, deadlineInstant, waiter)) }) {
+                    continuation.resume(returning: self.flushResult(for: waiter))
+                } else if Task.isCancelled {
+                    // Cancelled before the flush was posted: the handler's cancellation may have reached the loop
+                    // first, and found nothing to cancel.
+                    _ = post { $0.cancelledFlushes.append(id) }
+                }
             }
+        } onCancel: {
+            _ = post { $0.cancelledFlushes.append(id) }
         }
     }
 
@@ -709,7 +725,6 @@ public final class LagoEngine: Sendable {
             settings: settings, random: random, unclaimedCount: initialQueued, unclaimedBytes: 0, now: clock.now())
         // The driver: it feeds inputs to the machine and carries out every action; it decides nothing.
         var flushWaiters: [Int: FlushWaiter] = [:]
-        var nextFlushID = 0
         var timer: (at: ContinuousClock.Instant, task: Task<Void, Never>)?
         await withDiscardingTaskGroup { group in
             post { $0.tick = true }
@@ -746,11 +761,11 @@ public final class LagoEngine: Sendable {
                 }
                 if inputs.apiKeyChanged { machine.apiKeyChanged() }
                 if inputs.retryNow { machine.retryNow() }
-                for (deadline, waiter) in inputs.flushes {
-                    nextFlushID += 1
-                    flushWaiters[nextFlushID] = waiter
-                    machine.flushStarted(id: nextFlushID, deadline: deadline)
+                for (id, deadline, waiter) in inputs.flushes {
+                    flushWaiters[id] = waiter
+                    machine.flushStarted(id: id, deadline: deadline)
                 }
+                for id in inputs.cancelledFlushes { machine.flushCancelled(id: id) }
                 if inputs.stop { machine.stop() }
                 // The settled events leave the counts as their batches leave the state, in one critical section,
                 // before anything is decided (a flush then sees them gone).

@@ -568,6 +568,20 @@ extension DeliveryStateMachine {
         #expect(flushesCompleted(machine.decide(now: t0 + .seconds(5), wallNow: Date(), spooled: 7)) == [3])
     }
 
+    @Test func aCancelledFlushIsAnsweredAtTheNextDecisionAndTheOthersWaitOn() {
+        var machine = machine(maxInFlight: 1)
+        machine.rowsAppended(count: 3, bytes: 3, now: t0)
+        machine.flushStarted(id: 4, deadline: t0 + .seconds(30))
+        machine.flushStarted(id: 5, deadline: t0 + .seconds(30))
+        #expect(flushesCompleted(machine.decide(now: t0, wallNow: Date(), spooled: 3)).isEmpty)
+        machine.flushCancelled(id: 4)
+        machine.flushCancelled(id: 99)
+        #expect(flushesCompleted(machine.decide(now: t0, wallNow: Date(), spooled: 3)) == [4])
+        #expect(machine.flushing, "the other flush still waits")
+        machine.flushCancelled(id: 4)
+        #expect(flushesCompleted(machine.decide(now: t0, wallNow: Date(), spooled: 3)).isEmpty, "answered once")
+    }
+
     @Test func theLoopEndsOnceStoppingAndNothingIsInFlightAndWaitingFlushesAreAnswered() {
         var machine = machine(maxInFlight: 1)
         machine.rowsAppended(count: 100, bytes: 100, now: t0)

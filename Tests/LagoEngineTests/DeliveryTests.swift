@@ -26,6 +26,32 @@ import Testing
         }
     }
 
+    /// A console quitting with Ctrl-C cancels its flush: the call answers at once, long before its deadline, and
+    /// delivery goes on (the events stay spooled, then arrive once Lago answers again).
+    @Test(.timeLimit(.minutes(1))) func aCancelledFlushAnswersAtOnceAndDeliveryGoesOn() async throws {
+        let directory = try TemporaryDirectory()
+        try await Sandbox.withRunning { sandbox in
+            sandbox.faults.failNext(1_000_000, status: 503, pathPrefix: "/api/v1/events")
+            let engine = try makeEngine(testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox)
+            engine.start()
+            let ids = try await engine.enqueue((0..<10).map { event($0, prefix: "cancelled-flush") })
+            let flush = Task { await engine.flush(deadline: .seconds(3600)) }
+            // Cancelled while it waits on failing requests (and, for the race, once more before it starts).
+            #expect(await eventually { sandbox.stats().requests(status: 503) > 0 })
+            flush.cancel()
+            let result = await flush.value
+            #expect(result.pending == 10 && result.delivered == 0)
+            let early = Task { await engine.flush(deadline: .seconds(3600)) }
+            early.cancel()
+            #expect(await early.value.pending == 10)
+            sandbox.faults.clear()
+            let final = await engine.flush(deadline: .seconds(60))
+            #expect(final.pending == 0)
+            expectExactlyOnce(sandbox, ids)
+            await engine.shutdown()
+        }
+    }
+
     @Test func theFirstTwentyRequestsFailingLoseNothing() async throws {
         let directory = try TemporaryDirectory()
         try await Sandbox.withRunning { sandbox in
