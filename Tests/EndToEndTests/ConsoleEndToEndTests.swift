@@ -1,4 +1,5 @@
 import Foundation
+import LagoSandbox
 import TestSupport
 import Testing
 
@@ -83,5 +84,59 @@ struct ConsoleEndToEndTests {
         let stty = final.components(separatedBy: "[exit 0]").last ?? ""
         #expect(stty.contains("icanon") && !stty.contains("-icanon"), "stty after quit: \(stty)")
         #expect(stty.contains(" echo ") && !stty.contains("-echo "), "stty after quit: \(stty)")
+    }
+
+    /// Quitting while Lago fails: the flush before quitting shows what is left, Ctrl-C ends it at once (not at its
+    /// 15 s deadline), and the event stays in the spool, delivered once by the next flush when Lago answers again.
+    @Test func ctrlCDuringTheFlushBeforeQuittingQuitsAtOnceAndKeepsTheEvent() async throws {
+        let binary = try lagoConsoleBinary()
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        try await Sandbox.withRunning { sandbox in
+            sandbox.faults.failNext(1_000_000, status: 503, pathPrefix: "/api/v1/events")
+            let config = home.appendingPathComponent("config.toml").path
+            try """
+            [lago]
+            api_url = "\(sandbox.rootURL.absoluteString)"
+            api_key = "\(sandbox.apiKey)"
+            default_subscription_id = "sub_sandbox"
+            [engine]
+            spool_path = "\(home.appendingPathComponent("spool.sqlite").path)"
+            [relay]
+            listen = "127.0.0.1:0"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let session = try TmuxSession.start(
+                [binary, "--config", config], width: 120, height: 40, environment: ["HOME": home.path])
+            defer { session.kill() }
+
+            try session.send("6")
+            try await session.waitFor(text: "Send test")
+            try session.send("Enter")
+            try session.send("4343", literal: true)
+            try session.send("Enter")
+            try session.send("C-s")
+            try await session.waitFor("Lago's 503 on the event") { _ in sandbox.stats().requests(status: 503) > 0 }
+            try session.send("q")
+            try await session.waitFor(text: "before quitting")
+            try session.send("y")
+            try await session.waitFor(text: "events left to deliver")
+            let interrupted = ContinuousClock.now
+            try session.send("C-c")
+            try await session.waitFor(text: "[exit ", timeout: .seconds(10))
+            #expect(ContinuousClock.now - interrupted < .seconds(10), "Ctrl-C did not wait for the flush's deadline")
+
+            // The form's usage becomes one event per field filled in; all of them stay spooled.
+            struct Status: Decodable { var pending: Int }
+            let status = try await runLagoConsole(["--config", config, "status", "--json"])
+            let pending = try JSONDecoder().decode(Status.self, from: Data(status.output.utf8)).pending
+            #expect(pending >= 1, "\(status.output)")
+            #expect(sandbox.events().isEmpty)
+            sandbox.faults.clear()
+            let flushed = try await runLagoConsole(["--config", config, "flush", "--json"])
+            #expect(flushed.status == 0, "\(flushed.output)")
+            let delivered = sandbox.events()
+            #expect(delivered.count == pending && Set(delivered.map(\.transactionID)).count == pending)
+        }
     }
 }
