@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "LagoUsage", targets: ["LagoUsage"]),
         .library(name: "LagoConfig", targets: ["LagoConfig"]),
         .library(name: "LagoEngine", targets: ["LagoEngine"]),
+        .library(name: "LagoBilling", targets: ["LagoBilling"]),
         .library(name: "LagoIngest", targets: ["LagoIngest"]),
         .library(name: "LagoSandbox", targets: ["LagoSandbox"]),
         .library(name: "LagoRelay", targets: ["LagoRelay"]),
@@ -110,6 +111,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "LagoBilling", dependencies: ["LagoAPI"], swiftSettings: swiftSettings),
         .target(
             name: "LagoSession",
             dependencies: [
@@ -235,6 +237,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal"], swiftSettings: swiftSettings),
+        .testTarget(name: "LagoBillingTests", dependencies: ["LagoBilling", "LagoAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoSessionTests",
             dependencies: [
