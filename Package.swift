@@ -237,7 +237,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal"], swiftSettings: swiftSettings),
-        .testTarget(name: "LagoBillingTests", dependencies: ["LagoBilling", "LagoAPI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LagoBillingTests",
+            dependencies: [
+                "LagoBilling", "LagoAPI", "LagoSandbox", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoSessionTests",
             dependencies: [

@@ -1,0 +1,200 @@
+public import Foundation
+public import LagoAPI
+import Synchronization
+
+/// What the console and `status` show of the catalogue: its age, and the last error reading it.
+public struct BillingCatalogueStatus: Sendable, Hashable, Codable {
+    /// When the snapshot in use was read; `nil` until the first good load (events are `unchecked` until then).
+    public var loadedAt: Date?
+    /// Billable metrics and subscriptions in it.
+    public var metrics: Int
+    /// Subscriptions of every status in it.
+    public var subscriptions: Int
+    /// The last load's failure in Lago's words, `nil` once a load succeeds again (the last good snapshot stays).
+    public var lastError: String?
+    /// When that failure happened.
+    public var lastErrorAt: Date?
+}
+
+/// Keeps a ``BillingCatalogue`` fresh from the configured Lago and checks events against it.
+///
+/// Every page of billable metrics and of subscriptions (active, pending, canceled, terminated) is read at start,
+/// every refresh interval, on demand (``refresh()``) and early when an event names a code or subscription the
+/// catalogue does not know (at most once per 10 s per name). Pages are paced to stay well within Lago's 50
+/// requests/s for these endpoints. A failed load keeps the last good snapshot and is retried after 5 s.
+public final class BillingCatalogueService: Sendable {
+    /// The least time between two page requests (25 ms: 40 requests/s at most, under Lago's 50/s).
+    public static let pageSpacing = Duration.milliseconds(25)
+
+    private struct State: Sendable {
+        var machine: CatalogueRefreshStateMachine
+        var catalogue: BillingCatalogue?
+        var lastError: String?
+        var lastErrorAt: Date?
+        var wake: CheckedContinuation<Void, Never>?
+        /// Inputs since the loop last looked, coalesced: a refresh asked, and the unknown names seen (at most
+        /// ``maxUnknownNames``; more within one wake-up are one refresh all the same).
+        var refreshRequested = false
+        var unknownNames: Set<String> = []
+        var hasInputs: Bool { refreshRequested || !unknownNames.isEmpty }
+    }
+
+    private enum Input: Sendable {
+        case refresh
+        case unknown(String)
+    }
+
+    private static let maxUnknownNames = 1_000
+
+    private let client: LagoClient
+    private let state: Mutex<State>
+
+    /// A service reading through `client` (owned by the caller) every `refreshInterval`. Call ``run()`` in a task.
+    public init(client: LagoClient, refreshInterval: Duration = .seconds(60)) {
+        self.client = client
+        state = Mutex(State(machine: CatalogueRefreshStateMachine(settings: .init(refreshInterval: refreshInterval))))
+    }
+
+    /// The snapshot in use (`nil` before the first good load).
+    public var catalogue: BillingCatalogue? { state.withLock { $0.catalogue } }
+
+    /// The catalogue's age and last error.
+    public var status: BillingCatalogueStatus {
+        state.withLock {
+            BillingCatalogueStatus(
+                loadedAt: $0.catalogue?.loadedAt, metrics: $0.catalogue?.metrics.count ?? 0,
+                subscriptions: $0.catalogue?.subscriptions.values.reduce(0) { $0 + $1.count } ?? 0,
+                lastError: $0.lastError, lastErrorAt: $0.lastErrorAt)
+        }
+    }
+
+    /// The verdict on `event` against the snapshot in use; a code or subscription it does not know asks for an
+    /// early load (so a metric created a moment ago is known within a second or so).
+    public func check(_ event: BillingEvent) -> BillingVerdict {
+        let verdict = BillingCheck.check(event, against: catalogue)
+        if verdict.reasons.contains(.invalidCode) { post(.unknown("code:" + event.code)) }
+        if verdict.reasons.contains(.subscriptionNotFound), let id = event.externalSubscriptionID {
+            post(.unknown("subscription:" + id))
+        }
+        if verdict.reasons.contains(.customerHasNoActiveSubscription), let id = event.externalCustomerID {
+            post(.unknown("customer:" + id))
+        }
+        return verdict
+    }
+
+    /// Asks for a load now (the operator's refresh).
+    public func refresh() { post(.refresh) }
+
+    /// Loads at once, then keeps the catalogue fresh until the task is cancelled.
+    public func run() async {
+        var action = state.withLock { $0.machine.started(now: .now) }
+        while !Task.isCancelled {
+            if action == .load {
+                let succeeded = await load()
+                action = state.withLock { $0.machine.loadFinished(succeeded: succeeded, now: .now) }
+                continue
+            }
+            let due = state.withLock { $0.machine.nextLoadAt }
+            await waitForInput(until: due)
+            let now = ContinuousClock.now
+            action = state.withLock { state in
+                var next = state.machine.tick(now: now)
+                if state.refreshRequested, state.machine.requested(now: now) == .load { next = .load }
+                for name in state.unknownNames where state.machine.unknownSeen(name, now: now) == .load {
+                    next = .load
+                }
+                state.refreshRequested = false
+                state.unknownNames = []
+                return next
+            }
+        }
+    }
+
+    /// Reads every page; keeps the snapshot on success, the error on failure.
+    private func load() async -> Bool {
+        do {
+            let catalogue = try await Self.load(client: client)
+            state.withLock {
+                $0.catalogue = catalogue
+                $0.lastError = nil
+                $0.lastErrorAt = nil
+            }
+            return true
+        } catch {
+            state.withLock {
+                $0.lastError = "\(error)"
+                $0.lastErrorAt = Date()
+            }
+            return false
+        }
+    }
+
+    /// Every page of billable metrics and subscriptions (every status), paced by ``pageSpacing``.
+    ///
+    /// - Throws: ``LagoAPIError`` in Lago's words, or the transport's failure.
+    public static func load(client: LagoClient) async throws -> BillingCatalogue {
+        let started = Date()
+        var metrics: [BillableMetric] = []
+        var page = 1
+        while true {
+            let result = try await client.billableMetrics(page: page)
+            metrics += result.items
+            guard let next = result.meta.nextPage, next > page else { break }
+            page = next
+            try await Task.sleep(for: pageSpacing)
+        }
+        var subscriptions: [Subscription] = []
+        page = 1
+        while true {
+            try await Task.sleep(for: pageSpacing)
+            let result = try await client.subscriptions(
+                status: [.active, .pending, .canceled, .terminated], page: page)
+            subscriptions += result.items
+            guard let next = result.meta.nextPage, next > page else { break }
+            page = next
+        }
+        return BillingCatalogue(metrics: metrics, subscriptions: subscriptions, loadedAt: started)
+    }
+
+    private func post(_ input: Input) {
+        let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            switch input {
+            case .refresh: state.refreshRequested = true
+            case .unknown(let name):
+                if state.unknownNames.count < Self.maxUnknownNames { state.unknownNames.insert(name) }
+            }
+            defer { state.wake = nil }
+            return state.wake
+        }
+        wake?.resume()
+    }
+
+    /// Waits until an input arrives, `deadline` passes or the task is cancelled.
+    private func waitForInput(until deadline: ContinuousClock.Instant?) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        let ready = self.state.withLock { state -> Bool in
+                            if state.hasInputs || Task.isCancelled { return true }
+                            state.wake = continuation
+                            return false
+                        }
+                        if ready { continuation.resume() }
+                    }
+                } onCancel: {
+                    let wake = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+                        defer { state.wake = nil }
+                        return state.wake
+                    }
+                    wake?.resume()
+                }
+            }
+            if let deadline {
+                group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}
