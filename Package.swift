@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "LagoSession",
             dependencies: [
-                "LagoAPI", "LagoUsage", "LagoConfig", "LagoEngine", "LagoControl",
+                "LagoAPI", "LagoUsage", "LagoConfig", "LagoEngine", "LagoControl", "LagoBilling",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -177,7 +177,7 @@ let package = Package(
             name: "lago-console",
             dependencies: [
                 "LagoAPI", "LagoUsage", "LagoConfig", "LagoEngine", "LagoSandbox", "ConsoleUI", "ConsoleBridge",
-                "Terminal", "LagoBench", "LagoRelay", "LagoControl", "LagoSession",
+                "Terminal", "LagoBench", "LagoRelay", "LagoControl", "LagoSession", "LagoBilling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -247,7 +247,7 @@ let package = Package(
             name: "LagoSessionTests",
             dependencies: [
                 "LagoSession", "LagoEngine", "LagoControl", "LagoConfig", "LagoUsage", "LagoAPI", "LagoSandbox",
-                "TestSupport",
+                "TestSupport", "LagoBilling",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -14,6 +14,17 @@ public struct BillingCatalogueStatus: Sendable, Hashable, Codable {
     public var lastError: String?
     /// When that failure happened.
     public var lastErrorAt: Date?
+
+    /// Creates a status.
+    public init(
+        loadedAt: Date?, metrics: Int, subscriptions: Int, lastError: String? = nil, lastErrorAt: Date? = nil
+    ) {
+        self.loadedAt = loadedAt
+        self.metrics = metrics
+        self.subscriptions = subscriptions
+        self.lastError = lastError
+        self.lastErrorAt = lastErrorAt
+    }
 }
 
 /// Keeps a ``BillingCatalogue`` fresh from the configured Lago and checks events against it.

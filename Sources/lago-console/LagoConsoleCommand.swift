@@ -8,8 +8,11 @@ struct LagoConsoleCommand: AsyncParsableCommand {
         commandName: "lago-console",
         abstract: "A terminal operator console for Lago usage billing.",
         version: LagoConsoleVersion.current,
-        subcommands: [ConsoleCommand.self, ConfigCommand.self, SandboxCommand.self, ServeCommand.self, SendCommand.self, FlushCommand.self, StatusCommand.self,
-            DeadLettersCommand.self, VerifyCommand.self, BenchCommand.self, EngineChildCommand.self],
+        subcommands: [
+            ConsoleCommand.self, ConfigCommand.self, SandboxCommand.self, ServeCommand.self, SendCommand.self,
+            FlushCommand.self, StatusCommand.self, DeadLettersCommand.self, VerifyCommand.self, CheckCommand.self,
+            BenchCommand.self, EngineChildCommand.self,
+        ],
         defaultSubcommand: ConsoleCommand.self
     )
 
