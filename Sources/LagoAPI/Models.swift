@@ -354,11 +354,36 @@ public struct BillableMetricFilter: Sendable, Hashable, Codable {
     }
 }
 
+/// One of Lago's enumerations read from its answers, kept open: a value this client does not know (a newer Lago's)
+/// is kept as Lago wrote it, so decoding never fails on it and encoding writes it back unchanged. `description` is the
+/// wire string.
+public protocol OpenLagoValue: Sendable, Hashable, Codable, RawRepresentable, CustomStringConvertible
+where RawValue == String {
+    /// Reads a wire string; never `nil` (an unknown value is kept).
+    init(rawValue: String)
+}
+
+extension OpenLagoValue {
+    /// The wire string.
+    public var description: String { rawValue }
+
+    /// Decodes a wire string; never fails on an unknown one.
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    /// Encodes the wire string.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
 /// How a billable metric aggregates its events (Lago's `aggregation_type`).
 ///
 /// A value this client does not know (a newer Lago's) decodes as ``unknown(_:)`` and encodes back unchanged, so it
 /// never fails decoding. `description` is the wire string.
-public enum AggregationType: Sendable, Hashable, Codable, RawRepresentable, CustomStringConvertible {
+public enum AggregationType: OpenLagoValue {
     /// `count_agg`: the number of events.
     case countAgg
     /// `sum_agg`: the sum of the `field_name` property.
@@ -400,26 +425,13 @@ public enum AggregationType: Sendable, Hashable, Codable, RawRepresentable, Cust
         }
     }
 
-    /// The wire string.
-    public var description: String { rawValue }
-
-    /// Decodes a wire string; never fails on an unknown one.
-    public init(from decoder: any Decoder) throws {
-        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    /// Encodes the wire string.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// A subscription's status (Lago's `status`), also the filter of `GET /subscriptions?status[]=`.
 ///
 /// A value this client does not know (a newer Lago's) decodes as ``unknown(_:)`` and encodes back unchanged, so it
 /// never fails decoding. `description` is the wire string.
-public enum SubscriptionStatus: Sendable, Hashable, Codable, RawRepresentable, CustomStringConvertible {
+public enum SubscriptionStatus: OpenLagoValue {
     /// `active`: events sent for it are billed.
     case active
     /// `pending`: starts in the future (or waits for a plan change).
@@ -450,19 +462,6 @@ public enum SubscriptionStatus: Sendable, Hashable, Codable, RawRepresentable, C
         }
     }
 
-    /// The wire string.
-    public var description: String { rawValue }
-
-    /// Decodes a wire string; never fails on an unknown one.
-    public init(from decoder: any Decoder) throws {
-        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    /// Encodes the wire string.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// A subscription (`SubscriptionObject`, the fields the console uses).

@@ -95,44 +95,6 @@ import Testing
         grid.put("ab", x: 0, y: 0)
         #expect(grid.plainText == "ab\n")
     }
-
-    @Test func diffReturnsOnlyChangedCells() {
-        var previous = Grid(width: 5, height: 2)
-        previous.put("hello", x: 0, y: 0)
-        var next = previous
-        next.put("J", x: 0, y: 0)
-        next.put("!", x: 4, y: 1)
-        #expect(
-            next.diff(from: previous) == [
-                CellChange(x: 0, y: 0, cell: Cell(symbol: "J")), CellChange(x: 4, y: 1, cell: Cell(symbol: "!")),
-            ])
-        #expect(next.diff(from: next).isEmpty)
-    }
-
-    @Test func diffAfterResizeRedrawsEverything() {
-        let small = Grid(width: 2, height: 1)
-        let large = Grid(width: 3, height: 2)
-        #expect(large.diff(from: small).count == 6)
-    }
-
-    @Test func diffHandlesWideGraphemes() {
-        var previous = Grid(width: 4, height: 1)
-        previous.put("abcd", x: 0, y: 0)
-        var next = previous
-        next.put("漢", x: 1, y: 0)
-        // The wide grapheme is sent once; its continuation never is.
-        #expect(next.diff(from: previous) == [CellChange(x: 1, y: 0, cell: Cell(symbol: "漢"))])
-        var back = next
-        back.put("xy", x: 1, y: 0)
-        #expect(back.diff(from: next).map(\.x) == [1, 2])
-    }
-
-    @Test func styleChangesAreDiffed() {
-        let previous = Grid(width: 2, height: 1)
-        var next = previous
-        next.patchStyle(Rect(x: 1, y: 0, width: 1, height: 1), with: Style(reverse: true))
-        #expect(next.diff(from: previous).map(\.x) == [1])
-    }
 }
 
 @Suite struct KeyTests {

@@ -35,6 +35,15 @@ struct FramePresenterTests {
         #expect(plain.changes(from: wide).map(\.symbol) == ["a", "b"])
     }
 
+    @Test("A change of style alone is drawn again")
+    func styleChanges() {
+        let plain = frame(["ab"], width: 2)
+        let highlighted = Frame(
+            width: 2, height: 1, cells: [FrameCell(symbol: "a"), FrameCell(symbol: "b", reverse: true)])
+        #expect(highlighted.changes(from: plain).map(\.x) == [1])
+        #expect(highlighted.changes(from: plain).first?.reverse == true)
+    }
+
     @Test("A key is drawn at once; engine changes at most once per 50 ms, through one tick")
     func pacing() {
         let start = ContinuousClock.now

@@ -56,23 +56,6 @@ public struct Rect: Sendable, Hashable {
     }
 }
 
-/// One cell a backend must redraw, as computed by ``Grid/diff(from:)``.
-public struct CellChange: Sendable, Hashable {
-    /// The column.
-    public var x: Int
-    /// The row.
-    public var y: Int
-    /// The new content; never a continuation cell.
-    public var cell: Cell
-
-    /// Creates a change.
-    public init(x: Int, y: Int, cell: Cell) {
-        self.x = x
-        self.y = y
-        self.cell = cell
-    }
-}
-
 /// The characters used for box drawing.
 public struct BoxSymbols: Sendable, Hashable {
     /// The horizontal edge.
@@ -246,40 +229,6 @@ public struct Grid: Sendable, Hashable {
         for column in x..<(x + length) {
             put(symbol, x: column, y: y, style: style)
         }
-    }
-
-    /// The cells that differ from `previous`, in row-major order — what a backend redraws.
-    ///
-    /// When the sizes differ every cell is returned. Continuation cells are never returned; when a wide
-    /// grapheme replaces narrow ones (or the reverse) the cells it covers are re-sent as needed.
-    public func diff(from previous: Grid) -> [CellChange] {
-        guard previous.width == width, previous.height == height else {
-            var all: [CellChange] = []
-            all.reserveCapacity(cells.count)
-            for (index, cell) in cells.enumerated() where !cell.isContinuation {
-                all.append(CellChange(x: index % width, y: index / width, cell: cell))
-            }
-            return all
-        }
-        var changes: [CellChange] = []
-        var invalidated = 0
-        var toSkip = 0
-        for index in cells.indices {
-            let current = cells[index]
-            let old = previous.cells[index]
-            if !current.isContinuation && (current != old || invalidated > 0) && toSkip == 0 {
-                changes.append(CellChange(x: index % width, y: index / width, cell: current))
-            }
-            let currentWidth = current.width
-            toSkip = current.isContinuation ? max(0, toSkip - 1) : max(0, currentWidth - 1)
-            let affected = max(currentWidth, old.width)
-            invalidated = max(0, max(affected, invalidated) - 1)
-            if index % width == width - 1 {
-                invalidated = 0
-                toSkip = 0
-            }
-        }
-        return changes
     }
 
     /// The rows as text, continuation cells skipped and trailing spaces trimmed (for golden tests).

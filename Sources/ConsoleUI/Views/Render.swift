@@ -5,7 +5,7 @@ import LagoUsage
 /// Renders the whole screen for a state: a pure function from state to a full frame.
 ///
 /// Only the visible rows of the events history are touched, so a frame costs the same with 10 or 10,000
-/// events. The backend diffs the result against the previous frame (``Grid/diff(from:)``).
+/// events. The terminal diffs the frame made of it against the previous one (`Terminal`'s `Frame.changes(from:)`).
 public func render(_ state: AppState) -> Grid {
     var renderer = Renderer(state: state)
     renderer.draw()
