@@ -490,6 +490,27 @@ import Testing
         #expect(state.press(.enter) == [.saveMapping(field: .cacheWrite5m, code: "llm_cache_write_5m_tokens")])
     }
 
+    @Test func savingACodeThatIsNoBillableMetricWarnsFirst() {
+        var state = Fixture.busy()
+        state.press(.char("4"))
+        // Editing before Lago's metrics were read reads them, so that the warning below can be given.
+        #expect(state.press(.enter) == [.checkMappings])
+        state.press(.escape)
+        state.apply(.mappingsChecked(.success(Fixture.metrics)))
+        state.press(.enter, .ctrl("u"))
+        state.type("llm_input_tokenz")
+        #expect(state.press(.enter).isEmpty, "warned, not saved")
+        #expect(render(state).plainText.contains("✗ input: no such metric in Lago: never billed (invalid_code); Enter saves"))
+        #expect(state.press(.enter) == [.saveMapping(field: .input, code: "llm_input_tokenz")], "Enter again saves")
+        // A code Lago knows saves at once.
+        state.apply(.mappingSaved(field: .input, code: "llm_input_tokenz"))
+        state.press(.enter)
+        if case .picker = state.overlay { state.press(.escape) }
+        state.press(.char("j"), .enter, .ctrl("u"))
+        state.type("llm_input_tokens")
+        #expect(state.press(.enter) == [.saveMapping(field: .output, code: "llm_input_tokens")])
+    }
+
     @Test func checkFailureIsShown() {
         var state = Fixture.busy()
         state.press(.char("4"), .char("c"))

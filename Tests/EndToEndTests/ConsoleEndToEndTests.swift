@@ -39,12 +39,17 @@ struct ConsoleEndToEndTests {
         }
         #expect(verified.contains("value=4242"))
 
-        // Change a mapping: saved to the config file at once.
+        // Change a mapping to a code that is no metric in Lago: warned first (its events would never bill), then
+        // saved to the config file at once.
         try session.send("4")
         try await session.waitFor(text: "METRIC CODE")
+        try session.send("c")
+        try await session.waitFor(text: "metrics in Lago")
         try session.send("Enter")
         try session.send("C-u")
         try session.send("e2e_input_code", literal: true)
+        try session.send("Enter")
+        try await session.waitFor(text: "never billed (invalid_code)")
         try session.send("Enter")
         try await session.waitFor(text: "e2e_input_code")
         let deadline = ContinuousClock.now + .seconds(10)

@@ -149,6 +149,8 @@ struct MappingEdit: Sendable {
     var field: CanonicalField
     var text: TextField
     var error: String?
+    /// A code the operator was warned is no billable metric in Lago; Enter again on the same code saves it.
+    var warnedCode: String? = nil
 }
 
 struct MappingsPaneState: Sendable {

@@ -85,6 +85,14 @@ extension AppState {
         }
     }
 
+    /// Editing a mapping before Lago's billable metrics were read: read them now, so that saving a code that is no
+    /// metric can be warned about.
+    mutating func loadMetricsForTheWarning() -> [Effect] {
+        guard case .notLoaded = mappingsPane.metrics else { return [] }
+        mappingsPane.metrics = .loading
+        return [.checkMappings]
+    }
+
     mutating func perform(_ action: ConsoleAction, key: Key, mode: InputMode) -> [Effect] {
         switch action {
         case .forceQuit:
@@ -165,10 +173,12 @@ extension AppState {
                 overlay = .picker(PickerState(field: field, items: items))
             } else {
                 mappingsPane.edit = MappingEdit(field: field, text: TextField(code(for: field)), error: nil)
+                return loadMetricsForTheWarning()
             }
         case .typeMapping:
             let field = CanonicalField.allCases[mappingsPane.selection]
             mappingsPane.edit = MappingEdit(field: field, text: TextField(code(for: field)), error: nil)
+            return loadMetricsForTheWarning()
         case .checkMappings:
             mappingsPane.metrics = .loading
             return [.checkMappings]

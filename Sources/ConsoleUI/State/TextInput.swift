@@ -108,6 +108,13 @@ extension AppState {
                 mappingsPane.edit = edit
                 return []
             }
+            // Lago accepts events with any code and never bills an unknown one (invalid_code): say so before saving.
+            if let known = mappingsPane.knownCodes, !known.contains(code), edit.warnedCode != code {
+                edit.error = "no such metric in Lago: never billed (invalid_code); Enter saves"
+                edit.warnedCode = code
+                mappingsPane.edit = edit
+                return []
+            }
             mappingsPane.edit = nil
             mappingsPane.saving = edit.field
             return [.saveMapping(field: edit.field, code: code)]
