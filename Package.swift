@@ -125,7 +125,7 @@ let package = Package(
             name: "ConsoleBridge",
             dependencies: [
                 "ConsoleUI", "LagoEngine", "LagoAPI", "LagoUsage", "LagoConfig", "LagoControl", "Terminal",
-                .product(name: "Logging", package: "swift-log"),
+                "LagoBilling", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -155,7 +155,7 @@ let package = Package(
         ),
         .target(
             name: "ConsoleUI",
-            dependencies: ["LagoAPI", "LagoUsage"],
+            dependencies: ["LagoAPI", "LagoUsage", "LagoBilling"],
             swiftSettings: swiftSettings
         ),
         .target(name: "CSpoolSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
@@ -208,8 +208,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoUsage"], exclude: ["Golden"],
-            swiftSettings: swiftSettings),
+            name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoUsage", "LagoBilling"],
+            exclude: ["Golden"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench", "TestSupport", "TmuxDriver"],
             swiftSettings: swiftSettings),
@@ -256,7 +256,7 @@ let package = Package(
             name: "ConsoleBridgeTests",
             dependencies: [
                 "ConsoleBridge", "ConsoleUI", "LagoEngine", "LagoAPI", "LagoUsage", "LagoConfig", "Terminal",
-                "LagoSandbox",
+                "LagoSandbox", "LagoBilling",
             ],
             swiftSettings: swiftSettings),
         .testTarget(

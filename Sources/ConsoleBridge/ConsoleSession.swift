@@ -1,6 +1,7 @@
 public import ConsoleUI
 import Foundation
 public import LagoAPI
+import LagoBilling
 public import LagoConfig
 public import LagoEngine
 public import Logging
@@ -28,6 +29,8 @@ public final class ConsoleSession: Sendable {
     private let frameDue: AsyncStream<ContinuousClock.Instant>
     private let frameDueContinuation: AsyncStream<ContinuousClock.Instant>.Continuation
     private let runner: EffectRunner
+    /// Lago's billable metrics and subscriptions, kept fresh: each event's billing verdict is checked against them.
+    private let billing: BillingCatalogueService
     /// The metric-code mapping and default subscription new usage is coded with (follows the config store).
     private let coding: UsageCoding
     /// Where frame counts go for `lago-console bench --parts console` (`LAGO_CONSOLE_FRAME_STATS`); nil: nowhere.
@@ -55,6 +58,7 @@ public final class ConsoleSession: Sendable {
         coding = UsageCoding(
             metricCodes: store.configuration.metricCodes.byField, defaultSubscription: defaultSubscription)
         runner = EffectRunner(engine: engine, client: client, store: store, coding: coding)
+        billing = BillingCatalogueService(client: client)
     }
 
     /// Runs the console until the operator quits (or the terminal's input ends), restoring the terminal whatever
@@ -66,7 +70,9 @@ public final class ConsoleSession: Sendable {
                 // Keys travel on the UI's own queue too: the concurrency pool may be busy with engine work.
                 let ui = UIExecutor()
                 group.addTask(executorPreference: ui) { await self.forwardTerminal(terminal) }
-                let feed = EngineFeed(engine: engine) { self.mailbox.post($0) }
+                let billing = self.billing
+                group.addTask { await billing.run() }
+                let feed = EngineFeed(engine: engine, check: { billing.check($0) }) { self.mailbox.post($0) }
                 group.addTask { await feed.forwardLifecycle() }
                 group.addTask { await feed.pollStats(connection: self.connection) }
                 group.addTask { await self.forwardConfigChanges() }

@@ -1,10 +1,11 @@
 public import ConsoleUI
 import Foundation
 import LagoAPI
+public import LagoBilling
 import LagoConfig
-import LagoUsage
 public import LagoControl
 public import LagoEngine
+import LagoUsage
 import Synchronization
 
 /// What the console learns from the engine while it runs: lifecycle changes (batched, bounded) and stats
@@ -12,17 +13,22 @@ import Synchronization
 public struct EngineFeed: Sendable {
     private let engine: any EngineControl
     private let post: @Sendable (ConsoleEvent) -> Void
+    private let check: (@Sendable (BillingEvent) -> BillingVerdict)?
 
-    /// Feeds the console from `engine` through `post`.
-    public init(engine: any EngineControl, post: @escaping @Sendable (ConsoleEvent) -> Void) {
+    /// Feeds the console from `engine` through `post`; `check` gives each event its billing verdict.
+    public init(
+        engine: any EngineControl, check: (@Sendable (BillingEvent) -> BillingVerdict)? = nil,
+        post: @escaping @Sendable (ConsoleEvent) -> Void
+    ) {
         self.engine = engine
+        self.check = check
         self.post = post
     }
 
     /// Engine lifecycle changes, coalesced into one console event per ~50 ms (bounded: see ``LifecycleBuffer``).
     public func forwardLifecycle() async {
         let stream = engine.lifecycleEvents(bufferSize: 20_000)
-        let lifecycle = SharedLifecycleBuffer()
+        let lifecycle = SharedLifecycleBuffer(check: check)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await change in stream { lifecycle.buffer.withLock { $0.append(change) } }
@@ -68,7 +74,11 @@ public struct EngineFeed: Sendable {
 
 /// The lifecycle buffer shared by the task reading the engine's stream and the one handing batches on.
 private final class SharedLifecycleBuffer: Sendable {
-    let buffer = Mutex(LifecycleBuffer())
+    let buffer: Mutex<LifecycleBuffer>
+
+    init(check: (@Sendable (BillingEvent) -> BillingVerdict)?) {
+        buffer = Mutex(LifecycleBuffer(check: check))
+    }
 }
 
 /// Realistic demo traffic for the embedded sandbox.
@@ -76,8 +86,10 @@ public enum DemoTraffic {
     /// Realistic LLM usage: a few models and providers, token counts with a long tail, occasional cache and tool use.
     public static func run(engine: any EngineControl, coding: UsageCoding) async {
         var random = SystemRandomNumberGenerator()
-        let models = [("gpt-4.1", "openai"), ("claude-sonnet-4", "anthropic"), ("gemini-2.5-pro", "google"),
-            ("llama-3.3-70b", "meta")]
+        let models = [
+            ("gpt-4.1", "openai"), ("claude-sonnet-4", "anthropic"), ("gemini-2.5-pro", "google"),
+            ("llama-3.3-70b", "meta"),
+        ]
         while !Task.isCancelled {
             let (model, provider) = models.randomElement(using: &random)!
             var values: [CanonicalField: Double] = [

@@ -1,6 +1,7 @@
 public import ConsoleUI
 import Foundation
 public import LagoAPI
+public import LagoBilling
 public import LagoEngine
 
 /// Turns the engine's per-event lifecycle changes into the console's row updates.
@@ -19,8 +20,13 @@ public struct LifecycleAdapter: Sendable {
     public static let capacity = 50_000
     private var known: [String: Known] = [:]
 
-    /// Creates an adapter that knows no event yet.
-    public init() {}
+    /// Whether Lago will bill an event: asked once per event, when the adapter first learns it.
+    private let check: (@Sendable (BillingEvent) -> BillingVerdict)?
+
+    /// Creates an adapter that knows no event yet; `check` gives each event its billing verdict.
+    public init(check: (@Sendable (BillingEvent) -> BillingVerdict)? = nil) {
+        self.check = check
+    }
 
     /// Events remembered now (in flight or queued).
     public var rememberedCount: Int { known.count }
@@ -47,6 +53,7 @@ public struct LifecycleAdapter: Sendable {
     public mutating func update(for change: EventLifecycleChange) -> EventUpdate {
         let key = change.eventID.map { "#\($0)" } ?? change.transactionID
         if known.count > Self.capacity { known.removeAll(keepingCapacity: true) }
+        let wasKnown = known[key] != nil
         if let event = change.event { known[key] = Known(event: event, payload: known[key]?.payload) }
         if let payload = change.payload {
             let learnt = known[key] == nil
@@ -63,6 +70,9 @@ public struct LifecycleAdapter: Sendable {
         default: break
         }
         let event = remembered?.event
+        // The verdict once per event, when it is first learnt; an event without a timestamp is billed at the time
+        // it was accepted (its `.queued` change's date).
+        let billing = wasKnown ? nil : event.flatMap { event in check?(BillingEvent(event, acceptedAt: change.date)) }
         let state: DeliveryState
         var attempt: Int?
         var reason: String?
@@ -88,6 +98,6 @@ public struct LifecycleAdapter: Sendable {
             externalSubscriptionID: event?.externalSubscriptionID, properties: event?.properties ?? [:],
             state: state, time: change.date, attempt: attempt, httpStatus: status, reason: reason,
             payloadJSON: remembered?.payload, response: change.answer, key: key,
-            timestamp: event?.timestamp.map { Date(timeIntervalSince1970: $0) })
+            timestamp: event?.timestamp.map { Date(timeIntervalSince1970: $0) }, billing: billing)
     }
 }

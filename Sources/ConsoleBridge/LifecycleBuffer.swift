@@ -1,4 +1,5 @@
 public import ConsoleUI
+public import LagoBilling
 public import LagoEngine
 
 /// The engine's lifecycle changes waiting to be handed to the console in one batch (every ~50 ms), bounded.
@@ -25,13 +26,15 @@ public struct LifecycleBuffer: Sendable {
 
     /// The most updates kept between two batches.
     public let capacity: Int
-    private var adapter = LifecycleAdapter()
+    private var adapter: LifecycleAdapter
     private var updates: [EventUpdate] = []
     private var missed = 0
 
-    /// Creates an empty buffer keeping at most `capacity` updates (at least 10).
-    public init(capacity: Int = Self.defaultCapacity) {
+    /// Creates an empty buffer keeping at most `capacity` updates (at least 10); `check` gives each event its
+    /// billing verdict.
+    public init(capacity: Int = Self.defaultCapacity, check: (@Sendable (BillingEvent) -> BillingVerdict)? = nil) {
         self.capacity = max(10, capacity)
+        adapter = LifecycleAdapter(check: check)
     }
 
     /// Updates waiting now.

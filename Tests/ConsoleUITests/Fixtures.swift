@@ -1,5 +1,6 @@
 import Foundation
 import LagoAPI
+import LagoBilling
 import LagoUsage
 import Testing
 
@@ -60,7 +61,12 @@ enum Fixture {
         for index in 0..<count {
             let event = event(index)
             let time = start.addingTimeInterval(Double(index) * 1.5 - Double(count) * 1.5)
-            updates.append(EventUpdate(event: event, state: .queued, time: time))
+            // Billing verdicts: most billable, every 13th on a subscription Lago does not have, the newest unchecked.
+            var queued = EventUpdate(event: event, state: .queued, time: time)
+            queued.billing =
+                index >= count - 2
+                ? .unchecked : index % 13 == 5 ? .unbillable([.subscriptionNotFound]) : .billable()
+            updates.append(queued)
             let sent = time.addingTimeInterval(0.4)
             switch index % 11 {
             case 3 where index < count - 4:

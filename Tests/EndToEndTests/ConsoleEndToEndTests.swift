@@ -39,6 +39,21 @@ struct ConsoleEndToEndTests {
         }
         #expect(verified.contains("value=4242"))
 
+        // The new user's first try: an event Lago accepts (200) and never bills. The console says so in the row and
+        // in the detail, against the sandbox's real metrics and subscriptions.
+        try session.send("1")
+        try session.send(":send nope_code sub_zzz value=1", literal: true)
+        try session.send("Enter")
+        let unbillable = try await session.waitFor("the unbillable event's row") { screen in
+            screen.split(separator: "\n").contains { $0.contains("nope_code") && $0.contains("⚠") }
+        }
+        #expect(unbillable.contains("nope_code"))
+        try session.send("/", "nope_code", "Enter")
+        try session.send("Enter")
+        try await session.waitFor(text: "Lago will not bill it: subscription_not_found, invalid_code")
+        try session.send("Escape")
+        try session.send("Escape")
+
         // Change a mapping to a code that is no metric in Lago: warned first (its events would never bill), then
         // saved to the config file at once.
         try session.send("4")

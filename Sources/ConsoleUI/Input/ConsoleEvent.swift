@@ -1,5 +1,6 @@
 public import Foundation
 public import LagoAPI
+public import LagoBilling
 public import LagoUsage
 
 /// Something that happened, fed to ``AppState/handle(_:)``: a key, a resize, a clock tick, or news from the
@@ -171,15 +172,18 @@ public struct EventUpdate: Sendable, Hashable {
     public var response: String?
     /// The event's own timestamp (usage time: when it was accepted, unless its sender gave one).
     public var timestamp: Date?
+    /// Whether Lago will bill the event, and why not (`nil`: no verdict in this update; the row keeps its last).
+    public var billing: BillingVerdict?
 
     /// Creates an update.
     public init(
         transactionID: String, code: String, externalSubscriptionID: String?,
         properties: [String: JSONValue] = [:], state: DeliveryState, time: Date, attempt: Int? = nil,
         httpStatus: Int? = nil, reason: String? = nil, payloadJSON: String? = nil, response: String? = nil,
-        key: String? = nil, timestamp: Date? = nil
+        key: String? = nil, timestamp: Date? = nil, billing: BillingVerdict? = nil
     ) {
         self.timestamp = timestamp
+        self.billing = billing
         self.transactionID = transactionID
         self.key = key ?? transactionID
         self.code = code

@@ -1,5 +1,6 @@
 public import Foundation
 public import LagoAPI
+public import LagoBilling
 
 /// One change in an event's life, shown in the detail view's attempt list.
 public struct EventTimelineEntry: Sendable, Hashable {
@@ -47,6 +48,8 @@ public struct EventRecord: Sendable, Hashable {
     public var timestamp: Date?
     /// When the state last changed.
     public var updatedAt: Date
+    /// Whether Lago will bill it, and why not (`nil` until checked).
+    public var billing: BillingVerdict?
     public var httpStatus: Int?
     public var reason: String?
     /// The JSON body last sent to Lago.
@@ -70,6 +73,7 @@ public struct EventRecord: Sendable, Hashable {
         self.firstSeen = update.time
         self.timestamp = update.timestamp
         self.updatedAt = update.time
+        self.billing = update.billing
         self.httpStatus = update.httpStatus
         self.reason = update.reason
         self.payloadJSON = update.payloadJSON
@@ -93,6 +97,7 @@ public struct EventRecord: Sendable, Hashable {
         }
         state = update.state
         updatedAt = update.time
+        if let verdict = update.billing { billing = verdict }
         httpStatus = update.httpStatus ?? httpStatus
         // A dead or refused event keeps the last failure's reason; any other state clears a stale one.
         reason = update.reason ?? (update.state == .dead || update.state == .refused ? reason : nil)
@@ -109,8 +114,10 @@ public struct EventRecord: Sendable, Hashable {
     }
 
     private func makeSearchText() -> String {
-        [transactionID, code, externalSubscriptionID ?? "", state.label, propertiesSummary, reason ?? ""]
-            .joined(separator: "\u{1F}").lowercased()
+        // The billing verdict's words too: `/unbillable`, `/invalid_code` find the events Lago will not bill.
+        let verdict = billing.map { [$0.status.rawValue] + $0.reasons.map(\.rawValue) } ?? []
+        return ([transactionID, code, externalSubscriptionID ?? "", state.label, propertiesSummary, reason ?? ""]
+            + verdict).joined(separator: "\u{1F}").lowercased()
     }
 
     /// `key=value` pairs, numbers first (the aggregated value usually is one), then by key.

@@ -6,6 +6,8 @@ struct EventColumns: Sendable, Hashable {
     var gap: Int
     var time = 8
     var state: Int
+    /// Whether Lago will bill the event: ✔, ⚠ or · (unchecked).
+    var billing = 2
     var code: Int
     var subscription: Int
     var transaction: Int
@@ -15,7 +17,7 @@ struct EventColumns: Sendable, Hashable {
         gap = width >= 100 ? 2 : 1
         state = width >= 120 ? 15 : 9
         let showTransaction = width >= 96
-        let fixed = 2 + time + state + (showTransaction ? 5 : 4) * gap
+        let fixed = 2 + time + state + billing + (showTransaction ? 6 : 5) * gap
         let rest = max(0, width - fixed)
         if showTransaction {
             code = min(26, max(12, rest * 36 / 100))
@@ -110,7 +112,8 @@ extension Renderer {
 
     private mutating func drawEventHeader(_ columns: EventColumns, x: Int, y: Int, maxX: Int) {
         let cells: [(String, String, Int)] = [
-            ("TIME", "TIME", columns.time), ("STATE", "STATE", columns.state), ("CODE", "CODE", columns.code),
+            ("TIME", "TIME", columns.time), ("STATE", "STATE", columns.state), ("$", "$", columns.billing),
+            ("CODE", "CODE", columns.code),
             ("SUBSCRIPTION", "SUB", columns.subscription), ("TRANSACTION", "TX", columns.transaction),
             ("PROPERTIES", "PROPS", columns.properties),
         ]
@@ -140,6 +143,12 @@ extension Renderer {
         cell(Format.clock(record.timestamp ?? record.firstSeen, timeZone), columns.time, theme.dim)
         let label = columns.state >= 15 ? record.state.label : record.state.shortLabel
         cell(label, columns.state, theme.style(for: record.state))
+        switch record.billing?.status {
+        case .billable?: cell(symbols.check, columns.billing, theme.ok)
+        case .unbillable?: cell(symbols.warning, columns.billing, theme.warning)
+        case .unchecked?: cell(symbols.dot, columns.billing, theme.dim)
+        case nil: cell("", columns.billing, base)
+        }
         cell(record.code, columns.code, base)
         cell(record.externalSubscriptionID ?? symbols.dash, columns.subscription, base)
         if columns.transaction > 0 { cell(record.transactionID, columns.transaction, base, leading: true) }

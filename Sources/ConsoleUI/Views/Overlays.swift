@@ -66,6 +66,20 @@ extension AppState {
             "Updated       \(Format.dateTime(record.updatedAt, timeZone))",
         ]
         if let reason = record.reason { lines.append("Reason        \(reason)") }
+        switch record.billing?.status {
+        case .billable?:
+            lines.append(
+                "Billing       Lago will bill it"
+                    + (record.billing?.resolvedSubscriptionID.map { " (to \($0), found from the customer)" } ?? ""))
+        case .unbillable?:
+            let reasons = record.billing?.reasons ?? []
+            lines.append("Billing       Lago will not bill it: " + reasons.map(\.rawValue).joined(separator: ", "))
+            lines += reasons.map { "              \($0.explanation)" }
+        case .unchecked?:
+            lines.append("Billing       unchecked: Lago's metrics and subscriptions were not read yet")
+        case nil:
+            break
+        }
         lines.append("")
         lines.append("Sent to Lago")
         if let payload = record.payloadJSON {
