@@ -31,8 +31,9 @@ public struct BillingCatalogueStatus: Sendable, Hashable, Codable {
 ///
 /// Every page of billable metrics and of subscriptions (active, pending, canceled, terminated) is read at start,
 /// every refresh interval, on demand (``refresh()``) and early when an event names a code or subscription the
-/// catalogue does not know (at most once per 10 s per name). Pages are paced to stay well within Lago's 50
-/// requests/s for these endpoints. A failed load keeps the last good snapshot and is retried after 5 s.
+/// catalogue does not know (at most once per 10 s per name, and never sooner than 5 s after the last load). Pages
+/// are paced to stay well within Lago's 50 requests/s for these endpoints. A failed load keeps the last good snapshot
+/// and is retried after 5 s.
 public final class BillingCatalogueService: Sendable {
     /// The least time between two page requests (25 ms: 40 requests/s at most, under Lago's 50/s).
     public static let pageSpacing = Duration.milliseconds(25)
@@ -60,10 +61,15 @@ public final class BillingCatalogueService: Sendable {
     private let client: LagoClient
     private let state: Mutex<State>
 
-    /// A service reading through `client` (owned by the caller) every `refreshInterval`. Call ``run()`` in a task.
-    public init(client: LagoClient, refreshInterval: Duration = .seconds(60)) {
+    /// A service reading through `client` (owned by the caller) every `refreshInterval`, early loads at least
+    /// `minimumLoadSpacing` after the last one. Call ``run()`` in a task.
+    public init(
+        client: LagoClient, refreshInterval: Duration = .seconds(60), minimumLoadSpacing: Duration = .seconds(5)
+    ) {
         self.client = client
-        state = Mutex(State(machine: CatalogueRefreshStateMachine(settings: .init(refreshInterval: refreshInterval))))
+        var settings = CatalogueRefreshStateMachine.Settings(refreshInterval: refreshInterval)
+        settings.minimumLoadSpacing = minimumLoadSpacing
+        state = Mutex(State(machine: CatalogueRefreshStateMachine(settings: settings)))
     }
 
     /// The snapshot in use (`nil` before the first good load).
@@ -80,7 +86,7 @@ public final class BillingCatalogueService: Sendable {
     }
 
     /// The verdict on `event` against the snapshot in use; a code or subscription it does not know asks for an
-    /// early load (so a metric created a moment ago is known within a second or so).
+    /// early load (so a metric created a moment ago is known within seconds; loads are at least 5 s apart).
     public func check(_ event: BillingEvent) -> BillingVerdict {
         let verdict = BillingCheck.check(event, against: catalogue)
         if verdict.reasons.contains(.invalidCode) { post(.unknown("code:" + event.code)) }

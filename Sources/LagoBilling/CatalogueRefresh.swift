@@ -14,6 +14,9 @@ struct CatalogueRefreshStateMachine: Sendable {
         var earlyRefreshSpacing: Duration = .seconds(10)
         /// After a failed load, the next attempt (never later than the refresh interval).
         var retryAfterFailure: Duration = .seconds(5)
+        /// The least time from the end of one load to the start of an early or asked-for one: a stream of new names
+        /// never keeps Lago's API (50 requests/s for the whole organization, shared with its other clients) busy.
+        var minimumLoadSpacing: Duration = .seconds(5)
     }
 
     enum Action: Sendable, Hashable {
@@ -30,6 +33,8 @@ struct CatalogueRefreshStateMachine: Sendable {
     private(set) var nextLoadAt: Instant?
     /// The last early load asked for each unknown name.
     private var earlyLoads: [String: Instant] = [:]
+    /// When the last load ended.
+    private var lastLoadEnded: Instant?
 
     init(settings: Settings) {
         self.settings = settings
@@ -39,7 +44,7 @@ struct CatalogueRefreshStateMachine: Sendable {
     mutating func started(now: Instant) -> Action { trigger() }
 
     /// The operator asks for a refresh.
-    mutating func requested(now: Instant) -> Action { trigger() }
+    mutating func requested(now: Instant) -> Action { trigger(spacedAt: now) }
 
     /// An event named `name` (a code or a subscription) that the catalogue does not know: load early, unless an
     /// early load for that name was asked less than ``Settings/earlyRefreshSpacing`` ago.
@@ -47,7 +52,7 @@ struct CatalogueRefreshStateMachine: Sendable {
         earlyLoads = earlyLoads.filter { now - $0.value < settings.earlyRefreshSpacing }
         guard earlyLoads[name] == nil else { return .none }
         earlyLoads[name] = now
-        return trigger()
+        return trigger(spacedAt: now)
     }
 
     /// Time passed: the interval's (or a failure's retry) load when due.
@@ -60,10 +65,22 @@ struct CatalogueRefreshStateMachine: Sendable {
     /// A load ended; the next one is scheduled, or starts at once when a trigger came during this one.
     mutating func loadFinished(succeeded: Bool, now: Instant) -> Action {
         loading = false
+        lastLoadEnded = now
         nextLoadAt =
             now + (succeeded ? settings.refreshInterval : min(settings.retryAfterFailure, settings.refreshInterval))
         guard loadAgain else { return .none }
         loadAgain = false
+        return trigger(spacedAt: now)
+    }
+
+    /// An early or asked-for load: now, or at the end of the spacing after the last load (the next due load moves
+    /// earlier; the trigger is never dropped).
+    private mutating func trigger(spacedAt now: Instant) -> Action {
+        if !loading, let ended = lastLoadEnded, now < ended + settings.minimumLoadSpacing {
+            let spaced = ended + settings.minimumLoadSpacing
+            nextLoadAt = min(nextLoadAt ?? spaced, spaced)
+            return .none
+        }
         return trigger()
     }
 

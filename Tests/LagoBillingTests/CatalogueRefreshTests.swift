@@ -26,7 +26,7 @@ struct CatalogueRefreshTests {
     }
 
     @Test func anUnknownNameLoadsEarlyAtMostOncePerTenSecondsPerName() {
-        var machine = Machine(settings: .init(refreshInterval: .seconds(60)))
+        var machine = Machine(settings: .init(refreshInterval: .seconds(60), minimumLoadSpacing: .zero))
         _ = machine.started(now: t0)
         _ = machine.loadFinished(succeeded: true, now: t0)
         #expect(machine.unknownSeen("code:nope", now: t0 + .seconds(1)) == .load)
@@ -37,8 +37,24 @@ struct CatalogueRefreshTests {
         #expect(machine.unknownSeen("code:nope", now: t0 + .seconds(11)) == .load, "10 s later")
     }
 
-    @Test func aTriggerDuringALoadAsksForOneMoreAfterIt() {
+    @Test func earlyLoadsAreSpacedSoNewNamesNeverKeepLagoBusy() {
         var machine = Machine(settings: .init(refreshInterval: .seconds(60)))
+        _ = machine.started(now: t0)
+        _ = machine.loadFinished(succeeded: true, now: t0 + .seconds(1))
+        #expect(machine.unknownSeen("code:a", now: t0 + .seconds(2)) == .none, "within 5 s of the last load")
+        #expect(machine.nextLoadAt == t0 + .seconds(6), "deferred to the end of the spacing, not dropped")
+        #expect(machine.unknownSeen("code:b", now: t0 + .seconds(3)) == .none)
+        #expect(machine.tick(now: t0 + .seconds(6)) == .load, "one load for both names")
+        #expect(machine.requested(now: t0 + .seconds(6)) == .none, "one load at a time")
+        #expect(machine.loadFinished(succeeded: true, now: t0 + .seconds(7)) == .none, "the follow-up is spaced too")
+        #expect(machine.nextLoadAt == t0 + .seconds(12))
+        #expect(machine.tick(now: t0 + .seconds(12)) == .load)
+        _ = machine.loadFinished(succeeded: true, now: t0 + .seconds(13))
+        #expect(machine.requested(now: t0 + .seconds(19)) == .load, "after the spacing: at once")
+    }
+
+    @Test func aTriggerDuringALoadAsksForOneMoreAfterIt() {
+        var machine = Machine(settings: .init(refreshInterval: .seconds(60), minimumLoadSpacing: .zero))
         #expect(machine.started(now: t0) == .load)
         #expect(machine.requested(now: t0) == .none)
         #expect(machine.unknownSeen("code:new", now: t0) == .none)
@@ -56,7 +72,8 @@ struct CatalogueRefreshTests {
             let configuration = LagoClientConfiguration(
                 baseURL: try LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey)
             try await withLagoClient(configuration: configuration, logger: Logger(label: "test")) { client in
-                let service = BillingCatalogueService(client: client, refreshInterval: .seconds(3600))
+                let service = BillingCatalogueService(
+                    client: client, refreshInterval: .seconds(3600), minimumLoadSpacing: .milliseconds(100))
                 let unchecked = service.check(
                     BillingEvent(
                         transactionID: "t0", code: "bulk_1", externalSubscriptionID: SandboxSeed.subscriptionExternalID,
@@ -89,7 +106,8 @@ struct CatalogueRefreshTests {
             let configuration = LagoClientConfiguration(
                 baseURL: try LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: sandbox.apiKey)
             try await withLagoClient(configuration: configuration, logger: Logger(label: "test")) { client in
-                let service = BillingCatalogueService(client: client, refreshInterval: .seconds(3600))
+                let service = BillingCatalogueService(
+                    client: client, refreshInterval: .seconds(3600), minimumLoadSpacing: .milliseconds(100))
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await service.run() }
                     #expect(await eventually { service.catalogue != nil })
