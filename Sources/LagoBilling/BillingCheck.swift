@@ -77,7 +77,14 @@ public struct BillingVerdict: Sendable, Hashable, Codable {
 /// and its hourly post-validation, `../shared/lago-api-facts.md` §8.1–8.2).
 public enum BillingCheck {
     /// The verdict on `event` against `catalogue`; `unchecked` when there is no catalogue.
-    public static func check(_ event: BillingEvent, against catalogue: BillingCatalogue?) -> BillingVerdict {
+    ///
+    /// An event naming only `external_customer_id` is matched to that customer's only active subscription
+    /// (``BillingVerdict/resolvedSubscriptionID``). Lago drops the field, so such an event bills only on a path that
+    /// adds the subscription it resolves to (`resolvesCustomers`); sent to Lago as it is, it is `subscription_missing`,
+    /// with the resolution as the fix.
+    public static func check(
+        _ event: BillingEvent, against catalogue: BillingCatalogue?, resolvesCustomers: Bool = false
+    ) -> BillingVerdict {
         guard let catalogue else { return .unchecked }
         var reasons: [BillingReason] = []
         var resolved: String?
@@ -102,6 +109,7 @@ public enum BillingCheck {
             case 1:
                 subscription = active[0]
                 resolved = active[0].externalID
+                if !resolvesCustomers { reasons.append(.subscriptionMissing) }
             default:
                 reasons.append(.ambiguousCustomerSubscription)
                 subscription = nil

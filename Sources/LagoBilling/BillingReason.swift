@@ -35,8 +35,8 @@ public enum BillingReason: String, Sendable, Hashable, Codable, CaseIterable, Co
     public var explanation: String {
         switch self {
         case .subscriptionMissing:
-            "The event names no external_subscription_id (nor a customer to find one from): Lago stores it and never "
-                + "bills it; set a default subscription or send the subscription's external id."
+            "The event names no external_subscription_id (Lago drops external_customer_id): Lago stores it and never "
+                + "bills it; send the subscription's external id, or set a default subscription."
         case .subscriptionNotFound:
             "No subscription of this Lago has this external_subscription_id: Lago accepts the event and never bills "
                 + "it; create the subscription or fix the id."

@@ -49,16 +49,20 @@ public enum HeadlessCheck {
         public var lines: [String] {
             var lines: [String] = []
             for event in events {
-                let subscription =
-                    event.externalSubscriptionID ?? event.resolvedSubscriptionID.map { "\($0) (from customer)" }
                 let head =
-                    "\(event.source)  \(event.transactionID)  \(event.code) → \(subscription ?? "no subscription")"
+                    "\(event.source)  \(event.transactionID)  \(event.code) → "
+                    + (event.externalSubscriptionID ?? "no subscription")
                 switch event.status {
                 case .billable: lines.append("✔ billable    \(head)")
                 case .unchecked: lines.append("? unchecked   \(head)")
                 case .unbillable:
                     lines.append("⚠ unbillable  \(head): \(event.reasons.map(\.rawValue).joined(separator: ", "))")
                     lines += event.explanations.map { "      \($0)" }
+                    if let resolved = event.resolvedSubscriptionID, event.externalSubscriptionID == nil {
+                        lines.append(
+                            "      Customer \(event.externalCustomerID ?? "")'s only active subscription is \(resolved): "
+                                + "send it as external_subscription_id.")
+                    }
                 }
             }
             lines.append(

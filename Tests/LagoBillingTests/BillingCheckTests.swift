@@ -59,6 +59,8 @@ struct BillingCheckTests {
         var name: String
         var event: BillingEvent
         var expected: BillingVerdict
+        /// Checked as the relay will (adding the subscription resolved from the customer), or as sent to Lago.
+        var resolvesCustomers = true
         var testDescription: String { name }
     }
 
@@ -110,6 +112,17 @@ struct BillingCheckTests {
             event: event(subscription: nil, customer: "cus_one", at: start.addingTimeInterval(-60)),
             expected: .unbillable([.beforeSubscriptionStart], resolvedSubscriptionID: "sub_active")),
         Case(
+            name: "sent to Lago as it is, a customer-only event names no subscription (Lago drops the customer)",
+            event: event(subscription: nil, customer: "cus_one"),
+            expected: .unbillable([.subscriptionMissing], resolvedSubscriptionID: "sub_active"),
+            resolvesCustomers: false),
+        Case(
+            name: "sent as it is, and before the resolved subscription's start",
+            event: event(subscription: nil, customer: "cus_one", at: start.addingTimeInterval(-60)),
+            expected: .unbillable(
+                [.subscriptionMissing, .beforeSubscriptionStart], resolvedSubscriptionID: "sub_active"),
+            resolvesCustomers: false),
+        Case(
             name: "every reason at once, in order", event: event(code: "nope", subscription: "sub_zzz"),
             expected: .unbillable([.subscriptionNotFound, .invalidCode])),
         Case(
@@ -135,7 +148,9 @@ struct BillingCheckTests {
     ]
 
     @Test(arguments: cases) func verdict(_ testCase: Case) {
-        #expect(BillingCheck.check(testCase.event, against: Self.catalogue) == testCase.expected)
+        #expect(
+            BillingCheck.check(testCase.event, against: Self.catalogue, resolvesCustomers: testCase.resolvesCustomers)
+                == testCase.expected)
     }
 
     /// The property under the metric's `field_name`, for every aggregation type that reads one.

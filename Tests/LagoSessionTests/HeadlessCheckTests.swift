@@ -62,6 +62,14 @@ struct HeadlessCheckTests {
             fileText: nil, now: Self.now)
         let report = HeadlessCheck.report(inputs, catalogue: catalogue)
         #expect(report.billable == 1 && report.unbillable == 1)
+        // Sent to Lago as it is, an event naming only its customer is never billed (Lago drops the field); the fix
+        // is named.
+        let customerOnly = try HeadlessCheck.inputs(
+            eventJSON: #"{"transaction_id":"c1","external_customer_id":"cus_1","code":"in","properties":{"value":1}}"#,
+            fileText: nil, now: Self.now)
+        let direct = HeadlessCheck.report(customerOnly, catalogue: catalogue)
+        #expect(direct.events[0].reasons == [.subscriptionMissing] && direct.events[0].resolvedSubscriptionID == "sub_1")
+        #expect(direct.lines.contains("      Customer cus_1's only active subscription is sub_1: send it as external_subscription_id."))
         #expect(report.events[1].reasons == [.subscriptionNotFound, .invalidCode])
         let text = report.lines.joined(separator: "\n")
         #expect(
