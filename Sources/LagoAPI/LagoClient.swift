@@ -234,15 +234,31 @@ public final class LagoClient: Sendable {
         try await self.page(path: "/billable_metrics", key: "billable_metrics", query: [("page", "\(page)"), ("per_page", "\(perPage)")])
     }
 
-    /// Every billable metric, following `next_page` until the end.
-    public func allBillableMetrics() async throws -> [BillableMetric] {
-        var all: [BillableMetric] = []
+    /// Every billable metric, following `next_page` until the end, `pageSpacing` between two requests.
+    public func allBillableMetrics(pageSpacing: Duration = .zero) async throws -> [BillableMetric] {
+        try await allPages(pageSpacing: pageSpacing) { try await billableMetrics(page: $0) }
+    }
+
+    /// Every subscription with one of `status` (Lago's default when empty: active only), following `next_page`
+    /// until the end, `pageSpacing` between two requests.
+    public func allSubscriptions(
+        status: [SubscriptionStatus] = [], pageSpacing: Duration = .zero
+    ) async throws -> [Subscription] {
+        try await allPages(pageSpacing: pageSpacing) { try await subscriptions(status: status, page: $0) }
+    }
+
+    /// The items of every page `fetch` reads, from page 1 following `next_page` until the end.
+    private func allPages<Item: Sendable & Hashable>(
+        pageSpacing: Duration, _ fetch: (Int) async throws -> Page<Item>
+    ) async throws -> [Item] {
+        var all: [Item] = []
         var page = 1
         while true {
-            let result = try await billableMetrics(page: page)
+            let result = try await fetch(page)
             all += result.items
             guard let next = result.meta.nextPage, next > page else { return all }
             page = next
+            if pageSpacing > .zero { try await Task.sleep(for: pageSpacing) }
         }
     }
 

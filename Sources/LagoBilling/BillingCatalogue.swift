@@ -15,6 +15,8 @@ public struct BillingCatalogue: Sendable {
     public let subscriptions: [String: [Subscription]]
     /// Active subscriptions by external customer id.
     public let activeSubscriptionsByCustomer: [String: [Subscription]]
+    /// Subscriptions of every status in the snapshot.
+    public let subscriptionCount: Int
 
     /// A snapshot of `metrics` and `subscriptions` (every status), read at `loadedAt`.
     public init(metrics: [BillableMetric], subscriptions: [Subscription], loadedAt: Date) {
@@ -24,6 +26,7 @@ public struct BillingCatalogue: Sendable {
             ($0.startedAt?.date ?? .distantFuture) > ($1.startedAt?.date ?? .distantFuture)
         }
         self.subscriptions = Dictionary(grouping: newestFirst, by: \.externalID)
+        self.subscriptionCount = subscriptions.count
         var byCustomer: [String: [Subscription]] = [:]
         for subscription in newestFirst where subscription.status == .active {
             guard let customer = subscription.externalCustomerID else { continue }

@@ -25,6 +25,13 @@ public struct BillingCatalogueStatus: Sendable, Hashable, Codable {
         self.lastError = lastError
         self.lastErrorAt = lastErrorAt
     }
+
+    /// The status of `catalogue` (`nil`: none loaded yet), with the last load's failure.
+    public init(_ catalogue: BillingCatalogue?, lastError: String? = nil, lastErrorAt: Date? = nil) {
+        self.init(
+            loadedAt: catalogue?.loadedAt, metrics: catalogue?.metrics.count ?? 0,
+            subscriptions: catalogue?.subscriptionCount ?? 0, lastError: lastError, lastErrorAt: lastErrorAt)
+    }
 }
 
 /// Keeps a ``BillingCatalogue`` fresh from the configured Lago and checks events against it.
@@ -77,12 +84,7 @@ public final class BillingCatalogueService: Sendable {
 
     /// The catalogue's age and last error.
     public var status: BillingCatalogueStatus {
-        state.withLock {
-            BillingCatalogueStatus(
-                loadedAt: $0.catalogue?.loadedAt, metrics: $0.catalogue?.metrics.count ?? 0,
-                subscriptions: $0.catalogue?.subscriptions.values.reduce(0) { $0 + $1.count } ?? 0,
-                lastError: $0.lastError, lastErrorAt: $0.lastErrorAt)
-        }
+        state.withLock { BillingCatalogueStatus($0.catalogue, lastError: $0.lastError, lastErrorAt: $0.lastErrorAt) }
     }
 
     /// The verdict on `event` against the snapshot in use; a code or subscription it does not know asks for an
@@ -151,25 +153,10 @@ public final class BillingCatalogueService: Sendable {
     /// - Throws: ``LagoAPIError`` in Lago's words, or the transport's failure.
     public static func load(client: LagoClient) async throws -> BillingCatalogue {
         let started = Date()
-        var metrics: [BillableMetric] = []
-        var page = 1
-        while true {
-            let result = try await client.billableMetrics(page: page)
-            metrics += result.items
-            guard let next = result.meta.nextPage, next > page else { break }
-            page = next
-            try await Task.sleep(for: pageSpacing)
-        }
-        var subscriptions: [Subscription] = []
-        page = 1
-        while true {
-            try await Task.sleep(for: pageSpacing)
-            let result = try await client.subscriptions(
-                status: [.active, .pending, .canceled, .terminated], page: page)
-            subscriptions += result.items
-            guard let next = result.meta.nextPage, next > page else { break }
-            page = next
-        }
+        let metrics = try await client.allBillableMetrics(pageSpacing: pageSpacing)
+        try await Task.sleep(for: pageSpacing)
+        let subscriptions = try await client.allSubscriptions(
+            status: [.active, .pending, .canceled, .terminated], pageSpacing: pageSpacing)
         return BillingCatalogue(metrics: metrics, subscriptions: subscriptions, loadedAt: started)
     }
 

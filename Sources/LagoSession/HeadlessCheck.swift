@@ -134,12 +134,9 @@ public enum HeadlessCheck {
                 resolvedSubscriptionID: verdict.resolvedSubscriptionID, explanations: verdict.reasons.map(\.explanation)
             )
         }
-        let subscriptions = catalogue.subscriptions.values.reduce(0) { $0 + $1.count }
         return Report(
             events: checked, billable: checked.filter { $0.status == .billable }.count,
-            unbillable: checked.filter { $0.status == .unbillable }.count,
-            catalogue: BillingCatalogueStatus(
-                loadedAt: catalogue.loadedAt, metrics: catalogue.metrics.count, subscriptions: subscriptions))
+            unbillable: checked.filter { $0.status == .unbillable }.count, catalogue: BillingCatalogueStatus(catalogue))
     }
 
     private struct Identity: Decodable {
