@@ -92,17 +92,17 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         /// survives power loss: one fsync per group commit).
         public var spoolSync: String = "normal"
 
-        /// Creates the section; every argument defaults to the built-in default, which is the delivery engine's own
-        /// default (`EngineConfiguration`'s; `LagoSession`'s tests check that the two agree).
+        /// Creates the section; every argument defaults to the delivery engine's own default (``DeliveryDefaults``,
+        /// which `EngineConfiguration` uses too).
         public init(
-            flushIntervalSeconds: Double = 1.0,
-            maxBatchSize: Int = 100,
-            maxBatchBytes: Int = 1 << 20,
-            maxInFlight: Int = 4,
+            flushIntervalSeconds: Double = DeliveryDefaults.flushInterval / .seconds(1),
+            maxBatchSize: Int = DeliveryDefaults.maxBatchSize,
+            maxBatchBytes: Int = DeliveryDefaults.maxBatchBytes,
+            maxInFlight: Int = DeliveryDefaults.maxInFlight,
             spoolPath: String = "",
-            spoolLimit: Int = 10_000_000,
-            requestTimeoutSeconds: Double = 10,
-            maxRetryBackoffSeconds: Double = 30,
+            spoolLimit: Int = DeliveryDefaults.spoolLimit,
+            requestTimeoutSeconds: Double = DeliveryDefaults.requestTimeout / .seconds(1),
+            maxRetryBackoffSeconds: Double = DeliveryDefaults.maxRetryBackoff / .seconds(1),
             maxEventAgeSeconds: Double = 0
         ) {
             self.flushIntervalSeconds = flushIntervalSeconds

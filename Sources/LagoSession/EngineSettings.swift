@@ -5,8 +5,8 @@ public import LagoEngine
 /// The one mapping from the config file to the delivery engine, used by the console, `serve` and every headless
 /// command.
 ///
-/// The config file's defaults (``LagoConsoleConfiguration/Engine``) are the engine's own: an empty config file gives
-/// an engine configured exactly as `EngineConfiguration(spoolPath:)` (tested).
+/// The config file's defaults (``LagoConsoleConfiguration/Engine``) and the engine's are one set, `DeliveryDefaults`:
+/// an empty config file gives an engine configured exactly as `EngineConfiguration(spoolPath:)` (tested).
 public enum EngineSettings {
     /// The spool of the configured Lago, or of the embedded sandbox (a file of its own beside it, so test traffic
     /// never mixes with events bound for a real Lago).
