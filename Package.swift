@@ -64,6 +64,7 @@ let package = Package(
             dependencies: [
                 "LagoAPI",
                 "LagoUsage",
+                "LagoBilling",
                 "CSpoolSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -101,7 +102,7 @@ let package = Package(
         .target(
             name: "LagoRelay",
             dependencies: [
-                "LagoAPI", "LagoEngine", "LagoIngest", "HTTPServing",
+                "LagoAPI", "LagoEngine", "LagoIngest", "LagoBilling", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -267,7 +268,7 @@ let package = Package(
         .testTarget(
             name: "LagoEngineTests",
             dependencies: [
-                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoUsage", "LagoBench", "TestSupport",
+                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoUsage", "LagoBench", "LagoBilling", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "InMemoryLogging", package: "swift-log"),

@@ -1,7 +1,7 @@
 public import ConsoleUI
 import Foundation
 public import LagoAPI
-import LagoBilling
+public import LagoBilling
 public import LagoConfig
 public import LagoEngine
 public import Logging
@@ -31,6 +31,8 @@ public final class ConsoleSession: Sendable {
     private let runner: EffectRunner
     /// Lago's billable metrics and subscriptions, kept fresh: each event's billing verdict is checked against them.
     private let billing: BillingCatalogueService
+    /// Whether this session keeps ``billing`` fresh (it made it), or its owner does (the engine's own).
+    private let runsBilling: Bool
     /// The metric-code mapping and default subscription new usage is coded with (follows the config store).
     private let coding: UsageCoding
     /// Where frame counts go for `lago-console bench --parts console` (`LAGO_CONSOLE_FRAME_STATS`); nil: nowhere.
@@ -42,7 +44,8 @@ public final class ConsoleSession: Sendable {
     /// the mapping and the default subscription; `connection` is what the status line shows at first.
     public init(
         engine: any EngineControl, client: LagoClient, store: ConfigStore, logger: Logger, connection: ConnectionInfo,
-        defaultSubscription: String?, readOnly: Bool, noColor: Bool, demoTraffic: Bool, frameStatsPath: String? = nil
+        defaultSubscription: String?, readOnly: Bool, noColor: Bool, demoTraffic: Bool, frameStatsPath: String? = nil,
+        billing: BillingCatalogueService? = nil
     ) {
         self.engine = engine
         self.store = store
@@ -58,7 +61,9 @@ public final class ConsoleSession: Sendable {
         coding = UsageCoding(
             metricCodes: store.configuration.metricCodes.byField, defaultSubscription: defaultSubscription)
         runner = EffectRunner(engine: engine, client: client, store: store, coding: coding)
-        billing = BillingCatalogueService(client: client)
+        // The local engine's catalogue when there is one (one set of loads); else the console's own.
+        self.billing = billing ?? BillingCatalogueService(client: client)
+        runsBilling = billing == nil
     }
 
     /// Runs the console until the operator quits (or the terminal's input ends), restoring the terminal whatever
@@ -71,7 +76,7 @@ public final class ConsoleSession: Sendable {
                 let ui = UIExecutor()
                 group.addTask(executorPreference: ui) { await self.forwardTerminal(terminal) }
                 let billing = self.billing
-                group.addTask { await billing.run() }
+                if runsBilling { group.addTask { await billing.run() } }
                 let feed = EngineFeed(engine: engine, check: { billing.check($0) }) { self.mailbox.post($0) }
                 group.addTask { await feed.forwardLifecycle() }
                 group.addTask { await feed.pollStats(connection: self.connection) }

@@ -51,7 +51,14 @@ public struct LifecycleAdapter: Sendable {
 
     /// The row update for one change.
     public mutating func update(for change: EventLifecycleChange) -> EventUpdate {
-        let key = change.eventID.map { "#\($0)" } ?? change.transactionID
+        // Held events have ids of their own list: `held#3` is never the queued event `#3`.
+        let key =
+            change.eventID.map { id in
+                switch change.stage {
+                case .held, .discarded: "held#\(id)"
+                default: "#\(id)"
+                }
+            } ?? change.transactionID
         if known.count > Self.capacity { known.removeAll(keepingCapacity: true) }
         let wasKnown = known[key] != nil
         if let event = change.event { known[key] = Known(event: event, payload: known[key]?.payload) }
@@ -66,13 +73,16 @@ public struct LifecycleAdapter: Sendable {
         }
         let remembered = known[key]
         switch change.stage {
-        case .delivered, .alreadyInLago, .dead: known[key] = nil
+        case .delivered, .alreadyInLago, .dead, .held, .discarded: known[key] = nil
         default: break
         }
         let event = remembered?.event
         // The verdict once per event, when it is first learnt; an event without a timestamp is billed at the time
         // it was accepted (its `.queued` change's date).
-        let billing = wasKnown ? nil : event.flatMap { event in check?(BillingEvent(event, acceptedAt: change.date)) }
+        // The engine's own verdict (taken when it accepted the event) when it checks; else the console's.
+        let billing =
+            change.billing
+            ?? (wasKnown ? nil : event.flatMap { event in check?(BillingEvent(event, acceptedAt: change.date)) })
         let state: DeliveryState
         var attempt: Int?
         var reason: String?
@@ -92,6 +102,12 @@ public struct LifecycleAdapter: Sendable {
             state = .dead
             reason = deadReason.message
             status = status ?? deadReason.status
+        case .held:
+            state = .held
+            reason =
+                "held: Lago would not bill it (billing.unbillable = hold); release or discard it in the Billing pane"
+        case .discarded:
+            state = .discarded
         }
         return EventUpdate(
             transactionID: change.transactionID, code: event?.code ?? "",

@@ -41,7 +41,7 @@ public struct BillingCatalogueStatus: Sendable, Hashable, Codable {
 /// catalogue does not know (at most once per 10 s per name, and never sooner than 5 s after the last load). Pages
 /// are paced to stay well within Lago's 50 requests/s for these endpoints. A failed load keeps the last good snapshot
 /// and is retried after 5 s.
-public final class BillingCatalogueService: Sendable {
+public final class BillingCatalogueService: BillingChecker {
     /// The least time between two page requests (25 ms: 40 requests/s at most, under Lago's 50/s).
     public static let pageSpacing = Duration.milliseconds(25)
 
@@ -82,6 +82,9 @@ public final class BillingCatalogueService: Sendable {
     /// The snapshot in use (`nil` before the first good load).
     public var catalogue: BillingCatalogue? { state.withLock { $0.catalogue } }
 
+    /// The catalogue's age and last error (``BillingChecker``'s view of it).
+    public var catalogueStatus: BillingCatalogueStatus? { status }
+
     /// The catalogue's age and last error.
     public var status: BillingCatalogueStatus {
         state.withLock { BillingCatalogueStatus($0.catalogue, lastError: $0.lastError, lastErrorAt: $0.lastErrorAt) }
@@ -99,6 +102,28 @@ public final class BillingCatalogueService: Sendable {
             post(.unknown("customer:" + id))
         }
         return verdict
+    }
+
+    /// The external id of `customer`'s only active subscription, for an event that names the customer and no
+    /// subscription; `nil` when the customer has none or several (or no catalogue is loaded). A customer the
+    /// catalogue does not know asks for an early load.
+    public func subscription(forCustomer customer: String) -> String? {
+        guard let catalogue else { return nil }
+        let active = catalogue.activeSubscriptionsByCustomer[customer] ?? []
+        if active.isEmpty { post(.unknown("customer:" + customer)) }
+        return active.count == 1 ? active[0].externalID : nil
+    }
+
+    /// Waits until the first load ends (a catalogue, or its error) or `timeout` passes, so that a server opening
+    /// its doors checks its first events instead of calling them `unchecked`. Returns whether a catalogue is loaded.
+    public func firstLoad(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            let done = state.withLock { $0.catalogue != nil || $0.lastError != nil }
+            if done { break }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return catalogue != nil
     }
 
     /// Asks for a load now (the operator's refresh).

@@ -32,6 +32,17 @@ public enum BillingReason: String, Sendable, Hashable, Codable, CaseIterable, Co
     }
 
     /// One sentence for the operator: what is wrong and what fixes it.
+    /// The event's field at fault, in Lago's names (how the relay's `reject` answer keys the reason).
+    public var field: String {
+        switch self {
+        case .subscriptionMissing, .subscriptionNotFound, .subscriptionNotActive: "external_subscription_id"
+        case .beforeSubscriptionStart: "timestamp"
+        case .customerHasNoActiveSubscription, .ambiguousCustomerSubscription: "external_customer_id"
+        case .invalidCode: "code"
+        case .missingAggregationProperty, .invalidFilterValues: "properties"
+        }
+    }
+
     public var explanation: String {
         switch self {
         case .subscriptionMissing:

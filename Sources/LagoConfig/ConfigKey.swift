@@ -88,13 +88,17 @@ public struct ConfigKey: Sendable, Hashable, CustomStringConvertible {
     public static let relayDedupWindowSeconds = ConfigKey("relay.dedup_window_seconds")
     /// `relay.dedup_max_entries`
     public static let relayDedupMaxEntries = ConfigKey("relay.dedup_max_entries")
+    /// `billing.refresh_interval_seconds`
+    public static let billingRefreshIntervalSeconds = ConfigKey("billing.refresh_interval_seconds")
+    /// `billing.unbillable`
+    public static let billingUnbillable = ConfigKey("billing.unbillable")
     /// `ui.no_color`
     public static let uiNoColor = ConfigKey("ui.no_color")
     /// `ui.readonly`
     public static let uiReadonly = ConfigKey("ui.readonly")
 
     /// The names of the tables the configuration reads.
-    static let sections = ["lago", "metric_codes", "engine", "relay", "ui"]
+    static let sections = ["lago", "metric_codes", "engine", "relay", "billing", "ui"]
 
     var spec: KeySpec {
         guard let spec = KeySpec.byName[self.name] else {
@@ -207,7 +211,7 @@ struct KeySpec: Sendable {
 }
 
 extension KeySpec {
-    static let all: [KeySpec] = lagoSpecs + metricCodeSpecs + engineSpecs + relaySpecs + uiSpecs
+    static let all: [KeySpec] = lagoSpecs + metricCodeSpecs + engineSpecs + relaySpecs + billingSpecs + uiSpecs
 
     static let byName: [String: KeySpec] = Dictionary(uniqueKeysWithValues: all.map { ($0.key.name, $0) })
 
@@ -433,6 +437,24 @@ extension KeySpec {
             \.relay.dedupMaxEntries,
             1_000...100_000_000,
             "The most ids the relay's dedup index keeps (about 100 bytes of spool each); the oldest go first."
+        ),
+    ]
+
+    private static let billingSpecs: [KeySpec] = [
+        double(
+            .billingRefreshIntervalSeconds,
+            \.billing.refreshIntervalSeconds,
+            5...86_400,
+            "How often the catalogue of billable metrics and subscriptions is read again from Lago."
+        ),
+        string(
+            .billingUnbillable,
+            \.billing.unbillable,
+            "An event Lago would never bill: forward (deliver, flagged), hold (keep for review) or reject (relay 422).",
+            check: {
+                LagoConsoleConfiguration.Billing.unbillablePolicies.contains($0)
+                    ? nil : "must be forward, hold or reject"
+            }
         ),
     ]
 

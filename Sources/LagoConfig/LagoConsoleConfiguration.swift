@@ -192,6 +192,26 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         }
     }
 
+    /// `[billing]`: checking whether Lago will bill each event.
+    public struct Billing: Sendable, Equatable {
+        /// `billing.refresh_interval_seconds`: how often the catalogue of billable metrics and subscriptions is read
+        /// again from Lago (also at start, on demand, and early when an event names something it does not know).
+        public var refreshIntervalSeconds: Double
+        /// `billing.unbillable`: what happens to an event Lago would accept and never bill: `forward` (deliver it and
+        /// flag it, Lago's own behaviour), `hold` (keep it out of delivery for review) or `reject` (the relay answers
+        /// 422 naming the reason).
+        public var unbillable: String
+
+        /// The values ``unbillable`` may take.
+        public static let unbillablePolicies = ["forward", "hold", "reject"]
+
+        /// Creates the section; every argument defaults to the built-in default.
+        public init(refreshIntervalSeconds: Double = 60, unbillable: String = "forward") {
+            self.refreshIntervalSeconds = refreshIntervalSeconds
+            self.unbillable = unbillable
+        }
+    }
+
     /// `[ui]`: how the console looks and what it allows.
     public struct UI: Sendable, Equatable {
         /// `ui.no_color`: draw without colours.
@@ -214,6 +234,8 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
     public var engine: Engine
     /// `[relay]`
     public var relay: Relay
+    /// `[billing]`
+    public var billing: Billing
     /// `[ui]`
     public var ui: UI
 
@@ -223,8 +245,10 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         metricCodes: MetricCodes = MetricCodes(),
         engine: Engine = Engine(),
         relay: Relay = Relay(),
+        billing: Billing = Billing(),
         ui: UI = UI()
     ) {
+        self.billing = billing
         self.lago = lago
         self.metricCodes = metricCodes
         self.engine = engine

@@ -4,10 +4,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 public import LagoEngine
+import LagoUsage
 public import Logging
 import NIOCore
 public import Prometheus
-import LagoUsage
 import Synchronization
 
 /// Settings of a ``ControlServer``.
@@ -180,7 +180,8 @@ struct ControlRoutes: Sendable {
             try await authorized(request) {
                 let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
                 let offset = request.uri.queryParameters.get("offset", as: Int.self) ?? 0
-                return Self.json(try await engine.deadLetters(limit: max(0, min(limit, 10_000)), offset: max(0, offset)))
+                return Self.json(
+                    try await engine.deadLetters(limit: max(0, min(limit, 10_000)), offset: max(0, offset)))
             }
         }
         api.get("/dead-letters/:id") { request, context in
@@ -205,6 +206,26 @@ struct ControlRoutes: Sendable {
                 return Self.json(ControlWire.Ok())
             }
         }
+        api.get("/held") { request, _ in
+            try await authorized(request) {
+                let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
+                let offset = request.uri.queryParameters.get("offset", as: Int.self) ?? 0
+                return Self.json(try await engine.heldEvents(limit: max(0, min(limit, 10_000)), offset: max(0, offset)))
+            }
+        }
+        api.post("/held/:id/release") { request, context in
+            try await authorized(request) {
+                let id = try context.parameters.require("id", as: Int64.self)
+                return Self.json(try await engine.releaseHeld(id: id))
+            }
+        }
+        api.delete("/held/:id") { request, context in
+            try await authorized(request) {
+                let id = try context.parameters.require("id", as: Int64.self)
+                try await engine.discardHeld(id: id)
+                return Self.json(ControlWire.Ok())
+            }
+        }
         api.post("/dead-letters/:id/replay") { request, context in
             try await authorized(request) {
                 let id = try context.parameters.require("id", as: Int64.self)
@@ -224,12 +245,13 @@ struct ControlRoutes: Sendable {
         } catch let error as EngineError {
             let status: HTTPResponse.Status =
                 switch error.kind {
-                case .deadLetterNotFound: .notFound
-                case .invalidEvent, .invalidUsage, .noSubscription: .unprocessableContent
+                case .deadLetterNotFound, .heldEventNotFound: .notFound
+                case .invalidEvent, .invalidUsage, .noSubscription, .unbillable: .unprocessableContent
                 case .spoolFull, .shutDown: .serviceUnavailable
                 default: .internalServerError
                 }
-            return Self.failure(status, error.message, kind: error.kind.description, path: error.path)
+            return Self.failure(
+                status, error.message, kind: error.kind.description, path: error.path, unbillable: error.unbillable)
         } catch let error as DecodingError {
             return Self.failure(.badRequest, "malformed request body: \(error)")
         } catch let error as HTTPError {
@@ -305,11 +327,13 @@ struct ControlRoutes: Sendable {
     }
 
     static func failure(
-        _ status: HTTPResponse.Status, _ message: String, kind: String = "control", path: String? = nil
+        _ status: HTTPResponse.Status, _ message: String, kind: String = "control", path: String? = nil,
+        unbillable: [EngineError.UnbillableEvent] = []
     ) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        let body = ControlWire.Failure(kind: kind, message: message, path: path)
+        let body = ControlWire.Failure(
+            kind: kind, message: message, path: path, unbillable: unbillable.isEmpty ? nil : unbillable)
         let data = (try? ControlCoding.encoder().encode(body)) ?? Data("{}".utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

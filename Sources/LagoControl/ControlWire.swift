@@ -1,7 +1,7 @@
 public import Foundation
 public import LagoAPI
-import LagoUsage
 public import LagoEngine
+import LagoUsage
 
 /// Where a running `lago-console serve` answers its control API, and how to authenticate.
 ///
@@ -142,7 +142,8 @@ public enum ControlError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .discovery(let message): message
         case .unreachable(let message): "the running lago-console serve cannot be reached: \(message)"
-        case .refused(let status, let message): "the running lago-console serve refused the request (HTTP \(status)): \(message)"
+        case .refused(let status, let message):
+            "the running lago-console serve refused the request (HTTP \(status)): \(message)"
         }
     }
 }
@@ -196,6 +197,8 @@ enum ControlWire {
         var kind: String
         var message: String
         var path: String?
+        /// For `unbillable`: the refused events' indices and reasons.
+        var unbillable: [EngineError.UnbillableEvent]? = nil
     }
 
     struct Ok: Codable, Sendable {

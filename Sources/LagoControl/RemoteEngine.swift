@@ -1,8 +1,8 @@
 public import AsyncHTTPClient
 public import Foundation
 public import LagoAPI
-public import LagoUsage
 public import LagoEngine
+public import LagoUsage
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -114,7 +114,20 @@ public final class RemoteEngine: EngineControl {
     }
 
     public func discardDeadLetter(id: Int64) async throws {
-        let _: ControlWire.Ok = try await call(.DELETE, "/dead-letters/\(id)", body: Optional<Empty>.none, retryable: false)
+        let _: ControlWire.Ok = try await call(
+            .DELETE, "/dead-letters/\(id)", body: Optional<Empty>.none, retryable: false)
+    }
+
+    public func heldEvents(limit: Int, offset: Int) async throws -> [HeldEvent] {
+        try await call(.GET, "/held?limit=\(limit)&offset=\(offset)")
+    }
+
+    public func releaseHeld(id: Int64) async throws -> HeldRelease {
+        try await call(.POST, "/held/\(id)/release", body: Optional<Empty>.none, retryable: false)
+    }
+
+    public func discardHeld(id: Int64) async throws {
+        let _: ControlWire.Ok = try await call(.DELETE, "/held/\(id)", body: Optional<Empty>.none, retryable: false)
     }
 
     public func pauseDelivery() async throws { let _: ControlWire.Ok = try await call(.POST, "/pause") }
@@ -129,7 +142,8 @@ public final class RemoteEngine: EngineControl {
 
     public func setDefaultSubscription(_ externalSubscriptionID: String?) async throws {
         let _: ControlWire.Ok = try await call(
-            .PUT, "/default-subscription", body: ControlWire.Subscription(externalSubscriptionID: externalSubscriptionID))
+            .PUT, "/default-subscription",
+            body: ControlWire.Subscription(externalSubscriptionID: externalSubscriptionID))
     }
 
     /// Asks the serving process to read its config file again and apply what it can while it runs (metric
@@ -235,7 +249,8 @@ public final class RemoteEngine: EngineControl {
         guard (200..<300).contains(status) else {
             let failure = try? ControlCoding.decoder().decode(ControlWire.Failure.self, from: data)
             if let failure, let kind = EngineError.Kind(name: failure.kind) {
-                throw EngineError(kind: kind, message: failure.message, path: failure.path)
+                throw EngineError(
+                    kind: kind, message: failure.message, path: failure.path, unbillable: failure.unbillable ?? [])
             }
             throw ControlError.refused(
                 status: status, message: failure?.message ?? String(decoding: data, as: UTF8.self))

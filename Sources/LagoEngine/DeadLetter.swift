@@ -1,5 +1,6 @@
 public import Foundation
 public import LagoAPI
+public import LagoBilling
 
 /// Why an event was taken out of delivery, in Lago's own words where Lago gave a reason.
 public struct DeadLetterReason: Sendable, Hashable, Codable, CustomStringConvertible {
@@ -121,12 +122,15 @@ public struct DeadLetterEdit: Sendable, Hashable, Codable {
         if let event {
             if edit.code == event.code { edit.code = nil }
             if edit.externalSubscriptionID == event.externalSubscriptionID { edit.externalSubscriptionID = nil }
-            if let properties = edit.properties, JSONValue.object(properties).isNumericallyEqual(.object(event.properties)) {
+            if let properties = edit.properties,
+                JSONValue.object(properties).isNumericallyEqual(.object(event.properties))
+            {
                 edit.properties = nil
             }
             if edit.transactionID == event.transactionID { edit.transactionID = nil }
         }
-        let empty = edit.code == nil && edit.externalSubscriptionID == nil && edit.properties == nil
+        let empty =
+            edit.code == nil && edit.externalSubscriptionID == nil && edit.properties == nil
             && edit.transactionID == nil
         return empty ? nil : edit
     }
@@ -188,5 +192,51 @@ extension JSONValue {
         default:
             if let left = doubleValue, let right = other.doubleValue { left == right } else { self == other }
         }
+    }
+}
+
+/// What releasing a held event did: it is queued, with the verdict of its second check.
+public struct HeldRelease: Sendable, Hashable, Codable {
+    /// Its transaction id.
+    public var transactionID: String
+    /// Whether Lago will bill it now.
+    public var billing: BillingVerdict
+
+    /// Creates one.
+    public init(transactionID: String, billing: BillingVerdict) {
+        self.transactionID = transactionID
+        self.billing = billing
+    }
+}
+
+/// An event kept out of delivery because Lago would not bill it (policy `hold`): the operator fixes the code or
+/// the subscription in Lago, then releases it (checked again, then queued with its bytes unchanged) or discards it.
+public struct HeldEvent: Sendable, Hashable, Identifiable, Codable {
+    /// Its id in the held list.
+    public var id: Int64
+    /// The event's transaction id.
+    public var transactionID: String
+    /// The event, parsed (`nil` if its bytes are not a readable event).
+    public var event: EventInput?
+    /// The exact JSON object that will be sent.
+    public var body: [UInt8]
+    /// The verdict that held it.
+    public var verdict: BillingVerdict
+    /// When it was accepted.
+    public var enqueuedAt: Date
+
+    /// The JSON object as text.
+    public var payload: String { String(decoding: body, as: UTF8.self) }
+
+    /// Creates a held event (the spool reads them; remote engines rebuild them).
+    public init(
+        id: Int64, transactionID: String, event: EventInput?, body: [UInt8], verdict: BillingVerdict, enqueuedAt: Date
+    ) {
+        self.id = id
+        self.transactionID = transactionID
+        self.event = event
+        self.body = body
+        self.verdict = verdict
+        self.enqueuedAt = enqueuedAt
     }
 }

@@ -1,6 +1,7 @@
-public import Metrics
 public import Foundation
+public import LagoBilling
 public import LagoUsage
+public import Metrics
 
 /// How hard the spool pushes a commit to disk before `enqueue` returns.
 public enum SpoolSynchronousMode: String, Sendable, Hashable, CaseIterable {
@@ -60,6 +61,10 @@ public struct EngineConfiguration: Sendable {
     /// Where the engine reports its metrics (see ``EngineMetrics``); `nil` uses the process-wide
     /// `MetricsSystem.factory` (a no-op until the program bootstraps one).
     public var metricsFactory: (any MetricsFactory)? = nil
+    /// Checks each event as it is accepted: whether Lago will bill it (`nil`: no check, every event `unchecked`).
+    public var billingChecker: (any BillingChecker)? = nil
+    /// What happens to an event the check calls unbillable (config `billing.unbillable`).
+    public var unbillablePolicy: UnbillablePolicy = .forward
 
     /// Creates a configuration with the product's defaults.
     public init(

@@ -28,6 +28,12 @@ public protocol EngineControl: Sendable {
     func discardDeadLetter(id: Int64) async throws
     /// The failed attempts the spool keeps for a queued event, oldest first.
     func attemptLog(eventID: Int64) async throws -> [AttemptRecord]
+    /// Events held out of delivery as unbillable (policy `hold`), oldest first.
+    func heldEvents(limit: Int, offset: Int) async throws -> [HeldEvent]
+    /// Queues a held event (checked again); see ``LagoEngine/releaseHeld(id:)``.
+    func releaseHeld(id: Int64) async throws -> HeldRelease
+    /// Deletes a held event for good.
+    func discardHeld(id: Int64) async throws
     /// Stops sending (events are still accepted).
     func pauseDelivery() async throws
     /// Resumes sending.

@@ -1,3 +1,5 @@
+public import LagoBilling
+
 /// An error of the delivery engine.
 ///
 /// A struct over a private kind, compared through the static ``Kind`` constants (the async-http-client
@@ -7,7 +9,7 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Kind: Sendable, Hashable, CustomStringConvertible {
         enum Base: String, Sendable, Hashable {
             case spoolFull, spoolLocked, spoolUnreadable, spoolIO, noSubscription, invalidEvent, invalidUsage
-            case shutDown, deadLetterNotFound
+            case shutDown, deadLetterNotFound, heldEventNotFound, unbillable
         }
         let base: Base
 
@@ -30,6 +32,10 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let shutDown = Kind(base: .shutDown)
         /// No dead letter has that id.
         public static let deadLetterNotFound = Kind(base: .deadLetterNotFound)
+        /// No held event has that id.
+        public static let heldEventNotFound = Kind(base: .heldEventNotFound)
+        /// Policy `reject`: Lago would not bill these events (``EngineError/unbillable``); nothing was stored.
+        public static let unbillable = Kind(base: .unbillable)
 
         public var description: String { base.rawValue }
 
@@ -48,16 +54,33 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     public let message: String
     /// The spool file concerned, if any.
     public let path: String?
+    /// For ``Kind/unbillable``: each refused event's index in the request and its reasons, in index order.
+    public let unbillable: [UnbillableEvent]
 
-    /// Recreates an error reported by an engine in another process.
-    public init(kind: Kind, message: String, path: String? = nil) {
-        self.init(kind, message, path: path)
+    /// An event refused under policy `reject`.
+    public struct UnbillableEvent: Sendable, Hashable, Codable {
+        /// Its index in the request (0-based).
+        public var index: Int
+        /// Why Lago would not bill it.
+        public var reasons: [BillingReason]
+
+        /// Creates one.
+        public init(index: Int, reasons: [BillingReason]) {
+            self.index = index
+            self.reasons = reasons
+        }
     }
 
-    init(_ kind: Kind, _ message: String, path: String? = nil) {
+    /// Recreates an error reported by an engine in another process.
+    public init(kind: Kind, message: String, path: String? = nil, unbillable: [UnbillableEvent] = []) {
+        self.init(kind, message, path: path, unbillable: unbillable)
+    }
+
+    init(_ kind: Kind, _ message: String, path: String? = nil, unbillable: [UnbillableEvent] = []) {
         self.kind = kind
         self.message = message
         self.path = path
+        self.unbillable = unbillable
     }
 
     public var description: String { message }

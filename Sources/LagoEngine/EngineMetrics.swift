@@ -1,3 +1,4 @@
+import LagoBilling
 public import Metrics
 
 /// The engine's metrics, reported through swift-metrics (so any backend works; `lago-console serve` exposes them
@@ -17,6 +18,9 @@ public import Metrics
 /// | `lago_engine_in_flight_events` | gauge | events carried by requests in flight |
 /// | `lago_engine_dead_letters` | gauge | dead letters in the spool |
 /// | `lago_engine_request_duration_seconds` | timer (histogram) | batch request latency |
+/// | `lago_engine_events_checked_total{verdict}` | counter | events accepted, by billing verdict (`billable`, `unchecked`, `unbillable`) |
+/// | `lago_engine_events_unbillable_total{reason}` | counter | unbillable events accepted, by reason (`invalid_code`, …) |
+/// | `lago_engine_held_events` | gauge | events in the held list (policy `hold`) |
 public struct EngineMetrics: Sendable {
     /// Metric names, for backends and dashboards.
     public enum Name {
@@ -32,12 +36,19 @@ public struct EngineMetrics: Sendable {
         public static let inFlight = "lago_engine_in_flight_events"
         public static let deadLetters = "lago_engine_dead_letters"
         public static let requestDuration = "lago_engine_request_duration_seconds"
+        public static let checked = "lago_engine_events_checked_total"
+        public static let unbillable = "lago_engine_events_unbillable_total"
+        public static let held = "lago_engine_held_events"
     }
 
     let enqueued: Counter
     let refusedSpoolFull: Counter
     let refusedNoSubscription: Counter
     let refusedInvalid: Counter
+    let refusedUnbillable: Counter
+    let checked: [BillingVerdict.Status: Counter]
+    let unbillableByReason: [BillingReason: Counter]
+    let held: Gauge
     let delivered: Counter
     let alreadyInLago: Counter
     let dead: Counter
@@ -55,6 +66,16 @@ public struct EngineMetrics: Sendable {
         refusedNoSubscription = Counter(
             label: Name.refused, dimensions: [("reason", "no_subscription")], factory: factory)
         refusedInvalid = Counter(label: Name.refused, dimensions: [("reason", "invalid")], factory: factory)
+        refusedUnbillable = Counter(label: Name.refused, dimensions: [("reason", "unbillable")], factory: factory)
+        checked = Dictionary(
+            uniqueKeysWithValues: [BillingVerdict.Status.billable, .unchecked, .unbillable].map { status in
+                (status, Counter(label: Name.checked, dimensions: [("verdict", status.rawValue)], factory: factory))
+            })
+        unbillableByReason = Dictionary(
+            uniqueKeysWithValues: BillingReason.allCases.map { reason in
+                (reason, Counter(label: Name.unbillable, dimensions: [("reason", reason.rawValue)], factory: factory))
+            })
+        held = Gauge(label: Name.held, factory: factory)
         delivered = Counter(label: Name.delivered, factory: factory)
         alreadyInLago = Counter(label: Name.alreadyInLago, factory: factory)
         dead = Counter(label: Name.dead, factory: factory)
@@ -65,5 +86,15 @@ public struct EngineMetrics: Sendable {
         inFlight = Gauge(label: Name.inFlight, factory: factory)
         deadLetters = Gauge(label: Name.deadLetters, factory: factory)
         requestDuration = Timer(label: Name.requestDuration, factory: factory)
+    }
+
+    /// Counts accepted events by verdict and reason.
+    func recordChecked(_ counts: BillingCounts) {
+        if counts.billable > 0 { checked[.billable]?.increment(by: counts.billable) }
+        if counts.unchecked > 0 { checked[.unchecked]?.increment(by: counts.unchecked) }
+        if counts.unbillable > 0 { checked[.unbillable]?.increment(by: counts.unbillable) }
+        for (name, count) in counts.byReason {
+            if let reason = BillingReason(rawValue: name) { unbillableByReason[reason]?.increment(by: count) }
+        }
     }
 }

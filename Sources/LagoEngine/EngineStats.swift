@@ -1,5 +1,6 @@
 public import Foundation
 import LagoAPI
+public import LagoBilling
 
 /// What the engine is doing, in one word.
 public enum EngineState: String, Sendable, Hashable, Codable {
@@ -60,9 +61,30 @@ public struct RefusalCounts: Sendable, Hashable, Codable {
     public var noSubscription = 0
     /// Events or usage records that could not be encoded (empty code, non-finite number, bad dimension).
     public var invalid = 0
+    /// Events refused under policy `reject` because Lago would not bill them.
+    public var unbillable = 0
 
     /// All refusals.
-    public var total: Int { spoolFull + noSubscription + invalid }
+    public var total: Int { spoolFull + noSubscription + invalid + unbillable }
+}
+
+/// What the billing check found in the events the engine accepted, and where they are.
+public struct EngineBillingStats: Sendable, Hashable, Codable {
+    /// A check runs on every accepted event (without one, every event is `unchecked`).
+    public var checking = false
+    /// What happens to unbillable events.
+    public var policy = UnbillablePolicy.forward
+    /// Events accepted since the engine started, by verdict (held ones included, refused ones not).
+    public var accepted = BillingCounts()
+    /// Events in the spool now (queued, in flight or retrying), by the verdict they were accepted with.
+    public var spooled = BillingCounts()
+    /// Events in the held list now, by verdict.
+    public var held = BillingCounts()
+    /// The catalogue the check reads: its age and last error (`nil` without a check).
+    public var catalogue: BillingCatalogueStatus?
+
+    /// No events.
+    public init() {}
 }
 
 /// A snapshot of the engine for the console.
@@ -119,6 +141,8 @@ public struct EngineStats: Sendable, Hashable, Codable {
     public var notBefore: Date?
     /// Lifecycle changes that slow subscribers missed (their buffer was full).
     public var lifecycleChangesMissed: Int
+    /// Billing verdicts of the events accepted, spooled and held.
+    public var billing = EngineBillingStats()
 }
 
 /// Counters shared by the engine's tasks.
@@ -130,6 +154,10 @@ struct StatsCounters: Sendable {
     var dead = 0
     var deadSinceStart = 0
     var refused = RefusalCounts()
+    /// Events accepted since start, spooled now, held now, by verdict (``EngineBillingStats``).
+    var acceptedVerdicts = BillingCounts()
+    var spooledVerdicts = BillingCounts()
+    var heldVerdicts = BillingCounts()
     var requests = 0
     var failedRequests = 0
     var lastError: String?

@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
 public import LagoAPI
-import Metrics
+public import LagoBilling
 public import LagoUsage
 public import Logging
+import Metrics
 import Synchronization
 
 /// What ``LagoEngine/flush(deadline:)`` achieved.
@@ -23,11 +24,14 @@ public struct EncodedEvent: Sendable, Hashable {
     public var event: EventInput
     /// The JSON object Lago receives, exactly.
     public var body: [UInt8]
+    /// The `external_customer_id` the client sent (Lago drops it), for the billing check.
+    public var externalCustomerID: String?
 
     /// Creates an encoded event.
-    public init(event: EventInput, body: [UInt8]) {
+    public init(event: EventInput, body: [UInt8], externalCustomerID: String? = nil) {
         self.event = event
         self.body = body
+        self.externalCustomerID = externalCustomerID
     }
 }
 
@@ -184,6 +188,8 @@ public final class LagoEngine: Sendable {
         var counters = StatsCounters()
         counters.queued = spool.openedQueueCount
         counters.dead = spool.openedDeadLetterCount
+        counters.spooledVerdicts = spool.openedVerdicts
+        counters.heldVerdicts = spool.openedHeld
         self.counters = Mutex(counters)
         self.mapping = Mutex(
             Mapping(metricCodes: configuration.metricCodes, defaultSubscription: configuration.defaultSubscription))
@@ -191,14 +197,21 @@ public final class LagoEngine: Sendable {
         self.metrics = metrics
         metrics.queued.record(counters.queued)
         metrics.deadLetters.record(counters.dead)
+        metrics.held.record(counters.heldVerdicts.total)
         metrics.inFlight.record(0)
         (wakeUps, wakeUpContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        spool.setAppendHandler { [weak self] count, bytes in
+        spool.setAppendHandler { [weak self] appended in
             guard let self else { return }
-            let queued = self.counters.withLock {
+            let count = appended.rows
+            let bytes = appended.bytes
+            let (queued, held) = self.counters.withLock {
                 $0.queued += count
-                return $0.queued
+                $0.spooledVerdicts.add(appended.verdicts)
+                $0.heldVerdicts.add(appended.heldVerdicts)
+                return ($0.queued, $0.heldVerdicts.total)
             }
+            if appended.held > 0 { self.metrics.held.record(held) }
+            guard count > 0 else { return }
             self.metrics.enqueued.increment(by: count)
             self.metrics.queued.record(queued)
             // One wake-up until the loop takes the counts: an engine not started yet (or a busy loop) does not
@@ -344,11 +357,18 @@ public final class LagoEngine: Sendable {
     /// Reserves room, appends, publishes `queued`; returns the indices refused as duplicates (then nothing was
     /// appended).
     private func append(_ events: [EncodedEvent], enqueuedAt: Double, deduplicate: Bool) async throws -> [Int] {
-        let rows = events.map { encoded in
-            NewSpoolRow(
+        let verdicts = checkBilling(events, acceptedAt: enqueuedAt)
+        let policy = configuration.unbillablePolicy
+        if policy == .reject, let verdicts { try rejectUnbillable(events, verdicts) }
+        let rows = events.indices.map { index in
+            let encoded = events[index]
+            let verdict = verdicts?[index]
+            return NewSpoolRow(
                 transactionID: encoded.event.transactionID, body: encoded.body, enqueuedAt: enqueuedAt,
-                externalSubscriptionID: encoded.event.externalSubscriptionID)
+                externalSubscriptionID: encoded.event.externalSubscriptionID, verdict: verdict,
+                held: policy == .hold && verdict?.status == .unbillable)
         }
+        // Held events take no room in the queue (they are not delivered); they are bounded by the operator.
         try reserve(rows.count)
         let result: Spool.AppendResult
         do {
@@ -372,17 +392,54 @@ public final class LagoEngine: Sendable {
         case .duplicates(let indices):
             return indices
         case .appended(let ids):
+            var accepted = BillingCounts()
+            for verdict in verdicts ?? [] { accepted.add(verdict) }
+            if verdicts == nil { accepted.unchecked = rows.count }
+            counters.withLock { $0.acceptedVerdicts.add(accepted) }
+            metrics.recordChecked(accepted)
             if broadcaster.hasSubscribers {
                 let now = clock.wallNow()
                 broadcaster.publish(
-                    zip(events, ids).map { encoded, id in
-                        EventLifecycleChange(
-                            transactionID: encoded.event.transactionID, stage: .queued, date: now, event: encoded.event,
-                            eventID: id)
+                    zip(rows, zip(events, ids)).map { row, pair in
+                        let (encoded, id) = pair
+                        return EventLifecycleChange(
+                            transactionID: encoded.event.transactionID, stage: row.held ? .held : .queued, date: now,
+                            event: encoded.event, eventID: id, billing: row.verdict)
                     })
             }
             return []
         }
+    }
+
+    /// Each event's billing verdict, or `nil` when the engine has no check.
+    private func checkBilling(_ events: [EncodedEvent], acceptedAt: Double) -> [BillingVerdict]? {
+        guard let checker = configuration.billingChecker else { return nil }
+        let acceptedAt = Date(timeIntervalSince1970: acceptedAt)
+        return events.map { encoded in
+            checker.check(
+                BillingEvent(encoded.event, externalCustomerID: encoded.externalCustomerID, acceptedAt: acceptedAt))
+        }
+    }
+
+    /// Policy `reject`: refuses the whole request when Lago would not bill one of its events.
+    private func rejectUnbillable(_ events: [EncodedEvent], _ verdicts: [BillingVerdict]) throws {
+        let refused = verdicts.indices.compactMap { index -> EngineError.UnbillableEvent? in
+            guard verdicts[index].status == .unbillable else { return nil }
+            return EngineError.UnbillableEvent(index: index, reasons: verdicts[index].reasons)
+        }
+        guard !refused.isEmpty else { return }
+        counters.withLock { $0.refused.unbillable += events.count }
+        metrics.refusedUnbillable.increment(by: events.count)
+        let listed = refused.prefix(5).map { entry in
+            "event \(entry.index) (\(events[entry.index].event.transactionID)): "
+                + entry.reasons.map(\.rawValue).joined(separator: ", ")
+        }
+        let more = refused.count > 5 ? "; and \(refused.count - 5) more" : ""
+        throw EngineError(
+            .unbillable,
+            "Lago would not bill \(refused.count) of \(events.count) event(s), so none was queued (billing.unbillable "
+                + "= reject): \(listed.joined(separator: "; "))\(more)",
+            unbillable: refused)
     }
 
     private func dedupPolicy(now: Double) -> Spool.Dedup {
@@ -405,7 +462,9 @@ public final class LagoEngine: Sendable {
             counters.withLock {
                 if error.kind == .noSubscription { $0.refused.noSubscription += 1 } else { $0.refused.invalid += 1 }
             }
-            if error.kind == .noSubscription { metrics.refusedNoSubscription.increment() } else {
+            if error.kind == .noSubscription {
+                metrics.refusedNoSubscription.increment()
+            } else {
                 metrics.refusedInvalid.increment()
             }
             throw error
@@ -567,8 +626,19 @@ public final class LagoEngine: Sendable {
                 failedRequests: counters.failedRequests, holdReason: loop.hold?.reason, lastError: counters.lastError,
                 lastErrorAt: counters.lastErrorAt, spoolError: counters.spoolError,
                 spoolErrorAt: counters.spoolErrorAt, lastRecovery: loop.lastRecovery, notBefore: loop.notBefore,
-                lifecycleChangesMissed: broadcaster.missedCount)
+                lifecycleChangesMissed: broadcaster.missedCount, billing: billing(counters))
         }
+    }
+
+    private func billing(_ counters: StatsCounters) -> EngineBillingStats {
+        var billing = EngineBillingStats()
+        billing.checking = configuration.billingChecker != nil
+        billing.policy = configuration.unbillablePolicy
+        billing.accepted = counters.acceptedVerdicts
+        billing.spooled = counters.spooledVerdicts
+        billing.held = counters.heldVerdicts
+        billing.catalogue = configuration.billingChecker?.catalogueStatus
+        return billing
     }
 
     /// Test hook: caps the spool file at its current size plus `extraPages` pages (SQLite's `max_page_count`), or
@@ -639,12 +709,16 @@ public final class LagoEngine: Sendable {
                 return .alreadyInLago(transactionID: letter.transactionID)
             }
         }
+        let verdict = replayed.flatMap { event in
+            configuration.billingChecker?.check(BillingEvent(event, acceptedAt: letter.enqueuedAt))
+        }
         let (transactionID, rowID) = try await spool.replayDeadLetter(
-            id: id, edit: changes, path: configuration.spoolPath)
+            id: id, edit: changes, verdict: verdict, path: configuration.spoolPath)
         deadLetterLeft()
         broadcaster.publish([
             EventLifecycleChange(
-                transactionID: transactionID, stage: .queued, date: clock.wallNow(), event: replayed, eventID: rowID)
+                transactionID: transactionID, stage: .queued, date: clock.wallNow(), event: replayed, eventID: rowID,
+                billing: verdict)
         ])
         return .queued(transactionID: transactionID)
     }
@@ -674,7 +748,8 @@ public final class LagoEngine: Sendable {
         }
         if let mine = replayed.timestamp, abs(stored.timestamp.date.timeIntervalSince1970 - mine) >= 0.001 {
             differences.append(
-                "timestamp: Lago \(stored.timestamp), here \(LagoDateFormat.milliseconds(Date(timeIntervalSince1970: mine)))")
+                "timestamp: Lago \(stored.timestamp), here \(LagoDateFormat.milliseconds(Date(timeIntervalSince1970: mine)))"
+            )
         }
         for key in Set(stored.properties.keys).union(replayed.properties.keys).sorted() {
             let theirs = stored.properties[key]
@@ -686,8 +761,10 @@ public final class LagoEngine: Sendable {
                 continue
             }
         }
-        let amounts = (stored.preciseTotalAmountCents.flatMap { Decimal(string: $0) },
-            replayed.preciseTotalAmountCents.flatMap { Decimal(string: $0) })
+        let amounts = (
+            stored.preciseTotalAmountCents.flatMap { Decimal(string: $0) },
+            replayed.preciseTotalAmountCents.flatMap { Decimal(string: $0) }
+        )
         if amounts.0 != amounts.1 {
             differences.append(
                 "precise_total_amount_cents: Lago \(stored.preciseTotalAmountCents ?? "none"), "
@@ -701,6 +778,64 @@ public final class LagoEngine: Sendable {
     public func discardDeadLetter(id: Int64) async throws {
         try await spool.discardDeadLetter(id: id, path: configuration.spoolPath)
         deadLetterLeft()
+    }
+
+    // MARK: Held events
+
+    /// Events held out of delivery as unbillable (policy `hold`), oldest first.
+    /// - Throws: ``EngineError`` `.spoolIO`, `.shutDown`.
+    public func heldEvents(limit: Int = 100, offset: Int = 0) async throws -> [HeldEvent] {
+        try await spool.heldEvents(limit: limit, offset: offset)
+    }
+
+    /// One held event.
+    public func heldEvent(id: Int64) async throws -> HeldEvent? {
+        try await spool.heldEvent(id: id)
+    }
+
+    /// Puts a held event in the queue, its bytes unchanged, checked again against the catalogue of now (the
+    /// operator fixed the code or the subscription in Lago, or decided to send it as it is); returns its
+    /// transaction id and new verdict.
+    /// - Throws: ``EngineError`` `.heldEventNotFound`, `.invalidEvent` (damaged on disk), `.spoolIO`, `.shutDown`.
+    @discardableResult
+    public func releaseHeld(id: Int64) async throws -> HeldRelease {
+        guard let held = try await spool.heldEvent(id: id) else {
+            throw EngineError(
+                .heldEventNotFound, "no held event has id \(id) in \(configuration.spoolPath)",
+                path: configuration.spoolPath)
+        }
+        let verdict =
+            held.event.flatMap { event in
+                configuration.billingChecker?.check(BillingEvent(event, acceptedAt: held.enqueuedAt))
+            } ?? .unchecked
+        let (released, rowID) = try await spool.releaseHeld(id: id, verdict: verdict, path: configuration.spoolPath)
+        heldLeft(released.verdict)
+        broadcaster.publish([
+            EventLifecycleChange(
+                transactionID: released.transactionID, stage: .queued, date: clock.wallNow(), event: released.event,
+                eventID: rowID, billing: verdict)
+        ])
+        return HeldRelease(transactionID: released.transactionID, billing: verdict)
+    }
+
+    /// Deletes a held event for good; it never reaches Lago (its source may send it again).
+    /// - Throws: ``EngineError`` `.heldEventNotFound`, `.spoolIO`, `.shutDown`.
+    public func discardHeld(id: Int64) async throws {
+        let discarded = try await spool.discardHeld(id: id, path: configuration.spoolPath)
+        heldLeft(discarded.verdict)
+        broadcaster.publish([
+            EventLifecycleChange(
+                transactionID: discarded.transactionID, stage: .discarded, date: clock.wallNow(), eventID: id)
+        ])
+    }
+
+    /// One held event left the list: the counts and the gauge follow.
+    private func heldLeft(_ verdict: BillingVerdict) {
+        metrics.held.record(
+            counters.withLock {
+                $0.heldVerdicts.remove(verdict)
+                return $0.heldVerdicts.total
+            })
     }
 
     /// One dead letter left the store (replayed or discarded): the count and its gauge follow.
@@ -811,12 +946,15 @@ public final class LagoEngine: Sendable {
                 if let wake = decision.wakeAt, timer == nil || wake < timer!.at {
                     timer?.task.cancel()
                     let clock = self.clock
-                    timer = (wake, Task {
-                        do {
-                            try await clock.sleep(until: wake)
-                            self.post { $0.tick = true }
-                        } catch {}
-                    })
+                    timer = (
+                        wake,
+                        Task {
+                            do {
+                                try await clock.sleep(until: wake)
+                                self.post { $0.tick = true }
+                            } catch {}
+                        }
+                    )
                 }
             }
             timer?.task.cancel()
@@ -880,7 +1018,8 @@ public final class LagoEngine: Sendable {
         let clock = self.clock
         let retrying = machine.waitingBatches.map { entry in
             RetryingBatch(
-                eventCount: entry.batch.rows.count, attempt: entry.batch.failures + 1, nextRetry: clock.date(of: entry.until),
+                eventCount: entry.batch.rows.count, attempt: entry.batch.failures + 1,
+                nextRetry: clock.date(of: entry.until),
                 reason: entry.batch.lastReason ?? "")
         }
         let recovery = machine.lastRecovery.map {
@@ -998,7 +1137,8 @@ public final class LagoEngine: Sendable {
         // A failed request's answer is kept for the events that stay queued, so a restart still shows it.
         var failedAttempts: [AttemptRecord] = []
         if failure != nil, let answer = outcome.answer {
-            let settled = Set(outcome.delivered.map(\.id) + outcome.alreadyInLago.map(\.id) + outcome.dead.map(\.row.id))
+            let settled = Set(
+                outcome.delivered.map(\.id) + outcome.alreadyInLago.map(\.id) + outcome.dead.map(\.row.id))
             failedAttempts = rows.filter { !settled.contains($0.id) }.map {
                 AttemptRecord(eventID: $0.id, attempt: $0.attempts, at: settledAt, httpStatus: status, answer: answer)
             }
@@ -1086,6 +1226,8 @@ public final class LagoEngine: Sendable {
         var delivered = 0
         var alreadyInLago = 0
         var dead = 0
+        /// The verdicts of the events that left the spool.
+        var verdicts = BillingCounts()
         var latency: Duration?
         var error: String?
         var failed = false
@@ -1093,6 +1235,7 @@ public final class LagoEngine: Sendable {
         var wallAt: Date
 
         func apply(to counters: inout StatsCounters) {
+            counters.spooledVerdicts.remove(verdicts)
             counters.delivered += delivered
             counters.alreadyInLago += alreadyInLago
             counters.dead += dead
@@ -1116,9 +1259,13 @@ public final class LagoEngine: Sendable {
     private func record(_ outcome: BatchOutcome, latency: Duration?, error: (any Error)?) -> Tally {
         let now = clock.now()
         let wallNow = clock.wallNow()
+        var verdicts = BillingCounts()
+        for row in outcome.delivered { verdicts.add(row.verdict) }
+        for row in outcome.alreadyInLago { verdicts.add(row.verdict) }
+        for (row, _) in outcome.dead { verdicts.add(row.verdict) }
         let tally = Tally(
             delivered: outcome.delivered.count, alreadyInLago: outcome.alreadyInLago.count, dead: outcome.dead.count,
-            latency: latency, error: outcome.error, failed: error != nil, at: now, wallAt: wallNow)
+            verdicts: verdicts, latency: latency, error: outcome.error, failed: error != nil, at: now, wallAt: wallNow)
         if !outcome.delivered.isEmpty { metrics.delivered.increment(by: outcome.delivered.count) }
         if !outcome.alreadyInLago.isEmpty { metrics.alreadyInLago.increment(by: outcome.alreadyInLago.count) }
         if !outcome.dead.isEmpty { metrics.dead.increment(by: outcome.dead.count) }
@@ -1154,7 +1301,8 @@ public func withLagoEngine<Result: Sendable>(
     random: SplitMix64 = SplitMix64(), logger: Logger = Logger(label: "lago-console.engine"),
     _ body: (LagoEngine) async throws -> Result
 ) async throws -> Result {
-    let engine = try LagoEngine(configuration: configuration, client: client, clock: clock, random: random, logger: logger)
+    let engine = try LagoEngine(
+        configuration: configuration, client: client, clock: clock, random: random, logger: logger)
     engine.start()
     do {
         let result = try await body(engine)

@@ -1,5 +1,6 @@
 public import Foundation
 public import LagoAPI
+public import LagoBilling
 import Synchronization
 
 /// One change in the life of one event, published on ``LagoEngine/lifecycleEvents(bufferSize:)``.
@@ -18,6 +19,12 @@ public struct EventLifecycleChange: Sendable, Hashable, Codable {
         case retryScheduled(attempt: Int, at: Date, reason: String)
         /// Taken out of delivery; see the dead letters.
         case dead(DeadLetterReason)
+        /// Accepted into the held list, not the queue: Lago would not bill it (policy `hold`; the reasons are in
+        /// ``EventLifecycleChange/billing``). ``EventLifecycleChange/eventID`` is its id in the held list.
+        case held
+        /// Discarded from the held list by the operator; never sent (``EventLifecycleChange/eventID`` is its id in
+        /// the held list).
+        case discarded
     }
 
     /// The event's transaction id (several events may share one: another subscription, a replay).
@@ -44,12 +51,15 @@ public struct EventLifecycleChange: Sendable, Hashable, Codable {
     /// are dropped, never events: ``LagoEngine/stats()`` stays exact. Carried over the control API as
     /// `missedBefore`.
     public var missedBefore: Int? = nil
+    /// The billing check's verdict, on `.queued` and `.held` changes of an engine that checks events.
+    public var billing: BillingVerdict? = nil
 
     /// Creates a change (the engine publishes them; tests and remote engines build them too).
     public init(
         transactionID: String, stage: Stage, date: Date, event: EventInput? = nil, eventID: Int64? = nil,
-        payload: String? = nil, httpStatus: Int? = nil, answer: String? = nil
+        payload: String? = nil, httpStatus: Int? = nil, answer: String? = nil, billing: BillingVerdict? = nil
     ) {
+        self.billing = billing
         self.transactionID = transactionID
         self.stage = stage
         self.date = date

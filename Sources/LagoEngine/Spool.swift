@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import LagoAPI
+import LagoBilling
 import Synchronization
 
 /// `close(2)`, out of reach by that name inside ``Spool`` (its own `close()` hides it).
@@ -27,6 +28,8 @@ struct SpoolRow: Sendable, Hashable {
     var attemptRecorded = false
     /// The checksum stored with the body when it was appended (``Spool/checksum(_:)-([UInt8])``).
     var checksum: Int64
+    /// Whether Lago will bill it, as checked when it was accepted (`unchecked` in a spool older than verdicts).
+    var verdict: BillingVerdict = .unchecked
 
     /// A row; `checksum` `nil` computes it from `body` (a row built in memory is intact).
     init(
@@ -54,6 +57,46 @@ struct NewSpoolRow: Sendable {
     var attempts: Int = 0
     /// Keys the dedup index with the transaction id (`nil`: Lago's unique index does not apply, nor does ours).
     var externalSubscriptionID: String? = nil
+    /// The billing check's verdict, stored with the event (`nil`: no check ran).
+    var verdict: BillingVerdict? = nil
+    /// Kept out of delivery in the held list (policy `hold`, an unbillable verdict) instead of the queue.
+    var held = false
+}
+
+/// What a commit added: rows to the queue (and their bytes and verdicts), rows to the held list.
+struct AppendTally: Sendable {
+    var rows = 0
+    var bytes = 0
+    var verdicts = BillingCounts()
+    var held = 0
+    var heldVerdicts = BillingCounts()
+
+    var isEmpty: Bool { rows == 0 && held == 0 }
+
+    mutating func add(_ other: AppendTally) {
+        rows += other.rows
+        bytes += other.bytes
+        held += other.held
+        verdicts.add(other.verdicts)
+        heldVerdicts.add(other.heldVerdicts)
+    }
+
+    /// The tally of appending `rows`: held rows count apart.
+    init(_ rows: [NewSpoolRow]) {
+        for row in rows {
+            let verdict = row.verdict ?? .unchecked
+            if row.held {
+                held += 1
+                heldVerdicts.add(verdict)
+            } else {
+                self.rows += 1
+                bytes += row.body.count
+                verdicts.add(verdict)
+            }
+        }
+    }
+
+    init() {}
 }
 
 /// What to write after a request: rows to delete and rows to move to the dead letters.
@@ -79,14 +122,19 @@ struct SpoolSettlement: Sendable {
 final class Spool: Sendable {
     static let applicationID: Int32 = 0x4C_41_47_4F  // "LAGO"
     /// 1: events and dead letters. 2: a checksum per event, the `meta` table (spool identity, events ever
-    /// settled) and the relay's `seen` table.
-    static let schemaVersion = 2
+    /// settled) and the relay's `seen` table. 3: each event's billing verdict, and the `held` table (events kept
+    /// out of delivery as unbillable).
+    static let schemaVersion = 3
 
     let path: String
     /// Undelivered events found when the file was opened.
     let openedQueueCount: Int
     /// Dead letters found when the file was opened.
     let openedDeadLetterCount: Int
+    /// The queued events' verdicts when the file was opened.
+    let openedVerdicts: BillingCounts
+    /// Held events when the file was opened, by verdict.
+    let openedHeld: BillingCounts
     /// What opening the file found about the previous engine's stop.
     let recoveryReport: SpoolRecoveryReport
     /// The spool's random identity (in its `meta` table).
@@ -118,13 +166,12 @@ final class Spool: Sendable {
     private let onAppend: Mutex<AppendHandler?> = Mutex(nil)
 
     private final class AppendHandler: Sendable {
-        let call: @Sendable (Int, Int) -> Void
-        init(_ call: @escaping @Sendable (Int, Int) -> Void) { self.call = call }
+        let call: @Sendable (AppendTally) -> Void
+        init(_ call: @escaping @Sendable (AppendTally) -> Void) { self.call = call }
     }
 
     private struct PendingOperation: Sendable, Committable {
-        let appendedRows: Int
-        let appendedBytes: Int
+        let appended: AppendTally
         let isolated: Bool
         let readOnly: Bool
         let work: @Sendable (Database) throws -> any Sendable
@@ -217,6 +264,8 @@ final class Spool: Sendable {
             }
             openedQueueCount = opened.queued
             openedDeadLetterCount = opened.dead
+            openedVerdicts = opened.verdicts
+            openedHeld = opened.held
             recoveryReport = opened.report
             spoolID = opened.spoolID
             tally = Mutex((opened.appended, opened.settled))
@@ -274,6 +323,8 @@ final class Spool: Sendable {
     private struct Opened {
         var queued: Int
         var dead: Int
+        var verdicts = BillingCounts()
+        var held = BillingCounts()
         var spoolID: UUID
         var appended: Int64
         var settled: Int64
@@ -302,7 +353,9 @@ final class Spool: Sendable {
                             body BLOB NOT NULL,
                             enqueued_at REAL NOT NULL,
                             attempts INTEGER NOT NULL DEFAULT 0,
-                            checksum INTEGER NOT NULL
+                            checksum INTEGER NOT NULL,
+                            verdict INTEGER,
+                            reasons TEXT
                         );
                         CREATE TABLE dead_letters (
                             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -316,6 +369,7 @@ final class Spool: Sendable {
                         PRAGMA application_id = \(Spool.applicationID);
                         """)
                 try createVersion2Tables(db, spoolID: spoolID, settled: 0)
+                try createHeldTable(db)
                 try db.execute(sql: "PRAGMA user_version = \(Spool.schemaVersion)")
                 return .commit
             }
@@ -328,6 +382,10 @@ final class Spool: Sendable {
             try migrateFromVersion1(db)
             version = 2
         }
+        if version == 2 {
+            try migrateFromVersion2(db)
+            version = 3
+        }
         guard version == Spool.schemaVersion, tables.contains("events"), tables.contains("dead_letters") else {
             throw EngineError(
                 .spoolUnreadable,
@@ -338,6 +396,8 @@ final class Spool: Sendable {
         // Reads every page of the queue once: a damaged file fails here, with the file named, not mid-delivery.
         let queued = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
         let dead = try Int.fetchOne(db, sql: "SELECT count(*) FROM dead_letters") ?? 0
+        let verdicts = try verdictCounts(db, table: "events")
+        let held = try verdictCounts(db, table: "held")
         let appended = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
         let settled = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'settled_total'") ?? 0
         let idBytes = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'spool_id'") ?? Data()
@@ -347,7 +407,8 @@ final class Spool: Sendable {
         let report = SpoolRecoveryReport(
             mark: mark, appended: appended, settled: settled, queued: Int64(queued))
         return Opened(
-            queued: queued, dead: dead, spoolID: spoolID, appended: appended, settled: settled, report: report)
+            queued: queued, dead: dead, verdicts: verdicts, held: held, spoolID: spoolID, appended: appended,
+            settled: settled, report: report)
     }
 
     /// The size of the relay's dedup index (the `seen` table every version-2 spool has).
@@ -375,6 +436,49 @@ final class Spool: Sendable {
         let idBytes = withUnsafeBytes(of: spoolID.uuid) { Data($0) }
         try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('spool_id', ?)", arguments: [idBytes])
         try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('settled_total', ?)", arguments: [settled])
+    }
+
+    /// The events of `table` (`events` or `held`) by verdict.
+    private static func verdictCounts(_ db: Database, table: String) throws -> BillingCounts {
+        var counts = BillingCounts()
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT verdict, reasons, count(*) AS n FROM \(table) GROUP BY verdict, reasons")
+        for row in rows {
+            counts.add(BillingVerdict(storageCode: row["verdict"], reasons: row["reasons"]), count: row["n"])
+        }
+        return counts
+    }
+
+    /// The table schema version 3 added: events kept out of delivery because Lago would not bill them (policy
+    /// `hold`), until the operator releases or discards them.
+    private static func createHeldTable(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE held (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    transaction_id TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    enqueued_at REAL NOT NULL,
+                    checksum INTEGER NOT NULL,
+                    verdict INTEGER,
+                    reasons TEXT
+                );
+                """)
+    }
+
+    /// Version 2 → 3, in one transaction: a verdict per queued event (none: they were not checked) and the
+    /// `held` table.
+    private static func migrateFromVersion2(_ db: Database) throws {
+        try db.inTransaction(.immediate) {
+            try db.execute(
+                sql: """
+                    ALTER TABLE events ADD COLUMN verdict INTEGER;
+                    ALTER TABLE events ADD COLUMN reasons TEXT;
+                    """)
+            try createHeldTable(db)
+            try db.execute(sql: "PRAGMA user_version = 3")
+            return .commit
+        }
     }
 
     /// Version 1 → 2, in one transaction: every queued event gets its body's checksum, events ever settled are
@@ -409,7 +513,7 @@ final class Spool: Sendable {
     static func checksum(_ body: [UInt8]) -> Int64 { body.withUnsafeBytes { checksum($0) } }
 
     /// Sets the hook called after each commit that appended rows.
-    func setAppendHandler(_ handler: @escaping @Sendable (Int, Int) -> Void) {
+    func setAppendHandler(_ handler: @escaping @Sendable (AppendTally) -> Void) {
         let box = AppendHandler(handler)
         onAppend.withLock { $0 = box }
     }
@@ -432,21 +536,21 @@ final class Spool: Sendable {
     /// - Parameter onWriterQueue: never on the caller's thread: for work that reads the whole spool (a `count(*)`),
     ///   which must not hold a thread of the cooperative pool.
     func perform<T: Sendable>(
-        appendedRows: Int = 0, appendedBytes: Int = 0, isolated: Bool = false, readOnly: Bool = false,
+        appended: AppendTally = AppendTally(), isolated: Bool = false, readOnly: Bool = false,
         onWriterQueue: Bool = false, _ work: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
-        let direct: Bool = commitsOnCaller && !onWriterQueue && pending.withLock { state in
-            guard !state.closed, !state.draining else { return false }
-            state.draining = true
-            state.directActive = true
-            return true
-        }
+        let direct: Bool =
+            commitsOnCaller && !onWriterQueue
+            && pending.withLock { state in
+                guard !state.closed, !state.draining else { return false }
+                state.draining = true
+                state.directActive = true
+                return true
+            }
         if direct {
             let result = commit(
                 [
-                    DirectOperation(
-                        appendedRows: appendedRows, appendedBytes: appendedBytes, isolated: isolated,
-                        readOnly: readOnly, work: work)
+                    DirectOperation(appended: appended, isolated: isolated, readOnly: readOnly, work: work)
                 ]
             )[0]
             let (handOff, closers): (Bool, [CheckedContinuation<Void, Never>]) = pending.withLock { state in
@@ -461,10 +565,11 @@ final class Spool: Sendable {
             // The operation's closure returned a `T`.
             return try result.get() as! T
         }
-        let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
+        let value = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<any Sendable, any Error>) in
             let operation = PendingOperation(
-                appendedRows: appendedRows, appendedBytes: appendedBytes, isolated: isolated, readOnly: readOnly,
-                work: { try work($0) }, continuation: continuation)
+                appended: appended, isolated: isolated, readOnly: readOnly, work: { try work($0) },
+                continuation: continuation)
             let start: Bool? = pending.withLock { state in
                 if state.closed { return nil }
                 state.operations.append(operation)
@@ -484,16 +589,14 @@ final class Spool: Sendable {
 
     /// What ``commit(_:)`` needs of an operation.
     private protocol Committable {
-        var appendedRows: Int { get }
-        var appendedBytes: Int { get }
+        var appended: AppendTally { get }
         var isolated: Bool { get }
         var readOnly: Bool { get }
         func run(_ db: Database) throws -> any Sendable
     }
 
     private struct DirectOperation<T: Sendable>: Committable {
-        let appendedRows: Int
-        let appendedBytes: Int
+        let appended: AppendTally
         let isolated: Bool
         let readOnly: Bool
         let work: @Sendable (Database) throws -> T
@@ -554,14 +657,11 @@ final class Spool: Sendable {
         if walFrames.frames.load(ordering: .relaxed) >= Spool.checkpointFrames {
             pending.withLock { $0.checkpointDue = true }
         }
-        var rows = 0
-        var bytes = 0
+        var appended = AppendTally()
         for (operation, result) in zip(operations, results) {
-            if case .success = result {
-                rows += operation.appendedRows
-                bytes += operation.appendedBytes
-            }
+            if case .success = result { appended.add(operation.appended) }
         }
+        let rows = appended.rows
         let settled = settledInTransaction.withLock { settled in
             defer { settled = 0 }
             return settled
@@ -573,7 +673,7 @@ final class Spool: Sendable {
             }
             recordMark(open: true)
         }
-        if rows > 0, let handler = onAppend.withLock({ $0 }) { handler.call(rows, bytes) }
+        if !appended.isEmpty, let handler = onAppend.withLock({ $0 }) { handler.call(appended) }
         return results
     }
 
@@ -586,8 +686,8 @@ final class Spool: Sendable {
 
     private func drain() {
         while true {
-            let (operations, checkpoint, closers):
-                ([PendingOperation], Bool, [CheckedContinuation<Void, Never>]) = pending.withLock { state in
+            let (operations, checkpoint, closers): ([PendingOperation], Bool, [CheckedContinuation<Void, Never>]) =
+                pending.withLock { state in
                     if state.checkpointDue {
                         state.checkpointDue = false
                         return ([], true, [])
@@ -672,13 +772,13 @@ final class Spool: Sendable {
     /// are appended and their pairs recorded, in the same commit.
     @discardableResult
     func append(_ rows: [NewSpoolRow], dedup: Dedup? = nil) async throws -> AppendResult {
-        let bytes = rows.reduce(0) { $0 + $1.body.count }
+        let tally = AppendTally(rows)
         // Hashed here, on the caller's thread (producers hash in parallel), not inside the one writer's commit.
         let checksums = rows.map { Spool.checksum($0.body) }
         if let dedup {
             do {
                 return .appended(
-                    try await perform(appendedRows: rows.count, appendedBytes: bytes, isolated: true) { db in
+                    try await perform(appended: tally, isolated: true) { db in
                         let duplicates = try self.recordSeen(db, rows, dedup)
                         guard duplicates.isEmpty else { throw DuplicateRows(indices: duplicates) }
                         return try Spool.insertRows(db, rows, checksums: checksums)
@@ -688,7 +788,7 @@ final class Spool: Sendable {
             }
         }
         return .appended(
-            try await perform(appendedRows: rows.count, appendedBytes: bytes) { db in
+            try await perform(appended: tally) { db in
                 try Spool.insertRows(db, rows, checksums: checksums)
             })
     }
@@ -737,10 +837,14 @@ final class Spool: Sendable {
         return []
     }
 
-    /// Inserts rows with their bodies' checksums; returns their ids.
+    /// Inserts rows with their bodies' checksums and verdicts (held rows into the held list); returns their ids
+    /// (a held row's is its id in the held list).
     private static func insertRows(_ db: Database, _ rows: [NewSpoolRow], checksums: [Int64]) throws -> [Int64] {
         let statement = try db.cachedStatement(
-            sql: "INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum) VALUES (?, ?, ?, ?, ?)")
+            sql: """
+                INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
         // The hot path binds through SQLite's C API on GRDB's prepared statement: no per-row argument array, no
         // copy of the body into `Data`.
         let handle = statement.sqliteStatement
@@ -752,6 +856,19 @@ final class Spool: Sendable {
         var ids: [Int64] = []
         ids.reserveCapacity(rows.count)
         for (row, checksum) in zip(rows, checksums) {
+            let storage = row.verdict?.storage
+            if row.held {
+                try db.execute(
+                    sql: """
+                        INSERT INTO held (transaction_id, body, enqueued_at, checksum, verdict, reasons)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        row.transactionID, Data(row.body), row.enqueuedAt, checksum, storage?.code, storage?.reasons,
+                    ])
+                ids.append(db.lastInsertedRowID)
+                continue
+            }
             let code = Spool.withText(row.transactionID) { id, idLength in
                 row.body.withUnsafeBytes { body in
                     sqlite3_bind_text(handle, 1, id, idLength, nil)
@@ -763,7 +880,19 @@ final class Spool: Sendable {
                     sqlite3_bind_double(handle, 3, row.enqueuedAt)
                     sqlite3_bind_int64(handle, 4, Int64(row.attempts))
                     sqlite3_bind_int64(handle, 5, checksum)
-                    return sqlite3_step(handle)
+                    if let storage {
+                        sqlite3_bind_int64(handle, 6, Int64(storage.code))
+                    } else {
+                        sqlite3_bind_null(handle, 6)
+                    }
+                    guard let reasons = storage?.reasons else {
+                        sqlite3_bind_null(handle, 7)
+                        return sqlite3_step(handle)
+                    }
+                    return Spool.withText(reasons) { text, length in
+                        sqlite3_bind_text(handle, 7, text, length, nil)
+                        return sqlite3_step(handle)
+                    }
                 }
             }
             guard code == SQLITE_DONE else {
@@ -793,7 +922,7 @@ final class Spool: Sendable {
         try await perform { db in
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT id, transaction_id, body, enqueued_at, attempts, checksum FROM events
+                    SELECT id, transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons FROM events
                     WHERE id > ? ORDER BY id LIMIT ?
                     """)
             // Read through SQLite's C API (as `append` writes): each body is copied once, from SQLite's page.
@@ -821,13 +950,25 @@ final class Spool: Sendable {
                 let body = bodyCount == 0 ? [] : [UInt8](UnsafeRawBufferPointer(start: blob, count: bodyCount))
                 let text = sqlite3_column_text(handle, 1)
                 let textCount = Int(sqlite3_column_bytes(handle, 1))
-                let transactionID = text.map { String(decoding: UnsafeBufferPointer(start: $0, count: textCount), as: UTF8.self) } ?? ""
-                rows.append(
-                    SpoolRow(
-                        id: sqlite3_column_int64(handle, 0), transactionID: transactionID, body: body,
-                        enqueuedAt: sqlite3_column_double(handle, 3),
-                        attempts: Int(sqlite3_column_int64(handle, 4)) + 1, attemptRecorded: true,
-                        checksum: sqlite3_column_int64(handle, 5)))
+                let transactionID =
+                    text.map { String(decoding: UnsafeBufferPointer(start: $0, count: textCount), as: UTF8.self) } ?? ""
+                var row = SpoolRow(
+                    id: sqlite3_column_int64(handle, 0), transactionID: transactionID, body: body,
+                    enqueuedAt: sqlite3_column_double(handle, 3),
+                    attempts: Int(sqlite3_column_int64(handle, 4)) + 1, attemptRecorded: true,
+                    checksum: sqlite3_column_int64(handle, 5))
+                switch sqlite3_column_type(handle, 6) == SQLITE_NULL ? 0 : sqlite3_column_int64(handle, 6) {
+                case 1: row.verdict = .billable()
+                case 2:
+                    let reasons = sqlite3_column_text(handle, 7).map {
+                        String(
+                            decoding: UnsafeBufferPointer(start: $0, count: Int(sqlite3_column_bytes(handle, 7))),
+                            as: UTF8.self)
+                    }
+                    row.verdict = BillingVerdict(storageCode: 2, reasons: reasons)
+                default: break
+                }
+                rows.append(row)
             }
             sqlite3_reset(handle)
             try Spool.recordAttempt(db, rows.map(\.id))
@@ -841,7 +982,8 @@ final class Spool: Sendable {
     }
 
     private static func recordAttempt(_ db: Database, _ ids: [Int64]) throws {
-        let statement = try db.cachedStatement(sql: "UPDATE events SET attempts = attempts + 1 WHERE id BETWEEN ? AND ?")
+        let statement = try db.cachedStatement(
+            sql: "UPDATE events SET attempts = attempts + 1 WHERE id BETWEEN ? AND ?")
         for range in Spool.ranges(ids) {
             try statement.execute(arguments: [range.lowerBound, range.upperBound])
         }
@@ -867,7 +1009,9 @@ final class Spool: Sendable {
             }
             if !failedAttempts.isEmpty {
                 let insert = try db.cachedStatement(
-                    sql: "INSERT OR REPLACE INTO attempt_log (event_id, attempt, at, status, answer) VALUES (?, ?, ?, ?, ?)")
+                    sql:
+                        "INSERT OR REPLACE INTO attempt_log (event_id, attempt, at, status, answer) VALUES (?, ?, ?, ?, ?)"
+                )
                 for attempt in failedAttempts {
                     try insert.execute(
                         arguments: [
@@ -904,7 +1048,8 @@ final class Spool: Sendable {
         var reason: DeadLetterReason
     }
 
-    private static func insertDeadLetter(_ db: Database, row: SpoolRow, reason: DeadLetterReason, deadAt: Double) throws {
+    private static func insertDeadLetter(_ db: Database, row: SpoolRow, reason: DeadLetterReason, deadAt: Double) throws
+    {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let reasonText = String(decoding: try encoder.encode(reason), as: UTF8.self)
@@ -957,7 +1102,8 @@ final class Spool: Sendable {
     /// One dead letter.
     func deadLetter(id: Int64) async throws -> DeadLetter? {
         try await perform(readOnly: true) { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]).map(Spool.deadLetter(from:))
+            try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]).map(
+                Spool.deadLetter(from:))
         }
     }
 
@@ -965,7 +1111,9 @@ final class Spool: Sendable {
     ///
     /// SQLite's `json_set` rewrites only the edited fields: every other byte of the event (its numerals, its
     /// timestamp) stays as it was. The row counts its attempts anew: its earlier requests had a final answer.
-    func replayDeadLetter(id: Int64, edit: DeadLetterEdit?, path: String) async throws -> (String, Int64) {
+    func replayDeadLetter(
+        id: Int64, edit: DeadLetterEdit?, verdict: BillingVerdict?, path: String
+    ) async throws -> (String, Int64) {
         var assignments: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let code = edit?.code {
@@ -990,7 +1138,11 @@ final class Spool: Sendable {
             assignments.isEmpty
             ? "body" : "CAST(json_set(CAST(body AS TEXT), \(assignments.joined(separator: ", "))) AS BLOB)"
         let setArguments = StatementArguments(arguments)
-        return try await perform(appendedRows: 1, appendedBytes: 0, isolated: true) { db in
+        var appended = AppendTally()
+        appended.rows = 1
+        appended.verdicts.add(verdict ?? .unchecked)
+        let storage = verdict?.storage
+        return try await perform(appended: appended, isolated: true) { db in
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT *, \(bodySQL) AS edited_body FROM dead_letters WHERE id = ?",
@@ -1012,15 +1164,98 @@ final class Spool: Sendable {
             let transactionID = edit?.transactionID ?? storedID
             try db.execute(
                 sql: """
-                    INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum) VALUES (?, ?, ?, 0, ?)
+                    INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons)
+                    VALUES (?, ?, ?, 0, ?, ?, ?)
                     """,
                 arguments: [
                     transactionID, body, row["enqueued_at"] as Double, body.withUnsafeBytes { Spool.checksum($0) },
+                    storage?.code, storage?.reasons,
                 ])
             let rowID = db.lastInsertedRowID
             try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
             return (transactionID, rowID)
         }
+    }
+
+    // MARK: Held events
+
+    /// Held events, oldest first.
+    func heldEvents(limit: Int, offset: Int) async throws -> [HeldEvent] {
+        try await perform(readOnly: true) { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM held ORDER BY id LIMIT ? OFFSET ?", arguments: [limit, offset])
+                .map(Spool.heldEvent(from:))
+        }
+    }
+
+    /// One held event.
+    func heldEvent(id: Int64) async throws -> HeldEvent? {
+        try await perform(readOnly: true) { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM held WHERE id = ?", arguments: [id]).map(Spool.heldEvent(from:))
+        }
+    }
+
+    /// Moves a held event into the queue with `verdict` (checked again by the caller); returns it as it was held
+    /// and its new row id. Its bytes move unchanged.
+    func releaseHeld(id: Int64, verdict: BillingVerdict, path: String) async throws -> (HeldEvent, Int64) {
+        var appended = AppendTally()
+        appended.rows = 1
+        appended.verdicts.add(verdict)
+        let storage = verdict.storage
+        return try await perform(appended: appended, isolated: true) { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM held WHERE id = ?", arguments: [id]) else {
+                throw EngineError(.heldEventNotFound, "no held event has id \(id) in \(path)", path: path)
+            }
+            let held = Spool.heldEvent(from: row)
+            guard Spool.checksum(held.body) == row["checksum"] as Int64 else {
+                throw EngineError(
+                    .invalidEvent,
+                    "held event \(id) in \(path) no longer matches the checksum it was stored with (damaged on "
+                        + "disk); it is never sent. Send event \(held.transactionID) again from its source, then "
+                        + "discard this one",
+                    path: path)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons)
+                    VALUES (?, ?, ?, 0, ?, ?, ?)
+                    """,
+                arguments: [
+                    held.transactionID, Data(held.body), held.enqueuedAt.timeIntervalSince1970,
+                    row["checksum"] as Int64, storage.code, storage.reasons,
+                ])
+            let rowID = db.lastInsertedRowID
+            try db.execute(sql: "DELETE FROM held WHERE id = ?", arguments: [id])
+            return (held, rowID)
+        }
+    }
+
+    /// Deletes a held event for good (it leaves the dedup index: it never reached Lago, so its source may send it
+    /// again); returns it.
+    func discardHeld(id: Int64, path: String) async throws -> HeldEvent {
+        try await perform(isolated: true) { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM held WHERE id = ?", arguments: [id]) else {
+                throw EngineError(.heldEventNotFound, "no held event has id \(id) in \(path)", path: path)
+            }
+            let held = Spool.heldEvent(from: row)
+            try db.execute(sql: "DELETE FROM held WHERE id = ?", arguments: [id])
+            try db.execute(
+                sql: """
+                    DELETE FROM seen WHERE transaction_id = ?
+                        AND external_subscription_id = json_extract(?, '$.external_subscription_id')
+                    """,
+                arguments: [held.transactionID, String(decoding: held.body, as: UTF8.self)])
+            self.seenCount.subtract(db.changesCount, ordering: .relaxed)
+            return held
+        }
+    }
+
+    private static func heldEvent(from row: Row) -> HeldEvent {
+        let body: Data = row["body"]
+        return HeldEvent(
+            id: row["id"], transactionID: row["transaction_id"],
+            event: try? JSONDecoder().decode(EventInput.self, from: body), body: [UInt8](body),
+            verdict: BillingVerdict(storageCode: row["verdict"], reasons: row["reasons"]),
+            enqueuedAt: Date(timeIntervalSince1970: row["enqueued_at"]))
     }
 
     /// The failed attempts logged for a queued event, oldest first.

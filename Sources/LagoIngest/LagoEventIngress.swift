@@ -27,6 +27,11 @@ public struct LagoEventIngress: Sendable {
         public var timestampSent: Bool
         /// The client sent an `external_subscription_id` (not absent, not `null`).
         public var subscriptionSent: Bool
+        /// The `external_customer_id` the client sent (Lago drops it; a relay may resolve it to the customer's
+        /// subscription).
+        public var externalCustomerID: String? = nil
+        /// The subscription was found from ``externalCustomerID`` (the client sent none).
+        public var subscriptionResolved = false
     }
 
     /// The outcome of validating one request.
@@ -49,8 +54,12 @@ public struct LagoEventIngress: Sendable {
     /// - Parameters:
     ///   - defaultSubscription: applied to events that name no `external_subscription_id`.
     ///   - receivedAt: the time of reception, the timestamp of events that carry none.
+    ///   - customerSubscription: for an event that names an `external_customer_id` and no subscription, the
+    ///     customer's only active subscription (`nil`: none or several; the event then gets no subscription, never
+    ///     the default one: it would bill another customer).
     public func validate(
-        batch: Bool, contentType: String?, body: [UInt8], receivedAt: Date = Date(), defaultSubscription: String?
+        batch: Bool, contentType: String?, body: [UInt8], receivedAt: Date = Date(), defaultSubscription: String?,
+        customerSubscription: ((String) -> String?)? = nil
     ) -> Validation {
         let params: [String: JSONValue]
         if Self.isJSONContentType(contentType), body.contains(where: { !(" \t\r\n".utf8.contains($0)) }) {
@@ -77,7 +86,7 @@ public struct LagoEventIngress: Sendable {
             items = [.object(object)]
         }
         var drafts: [EventDraft] = []
-        var sent: [(timestamp: Bool, subscription: Bool)] = []
+        var sent: [(timestamp: Bool, subscription: Bool, customer: String?, resolved: Bool)] = []
         var errors: [(String, JSONOutput)] = []
         var outOfRange = false
         for (index, item) in items.enumerated() {
@@ -85,9 +94,18 @@ public struct LagoEventIngress: Sendable {
             switch validation.validate(fields, receivedAt: micros) {
             case .success(var draft):
                 let subscriptionSent = draft.externalSubscriptionID != nil
-                if !subscriptionSent { draft.externalSubscriptionID = defaultSubscription }
+                let customer = fields["external_customer_id"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+                var resolved = false
+                if !subscriptionSent {
+                    if let customer, let customerSubscription {
+                        draft.externalSubscriptionID = customerSubscription(customer)
+                        resolved = draft.externalSubscriptionID != nil
+                    } else {
+                        draft.externalSubscriptionID = defaultSubscription
+                    }
+                }
                 drafts.append(draft)
-                sent.append((fields["timestamp"].map { $0 != .null } ?? false, subscriptionSent))
+                sent.append((fields["timestamp"].map { $0 != .null } ?? false, subscriptionSent, customer, resolved))
             case .failure(.fields(let details)):
                 if !batch { return .refused(Self.response(.validationErrors(details))) }
                 errors.append((String(index), details))
@@ -108,7 +126,8 @@ public struct LagoEventIngress: Sendable {
         }
         if !duplicates.isEmpty {
             let details: JSONOutput = .object(
-                duplicates.map { (String($0), .object([("transaction_id", .array([.string("value_already_exist")]))])) })
+                duplicates.map { (String($0), .object([("transaction_id", .array([.string("value_already_exist")]))])) }
+            )
             return .refused(Self.response(.validationErrors(details)))
         }
         return .accepted(
@@ -119,7 +138,8 @@ public struct LagoEventIngress: Sendable {
                         code: draft.code, timestamp: Double(draft.timestampMicroseconds) / 1_000_000,
                         properties: draft.properties, preciseTotalAmountCents: draft.preciseTotalAmountCents),
                     timestampMicroseconds: draft.timestampMicroseconds, timestampSent: sent.timestamp,
-                    subscriptionSent: sent.subscription)
+                    subscriptionSent: sent.subscription, externalCustomerID: sent.customer,
+                    subscriptionResolved: sent.resolved)
             })
     }
 
@@ -129,6 +149,26 @@ public struct LagoEventIngress: Sendable {
         let entry: JSONOutput = .object([("transaction_id", .array([.string("value_already_exist")]))])
         if !batch { return Self.response(.validationErrors(entry)) }
         return Self.response(.validationErrors(.object(indices.sorted().map { (String($0), entry) })))
+    }
+
+    /// The relay's strict answer (policy `reject`) for events Lago would accept and never bill: 422 in Lago's
+    /// `validation_errors` shape, keyed by event index for a batch (by field for `POST /events`), each entry the
+    /// fields at fault with the reasons' names (`{"0":{"code":["invalid_code"]}}`).
+    public func unbillable(_ events: [(index: Int, fields: [(field: String, reason: String)])], batch: Bool) -> Response
+    {
+        func entry(_ fields: [(field: String, reason: String)]) -> JSONOutput {
+            var order: [String] = []
+            var reasons: [String: [String]] = [:]
+            for (field, reason) in fields {
+                if reasons[field] == nil { order.append(field) }
+                reasons[field, default: []].append(reason)
+            }
+            return .object(order.map { ($0, .array(reasons[$0]!.map { .string($0) })) })
+        }
+        if !batch, let first = events.first { return Self.response(.validationErrors(entry(first.fields))) }
+        return Self.response(
+            .validationErrors(
+                .object(events.sorted { $0.index < $1.index }.map { (String($0.index), entry($0.fields)) })))
     }
 
     /// Whether Rails parses a body of this `Content-Type` as JSON: `application/json` and its registered synonyms

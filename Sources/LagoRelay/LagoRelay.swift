@@ -4,11 +4,12 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import LagoAPI
+import LagoBilling
 public import LagoEngine
 import LagoIngest
 public import Logging
-import NIOCore
 public import Metrics
+import NIOCore
 import Synchronization
 
 /// Settings of a ``LagoRelay``.
@@ -45,6 +46,12 @@ public struct RelayOptions: Sendable {
     /// Where the relay reports `lago_relay_requests_total{status}` and `lago_relay_events_accepted_total`; `nil`
     /// uses the process-wide `MetricsSystem.factory`.
     public var metricsFactory: (any MetricsFactory)? = nil
+    /// For an event that names an `external_customer_id` and no subscription (Lago drops the customer, so such an
+    /// event never bills as sent): the customer's only active subscription, which the relay adds to the event's
+    /// JSON (its other bytes unchanged). `nil` (the default) resolves nothing and applies the default subscription.
+    /// When it answers `nil` (no or several active subscriptions) the event keeps no subscription, never the default
+    /// one, and its billing verdict says why.
+    public var customerSubscription: (@Sendable (String) -> String?)? = nil
 
     /// Creates relay options.
     public init(
@@ -202,7 +209,8 @@ struct RelayResponder: HTTPResponder {
         }
         let validation = ingress.validate(
             batch: batch, contentType: request.headers[.contentType], body: bytes,
-            receivedAt: options.now(), defaultSubscription: options.defaultSubscription())
+            receivedAt: options.now(), defaultSubscription: options.defaultSubscription(),
+            customerSubscription: options.customerSubscription)
         switch validation {
         case .refused(let answer):
             return finish(answer)
@@ -224,6 +232,14 @@ struct RelayResponder: HTTPResponder {
                 case .duplicates(let indices):
                     return finish(ingress.duplicates(indices, batch: batch))
                 }
+            } catch let error as EngineError where error.kind == .unbillable {
+                // Policy `reject`: Lago would take these and never bill them; the strict answer names each one
+                // (the engine counts them in `lago_engine_events_refused_total{reason="unbillable"}`).
+                return finish(
+                    ingress.unbillable(
+                        error.unbillable.map { event in
+                            (event.index, event.reasons.map { ($0.field, $0.rawValue) })
+                        }, batch: batch))
             } catch {
                 logger.warning(
                     "relay could not spool events; answered 503",
@@ -256,7 +272,7 @@ struct RelayResponder: HTTPResponder {
                 timestamp: accepted.timestampSent
                     ? nil : RawEventJSON.timestampText(microseconds: accepted.timestampMicroseconds),
                 externalSubscriptionID: accepted.subscriptionSent ? nil : accepted.event.externalSubscriptionID)
-            return EncodedEvent(event: accepted.event, body: completed)
+            return EncodedEvent(event: accepted.event, body: completed, externalCustomerID: accepted.externalCustomerID)
         }
     }
 
@@ -328,7 +344,8 @@ struct RelayResponder: HTTPResponder {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(
-            status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+            status: .init(code: answer.status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 }
 

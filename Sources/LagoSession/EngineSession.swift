@@ -1,9 +1,10 @@
+import Foundation
 public import LagoAPI
+public import LagoBilling
 public import LagoConfig
 public import LagoControl
 public import LagoEngine
 public import Logging
-import Foundation
 
 /// A Lago a local engine delivers to: the configured one, or the embedded sandbox the executable runs.
 public struct LagoTarget: Sendable {
@@ -109,6 +110,9 @@ public struct EngineSession: Sendable {
     public let defaultSubscription: String?
     /// A client for the same Lago (reading events back, listing metrics and subscriptions); shut down on return.
     public let client: LagoClient
+    /// The catalogue a local, started engine checks every accepted event against (kept fresh while the session
+    /// runs); `nil` for an attached session (serve's engine checks) or an engine that does not deliver.
+    public var billing: BillingCatalogueService? = nil
 
     /// The engine as the console and the commands drive it.
     public var control: any EngineControl {
@@ -225,6 +229,15 @@ public struct EngineSession: Sendable {
         // A missing folder is reported by the engine itself, naming the spool.
         try? EngineSettings.createSpoolFolder(engineConfiguration.spoolPath)
         return try await withClient(target, configuration: configuration, logger: logger) { client in
+            // A delivering engine checks each event it accepts against Lago's catalogue, read by the same client.
+            let billing =
+                options.start
+                ? BillingCatalogueService(
+                    client: client, refreshInterval: .seconds(configuration.billing.refreshIntervalSeconds)) : nil
+            if let billing {
+                engineConfiguration.billingChecker = billing
+                engineConfiguration.unbillablePolicy = EngineSettings.unbillablePolicy(configuration)
+            }
             let engine: LagoEngine
             do {
                 engine = try LagoEngine(configuration: engineConfiguration, client: client, logger: logger)
@@ -232,14 +245,18 @@ public struct EngineSession: Sendable {
                 throw SpoolOpenError(underlying: error)
             }
             if options.start { engine.start() }
-            let session = EngineSession(
+            var session = EngineSession(
                 engine: .local(engine), configuration: configuration, lago: target,
                 spoolPath: engineConfiguration.spoolPath, defaultSubscription: defaultSubscription, client: client)
+            session.billing = billing
+            let refresher = billing.map { billing in Task { await billing.run() } }
             do {
                 let result = try await body(session)
+                refresher?.cancel()
                 await engine.shutdown()
                 return result
             } catch {
+                refresher?.cancel()
                 await engine.shutdown()
                 throw error
             }

@@ -1,4 +1,5 @@
 import Foundation
+public import LagoBilling
 public import LagoConfig
 public import LagoEngine
 
@@ -41,6 +42,11 @@ public enum EngineSettings {
         result.dedupWindow = .seconds(configuration.relay.dedupWindowSeconds)
         result.dedupMaxEntries = configuration.relay.dedupMaxEntries
         return result
+    }
+
+    /// The config file's `billing.unbillable` (checked when the file was read; anything else is `forward`).
+    public static func unbillablePolicy(_ configuration: LagoConsoleConfiguration) -> UnbillablePolicy {
+        UnbillablePolicy(rawValue: configuration.billing.unbillable) ?? .forward
     }
 
     /// Creates the folder of a spool (mode 0700) when it is missing.

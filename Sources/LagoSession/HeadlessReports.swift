@@ -1,4 +1,5 @@
 public import Foundation
+public import LagoBilling
 public import LagoControl
 public import LagoEngine
 
@@ -25,6 +26,9 @@ public struct SpoolStatus: Encodable, Sendable {
     public var spoolErrorAt: Date?
     /// Set when `lago-console serve` runs on the spool: its engine's live figures.
     public var serve: Serve?
+    /// Whether Lago will bill the events: verdicts of the events in the spool and in the held list (stored with
+    /// them) and, from a running serve, of those it accepted since it started, with its catalogue's age.
+    public var billing: EngineBillingStats
 
     /// A running serve's figures.
     public struct Serve: Encodable, Sendable {
@@ -59,6 +63,7 @@ public struct SpoolStatus: Encodable, Sendable {
         oldestQueuedSeconds = stats.oldestQueuedAge.map { $0 / .seconds(1) }
         spoolError = stats.spoolError
         spoolErrorAt = stats.spoolErrorAt
+        billing = stats.billing
         serve = endpoint.map { endpoint in
             Serve(
                 pid: endpoint.pid, relay: endpoint.relayURL, control: endpoint.url, state: stats.state.rawValue,
@@ -79,6 +84,18 @@ public struct SpoolStatus: Encodable, Sendable {
         if let spoolError {
             let age = spoolErrorAt.map { String(format: " · %.0f s ago", max(0, now.timeIntervalSince($0))) }
             lines.append("spool    \(spoolError)\(age ?? "")")
+        }
+        lines.append("billing  spooled: " + Self.counts(billing.spooled) + " · held \(billing.held.total)")
+        if billing.checking {
+            lines.append(
+                "         accepted since start: " + Self.counts(billing.accepted)
+                    + " · policy \(billing.policy.rawValue)")
+            if let catalogue = billing.catalogue {
+                let age = catalogue.loadedAt.map { String(format: "%.0f s old", max(0, now.timeIntervalSince($0))) }
+                lines.append(
+                    "         catalogue: \(age.map { "\(catalogue.metrics) metrics, \(catalogue.subscriptions) subscriptions, \($0)" } ?? "not loaded")"
+                        + (catalogue.lastError.map { " · last load failed: \($0)" } ?? ""))
+            }
         }
         guard let serve else { return lines + ["serve    not running on this spool"] }
         lines.append(
@@ -128,6 +145,54 @@ public struct DeadLetterReport: Encodable, Sendable {
 
     /// One tab-separated line: id, transaction id, code, reason.
     public var line: String { "\(id)\t\(transactionID)\t\(code ?? "?")\t\(reason)" }
+}
+
+extension SpoolStatus {
+    /// `3 billable · 1 unchecked · 2 unbillable (invalid_code 2)`.
+    static func counts(_ counts: BillingCounts) -> String {
+        var text = "\(counts.billable) billable · \(counts.unchecked) unchecked · \(counts.unbillable) unbillable"
+        if !counts.byReason.isEmpty {
+            text +=
+                " ("
+                + counts.byReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                .joined(separator: ", ") + ")"
+        }
+        return text
+    }
+}
+
+/// A held event as `held list` prints it.
+public struct HeldEventReport: Encodable, Sendable {
+    /// Its id in the held list (what release and discard take).
+    public var id: Int64
+    /// The event's transaction id.
+    public var transactionID: String
+    /// Its metric code.
+    public var code: String?
+    /// Its subscription.
+    public var subscription: String?
+    /// Why Lago would not bill it.
+    public var reasons: [String]
+    /// When it was accepted.
+    public var acceptedAt: Date
+    /// The exact JSON that will be sent on release.
+    public var payload: String
+
+    /// The report of `held`.
+    public init(_ held: HeldEvent) {
+        id = held.id
+        transactionID = held.transactionID
+        code = held.event?.code
+        subscription = held.event?.externalSubscriptionID
+        reasons = held.verdict.reasons.map(\.rawValue)
+        acceptedAt = held.enqueuedAt
+        payload = held.payload
+    }
+
+    /// One tab-separated line: id, transaction id, code, subscription, reasons.
+    public var line: String {
+        "\(id)\t\(transactionID)\t\(code ?? "?")\t\(subscription ?? "-")\t\(reasons.joined(separator: ","))"
+    }
 }
 
 extension ReplayResult {

@@ -2,14 +2,15 @@ import ConsoleBridge
 import ConsoleUI
 import Foundation
 import LagoAPI
+import LagoBilling
 import LagoConfig
 import LagoEngine
+import LagoRelay
 import LagoSandbox
+import LagoSession
 import Logging
 import Synchronization
 import Terminal
-import LagoRelay
-import LagoSession
 
 /// Wires the pure console (`ConsoleUI`) to the terminal, the engine, the Lago client, the config store and,
 /// when no Lago is configured, the embedded sandbox. Wiring only: every decision lives in the reducer or the core.
@@ -68,10 +69,10 @@ struct ConsoleRuntime {
                     attachedTo: serve.map { "serve pid \($0.pid)" }),
                 defaultSubscription: session.defaultSubscription, readOnly: options.readOnly, noColor: options.noColor,
                 demoTraffic: options.demoTraffic ?? (serve == nil && session.lago.isSandbox),
-                frameStatsPath: options.frameStatsPath)
+                frameStatsPath: options.frameStatsPath, billing: session.billing)
             guard let engine = session.localEngine else { return try await console.run() }
             try await runWithRelay(
-                engine: engine, session: console,
+                engine: engine, session: console, billing: session.billing,
                 fallbackSubscription: session.lago.isSandbox ? SandboxSeed.subscriptionExternalID : nil, logger: logger)
         }
     }
@@ -80,13 +81,15 @@ struct ConsoleRuntime {
     /// relay cannot listen (the port is taken, e.g. by `lago-console serve`), the console runs without it and says so
     /// in the log.
     private func runWithRelay(
-        engine: LagoEngine, session: ConsoleSession, fallbackSubscription: String?, logger: Logger
+        engine: LagoEngine, session: ConsoleSession, billing: BillingCatalogueService?, fallbackSubscription: String?,
+        logger: Logger
     ) async throws {
         let relay = store.configuration.relay
-        let options = RelayOptions(
+        var options = RelayOptions(
             host: relay.host ?? "127.0.0.1", port: relay.port ?? 8787, token: relay.token.isEmpty ? nil : relay.token,
             maxBodyBytes: relay.maxBodyBytes,
             defaultSubscription: { [store] in store.configuration.lago.defaultSubscriptionID ?? fallbackSubscription })
+        if let billing { options.customerSubscription = { billing.subscription(forCustomer: $0) } }
         let started = Atomic<Bool>(false)
         do {
             try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { url in
@@ -94,7 +97,7 @@ struct ConsoleRuntime {
                 logger.info("relay listening", metadata: ["url": "\(url)"])
                 try await session.run()
             }
-        } catch where !started.load(ordering: .relaxed) {
+        } catch  where !started.load(ordering: .relaxed) {
             logger.warning("relay not started; running without it", metadata: ["error": "\(error)"])
             try await session.run()
         }

@@ -10,7 +10,8 @@ struct LagoConsoleCommand: AsyncParsableCommand {
         version: LagoConsoleVersion.current,
         subcommands: [
             ConsoleCommand.self, ConfigCommand.self, SandboxCommand.self, ServeCommand.self, SendCommand.self,
-            FlushCommand.self, StatusCommand.self, DeadLettersCommand.self, VerifyCommand.self, CheckCommand.self,
+            FlushCommand.self, StatusCommand.self, DeadLettersCommand.self, HeldCommand.self, VerifyCommand.self,
+            CheckCommand.self,
             BenchCommand.self, EngineChildCommand.self,
         ],
         defaultSubcommand: ConsoleCommand.self

@@ -113,10 +113,21 @@ struct ServeCommand: AsyncParsableCommand {
             // The engine's, so a change from the config file or an attached console applies to both at once.
             defaultSubscription: { engine.defaultSubscription })
         options.metricsFactory = metricsFactory
+        if let billing = session.billing {
+            // Events naming only their customer get the customer's one active subscription, which Lago bills.
+            options.customerSubscription = { billing.subscription(forCustomer: $0) }
+            // The first events are checked, not `unchecked`, unless Lago takes longer than this to list them.
+            if await !billing.firstLoad(timeout: .seconds(10)) {
+                logger.warning(
+                    "Lago's billable metrics and subscriptions are not loaded yet: events are unchecked until they are",
+                    metadata: ["error": "\(billing.status.lastError ?? "still loading")"])
+            }
+        }
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { relayURL in
             logger.info(
-                "relaying", metadata: ["relay": "\(relayURL)", "lago": "\(baseURL)", "key": "\(ConfigMasking.mask(apiKey))"])
+                "relaying",
+                metadata: ["relay": "\(relayURL)", "lago": "\(baseURL)", "key": "\(ConfigMasking.mask(apiKey))"])
             let endpointBase = ControlEndpoint(
                 url: "", token: ControlServerOptions.randomToken(), pid: getpid(), startedAt: Date(),
                 lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,

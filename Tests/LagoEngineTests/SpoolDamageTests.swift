@@ -105,7 +105,9 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
             expectation = "not a lago-console spool"
         case "newer-schema":
             let newer = try DatabaseQueue(path: path)
-            try await newer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA user_version = 3") }
+            try await newer.writeWithoutTransaction {
+                try $0.execute(sql: "PRAGMA user_version = \(Spool.schemaVersion + 1)")
+            }
             try newer.close()
             expectation = "newer lago-console"
         default:
@@ -200,8 +202,11 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
 
         let reader = try DatabaseQueue(path: path)
         try await reader.read { db in
-            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 2)
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 3)
             #expect(try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'settled_total'") == 10)
+            // Version 3: a verdict per event (none for those queued before: they were never checked), the held list.
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE verdict IS NULL") == 41)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM held") == 0)
             let seen = try String.fetchAll(
                 db, sql: "SELECT sql FROM sqlite_master WHERE tbl_name = 'seen' ORDER BY type DESC")
             #expect(
@@ -215,16 +220,21 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
     }
 
     /// A new spool has the same tables as a migrated one.
-    @Test func aNewSpoolHasTheVersion2Schema() async throws {
+    @Test func aNewSpoolHasTheVersion3Schema() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("spool.sqlite")
         await (try Spool(path: path, synchronous: .normal)).close()
         let reader = try DatabaseQueue(path: path)
         try await reader.read { db in
-            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 2)
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 3)
             let tables = try String.fetchAll(
                 db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            #expect(tables == ["attempt_log", "dead_letters", "events", "meta", "seen", "sqlite_sequence"])
+            #expect(tables == ["attempt_log", "dead_letters", "events", "held", "meta", "seen", "sqlite_sequence"])
+            let columns = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info('events') ORDER BY cid")
+            #expect(
+                columns == [
+                    "id", "transaction_id", "body", "enqueued_at", "attempts", "checksum", "verdict", "reasons",
+                ])
             #expect(
                 try String.fetchOne(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") == "seen_by_time")
         }

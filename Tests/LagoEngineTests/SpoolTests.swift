@@ -35,13 +35,16 @@ import Testing
                 let count = Int.random(in: 1...20, using: &random)
                 let rows = (0..<count).map { _ -> NewSpoolRow in
                     counter += 1
-                    return NewSpoolRow(transactionID: "tx-\(counter)", body: Array("{\"n\":\(counter)}".utf8), enqueuedAt: 1)
+                    return NewSpoolRow(
+                        transactionID: "tx-\(counter)", body: Array("{\"n\":\(counter)}".utf8), enqueuedAt: 1)
                 }
                 try await current.append(rows)
                 let maxID = model.rows.keys.max() ?? 0
                 // AUTOINCREMENT: new ids are above every id ever used; read them back through a claim below.
                 _ = maxID
-                let fresh = try await current.claim(after: max(model.cursor, claimed.last?.id ?? 0, model.rows.keys.max() ?? 0), maxCount: 1000, maxBytes: 1 << 30)
+                let fresh = try await current.claim(
+                    after: max(model.cursor, claimed.last?.id ?? 0, model.rows.keys.max() ?? 0), maxCount: 1000,
+                    maxBytes: 1 << 30)
                 #expect(fresh.map(\.transactionID) == rows.map(\.transactionID), "step \(step)")
                 // A claim records the attempt of the request about to carry the rows.
                 for row in fresh { model.rows[row.id] = (row.transactionID, 1) }
@@ -69,7 +72,8 @@ import Testing
             case 78..<86:  // fail: dead-letter some
                 let dead = claimed.filter { _ in Int.random(in: 0..<4, using: &random) == 0 }
                 try await current.settle(
-                    SpoolSettlement(dead: dead.map { ($0, DeadLetterReason(kind: .rejected, message: "bad")) }, deadAt: 2))
+                    SpoolSettlement(
+                        dead: dead.map { ($0, DeadLetterReason(kind: .rejected, message: "bad")) }, deadAt: 2))
                 for row in dead {
                     model.rows[row.id] = nil
                     model.dead.append(row.transactionID)
@@ -120,7 +124,8 @@ import Testing
     @Test func claimsStopAtTheByteLimitButTakeAtLeastOneEvent() async throws {
         let directory = try TemporaryDirectory()
         let spool = try Spool(path: directory.file("spool.sqlite"), synchronous: .normal)
-        try await spool.append((0..<5).map { NewSpoolRow(transactionID: "t\($0)", body: Array(repeating: 65, count: 100), enqueuedAt: 0) })
+        try await spool.append(
+            (0..<5).map { NewSpoolRow(transactionID: "t\($0)", body: Array(repeating: 65, count: 100), enqueuedAt: 0) })
         #expect(try await spool.claim(after: 0, maxCount: 100, maxBytes: 250).count == 2)
         #expect(try await spool.claim(after: 0, maxCount: 100, maxBytes: 10).count == 1)
         await spool.close()
@@ -157,12 +162,14 @@ import Testing
         let body = Array(repeating: UInt8(ascii: "x"), count: 1_000)
         var cursor: Int64 = 0
         for round in 0..<400 {
-            try await spool.append((0..<100).map { NewSpoolRow(transactionID: "r\(round)-\($0)", body: body, enqueuedAt: 0) })
+            try await spool.append(
+                (0..<100).map { NewSpoolRow(transactionID: "r\(round)-\($0)", body: body, enqueuedAt: 0) })
             let rows = try await spool.claim(after: cursor, maxCount: 100, maxBytes: 1 << 20)
             cursor = rows.last?.id ?? cursor
             try await spool.settle(SpoolSettlement(remove: rows.map(\.id)))
         }
-        let walBytes = (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue ?? 0
+        let walBytes =
+            (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue ?? 0
         #expect(walBytes > 0)
         #expect(walBytes < 24 << 20, "the WAL holds \(walBytes) bytes")
         await spool.close()
@@ -208,7 +215,8 @@ import Testing
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect {
             try LagoEngine(
-                configuration: testConfiguration(spoolPath: path), baseURL: LagoBaseURL("http://127.0.0.1:9"), apiKey: "k")
+                configuration: testConfiguration(spoolPath: path), baseURL: LagoBaseURL("http://127.0.0.1:9"),
+                apiKey: "k")
         } throws: { error in
             guard let error = error as? EngineError, error.kind == .spoolUnreadable else { return false }
             return error.message.contains(path) && error.path == path
@@ -225,7 +233,8 @@ import Testing
         let directory = try TemporaryDirectory()
         var configuration = testConfiguration(spoolPath: directory.file("spool.sqlite"))
         configuration.spoolLimit = 10
-        let engine = try LagoEngine(configuration: configuration, baseURL: LagoBaseURL("http://127.0.0.1:9"), apiKey: "k")
+        let engine = try LagoEngine(
+            configuration: configuration, baseURL: LagoBaseURL("http://127.0.0.1:9"), apiKey: "k")
         for index in 0..<10 { try await engine.enqueue(event(index)) }
         await #expect {
             try await engine.enqueue(event(10))
@@ -273,7 +282,8 @@ import Testing
             #expect(await engine.stats().refused.noSubscription == 1)
             engine.updateDefaultSubscription(SandboxSeed.subscriptionExternalID)
             let first = try await engine.enqueue(
-                UsageRecord(values: [.input: 1200, .output: 300, .reasoning: 0], dimensions: ["model": "m1"], idBase: "call-1"))
+                UsageRecord(
+                    values: [.input: 1200, .output: 300, .reasoning: 0], dimensions: ["model": "m1"], idBase: "call-1"))
             #expect(first == ["call-1:input", "call-1:output"])
             engine.updateMapping([.input: "custom_input"])
             try sandbox.addBillableMetric(code: "custom_input")
@@ -304,7 +314,8 @@ import Testing
             let shown = try #require(try await engine.deadLetter(id: letters[0].id))
             #expect(shown.payload.contains(#""transaction_id":"ev-1""#))
             #expect(shown.reason.message.contains("value_is_mandatory"))
-            let replayed = try await engine.replayDeadLetter(id: shown.id, edit: DeadLetterEdit(code: "llm_input_tokens"))
+            let replayed = try await engine.replayDeadLetter(
+                id: shown.id, edit: DeadLetterEdit(code: "llm_input_tokens"))
             #expect(replayed == .queued(transactionID: "ev-1"))
             try await engine.discardDeadLetter(id: letters[1].id)
             _ = await engine.flush(deadline: .seconds(10))
@@ -378,6 +389,8 @@ import Testing
                 case .delivered: stages.append("delivered")
                 case .alreadyInLago: stages.append("alreadyInLago")
                 case .dead: stages.append("dead")
+                case .held: stages.append("held")
+                case .discarded: stages.append("discarded")
                 }
             }
             #expect(stages == ["queued", "inFlight(1)", "retry(2)", "inFlight(2)", "delivered"])

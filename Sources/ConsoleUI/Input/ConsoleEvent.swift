@@ -112,6 +112,10 @@ public enum DeliveryState: Sendable, Hashable {
     case dead
     /// The engine refused the event before queueing it (invalid input, queue full).
     case refused
+    /// Kept out of delivery in the held list: Lago would not bill it (policy `hold`); release or discard it.
+    case held
+    /// Discarded from the held list; never sent.
+    case discarded
 
     /// The label shown in the state column (`already in Lago`, `retry 2`).
     public var label: String {
@@ -123,6 +127,8 @@ public enum DeliveryState: Sendable, Hashable {
         case .retrying(let attempt): "retry \(attempt)"
         case .dead: "dead"
         case .refused: "refused"
+        case .held: "held"
+        case .discarded: "discarded"
         }
     }
 
@@ -137,7 +143,7 @@ public enum DeliveryState: Sendable, Hashable {
     /// Whether the event will not change state any more without an operator action.
     public var isFinal: Bool {
         switch self {
-        case .delivered, .alreadyInLago, .dead, .refused: true
+        case .delivered, .alreadyInLago, .dead, .refused, .held, .discarded: true
         case .queued, .inFlight, .retrying: false
         }
     }

@@ -105,6 +105,8 @@ struct Theme: Sendable {
         case .retrying: return warning
         case .dead: return error
         case .refused: return error
+        case .held: return warning
+        case .discarded: return dim
         }
     }
 }
