@@ -281,7 +281,7 @@ let package = Package(
         .testTarget(
             name: "LagoSandboxTests",
             dependencies: [
-                "LagoSandbox", "LagoAPI", "IngestConformance", "TestSupport",
+                "LagoSandbox", "LagoAPI", "LagoBilling", "IngestConformance", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -53,7 +53,9 @@ public struct SandboxOptions: Sendable {
 /// Errors of the sandbox's own API (not Lago errors, which are HTTP answers).
 public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
     private enum Kind: Hashable, Sendable {
-        case alreadyStarted, stoppedBeforeStart, metricCodeTaken(String), invalidExpression(String, String)
+        case alreadyStarted, stoppedBeforeStart
+        case metricCodeTaken(String)
+        case invalidExpression(String, String)
         case persistence(String)
     }
 
@@ -349,7 +351,28 @@ public final class Sandbox: Sendable {
         }
     }
 
-    /// Adds (or replaces, by `externalID`) a subscription, creating its customer when unknown.
+    /// The plans `POST /subscriptions` accepts, in creation order (the seed's, those added, those of added
+    /// subscriptions).
+    public func plans() -> [SandboxPlan] {
+        store.plans
+    }
+
+    /// Adds a plan (or renames the one with its code), so `POST /subscriptions` accepts its code; every plan
+    /// charges every billable metric alike.
+    /// - Throws: a persistence error.
+    @discardableResult
+    public func addPlan(code: String, name: String? = nil) throws -> SandboxPlan {
+        let plan = SandboxPlan(code: code, name: name, createdAt: options.now())
+        do {
+            try store.upsert(plan)
+        } catch StoreError.persistence(let reason) {
+            throw SandboxError.persistence(reason)
+        }
+        return store.plan(code: code) ?? plan
+    }
+
+    /// Adds (or replaces, by `externalID`) a subscription, creating its customer when unknown; its plan becomes
+    /// one `POST /subscriptions` accepts.
     /// - Throws: a persistence error.
     public func addSubscription(_ subscription: SandboxSubscription) throws {
         do {

@@ -31,7 +31,8 @@ struct TypedModelTests {
             #expect(Set(typed.map(\.status)) == Set(SubscriptionStatus.known))
             for (subscription, raw) in zip(typed, wire) {
                 #expect(subscription.createdAt != nil && subscription.subscriptionAt != nil)
-                #expect((subscription.startedAt == nil) == (subscription.status == .pending))
+                // A canceled subscription was pending until canceled: neither has started.
+                #expect((subscription.startedAt == nil) == [.pending, .canceled].contains(subscription.status))
                 let encoded = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(subscription))
                 for key in ["status", "subscription_at", "started_at", "terminated_at", "canceled_at", "created_at"]
                 where raw[key] != .null {

@@ -37,10 +37,17 @@ struct LagoRoutes: Sendable {
     let logger: Logger
 
     enum Route {
-        case createEvent, batchEvents, estimateFees, listEvents, showEvent(String)
-        case listMetrics, createMetric, showMetric(String), deleteMetric(String)
-        case listSubscriptions, showSubscription(String)
-        case listCustomers, showCustomer(String), currentUsage(String)
+        case createEvent, batchEvents, estimateFees, listEvents
+        case showEvent(String)
+        case listMetrics, createMetric
+        case showMetric(String)
+        case deleteMetric(String)
+        case listSubscriptions, createSubscription
+        case showSubscription(String)
+        case terminateSubscription(String)
+        case listCustomers, createCustomer
+        case showCustomer(String)
+        case currentUsage(String)
     }
 
     static let version = "v1.51.0"
@@ -86,6 +93,9 @@ struct LagoRoutes: Sendable {
                     return .notFound("billable_metric_not_found")
                 }
             case .listSubscriptions: return listSubscriptions(request)
+            case .createSubscription: return try createSubscription(request)
+            case .terminateSubscription(let externalID):
+                return try terminateSubscription(request, externalID: externalID)
             case .showSubscription(let externalID):
                 guard let subscription = store.subscriptions.last(where: { $0.externalID == externalID }) else {
                     return .notFound("subscription_not_found")
@@ -97,6 +107,7 @@ struct LagoRoutes: Sendable {
                     ])
                 )
             case .listCustomers: return listCustomers(request)
+            case .createCustomer: return try createCustomer(request)
             case .showCustomer(let externalID):
                 guard let customer = store.customer(externalID: externalID) else {
                     return .notFound("customer_not_found")
@@ -125,8 +136,11 @@ struct LagoRoutes: Sendable {
         case ("GET", 2) where segments[0] == "billable_metrics": return .showMetric(segments[1])
         case ("DELETE", 2) where segments[0] == "billable_metrics": return .deleteMetric(segments[1])
         case ("GET", 1) where segments[0] == "subscriptions": return .listSubscriptions
+        case ("POST", 1) where segments[0] == "subscriptions": return .createSubscription
         case ("GET", 2) where segments[0] == "subscriptions": return .showSubscription(segments[1])
+        case ("DELETE", 2) where segments[0] == "subscriptions": return .terminateSubscription(segments[1])
         case ("GET", 1) where segments[0] == "customers": return .listCustomers
+        case ("POST", 1) where segments[0] == "customers": return .createCustomer
         case ("GET", 2) where segments[0] == "customers": return .showCustomer(segments[1])
         case ("GET", 3) where segments[0] == "customers" && segments[2] == "current_usage":
             return .currentUsage(segments[1])

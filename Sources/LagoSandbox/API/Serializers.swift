@@ -114,11 +114,11 @@ enum Serializers {
     {
         let period = LagoTime.monthBounds(now)
         let isActive = subscription.status == .active
-        let terminatedAt: JSONOutput =
-            subscription.status == .terminated ? iso(subscription.createdAtMicroseconds) : .null
-        let canceledAt: JSONOutput = subscription.status == .canceled ? iso(subscription.createdAtMicroseconds) : .null
-        let startedAt: JSONOutput =
-            subscription.status == .pending ? .null : isoMilliseconds(subscription.startedAtMicroseconds)
+        let terminatedAt = subscription.terminatedAtMicroseconds.map(iso) ?? .null
+        let canceledAt = subscription.canceledAtMicroseconds.map(iso) ?? .null
+        // A canceled subscription was pending: it never started.
+        let started = subscription.status != .pending && subscription.status != .canceled
+        let startedAt: JSONOutput = started ? isoMilliseconds(subscription.startedAtMicroseconds) : .null
         return .object([
             ("lago_id", .string(subscription.lagoID)),
             ("external_id", .string(subscription.externalID)),
@@ -129,7 +129,7 @@ enum Serializers {
             ("plan_amount_cents", .integer(0)),
             ("plan_amount_currency", .string(subscription.currency)),
             ("status", .string(subscription.status.rawValue)),
-            ("billing_time", .string("calendar")),
+            ("billing_time", .string(subscription.billingTime.rawValue)),
             ("subscription_at", iso(subscription.startedAtMicroseconds)),
             ("started_at", startedAt),
             ("trial_ended_at", .null),
@@ -148,7 +148,7 @@ enum Serializers {
             ("consolidate_invoice", .bool(false)),
             ("purchase_order_number", .null),
             ("cancellation_reason", .null),
-            ("activated_at", subscription.status == .pending ? .null : iso(subscription.startedAtMicroseconds)),
+            ("activated_at", started ? iso(subscription.startedAtMicroseconds) : .null),
             ("payment_method", .object([("payment_method_type", .string("provider")), ("payment_method_id", .null)])),
             ("activation_rules", .array([])),
         ])

@@ -10,40 +10,42 @@ extension LagoRoutes {
         var eventsCount: Int
     }
 
-    /// Aggregates events of one metric like Lago's Postgres aggregations: `count_agg` counts, `sum_agg` (and
-    /// `weighted_sum_agg`, simplified) sums `properties[field_name]`, `max_agg` takes the maximum,
-    /// `unique_count_agg` counts distinct values, `latest_agg` takes the latest event's value. Values that are not
-    /// numbers or numeric strings are skipped.
+    /// Aggregates events of one metric like Lago's Postgres store, over the events Lago bills
+    /// (``BillingRule/bills(_:into:)``): `count_agg` counts them, `sum_agg` (and `weighted_sum_agg`, simplified)
+    /// sums `properties[field_name]`, `max_agg` takes the maximum, `unique_count_agg` counts distinct values as
+    /// `properties->>field_name` reads them, `latest_agg` takes the latest event's value. `events_count` counts
+    /// the events billed.
     static func aggregate(_ metric: SandboxBillableMetric, events: [SandboxEvent]) -> Aggregate {
+        let billed = events.filter { BillingRule.bills($0.properties, into: metric) }
+        let field = metric.fieldName ?? ""
         func value(_ event: SandboxEvent) -> Decimal? {
-            guard let field = metric.fieldName, let raw = event.properties[field],
-                let decimal = LagoDecimal(property: raw)
-            else { return nil }
-            return decimal.foundationDecimal
+            BillingRule.number(event.properties[field])?.foundationDecimal
         }
+        let units: Decimal
         switch metric.aggregationType {
         case .countAgg:
-            return Aggregate(units: Decimal(events.count), eventsCount: events.count)
+            units = Decimal(billed.count)
         case .sumAgg, .weightedSumAgg:
-            return Aggregate(units: events.compactMap(value).reduce(0, +), eventsCount: events.count)
+            units = billed.compactMap(value).reduce(0, +)
         case .maxAgg:
-            return Aggregate(units: events.compactMap(value).max() ?? 0, eventsCount: events.count)
+            units = billed.compactMap(value).max() ?? 0
         case .uniqueCountAgg:
-            let field = metric.fieldName ?? ""
-            let distinct = Set(events.compactMap { $0.properties[field]?.jsonText })
-            return Aggregate(units: Decimal(distinct.count), eventsCount: events.count)
+            units = Decimal(Set(billed.compactMap { $0.properties[field].flatMap(BillingRule.text) }).count)
         case .latestAgg:
-            let latest = events.max { $0.timestampMicroseconds < $1.timestampMicroseconds }
-            return Aggregate(units: latest.flatMap(value) ?? 0, eventsCount: events.count)
+            let latest = billed.max { $0.timestampMicroseconds < $1.timestampMicroseconds }
+            units = latest.flatMap(value) ?? 0
         }
+        return Aggregate(units: units, eventsCount: billed.count)
     }
 
-    /// Amount in cents, rounded half-up: `units × unitAmount × 100`.
+    /// Amount in cents, rounded half-up: `units × unitAmount × 100`, held to Lago's `bigint` range.
     static func amountCents(units: Decimal, unitAmount: String) -> (cents: Int64, precise: Decimal) {
         let price = LagoDecimal(bigDecimal: unitAmount)?.foundationDecimal ?? 0
         var precise = units * price * 100
         var rounded = Decimal()
         NSDecimalRound(&rounded, &precise, 0, .plain)
+        if rounded >= Decimal(Int64.max) { return (.max, precise) }
+        if rounded <= Decimal(Int64.min) { return (.min, precise) }
         return (NSDecimalNumber(decimal: rounded).int64Value, precise)
     }
 
@@ -68,15 +70,17 @@ extension LagoRoutes {
         let month = LagoTime.monthBounds(now)
         let from = max(month.start, subscription.startedAtMicroseconds)
         let events = store.events { event in
-            event.externalSubscriptionID == subscription.externalID && event.timestampMicroseconds >= from
+            event.externalSubscriptionID == subscription.externalID && event.timestampMicroseconds >= month.start
                 && event.timestampMicroseconds <= month.end + 999_999
+                && BillingRule.subscription(subscription, covers: event.timestampMicroseconds)
         }
         let eventsByCode = Dictionary(grouping: events, by: \.code)
         var total: Int64 = 0
         let charges: [JSONOutput] = store.metrics.map { metric in
             let aggregate = Self.aggregate(metric, events: eventsByCode[metric.code] ?? [])
             let amount = Self.amountCents(units: aggregate.units, unitAmount: subscription.unitAmount)
-            total += amount.cents
+            let sum = total.addingReportingOverflow(amount.cents)
+            total = sum.overflow ? (amount.cents > 0 ? .max : .min) : sum.partialValue
             return .object([
                 ("units", Self.decimalString(aggregate.units)),
                 ("total_aggregated_units", Self.decimalString(aggregate.units)),

@@ -161,6 +161,32 @@ public enum SandboxSubscriptionStatus: String, Sendable, Hashable, Codable, Case
     case active, pending, canceled, terminated
 }
 
+/// When a subscription's billing periods start (Lago's `billing_time`): the first of each month, or each month on
+/// the day it started. The sandbox's `current_usage` period is the calendar month either way.
+public enum SandboxBillingTime: String, Sendable, Hashable, Codable, CaseIterable {
+    case calendar, anniversary
+}
+
+/// A plan (Lago's `Plan`, reduced to its code): `POST /subscriptions` answers `404 plan_not_found` for any other.
+///
+/// Every sandbox plan charges every billable metric the same way (see ``SandboxSubscription``).
+public struct SandboxPlan: Sendable, Hashable, Codable {
+    public var lagoID: String
+    public var code: String
+    public var name: String
+    public var createdAtMicroseconds: Int64
+
+    /// Creates a plan value; `name` defaults to the code.
+    public init(
+        code: String, name: String? = nil, lagoID: String = RandomUUID.lowercasedString(), createdAt: Date = Date()
+    ) {
+        self.lagoID = lagoID
+        self.code = code
+        self.name = name ?? code
+        self.createdAtMicroseconds = LagoTime.microseconds(createdAt)
+    }
+}
+
 /// A subscription (Lago's `Subscription`): binds a customer to a plan; events name it by `external_id`.
 ///
 /// Every plan in the sandbox charges every billable metric with a standard, pay-in-advance charge of
@@ -172,21 +198,31 @@ public struct SandboxSubscription: Sendable, Hashable, Codable {
     public var name: String?
     public var planCode: String
     public var status: SandboxSubscriptionStatus
+    public var billingTime: SandboxBillingTime
     /// Price per unit of every charge, in major currency units (e.g. "0.001" USD).
     public var unitAmount: String
     public var currency: String
+    /// Its `subscription_at`, which is also its `started_at` once it is active (a pending one has not started).
     public var startedAtMicroseconds: Int64
+    /// When it was terminated (nil unless `terminated`).
+    public var terminatedAtMicroseconds: Int64?
+    /// When it was canceled (nil unless `canceled`).
+    public var canceledAtMicroseconds: Int64?
     public var createdAtMicroseconds: Int64
 
+    /// Creates a subscription value; a terminated or canceled one without its date ended at `createdAt`.
     public init(
         externalID: String,
         externalCustomerID: String,
         planCode: String = "sandbox_plan",
         name: String? = nil,
         status: SandboxSubscriptionStatus = .active,
+        billingTime: SandboxBillingTime = .calendar,
         unitAmount: String = "0.001",
         currency: String = "USD",
         startedAt: Date = Date(timeIntervalSince1970: 1_704_067_200),
+        terminatedAt: Date? = nil,
+        canceledAt: Date? = nil,
         lagoID: String = RandomUUID.lowercasedString(),
         createdAt: Date = Date()
     ) {
@@ -196,10 +232,38 @@ public struct SandboxSubscription: Sendable, Hashable, Codable {
         self.name = name
         self.planCode = planCode
         self.status = status
+        self.billingTime = billingTime
         self.unitAmount = unitAmount
         self.currency = currency
         self.startedAtMicroseconds = LagoTime.microseconds(startedAt)
-        self.createdAtMicroseconds = LagoTime.microseconds(createdAt)
+        let created = LagoTime.microseconds(createdAt)
+        self.terminatedAtMicroseconds =
+            terminatedAt.map(LagoTime.microseconds) ?? (status == .terminated ? created : nil)
+        self.canceledAtMicroseconds = canceledAt.map(LagoTime.microseconds) ?? (status == .canceled ? created : nil)
+        self.createdAtMicroseconds = created
+    }
+
+    /// Reads a stored subscription; one written before billing times and end dates were kept is `calendar`, and
+    /// ended at its creation if terminated or canceled.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        lagoID = try container.decode(String.self, forKey: .lagoID)
+        externalID = try container.decode(String.self, forKey: .externalID)
+        externalCustomerID = try container.decode(String.self, forKey: .externalCustomerID)
+        name = try container.decodeIfPresent(String.self, forKey: .name)
+        planCode = try container.decode(String.self, forKey: .planCode)
+        status = try container.decode(SandboxSubscriptionStatus.self, forKey: .status)
+        billingTime = try container.decodeIfPresent(SandboxBillingTime.self, forKey: .billingTime) ?? .calendar
+        unitAmount = try container.decode(String.self, forKey: .unitAmount)
+        currency = try container.decode(String.self, forKey: .currency)
+        startedAtMicroseconds = try container.decode(Int64.self, forKey: .startedAtMicroseconds)
+        createdAtMicroseconds = try container.decode(Int64.self, forKey: .createdAtMicroseconds)
+        terminatedAtMicroseconds =
+            try container.decodeIfPresent(Int64.self, forKey: .terminatedAtMicroseconds)
+            ?? (status == .terminated ? createdAtMicroseconds : nil)
+        canceledAtMicroseconds =
+            try container.decodeIfPresent(Int64.self, forKey: .canceledAtMicroseconds)
+            ?? (status == .canceled ? createdAtMicroseconds : nil)
     }
 }
 

@@ -3,7 +3,8 @@ import GRDB
 import LagoAPI
 import LagoIngest
 
-/// SQLite persistence (GRDB, WAL) behind `--data PATH`: events, billable metrics, customers and subscriptions.
+/// SQLite persistence (GRDB, WAL) behind `--data PATH`: events, billable metrics, customers, subscriptions and
+/// plans.
 ///
 /// The store keeps everything in memory and writes through to this file; a sandbox started later with the same
 /// path loads it back. Events of one request are written in one transaction.
@@ -16,6 +17,7 @@ final class SandboxPersistence: Sendable {
         var metrics: [SandboxBillableMetric] = []
         var customers: [SandboxCustomer] = []
         var subscriptions: [SandboxSubscription] = []
+        var plans: [SandboxPlan] = []
     }
 
     /// Opens (creating if needed) the database at `path`.
@@ -50,6 +52,9 @@ final class SandboxPersistence: Sendable {
                     CREATE TABLE subscriptions (external_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, json TEXT NOT NULL);
                     """
             )
+        }
+        migrator.registerMigration("v2 plans") { db in
+            try db.execute(sql: "CREATE TABLE plans (code TEXT PRIMARY KEY, seq INTEGER NOT NULL, json TEXT NOT NULL)")
         }
         try migrator.migrate(pool)
     }
@@ -91,6 +96,9 @@ final class SandboxPersistence: Sendable {
             }
             snapshot.subscriptions = try String.fetchAll(db, sql: "SELECT json FROM subscriptions ORDER BY seq").map {
                 try decoder.decode(SandboxSubscription.self, from: Data($0.utf8))
+            }
+            snapshot.plans = try String.fetchAll(db, sql: "SELECT json FROM plans ORDER BY seq").map {
+                try decoder.decode(SandboxPlan.self, from: Data($0.utf8))
             }
             return snapshot
         }
@@ -155,6 +163,16 @@ final class SandboxPersistence: Sendable {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO subscriptions (external_id, seq, json) VALUES (?, ?, ?)",
                 arguments: [subscription.externalID, order, text]
+            )
+        }
+    }
+
+    func save(plan: SandboxPlan, order: Int) throws {
+        let text = try Self.json(plan)
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO plans (code, seq, json) VALUES (?, ?, ?)",
+                arguments: [plan.code, order, text]
             )
         }
     }

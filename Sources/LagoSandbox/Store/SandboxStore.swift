@@ -35,6 +35,7 @@ final class SandboxStore: Sendable {
         var metrics: [SandboxBillableMetric] = []
         var customers: [SandboxCustomer] = []
         var subscriptions: [SandboxSubscription] = []
+        var plans: [SandboxPlan] = []
         var expressionRules: [String: ExpressionRule] = [:]
         var nextOrder = 0
         var batchesAccepted = 0
@@ -77,7 +78,9 @@ final class SandboxStore: Sendable {
             initial.metrics = snapshot.metrics
             initial.customers = snapshot.customers
             initial.subscriptions = snapshot.subscriptions
-            initial.nextOrder = snapshot.metrics.count + snapshot.customers.count + snapshot.subscriptions.count
+            initial.plans = snapshot.plans
+            initial.nextOrder =
+                snapshot.metrics.count + snapshot.customers.count + snapshot.subscriptions.count + snapshot.plans.count
             initial.rebuildExpressionRules()
             self.persistence = persistence
         } else {
@@ -288,28 +291,162 @@ final class SandboxStore: Sendable {
         }
     }
 
-    /// Adds or replaces a subscription (by external id).
+    /// Adds or replaces a subscription (by external id); its plan becomes known if it was not.
     func upsert(_ subscription: SandboxSubscription) throws {
         try state.withLock { state in
-            var subscription = subscription
-            let existing = state.subscriptions.firstIndex(where: { $0.externalID == subscription.externalID })
-            if let existing { subscription.lagoID = state.subscriptions[existing].lagoID }
+            try Self.store(subscription, plan: SandboxPlan(code: subscription.planCode), in: &state, persistence)
+        }
+    }
+
+    private static func store(
+        _ subscription: SandboxSubscription, plan: SandboxPlan, in state: inout State,
+        _ persistence: SandboxPersistence?
+    ) throws {
+        var subscription = subscription
+        let existing = state.subscriptions.firstIndex(where: { $0.externalID == subscription.externalID })
+        if let existing { subscription.lagoID = state.subscriptions[existing].lagoID }
+        let newPlan = !state.plans.contains { $0.code == subscription.planCode }
+        do {
+            try persistence?.save(subscription: subscription, order: state.nextOrder)
+            if newPlan { try persistence?.save(plan: plan, order: state.nextOrder + 1) }
+        } catch {
+            throw StoreError.persistence(String(describing: error))
+        }
+        state.nextOrder += 2
+        if newPlan { state.plans.append(plan) }
+        if let existing {
+            state.subscriptions[existing] = subscription
+        } else {
+            state.subscriptions.append(subscription)
+        }
+    }
+
+    /// The customer with `customer`'s external id, adding `customer` (with the next sequential id) if there is none.
+    /// - Throws: `StoreError.persistence` when the file write fails.
+    func customer(creatingIfMissing customer: SandboxCustomer) throws -> SandboxCustomer {
+        try state.withLock { state in
+            if let existing = state.customers.first(where: { $0.externalID == customer.externalID }) { return existing }
+            var customer = customer
+            customer.sequentialID = (state.customers.map(\.sequentialID).max() ?? 0) + 1
+            try save(customer, order: state.nextOrder)
+            state.nextOrder += 1
+            state.customers.append(customer)
+            return customer
+        }
+    }
+
+    /// What ``create(_:customer:)`` did.
+    enum SubscriptionOutcome {
+        /// Stored, with the customer it belongs to (created when it was unknown).
+        case created(SandboxSubscription, SandboxCustomer)
+        /// The customer already has this subscription, active or pending, on this plan: Lago changes nothing.
+        case unchanged(SandboxSubscription, SandboxCustomer)
+        /// Another customer has an active subscription with this external id (or a pending one: Lago would add a
+        /// second, the sandbox keeps one subscription per external id).
+        case externalIDTaken
+        /// The customer has this subscription on another plan (an upgrade or downgrade, not modelled).
+        case planChange(SandboxSubscription)
+    }
+
+    /// Lago's `Subscriptions::CreateService` under one lock: creates `customer` if no customer has its external
+    /// id, then stores `subscription` unless the customer already has it (active or pending) or another customer's
+    /// active subscription has its external id. A terminated or canceled one with the same id is replaced.
+    /// - Throws: `StoreError.persistence` when the file write fails.
+    func create(_ subscription: SandboxSubscription, customer: SandboxCustomer) throws -> SubscriptionOutcome {
+        try state.withLock { state in
+            let sameID = state.subscriptions.first { $0.externalID == subscription.externalID }
+            let customerIndex = state.customers.firstIndex { $0.externalID == subscription.externalCustomerID }
+            if let sameID, sameID.status == .active || sameID.status == .pending {
+                guard sameID.externalCustomerID == subscription.externalCustomerID, let customerIndex else {
+                    return .externalIDTaken
+                }
+                guard sameID.planCode == subscription.planCode else { return .planChange(sameID) }
+                return .unchanged(sameID, state.customers[customerIndex])
+            }
+            var owner: SandboxCustomer
+            if let customerIndex {
+                owner = state.customers[customerIndex]
+                if owner.currency == nil {
+                    // Lago's `UpdateCurrencyService`: a customer without a currency takes the plan's.
+                    owner.currency = subscription.currency
+                    try save(owner, order: state.nextOrder)
+                    state.nextOrder += 1
+                    state.customers[customerIndex] = owner
+                }
+            } else {
+                owner = customer
+                owner.sequentialID = (state.customers.map(\.sequentialID).max() ?? 0) + 1
+                try save(owner, order: state.nextOrder)
+                state.nextOrder += 1
+                state.customers.append(owner)
+            }
+            let plan =
+                state.plans.first { $0.code == subscription.planCode } ?? SandboxPlan(code: subscription.planCode)
+            try Self.store(subscription, plan: plan, in: &state, persistence)
+            return .created(state.subscriptions.first { $0.externalID == subscription.externalID }!, owner)
+        }
+    }
+
+    /// Ends the subscription with `externalID` and `status` (active or pending) at `now`, as Lago's
+    /// `TerminateService`: an active one is terminated, a pending one canceled. Nil when there is none.
+    /// - Throws: `StoreError.persistence` when the file write fails.
+    func terminate(externalID: String, status: SandboxSubscriptionStatus, now: Int64) throws -> SandboxSubscription? {
+        try state.withLock { state in
+            guard
+                let index = state.subscriptions.firstIndex(where: { $0.externalID == externalID && $0.status == status }
+                )
+            else { return nil }
+            var subscription = state.subscriptions[index]
+            if subscription.status == .pending {
+                subscription.status = .canceled
+                subscription.canceledAtMicroseconds = now
+            } else {
+                subscription.status = .terminated
+                subscription.terminatedAtMicroseconds = now
+            }
             do {
                 try persistence?.save(subscription: subscription, order: state.nextOrder)
             } catch {
                 throw StoreError.persistence(String(describing: error))
             }
             state.nextOrder += 1
-            if let existing {
-                state.subscriptions[existing] = subscription
-            } else {
-                state.subscriptions.append(subscription)
-            }
+            state.subscriptions[index] = subscription
+            return subscription
         }
     }
 
-    /// Adds the seed (metrics, customer, subscription) where absent; existing records are kept.
+    // MARK: - Plans
+
+    var plans: [SandboxPlan] {
+        state.withLock { $0.plans }
+    }
+
+    func plan(code: String) -> SandboxPlan? {
+        state.withLock { state in state.plans.first { $0.code == code } }
+    }
+
+    /// Adds a plan, or renames the one with its code.
+    /// - Throws: `StoreError.persistence` when the file write fails.
+    func upsert(_ plan: SandboxPlan) throws {
+        try state.withLock { state in
+            var plan = plan
+            let existing = state.plans.firstIndex { $0.code == plan.code }
+            if let existing { plan.lagoID = state.plans[existing].lagoID }
+            do {
+                try persistence?.save(plan: plan, order: state.nextOrder)
+            } catch {
+                throw StoreError.persistence(String(describing: error))
+            }
+            state.nextOrder += 1
+            if let existing { state.plans[existing] = plan } else { state.plans.append(plan) }
+        }
+    }
+
+    /// Adds the seed (metrics, plan, customer, subscription) where absent; existing records are kept.
     func seed(now: Date) throws {
+        if plan(code: SandboxSeed.planCode) == nil {
+            try upsert(SandboxPlan(code: SandboxSeed.planCode, name: "Sandbox plan", createdAt: now))
+        }
         for code in SandboxSeed.metricCodes where metric(code: code) == nil {
             try add(
                 SandboxBillableMetric(
