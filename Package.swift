@@ -219,7 +219,7 @@ let package = Package(
         .testTarget(
             name: "LagoRelayTests",
             dependencies: [
-                "LagoRelay", "LagoEngine", "LagoSandbox", "LagoAPI", "IngestConformance", "LagoBench",
+                "LagoRelay", "LagoEngine", "LagoSandbox", "LagoAPI", "LagoBilling", "IngestConformance", "LagoBench",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -101,13 +101,20 @@ public struct StatsPoller: Sendable {
                 id: "\(index + 1)", eventCount: batch.eventCount, reason: batch.reason, httpStatus: nil,
                 attempt: batch.attempt, nextRetryAt: batch.nextRetry)
         }
-        return QueueStats(
+        var queue = QueueStats(
             queued: stats.queued, inFlight: stats.inFlight, retrying: stats.retrying, delivered: stats.delivered,
             alreadyInLago: stats.alreadyInLago, dead: stats.dead, refused: stats.refused.total,
             oldestPendingAt: stats.oldestQueuedAge.map { now.addingTimeInterval(-($0 / .seconds(1))) },
             eventsPerSecond: rates, latencyP50: stats.requestLatencyP50, latencyP99: stats.requestLatencyP99,
             engineState: engineState, retryingBatches: retrying, deadLetters: deadLetters,
             spoolError: stats.spoolError, spoolErrorAt: stats.spoolErrorAt)
+        queue.billing.checking = stats.billing.checking
+        queue.billing.policy = stats.billing.policy.rawValue
+        queue.billing.spooled = stats.billing.spooled
+        queue.billing.held = stats.billing.held.total
+        queue.billing.catalogueLoadedAt = stats.billing.catalogue?.loadedAt
+        queue.billing.catalogueError = stats.billing.catalogue?.lastError
+        return queue
     }
 
     /// The failures pane's dead letter for one of the engine's.

@@ -188,6 +188,24 @@ import Testing
         expectGolden(render(state), Self.name("queue_spool_error", size))
     }
 
+    /// The engine checks every event (issue #13): the queue pane counts the spooled events by verdict, the held
+    /// ones and the catalogue's age.
+    @Test(arguments: sizes) func queuePaneWithBillingVerdicts(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        var stats = Fixture.stats
+        stats.billing.checking = true
+        stats.billing.policy = "hold"
+        stats.billing.spooled.billable = 1_204
+        stats.billing.spooled.unchecked = 3
+        stats.billing.spooled.unbillable = 9
+        stats.billing.spooled.byReason = ["invalid_code": 7, "subscription_not_found": 2]
+        stats.billing.held = 2
+        stats.billing.catalogueLoadedAt = Fixture.start.addingTimeInterval(-42)
+        state.apply(.stats(stats))
+        state.press(.char("2"))
+        expectGolden(render(state), Self.name("queue_billing", size))
+    }
+
     @Test func tooSmall() {
         let state = Fixture.busy(width: 60, height: 20)
         expectGolden(render(state), "too_small_60x20")

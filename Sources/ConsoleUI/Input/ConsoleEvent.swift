@@ -293,6 +293,25 @@ public struct DeadLetter: Sendable, Hashable {
     }
 }
 
+/// What the engine's billing check found, as the queue pane shows it.
+public struct BillingSummary: Sendable, Hashable {
+    /// The engine checks each event it accepts (else the events carry no verdict of the engine's).
+    public var checking = false
+    /// `forward`, `hold` or `reject` (config `billing.unbillable`).
+    public var policy = "forward"
+    /// The events in the spool now, by the verdict they were accepted with.
+    public var spooled = BillingCounts()
+    /// Events in the held list now.
+    public var held = 0
+    /// When the catalogue in use was read (`nil`: none loaded, events are unchecked).
+    public var catalogueLoadedAt: Date?
+    /// The last failed catalogue load, in Lago's words.
+    public var catalogueError: String?
+
+    /// Nothing checked.
+    public init() {}
+}
+
 /// A snapshot of the engine's queue, shown by the queue and failures panes and the status line.
 public struct QueueStats: Sendable, Hashable {
     /// Events waiting for a batch.
@@ -328,6 +347,8 @@ public struct QueueStats: Sendable, Hashable {
     public var spoolError: String?
     /// When it failed.
     public var spoolErrorAt: Date?
+    /// Billing verdicts of the spooled and held events.
+    public var billing = BillingSummary()
 
     /// Creates a snapshot; everything defaults to zero / empty / running.
     public init(

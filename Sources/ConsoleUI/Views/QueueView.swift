@@ -1,4 +1,5 @@
 import Foundation
+import LagoBilling
 
 extension Renderer {
     mutating func drawQueue(_ rect: Rect) {
@@ -61,6 +62,12 @@ extension Renderer {
         if let detail = engineDetail() { engineSpans.append(Span(" \(symbols.dot) \(detail)", theme.dim)) }
         line(engineSpans, in: inner, y: y)
         y += 1
+        if stats.billing.checking {
+            let billing = billingSpans(stats.billing)
+            line([Span(padded("Billing", toWidth: labelColumn), theme.label)] + billing.counts, in: inner, y: y)
+            line(billing.detail, in: inner, y: y + 1, indent: 1 + labelColumn)
+            y += 2
+        }
         if let spoolError = stats.spoolError {
             // "spool write failed: disk full (/path)": the cause on one line, the file (often long) on the next.
             var cause = spoolError
@@ -70,7 +77,9 @@ extension Renderer {
                 file = String(spoolError[open.upperBound...].dropLast())
             }
             var text = "\(symbols.cross) \(cause)"
-            if let at = stats.spoolErrorAt { text += " \(symbols.dot) \(Format.age(state.now.timeIntervalSince(at))) ago" }
+            if let at = stats.spoolErrorAt {
+                text += " \(symbols.dot) \(Format.age(state.now.timeIntervalSince(at))) ago"
+            }
             line([Span(padded("Spool", toWidth: labelColumn), theme.label), Span(text, theme.error)], in: inner, y: y)
             y += 1
             if let file {
@@ -149,5 +158,42 @@ extension Renderer {
         case .backingOff(let until, let reason): "\(reason), next try \(Format.countdown(to: until, from: state.now))"
         default: nil
         }
+    }
+
+    /// Two lines: the spooled events by verdict and the held ones (`✔ 120 billable · 3 unchecked · ⚠ 4 unbillable ·
+    /// held 2`), then the reasons and the catalogue's age (`invalid_code 3, subscription_not_found 1 · catalogue
+    /// 12s old`).
+    func billingSpans(_ billing: BillingSummary) -> (counts: [Span], detail: [Span]) {
+        let counts = billing.spooled
+        var spans = [
+            Span(
+                "\(symbols.check) \(Format.grouped(counts.billable)) billable",
+                counts.billable > 0 ? theme.ok : theme.dim),
+            Span(" \(symbols.dot) \(Format.grouped(counts.unchecked)) unchecked", theme.dim),
+            Span(
+                " \(symbols.dot) \(symbols.warning) \(Format.grouped(counts.unbillable)) unbillable",
+                counts.unbillable > 0 ? theme.warning : theme.dim),
+        ]
+        if billing.held > 0 || billing.policy == "hold" {
+            spans.append(
+                Span(
+                    " \(symbols.dot) held \(Format.grouped(billing.held))", billing.held > 0 ? theme.warning : theme.dim
+                ))
+        }
+        var detail: [Span] = []
+        if !counts.byReason.isEmpty {
+            let reasons = counts.byReason.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
+            detail.append(
+                Span(reasons.map { "\($0.key) \(Format.grouped($0.value))" }.joined(separator: ", "), theme.warning))
+            detail.append(Span(" \(symbols.dot) ", theme.dim))
+        }
+        if let error = billing.catalogueError {
+            detail.append(Span("\(symbols.cross) catalogue: \(error)", theme.error))
+        } else if let loadedAt = billing.catalogueLoadedAt {
+            detail.append(Span("catalogue \(Format.age(state.now.timeIntervalSince(loadedAt))) old", theme.dim))
+        } else {
+            detail.append(Span("catalogue loading: events are unchecked until it is read", theme.dim))
+        }
+        return (spans, detail)
     }
 }
