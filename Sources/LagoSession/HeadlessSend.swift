@@ -94,6 +94,9 @@ public struct HeadlessSend: Sendable {
     /// - Throws: ``SendRefused`` when the engine refuses the events (nothing was spooled); the flush's errors.
     public func run(on session: EngineSession) async throws -> Report {
         let engine = session.control
+        // A local engine checks what it accepts: with Lago's catalogue read first, the event is checked, not
+        // `unchecked` (bounded: a slow Lago only leaves it unchecked).
+        _ = await session.billing?.firstLoad(timeout: .seconds(5))
         var report: Report
         do {
             switch events {
