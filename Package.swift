@@ -92,7 +92,7 @@ let package = Package(
         .target(
             name: "LagoBench",
             dependencies: [
-                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoRelay", "LagoUsage", "ConsoleUI", "TmuxDriver",
+                "LagoEngine", "LagoSandbox", "LagoAPI", "LagoRelay", "LagoUsage", "LagoBilling", "ConsoleUI", "TmuxDriver",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

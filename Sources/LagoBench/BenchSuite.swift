@@ -2,7 +2,8 @@ public import Foundation
 
 /// What `lago-console bench` runs: the parts chosen and their sizes.
 public struct BenchSuiteOptions: Sendable {
-    /// Parts to run: `sandbox`, `engine`, `relay`, `render`, `console`, `relay.rss`, `relay-rss`, `engine.<run>`.
+    /// Parts to run: `sandbox`, `engine`, `relay`, `render`, `console`, `relay.rss`, `relay-rss`, `engine.<run>`,
+    /// `billing` (the billing check's cost, and the relay with and without it).
     public var parts: Set<String> = ["sandbox", "engine", "relay", "render"]
     /// Events for the throughput runs.
     public var events = 100_000
@@ -46,6 +47,8 @@ public struct BenchReport: Encodable, Sendable {
     public var relayMemory: [RelayMemoryResult]?
     /// Full-frame render time at 200×60 with 10k events.
     public var renderMillisecondsPerFrame: Double?
+    /// The billing check: per event, and the relay's ingest rate with and without it.
+    public var billing: BillingBenchmarkResult?
 }
 
 /// A child `bench` process that failed.
@@ -110,6 +113,11 @@ public enum BenchSuite {
         }
         if selected.contains("console") {
             report.console = try await ConsoleKeyBenchmark.run(options.console)
+        }
+        if selected.contains("billing") {
+            var billing = BillingBenchmarkOptions()
+            billing.relayEvents = options.events
+            report.billing = try await BillingBenchmark.run(billing)
         }
         return report
     }

@@ -229,7 +229,7 @@ public enum EngineBenchmark {
     static func event(_ index: Int, prefix: String) -> EventInput {
         EventInput(
             transactionID: "\(prefix)-\(index)", externalSubscriptionID: SandboxSeed.subscriptionExternalID,
-            code: "llm_input_tokens", timestamp: 1_700_000_000 + Double(index % 86_400),
+            code: "llm_input_tokens", timestamp: 1_720_000_000 + Double(index % 86_400),
             properties: ["value": .integer(Int64(index % 5000 + 1)), "model": "claude-sonnet", "region": "eu"])
     }
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import LagoAPI
+import LagoBilling
 import LagoEngine
 import LagoRelay
 import LagoSandbox
@@ -19,6 +20,9 @@ public struct RelayBenchmarkOptions: Sendable, Codable, Hashable {
     public var maxInFlight: Int = 4
     /// Directory for the spool (a temporary one when nil); removed afterwards.
     public var directory: String?
+    /// The engine checks every event against the sandbox's catalogue, as `serve` does (the billing benchmark runs
+    /// the relay with and without it).
+    public var checkBilling = false
 
     /// Creates the default options: 100k events in batches of 100 from 4 clients.
     public init() {}
@@ -30,6 +34,10 @@ public struct RelayBenchmarkResult: Sendable, Codable, Hashable {
     public var batchSize: Int
     public var clients: Int
     public var maxInFlight: Int
+    /// The engine checked every event (``RelayBenchmarkOptions/checkBilling``).
+    public var checkBilling = false
+    /// Events the check called billable (all of them in this benchmark; `nil` without the check).
+    public var billable: Int?
     /// Batch requests sent.
     public var requests: Int
     /// Answers other than 200 (each is a batch the relay did not spool; 0 in a healthy run).
@@ -62,7 +70,9 @@ public struct RelayBenchmarkResult: Sendable, Codable, Hashable {
 public enum RelayBenchmark {
     /// Runs the benchmark.
     /// - Throws: when the sandbox, the spool or the relay cannot start, or a request fails at the transport level.
-    public static func run(_ options: RelayBenchmarkOptions = RelayBenchmarkOptions()) async throws
+    public static func run(
+        _ options: RelayBenchmarkOptions = RelayBenchmarkOptions()
+    ) async throws
         -> RelayBenchmarkResult
     {
         precondition(options.events > 0 && options.batchSize > 0 && options.clients > 0, "nothing to measure")
@@ -83,35 +93,42 @@ public enum RelayBenchmark {
         }
 
         return try await Sandbox.withRunning(SandboxOptions()) { sandbox in
-            var configuration = EngineBenchmark.configuration(
-                spoolPath: root + "/relay-spool.sqlite", maxInFlight: options.maxInFlight)
-            configuration.spoolLimit = max(configuration.spoolLimit, options.events + 1)
-            let engine = try EngineBenchmark.engine(configuration, sandbox: sandbox)
-            engine.start()
-            let logger = Logger(label: "lago.bench.relay") { _ in SwiftLogNoOpLogHandler() }
-            do {
-                let ingest = try await LagoRelay.withRunning(
-                    engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0), logger: logger
-                ) { relayURL in
-                    try await post(bodies, to: relayURL.absoluteString + "/events/batch", clients: options.clients)
+            try await BillingBenchmark.withChecker(sandbox, enabled: options.checkBilling) { checker in
+                var configuration = EngineBenchmark.configuration(
+                    spoolPath: root + "/relay-spool.sqlite", maxInFlight: options.maxInFlight)
+                configuration.spoolLimit = max(configuration.spoolLimit, options.events + 1)
+                configuration.billingChecker = checker
+                let engine = try EngineBenchmark.engine(configuration, sandbox: sandbox)
+                engine.start()
+                let logger = Logger(label: "lago.bench.relay") { _ in SwiftLogNoOpLogHandler() }
+                do {
+                    let ingest = try await LagoRelay.withRunning(
+                        engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0), logger: logger
+                    ) { relayURL in
+                        try await post(bodies, to: relayURL.absoluteString + "/events/batch", clients: options.clients)
+                    }
+                    let flush = await engine.flush(deadline: .seconds(600))
+                    let deliveredSeconds = EngineBenchmark.seconds(since: ingest.start)
+                    let billable = await engine.stats().billing.accepted.billable
+                    await engine.shutdown()
+                    let stats = sandbox.stats()
+                    let ingestSeconds = ingest.seconds
+                    return RelayBenchmarkResult(
+                        events: options.events, batchSize: options.batchSize, clients: options.clients,
+                        maxInFlight: options.maxInFlight, checkBilling: options.checkBilling,
+                        billable: options.checkBilling ? billable : nil, requests: bodies.count,
+                        refusedRequests: ingest.refused, firstRefusal: ingest.firstRefusal,
+                        ingestSeconds: ingestSeconds,
+                        ingestEventsPerSecond: Double(options.events) / ingestSeconds,
+                        batchLatency: EngineBenchmark.latencyFigures(ingest.latencies),
+                        deliveredSeconds: deliveredSeconds, delivered: stats.uniqueTransactionIDs,
+                        lost: max(0, options.events - stats.uniqueTransactionIDs),
+                        duplicated: max(0, stats.eventsStored - stats.uniqueTransactionIDs),
+                        pendingAfterFlush: flush.pending, dead: flush.dead)
+                } catch {
+                    await engine.shutdown()
+                    throw error
                 }
-                let flush = await engine.flush(deadline: .seconds(600))
-                let deliveredSeconds = EngineBenchmark.seconds(since: ingest.start)
-                await engine.shutdown()
-                let stats = sandbox.stats()
-                let ingestSeconds = ingest.seconds
-                return RelayBenchmarkResult(
-                    events: options.events, batchSize: options.batchSize, clients: options.clients,
-                    maxInFlight: options.maxInFlight, requests: bodies.count, refusedRequests: ingest.refused,
-                    firstRefusal: ingest.firstRefusal, ingestSeconds: ingestSeconds,
-                    ingestEventsPerSecond: Double(options.events) / ingestSeconds,
-                    batchLatency: EngineBenchmark.latencyFigures(ingest.latencies), deliveredSeconds: deliveredSeconds,
-                    delivered: stats.uniqueTransactionIDs, lost: max(0, options.events - stats.uniqueTransactionIDs),
-                    duplicated: max(0, stats.eventsStored - stats.uniqueTransactionIDs),
-                    pendingAfterFlush: flush.pending, dead: flush.dead)
-            } catch {
-                await engine.shutdown()
-                throw error
             }
         }
     }

@@ -26,12 +26,18 @@ public struct EncodedEvent: Sendable, Hashable {
     public var body: [UInt8]
     /// The `external_customer_id` the client sent (Lago drops it), for the billing check.
     public var externalCustomerID: String?
+    /// The relay found ``event``'s subscription from ``externalCustomerID`` (the client sent none): the verdict
+    /// names it (``LagoBilling/BillingVerdict/resolvedSubscriptionID``), so the operator sees where it bills.
+    public var subscriptionFromCustomer: Bool
 
     /// Creates an encoded event.
-    public init(event: EventInput, body: [UInt8], externalCustomerID: String? = nil) {
+    public init(
+        event: EventInput, body: [UInt8], externalCustomerID: String? = nil, subscriptionFromCustomer: Bool = false
+    ) {
         self.event = event
         self.body = body
         self.externalCustomerID = externalCustomerID
+        self.subscriptionFromCustomer = subscriptionFromCustomer
     }
 }
 
@@ -416,8 +422,10 @@ public final class LagoEngine: Sendable {
         guard let checker = configuration.billingChecker else { return nil }
         let acceptedAt = Date(timeIntervalSince1970: acceptedAt)
         return events.map { encoded in
-            checker.check(
+            var verdict = checker.check(
                 BillingEvent(encoded.event, externalCustomerID: encoded.externalCustomerID, acceptedAt: acceptedAt))
+            if encoded.subscriptionFromCustomer { verdict.resolvedSubscriptionID = encoded.event.externalSubscriptionID }
+            return verdict
         }
     }
 

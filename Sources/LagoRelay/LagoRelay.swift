@@ -272,7 +272,9 @@ struct RelayResponder: HTTPResponder {
                 timestamp: accepted.timestampSent
                     ? nil : RawEventJSON.timestampText(microseconds: accepted.timestampMicroseconds),
                 externalSubscriptionID: accepted.subscriptionSent ? nil : accepted.event.externalSubscriptionID)
-            return EncodedEvent(event: accepted.event, body: completed, externalCustomerID: accepted.externalCustomerID)
+            return EncodedEvent(
+                event: accepted.event, body: completed, externalCustomerID: accepted.externalCustomerID,
+                subscriptionFromCustomer: accepted.subscriptionResolved)
         }
     }
 

@@ -22,7 +22,8 @@ struct BenchCommand: AsyncParsableCommand {
             process (rss, enqueue, healthy, healthy-single, latency, resume, ingest; healthy-sync-full, the healthy run \
             with synchronous = FULL, only when named). With "engine", the peak-RSS run happens in a \
             fresh child process, so earlier runs do not inflate its high-water mark. relay-rss (not run by default): \
-            peak memory with 200 concurrent 1 MiB bodies, without and with the relay's body budget.
+            peak memory with 200 concurrent 1 MiB bodies, without and with the relay's body budget. billing (not run \
+            by default): the billing check's cost per event, and the relay's ingest rate with and without it.
             """)
     var parts: String = "sandbox,engine,relay,render"
 

@@ -81,7 +81,7 @@ struct CatalogueRefreshTests {
                 #expect(unchecked == .unchecked, "no catalogue yet: nobody knows")
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await service.run() }
-                    #expect(await eventually { service.catalogue != nil })
+                    #expect(await eventually(timeout: .seconds(60)) { service.catalogue != nil })
                     #expect(
                         service.catalogue?.metrics["bulk_119"] != nil && service.catalogue?.metrics["bulk_0"] != nil)
                     #expect(service.status.lastError == nil && service.status.metrics >= 120)
@@ -94,7 +94,7 @@ struct CatalogueRefreshTests {
                     #expect(service.check(fresh) == .unbillable([.invalidCode]))
                     try sandbox.addBillableMetric(code: "created_just_now")
                     // The unknown code asked for an early load (the interval is an hour).
-                    #expect(await eventually { service.check(fresh) == .billable() })
+                    #expect(await eventually(timeout: .seconds(60)) { service.check(fresh) == .billable() })
                     group.cancelAll()
                 }
             }
@@ -110,11 +110,11 @@ struct CatalogueRefreshTests {
                     client: client, refreshInterval: .seconds(3600), minimumLoadSpacing: .milliseconds(100))
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await service.run() }
-                    #expect(await eventually { service.catalogue != nil })
+                    #expect(await eventually(timeout: .seconds(60)) { service.catalogue != nil })
                     let loadedAt = service.status.loadedAt
                     sandbox.faults.failNext(1_000, status: 500, pathPrefix: "/api/v1/billable_metrics")
                     service.refresh()
-                    #expect(await eventually { service.status.lastError != nil })
+                    #expect(await eventually(timeout: .seconds(60)) { service.status.lastError != nil })
                     #expect(service.status.loadedAt == loadedAt, "the last good snapshot stays")
                     #expect(service.catalogue != nil)
                     group.cancelAll()

@@ -85,6 +85,7 @@ import Testing
         try await Self.withCheckingRelay(
             policy: .reject, prepare: { try $0.addBillableMetric(code: "llm_usage", fieldName: "cost_nanos") }
         ) { relayURL, sandbox, engine in
+            let changes = engine.lifecycleEvents()
             // @ai-billing/lago's shape: customer from the tags, no subscription, its own send time.
             let event =
                 #"{"transaction_id":"gen-1","external_customer_id":"cus_sandbox","code":"llm_usage","timestamp":1764000000,"#
@@ -98,6 +99,9 @@ import Testing
             #expect(stored.properties["cost_nanos"] == .integer(1_250_000) && stored.code == "llm_usage")
             let stats = await engine.stats()
             #expect(stats.billing.accepted.billable == 1 && stats.billing.accepted.unbillable == 0)
+            // The lifecycle says where it bills, and that the subscription came from the customer.
+            let queued = try #require(await changes.first { $0.stage == .queued })
+            #expect(queued.billing == .billable(resolvedSubscriptionID: "sub_sandbox"))
         }
     }
 
