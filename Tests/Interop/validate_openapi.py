@@ -31,13 +31,13 @@ KNOWN_SPEC_DEVIATIONS = [
         "Lago's BillableMetricSerializer returns expression: null when unset (facts §3.3); the spec says string",
     ),
     (
-        r"findAllSubscriptions",
-        r"^subscriptions/\d+/payment_method/payment_method_id$",
+        r"findAllSubscriptions|createSubscription|destroySubscription",
+        r"^(subscription|subscriptions/\d+)/payment_method/payment_method_id$",
         "SubscriptionSerializer returns payment_method_id: null without a payment method; the spec says string",
     ),
     (
-        r"findAllSubscriptions",
-        r"^subscriptions/\d+/(on_termination_credit_note|cancellation_reason)$",
+        r"findAllSubscriptions|createSubscription|destroySubscription",
+        r"^(subscription|subscriptions/\d+)/(on_termination_credit_note|cancellation_reason)$",
         "the spec types these [string, null] but its enum omits null, which Lago returns when they are unset",
     ),
     (
