@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "LagoRelay",
             dependencies: [
-                "LagoAPI", "LagoEngine", "LagoIngest", "LagoBilling", "HTTPServing",
+                "LagoAPI", "LagoUsage", "LagoEngine", "LagoIngest", "LagoBilling", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -219,7 +219,7 @@ let package = Package(
         .testTarget(
             name: "LagoRelayTests",
             dependencies: [
-                "LagoRelay", "LagoEngine", "LagoSandbox", "LagoAPI", "LagoBilling", "IngestConformance", "LagoBench",
+                "LagoRelay", "LagoEngine", "LagoSandbox", "LagoAPI", "LagoBilling", "LagoUsage", "IngestConformance", "LagoBench",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

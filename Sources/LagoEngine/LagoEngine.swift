@@ -41,6 +41,14 @@ public struct EncodedEvent: Sendable, Hashable {
     }
 }
 
+/// What ``LagoEngine/enqueueUsage(_:)`` did.
+public enum UsageEnqueueResult: Sendable, Hashable {
+    /// Every record's events are spooled: their transaction ids, per record (empty for a record with no usage).
+    case queued([[String]])
+    /// Nothing was spooled: these records (indices) have an event spooled or delivered within the dedup window.
+    case duplicates([Int])
+}
+
 /// What ``LagoEngine/enqueue(encoded:deduplicate:)`` did.
 public enum EncodedEnqueueResult: Sendable, Hashable {
     /// Every event is spooled.
@@ -478,6 +486,57 @@ public final class LagoEngine: Sendable {
             throw error
         }
         return try await enqueue(events)
+    }
+
+    /// Turns usage records into events under the current mapping and default subscription (as
+    /// ``enqueue(_:)-(UsageRecord)`` does), stamps those without a timestamp with the time they are accepted, and
+    /// spools all of them atomically, deduplicated like the relay's events (a record sent again with the same `id`
+    /// is refused, not billed twice). Returns each record's transaction ids, or the indices of the records with an
+    /// event seen within the dedup window (then nothing was spooled).
+    /// - Throws: ``EngineError`` `.noSubscription` or `.invalidUsage` naming the record, or like
+    ///   ``enqueue(_:)-(EventInput)`` (`.unbillable` indices are those of the events, in record order).
+    public func enqueueUsage(_ records: [UsageRecord]) async throws -> UsageEnqueueResult {
+        guard !records.isEmpty else { return .queued([]) }
+        guard !control.withLock({ $0.stopped }) else {
+            throw EngineError(.shutDown, "the engine is shut down; nothing was queued")
+        }
+        let mapping = self.mapping.withLock { $0 }
+        let enqueuedAt = clock.wallNow().timeIntervalSince1970
+        let acceptedAt = (enqueuedAt * 1_000_000).rounded() / 1_000_000
+        var encoded: [EncodedEvent] = []
+        var owners: [Int] = []
+        var ids: [[String]] = []
+        for (index, record) in records.enumerated() {
+            var events: [EventInput]
+            do {
+                events = try record.events(
+                    metricCodes: mapping.metricCodes, defaultSubscription: mapping.defaultSubscription)
+                for position in events.indices where events[position].timestamp == nil {
+                    events[position].timestamp = acceptedAt
+                }
+                encoded += try events.map { EncodedEvent(event: $0, body: try EventJSON.encode($0)) }
+            } catch let error as EngineError {
+                counters.withLock {
+                    if error.kind == .noSubscription { $0.refused.noSubscription += 1 } else { $0.refused.invalid += 1 }
+                }
+                throw EngineError(error.kind, "record \(index): \(error.message)", path: error.path)
+            }
+            owners += Array(repeating: index, count: events.count)
+            ids.append(events.map(\.transactionID))
+        }
+        let duplicates: [Int]
+        do {
+            duplicates = try await append(encoded, enqueuedAt: enqueuedAt, deduplicate: true)
+        } catch let error as EngineError where error.kind == .unbillable {
+            // Policy `reject`, said of the records: each one's index with the reasons of its events.
+            var reasons: [Int: Set<BillingReason>] = [:]
+            for event in error.unbillable { reasons[owners[event.index], default: []].formUnion(event.reasons) }
+            throw EngineError(
+                .unbillable, error.message,
+                unbillable: reasons.keys.sorted().map { .init(index: $0, reasons: reasons[$0]!.sorted()) })
+        }
+        guard duplicates.isEmpty else { return .duplicates(Array(Set(duplicates.map { owners[$0] })).sorted()) }
+        return .queued(ids)
     }
 
     private func reserve(_ count: Int) throws {

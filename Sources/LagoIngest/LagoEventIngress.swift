@@ -15,6 +15,12 @@ public struct LagoEventIngress: Sendable {
         public var status: Int
         /// The JSON body, compact UTF-8.
         public var body: [UInt8]
+
+        /// An answer with `status` and `body`.
+        public init(status: Int, body: [UInt8]) {
+            self.status = status
+            self.body = body
+        }
     }
 
     /// One valid event of a request, and which of its fields the client left to the receiver.

@@ -179,9 +179,13 @@ struct RelayResponder: HTTPResponder {
         let channel = context.channel
         let path = request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
         let batch: Bool
+        var usage = false
         switch (request.method, path) {
         case (.post, "/api/v1/events"): batch = false
         case (.post, "/api/v1/events/batch"): batch = true
+        case (.post, "/v1/usage"):
+            batch = false
+            usage = true
         default: return finish(LagoEventIngress.notFound)
         }
         guard isAuthorized(request) else { return finish(LagoEventIngress.unauthorized) }
@@ -207,6 +211,7 @@ struct RelayResponder: HTTPResponder {
             // A malformed body (bad chunk) or a client gone mid-body; nothing is queued.
             return finishThenClose(LagoEventIngress.badRequest, channel: channel)
         }
+        if usage { return await respondToUsage(body: bytes, contentType: request.headers[.contentType]) }
         let validation = ingress.validate(
             batch: batch, contentType: request.headers[.contentType], body: bytes,
             receivedAt: options.now(), defaultSubscription: options.defaultSubscription(),
@@ -244,6 +249,45 @@ struct RelayResponder: HTTPResponder {
                 logger.warning(
                     "relay could not spool events; answered 503",
                     metadata: ["events": "\(encoded.count)", "cause": "\(SpoolWriteFailure.plainWords(error))"])
+                return finish(LagoEventIngress.status(503))
+            }
+        }
+    }
+
+    /// `POST /v1/usage`: usage records coded with the engine's live mapping and default subscription, spooled (all
+    /// or none, deduplicated by record `id`) before the answer.
+    private func respondToUsage(body: [UInt8], contentType: String?) async -> Response {
+        let reading = UsageIngress.read(
+            body: body, contentType: contentType, defaultSubscription: engine.defaultSubscription)
+        switch reading {
+        case .refused(let answer):
+            return finish(answer)
+        case .records(var records, let batch):
+            // Stamped with the time of reception, as the relay stamps events: it never changes afterwards.
+            let received = Double(LagoTime.microseconds(options.now())) / 1_000_000
+            for index in records.indices where records[index].timestamp == nil { records[index].timestamp = received }
+            do {
+                switch try await engine.enqueueUsage(records) {
+                case .queued(let ids):
+                    metrics.eventsAccepted.increment(by: ids.reduce(0) { $0 + $1.count })
+                    return finish(UsageIngress.accepted(ids, batch: batch))
+                case .duplicates(let indices):
+                    return finish(UsageIngress.duplicates(indices, batch: batch))
+                }
+            } catch let error as EngineError where error.kind == .unbillable {
+                return finish(
+                    ingress.unbillable(
+                        error.unbillable.map { record in
+                            (record.index, record.reasons.map { ($0.field, $0.rawValue) })
+                        }, batch: batch))
+            } catch let error as EngineError where error.kind == .invalidUsage || error.kind == .noSubscription {
+                return finish(
+                    UsageIngress.answer(
+                        .validationErrors(.object([("record", .array([.string(error.message)]))]))))
+            } catch {
+                logger.warning(
+                    "relay could not spool usage records; answered 503",
+                    metadata: ["records": "\(records.count)", "cause": "\(SpoolWriteFailure.plainWords(error))"])
                 return finish(LagoEventIngress.status(503))
             }
         }

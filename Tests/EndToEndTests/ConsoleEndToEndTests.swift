@@ -140,7 +140,7 @@ struct ConsoleEndToEndTests {
             try session.send("q")
             try await session.waitFor(text: "before quitting")
             try session.send("y")
-            try await session.waitFor(text: "events left to deliver")
+            try await session.waitFor(text: "left to deliver")
             let interrupted = ContinuousClock.now
             try session.send("C-c")
             try await session.waitFor(text: "[exit ", timeout: .seconds(10))
