@@ -36,6 +36,17 @@ struct ConsoleCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let store = try global.loadConfigStore()
+        // Without a terminal there is no console to draw (and keys never come): say so at once, exit 2 (usage),
+        // before any sandbox, spool or relay is opened (a broken config file is named first).
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+            let which = isatty(STDIN_FILENO) == 1 ? "standard output" : "standard input"
+            FileHandle.standardError.write(
+                Data(
+                    ("Error: the console needs a terminal, and \(which) is not one. Run it in a terminal; for a "
+                        + "relay without a screen run `lago-console serve`, and for scripts the headless commands "
+                        + "(status, send, flush, check, held, dead-letters).\n").utf8))
+            throw ExitCode(2)
+        }
         let configuration = store.configuration
         let options = ConsoleRuntime.Options(
             useSandbox: sandbox || configuration.lago.apiURL == nil,

@@ -84,6 +84,9 @@ struct SandboxCommand: AsyncParsableCommand {
     var benchmarkConnections: Int = 4
 
     func validate() throws {
+        guard (0...65_535).contains(port) else {
+            throw ValidationError("--port \(port) is not a TCP port: use 1 to 65535, or 0 to pick a free one")
+        }
         guard SandboxOutageMode(rawValue: outageMode) != nil else {
             throw ValidationError("--outage-mode must be refuse or status_503")
         }
