@@ -54,6 +54,22 @@ struct ConsoleEndToEndTests {
         try session.send("Escape")
         try session.send("Escape")
 
+        // The Billing pane groups it by reason × code × subscription, each group with its fix.
+        try session.send("7")
+        let billing = try await session.waitFor("the event's two issue groups") { screen in
+            let rows = screen.split(separator: "\n")
+            return rows.contains {
+                $0.contains("subscription_not_found") && $0.contains("nope_code") && $0.contains("sub_zzz")
+            }
+                && rows.contains { $0.contains("invalid_code") && $0.contains("nope_code") && $0.contains("sub_zzz") }
+                && screen.contains("Fix: d sets the default subscription")
+        }
+        #expect(billing.contains("read "), "the catalogue's age: \(billing)")
+        #expect(billing.contains("No subscription of this Lago has this external_subscription_id"))
+        try session.send("j")
+        try await session.waitFor(text: "Fix: create metric nope_code in Lago")
+        try session.send("1")
+
         // Change a mapping to a code that is no metric in Lago: warned first (its events would never bill), then
         // saved to the config file at once.
         try session.send("4")

@@ -95,6 +95,20 @@ extension AppState {
             defaultSubscription = id
             subscriptionPane.saving = nil
             show("default subscription: \(id)", .success)
+        case .catalogueChanged(let metrics, let status):
+            billingPane.metrics = Dictionary(metrics.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
+            billingPane.catalogue = status
+        case .heldReleased(let id, let release):
+            requests[id] = nil
+            billingPane.lastRelease = release
+            switch release.billing.status {
+            case .billable: show("released \(release.transactionID): queued, Lago will bill it", .success)
+            case .unchecked: show("released \(release.transactionID): queued, unchecked (no catalogue)", .info)
+            case .unbillable:
+                show(
+                    "released \(release.transactionID): queued, still not billable: "
+                        + release.billing.reasons.map(\.rawValue).joined(separator: ", "), .error)
+            }
         case .mappingSaved(let field, let code):
             finishRequests { $0 == .saveMapping(field: field, code: code) }
             mappings[field] = code
@@ -148,7 +162,8 @@ extension AppState {
             if case .loading = subscriptionPane.list { subscriptionPane.list = .failed(error.message) }
         case .verify(let transactionID):
             sendPane.verifications[transactionID] = .failed(error.message)
-        case .replayDeadLetter, .discardDeadLetter, .retryNow, .copy, .quit:
+        case .replayDeadLetter, .discardDeadLetter, .retryNow, .copy, .quit, .releaseHeld, .discardHeld,
+            .refreshCatalogue:
             break
         }
     }
