@@ -69,6 +69,11 @@ struct HeldListBridgeTests {
     private func run(
         engine: LagoEngine, runner: EffectRunner, catalogue: BillingCatalogueService, sandbox: Sandbox
     ) async throws {
+        // The Events pane's rows, from the engine's lifecycle stream through the bridge's adapter.
+        let changes = Mutex<[EventLifecycleChange]>([])
+        let stream = engine.lifecycleEvents()
+        let collector = Task { for await change in stream { changes.withLock { $0.append(change) } } }
+        defer { collector.cancel() }
         try await engine.enqueue([
             EventInput(
                 transactionID: "ok-1", externalSubscriptionID: SandboxSeed.subscriptionExternalID,
@@ -125,6 +130,26 @@ struct HeldListBridgeTests {
         #expect(await engine.flush(deadline: .seconds(20)).pending == 0)
         let stored = try #require(sandbox.events().first { $0.transactionID == "held-code" })
         #expect(stored.code == "metric_made_later", "released with its bytes unchanged")
+
+        // In the console: the held row is released (done), and the event goes on in a row of its own, delivered.
+        #expect(
+            await eventually {
+                changes.withLock { $0.contains { $0.transactionID == "held-code" && $0.stage == .delivered } }
+            })
+        var adapter = LifecycleAdapter()
+        var state = AppState(
+            size: TerminalSize(width: 80, height: 24), now: Date(),
+            options: ConsoleOptions(connection: ConnectionInfo(url: "sandbox", isSandbox: true, maskedKey: "••••")))
+        _ = state.handle(.eventLifecycle(changes.withLock { $0 }.map { adapter.update(for: $0) }))
+        _ = state.handle(.heldReleased(RequestID(2), release))
+        let rows = (state.history.firstSequence..<state.history.nextSequence).compactMap {
+            state.history.record(sequence: $0)
+        }
+        let heldCodeRows = rows.filter { $0.transactionID == "held-code" }
+        #expect(heldCodeRows.map(\.state) == [.released, .delivered])
+        #expect(heldCodeRows.first?.key == "held#\(codeHeld.id)")
+        #expect(heldCodeRows.last?.billing == .billable(), "the engine's second check")
+        #expect(rows.first { $0.transactionID == "held-sub" }?.state == .held)
 
         // Discard the other: gone from the held list, never sent.
         let discarded = Posted()

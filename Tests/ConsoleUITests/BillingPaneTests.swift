@@ -70,6 +70,26 @@ import Testing
         #expect(!later.history.billingIssueGroups(order: .recent).contains { $0.reason == .invalidFilterValues })
     }
 
+    @Test func aNewEventJoinsItsGroupWhileThePaneIsOpen() throws {
+        var state = Fixture.billing()
+        state.press(.char("7"))
+        let key = group(.invalidCode, "llm_cache_write_5m", "sub_acme_pro")
+        select(key, in: &state)
+        state.apply(
+            .eventLifecycle([
+                Fixture.unbillable(
+                    "req_cw5m_new", code: "llm_cache_write_5m", subscription: "sub_acme_pro", reasons: [.invalidCode],
+                    secondsAgo: 1)
+            ]))
+        guard case .group(let first)? = state.billingItems.first else {
+            Issue.record("no group first")
+            return
+        }
+        #expect(first.key == key.groupKey && first.count == 6, "the most recent group now")
+        #expect(state.selectedBillingItem?.key == key)
+        #expect(render(state).plainText.contains("6 events · first 11:56:40 · last 11:59:59 UTC · e.g. req_cw5m_new"))
+    }
+
     @Test func sOrdersByFrequencyAndTheSelectionStaysOnItsGroup() {
         var state = Fixture.billing()
         state.press(.char("7"))
@@ -162,6 +182,9 @@ import Testing
                 request,
                 HeldRelease(id: "3", transactionID: "req_held_cache_0003", billing: .unbillable([.invalidCode]))))
         #expect(state.requests[request] == nil)
+        // Its held row is done (released, not held any more); the event goes on in a row of its own.
+        #expect(state.history.records.first { $0.key == "held#3" }?.state == .released)
+        #expect(state.history.records.first { $0.key == "held#3" }?.reason == nil)
         #expect(state.message?.text == "released req_held_cache_0003: queued, still not billable: invalid_code")
         var stats = state.stats
         stats.heldEvents.removeFirst()
@@ -225,5 +248,12 @@ import Testing
         #expect(count("reason:invalid_code reason:subscription_not_found") == 2)
         #expect(count("reason:filter") == 1)
         #expect(count("billing:issue code:nope") == 2)
+    }
+}
+
+extension BillingItemKey {
+    var groupKey: BillingIssueGroup.Key? {
+        if case .group(let key) = self { return key }
+        return nil
     }
 }

@@ -256,10 +256,11 @@ extension Fixture {
                 "req_model_gpt5", code: "llm_output_tokens", subscription: "sub_acme_pro",
                 reasons: [.invalidFilterValues], properties: ["tokens": 40, "model": "gpt-5"], secondsAgo: 5))
         // A held event the console saw, then saw released under another key: one event, counted once.
-        updates.append(
-            unbillable(
-                "req_held_cache_0003", code: "llm_cache_write_5m", subscription: "sub_acme_pro",
-                reasons: [.invalidCode], secondsAgo: 95, state: .held))
+        var held = unbillable(
+            "req_held_cache_0003", code: "llm_cache_write_5m", subscription: "sub_acme_pro", reasons: [.invalidCode],
+            secondsAgo: 95, state: .held)
+        held.key = "held#3"
+        updates.append(held)
         var released = unbillable(
             "req_held_cache_0003", code: "llm_cache_write_5m", subscription: "sub_acme_pro", reasons: [.invalidCode],
             secondsAgo: 94, state: .queued)

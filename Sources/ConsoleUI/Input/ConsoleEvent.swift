@@ -121,6 +121,8 @@ public enum DeliveryState: Sendable, Hashable {
     case held
     /// Discarded from the held list; never sent.
     case discarded
+    /// Released from the held list: queued again as a new row of its own (the engine's new spool row).
+    case released
 
     /// The label shown in the state column (`already in Lago`, `retry 2`).
     public var label: String {
@@ -134,6 +136,7 @@ public enum DeliveryState: Sendable, Hashable {
         case .refused: "refused"
         case .held: "held"
         case .discarded: "discarded"
+        case .released: "released"
         }
     }
 
@@ -148,7 +151,7 @@ public enum DeliveryState: Sendable, Hashable {
     /// Whether the event will not change state any more without an operator action.
     public var isFinal: Bool {
         switch self {
-        case .delivered, .alreadyInLago, .dead, .refused, .held, .discarded: true
+        case .delivered, .alreadyInLago, .dead, .refused, .held, .discarded, .released: true
         case .queued, .inFlight, .retrying: false
         }
     }

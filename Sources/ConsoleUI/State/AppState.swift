@@ -195,6 +195,9 @@ enum BillingItemKey: Sendable, Hashable {
 struct BillingPaneState: Sendable {
     var order = IssueOrder.recent
     var selected: BillingItemKey?
+    /// The issue groups of the events seen, recomputed after each event while the pane has the focus (it is drawn
+    /// only then), so a frame and a key do not scan the history again.
+    var groups: [BillingIssueGroup] = []
     /// Lago's catalogue the console checks events against (`nil` until the wiring reports one).
     var metrics: [String: BillableMetric] = [:]
     var catalogue: BillingCatalogueStatus?

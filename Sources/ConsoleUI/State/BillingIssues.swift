@@ -89,7 +89,7 @@ extension EventHistory {
 extension AppState {
     /// The Billing pane's rows: the issue groups, then the held list.
     var billingItems: [BillingItem] {
-        history.billingIssueGroups(order: billingPane.order).map(BillingItem.group)
+        billingPane.groups.map(BillingItem.group)
             + stats.heldEvents.map(BillingItem.held)
     }
 
@@ -181,5 +181,13 @@ extension AppState {
             break
         }
         return []
+    }
+}
+
+extension ConsoleEvent {
+    /// Whether the event is a clock tick (it changes no row of the history).
+    var isTick: Bool {
+        if case .tick = self { return true }
+        return false
     }
 }

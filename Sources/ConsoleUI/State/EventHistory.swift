@@ -277,6 +277,11 @@ public struct EventHistory: Sendable {
         return storage[head + sequence - firstSequence]
     }
 
+    /// Whether a row with this event key is kept.
+    public func contains(key: String) -> Bool {
+        sequenceByKey[key].map { $0 >= firstSequence } ?? false
+    }
+
     /// The newest row of a transaction id, if kept.
     public func record(transactionID: String) -> EventRecord? {
         sequenceByTransaction[transactionID].flatMap { record(sequence: $0) }

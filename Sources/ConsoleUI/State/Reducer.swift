@@ -7,7 +7,11 @@ extension AppState {
     ///
     /// Pure and synchronous: call it from the one task that owns the state, then render.
     public mutating func handle(_ event: ConsoleEvent) -> [EffectRequest] {
-        reduce(event).map { effect in
+        let effects = reduce(event)
+        if focusedPane == .billing, !event.isTick {
+            billingPane.groups = history.billingIssueGroups(order: billingPane.order)
+        }
+        return effects.map { effect in
             lastRequestID += 1
             let id = RequestID(lastRequestID)
             if effect != .quit(flushFirst: true) && effect != .quit(flushFirst: false) { requests[id] = effect }
@@ -101,6 +105,15 @@ extension AppState {
         case .heldReleased(let id, let release):
             requests[id] = nil
             billingPane.lastRelease = release
+            // The held row (`held#ID`, as the bridge keys held events) is done: the event goes on as a new row.
+            let heldKey = "held#\(release.id)"
+            if history.contains(key: heldKey) {
+                history.apply([
+                    EventUpdate(
+                        transactionID: release.transactionID, code: "", externalSubscriptionID: nil, state: .released,
+                        time: now, key: heldKey)
+                ])
+            }
             switch release.billing.status {
             case .billable: show("released \(release.transactionID): queued, Lago will bill it", .success)
             case .unchecked: show("released \(release.transactionID): queued, unchecked (no catalogue)", .info)

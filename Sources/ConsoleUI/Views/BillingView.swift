@@ -9,7 +9,7 @@ extension Renderer {
     /// The Billing pane: the catalogue and the policy, the issue groups, the held list, and the selected row's
     /// reasons with their fix.
     mutating func drawBilling(_ rect: Rect) {
-        let groups = state.history.billingIssueGroups(order: state.billingPane.order)
+        let groups = state.billingPane.groups
         let held = state.stats.heldEvents
         var status: [Span] = []
         if groups.isEmpty && held.isEmpty {
