@@ -60,10 +60,11 @@ public final class ConsoleSession: Sendable {
         (frameDue, frameDueContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         coding = UsageCoding(
             metricCodes: store.configuration.metricCodes.byField, defaultSubscription: defaultSubscription)
-        runner = EffectRunner(engine: engine, client: client, store: store, coding: coding)
         // The local engine's catalogue when there is one (one set of loads); else the console's own.
-        self.billing = billing ?? BillingCatalogueService(client: client)
+        let catalogue = billing ?? BillingCatalogueService(client: client)
+        self.billing = catalogue
         runsBilling = billing == nil
+        runner = EffectRunner(engine: engine, client: client, store: store, coding: coding, billing: catalogue)
     }
 
     /// Runs the console until the operator quits (or the terminal's input ends), restoring the terminal whatever
@@ -77,7 +78,9 @@ public final class ConsoleSession: Sendable {
                 group.addTask(executorPreference: ui) { await self.forwardTerminal(terminal) }
                 let billing = self.billing
                 if runsBilling { group.addTask { await billing.run() } }
-                let feed = EngineFeed(engine: engine, check: { billing.check($0) }) { self.mailbox.post($0) }
+                let feed = EngineFeed(engine: engine, check: { billing.check($0) }, catalogue: billing) {
+                    self.mailbox.post($0)
+                }
                 group.addTask { await feed.forwardLifecycle() }
                 group.addTask { await feed.pollStats(connection: self.connection) }
                 group.addTask { await self.forwardConfigChanges() }

@@ -1,9 +1,10 @@
 public import ConsoleUI
 import Foundation
 public import LagoAPI
+public import LagoBilling
 public import LagoConfig
-public import LagoUsage
 public import LagoEngine
+public import LagoUsage
 import Synchronization
 
 /// The metric-code mapping and default subscription new usage is coded with; follows the config store.
@@ -50,17 +51,20 @@ public struct EffectRunner: Sendable {
     private let client: LagoClient
     private let store: ConfigStore
     private let coding: UsageCoding
+    private let billing: BillingCatalogueService?
     private let copy: @Sendable (String) async -> String
 
-    /// Creates a runner; `copy` puts text on the clipboard and says where it went (``Clipboard/copy(_:)``).
+    /// Creates a runner; `billing` is the catalogue the console checks events against (what its refresh reads
+    /// again); `copy` puts text on the clipboard and says where it went (``Clipboard/copy(_:)``).
     public init(
         engine: any EngineControl, client: LagoClient, store: ConfigStore, coding: UsageCoding,
-        copy: @escaping @Sendable (String) async -> String = Clipboard.copy
+        billing: BillingCatalogueService? = nil, copy: @escaping @Sendable (String) async -> String = Clipboard.copy
     ) {
         self.engine = engine
         self.client = client
         self.store = store
         self.coding = coding
+        self.billing = billing
         self.copy = copy
     }
 
@@ -172,6 +176,27 @@ public struct EffectRunner: Sendable {
             }
             try await engine.discardDeadLetter(id: number)
             post(.operationSucceeded(id, "discarded dead letter \(letterID)"))
+        case .releaseHeld(let heldID):
+            guard let number = Int64(heldID) else {
+                return post(.operationFailed(id, OperationError("no held event \(heldID)")))
+            }
+            let release = try await engine.releaseHeld(id: number)
+            post(
+                .heldReleased(
+                    id,
+                    ConsoleUI.HeldRelease(id: heldID, transactionID: release.transactionID, billing: release.billing)))
+        case .discardHeld(let heldID):
+            guard let number = Int64(heldID) else {
+                return post(.operationFailed(id, OperationError("no held event \(heldID)")))
+            }
+            try await engine.discardHeld(id: number)
+            post(.operationSucceeded(id, "discarded held event \(heldID): never sent, never billed"))
+        case .refreshCatalogue:
+            guard let billing else {
+                return post(.operationFailed(id, OperationError("this console reads no catalogue of Lago's")))
+            }
+            billing.refresh()
+            post(.operationSucceeded(id, "reading Lago's metrics and subscriptions again (at least 5 s apart)"))
         case .retryNow:
             try await engine.retryDelivery()
             post(.operationSucceeded(id, "retrying now"))

@@ -14,14 +14,17 @@ public struct EngineFeed: Sendable {
     private let engine: any EngineControl
     private let post: @Sendable (ConsoleEvent) -> Void
     private let check: (@Sendable (BillingEvent) -> BillingVerdict)?
+    private let catalogue: BillingCatalogueService?
 
-    /// Feeds the console from `engine` through `post`; `check` gives each event its billing verdict.
+    /// Feeds the console from `engine` through `post`; `check` gives each event its billing verdict, against
+    /// `catalogue` (whose metrics, age and last error the Billing pane shows).
     public init(
         engine: any EngineControl, check: (@Sendable (BillingEvent) -> BillingVerdict)? = nil,
-        post: @escaping @Sendable (ConsoleEvent) -> Void
+        catalogue: BillingCatalogueService? = nil, post: @escaping @Sendable (ConsoleEvent) -> Void
     ) {
         self.engine = engine
         self.check = check
+        self.catalogue = catalogue
         self.post = post
     }
 
@@ -54,7 +57,8 @@ public struct EngineFeed: Sendable {
         }
     }
 
-    /// Engine stats four times a second, dead letters once a second; ``StatsPoller`` decides what to post.
+    /// Engine stats four times a second; dead letters, held events and the catalogue's status once a second;
+    /// ``StatsPoller`` decides what to post.
     public func pollStats(connection: ConnectionInfo) async {
         var poller = StatsPoller(connection: connection)
         while !Task.isCancelled {
@@ -63,9 +67,14 @@ public struct EngineFeed: Sendable {
                 try? await Task.sleep(for: StatsPoller.unavailableRetryInterval)
                 continue
             }
-            let letters = poller.readsDeadLetters ? try? await engine.deadLetters(limit: 200) : nil
+            let readsLists = poller.readsDeadLetters
+            let letters = readsLists ? try? await engine.deadLetters(limit: 200) : nil
+            let held = readsLists ? try? await engine.heldEvents(limit: 200, offset: 0) : nil
             let servePID = (engine as? RemoteEngine)?.endpoint.pid
-            poller.polled(stats, deadLetters: letters, servePID: servePID, now: Date()).forEach(post)
+            poller.polled(stats, deadLetters: letters, heldEvents: held, servePID: servePID, now: Date()).forEach(post)
+            if readsLists, let catalogue {
+                poller.catalogue(catalogue.catalogue, status: catalogue.status).forEach(post)
+            }
             try? await Task.sleep(for: StatsPoller.pollInterval)
         }
     }

@@ -6,3 +6,6 @@ public import LagoEngine
 
 /// The engine's dead letter.
 public typealias EngineDeadLetter = DeadLetter
+
+/// The engine's held event (policy `hold`).
+public typealias EngineHeldEvent = HeldEvent

@@ -1,6 +1,7 @@
 public import ConsoleUI
 public import Foundation
 import LagoAPI
+public import LagoBilling
 public import LagoEngine
 
 /// Turns the engine's `stats()` snapshots into console events: queue figures, the events/s sparkline and what the
@@ -9,8 +10,8 @@ public import LagoEngine
 /// The wiring calls ``polled(_:deadLetters:servePID:now:)`` about four times a second (every
 /// ``pollInterval``) and ``unavailable()`` when the engine does not answer (only an attached console: the serve
 /// it watches stopped answering; retry after ``unavailableRetryInterval``). Once a second (every fourth poll,
-/// ``readsDeadLetters``) the rate is sampled, a clock tick is posted and dead letters are read. Only changes are
-/// posted, so an idle console does not redraw for nothing.
+/// ``readsDeadLetters``) the rate is sampled, a clock tick is posted and dead letters and held events are read. Only
+/// changes are posted, so an idle console does not redraw for nothing.
 public struct StatsPoller: Sendable {
     /// How often the wiring reads the engine's stats.
     public static let pollInterval = Duration.milliseconds(250)
@@ -23,6 +24,8 @@ public struct StatsPoller: Sendable {
     private var poll = 0
     private var rates: [Double] = []
     private var deadLetters: [ConsoleUI.DeadLetter] = []
+    private var heldEvents: [ConsoleUI.HeldEvent] = []
+    private var lastCatalogue: BillingCatalogueStatus?
     private var lastStats: QueueStats?
     private var lastConnection: ConnectionInfo?
 
@@ -31,14 +34,15 @@ public struct StatsPoller: Sendable {
         self.connection = connection
     }
 
-    /// Whether the next poll should also read the dead letters (once a second).
+    /// Whether the next poll should also read the dead letters and the held events (once a second).
     public var readsDeadLetters: Bool { poll % 4 == 0 }
 
     /// The events for one snapshot. `deadLetters` is what the wiring read when ``readsDeadLetters`` asked for
-    /// them (`nil`: not read, or the read failed; the last ones read are kept). `servePID` is the pid of the
-    /// attached serve now (a restarted serve, found again through its discovery file, has another).
+    /// them (`nil`: not read, or the read failed; the last ones read are kept); `heldEvents` likewise. `servePID` is
+    /// the pid of the attached serve now (a restarted serve, found again through its discovery file, has another).
     public mutating func polled(
-        _ stats: EngineStats, deadLetters letters: [EngineDeadLetter]?, servePID: Int32?, now: Date
+        _ stats: EngineStats, deadLetters letters: [EngineDeadLetter]?, heldEvents held: [EngineHeldEvent]? = nil,
+        servePID: Int32?, now: Date
     ) -> [ConsoleEvent] {
         var events: [ConsoleEvent] = []
         if poll % 4 == 0 {
@@ -47,8 +51,10 @@ public struct StatsPoller: Sendable {
             events.append(.tick(now: now))
         }
         if let letters { deadLetters = letters.map(Self.deadLetter) }
+        if let held { heldEvents = held.map(Self.heldEvent) }
         poll += 1
-        let queue = Self.queueStats(stats, rates: rates, deadLetters: deadLetters, now: now)
+        var queue = Self.queueStats(stats, rates: rates, deadLetters: deadLetters, now: now)
+        queue.heldEvents = heldEvents
         if queue != lastStats {
             events.append(.stats(queue))
             lastStats = queue
@@ -66,6 +72,15 @@ public struct StatsPoller: Sendable {
         }
         events += post(info)
         return events
+    }
+
+    /// The event for the console's catalogue (its metrics for the Billing pane's fixes, its age and last error),
+    /// when it changed since the last call.
+    public mutating func catalogue(_ catalogue: BillingCatalogue?, status: BillingCatalogueStatus) -> [ConsoleEvent] {
+        guard status != lastCatalogue else { return [] }
+        lastCatalogue = status
+        let metrics = (catalogue?.metrics.values).map { Array($0).sorted { $0.code < $1.code } } ?? []
+        return [.catalogueChanged(metrics: metrics, status: status)]
     }
 
     /// The events when the engine did not answer: the link is shown as unreachable (once).
@@ -115,6 +130,14 @@ public struct StatsPoller: Sendable {
         queue.billing.catalogueLoadedAt = stats.billing.catalogue?.loadedAt
         queue.billing.catalogueError = stats.billing.catalogue?.lastError
         return queue
+    }
+
+    /// The Billing pane's held event for one of the engine's.
+    public static func heldEvent(_ held: EngineHeldEvent) -> ConsoleUI.HeldEvent {
+        ConsoleUI.HeldEvent(
+            id: String(held.id), transactionID: held.transactionID, code: held.event?.code ?? "?",
+            externalSubscriptionID: held.event?.externalSubscriptionID, reasons: held.verdict.reasons,
+            acceptedAt: held.enqueuedAt)
     }
 
     /// The failures pane's dead letter for one of the engine's.

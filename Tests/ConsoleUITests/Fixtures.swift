@@ -199,3 +199,91 @@ extension AppState {
         text.flatMap { handle(.key(.char($0))).map(\.effect) }
     }
 }
+
+extension Fixture {
+    /// Lago's catalogue for the Billing pane: the metrics above, `llm_output_tokens` filtered by model.
+    static let catalogueMetrics: [BillableMetric] = metrics.map { metric in
+        var metric = metric
+        if metric.code == "llm_output_tokens" {
+            metric.filters = [BillableMetricFilter(key: "model", values: ["claude-sonnet-4", "gpt-4o"])]
+        }
+        return metric
+    }
+
+    /// An unbillable event the console saw `secondsAgo` before the fixture's start.
+    static func unbillable(
+        _ transactionID: String, code: String, subscription: String?, reasons: [BillingReason],
+        properties: [String: JSONValue] = ["tokens": 10], secondsAgo: Double, state: DeliveryState = .delivered
+    ) -> EventUpdate {
+        EventUpdate(
+            transactionID: transactionID, code: code, externalSubscriptionID: subscription, properties: properties,
+            state: state, time: start.addingTimeInterval(-secondsAgo), billing: .unbillable(reasons))
+    }
+
+    /// The held list of ``billing(width:height:readOnly:)``.
+    static let heldEvents = [
+        HeldEvent(
+            id: "3", transactionID: "req_held_cache_0003", code: "llm_cache_write_5m",
+            externalSubscriptionID: "sub_acme_pro",
+            reasons: [.invalidCode], acceptedAt: start.addingTimeInterval(-95)),
+        HeldEvent(
+            id: "4", transactionID: "req_held_nobody_0004", code: "llm_input_tokens", externalSubscriptionID: "sub_zzz",
+            reasons: [.subscriptionNotFound], acceptedAt: start.addingTimeInterval(-61)),
+    ]
+
+    /// A console in use with events Lago will not bill: several issue groups (a code a mapping sends that is no
+    /// metric, an unknown code and subscription, a missing property, a filter value outside the list, plus the busy
+    /// fixture's unknown subscriptions), two held events, policy `hold`, the catalogue read 42 s ago.
+    static func billing(width: Int = 80, height: Int = 24, readOnly: Bool = false) -> AppState {
+        var state = busy(width: width, height: height, readOnly: readOnly)
+        var updates = (0..<4).map { index in
+            unbillable(
+                "req_cw5m_\(index)", code: "llm_cache_write_5m", subscription: "sub_acme_pro", reasons: [.invalidCode],
+                secondsAgo: Double(200 - index * 40))
+        }
+        updates += (0..<2).map { index in
+            unbillable(
+                "test_nope_\(index)", code: "nope_code", subscription: "sub_zzz",
+                reasons: [.subscriptionNotFound, .invalidCode], properties: ["value": 1],
+                secondsAgo: Double(30 - index * 10))
+        }
+        updates.append(
+            unbillable(
+                "req_no_tokens", code: "llm_input_tokens", subscription: "sub_globex_team",
+                reasons: [.missingAggregationProperty], properties: ["model": "gpt-4o"], secondsAgo: 150))
+        updates.append(
+            unbillable(
+                "req_model_gpt5", code: "llm_output_tokens", subscription: "sub_acme_pro",
+                reasons: [.invalidFilterValues], properties: ["tokens": 40, "model": "gpt-5"], secondsAgo: 5))
+        // A held event the console saw, then saw released under another key: one event, counted once.
+        var held = unbillable(
+            "req_held_cache_0003", code: "llm_cache_write_5m", subscription: "sub_acme_pro", reasons: [.invalidCode],
+            secondsAgo: 95, state: .held)
+        held.key = "held#3"
+        updates.append(held)
+        var released = unbillable(
+            "req_held_cache_0003", code: "llm_cache_write_5m", subscription: "sub_acme_pro", reasons: [.invalidCode],
+            secondsAgo: 94, state: .queued)
+        released.key = "#77"
+        updates.append(released)
+        state.apply(.eventLifecycle(updates))
+        var stats = Fixture.stats
+        stats.billing.checking = true
+        stats.billing.policy = "hold"
+        stats.billing.held = heldEvents.count
+        stats.billing.spooled.billable = 30
+        stats.billing.spooled.unchecked = 2
+        stats.billing.spooled.unbillable = 5
+        stats.billing.spooled.byReason = ["invalid_code": 4, "subscription_not_found": 1]
+        stats.billing.catalogueLoadedAt = start.addingTimeInterval(-42)
+        stats.heldEvents = heldEvents
+        state.apply(.stats(stats))
+        state.apply(
+            .catalogueChanged(
+                metrics: catalogueMetrics,
+                status: BillingCatalogueStatus(
+                    loadedAt: start.addingTimeInterval(-42), metrics: catalogueMetrics.count,
+                    subscriptions: lagoSubscriptions.count)))
+        return state
+    }
+}

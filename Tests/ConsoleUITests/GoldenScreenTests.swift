@@ -206,6 +206,24 @@ import Testing
         expectGolden(render(state), Self.name("queue_billing", size))
     }
 
+    /// The Billing pane (issue #13, point 5): issue groups with the selected one's fix (remap the field whose
+    /// mapping sends a code that is no metric), the held list under policy `hold`, the catalogue's age.
+    @Test(arguments: sizes) func billingPane(size: TerminalSize) {
+        var state = Fixture.billing(width: size.width, height: size.height)
+        state.press(.char("7"))
+        let key = BillingItemKey.group(
+            BillingIssueGroup.Key(reason: .invalidCode, code: "llm_cache_write_5m", subscription: "sub_acme_pro"))
+        while state.selectedBillingItem?.key != key { state.press(.char("j")) }
+        expectGolden(render(state), Self.name("billing", size))
+    }
+
+    /// A held event selected: its reasons with their fix, release and discard.
+    @Test func billingPaneHeldEvent() {
+        var state = Fixture.billing()
+        state.press(.char("7"), .char("G"), .char("k"))
+        expectGolden(render(state), "billing_held_80x24")
+    }
+
     @Test func tooSmall() {
         let state = Fixture.busy(width: 60, height: 20)
         expectGolden(render(state), "too_small_60x20")

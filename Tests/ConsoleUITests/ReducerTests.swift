@@ -13,7 +13,7 @@ import Testing
         state.press(.tab)
         #expect(state.focusedPane == .queue)
         state.press(.backTab, .backTab)
-        #expect(state.focusedPane == .sendTest)
+        #expect(state.focusedPane == .billing)
         state.press(.tab)
         #expect(state.focusedPane == .events)
         for pane in Pane.allCases {
@@ -296,8 +296,9 @@ import Testing
         #expect(state.press(.ctrl("c")) == [.quit(flushFirst: false)])
         var finished = Fixture.busy()
         finished.press(.char("q"), .char("y"))
-        #expect(finished.handle(.quitFlushFinished(FlushSummary(delivered: 37, pending: 0, dead: 0, duration: .zero)))
-            .map(\.effect) == [.quit(flushFirst: false)])
+        #expect(
+            finished.handle(.quitFlushFinished(FlushSummary(delivered: 37, pending: 0, dead: 0, duration: .zero)))
+                .map(\.effect) == [.quit(flushFirst: false)])
     }
 
     @Test func quitAsksToFlushAndDefaultsToNo() {
@@ -500,7 +501,9 @@ import Testing
         state.press(.enter, .ctrl("u"))
         state.type("llm_input_tokenz")
         #expect(state.press(.enter).isEmpty, "warned, not saved")
-        #expect(render(state).plainText.contains("✗ input: no such metric in Lago: never billed (invalid_code); Enter saves"))
+        #expect(
+            render(state).plainText.contains(
+                "✗ input: no such metric in Lago: never billed (invalid_code); Enter saves"))
         #expect(state.press(.enter) == [.saveMapping(field: .input, code: "llm_input_tokenz")], "Enter again saves")
         // A code Lago knows saves at once.
         state.apply(.mappingSaved(field: .input, code: "llm_input_tokenz"))
@@ -523,8 +526,10 @@ import Testing
     @Test func commandsAreEntriesOfTheKeyTable() {
         let names = KeyBinding.defaultTable.compactMap(\.commands.first)
         #expect(
-            names == ["flush", "send", "sub", "filter", "check", "events", "queue", "failures", "mappings", "test",
-                "help", "q", "q!"])
+            names == [
+                "flush", "send", "sub", "filter", "check", "events", "queue", "failures", "mappings", "test",
+                "billing", "help", "q", "q!",
+            ])
         var state = Fixture.busy()
         let help = state.helpLines()
         for binding in KeyBinding.defaultTable where !binding.commands.isEmpty {
@@ -783,7 +788,8 @@ import Testing
         let keys: [Key] = [
             .char("j"), .char("k"), .char("g"), .char("G"), .char("/"), .char("p"), .char("s"), .char("x"), .char("y"),
             .char("n"), .char("r"), .char("e"), .char("c"), .char("l"), .char("i"), .char("m"), .char("v"),
-            .char("1"), .char("2"), .char("3"), .char("4"), .char("5"), .char("6"), .char(":"), .char("?"),
+            .char("1"), .char("2"), .char("3"), .char("4"), .char("5"), .char("6"), .char("7"), .char("d"),
+            .char(":"), .char("?"),
             .char("a"), .char("漢"), .enter, .escape, .tab, .backTab, .backspace, .delete, .up, .down, .left, .right,
             .pageUp, .pageDown, .home, .end, .ctrl("d"), .ctrl("u"), .ctrl("s"), .ctrl("w"), .function(5),
         ]
@@ -791,7 +797,7 @@ import Testing
             TerminalSize(width: 80, height: 24), TerminalSize(width: 160, height: 48),
             TerminalSize(width: 200, height: 60), TerminalSize(width: 30, height: 8),
         ] {
-            var state = Fixture.busy(width: size.width, height: size.height)
+            var state = Fixture.billing(width: size.width, height: size.height)
             for step in 0..<600 {
                 let key = keys[Int(generator.next() % UInt64(keys.count))]
                 if key == .char("q") { continue }

@@ -54,6 +54,22 @@ struct ConsoleEndToEndTests {
         try session.send("Escape")
         try session.send("Escape")
 
+        // The Billing pane groups it by reason × code × subscription, each group with its fix.
+        try session.send("7")
+        let billing = try await session.waitFor("the event's two issue groups") { screen in
+            let rows = screen.split(separator: "\n")
+            return rows.contains {
+                $0.contains("subscription_not_found") && $0.contains("nope_code") && $0.contains("sub_zzz")
+            }
+                && rows.contains { $0.contains("invalid_code") && $0.contains("nope_code") && $0.contains("sub_zzz") }
+                && screen.contains("Fix: d sets the default subscription")
+        }
+        #expect(billing.contains("read "), "the catalogue's age: \(billing)")
+        #expect(billing.contains("No subscription of this Lago has this external_subscription_id"))
+        try session.send("j")
+        try await session.waitFor(text: "Fix: create metric nope_code in Lago")
+        try session.send("1")
+
         // Change a mapping to a code that is no metric in Lago: warned first (its events would never bill), then
         // saved to the config file at once.
         try session.send("4")
@@ -104,6 +120,60 @@ struct ConsoleEndToEndTests {
         let stty = final.components(separatedBy: "[exit 0]").last ?? ""
         #expect(stty.contains("icanon") && !stty.contains("-icanon"), "stty after quit: \(stty)")
         #expect(stty.contains(" echo ") && !stty.contains("-echo "), "stty after quit: \(stty)")
+    }
+
+    /// Policy `hold` through the real binary (issue #13, point 5): an event for a code Lago does not have yet is held,
+    /// not sent, and the Billing pane lists it; once the metric exists and `c` has the catalogue read again, `r`
+    /// releases it (the engine's new verdict is shown) and Lago receives it once.
+    @Test func aHeldEventIsReleasedFromTheBillingPaneOnceItsMetricExists() async throws {
+        let binary = try lagoConsoleBinary()
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        try await Sandbox.withRunning { sandbox in
+            let config = home.appendingPathComponent("config.toml").path
+            try """
+            [lago]
+            api_url = "\(sandbox.rootURL.absoluteString)"
+            api_key = "\(sandbox.apiKey)"
+            default_subscription_id = "sub_sandbox"
+            [engine]
+            spool_path = "\(home.appendingPathComponent("spool.sqlite").path)"
+            [billing]
+            unbillable = "hold"
+            [relay]
+            listen = "127.0.0.1:0"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let session = try TmuxSession.start(
+                [binary, "--config", config], width: 120, height: 40, environment: ["HOME": home.path])
+            defer { session.kill() }
+
+            try session.send("7")
+            try await session.waitFor(text: "10 metrics")
+            try session.send(":send late_metric sub_sandbox value=3", literal: true)
+            try session.send("Enter")
+            let held = try await session.waitFor("the held event in the held list") { screen in
+                screen.contains("Held  1")
+                    && screen.split(separator: "\n").contains {
+                        $0.contains("late_metric") && $0.contains("sub_sandbox") && $0.contains("invalid_code")
+                    }
+            }
+            #expect(held.contains("hold — unbillable events wait below"), "\(held)")
+            #expect(!sandbox.events().contains { $0.code == "late_metric" }, "held: not sent")
+
+            try sandbox.addBillableMetric(code: "late_metric")
+            try session.send("c")
+            try await session.waitFor(text: "11 metrics", timeout: .seconds(30))
+            try session.send("G", "r")
+            try await session.waitFor(text: "Release held event")
+            try session.send("y")
+            try await session.waitFor(text: "queued, Lago will bill it")
+            try await session.waitFor("Lago receiving the released event") { _ in
+                sandbox.events().contains { $0.code == "late_metric" }
+            }
+            try await session.waitFor(text: "Held  0")
+            #expect(sandbox.events().filter { $0.code == "late_metric" }.count == 1)
+        }
     }
 
     /// Quitting while Lago fails: the flush before quitting shows what is left, Ctrl-C ends it at once (not at its

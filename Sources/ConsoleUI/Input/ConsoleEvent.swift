@@ -37,6 +37,11 @@ public enum ConsoleEvent: Sendable {
     case subscriptionsLoaded(Result<[Subscription], OperationError>)
     /// The answer to ``Effect/saveDefaultSubscription(_:)`` when it exists in Lago and was written to the config.
     case subscriptionSaved(String)
+    /// Lago's catalogue the console checks events against was read (or failed to be): its metrics, for the
+    /// Billing pane's fixes, and its age and last error.
+    case catalogueChanged(metrics: [BillableMetric], status: BillingCatalogueStatus)
+    /// The answer to ``Effect/releaseHeld(id:)``: the held event is queued, with the verdict of its second check.
+    case heldReleased(RequestID, HeldRelease)
     /// The answer to ``Effect/saveMapping(field:code:)`` once the config file was written.
     case mappingSaved(field: CanonicalField, code: String)
     /// The answer to ``Effect/sendUsage(_:)`` or ``Effect/sendEvent(_:)``: the events were queued with these
@@ -116,6 +121,8 @@ public enum DeliveryState: Sendable, Hashable {
     case held
     /// Discarded from the held list; never sent.
     case discarded
+    /// Released from the held list: queued again as a new row of its own (the engine's new spool row).
+    case released
 
     /// The label shown in the state column (`already in Lago`, `retry 2`).
     public var label: String {
@@ -129,6 +136,7 @@ public enum DeliveryState: Sendable, Hashable {
         case .refused: "refused"
         case .held: "held"
         case .discarded: "discarded"
+        case .released: "released"
         }
     }
 
@@ -143,7 +151,7 @@ public enum DeliveryState: Sendable, Hashable {
     /// Whether the event will not change state any more without an operator action.
     public var isFinal: Bool {
         switch self {
-        case .delivered, .alreadyInLago, .dead, .refused, .held, .discarded: true
+        case .delivered, .alreadyInLago, .dead, .refused, .held, .discarded, .released: true
         case .queued, .inFlight, .retrying: false
         }
     }
@@ -293,6 +301,52 @@ public struct DeadLetter: Sendable, Hashable {
     }
 }
 
+/// An event the engine keeps out of delivery because Lago would not bill it (policy `hold`), in the Billing pane.
+public struct HeldEvent: Sendable, Hashable {
+    /// Its id in the engine's held list (what release and discard refer to).
+    public var id: String
+    /// The event's transaction id.
+    public var transactionID: String
+    /// The billable metric code.
+    public var code: String
+    /// The subscription it names.
+    public var externalSubscriptionID: String?
+    /// Why it was held.
+    public var reasons: [BillingReason]
+    /// When the engine accepted it.
+    public var acceptedAt: Date
+
+    /// Creates a held event.
+    public init(
+        id: String, transactionID: String, code: String, externalSubscriptionID: String?, reasons: [BillingReason],
+        acceptedAt: Date
+    ) {
+        self.id = id
+        self.transactionID = transactionID
+        self.code = code
+        self.externalSubscriptionID = externalSubscriptionID
+        self.reasons = reasons
+        self.acceptedAt = acceptedAt
+    }
+}
+
+/// What releasing a held event did: it is queued, checked again.
+public struct HeldRelease: Sendable, Hashable {
+    /// The held event's id.
+    public var id: String
+    /// Its transaction id.
+    public var transactionID: String
+    /// Whether Lago will bill it now (the engine's second check).
+    public var billing: BillingVerdict
+
+    /// Creates a release.
+    public init(id: String, transactionID: String, billing: BillingVerdict) {
+        self.id = id
+        self.transactionID = transactionID
+        self.billing = billing
+    }
+}
+
 /// What the engine's billing check found, as the queue pane shows it.
 public struct BillingSummary: Sendable, Hashable {
     /// The engine checks each event it accepts (else the events carry no verdict of the engine's).
@@ -349,6 +403,8 @@ public struct QueueStats: Sendable, Hashable {
     public var spoolErrorAt: Date?
     /// Billing verdicts of the spooled and held events.
     public var billing = BillingSummary()
+    /// The held list (policy `hold`), oldest first (at most the first 200).
+    public var heldEvents: [HeldEvent] = []
 
     /// Creates a snapshot; everything defaults to zero / empty / running.
     public init(

@@ -66,6 +66,14 @@ public enum Effect: Sendable, Hashable {
     case replayDeadLetter(id: String, edits: DeadLetterEdits?)
     /// Delete a dead letter for good (the operator confirmed); answer like a replay.
     case discardDeadLetter(id: String)
+    /// Queue a held event (the engine checks it again); answer with ``ConsoleEvent/heldReleased(_:_:)`` or
+    /// ``ConsoleEvent/operationFailed(_:_:)``.
+    case releaseHeld(id: String)
+    /// Delete a held event for good (the operator confirmed); answer like a discarded dead letter.
+    case discardHeld(id: String)
+    /// Read Lago's billable metrics and subscriptions again now; the new catalogue comes as
+    /// ``ConsoleEvent/catalogueChanged(metrics:status:)``.
+    case refreshCatalogue
     /// End the engine's backoff and retry now (after fixing the key or when Lago is back).
     case retryNow
     /// Put text on the clipboard (OSC 52 or a pasteboard tool); plain text, no box characters.

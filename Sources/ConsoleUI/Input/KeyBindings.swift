@@ -12,6 +12,8 @@ public enum Pane: Int, CaseIterable, Sendable, Hashable {
     case subscription
     /// The send-test-event form.
     case sendTest
+    /// Events Lago will not bill, grouped, with their fix; the held list.
+    case billing
 
     /// The pane's title.
     public var title: String {
@@ -22,6 +24,7 @@ public enum Pane: Int, CaseIterable, Sendable, Hashable {
         case .mappings: "Mappings"
         case .subscription: "Subscription"
         case .sendTest: "Send test"
+        case .billing: "Billing"
         }
     }
 
@@ -65,7 +68,8 @@ public enum KeyContext: Sendable, Hashable {
 /// A group of bindings in the help overlay.
 public enum HelpSection: Int, CaseIterable, Sendable, Hashable {
     /// The sections, in the order the help lists them after the focused pane's.
-    case global, navigation, events, queue, failures, mappings, subscription, sendTest, detail, dialogs, input
+    case global, navigation, events, queue, failures, mappings, subscription, sendTest, billing, detail, dialogs
+    case input
     /// The `:` commands (bindings with ``KeyBinding/commands`` and no key), listed last.
     case commands
 
@@ -80,6 +84,7 @@ public enum HelpSection: Int, CaseIterable, Sendable, Hashable {
         case .mappings: "Metric mappings"
         case .subscription: "Subscription"
         case .sendTest: "Send test event"
+        case .billing: "Billing"
         case .detail: "Event detail"
         case .dialogs: "Dialogs"
         case .input: "Text fields & command line"
@@ -107,13 +112,17 @@ public enum ConsoleAction: Sendable, Hashable {
     case loadSubscriptions, searchList, clearSearch, pickSubscription, typeSubscription
     /// Send-test pane and forms.
     case editField, toggleSendMode, sendTest, verifySent, nextField, previousField
+    /// Billing pane: remap the field behind an unknown code, set the default subscription, release or discard a
+    /// held event, read Lago's catalogue again, order the issues.
+    case remapCode, setDefaultSubscription, releaseHeld, discardHeld, refreshCatalogue, toggleIssueOrder
     /// Text fields and the command line.
     case submit, historyPrevious, historyNext, complete, editText
     /// Confirmation dialogs.
     case confirmYes, confirmNo, confirmCancel, confirmActivate, confirmSwitch
     /// Commands: focus a pane (`:events`), filter the events (`:filter TEXT`), set the default subscription
     /// (`:sub ID`), send an event (`:send CODE [SUB] [k=v …]`).
-    case showPane(Pane), filterCommand, subscriptionCommand, sendCommand
+    case showPane(Pane)
+    case filterCommand, subscriptionCommand, sendCommand
 }
 
 /// One entry of the key-binding table, which drives dispatch, the help overlay and the footer hints
@@ -201,7 +210,7 @@ public struct KeyBinding: Sendable, Hashable {
             KeyBinding([.tab], .nextPane, "next pane", contexts: [.global], section: .global),
             KeyBinding([.backTab], .previousPane, "previous pane", contexts: [.global], section: .global),
             KeyBinding(
-                digits, .focusPane, "jump to pane 1-6", keyLabel: "1-6", contexts: [.global],
+                digits, .focusPane, "jump to pane 1-\(panes.count)", keyLabel: "1-\(panes.count)", contexts: [.global],
                 section: .global),
             KeyBinding(
                 [.char("f")], .flush, "flush pending events now", hint: "flush", contexts: [.global],
@@ -224,7 +233,7 @@ public struct KeyBinding: Sendable, Hashable {
                 [.enter], .openDetail, "detail: JSON sent, Lago's answer, attempts", hint: "detail",
                 contexts: [.pane(.events)], section: .events),
             KeyBinding(
-                [.char("/")], .editFilter, "filter (text, state:dead, code:, sub:, !not)",
+                [.char("/")], .editFilter, "filter (text state: code: sub: billing:issue reason: !x)",
                 hint: "filter", contexts: [.pane(.events)], section: .events),
             KeyBinding(
                 [.escape], .clearFilter, "clear the filter", hint: "clear filter",
@@ -299,6 +308,25 @@ public struct KeyBinding: Sendable, Hashable {
             KeyBinding(
                 [.backTab, .up], .previousField, "previous field",
                 contexts: [.sendForm, .replayForm], section: .sendTest),
+            // Billing.
+            KeyBinding(
+                [.char("m")], .remapCode, "remap the field sending an unknown code (picker)",
+                hint: "remap", contexts: [.pane(.billing)], section: .billing, isMutating: true),
+            KeyBinding(
+                [.char("d")], .setDefaultSubscription, "set the default subscription (Subscription pane)",
+                hint: "default sub", contexts: [.pane(.billing)], section: .billing, isMutating: true),
+            KeyBinding(
+                [.char("r")], .releaseHeld, "release the held event: checked again, queued (confirm)",
+                hint: "release", contexts: [.pane(.billing)], section: .billing, isMutating: true),
+            KeyBinding(
+                [.char("x")], .discardHeld, "discard the held event (confirm)", hint: "discard",
+                contexts: [.pane(.billing)], section: .billing, isMutating: true, isDestructive: true),
+            KeyBinding(
+                [.char("c")], .refreshCatalogue, "read Lago's metrics and subscriptions again", hint: "refresh",
+                contexts: [.pane(.billing)], section: .billing),
+            KeyBinding(
+                [.char("s")], .toggleIssueOrder, "most recent first / most frequent first", hint: "order",
+                contexts: [.pane(.billing)], section: .billing),
             // Detail.
             KeyBinding(
                 [.char("y")], .copyDetail, "copy as plain text", hint: "copy", contexts: [.detail],
@@ -357,6 +385,7 @@ public struct KeyBinding: Sendable, Hashable {
             command(["failures"], .showPane(.failures), "failures pane"),
             command(["mappings"], .showPane(.mappings), "mappings pane"),
             command(["test"], .showPane(.sendTest), "send test pane"),
+            command(["billing", "held"], .showPane(.billing), "billing pane: issues and the held list"),
             command(["help", "h", "?"], .showHelp, "help"),
             command(["q", "quit"], .quit, "quit (asks to flush)"),
             command(["q!", "quit!"], .forceQuit, "quit without flushing"),

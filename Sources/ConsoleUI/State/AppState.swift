@@ -1,5 +1,6 @@
 public import Foundation
 import LagoAPI
+import LagoBilling
 public import LagoUsage
 
 /// The terminal's size in cells.
@@ -105,6 +106,8 @@ struct ConfirmDialog: Sendable {
         case flushingBeforeQuit(pending: Int)
         case replay(deadLetterID: String, transactionID: String, edits: DeadLetterEdits?)
         case discard(deadLetterID: String, transactionID: String)
+        case releaseHeld(heldID: String, transactionID: String)
+        case discardHeld(heldID: String, transactionID: String)
     }
     var kind: Kind
     /// The highlighted answer; starts on No (for quit: "quit without flushing").
@@ -173,6 +176,33 @@ struct SubscriptionPaneState: Sendable {
     var input: TextField?
     var inputError: String?
     var saving: String?
+}
+
+/// The order of the Billing pane's issue groups.
+enum IssueOrder: Sendable, Hashable {
+    /// The group seen last first.
+    case recent
+    /// The group with the most events first.
+    case frequent
+}
+
+/// What the Billing pane's selection points at.
+enum BillingItemKey: Sendable, Hashable {
+    case group(BillingIssueGroup.Key)
+    case held(id: String)
+}
+
+struct BillingPaneState: Sendable {
+    var order = IssueOrder.recent
+    var selected: BillingItemKey?
+    /// The issue groups of the events seen, recomputed after each event while the pane has the focus (it is drawn
+    /// only then), so a frame and a key do not scan the history again.
+    var groups: [BillingIssueGroup] = []
+    /// Lago's catalogue the console checks events against (`nil` until the wiring reports one).
+    var metrics: [String: BillableMetric] = [:]
+    var catalogue: BillingCatalogueStatus?
+    /// The last release and its new verdict.
+    var lastRelease: HeldRelease?
 }
 
 /// A field of the send-test form.
@@ -264,6 +294,7 @@ public struct AppState: Sendable {
     var mappingsPane = MappingsPaneState()
     var subscriptionPane = SubscriptionPaneState()
     var sendPane = SendTestState()
+    var billingPane = BillingPaneState()
     var commandHistory: [String] = []
     /// The number of the last request handed to the wiring.
     var lastRequestID = 0

@@ -75,6 +75,9 @@ extension AppState {
         case .flush: return !flushInProgress
         case .sendTest: return !sendPane.sending
         case .editMapping, .typeMapping: return mappingsPane.saving == nil
+        case .remapCode: return remappableField != nil
+        case .setDefaultSubscription: return selectedIssueIsSubscription && subscriptionPane.saving == nil
+        case .releaseHeld, .discardHeld: return selectedHeldEvent != nil
         case .copyDetail:
             if case .detail(let sequence, _) = overlay { return history.record(sequence: sequence) != nil }
             return false
@@ -222,6 +225,8 @@ extension AppState {
             editActiveField(key, mode: mode)
         case .confirmYes, .confirmNo, .confirmCancel, .confirmActivate, .confirmSwitch:
             return answerConfirmation(action)
+        case .remapCode, .setDefaultSubscription, .releaseHeld, .discardHeld, .refreshCatalogue, .toggleIssueOrder:
+            return performBilling(action)
         case .showPane, .filterCommand, .subscriptionCommand, .sendCommand:
             break  // Commands only (no key): ``runCommand(_:)`` runs them.
         }

@@ -116,7 +116,8 @@ public struct EventRecord: Sendable, Hashable {
     private func makeSearchText() -> String {
         // The billing verdict's words too: `/unbillable`, `/invalid_code` find the events Lago will not bill.
         let verdict = billing.map { [$0.status.rawValue] + $0.reasons.map(\.rawValue) } ?? []
-        return ([transactionID, code, externalSubscriptionID ?? "", state.label, propertiesSummary, reason ?? ""]
+        return
+            ([transactionID, code, externalSubscriptionID ?? "", state.label, propertiesSummary, reason ?? ""]
             + verdict).joined(separator: "\u{1F}").lowercased()
     }
 
@@ -149,9 +150,11 @@ extension JSONValue {
 /// A parsed `/` filter: every term must match (AND).
 ///
 /// Terms: free words (matched case-insensitively against transaction id, code, subscription, state, properties
-/// and reason), `state:dead`, `code:llm_`, `sub:acme`, `tx:abc`, and `!term` to invert any of them.
+/// and reason), `state:dead`, `code:llm_`, `sub:acme`, `tx:abc`, `billing:issue` (Lago will not bill it; also
+/// `billing:billable`, `billing:unchecked`), `reason:invalid_code` (one of its billing reasons), and `!term` to
+/// invert any of them.
 public struct EventFilter: Sendable, Hashable {
-    enum Field: Sendable, Hashable { case any, state, code, subscription, transaction }
+    enum Field: Sendable, Hashable { case any, state, code, subscription, transaction, billing, reason }
 
     struct Term: Sendable, Hashable {
         var field: Field
@@ -181,6 +184,7 @@ public struct EventFilter: Sendable, Hashable {
                 let known: [String: Field] = [
                     "state": .state, "s": .state, "code": .code, "c": .code, "sub": .subscription,
                     "subscription": .subscription, "tx": .transaction, "transaction": .transaction,
+                    "billing": .billing, "bill": .billing, "reason": .reason,
                 ]
                 if let match = known[prefix], !rest.isEmpty {
                     field = match
@@ -196,6 +200,17 @@ public struct EventFilter: Sendable, Hashable {
         self.terms = terms
     }
 
+    /// `billing:issue` (or `unbillable`) for the events Lago will not bill, `billing:billable` (or `ok`) for
+    /// those it will, `billing:unchecked` for those not checked (yet).
+    static func billingMatches(_ verdict: BillingVerdict?, _ needle: String) -> Bool {
+        let status = verdict?.status ?? .unchecked
+        switch needle {
+        case "issue", "issues", "unbillable", "not-billable": return status == .unbillable
+        case "ok", "billable": return status == .billable
+        default: return status.rawValue.hasPrefix(needle)
+        }
+    }
+
     /// Whether a row matches every term.
     func matches(_ record: EventRecord) -> Bool {
         for term in terms {
@@ -207,6 +222,9 @@ public struct EventFilter: Sendable, Hashable {
             case .code: hit = record.code.lowercased().contains(term.needle)
             case .subscription: hit = (record.externalSubscriptionID ?? "").lowercased().contains(term.needle)
             case .transaction: hit = record.transactionID.lowercased().contains(term.needle)
+            case .billing: hit = Self.billingMatches(record.billing, term.needle)
+            case .reason:
+                hit = record.billing?.reasons.contains { $0.rawValue.contains(term.needle) } ?? false
             }
             if hit == term.inverted { return false }
         }
@@ -250,10 +268,18 @@ public struct EventHistory: Sendable {
     /// The number of rows kept.
     public var count: Int { nextSequence - firstSequence }
 
+    /// Every row kept, oldest first.
+    var records: ArraySlice<EventRecord> { storage[head...] }
+
     /// The row with a sequence number, if still kept.
     public func record(sequence: Int) -> EventRecord? {
         guard sequence >= firstSequence, sequence < nextSequence else { return nil }
         return storage[head + sequence - firstSequence]
+    }
+
+    /// Whether a row with this event key is kept.
+    public func contains(key: String) -> Bool {
+        sequenceByKey[key].map { $0 >= firstSequence } ?? false
     }
 
     /// The newest row of a transaction id, if kept.

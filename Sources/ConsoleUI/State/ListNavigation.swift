@@ -40,6 +40,8 @@ extension AppState {
             let page = layout.listRows(for: .subscription, focused: focusedPane)
             subscriptionPane.selection = movedIndex(
                 subscriptionPane.selection, count: filteredSubscriptions.count, action: action, page: page)
+        case .normal(.billing):
+            moveBillingSelection(action)
         case .normal(.sendTest):
             sendPane.selectedField = movedIndex(
                 sendPane.selectedField, count: sendPane.fields.count, action: action, page: 5)

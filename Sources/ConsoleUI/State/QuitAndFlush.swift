@@ -54,6 +54,14 @@ extension AppState {
             guard answer == true else { return [] }
             show("discarding \(transactionID)…")
             return [.discardDeadLetter(id: id)]
+        case .releaseHeld(let id, let transactionID):
+            guard answer == true else { return [] }
+            show("releasing \(transactionID)\u{2026}")
+            return [.releaseHeld(id: id)]
+        case .discardHeld(let id, let transactionID):
+            guard answer == true else { return [] }
+            show("discarding held \(transactionID)\u{2026}")
+            return [.discardHeld(id: id)]
         }
     }
 }

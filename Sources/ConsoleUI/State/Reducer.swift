@@ -7,7 +7,11 @@ extension AppState {
     ///
     /// Pure and synchronous: call it from the one task that owns the state, then render.
     public mutating func handle(_ event: ConsoleEvent) -> [EffectRequest] {
-        reduce(event).map { effect in
+        let effects = reduce(event)
+        if focusedPane == .billing, !event.isTick {
+            billingPane.groups = history.billingIssueGroups(order: billingPane.order)
+        }
+        return effects.map { effect in
             lastRequestID += 1
             let id = RequestID(lastRequestID)
             if effect != .quit(flushFirst: true) && effect != .quit(flushFirst: false) { requests[id] = effect }
@@ -95,6 +99,29 @@ extension AppState {
             defaultSubscription = id
             subscriptionPane.saving = nil
             show("default subscription: \(id)", .success)
+        case .catalogueChanged(let metrics, let status):
+            billingPane.metrics = Dictionary(metrics.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
+            billingPane.catalogue = status
+        case .heldReleased(let id, let release):
+            requests[id] = nil
+            billingPane.lastRelease = release
+            // The held row (`held#ID`, as the bridge keys held events) is done: the event goes on as a new row.
+            let heldKey = "held#\(release.id)"
+            if history.contains(key: heldKey) {
+                history.apply([
+                    EventUpdate(
+                        transactionID: release.transactionID, code: "", externalSubscriptionID: nil, state: .released,
+                        time: now, key: heldKey)
+                ])
+            }
+            switch release.billing.status {
+            case .billable: show("released \(release.transactionID): queued, Lago will bill it", .success)
+            case .unchecked: show("released \(release.transactionID): queued, unchecked (no catalogue)", .info)
+            case .unbillable:
+                show(
+                    "released \(release.transactionID): queued, still not billable: "
+                        + release.billing.reasons.map(\.rawValue).joined(separator: ", "), .error)
+            }
         case .mappingSaved(let field, let code):
             finishRequests { $0 == .saveMapping(field: field, code: code) }
             mappings[field] = code
@@ -148,7 +175,8 @@ extension AppState {
             if case .loading = subscriptionPane.list { subscriptionPane.list = .failed(error.message) }
         case .verify(let transactionID):
             sendPane.verifications[transactionID] = .failed(error.message)
-        case .replayDeadLetter, .discardDeadLetter, .retryNow, .copy, .quit:
+        case .replayDeadLetter, .discardDeadLetter, .retryNow, .copy, .quit, .releaseHeld, .discardHeld,
+            .refreshCatalogue:
             break
         }
     }

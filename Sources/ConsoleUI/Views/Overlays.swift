@@ -22,6 +22,7 @@ extension AppState {
         case .mappings: paneSection = .mappings
         case .subscription: paneSection = .subscription
         case .sendTest: paneSection = .sendTest
+        case .billing: paneSection = .billing
         }
         var order: [HelpSection] = [paneSection, .navigation, .global]
         order += HelpSection.allCases.filter { !order.contains($0) }
@@ -280,6 +281,10 @@ extension Renderer {
             "Replay dead letter \(transactionID) to Lago? [y/N]"
         case .discard(_, let transactionID):
             "Discard dead letter \(transactionID) for good? It will not be billed. [y/N]"
+        case .releaseHeld(_, let transactionID):
+            "Release held event \(transactionID)? It is checked again and queued for Lago, billable or not. [y/N]"
+        case .discardHeld(_, let transactionID):
+            "Discard held event \(transactionID) for good? It is never sent nor billed. [y/N]"
         }
     }
 
@@ -297,9 +302,12 @@ extension Renderer {
         case .replay:
             yes = "y replay"
             no = "N no"
-        case .discard:
+        case .discard, .discardHeld:
             yes = "y discard"
             no = "N keep it"
+        case .releaseHeld:
+            yes = "y release"
+            no = "N keep it held"
         }
         let mark = symbols.pointer
         var spans = [
@@ -321,7 +329,8 @@ extension Renderer {
         switch dialog.kind {
         case .quit, .flushingBeforeQuit: heading = "Quit"
         case .replay: heading = "Replay"
-        case .discard:
+        case .releaseHeld: heading = "Release"
+        case .discard, .discardHeld:
             heading = "Discard"
             borderStyle = theme.error
         }
@@ -343,7 +352,8 @@ extension Renderer {
         case .quit: "y flush & quit \(symbols.dot) N quit now \(symbols.dot) c cancel"
         case .flushingBeforeQuit: "ctrl-c quit now (events stay spooled)"
         case .replay: "y replay \(symbols.dot) N no"
-        case .discard: "y discard \(symbols.dot) N keep"
+        case .discard, .discardHeld: "y discard \(symbols.dot) N keep"
+        case .releaseHeld: "y release \(symbols.dot) N keep held"
         }
     }
 

@@ -60,6 +60,7 @@ struct Renderer {
         case .mappings: drawMappings(rect)
         case .subscription: drawSubscription(rect)
         case .sendTest: drawSendTest(rect)
+        case .billing: drawBilling(rect)
         }
     }
 
@@ -78,7 +79,9 @@ struct Renderer {
     func width(of spans: [Span]) -> Int { spans.reduce(0) { $0 + displayWidth(of: $1.text) } }
 
     /// Draws a pane's box with its title (left) and status (right) in the top border; returns the inside.
-    mutating func paneBox(_ rect: Rect, pane: Pane, title: [Span] = [], status: [Span] = [], footer: [Span] = [])
+    mutating func paneBox(
+        _ rect: Rect, pane: Pane, title: [Span] = [], status: [Span] = [], footer: [Span] = []
+    )
         -> Rect
     {
         let focused = state.focusedPane == pane
@@ -266,11 +269,18 @@ struct Renderer {
                 var title = pane.title
                 if short {
                     title =
-                        [.subscription: "Sub", .sendTest: "Send", .mappings: "Maps", .failures: "Fail"][pane] ?? title
+                        [
+                            .subscription: "Sub", .sendTest: "Send", .mappings: "Maps", .failures: "Fail",
+                            .billing: "Bill",
+                        ][pane]
+                        ?? title
                 }
                 var label = " \(pane.rawValue) \(title) "
                 if pane == .failures && !state.stats.deadLetters.isEmpty {
                     label = " \(pane.rawValue) \(title) \(symbols.cross)\(state.stats.deadLetters.count) "
+                }
+                if pane == .billing && state.stats.billing.held > 0 {
+                    label = " \(pane.rawValue) \(title) \(symbols.warning)\(state.stats.billing.held) "
                 }
                 if pane == .mappings, let known = state.mappingsPane.knownCodes {
                     let unknown = CanonicalField.allCases.filter { !known.contains(state.code(for: $0)) }.count

@@ -107,6 +107,7 @@ struct Theme: Sendable {
         case .refused: return error
         case .held: return warning
         case .discarded: return dim
+        case .released: return dim
         }
     }
 }
