@@ -55,7 +55,7 @@ public struct LifecycleAdapter: Sendable {
         let key =
             change.eventID.map { id in
                 switch change.stage {
-                case .held, .discarded: "held#\(id)"
+                case .held, .released, .discarded: "held#\(id)"
                 default: "#\(id)"
                 }
             } ?? change.transactionID
@@ -73,7 +73,7 @@ public struct LifecycleAdapter: Sendable {
         }
         let remembered = known[key]
         switch change.stage {
-        case .delivered, .alreadyInLago, .dead, .held, .discarded: known[key] = nil
+        case .delivered, .alreadyInLago, .dead, .held, .released, .discarded: known[key] = nil
         default: break
         }
         let event = remembered?.event
@@ -106,6 +106,8 @@ public struct LifecycleAdapter: Sendable {
             state = .held
             reason =
                 "held: Lago would not bill it (billing.unbillable = hold); release or discard it in the Billing pane"
+        case .released:
+            state = .released
         case .discarded:
             state = .discarded
         }

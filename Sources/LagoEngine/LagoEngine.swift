@@ -877,10 +877,12 @@ public final class LagoEngine: Sendable {
             } ?? .unchecked
         let (released, rowID) = try await spool.releaseHeld(id: id, verdict: verdict, path: configuration.spoolPath)
         heldLeft(released.verdict)
+        let now = clock.wallNow()
         broadcaster.publish([
+            EventLifecycleChange(transactionID: released.transactionID, stage: .released, date: now, eventID: id),
             EventLifecycleChange(
-                transactionID: released.transactionID, stage: .queued, date: clock.wallNow(), event: released.event,
-                eventID: rowID, billing: verdict)
+                transactionID: released.transactionID, stage: .queued, date: now, event: released.event,
+                eventID: rowID, billing: verdict),
         ])
         return HeldRelease(transactionID: released.transactionID, billing: verdict)
     }

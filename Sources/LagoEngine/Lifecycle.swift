@@ -22,6 +22,9 @@ public struct EventLifecycleChange: Sendable, Hashable, Codable {
         /// Accepted into the held list, not the queue: Lago would not bill it (policy `hold`; the reasons are in
         /// ``EventLifecycleChange/billing``). ``EventLifecycleChange/eventID`` is its id in the held list.
         case held
+        /// Released from the held list by the operator (``EventLifecycleChange/eventID`` is its id in the held
+        /// list); the event goes on as a new `.queued` change, in the queue's ids.
+        case released
         /// Discarded from the held list by the operator; never sent (``EventLifecycleChange/eventID`` is its id in
         /// the held list).
         case discarded

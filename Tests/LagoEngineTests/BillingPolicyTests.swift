@@ -115,8 +115,17 @@ import Testing
                 service.refresh()
                 let check = BillingEvent(held[0].event!, acceptedAt: held[0].enqueuedAt)
                 #expect(await eventually { service.check(check) == .billable() })
+                let changes = reopened.lifecycleEvents()
                 let release = try await reopened.releaseHeld(id: held[0].id)
                 #expect(release.transactionID == "hd-2" && release.billing == .billable())
+                // Every watcher learns which held event left the list, then sees it queued in its new row.
+                var told: [EventLifecycleChange] = []
+                for await change in changes where change.transactionID == "hd-2" {
+                    told.append(change)
+                    if told.count == 2 { break }
+                }
+                #expect(told.map(\.stage) == [.released, .queued])
+                #expect(told.first?.eventID == held[0].id && told.last?.billing == .billable())
                 #expect(await reopened.flush(deadline: .seconds(20)).pending == 0)
                 let stored = try #require(sandbox.events().first { $0.transactionID == "hd-2" })
                 #expect(stored.code == "no_such_metric")

@@ -391,6 +391,7 @@ import Testing
                 case .dead: stages.append("dead")
                 case .held: stages.append("held")
                 case .discarded: stages.append("discarded")
+                case .released: stages.append("released")
                 }
             }
             #expect(stages == ["queued", "inFlight(1)", "retry(2)", "inFlight(2)", "delivered"])
