@@ -212,7 +212,7 @@ let package = Package(
             name: "ConsoleUITests", dependencies: ["ConsoleUI", "LagoAPI", "LagoUsage", "LagoBilling"],
             exclude: ["Golden"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench", "TestSupport", "TmuxDriver"],
+            name: "EndToEndTests", dependencies: ["LagoSandbox", "LagoBench", "LagoBilling", "TestSupport", "TmuxDriver"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoBenchTests", dependencies: ["LagoBench", "ConsoleUI"], swiftSettings: swiftSettings),

@@ -1,4 +1,5 @@
 import Foundation
+import LagoBilling
 import LagoSandbox
 import TestSupport
 import Testing
@@ -110,6 +111,12 @@ struct BillingServeTests {
                     #""external_customer_id":"cus_nobody","code":"llm_input_tokens","properties":{"value":1}"#),
                 event("two", #""external_customer_id":"cus_two","code":"llm_input_tokens","properties":{"value":1}"#),
             ]
+            // A console attached to serve sees the events live, as an operator watching ingestion would.
+            let console = try TmuxSession.start(
+                [try lagoConsoleBinary(), "--config", config], width: 120, height: 40,
+                environment: ["HOME": home.path, "XDG_STATE_HOME": home.appendingPathComponent("state").path])
+            defer { console.kill() }
+            try await console.waitFor(text: "ATTACHED")
             let posted = try await Self.post(
                 relay, path: "/events/batch", body: #"{"events":[\#(events.joined(separator: ","))]}"#)
             #expect(posted.status == 200, "forward: Lago would take them all; \(posted.answer)")
@@ -132,6 +139,13 @@ struct BillingServeTests {
                     "ambiguous_customer_subscription": 1,
                 ], "\(status.output)")
             #expect(billing["policy"] as? String == "forward" && billing["checking"] as? Bool == true)
+            // The console's Billing pane lists each reason's group (names cut to the column still start alike).
+            try console.send("7")
+            let screen = try await console.waitFor("the nine reasons in the Billing pane") { screen in
+                BillingReason.allCases.allSatisfy { screen.contains($0.rawValue.prefix(20)) }
+            }
+            #expect(screen.contains("9 groups"), "\(screen)")
+            try console.send("q")
             let text = try await runLagoConsole(["--config", config, "status"])
             #expect(
                 text.output.contains("accepted since start: 1 billable · 0 unchecked · 9 unbillable"), "\(text.output)")
