@@ -13,6 +13,7 @@ struct DeliveryStateMachine: Sendable {
     struct Settings: Sendable, Hashable {
         var maxBatchSize: Int
         var maxBatchBytes: Int
+        /// Requests in flight at once when ``adaptive`` is `nil`.
         var maxInFlight: Int
         var flushInterval: Duration
         var retry: RetryPolicy
@@ -23,8 +24,11 @@ struct DeliveryStateMachine: Sendable {
         /// Events enqueued longer ago than this are dead-lettered `expired` instead of sent (`nil`: never).
         var maxEventAge: Duration? = nil
 
-        /// Claimed batches (sending, ready or waiting) at most.
-        var maxActiveBatches: Int { maxInFlight * 4 + 1 }
+        /// The adaptive concurrency limit (`engine.max_in_flight = "auto"`); `nil`: ``maxInFlight``, fixed.
+        var adaptive: ConcurrencyController.Settings? = nil
+
+        /// The concurrency limit's settings.
+        var concurrency: ConcurrencyController.Settings { adaptive ?? .fixed(maxInFlight) }
     }
 
     /// Why sending is on hold, and when the next probe goes.
@@ -147,6 +151,8 @@ struct DeliveryStateMachine: Sendable {
     /// nothing about the new key or URL.
     private var targetGeneration = 0
     private(set) var health: Health = .healthy
+    /// The limit of requests in flight, fixed or adaptive: fed every request that starts and ends.
+    private(set) var concurrency: ConcurrencyController
     /// The server asked for no request before this instant (`Retry-After`, `X-RateLimit-Reset`).
     private(set) var notBefore: Instant?
     private var lastSendAt: Instant?
@@ -165,12 +171,17 @@ struct DeliveryStateMachine: Sendable {
         self.random = random
         self.unclaimedCount = unclaimedCount
         self.unclaimedBytes = unclaimedBytes
+        self.concurrency = ConcurrencyController(settings: settings.concurrency)
         // Events found in the spool at start are overdue.
         self.unclaimedSince = unclaimedCount > 0 ? now - settings.flushInterval : nil
     }
 
     // MARK: Queries (for stats and tests; the driver decides nothing from them)
 
+    /// Requests allowed in flight now.
+    var concurrencyLimit: Int { concurrency.limit }
+    /// Claimed batches (sending, ready or waiting) at most.
+    var maxActiveBatches: Int { concurrency.limit * 4 + 1 }
     var sendingCount: Int { batches.count { if case .sending = $0.phase { true } else { false } } }
     var inFlightEvents: Int {
         batches.reduce(0) { count, batch in
@@ -243,12 +254,17 @@ struct DeliveryStateMachine: Sendable {
     ///
     /// - Parameter rows: the batch as it went out (attempts counted; expired events removed).
     @discardableResult
-    mutating func sendCompleted(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, now: Instant) -> ScheduledRetry? {
+    mutating func sendCompleted(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, now: Instant) -> ScheduledRetry?
+    {
         guard let index = batches.firstIndex(where: { $0.id == batchID }) else { return nil }
         var batch = batches.remove(at: index)
         let wasHoldProbe = batch.carriesHoldProbe
         batch.carriesHoldProbe = false
         batch.rows = rows
+        if let exchange = outcome.exchange {
+            concurrency.requestCompleted(
+                rtt: exchange.succeeded ? exchange.latency : nil, backPressure: exchange.backPressure, now: now)
+        }
         if rows.isEmpty { return nil }
         if outcome.serverAnswered {
             recover(now: now)
@@ -438,7 +454,7 @@ struct DeliveryStateMachine: Sendable {
             return
         }
         notBefore = nil
-        var free = settings.maxInFlight - sendingCount
+        var free = concurrency.limit - sendingCount
         var wake: Instant?
         func wakeAt(_ instant: Instant) {
             wake = min(wake ?? instant, instant)
@@ -475,7 +491,7 @@ struct DeliveryStateMachine: Sendable {
         // Read the next batch: while healthy, when a slot (plus one batch read ahead) is free and a batch is full,
         // the flush interval has passed, or a flush is waiting.
         if !claiming, case .healthy = health, unclaimedCount > 0,
-            sendingCount + readyCount < settings.maxInFlight + 1, batches.count < settings.maxActiveBatches
+            sendingCount + readyCount < concurrency.limit + 1, batches.count < maxActiveBatches
         {
             let full = unclaimedCount >= settings.maxBatchSize || unclaimedBytes >= settings.maxBatchBytes
             let dueAt = (unclaimedSince ?? now) + settings.flushInterval
@@ -552,6 +568,7 @@ struct DeliveryStateMachine: Sendable {
         batches[index].phase = .sending(probe: probe)
         batches[index].sentToTarget = targetGeneration
         lastSendAt = now
+        concurrency.requestStarted(inFlight: sendingCount)
         let batch = batches[index]
         var expired: [SpoolRow] = []
         if let maxAge = settings.maxEventAge {

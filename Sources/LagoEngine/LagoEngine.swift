@@ -152,7 +152,8 @@ public final class LagoEngine: Sendable {
     ) throws {
         let client = LagoClient(
             configuration: LagoClientConfiguration(
-                baseURL: baseURL, apiKey: apiKey, requestTimeout: configuration.requestTimeout),
+                baseURL: baseURL, apiKey: apiKey, requestTimeout: configuration.requestTimeout,
+                maxConnections: configuration.requestsInFlightAtMost),
             logger: logger)
         do {
             try self.init(
@@ -852,10 +853,10 @@ public final class LagoEngine: Sendable {
     private func runLoop(initialQueued: Int) async {
         let settings = DeliveryStateMachine.Settings(
             maxBatchSize: configuration.maxBatchSize, maxBatchBytes: configuration.maxBatchBytes,
-            maxInFlight: configuration.maxInFlight, flushInterval: configuration.flushInterval,
+            maxInFlight: configuration.requestsInFlightAtMost, flushInterval: configuration.flushInterval,
             retry: RetryPolicy(base: configuration.retryBase, cap: configuration.maxRetryBackoff),
             probeInterval: configuration.probeInterval, holdProbeInterval: configuration.holdProbeInterval,
-            maxEventAge: configuration.maxEventAge)
+            maxEventAge: configuration.maxEventAge, adaptive: configuration.concurrency)
         var machine = DeliveryStateMachine(
             settings: settings, random: random, unclaimedCount: initialQueued, unclaimedBytes: 0, now: clock.now())
         // The driver: it feeds inputs to the machine and carries out every action; it decides nothing.
@@ -1123,13 +1124,17 @@ public final class LagoEngine: Sendable {
         let start = clock.now()
         var failure: (any Error)?
         var status: Int?
+        var rateLimit: RateLimitHeaders?
         do {
-            status = try await client.deliverBatch(encodedBody: body)
+            let answer = try await client.deliverBatchAnswer(encodedBody: body)
+            status = answer.status
+            rateLimit = answer.rateLimit
         } catch {
             failure = error
             status = (error as? LagoAPIError)?.status
         }
         let latency = clock.now() - start
+        let exchange = BatchOutcome.Exchange(latency: latency, error: failure, rateLimit: rateLimit)
         var outcome = BatchOutcome.classify(rows: rows, error: failure, isolated: isolated)
         outcome.httpStatus = status
         outcome.answer = failure == nil ? status.map { "HTTP \($0)" } : outcome.error
@@ -1155,6 +1160,7 @@ public final class LagoEngine: Sendable {
             // Lago (the rows carry an attempt).
             outcome = spoolFailure(error)
         }
+        outcome.exchange = exchange
         tallies.append(record(outcome, latency: latency, error: failure))
         if let hold = outcome.hold, probe {
             logger.debug("Probe refused", metadata: ["reason": "\(hold.reason)"])
