@@ -72,6 +72,8 @@ struct BatchOutcome: Sendable {
     struct Retry: Sendable, Hashable {
         var suggestedDelay: Duration?
         var reason: String
+        /// Lago answered 429: it is up, and its window is full.
+        var rateLimited = false
     }
 
     /// Rows this outcome takes out of the spool.
@@ -102,7 +104,8 @@ struct BatchOutcome: Sendable {
             outcome.delivered = rows
             outcome.serverAnswered = true
         case .retryLater(let suggestedDelay):
-            outcome.retry = Retry(suggestedDelay: suggestedDelay, reason: retryReason(apiError))
+            outcome.retry = Retry(
+                suggestedDelay: suggestedDelay, reason: retryReason(apiError), rateLimited: apiError.status == 429)
         case .hold:
             outcome.hold = Hold(kind: .auth, reason: apiError.description)
         case .holdWrongURL:

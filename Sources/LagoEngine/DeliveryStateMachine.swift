@@ -153,6 +153,11 @@ struct DeliveryStateMachine: Sendable {
     private(set) var health: Health = .healthy
     /// The limit of requests in flight, fixed or adaptive: fed every request that starts and ends.
     private(set) var concurrency: ConcurrencyController
+    /// Lago's rate-limit window as its answers' headers describe it: no request goes while it is spent.
+    private(set) var rateWindow = RateLimitWindow()
+    /// The server's wait after a 429 is under way: when it ends, every batch goes at once (up to the ceiling of the
+    /// concurrency limit and what the window allows), not the adaptive limit's few.
+    private var burstAfterWait = false
     /// The server asked for no request before this instant (`Retry-After`, `X-RateLimit-Reset`).
     private(set) var notBefore: Instant?
     private var lastSendAt: Instant?
@@ -264,6 +269,7 @@ struct DeliveryStateMachine: Sendable {
         if let exchange = outcome.exchange {
             concurrency.requestCompleted(
                 rtt: exchange.succeeded ? exchange.latency : nil, backPressure: exchange.backPressure, now: now)
+            rateWindow.observe(exchange.rateLimit, now: now)
         }
         if rows.isEmpty { return nil }
         if outcome.serverAnswered {
@@ -290,6 +296,28 @@ struct DeliveryStateMachine: Sendable {
                 state.probeAt = now + settings.holdProbeInterval
                 setHoldState(state)
             }
+        }
+        if let retry = outcome.retry, retry.rateLimited, let suggested = retry.suggestedDelay {
+            // Lago is up and said when to come back: every waiting batch goes then, at the learned rate (the
+            // window's limit and the concurrency limit), not one probe at a time.
+            batch.failures += 1
+            batch.lastReason = retry.reason
+            lastFailureAt = now
+            recover(now: now)
+            let resume = max(notBefore ?? now, now + suggested)
+            notBefore = resume
+            burstAfterWait = true
+            for other in batches.indices {
+                if case .waiting(let until) = batches[other].phase, until > resume {
+                    batches[other].phase = .waiting(until: resume)
+                }
+            }
+            batch.phase = .waiting(until: resume)
+            batches.insert(batch, at: index)
+            let scheduled = ScheduledRetry(
+                attempt: batch.failures + 1, at: resume, reason: retry.reason, eventCount: batch.rows.count)
+            pendingActions.append(.announceRetry(scheduled, rows: rows, outcome: outcome))
+            return scheduled
         }
         if let retry = outcome.retry {
             batch.failures += 1
@@ -455,6 +483,10 @@ struct DeliveryStateMachine: Sendable {
         }
         notBefore = nil
         var free = concurrency.limit - sendingCount
+        if burstAfterWait {
+            burstAfterWait = false
+            free = max(free, concurrency.settings.ceiling - sendingCount)
+        }
         var wake: Instant?
         func wakeAt(_ instant: Instant) {
             wake = min(wake ?? instant, instant)
@@ -470,6 +502,11 @@ struct DeliveryStateMachine: Sendable {
         }
         candidates += due.sorted { $0.1 < $1.1 }.map(\.0)
         for index in candidates where free > 0 {
+            // Lago's window is spent: the rest waits for its reset.
+            if let until = rateWindow.blockedUntil(now: now) {
+                wakeAt(until)
+                break
+            }
             decision.actions.append(send(index: index, probe: false, now: now, wallNow: wallNow))
             free -= 1
         }
@@ -569,6 +606,7 @@ struct DeliveryStateMachine: Sendable {
         batches[index].sentToTarget = targetGeneration
         lastSendAt = now
         concurrency.requestStarted(inFlight: sendingCount)
+        rateWindow.requestSent(now: now)
         let batch = batches[index]
         var expired: [SpoolRow] = []
         if let maxAge = settings.maxEventAge {
