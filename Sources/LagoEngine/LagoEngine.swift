@@ -627,7 +627,12 @@ public final class LagoEngine: Sendable {
                 failedRequests: counters.failedRequests, holdReason: loop.hold?.reason, lastError: counters.lastError,
                 lastErrorAt: counters.lastErrorAt, spoolError: counters.spoolError,
                 spoolErrorAt: counters.spoolErrorAt, lastRecovery: loop.lastRecovery, notBefore: loop.notBefore,
-                lifecycleChangesMissed: broadcaster.missedCount, billing: billing(counters))
+                lifecycleChangesMissed: broadcaster.missedCount, billing: billing(counters),
+                requestsInFlight: stopped ? 0 : loop.requestsInFlight,
+                concurrencyLimit: loop.concurrencyLimit > 0 ? loop.concurrencyLimit : nil,
+                adaptiveConcurrency: loop.concurrencyLimit > 0 ? loop.adaptiveConcurrency : nil,
+                roundTripAverage: loop.roundTripAverage, rateLimitRemaining: loop.rateLimitRemaining,
+                rateLimitLimit: loop.rateLimitLimit)
         }
     }
 
@@ -1028,16 +1033,25 @@ public final class LagoEngine: Sendable {
                 failingSince: clock.date(of: $0.failingSince), lastFailureAt: clock.date(of: $0.lastFailureAt),
                 recoveredAt: clock.date(of: $0.recoveredAt))
         }
+        let now = clock.now()
         let value = LoopView(
             inFlight: machine.inFlightEvents, retrying: retrying, paused: machine.paused, hold: machine.hold,
             backingOff: machine.isBackingOff, notBefore: machine.notBefore.map { clock.date(of: $0) },
-            lastRecovery: recovery)
+            lastRecovery: recovery, requestsInFlight: machine.sendingCount, concurrencyLimit: machine.concurrencyLimit,
+            adaptiveConcurrency: !machine.concurrency.settings.isFixed,
+            roundTripAverage: machine.concurrency.averageRTT,
+            rateLimitRemaining: machine.rateWindow.remaining(now: now),
+            rateLimitLimit: machine.rateWindow.limit)
         let (queued, dead) = counters.withLock { counters in
             for tally in tallies { tally.apply(to: &counters) }
             counters.loop = value
             return (counters.queued, counters.dead)
         }
         metrics.inFlight.record(value.inFlight)
+        metrics.requestsInFlight.record(value.requestsInFlight)
+        metrics.concurrencyLimit.record(value.concurrencyLimit)
+        if let rtt = value.roundTripAverage { metrics.roundTrip.record(rtt / .seconds(1)) }
+        if let remaining = value.rateLimitRemaining { metrics.rateLimitRemaining.record(remaining) }
         if !tallies.isEmpty {
             metrics.queued.record(queued)
             metrics.deadLetters.record(dead)
