@@ -15,8 +15,10 @@
 ///   (rounded down, so it always falls by at least one);
 /// - only a request Lago took (2xx) is a round-trip sample.
 ///
-/// One difference: a rise smaller than ``Settings/minimumRise`` of the average never counts as a spike (Vector's
-/// threshold is zero on a link whose round trips never vary, and then the mean's rounding alone would decrease).
+/// Two differences: a rise smaller than ``Settings/minimumRise`` of the average never counts as a spike (Vector's
+/// threshold is zero on a link whose round trips never vary, and then the mean's rounding alone would decrease);
+/// and until the first decrease the limit doubles instead of growing by one (TCP's slow start, RFC 5681 §3.1), so
+/// that a far Lago (100 ms away: 500 requests/s need 50 in flight) is reached in a few round trips, not fifty.
 struct ConcurrencyController: Sendable, Hashable {
     typealias Instant = ContinuousClock.Instant
 
@@ -71,6 +73,8 @@ struct ConcurrencyController: Sendable, Hashable {
     private var windowEnd: Instant?
     private var hadBackPressure = false
     private var reachedLimit = false
+    /// No decrease yet: an increase doubles the limit.
+    private(set) var slowStart = true
 
     init(settings: Settings) {
         self.settings = settings
@@ -132,13 +136,15 @@ struct ConcurrencyController: Sendable, Hashable {
     private mutating func adjust(average: Double, windowMean: Double?) -> Adjustment? {
         let threshold = max(variance.squareRoot() * settings.rttDeviationScale, average * settings.minimumRise)
         if limit < settings.ceiling, reachedLimit, !hadBackPressure, let windowMean, windowMean <= average {
-            limit += 1
+            limit = min(settings.ceiling, slowStart ? limit * 2 : limit + 1)
             return .increased
         }
         if limit > settings.floor, hadBackPressure || (windowMean ?? 0) > average + threshold {
             limit = max(settings.floor, min(limit - 1, Int(Double(limit) * settings.decreaseRatio)))
+            slowStart = false
             return .decreased
         }
+        if hadBackPressure { slowStart = false }
         return nil
     }
 

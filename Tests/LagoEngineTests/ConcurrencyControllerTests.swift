@@ -47,7 +47,7 @@ import Testing
         return now
     }
 
-    @Test("Additive increase: +1 per round trip while the limit is reached and the round trip holds")
+    @Test("Slow start, then additive increase: ×2 per round trip until Lago first pushes back, then +1")
     func increase() {
         var controller = adaptive(initial: 4)
         let rtt = Duration.milliseconds(100)
@@ -56,14 +56,25 @@ import Testing
         #expect(controller.limit == 4)
         #expect(controller.averageRTT == rtt)
         var now = t0 + rtt
-        for expected in 5...14 {
+        for expected in [8, 16, 32] {
+            now += rtt
+            #expect(window(&controller, rtt: rtt, end: now) == [.increased])
+            #expect(controller.limit == expected)
+        }
+        #expect(controller.slowStart)
+        // One 429: ×0.9 (32 → 28), and growth is additive from then on.
+        now += rtt
+        #expect(window(&controller, rtt: rtt, backPressure: 1, end: now) == [.decreased])
+        #expect(controller.limit == 28 && !controller.slowStart)
+        // Its window's last answers arrive with no back-pressure: the next window decides on them alone.
+        for expected in 29...34 {
             now += rtt
             #expect(window(&controller, rtt: rtt, end: now) == [.increased])
             #expect(controller.limit == expected)
         }
         // Answers within one window decide nothing more: one change per round trip.
         #expect(window(&controller, rtt: rtt, end: now + .milliseconds(10)).isEmpty)
-        #expect(controller.limit == 14)
+        #expect(controller.limit == 34)
     }
 
     @Test("No increase without evidence: a window that never reached the limit keeps it")
