@@ -185,8 +185,6 @@ struct DeliveryStateMachine: Sendable {
 
     /// Requests allowed in flight now.
     var concurrencyLimit: Int { concurrency.limit }
-    /// Claimed batches (sending, ready or waiting) at most.
-    var maxActiveBatches: Int { concurrency.limit * 4 + 1 }
     var sendingCount: Int { batches.count { if case .sending = $0.phase { true } else { false } } }
     var inFlightEvents: Int {
         batches.reduce(0) { count, batch in
@@ -478,7 +476,13 @@ struct DeliveryStateMachine: Sendable {
 
     private mutating func decideRunning(now: Instant, wallNow: Date, into decision: inout Decision) {
         if let notBefore, notBefore > now {
-            decision.wakeAt = notBefore
+            var wake: Instant? = notBefore
+            // Waiting what Lago asked after a 429: read ahead meanwhile, so that the wave after the wait is as wide
+            // as the ceiling allows.
+            if burstAfterWait {
+                claimAhead(now: now, target: concurrency.settings.ceiling, wake: &wake, into: &decision)
+            }
+            decision.wakeAt = wake
             return
         }
         notBefore = nil
@@ -525,25 +529,31 @@ struct DeliveryStateMachine: Sendable {
             }
         }
 
-        // Read the next batch: while healthy, when a slot (plus one batch read ahead) is free and a batch is full,
-        // the flush interval has passed, or a flush is waiting.
-        if !claiming, case .healthy = health, unclaimedCount > 0,
-            sendingCount + readyCount < concurrency.limit + 1, batches.count < maxActiveBatches
-        {
-            let full = unclaimedCount >= settings.maxBatchSize || unclaimedBytes >= settings.maxBatchBytes
-            let dueAt = (unclaimedSince ?? now) + settings.flushInterval
-            if let claimRetryAt, claimRetryAt > now {
-                wakeAt(claimRetryAt)
-            } else if full || flushing || dueAt <= now {
-                claimRetryAt = nil
-                claiming = true
-                decision.actions.append(
-                    .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes))
-            } else {
-                wakeAt(dueAt)
-            }
-        }
+        claimAhead(now: now, target: concurrency.limit, wake: &wake, into: &decision)
         decision.wakeAt = wake
+    }
+
+    /// Reads the next batch: while healthy, when fewer than `target` requests (plus one batch read ahead) are sending
+    /// or ready and a batch is full, the flush interval has passed, or a flush is waiting.
+    private mutating func claimAhead(now: Instant, target: Int, wake: inout Instant?, into decision: inout Decision) {
+        func wakeAt(_ instant: Instant) {
+            wake = min(wake ?? instant, instant)
+        }
+        guard !claiming, case .healthy = health, unclaimedCount > 0, sendingCount + readyCount < target + 1,
+            batches.count < target * 4 + 1
+        else { return }
+        let full = unclaimedCount >= settings.maxBatchSize || unclaimedBytes >= settings.maxBatchBytes
+        let dueAt = (unclaimedSince ?? now) + settings.flushInterval
+        if let claimRetryAt, claimRetryAt > now {
+            wakeAt(claimRetryAt)
+        } else if full || flushing || dueAt <= now {
+            claimRetryAt = nil
+            claiming = true
+            decision.actions.append(
+                .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes))
+        } else {
+            wakeAt(dueAt)
+        }
     }
 
     /// On hold: nothing is sent but one probe every ``Settings/holdProbeInterval``.

@@ -168,4 +168,38 @@ import Testing
         #expect(sends(machine.decide(now: t0 + .milliseconds(500), wallNow: Date(), spooled: 6)).isEmpty)
         #expect(sends(machine.decide(now: t0 + .seconds(1), wallNow: Date(), spooled: 6)).count == 6)
     }
+
+    @Test("During the wait the engine reads ahead up to the ceiling, so the wave after it is that wide")
+    func readsAheadDuringTheWait() {
+        var machine = Machine(
+            settings: .init(
+                maxBatchSize: 100, maxBatchBytes: 1 << 20, maxInFlight: 8, flushInterval: .seconds(1),
+                retry: RetryPolicy(base: .seconds(1), cap: .seconds(30)), probeInterval: .seconds(1),
+                adaptive: .adaptive(floor: 1, ceiling: 8, initial: 2)),
+            random: SplitMix64(seed: 1), unclaimedCount: 0, unclaimedBytes: 0, now: t0)
+        machine.rowsAppended(count: 2_000, bytes: 20_000, now: t0)
+        var next: Int64 = 1
+        func claimAll(at now: ContinuousClock.Instant) -> [Int] {
+            var sent: [Int] = []
+            while true {
+                let decision = machine.decide(now: now, wallNow: Date(), spooled: 2_000)
+                sent += sends(decision)
+                guard decision.actions.contains(where: { if case .claim = $0 { true } else { false } }) else {
+                    return sent
+                }
+                machine.claimCompleted(makeRows(next...(next + 99)), now: now)
+                next += 100
+            }
+        }
+        let first = claimAll(at: t0)
+        #expect(first.count == 2)
+        for id in first {
+            machine.sendCompleted(
+                batchID: id, rows: makeRows(1...1),
+                outcome: answered(status: 429, headers: RateLimitHeaders(limit: 100, remaining: 0, reset: 1)), now: t0)
+        }
+        #expect(claimAll(at: t0 + .milliseconds(100)).isEmpty)
+        #expect(machine.batches.count >= 8)
+        #expect(sends(machine.decide(now: t0 + .seconds(1), wallNow: Date(), spooled: 2_000)).count == 8)
+    }
 }
