@@ -24,7 +24,8 @@ public struct EngineBenchmarkOptions: Sendable, Codable, Hashable {
     /// Events per `enqueue` call of the headline healthy run's producers (the relay enqueues whole requests of up
     /// to 100 events).
     public var producerBatchSize: Int = 100
-    /// `maxInFlight` of the healthy runs (the configuration's default).
+    /// A fixed `maxInFlight` for the healthy runs (4: the default before adaptive delivery; ``AdaptiveBenchmark``
+    /// compares `auto`).
     public var healthyMaxInFlight: Int = 4
     /// Times the headline healthy run is repeated (each on a fresh sandbox and spool); the median run is reported,
     /// every run's figure beside it. A run of 100k events lasts about a second, so one run alone mostly measures

@@ -31,7 +31,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Events for the throughput runs.")
     var events: Int = 100_000
 
-    @Option(help: "max_in_flight of the engine's healthy runs (default: the configuration's default, 4).")
+    @Option(
+        help:
+            "A fixed max_in_flight for the engine's healthy runs (default 4, the figures before adaptive delivery; --parts adaptive compares auto)."
+    )
     var healthyMaxInFlight: Int = 4
 
     @Option(help: "Repetitions of the healthy run; the median is reported.")
