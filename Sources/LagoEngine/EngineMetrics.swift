@@ -121,7 +121,7 @@ public struct EngineMetrics: Sendable {
 /// A gauge registered with its backend on its first value, not before.
 final class LazyGauge: Sendable {
     private let label: String
-    // `any MetricsFactory` is not Sendable; the factory is only read, under the lock, to create the gauge once.
+    // The factory is kept until the first value creates the gauge, once, under the lock.
     private let state: Mutex<(factory: any MetricsFactory, gauge: Gauge?)>
 
     init(label: String, factory: any MetricsFactory) {
