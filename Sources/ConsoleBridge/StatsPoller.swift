@@ -129,6 +129,12 @@ public struct StatsPoller: Sendable {
         queue.billing.held = stats.billing.held.total
         queue.billing.catalogueLoadedAt = stats.billing.catalogue?.loadedAt
         queue.billing.catalogueError = stats.billing.catalogue?.lastError
+        queue.delivery.requestsInFlight = stats.requestsInFlight ?? 0
+        queue.delivery.limit = stats.concurrencyLimit
+        queue.delivery.adaptive = stats.adaptiveConcurrency ?? false
+        queue.delivery.roundTrip = stats.roundTripAverage
+        queue.delivery.rateLimitRemaining = stats.rateLimitRemaining
+        queue.delivery.rateLimitLimit = stats.rateLimitLimit
         return queue
     }
 

@@ -15,16 +15,20 @@ public struct LagoClientConfiguration: Sendable {
     public var requestTimeout: Duration
     /// The `User-Agent` header.
     public var userAgent: String
+    /// The most connections the pool keeps open to Lago: at least the requests a caller runs at once (the delivery
+    /// engine's `engine.max_in_flight_limit`), or the surplus waits for a connection.
+    public var maxConnections: Int
 
     /// Creates a configuration.
     public init(
         baseURL: LagoBaseURL, apiKey: String, requestTimeout: Duration = .seconds(10),
-        userAgent: String = "lago-console/\(LagoConsoleVersion.current)"
+        userAgent: String = "lago-console/\(LagoConsoleVersion.current)", maxConnections: Int = 64
     ) {
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.requestTimeout = requestTimeout
         self.userAgent = userAgent
+        self.maxConnections = max(1, maxConnections)
     }
 }
 
@@ -36,7 +40,9 @@ public struct EventListFilter: Sendable, Hashable {
     public var timestampTo: Date?
 
     /// Creates a filter; `nil` fields are not sent.
-    public init(code: String? = nil, externalSubscriptionID: String? = nil, timestampFrom: Date? = nil, timestampTo: Date? = nil) {
+    public init(
+        code: String? = nil, externalSubscriptionID: String? = nil, timestampFrom: Date? = nil, timestampTo: Date? = nil
+    ) {
         self.code = code
         self.externalSubscriptionID = externalSubscriptionID
         self.timestampFrom = timestampFrom
@@ -99,7 +105,8 @@ public final class LagoClient: Sendable {
             timeout: .init(connect: .seconds(5), read: .seconds(Int64(configuration.requestTimeout / .seconds(1)) + 1))
         )
         httpConfiguration.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+            idleTimeout: .seconds(60),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, configuration.maxConnections))
         httpConfiguration.decompression = .enabled(limit: .ratio(50))
         self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
         self.ownsHTTPClient = true
@@ -152,7 +159,9 @@ public final class LagoClient: Sendable {
     /// - Throws: ``LagoAPIError``; `.invalidRequest` without sending for an empty batch or more than 100 events.
     public func createBatch(_ events: [EventInput]) async throws -> [LagoEvent] {
         let request = LagoRequestSummary(method: "POST", path: "/events/batch")
-        guard !events.isEmpty else { throw LagoAPIError.invalidRequest("a batch needs at least one event", request: request) }
+        guard !events.isEmpty else {
+            throw LagoAPIError.invalidRequest("a batch needs at least one event", request: request)
+        }
         guard events.count <= Self.maxBatchSize else {
             throw LagoAPIError.invalidRequest(
                 "a batch holds at most \(Self.maxBatchSize) events, got \(events.count); nothing was sent",
@@ -190,6 +199,17 @@ public final class LagoClient: Sendable {
     }
 
     private func deliverBatch(encodedBody: ByteBuffer) async throws -> Int {
+        try await deliverBatchAnswer(encodedBody: encodedBody).status
+    }
+
+    /// ``deliverBatch(encodedBody:)-(Data)`` returning the rate-limit headers of Lago's 2xx answer too (an error
+    /// answer carries them in ``LagoAPIError/rateLimit``), so that a sender can pace itself to the window.
+    /// - Throws: ``LagoAPIError`` for any non-2xx answer or transport failure.
+    public func deliverBatchAnswer(encodedBody: [UInt8]) async throws -> BatchAnswer {
+        try await deliverBatchAnswer(encodedBody: ByteBuffer(bytes: encodedBody))
+    }
+
+    private func deliverBatchAnswer(encodedBody: ByteBuffer) async throws -> BatchAnswer {
         let summary = LagoRequestSummary(method: "POST", path: "/events/batch")
         // Lago echoes the stored events (~40 KB for 100): read off the connection, not kept, on success.
         let (status, headers, body) = try await perform(
@@ -197,7 +217,7 @@ public final class LagoClient: Sendable {
         guard (200..<300).contains(status) else {
             throw LagoAPIError.httpResponse(status: status, body: body, headers: headers, request: summary)
         }
-        return status
+        return BatchAnswer(status: status, rateLimit: RateLimitHeaders(headers: headers))
     }
 
     /// `GET /events/{transaction_id}` (the id is percent-encoded).
@@ -210,7 +230,9 @@ public final class LagoClient: Sendable {
 
     /// `GET /events`: one page of events, newest first.
     /// - Throws: ``LagoAPIError``.
-    public func events(_ filter: EventListFilter = .init(), page: Int = 1, perPage: Int = 100) async throws -> Page<LagoEvent> {
+    public func events(
+        _ filter: EventListFilter = .init(), page: Int = 1, perPage: Int = 100
+    ) async throws -> Page<LagoEvent> {
         var query: [(String, String)] = [("page", "\(page)"), ("per_page", "\(perPage)")]
         if let code = filter.code { query.append(("code", code)) }
         if let id = filter.externalSubscriptionID { query.append(("external_subscription_id", id)) }
@@ -231,7 +253,9 @@ public final class LagoClient: Sendable {
 
     /// `GET /billable_metrics`: one page.
     public func billableMetrics(page: Int = 1, perPage: Int = 100) async throws -> Page<BillableMetric> {
-        try await self.page(path: "/billable_metrics", key: "billable_metrics", query: [("page", "\(page)"), ("per_page", "\(perPage)")])
+        try await self.page(
+            path: "/billable_metrics", key: "billable_metrics",
+            query: [("page", "\(page)"), ("per_page", "\(perPage)")])
     }
 
     /// Every billable metric, following `next_page` until the end, `pageSpacing` between two requests.
@@ -264,18 +288,24 @@ public final class LagoClient: Sendable {
 
     /// `GET /billable_metrics/{code}`.
     public func billableMetric(code: String) async throws -> BillableMetric {
-        struct Response: Decodable { let billableMetric: BillableMetric
-            enum CodingKeys: String, CodingKey { case billableMetric = "billable_metric" } }
+        struct Response: Decodable {
+            let billableMetric: BillableMetric
+            enum CodingKeys: String, CodingKey { case billableMetric = "billable_metric" }
+        }
         let response: Response = try await send(.GET, "/billable_metrics/" + code.lagoPathSegmentEncoded)
         return response.billableMetric
     }
 
     /// `POST /billable_metrics`.
     public func createBillableMetric(_ input: BillableMetricInput) async throws -> BillableMetric {
-        struct Body: Encodable { let billableMetric: BillableMetricInput
-            enum CodingKeys: String, CodingKey { case billableMetric = "billable_metric" } }
-        struct Response: Decodable { let billableMetric: BillableMetric
-            enum CodingKeys: String, CodingKey { case billableMetric = "billable_metric" } }
+        struct Body: Encodable {
+            let billableMetric: BillableMetricInput
+            enum CodingKeys: String, CodingKey { case billableMetric = "billable_metric" }
+        }
+        struct Response: Decodable {
+            let billableMetric: BillableMetric
+            enum CodingKeys: String, CodingKey { case billableMetric = "billable_metric" }
+        }
         let response: Response = try await send(.POST, "/billable_metrics", body: Body(billableMetric: input))
         return response.billableMetric
     }
@@ -299,13 +329,16 @@ public final class LagoClient: Sendable {
 
     /// `GET /customers`: one page.
     public func customers(page: Int = 1, perPage: Int = 100) async throws -> Page<Customer> {
-        try await self.page(path: "/customers", key: "customers", query: [("page", "\(page)"), ("per_page", "\(perPage)")])
+        try await self.page(
+            path: "/customers", key: "customers", query: [("page", "\(page)"), ("per_page", "\(perPage)")])
     }
 
     /// `GET /customers/{external_customer_id}/current_usage?external_subscription_id=…`.
     public func currentUsage(externalCustomerID: String, externalSubscriptionID: String) async throws -> CustomerUsage {
-        struct Response: Decodable { let customerUsage: CustomerUsage
-            enum CodingKeys: String, CodingKey { case customerUsage = "customer_usage" } }
+        struct Response: Decodable {
+            let customerUsage: CustomerUsage
+            enum CodingKeys: String, CodingKey { case customerUsage = "customer_usage" }
+        }
         let response: Response = try await send(
             .GET, "/customers/\(externalCustomerID.lagoPathSegmentEncoded)/current_usage",
             query: [("external_subscription_id", externalSubscriptionID)])
@@ -389,7 +422,11 @@ public final class LagoClient: Sendable {
             let status = Int(response.status.code)
             if !keepSuccessBody && (200..<300).contains(status) {
                 for try await _ in response.body {}
-                return (status, [], Data())
+                // Only the rate-limit headers are of use on this path.
+                let headers = response.headers.filter {
+                    $0.name.lowercased().hasPrefix("x-ratelimit-") || $0.name.lowercased() == "retry-after"
+                }.map { (name: $0.name, value: $0.value) }
+                return (status, headers, Data())
             }
             let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
             let headers = response.headers.map { (name: $0.name, value: $0.value) }
@@ -438,9 +475,25 @@ public final class LagoClient: Sendable {
         if text.contains("dnsA") || text.contains("SocketAddressError") || text.contains("unknown host") {
             return .dns
         }
-        if text.contains("refused") || text.contains("ECONNREFUSED") || text.contains("errno: 111") { return .connectionRefused }
+        if text.contains("refused") || text.contains("ECONNREFUSED") || text.contains("errno: 111") {
+            return .connectionRefused
+        }
         if text.contains("reset") || text.contains("ECONNRESET") { return .connectionReset }
         return .transport
+    }
+}
+
+/// Lago's 2xx answer to a batch: its status and the rate-limit headers it carried.
+public struct BatchAnswer: Sendable, Hashable {
+    /// The HTTP status (2xx).
+    public var status: Int
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset` (and `Retry-After`) as the answer gave them.
+    public var rateLimit: RateLimitHeaders
+
+    /// Creates an answer.
+    public init(status: Int, rateLimit: RateLimitHeaders) {
+        self.status = status
+        self.rateLimit = rateLimit
     }
 }
 

@@ -2,9 +2,9 @@ public import Foundation
 
 /// What `lago-console bench` runs: the parts chosen and their sizes.
 public struct BenchSuiteOptions: Sendable {
-    /// Parts to run: `sandbox`, `engine`, `relay`, `render`, `console`, `relay.rss`, `relay-rss`, `engine.<run>`,
-    /// `billing` (the billing check's cost, and the relay with and without it).
-    public var parts: Set<String> = ["sandbox", "engine", "relay", "render"]
+    /// Parts to run: `sandbox`, `engine`, `adaptive`, `relay`, `render`, `console`, `relay.rss`, `relay-rss`,
+    /// `engine.<run>`, `billing` (the billing check's cost, and the relay with and without it).
+    public var parts: Set<String> = ["sandbox", "engine", "adaptive", "relay", "render"]
     /// Events for the throughput runs.
     public var events = 100_000
     /// `max_in_flight` of the engine's healthy runs.
@@ -39,6 +39,8 @@ public struct BenchReport: Encodable, Sendable {
     public var sandbox: SandboxBenchmarkResult?
     /// The engine's runs.
     public var engine: EngineBenchmarkResult?
+    /// Adaptive delivery against fixed limits (issue #14).
+    public var adaptive: AdaptiveBenchmarkResult?
     /// The relay's ingest and delivery.
     public var relay: RelayBenchmarkResult?
     /// The console in tmux.
@@ -92,6 +94,9 @@ public enum BenchSuite {
             }
             report.engine = result
         }
+        if selected.contains("adaptive") {
+            report.adaptive = try await AdaptiveBenchmark.run()
+        }
         if selected.contains("relay") {
             var relay = RelayBenchmarkOptions()
             relay.events = options.events
@@ -140,7 +145,9 @@ public enum BenchSuite {
     }
 
     /// Runs `bench --parts relay.rss` in a child process (a fresh `VmHWM`) and returns its figures.
-    static func relayMemoryInChildProcess(_ options: BenchSuiteOptions, budget: Int?) async throws
+    static func relayMemoryInChildProcess(
+        _ options: BenchSuiteOptions, budget: Int?
+    ) async throws
         -> [RelayMemoryResult]
     {
         struct ChildReport: Decodable { var relayMemory: [RelayMemoryResult]? }
@@ -175,7 +182,8 @@ public enum BenchSuite {
         }
         guard process.terminationStatus == 0 else {
             throw BenchChildProcessError(
-                description: "bench \(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)")
+                description: "bench \(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)"
+            )
         }
         return data
     }

@@ -24,7 +24,8 @@ public struct EngineBenchmarkOptions: Sendable, Codable, Hashable {
     /// Events per `enqueue` call of the headline healthy run's producers (the relay enqueues whole requests of up
     /// to 100 events).
     public var producerBatchSize: Int = 100
-    /// `maxInFlight` of the healthy runs (the configuration's default).
+    /// A fixed `maxInFlight` for the healthy runs (4: the default before adaptive delivery; ``AdaptiveBenchmark``
+    /// compares `auto`).
     public var healthyMaxInFlight: Int = 4
     /// Times the headline healthy run is repeated (each on a fresh sandbox and spool); the median run is reported,
     /// every run's figure beside it. A run of 100k events lasts about a second, so one run alone mostly measures
@@ -129,8 +130,12 @@ public struct EngineBenchmarkResult: Sendable, Codable, Hashable {
 public enum EngineBenchmark {
     /// Runs the benchmark.
     /// - Throws: when the sandbox cannot start or a spool cannot be written.
-    public static func run(_ options: EngineBenchmarkOptions = EngineBenchmarkOptions()) async throws -> EngineBenchmarkResult {
-        let root = options.directory ?? FileManager.default.temporaryDirectory
+    public static func run(
+        _ options: EngineBenchmarkOptions = EngineBenchmarkOptions()
+    ) async throws -> EngineBenchmarkResult {
+        let root =
+            options.directory
+            ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("lago-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -178,7 +183,8 @@ public enum EngineBenchmark {
         }
         if parts.contains("healthy-single") {
             result.healthySingleEventProducers = try await measureThroughput(
-                events: options.throughputEvents, maxInFlight: options.healthyMaxInFlight, latency: 0, producers: options.producers,
+                events: options.throughputEvents, maxInFlight: options.healthyMaxInFlight, latency: 0,
+                producers: options.producers,
                 batchSize: 1, spoolPath: spoolPath())
         }
         if parts.contains("latency") {
@@ -220,7 +226,7 @@ public enum EngineBenchmark {
     ) -> EngineConfiguration {
         var configuration = EngineConfiguration(spoolPath: spoolPath)
         configuration.synchronousMode = synchronous
-        configuration.maxInFlight = maxInFlight
+        configuration.maxInFlight = .fixed(maxInFlight)
         configuration.flushInterval = .milliseconds(50)
         configuration.defaultSubscription = SandboxSeed.subscriptionExternalID
         return configuration
@@ -269,7 +275,9 @@ public enum EngineBenchmark {
         return elapsed / .seconds(1)
     }
 
-    static func measureEnqueueLatency(_ options: EngineBenchmarkOptions, spoolPath: String) async throws -> LatencyFigures {
+    static func measureEnqueueLatency(
+        _ options: EngineBenchmarkOptions, spoolPath: String
+    ) async throws -> LatencyFigures {
         try await Sandbox.withRunning(SandboxOptions()) { sandbox in
             let engine = try engine(configuration(spoolPath: spoolPath), sandbox: sandbox)
             engine.start()
@@ -308,7 +316,8 @@ public enum EngineBenchmark {
             return ThroughputFigures(
                 events: events, maxInFlight: maxInFlight, addedLatencyMilliseconds: latency, seconds: total,
                 eventsPerSecond: Double(events) / total, enqueueSeconds: enqueueSeconds, requests: stats.requestsTotal,
-                lost: max(0, events - stats.uniqueTransactionIDs), duplicated: max(0, stored - stats.uniqueTransactionIDs),
+                lost: max(0, events - stats.uniqueTransactionIDs),
+                duplicated: max(0, stored - stats.uniqueTransactionIDs),
                 producerBatchSize: batchSize)
         }
     }
@@ -324,7 +333,9 @@ public enum EngineBenchmark {
     }
 
     /// Sequential enqueues into a spool nobody delivers from.
-    static func measureSpoolOnlyLatency(_ options: EngineBenchmarkOptions, spoolPath: String) async throws -> LatencyFigures {
+    static func measureSpoolOnlyLatency(
+        _ options: EngineBenchmarkOptions, spoolPath: String
+    ) async throws -> LatencyFigures {
         let engine = try LagoEngine(
             configuration: configuration(spoolPath: spoolPath), baseURL: LagoBaseURL("http://127.0.0.1:9"),
             apiKey: "unused")
@@ -435,7 +446,8 @@ enum ProcessMemory {
     static func read(_ field: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
-            let digits = line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first
+            let digits = line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ")
+                .first
             return digits.flatMap { Int($0) }
         }
         return nil

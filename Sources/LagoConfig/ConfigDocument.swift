@@ -168,6 +168,8 @@ struct ConfigDocument {
         case .string: node.string.map(ConfigValue.string)
         case .bool: node.bool.map(ConfigValue.bool)
         case .integer: node.int.map(ConfigValue.integer)
+        case .integerOrWord(_, let word):
+            node.int.map(ConfigValue.integer) ?? node.string.flatMap { $0 == word ? ConfigValue.string($0) : nil }
         case .double: node.double.map(ConfigValue.double) ?? node.int.map { ConfigValue.double(Double($0)) }
         }
     }

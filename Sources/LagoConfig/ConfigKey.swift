@@ -62,6 +62,10 @@ public struct ConfigKey: Sendable, Hashable, CustomStringConvertible {
     public static let engineMaxBatchBytes = ConfigKey("engine.max_batch_bytes")
     /// `engine.max_in_flight`
     public static let engineMaxInFlight = ConfigKey("engine.max_in_flight")
+    /// `engine.min_in_flight`
+    public static let engineMinInFlight = ConfigKey("engine.min_in_flight")
+    /// `engine.max_in_flight_limit`
+    public static let engineMaxInFlightLimit = ConfigKey("engine.max_in_flight_limit")
     /// `engine.spool_path`
     public static let engineSpoolPath = ConfigKey("engine.spool_path")
     /// `engine.spool_limit`
@@ -115,6 +119,8 @@ struct KeySpec: Sendable {
         case bool
         case integer(ClosedRange<Int>)
         case double(ClosedRange<Double>)
+        /// An integer in the range, or the one word (a string), such as `engine.max_in_flight = "auto"`.
+        case integerOrWord(ClosedRange<Int>, String)
     }
 
     typealias Path<Value> = any WritableKeyPath<LagoConsoleConfiguration, Value> & Sendable
@@ -143,6 +149,11 @@ struct KeySpec: Sendable {
             return nil
         case (.integer(let range), .integer(let integer)):
             return range.contains(integer) ? nil : "must be between \(range.lowerBound) and \(range.upperBound)"
+        case (.integerOrWord(let range, let word), .integer(let integer)):
+            return range.contains(integer)
+                ? nil : "must be \"\(word)\" or between \(range.lowerBound) and \(range.upperBound)"
+        case (.integerOrWord(_, let word), .string(let string)):
+            return string == word ? nil : "must be \(self.typeName)"
         case (.double(let range), .double(let double)):
             guard double.isFinite, range.contains(double) else {
                 return "must be between \(Self.format(range.lowerBound)) and \(Self.format(range.upperBound))"
@@ -160,6 +171,8 @@ struct KeySpec: Sendable {
         case .bool: "true or false"
         case .integer: "an integer"
         case .double: "a number"
+        case .integerOrWord(let range, let word):
+            "\"\(word)\" or an integer between \(range.lowerBound) and \(range.upperBound)"
         }
     }
 
@@ -180,6 +193,11 @@ struct KeySpec: Sendable {
         case .integer:
             let digits = text.trimmingCharacters(in: .whitespaces)
             guard let integer = Int(Self.removingDigitSeparators(digits)) else { return .failure(failure) }
+            return .success(.integer(integer))
+        case .integerOrWord(_, let word):
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            if trimmed == word { return .success(.string(word)) }
+            guard let integer = Int(Self.removingDigitSeparators(trimmed)) else { return .failure(failure) }
             return .success(.integer(integer))
         case .double:
             let digits = text.trimmingCharacters(in: .whitespaces)
@@ -353,7 +371,36 @@ extension KeySpec {
             1_024...(16 * 1_024 * 1_024),
             "Largest batch request body, in bytes."
         ),
-        integer(.engineMaxInFlight, \.engine.maxInFlight, 1...64, "Batch requests in flight at once."),
+        KeySpec(
+            key: .engineMaxInFlight,
+            type: .integerOrWord(1...64, "auto"),
+            summary: "Batch requests in flight at once: auto finds Lago's limit by itself; a number fixes it.",
+            get: { configuration in
+                switch configuration.engine.maxInFlight {
+                case .auto: .string("auto")
+                case .fixed(let count): .integer(count)
+                }
+            },
+            set: { configuration, value in
+                switch value {
+                case .string("auto"): configuration.engine.maxInFlight = .auto
+                case .integer(let count): configuration.engine.maxInFlight = .fixed(count)
+                default: break
+                }
+            }
+        ),
+        integer(
+            .engineMinInFlight,
+            \.engine.minInFlight,
+            1...64,
+            "With max_in_flight = auto: the fewest batch requests in flight."
+        ),
+        integer(
+            .engineMaxInFlightLimit,
+            \.engine.maxInFlightLimit,
+            1...64,
+            "With max_in_flight = auto: the most batch requests in flight (and connections to Lago)."
+        ),
         string(
             .engineSpoolPath,
             \.engine.spoolPath,

@@ -73,8 +73,12 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         public var maxBatchSize: Int
         /// `engine.max_batch_bytes`: the largest encoded batch request body, in bytes.
         public var maxBatchBytes: Int
-        /// `engine.max_in_flight`: batch requests in flight at once.
-        public var maxInFlight: Int
+        /// `engine.max_in_flight`: batch requests in flight at once, `auto` (adaptive) or a number.
+        public var maxInFlight: InFlightLimit
+        /// `engine.min_in_flight`: the floor of the adaptive limit.
+        public var minInFlight: Int = DeliveryDefaults.minInFlight
+        /// `engine.max_in_flight_limit`: the ceiling of the adaptive limit.
+        public var maxInFlightLimit: Int = DeliveryDefaults.maxInFlightLimit
         /// `engine.spool_path`: the SQLite file that holds events until Lago accepts them. Empty means
         /// ``ConfigPaths/defaultSpoolPath(environment:)``; the effective configuration of a ``ConfigStore`` always
         /// holds the resolved, absolute path.
@@ -98,7 +102,7 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
             flushIntervalSeconds: Double = DeliveryDefaults.flushInterval / .seconds(1),
             maxBatchSize: Int = DeliveryDefaults.maxBatchSize,
             maxBatchBytes: Int = DeliveryDefaults.maxBatchBytes,
-            maxInFlight: Int = DeliveryDefaults.maxInFlight,
+            maxInFlight: InFlightLimit = DeliveryDefaults.maxInFlight,
             spoolPath: String = "",
             spoolLimit: Int = DeliveryDefaults.spoolLimit,
             requestTimeoutSeconds: Double = DeliveryDefaults.requestTimeout / .seconds(1),

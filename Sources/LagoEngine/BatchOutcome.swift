@@ -26,6 +26,36 @@ struct BatchOutcome: Sendable {
     var httpStatus: Int?
     /// Lago's answer in its words (`HTTP 200` on success), or the transport failure: shown per event.
     var answer: String?
+    /// The request as the concurrency limit and the rate-limit pacing see it (`nil`: no request went out).
+    var exchange: Exchange?
+
+    /// One request's round trip and what it says about Lago's load.
+    struct Exchange: Sendable, Hashable {
+        /// From sending to the end of the answer (or the failure).
+        var latency: Duration
+        /// Lago took the request (2xx): the round trip is a sample of its speed.
+        var succeeded: Bool
+        /// Lago pushed back: 429, a 5xx other than 501, or a timeout.
+        var backPressure: Bool
+        /// The rate-limit headers of the answer (empty when it had none or there was no answer).
+        var rateLimit = RateLimitHeaders()
+
+        /// The exchange of a request that ended with `error` (`nil`: a 2xx answer) after `latency`.
+        init(latency: Duration, error: (any Error)?, rateLimit: RateLimitHeaders? = nil) {
+            self.latency = latency
+            self.succeeded = error == nil
+            let apiError = error as? LagoAPIError
+            self.backPressure = apiError.map(Self.isBackPressure) ?? false
+            self.rateLimit = rateLimit ?? apiError?.rateLimit ?? RateLimitHeaders()
+        }
+
+        /// 429, a 5xx other than 501 (not implemented is no load), or a timeout.
+        static func isBackPressure(_ error: LagoAPIError) -> Bool {
+            if error.kind == .timeout { return true }
+            guard let status = error.status else { return false }
+            return status == 429 || ((500...599).contains(status) && status != 501)
+        }
+    }
 
     /// Why sending stops.
     struct Hold: Sendable, Hashable {
@@ -42,6 +72,8 @@ struct BatchOutcome: Sendable {
     struct Retry: Sendable, Hashable {
         var suggestedDelay: Duration?
         var reason: String
+        /// Lago answered 429: it is up, and its window is full.
+        var rateLimited = false
     }
 
     /// Rows this outcome takes out of the spool.
@@ -72,7 +104,8 @@ struct BatchOutcome: Sendable {
             outcome.delivered = rows
             outcome.serverAnswered = true
         case .retryLater(let suggestedDelay):
-            outcome.retry = Retry(suggestedDelay: suggestedDelay, reason: retryReason(apiError))
+            outcome.retry = Retry(
+                suggestedDelay: suggestedDelay, reason: retryReason(apiError), rateLimited: apiError.status == 429)
         case .hold:
             outcome.hold = Hold(kind: .auth, reason: apiError.description)
         case .holdWrongURL:
@@ -123,10 +156,13 @@ struct BatchOutcome: Sendable {
         return "\(error.kind): \(error.detail ?? "")"
     }
 
-    static func deadReason(_ error: LagoAPIError, details: JSONValue?, kind: DeadLetterReason.Kind) -> DeadLetterReason {
+    static func deadReason(_ error: LagoAPIError, details: JSONValue?, kind: DeadLetterReason.Kind) -> DeadLetterReason
+    {
         var message = error.status.map { "HTTP \($0)" } ?? "\(error.kind)"
         if let code = error.code { message += " \(code)" }
-        if let details { message += ": " + (details.stringValue ?? details.jsonText) } else if let detail = error.detail {
+        if let details {
+            message += ": " + (details.stringValue ?? details.jsonText)
+        } else if let detail = error.detail {
             message += ": " + detail
         }
         return DeadLetterReason(

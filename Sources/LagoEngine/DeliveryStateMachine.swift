@@ -13,6 +13,7 @@ struct DeliveryStateMachine: Sendable {
     struct Settings: Sendable, Hashable {
         var maxBatchSize: Int
         var maxBatchBytes: Int
+        /// Requests in flight at once when ``adaptive`` is `nil`.
         var maxInFlight: Int
         var flushInterval: Duration
         var retry: RetryPolicy
@@ -23,8 +24,11 @@ struct DeliveryStateMachine: Sendable {
         /// Events enqueued longer ago than this are dead-lettered `expired` instead of sent (`nil`: never).
         var maxEventAge: Duration? = nil
 
-        /// Claimed batches (sending, ready or waiting) at most.
-        var maxActiveBatches: Int { maxInFlight * 4 + 1 }
+        /// The adaptive concurrency limit (`engine.max_in_flight = "auto"`); `nil`: ``maxInFlight``, fixed.
+        var adaptive: ConcurrencyController.Settings? = nil
+
+        /// The concurrency limit's settings.
+        var concurrency: ConcurrencyController.Settings { adaptive ?? .fixed(maxInFlight) }
     }
 
     /// Why sending is on hold, and when the next probe goes.
@@ -147,6 +151,13 @@ struct DeliveryStateMachine: Sendable {
     /// nothing about the new key or URL.
     private var targetGeneration = 0
     private(set) var health: Health = .healthy
+    /// The limit of requests in flight, fixed or adaptive: fed every request that starts and ends.
+    private(set) var concurrency: ConcurrencyController
+    /// Lago's rate-limit window as its answers' headers describe it: no request goes while it is spent.
+    private(set) var rateWindow = RateLimitWindow()
+    /// The server's wait after a 429 is under way: when it ends, every batch goes at once (up to the ceiling of the
+    /// concurrency limit and what the window allows), not the adaptive limit's few.
+    private var burstAfterWait = false
     /// The server asked for no request before this instant (`Retry-After`, `X-RateLimit-Reset`).
     private(set) var notBefore: Instant?
     private var lastSendAt: Instant?
@@ -165,12 +176,15 @@ struct DeliveryStateMachine: Sendable {
         self.random = random
         self.unclaimedCount = unclaimedCount
         self.unclaimedBytes = unclaimedBytes
+        self.concurrency = ConcurrencyController(settings: settings.concurrency)
         // Events found in the spool at start are overdue.
         self.unclaimedSince = unclaimedCount > 0 ? now - settings.flushInterval : nil
     }
 
     // MARK: Queries (for stats and tests; the driver decides nothing from them)
 
+    /// Requests allowed in flight now.
+    var concurrencyLimit: Int { concurrency.limit }
     var sendingCount: Int { batches.count { if case .sending = $0.phase { true } else { false } } }
     var inFlightEvents: Int {
         batches.reduce(0) { count, batch in
@@ -243,12 +257,18 @@ struct DeliveryStateMachine: Sendable {
     ///
     /// - Parameter rows: the batch as it went out (attempts counted; expired events removed).
     @discardableResult
-    mutating func sendCompleted(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, now: Instant) -> ScheduledRetry? {
+    mutating func sendCompleted(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, now: Instant) -> ScheduledRetry?
+    {
         guard let index = batches.firstIndex(where: { $0.id == batchID }) else { return nil }
         var batch = batches.remove(at: index)
         let wasHoldProbe = batch.carriesHoldProbe
         batch.carriesHoldProbe = false
         batch.rows = rows
+        if let exchange = outcome.exchange {
+            concurrency.requestCompleted(
+                rtt: exchange.succeeded ? exchange.latency : nil, backPressure: exchange.backPressure, now: now)
+            rateWindow.observe(exchange.rateLimit, now: now)
+        }
         if rows.isEmpty { return nil }
         if outcome.serverAnswered {
             recover(now: now)
@@ -274,6 +294,28 @@ struct DeliveryStateMachine: Sendable {
                 state.probeAt = now + settings.holdProbeInterval
                 setHoldState(state)
             }
+        }
+        if let retry = outcome.retry, retry.rateLimited, let suggested = retry.suggestedDelay {
+            // Lago is up and said when to come back: every waiting batch goes then, at the learned rate (the
+            // window's limit and the concurrency limit), not one probe at a time.
+            batch.failures += 1
+            batch.lastReason = retry.reason
+            lastFailureAt = now
+            recover(now: now)
+            let resume = max(notBefore ?? now, now + suggested)
+            notBefore = resume
+            burstAfterWait = true
+            for other in batches.indices {
+                if case .waiting(let until) = batches[other].phase, until > resume {
+                    batches[other].phase = .waiting(until: resume)
+                }
+            }
+            batch.phase = .waiting(until: resume)
+            batches.insert(batch, at: index)
+            let scheduled = ScheduledRetry(
+                attempt: batch.failures + 1, at: resume, reason: retry.reason, eventCount: batch.rows.count)
+            pendingActions.append(.announceRetry(scheduled, rows: rows, outcome: outcome))
+            return scheduled
         }
         if let retry = outcome.retry {
             batch.failures += 1
@@ -434,11 +476,21 @@ struct DeliveryStateMachine: Sendable {
 
     private mutating func decideRunning(now: Instant, wallNow: Date, into decision: inout Decision) {
         if let notBefore, notBefore > now {
-            decision.wakeAt = notBefore
+            var wake: Instant? = notBefore
+            // Waiting what Lago asked after a 429: read ahead meanwhile, so that the wave after the wait is as wide
+            // as the ceiling allows.
+            if burstAfterWait {
+                claimAhead(now: now, target: concurrency.settings.ceiling, wake: &wake, into: &decision)
+            }
+            decision.wakeAt = wake
             return
         }
         notBefore = nil
-        var free = settings.maxInFlight - sendingCount
+        var free = concurrency.limit - sendingCount
+        if burstAfterWait {
+            burstAfterWait = false
+            free = max(free, concurrency.settings.ceiling - sendingCount)
+        }
         var wake: Instant?
         func wakeAt(_ instant: Instant) {
             wake = min(wake ?? instant, instant)
@@ -454,6 +506,11 @@ struct DeliveryStateMachine: Sendable {
         }
         candidates += due.sorted { $0.1 < $1.1 }.map(\.0)
         for index in candidates where free > 0 {
+            // Lago's window is spent: the rest waits for its reset.
+            if let until = rateWindow.blockedUntil(now: now) {
+                wakeAt(until)
+                break
+            }
             decision.actions.append(send(index: index, probe: false, now: now, wallNow: wallNow))
             free -= 1
         }
@@ -472,25 +529,31 @@ struct DeliveryStateMachine: Sendable {
             }
         }
 
-        // Read the next batch: while healthy, when a slot (plus one batch read ahead) is free and a batch is full,
-        // the flush interval has passed, or a flush is waiting.
-        if !claiming, case .healthy = health, unclaimedCount > 0,
-            sendingCount + readyCount < settings.maxInFlight + 1, batches.count < settings.maxActiveBatches
-        {
-            let full = unclaimedCount >= settings.maxBatchSize || unclaimedBytes >= settings.maxBatchBytes
-            let dueAt = (unclaimedSince ?? now) + settings.flushInterval
-            if let claimRetryAt, claimRetryAt > now {
-                wakeAt(claimRetryAt)
-            } else if full || flushing || dueAt <= now {
-                claimRetryAt = nil
-                claiming = true
-                decision.actions.append(
-                    .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes))
-            } else {
-                wakeAt(dueAt)
-            }
-        }
+        claimAhead(now: now, target: concurrency.limit, wake: &wake, into: &decision)
         decision.wakeAt = wake
+    }
+
+    /// Reads the next batch: while healthy, when fewer than `target` requests (plus one batch read ahead) are sending
+    /// or ready and a batch is full, the flush interval has passed, or a flush is waiting.
+    private mutating func claimAhead(now: Instant, target: Int, wake: inout Instant?, into decision: inout Decision) {
+        func wakeAt(_ instant: Instant) {
+            wake = min(wake ?? instant, instant)
+        }
+        guard !claiming, case .healthy = health, unclaimedCount > 0, sendingCount + readyCount < target + 1,
+            batches.count < target * 4 + 1
+        else { return }
+        let full = unclaimedCount >= settings.maxBatchSize || unclaimedBytes >= settings.maxBatchBytes
+        let dueAt = (unclaimedSince ?? now) + settings.flushInterval
+        if let claimRetryAt, claimRetryAt > now {
+            wakeAt(claimRetryAt)
+        } else if full || flushing || dueAt <= now {
+            claimRetryAt = nil
+            claiming = true
+            decision.actions.append(
+                .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes))
+        } else {
+            wakeAt(dueAt)
+        }
     }
 
     /// On hold: nothing is sent but one probe every ``Settings/holdProbeInterval``.
@@ -552,6 +615,8 @@ struct DeliveryStateMachine: Sendable {
         batches[index].phase = .sending(probe: probe)
         batches[index].sentToTarget = targetGeneration
         lastSendAt = now
+        concurrency.requestStarted(inFlight: sendingCount)
+        rateWindow.requestSent(now: now)
         let batch = batches[index]
         var expired: [SpoolRow] = []
         if let maxAge = settings.maxEventAge {

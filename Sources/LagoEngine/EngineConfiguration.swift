@@ -24,8 +24,13 @@ public struct EngineConfiguration: Sendable {
     public var maxBatchSize: Int
     /// Bytes of event JSON per request; an event larger than this goes alone.
     public var maxBatchBytes: Int
-    /// Requests in flight at once.
-    public var maxInFlight: Int
+    /// Requests in flight at once: `.auto` (the default) adapts the limit to Lago's answers between
+    /// ``minInFlight`` and ``maxInFlightLimit``; a number fixes it.
+    public var maxInFlight: InFlightLimit
+    /// The floor of the adaptive limit.
+    public var minInFlight: Int = DeliveryDefaults.minInFlight
+    /// The ceiling of the adaptive limit; the engine's own HTTP client keeps at most this many connections.
+    public var maxInFlightLimit: Int = DeliveryDefaults.maxInFlightLimit
     /// Undelivered events the spool may hold; further `enqueue` calls are refused with
     /// ``EngineError/spoolFull`` (never a silent drop).
     public var spoolLimit: Int
@@ -72,7 +77,7 @@ public struct EngineConfiguration: Sendable {
         flushInterval: Duration = DeliveryDefaults.flushInterval,
         maxBatchSize: Int = DeliveryDefaults.maxBatchSize,
         maxBatchBytes: Int = DeliveryDefaults.maxBatchBytes,
-        maxInFlight: Int = DeliveryDefaults.maxInFlight,
+        maxInFlight: InFlightLimit = DeliveryDefaults.maxInFlight,
         spoolLimit: Int = DeliveryDefaults.spoolLimit,
         requestTimeout: Duration = DeliveryDefaults.requestTimeout,
         retryBase: Duration = .seconds(1),
@@ -107,7 +112,9 @@ public struct EngineConfiguration: Sendable {
         var copy = self
         copy.maxBatchSize = min(max(1, maxBatchSize), 100)
         copy.maxBatchBytes = max(1, maxBatchBytes)
-        copy.maxInFlight = max(1, maxInFlight)
+        if case .fixed(let count) = maxInFlight { copy.maxInFlight = .fixed(max(1, count)) }
+        copy.minInFlight = max(1, minInFlight)
+        copy.maxInFlightLimit = max(copy.minInFlight, maxInFlightLimit)
         copy.spoolLimit = max(1, spoolLimit)
         copy.lifecycleBufferSize = max(1, lifecycleBufferSize)
         copy.dedupMaxEntries = max(1, dedupMaxEntries)
@@ -118,6 +125,23 @@ public struct EngineConfiguration: Sendable {
         if holdProbeInterval < .milliseconds(1) { copy.holdProbeInterval = .milliseconds(1) }
         if flushInterval < .zero { copy.flushInterval = .zero }
         return copy
+    }
+
+    /// The most requests in flight at once: the fixed number, or the adaptive limit's ceiling.
+    public var requestsInFlightAtMost: Int {
+        switch maxInFlight {
+        case .fixed(let count): max(1, count)
+        case .auto: max(max(1, minInFlight), maxInFlightLimit)
+        }
+    }
+
+    /// The concurrency limit's settings.
+    var concurrency: ConcurrencyController.Settings {
+        switch maxInFlight {
+        case .fixed(let count): .fixed(count)
+        case .auto:
+            .adaptive(floor: minInFlight, ceiling: maxInFlightLimit, initial: DeliveryDefaults.initialInFlight)
+        }
     }
 
     /// The metric code for a field under this configuration.

@@ -1,5 +1,6 @@
 import LagoBilling
 public import Metrics
+import Synchronization
 
 /// The engine's metrics, reported through swift-metrics (so any backend works; `lago-console serve` exposes them
 /// in Prometheus' format on its control port).
@@ -21,6 +22,10 @@ public import Metrics
 /// | `lago_engine_events_checked_total{verdict}` | counter | events accepted, by billing verdict (`billable`, `unchecked`, `unbillable`) |
 /// | `lago_engine_events_unbillable_total{reason}` | counter | unbillable events accepted, by reason (`invalid_code`, …) |
 /// | `lago_engine_held_events` | gauge | events in the held list (policy `hold`) |
+/// | `lago_engine_concurrency_limit` | gauge | batch requests allowed in flight now (adaptive or fixed) |
+/// | `lago_engine_requests_in_flight` | gauge | batch requests in flight now |
+/// | `lago_engine_rtt_seconds` | gauge | moving average of the round trip of the requests Lago took |
+/// | `lago_engine_ratelimit_remaining` | gauge | requests left in Lago's rate-limit window (when Lago sends it) |
 public struct EngineMetrics: Sendable {
     /// Metric names, for backends and dashboards.
     public enum Name {
@@ -39,6 +44,10 @@ public struct EngineMetrics: Sendable {
         public static let checked = "lago_engine_events_checked_total"
         public static let unbillable = "lago_engine_events_unbillable_total"
         public static let held = "lago_engine_held_events"
+        public static let concurrencyLimit = "lago_engine_concurrency_limit"
+        public static let requestsInFlight = "lago_engine_requests_in_flight"
+        public static let roundTrip = "lago_engine_rtt_seconds"
+        public static let rateLimitRemaining = "lago_engine_ratelimit_remaining"
     }
 
     let enqueued: Counter
@@ -59,6 +68,12 @@ public struct EngineMetrics: Sendable {
     let inFlight: Gauge
     let deadLetters: Gauge
     let requestDuration: Timer
+    let concurrencyLimit: Gauge
+    let requestsInFlight: Gauge
+    /// Created at the first round trip / the first rate-limit header: a gauge that exists reads 0 before, and no
+    /// round trip of 0 s or exhausted window must be reported that nobody measured.
+    let roundTrip: LazyGauge
+    let rateLimitRemaining: LazyGauge
 
     init(factory: any MetricsFactory) {
         enqueued = Counter(label: Name.enqueued, factory: factory)
@@ -86,6 +101,10 @@ public struct EngineMetrics: Sendable {
         inFlight = Gauge(label: Name.inFlight, factory: factory)
         deadLetters = Gauge(label: Name.deadLetters, factory: factory)
         requestDuration = Timer(label: Name.requestDuration, factory: factory)
+        concurrencyLimit = Gauge(label: Name.concurrencyLimit, factory: factory)
+        requestsInFlight = Gauge(label: Name.requestsInFlight, factory: factory)
+        roundTrip = LazyGauge(label: Name.roundTrip, factory: factory)
+        rateLimitRemaining = LazyGauge(label: Name.rateLimitRemaining, factory: factory)
     }
 
     /// Counts accepted events by verdict and reason.
@@ -95,6 +114,30 @@ public struct EngineMetrics: Sendable {
         if counts.unbillable > 0 { checked[.unbillable]?.increment(by: counts.unbillable) }
         for (name, count) in counts.byReason {
             if let reason = BillingReason(rawValue: name) { unbillableByReason[reason]?.increment(by: count) }
+        }
+    }
+}
+
+/// A gauge registered with its backend on its first value, not before.
+final class LazyGauge: Sendable {
+    private let label: String
+    // The factory is kept until the first value creates the gauge, once, under the lock.
+    private let state: Mutex<(factory: any MetricsFactory, gauge: Gauge?)>
+
+    init(label: String, factory: any MetricsFactory) {
+        self.label = label
+        self.state = Mutex((factory, nil))
+    }
+
+    func record<Value: BinaryInteger>(_ value: Value) { gauge().record(value) }
+    func record(_ value: Double) { gauge().record(value) }
+
+    private func gauge() -> Gauge {
+        state.withLock { state in
+            if let gauge = state.gauge { return gauge }
+            let gauge = Gauge(label: label, factory: state.factory)
+            state.gauge = gauge
+            return gauge
         }
     }
 }

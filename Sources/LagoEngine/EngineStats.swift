@@ -143,6 +143,19 @@ public struct EngineStats: Sendable, Hashable, Codable {
     public var lifecycleChangesMissed: Int
     /// Billing verdicts of the events accepted, spooled and held.
     public var billing = EngineBillingStats()
+    /// Requests in flight now (batches, not events).
+    public var requestsInFlight: Int? = nil
+    /// Requests allowed in flight now: the adaptive limit (`engine.max_in_flight = "auto"`) or the fixed number.
+    public var concurrencyLimit: Int? = nil
+    /// Whether the limit adapts (`auto`).
+    public var adaptiveConcurrency: Bool? = nil
+    /// The moving average of the round trip of the requests Lago took, once one was.
+    public var roundTripAverage: Duration? = nil
+    /// Requests left in Lago's rate-limit window (`X-RateLimit-Remaining`, less the requests sent since), when Lago
+    /// sends the header.
+    public var rateLimitRemaining: Int? = nil
+    /// Lago's requests per window (`X-RateLimit-Limit`), when it sends the header.
+    public var rateLimitLimit: Int? = nil
 }
 
 /// Counters shared by the engine's tasks.
@@ -183,6 +196,12 @@ struct LoopView: Sendable {
     var backingOff = false
     var notBefore: Date?
     var lastRecovery: RecoveryRecord?
+    var requestsInFlight = 0
+    var concurrencyLimit = 0
+    var adaptiveConcurrency = false
+    var roundTripAverage: Duration?
+    var rateLimitRemaining: Int?
+    var rateLimitLimit: Int?
 }
 
 /// The last 2,048 request latencies.

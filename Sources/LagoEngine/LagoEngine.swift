@@ -166,7 +166,8 @@ public final class LagoEngine: Sendable {
     ) throws {
         let client = LagoClient(
             configuration: LagoClientConfiguration(
-                baseURL: baseURL, apiKey: apiKey, requestTimeout: configuration.requestTimeout),
+                baseURL: baseURL, apiKey: apiKey, requestTimeout: configuration.requestTimeout,
+                maxConnections: configuration.requestsInFlightAtMost),
             logger: logger)
         do {
             try self.init(
@@ -693,7 +694,12 @@ public final class LagoEngine: Sendable {
                 failedRequests: counters.failedRequests, holdReason: loop.hold?.reason, lastError: counters.lastError,
                 lastErrorAt: counters.lastErrorAt, spoolError: counters.spoolError,
                 spoolErrorAt: counters.spoolErrorAt, lastRecovery: loop.lastRecovery, notBefore: loop.notBefore,
-                lifecycleChangesMissed: broadcaster.missedCount, billing: billing(counters))
+                lifecycleChangesMissed: broadcaster.missedCount, billing: billing(counters),
+                requestsInFlight: stopped ? 0 : loop.requestsInFlight,
+                concurrencyLimit: loop.concurrencyLimit > 0 ? loop.concurrencyLimit : nil,
+                adaptiveConcurrency: loop.concurrencyLimit > 0 ? loop.adaptiveConcurrency : nil,
+                roundTripAverage: loop.roundTripAverage, rateLimitRemaining: loop.rateLimitRemaining,
+                rateLimitLimit: loop.rateLimitLimit)
         }
     }
 
@@ -921,10 +927,10 @@ public final class LagoEngine: Sendable {
     private func runLoop(initialQueued: Int) async {
         let settings = DeliveryStateMachine.Settings(
             maxBatchSize: configuration.maxBatchSize, maxBatchBytes: configuration.maxBatchBytes,
-            maxInFlight: configuration.maxInFlight, flushInterval: configuration.flushInterval,
+            maxInFlight: configuration.requestsInFlightAtMost, flushInterval: configuration.flushInterval,
             retry: RetryPolicy(base: configuration.retryBase, cap: configuration.maxRetryBackoff),
             probeInterval: configuration.probeInterval, holdProbeInterval: configuration.holdProbeInterval,
-            maxEventAge: configuration.maxEventAge)
+            maxEventAge: configuration.maxEventAge, adaptive: configuration.concurrency)
         var machine = DeliveryStateMachine(
             settings: settings, random: random, unclaimedCount: initialQueued, unclaimedBytes: 0, now: clock.now())
         // The driver: it feeds inputs to the machine and carries out every action; it decides nothing.
@@ -1096,16 +1102,25 @@ public final class LagoEngine: Sendable {
                 failingSince: clock.date(of: $0.failingSince), lastFailureAt: clock.date(of: $0.lastFailureAt),
                 recoveredAt: clock.date(of: $0.recoveredAt))
         }
+        let now = clock.now()
         let value = LoopView(
             inFlight: machine.inFlightEvents, retrying: retrying, paused: machine.paused, hold: machine.hold,
             backingOff: machine.isBackingOff, notBefore: machine.notBefore.map { clock.date(of: $0) },
-            lastRecovery: recovery)
+            lastRecovery: recovery, requestsInFlight: machine.sendingCount, concurrencyLimit: machine.concurrencyLimit,
+            adaptiveConcurrency: !machine.concurrency.settings.isFixed,
+            roundTripAverage: machine.concurrency.averageRTT,
+            rateLimitRemaining: machine.rateWindow.remaining(now: now),
+            rateLimitLimit: machine.rateWindow.limit)
         let (queued, dead) = counters.withLock { counters in
             for tally in tallies { tally.apply(to: &counters) }
             counters.loop = value
             return (counters.queued, counters.dead)
         }
         metrics.inFlight.record(value.inFlight)
+        metrics.requestsInFlight.record(value.requestsInFlight)
+        metrics.concurrencyLimit.record(value.concurrencyLimit)
+        if let rtt = value.roundTripAverage { metrics.roundTrip.record(rtt / .seconds(1)) }
+        if let remaining = value.rateLimitRemaining { metrics.rateLimitRemaining.record(remaining) }
         if !tallies.isEmpty {
             metrics.queued.record(queued)
             metrics.deadLetters.record(dead)
@@ -1192,13 +1207,17 @@ public final class LagoEngine: Sendable {
         let start = clock.now()
         var failure: (any Error)?
         var status: Int?
+        var rateLimit: RateLimitHeaders?
         do {
-            status = try await client.deliverBatch(encodedBody: body)
+            let answer = try await client.deliverBatchAnswer(encodedBody: body)
+            status = answer.status
+            rateLimit = answer.rateLimit
         } catch {
             failure = error
             status = (error as? LagoAPIError)?.status
         }
         let latency = clock.now() - start
+        let exchange = BatchOutcome.Exchange(latency: latency, error: failure, rateLimit: rateLimit)
         var outcome = BatchOutcome.classify(rows: rows, error: failure, isolated: isolated)
         outcome.httpStatus = status
         outcome.answer = failure == nil ? status.map { "HTTP \($0)" } : outcome.error
@@ -1224,6 +1243,7 @@ public final class LagoEngine: Sendable {
             // Lago (the rows carry an attempt).
             outcome = spoolFailure(error)
         }
+        outcome.exchange = exchange
         tallies.append(record(outcome, latency: latency, error: failure))
         if let hold = outcome.hold, probe {
             logger.debug("Probe refused", metadata: ["reason": "\(hold.reason)"])

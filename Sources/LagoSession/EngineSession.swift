@@ -268,7 +268,8 @@ public struct EngineSession: Sendable {
         _ body: (LagoClient) async throws -> Result
     ) async throws -> Result {
         let clientConfiguration = LagoClientConfiguration(
-            baseURL: target.baseURL, apiKey: target.apiKey, requestTimeout: configuration.engine.requestTimeout)
+            baseURL: target.baseURL, apiKey: target.apiKey, requestTimeout: configuration.engine.requestTimeout,
+            maxConnections: configuration.engine.maxInFlight.fixedCount ?? configuration.engine.maxInFlightLimit)
         return try await withLagoClient(configuration: clientConfiguration, logger: logger, body)
     }
 

@@ -39,6 +39,8 @@ public enum EngineSettings {
             defaultSubscription: defaultSubscription,
             metricCodes: configuration.metricCodes.byField
         )
+        result.minInFlight = engine.minInFlight
+        result.maxInFlightLimit = engine.maxInFlightLimit
         result.dedupWindow = .seconds(configuration.relay.dedupWindowSeconds)
         result.dedupMaxEntries = configuration.relay.dedupMaxEntries
         return result

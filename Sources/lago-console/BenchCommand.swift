@@ -18,19 +18,24 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Comma-separated parts to run: sandbox, engine, relay, render; engine.<run> runs one engine run in this \
+            Comma-separated parts to run: sandbox, engine, adaptive (max_in_flight auto against fixed 4/16/32/64 \
+            at 100 ms and 500 requests/s, a burst of 429s, healthy loopback), relay, render; engine.<run> runs one \
+            engine run in this \
             process (rss, enqueue, healthy, healthy-single, latency, resume, ingest; healthy-sync-full, the healthy run \
             with synchronous = FULL, only when named). With "engine", the peak-RSS run happens in a \
             fresh child process, so earlier runs do not inflate its high-water mark. relay-rss (not run by default): \
             peak memory with 200 concurrent 1 MiB bodies, without and with the relay's body budget. billing (not run \
             by default): the billing check's cost per event, and the relay's ingest rate with and without it.
             """)
-    var parts: String = "sandbox,engine,relay,render"
+    var parts: String = "sandbox,engine,adaptive,relay,render"
 
     @Option(help: "Events for the throughput runs.")
     var events: Int = 100_000
 
-    @Option(help: "max_in_flight of the engine's healthy runs (default: the configuration's default, 4).")
+    @Option(
+        help:
+            "A fixed max_in_flight for the engine's healthy runs (default 4, the figures before adaptive delivery; --parts adaptive compares auto)."
+    )
     var healthyMaxInFlight: Int = 4
 
     @Option(help: "Repetitions of the healthy run; the median is reported.")

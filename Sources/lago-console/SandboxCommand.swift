@@ -53,6 +53,15 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("latency-ms"), help: "Delay every request by N milliseconds.")
     var latencyMilliseconds: Int?
 
+    @Option(name: .customLong("latency-jitter-ms"), help: "Add a random 0 to N milliseconds to every request's delay.")
+    var latencyJitterMilliseconds: Int?
+
+    @Option(
+        name: .customLong("requests-per-second"),
+        help: "Limit event requests to N per 1-second window, as Lago Cloud does (headers on every answer, 429 beyond)."
+    )
+    var requestsPerSecond: Int?
+
     @Option(name: .customLong("rate-limit"), help: "Answer the next N requests 429.")
     var rateLimit: Int?
 
@@ -98,6 +107,12 @@ struct SandboxCommand: AsyncParsableCommand {
         }
         if let failFraction, !(0...1).contains(failFraction) {
             throw ValidationError("--fail-fraction must be between 0 and 1")
+        }
+        if let latencyJitterMilliseconds, latencyJitterMilliseconds < 0 {
+            throw ValidationError("--latency-jitter-ms must be 0 or more")
+        }
+        if let requestsPerSecond, requestsPerSecond < 1 {
+            throw ValidationError("--requests-per-second must be 1 or more")
         }
     }
 
@@ -150,7 +165,11 @@ struct SandboxCommand: AsyncParsableCommand {
         if let failFraction {
             faults.failFraction(failFraction, status: failStatus, seed: failSeed, pathPrefix: failPathPrefix)
         }
-        if let latencyMilliseconds { faults.latency(.milliseconds(latencyMilliseconds)) }
+        if latencyMilliseconds != nil || latencyJitterMilliseconds != nil {
+            faults.latency(
+                .milliseconds(latencyMilliseconds ?? 0), jitter: .milliseconds(latencyJitterMilliseconds ?? 0))
+        }
+        if let requestsPerSecond { faults.rateLimiter(requestsPerSecond: requestsPerSecond) }
         if let rateLimit { faults.rateLimit(next: rateLimit, retryAfter: retryAfter) }
         if let outageSeconds, let mode = SandboxOutageMode(rawValue: outageMode) {
             faults.outage(for: .milliseconds(Int(outageSeconds * 1000)), mode: mode)

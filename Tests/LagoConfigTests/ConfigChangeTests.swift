@@ -19,7 +19,7 @@ struct ConfigChangeTests {
             let a1 = try #require(await first.next())
             let a2 = try #require(await first.next())
             #expect(a1.metricCodes[.input] == "one")
-            #expect(a1.engine.maxInFlight == 4)
+            #expect(a1.engine.maxInFlight == .auto)
             #expect(a2.engine.maxInFlight == 2)
             #expect(a2 == store.configuration)
             let b1 = try #require(await second.next())

@@ -330,7 +330,7 @@ struct ConfigStoreTests {
             let first = try ConfigStore(path: path, environment: environment)
             let second = try ConfigStore(path: path, environment: environment)
             try second.set("engine.max_in_flight", to: "16")
-            #expect(first.configuration.engine.maxInFlight == 4)
+            #expect(first.configuration.engine.maxInFlight == .auto)
             try first.reload()
             #expect(first.configuration.engine.maxInFlight == 16)
         }

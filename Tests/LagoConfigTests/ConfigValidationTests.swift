@@ -82,12 +82,19 @@ struct ConfigValidationTests {
     @Test(
         "Type mismatches name the key and line",
         arguments: [
-            ("[engine]\n\nmax_in_flight = \"four\"\n", "engine.max_in_flight", 3, "must be an integer, not a string"),
+            (
+                "[engine]\n\nmax_in_flight = \"four\"\n", "engine.max_in_flight", 3,
+                "must be \"auto\" or an integer between 1 and 64, not a string"
+            ),
             ("[ui]\nno_color = \"yes\"\n", "ui.no_color", 2, "must be true or false, not a string"),
             ("[engine]\nmax_batch_size = 10.5\n", "engine.max_batch_size", 2, "must be an integer, not a float"),
             ("[lago]\napi_key = 1234\n", "lago.api_key", 2, "must be a string, not an integer"),
             ("x = 1\nlago = 5\n", "lago", 2, "must be a table, not an integer"),
-            ("engine.max_in_flight = \"4\"\n", "engine.max_in_flight", 1, "must be an integer, not a string"),
+            (
+                "engine.max_in_flight = \"4\"\n", "engine.max_in_flight", 1,
+                "must be \"auto\" or an integer between 1 and 64, not a string"
+            ),
+            ("[engine]\nmin_in_flight = \"auto\"\n", "engine.min_in_flight", 2, "must be an integer, not a string"),
         ]
     )
     func typeMismatch(text: String, key: String, line: Int, reason: String) async throws {
@@ -190,8 +197,9 @@ struct ConfigValidationTests {
             #expect(!store.configuration.relay.controlListensOnLoopback)
             // Taking the permission back while the address is public is refused too.
             #expect(throws: ConfigError.self) { try store.set("relay.control_allow_remote", to: "false") }
-            #expect(try ConfigStore(path: path, environment: isolatedEnvironment(home: folder)).configuration.relay
-                .controlAllowRemote)
+            #expect(
+                try ConfigStore(path: path, environment: isolatedEnvironment(home: folder)).configuration.relay
+                    .controlAllowRemote)
         }
     }
 

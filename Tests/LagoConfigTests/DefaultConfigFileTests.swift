@@ -57,7 +57,7 @@ struct DefaultConfigFileTests {
                     flushIntervalSeconds: 1.0,
                     maxBatchSize: 100,
                     maxBatchBytes: 1_048_576,
-                    maxInFlight: 4,
+                    maxInFlight: .auto,
                     spoolPath: "",
                     spoolLimit: 10_000_000,
                     requestTimeoutSeconds: 10,

@@ -283,6 +283,14 @@ struct ControlTests {
             #expect(value(EngineMetrics.Name.queued) == 0)
             #expect(value(EngineMetrics.Name.inFlight) == 0)
             #expect(value(EngineMetrics.Name.deadLetters) == 1)
+            // Adaptive delivery: the limit as stats() has it, nothing in flight, the round trip's average; no
+            // rate-limit gauge while Lago (here the sandbox without its limiter) sends no rate-limit headers.
+            let stats = try await remote.stats()
+            #expect(value(EngineMetrics.Name.concurrencyLimit) == stats.concurrencyLimit.map(Double.init))
+            #expect(value(EngineMetrics.Name.requestsInFlight) == 0)
+            #expect((value(EngineMetrics.Name.roundTrip) ?? 0) > 0)
+            #expect(value(EngineMetrics.Name.roundTrip) == stats.roundTripAverage.map { $0 / .seconds(1) })
+            #expect(value(EngineMetrics.Name.rateLimitRemaining) == nil)
             #expect((value(EngineMetrics.Name.requests) ?? 0) >= 1)
             #expect(metrics.contains("# TYPE \(EngineMetrics.Name.requestDuration) histogram"))
             #expect(metrics.contains("\(EngineMetrics.Name.requestDuration)_count"))

@@ -48,7 +48,7 @@ private final class Progress: Sendable {
             engine.start()
             let total = 400
             let progress = Progress()
-            let maxInFlightEvents = configuration.maxInFlight * configuration.maxBatchSize
+            let maxInFlightEvents = configuration.requestsInFlightAtMost * configuration.maxBatchSize
             let samples = try await withThrowingTaskGroup(of: Int.self) { group in
                 group.addTask {
                     for index in 0..<total {
@@ -121,7 +121,10 @@ private final class Progress: Sendable {
             let settled = await eventually {
                 let stats = await engine.stats()
                 samples += 1
-                #expect(stats.pending == 10, "pending \(stats.pending): \(stats.queued) queued, \(stats.inFlight) in flight, \(stats.retrying) retrying")
+                #expect(
+                    stats.pending == 10,
+                    "pending \(stats.pending): \(stats.queued) queued, \(stats.inFlight) in flight, \(stats.retrying) retrying"
+                )
                 #expect(stats.retrying == stats.retryingBatches.reduce(0) { $0 + $1.eventCount })
                 return stats.retrying > 0 && samples >= 20
             }

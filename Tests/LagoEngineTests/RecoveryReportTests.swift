@@ -179,7 +179,7 @@ import Testing
             let lost = acknowledged.filter { !stored.contains($0) }.count
             print("truncated while delivering: acknowledged \(acknowledged.count), lost \(lost), reported \(report)")
             #expect(lost <= report.missingEventsAtMost)
-            #expect(report.missingEvents - lost <= testConfiguration(spoolPath: spool).maxInFlight * 100)
+            #expect(report.missingEvents - lost <= testConfiguration(spoolPath: spool).requestsInFlightAtMost * 100)
             #expect(report.uncleanStop)
         }
     }

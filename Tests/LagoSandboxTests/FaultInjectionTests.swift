@@ -180,7 +180,7 @@ struct FaultInjectionTests {
                         "fail_next": ["remaining": 1, "status": 502, "path_prefix": "/api/v1/events"],
                         "fail_fraction": nil, "outage": nil,
                         "rate_limit": ["remaining": 1, "retry_after": 2, "limit": 100, "path_prefix": nil],
-                        "latency_ms": 0,
+                        "latency_ms": 0, "latency_jitter_ms": 0, "rate_limiter": nil,
                         "ack_loss": ["remaining": 1, "mode": "drop_connection", "path_prefix": "/api/v1/events"],
                         "reset_mid_response": ["remaining": 2, "path_prefix": nil],
                     ]

@@ -405,6 +405,8 @@ public struct QueueStats: Sendable, Hashable {
     public var billing = BillingSummary()
     /// The held list (policy `hold`), oldest first (at most the first 200).
     public var heldEvents: [HeldEvent] = []
+    /// Requests in flight, the limit (adaptive or fixed), the round trip and Lago's rate-limit headroom.
+    public var delivery = DeliveryPace()
 
     /// Creates a snapshot; everything defaults to zero / empty / running.
     public init(
@@ -506,4 +508,22 @@ public struct FlushSummary: Sendable, Hashable {
         self.dead = dead
         self.duration = duration
     }
+}
+
+/// How fast the engine may send: what the Queue pane's "Requests" line shows.
+public struct DeliveryPace: Sendable, Hashable {
+    /// Batch requests in flight now.
+    public var requestsInFlight = 0
+    /// Requests allowed in flight (`nil`: not known yet).
+    public var limit: Int?
+    /// The limit adapts (`engine.max_in_flight = "auto"`).
+    public var adaptive = false
+    /// The moving average of the round trip.
+    public var roundTrip: Duration?
+    /// Requests left in Lago's rate-limit window, and its size, when Lago sends them.
+    public var rateLimitRemaining: Int?
+    public var rateLimitLimit: Int?
+
+    /// Nothing known yet.
+    public init() {}
 }

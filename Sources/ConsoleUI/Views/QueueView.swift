@@ -56,6 +56,23 @@ extension Renderer {
         }
         line([Span(padded("Latency", toWidth: labelColumn), theme.label), Span(latency)], in: inner, y: y)
         y += 1
+        if let limit = stats.delivery.limit {
+            let pace = paceSpans(stats.delivery, limit: limit)
+            let label = Span(padded("Requests", toWidth: labelColumn), theme.label)
+            let width = (pace.limit + pace.window).reduce(0) { $0 + $1.text.count }
+            if width <= inner.width - 2 - labelColumn {
+                line([label] + pace.limit + pace.window, in: inner, y: y)
+                y += 1
+            } else {
+                // Narrow: Lago's window on a line of its own.
+                line([label] + pace.limit, in: inner, y: y)
+                y += 1
+                if !pace.window.isEmpty {
+                    line(Array(pace.window.dropFirst()), in: inner, y: y, indent: 1 + labelColumn)
+                    y += 1
+                }
+            }
+        }
         line([Span(padded("Lago", toWidth: labelColumn), theme.label)] + healthSpans(), in: inner, y: y)
         y += 1
         var engineSpans = [Span(padded("Engine", toWidth: labelColumn), theme.label), Span(engine.text, engine.style)]
@@ -103,6 +120,26 @@ extension Renderer {
                     Span(layout.kind == .narrow ? " \(symbols.arrow) 3" : "", theme.dim),
                 ], in: inner, y: y)
         }
+    }
+
+    /// "3 / 12 in flight (auto) · RTT 102 ms" and " · Lago window 312/500 left": requests in flight against the
+    /// limit and the round trip's moving average; what Lago's rate-limit window has left, when Lago sends the headers
+    /// (its first span is the separator, dropped when it goes on a line of its own).
+    func paceSpans(_ pace: DeliveryPace, limit: Int) -> (limit: [Span], window: [Span]) {
+        var spans = [Span("\(pace.requestsInFlight) / \(limit) in flight")]
+        spans.append(Span(pace.adaptive ? " (auto)" : " (fixed)", theme.dim))
+        if let roundTrip = pace.roundTrip {
+            spans.append(Span(" \(symbols.dot) RTT \(Format.duration(roundTrip))"))
+        }
+        var window: [Span] = []
+        if let remaining = pace.rateLimitRemaining {
+            let of = pace.rateLimitLimit.map { "/\(Format.grouped($0))" } ?? ""
+            window = [
+                Span(" \(symbols.dot) "),
+                Span("Lago window \(Format.grouped(remaining))\(of) left", remaining == 0 ? theme.warning : .plain),
+            ]
+        }
+        return (spans, window)
     }
 
     /// A sparkline of the last `width` samples, scaled to the largest; zero is blank.

@@ -23,8 +23,9 @@ public enum SandboxAckLossMode: String, Sendable, Hashable, Codable {
 /// or at runtime over the admin API (`POST /_sandbox/faults`).
 ///
 /// Faults apply to every request except the admin API (`/_sandbox/…`). For each request they are checked in this
-/// order, and the first that fires decides: outage, rate limit, fail-next, fail-fraction; then the request is
-/// served (after the configured latency), and ack loss or reset-mid-response may spoil the answer. Counters
+/// order, and the first that fires decides: outage, rate limit, the rate limiter's budget, fail-next, fail-fraction;
+/// then the request is served (after the configured latency), and ack loss or reset-mid-response may spoil the
+/// answer. Every answer to a request the rate limiter counts carries its three headers. Counters
 /// (`next: n`) count only the requests they match. All methods are thread-safe and take effect for the next request.
 public final class SandboxFaults: Sendable {
     private let state = Mutex(FaultState())
@@ -84,9 +85,28 @@ public final class SandboxFaults: Sendable {
         }
     }
 
-    /// Delays every request by `delay` before it is served (`.zero` turns it off).
-    public func latency(_ delay: Duration) {
-        state.withLock { $0.latency = delay > .zero ? delay : nil }
+    /// Delays every request by `delay` before it is served (`.zero` turns it off), plus a random extra in
+    /// `0...jitter` drawn from a generator seeded with `seed` (so a run is repeatable).
+    public func latency(_ delay: Duration, jitter: Duration = .zero, seed: UInt64 = 0) {
+        state.withLock {
+            $0.latency = delay > .zero ? delay : nil
+            $0.latencyJitter = jitter > .zero ? jitter : nil
+            $0.jitterRandom = SplitMix64(seed: seed)
+        }
+    }
+
+    /// Limits matching requests to `requestsPerSecond` per 1-second window for the whole sandbox (one organization:
+    /// every API key shares the budget), as Lago Cloud does (500/s for event ingestion): every answer carries
+    /// `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`, and a request beyond the budget is
+    /// answered `429 {"status":429,"error":"Too Many Requests"}` unprocessed. `nil` or 0 turns it off. By default
+    /// only event ingestion (`/api/v1/events`) is limited.
+    public func rateLimiter(requestsPerSecond: Int?, pathPrefix: String? = "/api/v1/events") {
+        let instant = now()
+        state.withLock {
+            $0.rateLimiter =
+                (requestsPerSecond ?? 0) > 0
+                ? SandboxRateLimiter(limit: requestsPerSecond!, pathPrefix: pathPrefix, now: instant) : nil
+        }
     }
 
     /// Processes the next `count` matching requests normally (events are stored), then loses the answer as `mode`
@@ -140,6 +160,8 @@ public final class SandboxFaults: Sendable {
                     )
                 },
                 latencyMilliseconds: state.latency.map(Self.milliseconds) ?? 0,
+                latencyJitterMilliseconds: state.latencyJitter.map(Self.milliseconds) ?? 0,
+                rateLimiter: state.rateLimiter.map { .init(requestsPerSecond: $0.limit, pathPrefix: $0.pathPrefix) },
                 ackLoss: state.ackLoss.map { .init(remaining: $0.remaining, mode: $0.mode, pathPrefix: $0.pathPrefix) },
                 resetMidResponse: state.resetMidResponse.map {
                     .init(remaining: $0.remaining, pathPrefix: $0.pathPrefix)
@@ -168,6 +190,11 @@ public final class SandboxFaults: Sendable {
         let instant = now()
         return state.withLock { state in
             var plan = FaultPlan(latency: state.latency)
+            if let jitter = state.latencyJitter {
+                let extra = Duration.nanoseconds(
+                    Int64(state.jitterRandom.nextUnitInterval() * Double(jitter / .nanoseconds(1))))
+                plan.latency = (plan.latency ?? .zero) + extra
+            }
             if let outage = state.outage {
                 if outage.until > instant {
                     plan.early = outage.mode == .refuse ? .drop : .status(503)
@@ -181,6 +208,15 @@ public final class SandboxFaults: Sendable {
                 state.rateLimit = rateLimit.remaining > 0 ? rateLimit : nil
                 plan.early = .rateLimited(retryAfter: rateLimit.retryAfter, limit: rateLimit.limit)
                 return plan
+            }
+            if var limiter = state.rateLimiter, Self.matches(path, limiter.pathPrefix) {
+                let verdict = limiter.admit(now: instant)
+                state.rateLimiter = limiter
+                plan.headers = verdict.headers
+                if !verdict.admitted {
+                    plan.early = .rateLimiterRefused
+                    return plan
+                }
             }
             if var failNext = state.failNext, Self.matches(path, failNext.pathPrefix) {
                 failNext.remaining -= 1
@@ -226,6 +262,8 @@ struct FaultPlan: Sendable {
         /// An HTML error page of a proxy in front of Lago.
         case proxyStatus(Int)
         case rateLimited(retryAfter: Int, limit: Int)
+        /// Beyond the rate limiter's budget: 429 with its headers only.
+        case rateLimiterRefused
     }
 
     enum Late: Sendable, Equatable {
@@ -235,6 +273,8 @@ struct FaultPlan: Sendable {
     }
 
     var latency: Duration?
+    /// Headers every answer carries (the rate limiter's).
+    var headers: [(name: String, value: String)] = []
     /// Set when the request must not be processed.
     var early: Early?
     /// Set when the request is processed but its answer is spoiled.
@@ -284,6 +324,9 @@ struct FaultState: Sendable {
     var outage: Outage?
     var rateLimit: RateLimit?
     var latency: Duration?
+    var latencyJitter: Duration?
+    var jitterRandom = SplitMix64(seed: 0)
+    var rateLimiter: SandboxRateLimiter?
     var ackLoss: AckLoss?
     var resetMidResponse: Reset?
 }
@@ -320,6 +363,11 @@ public struct SandboxFaultSnapshot: Sendable, Hashable, Codable {
         public var pathPrefix: String?
     }
 
+    public struct RateLimiter: Sendable, Hashable, Codable {
+        public var requestsPerSecond: Int
+        public var pathPrefix: String?
+    }
+
     public struct ResetMidResponse: Sendable, Hashable, Codable {
         public var remaining: Int
         public var pathPrefix: String?
@@ -330,12 +378,16 @@ public struct SandboxFaultSnapshot: Sendable, Hashable, Codable {
     public var outage: Outage?
     public var rateLimit: RateLimit?
     public var latencyMilliseconds: Int
+    /// The most random extra latency, in milliseconds.
+    public var latencyJitterMilliseconds: Int = 0
+    /// Lago Cloud's per-organization limiter, when on.
+    public var rateLimiter: RateLimiter?
     public var ackLoss: AckLoss?
     public var resetMidResponse: ResetMidResponse?
 
     /// True when no fault is configured.
     public var isEmpty: Bool {
         failNext == nil && failFraction == nil && outage == nil && rateLimit == nil && latencyMilliseconds == 0
-            && ackLoss == nil && resetMidResponse == nil
+            && latencyJitterMilliseconds == 0 && rateLimiter == nil && ackLoss == nil && resetMidResponse == nil
     }
 }

@@ -10,7 +10,8 @@ import LagoIngest
 ///   `{"fail_next":{"count":3,"status":503,"path_prefix":"/api/v1/events"},
 ///     "fail_fraction":{"probability":0.2,"status":500,"seed":42,"path_prefix":null},
 ///     "outage":{"seconds":5,"mode":"refuse"|"status_503"}, "rate_limit":{"count":2,"retry_after":1,"limit":100},
-///     "latency_ms":50, "ack_loss":{"count":1,"mode":"status_503"|"drop_connection","path_prefix":"/api/v1/events"},
+///     "latency_ms":50, "latency_jitter_ms":20, "rate_limiter":{"requests_per_second":500,"path_prefix":"/api/v1/events"}
+///     (null or 0 turns it off), "ack_loss":{"count":1,"mode":"status_503"|"drop_connection","path_prefix":"/api/v1/events"},
 ///     "reset_mid_response":{"count":1}}`; answers the configured faults.
 /// - `POST /_sandbox/reset`: clear all faults (`{"stats":true}` also zeroes the request counters).
 /// - `GET /_sandbox/api_keys`, `PUT /_sandbox/api_keys` with `{"api_keys":["…"]}`.
@@ -79,7 +80,8 @@ struct AdminRoutes: Sendable {
             errors.append((key, .array([.string("value_is_invalid")])))
         }
         let known: Set<String> = [
-            "fail_next", "fail_fraction", "outage", "rate_limit", "latency_ms", "ack_loss", "reset_mid_response",
+            "fail_next", "fail_fraction", "outage", "rate_limit", "latency_ms", "latency_jitter_ms", "rate_limiter",
+            "ack_loss", "reset_mid_response",
         ]
         for key in body.keys.sorted() where !known.contains(key) { invalid(key) }
 
@@ -130,11 +132,25 @@ struct AdminRoutes: Sendable {
                 invalid("rate_limit")
             }
         }
-        if let value = body["latency_ms"] {
-            if let milliseconds = Self.int(value), milliseconds >= 0 {
-                actions.append { faults.latency(.milliseconds(milliseconds)) }
+        if body["latency_ms"] != nil || body["latency_jitter_ms"] != nil {
+            let current = faults.snapshot
+            let milliseconds = body["latency_ms"].map { Self.int($0) ?? -1 } ?? current.latencyMilliseconds
+            let jitter = body["latency_jitter_ms"].map { Self.int($0) ?? -1 } ?? current.latencyJitterMilliseconds
+            if milliseconds < 0 { invalid("latency_ms") }
+            if jitter < 0 { invalid("latency_jitter_ms") }
+            if milliseconds >= 0, jitter >= 0 {
+                actions.append { faults.latency(.milliseconds(milliseconds), jitter: .milliseconds(jitter)) }
+            }
+        }
+        if let value = body["rate_limiter"] {
+            if value == .null {
+                actions.append { faults.rateLimiter(requestsPerSecond: nil) }
+            } else if let object = value.objectValue, let perSecond = Self.int(object["requests_per_second"]),
+                perSecond >= 0, let prefix = Self.pathPrefix(object, default: "/api/v1/events")
+            {
+                actions.append { faults.rateLimiter(requestsPerSecond: perSecond, pathPrefix: prefix) }
             } else {
-                invalid("latency_ms")
+                invalid("rate_limiter")
             }
         }
         if let value = body["ack_loss"] {
@@ -219,6 +235,15 @@ struct AdminRoutes: Sendable {
                 } ?? .null
             ),
             ("latency_ms", .int(snapshot.latencyMilliseconds)),
+            ("latency_jitter_ms", .int(snapshot.latencyJitterMilliseconds)),
+            (
+                "rate_limiter",
+                snapshot.rateLimiter.map {
+                    .object([
+                        ("requests_per_second", .int($0.requestsPerSecond)), ("path_prefix", prefix($0.pathPrefix)),
+                    ])
+                } ?? .null
+            ),
             (
                 "ack_loss",
                 snapshot.ackLoss.map {

@@ -63,6 +63,13 @@ struct SandboxResponder: HTTPResponder {
 
         counters.request()
         let plan = faults.plan(method: request.method.rawValue, path: path)
+        func answered(_ response: APIResponse) -> Response {
+            var response = response
+            // The rate limiter's headers on every answer it counted; a 429 fault's own headers win.
+            let own = Set(response.headers.map { $0.0.lowercased() })
+            response.headers += plan.headers.filter { !own.contains($0.name.lowercased()) }
+            return self.answered(response)
+        }
         if let latency = plan.latency {
             try? await Task.sleep(for: latency)
         }
@@ -80,6 +87,8 @@ struct SandboxResponder: HTTPResponder {
                     limit = max
                 }
                 return answered(.tooManyRequests(retryAfter: retryAfter, limit: limit))
+            case .rateLimiterRefused:
+                return answered(.status(429))
             case .status(let status):
                 return answered(.status(status))
             case .proxyStatus(let status):
@@ -167,7 +176,8 @@ struct SandboxResponder: HTTPResponder {
     /// An error page as nginx writes one in front of an application: HTML, no JSON envelope.
     static func proxyPage(_ code: Int) -> Response {
         let title = "\(code) \(HTTPResponse.Status(code: code).reasonPhrase)"
-        let page = "<html>\r\n<head><title>\(title)</title></head>\r\n<body>\r\n<center><h1>\(title)</h1></center>\r\n"
+        let page =
+            "<html>\r\n<head><title>\(title)</title></head>\r\n<body>\r\n<center><h1>\(title)</h1></center>\r\n"
             + "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
         var headers = HTTPFields()
         headers[.contentType] = "text/html"

@@ -1,0 +1,166 @@
+public import Foundation
+public import LagoEngine
+import LagoSandbox
+
+/// Settings of ``AdaptiveBenchmark/run(_:)``: issue #14's scenarios, every comparison measured in the same run.
+public struct AdaptiveBenchmarkOptions: Sendable, Codable, Hashable {
+    /// Events of each run against the far, rate-limited sandbox.
+    public var limitedEvents = 60_000
+    /// The latency the sandbox adds to each request there.
+    public var addedLatencyMilliseconds = 100
+    /// The sandbox's rate limit there (Lago Cloud's for event ingestion).
+    public var requestsPerSecond = 500
+    /// The fixed `max_in_flight` values compared with `auto` there.
+    public var fixedMaxInFlight = [4, 16, 32, 64]
+    /// Events of the 429-burst run.
+    public var burstEvents = 10_000
+    /// Requests answered `429 Retry-After: 1` at the start of the burst run.
+    public var burst429 = 20
+    /// Events of each healthy loopback run.
+    public var healthyEvents = 100_000
+    /// Healthy runs of each kind, alternating; the medians are compared.
+    public var healthyRepetitions = 3
+    /// Directory for spool files (a temporary one when nil); removed afterwards.
+    public var directory: String?
+
+    /// The issue's figures.
+    public init() {}
+}
+
+/// One delivery run of the adaptive benchmark.
+public struct AdaptiveRun: Sendable, Codable, Hashable {
+    /// `auto` or the fixed number.
+    public var maxInFlight: String
+    public var events: Int
+    /// From start until the sandbox held every event.
+    public var seconds: Double
+    public var eventsPerSecond: Double
+    /// Requests the sandbox answered, and those answered 429.
+    public var requests: Int
+    public var rateLimited: Int
+    /// The share of requests answered 429 after the run's first 2 seconds (nil: the run was shorter).
+    public var rateLimitedShareAfter2s: Double?
+    /// The concurrency limit when the run ended.
+    public var finalLimit: Int?
+    public var lost: Int
+    public var duplicated: Int
+}
+
+/// What ``AdaptiveBenchmark/run(_:)`` measured, with the ratios issue #14 states its goals in.
+public struct AdaptiveBenchmarkResult: Sendable, Codable, Hashable {
+    /// 100 ms latency and 500 requests/s: `auto` first, then each fixed value.
+    public var limited: [AdaptiveRun]
+    /// `auto` ÷ the best fixed value of the same run (goal ≥ 0.8).
+    public var autoVsBestFixed: Double
+    /// `auto` ÷ fixed 4 (goal ≥ 10).
+    public var autoVsFixed4: Double
+    /// 20 × 429 `Retry-After: 1`, 10k events, `auto`.
+    public var burst: AdaptiveRun
+    /// Healthy loopback: `auto` runs and fixed-4 runs, alternating.
+    public var healthyAuto: [AdaptiveRun]
+    public var healthyFixed4: [AdaptiveRun]
+    /// Median `auto` ÷ median fixed 4 (goal ≥ 0.95).
+    public var healthyAutoVsFixed4: Double
+    /// The goals, in words.
+    public var goals: [String: String]
+}
+
+/// Issue #14's benchmark: adaptive concurrency against fixed limits in one run.
+public enum AdaptiveBenchmark {
+    /// Runs every scenario in order.
+    /// - Throws: when a sandbox cannot listen or a spool cannot be opened.
+    public static func run(_ options: AdaptiveBenchmarkOptions = .init()) async throws -> AdaptiveBenchmarkResult {
+        let root =
+            options.directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("lago-bench-adaptive-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var counter = 0
+        func spool() -> String {
+            counter += 1
+            return root + "/spool-\(counter).sqlite"
+        }
+        var limited: [AdaptiveRun] = []
+        for limit in [nil] + options.fixedMaxInFlight.map(Optional.some) {
+            limited.append(
+                try await measure(
+                    events: options.limitedEvents, maxInFlight: limit, spoolPath: spool(),
+                    latency: options.addedLatencyMilliseconds, requestsPerSecond: options.requestsPerSecond))
+        }
+        let auto = limited[0].eventsPerSecond
+        let bestFixed = limited.dropFirst().map(\.eventsPerSecond).max() ?? auto
+        let fixed4 = limited.dropFirst().first { $0.maxInFlight == "4" }?.eventsPerSecond ?? auto
+        let burst = try await measure(
+            events: options.burstEvents, maxInFlight: nil, spoolPath: spool(), burst429: options.burst429)
+        var healthyAuto: [AdaptiveRun] = []
+        var healthyFixed4: [AdaptiveRun] = []
+        for _ in 0..<max(1, options.healthyRepetitions) {
+            healthyAuto.append(try await measure(events: options.healthyEvents, maxInFlight: nil, spoolPath: spool()))
+            healthyFixed4.append(try await measure(events: options.healthyEvents, maxInFlight: 4, spoolPath: spool()))
+        }
+        func median(_ runs: [AdaptiveRun]) -> Double {
+            let sorted = runs.map(\.eventsPerSecond).sorted()
+            return sorted[sorted.count / 2]
+        }
+        return AdaptiveBenchmarkResult(
+            limited: limited, autoVsBestFixed: auto / bestFixed, autoVsFixed4: auto / fixed4, burst: burst,
+            healthyAuto: healthyAuto, healthyFixed4: healthyFixed4,
+            healthyAutoVsFixed4: median(healthyAuto) / median(healthyFixed4),
+            goals: [
+                "autoVsBestFixed": ">= 0.8 (100 ms latency, 500 requests/s)",
+                "rateLimitedShareAfter2s": "< 0.01 (auto, same scenario)",
+                "autoVsFixed4": ">= 10 (same scenario)",
+                "burst": "done within 3 s of the first 429 (20 x 429 Retry-After 1, 10k events; seconds from start)",
+                "healthyAutoVsFixed4": ">= 0.95 (healthy loopback)",
+            ])
+    }
+
+    /// One run: `events` enqueued by 8 producers in calls of 100, delivered with `maxInFlight` (nil: auto).
+    static func measure(
+        events: Int, maxInFlight: Int?, spoolPath: String, latency: Int = 0, requestsPerSecond: Int? = nil,
+        burst429: Int = 0
+    ) async throws -> AdaptiveRun {
+        try await Sandbox.withRunning(SandboxOptions()) { sandbox in
+            if latency > 0 { sandbox.faults.latency(.milliseconds(latency)) }
+            sandbox.faults.rateLimiter(requestsPerSecond: requestsPerSecond)
+            if burst429 > 0 { sandbox.faults.rateLimit(next: burst429, retryAfter: 1, pathPrefix: "/api/v1/events") }
+            var configuration = EngineBenchmark.configuration(spoolPath: spoolPath, maxInFlight: maxInFlight ?? 4)
+            configuration.maxInFlight = maxInFlight.map { .fixed($0) } ?? .auto
+            let engine = try EngineBenchmark.engine(configuration, sandbox: sandbox)
+            if burst429 > 0 {
+                // Spooled first: the run measures the delivery from the first (refused) request on.
+                try await EngineBenchmark.enqueue(engine, count: events, producers: 8, batchSize: 100, prefix: "ad")
+            }
+            let start = ContinuousClock.now
+            engine.start()
+            // The 429 share after the first 2 seconds: the sandbox's counts at 2 s, then at the end.
+            let early = Task { () -> SandboxStats? in
+                try? await Task.sleep(for: .seconds(2))
+                return Task.isCancelled ? nil : sandbox.stats()
+            }
+            if burst429 == 0 {
+                try await EngineBenchmark.enqueue(engine, count: events, producers: 8, batchSize: 100, prefix: "ad")
+            }
+            _ = await engine.flush(deadline: .seconds(600))
+            let total = EngineBenchmark.seconds(since: start)
+            let limit = await engine.stats().concurrencyLimit
+            early.cancel()
+            let atTwoSeconds = await early.value
+            await engine.shutdown()
+            let stats = sandbox.stats()
+            var shareAfter2s: Double?
+            if let atTwoSeconds, total > 2 {
+                let requests = stats.requestsTotal - atTwoSeconds.requestsTotal
+                let refused = stats.requests(status: 429) - atTwoSeconds.requests(status: 429)
+                shareAfter2s = requests > 0 ? Double(refused) / Double(requests) : 0
+            }
+            return AdaptiveRun(
+                maxInFlight: maxInFlight.map(String.init) ?? "auto", events: events, seconds: total,
+                eventsPerSecond: Double(events) / total, requests: stats.requestsTotal,
+                rateLimited: stats.requests(status: 429), rateLimitedShareAfter2s: shareAfter2s, finalLimit: limit,
+                lost: max(0, events - stats.uniqueTransactionIDs),
+                duplicated: max(0, stats.eventsStored - stats.uniqueTransactionIDs))
+        }
+    }
+}

@@ -1,0 +1,157 @@
+/// The adaptive limit of batch requests in flight (`engine.max_in_flight = "auto"`): additive increase while Lago
+/// answers as fast as it did, multiplicative decrease on back-pressure. A value type with no I/O and no clock of its
+/// own, driven by ``DeliveryStateMachine`` (which reports every request that starts and ends, with the instant).
+///
+/// The rules and their parameters follow Vector's adaptive request concurrency (ARC): its controller in
+/// vectordotdev/vector `src/sinks/util/adaptive_concurrency/controller.rs`, documented at
+/// https://vector.dev/docs/architecture/arc (defaults: `decrease_ratio` 0.9, `ewma_alpha` 0.4,
+/// `rtt_deviation_scale` 2.5). Researched, not copied:
+/// - the limit is reconsidered once per averaged round trip (a window), not per answer, so one burst of 429s is one
+///   decrease;
+/// - in a window where the limit was reached, nothing pushed back and the mean round trip was at or below its
+///   moving average (an exponentially weighted mean), the limit grows by one;
+/// - otherwise, if something pushed back (429, a 5xx other than 501, a timeout) or the mean round trip rose above
+///   the average by more than `rttDeviationScale` standard deviations, the limit is multiplied by `decreaseRatio`
+///   (rounded down, so it always falls by at least one);
+/// - only a request Lago took (2xx) is a round-trip sample.
+///
+/// Two differences: a rise smaller than ``Settings/minimumRise`` of the average never counts as a spike (Vector's
+/// threshold is zero on a link whose round trips never vary, and then the mean's rounding alone would decrease);
+/// and until the first decrease the limit doubles instead of growing by one (TCP's slow start, RFC 5681 §3.1), so
+/// that a far Lago (100 ms away: 500 requests/s need 50 in flight) is reached in a few round trips, not fifty.
+struct ConcurrencyController: Sendable, Hashable {
+    typealias Instant = ContinuousClock.Instant
+
+    struct Settings: Sendable, Hashable {
+        /// The lowest limit (`engine.min_in_flight`).
+        var floor: Int
+        /// The highest limit (`engine.max_in_flight_limit`).
+        var ceiling: Int
+        /// Where the limit starts.
+        var initial: Int
+        /// The factor of a decrease.
+        var decreaseRatio = 0.9
+        /// The weight of a window's mean round trip in the moving average.
+        var ewmaAlpha = 0.4
+        /// Standard deviations above the average that make a round trip a spike.
+        var rttDeviationScale = 2.5
+        /// The smallest rise, as a fraction of the average, that counts as a spike.
+        var minimumRise = 0.1
+
+        /// A limit that never moves (`engine.max_in_flight` set to a number).
+        static func fixed(_ count: Int) -> Settings {
+            let count = max(1, count)
+            return Settings(floor: count, ceiling: count, initial: count)
+        }
+
+        /// The adaptive limit between `floor` and `ceiling` (brought into order, at least 1), starting at `initial`.
+        static func adaptive(floor: Int, ceiling: Int, initial: Int) -> Settings {
+            let floor = max(1, floor)
+            let ceiling = max(floor, ceiling)
+            return Settings(floor: floor, ceiling: ceiling, initial: min(max(initial, floor), ceiling))
+        }
+
+        /// The limit cannot move.
+        var isFixed: Bool { floor == ceiling }
+    }
+
+    /// A change of the limit, for tests and the log.
+    enum Adjustment: Sendable, Hashable {
+        case increased
+        case decreased
+    }
+
+    let settings: Settings
+    /// Requests allowed in flight now.
+    private(set) var limit: Int
+    /// The moving average of the windows' mean round trips, in seconds (`nil` before the first sample).
+    private var averageSeconds: Double?
+    private var variance = 0.0
+    /// The round trips of the current window.
+    private var windowSum = Duration.zero
+    private var windowCount = 0
+    private var windowEnd: Instant?
+    private var hadBackPressure = false
+    private var reachedLimit = false
+    /// No decrease yet: an increase doubles the limit.
+    private(set) var slowStart = true
+
+    init(settings: Settings) {
+        self.settings = settings
+        self.limit = settings.initial
+    }
+
+    /// The moving average of the round trip, once one request has succeeded.
+    var averageRTT: Duration? { averageSeconds.map(Self.microseconds) }
+
+    /// Seconds as a whole number of microseconds: round trips are compared and windows timed at that resolution, so
+    /// equal round trips compare equal (no rounding noise decides).
+    private static func microseconds(_ seconds: Double) -> Duration {
+        .microseconds(Int64((seconds * 1e6).rounded()))
+    }
+
+    /// A request started; `inFlight` counts it.
+    mutating func requestStarted(inFlight: Int) {
+        if inFlight >= limit { reachedLimit = true }
+    }
+
+    /// A request ended.
+    ///
+    /// - Parameters:
+    ///   - rtt: its round trip when Lago took it (2xx), else `nil` (a failure measures nothing).
+    ///   - backPressure: Lago pushed back: 429, a 5xx other than 501, or the request timed out.
+    /// - Returns: how the limit changed, if this answer closed a window that changed it.
+    @discardableResult
+    mutating func requestCompleted(rtt: Duration?, backPressure: Bool, now: Instant) -> Adjustment? {
+        if backPressure { hadBackPressure = true }
+        if let rtt {
+            windowSum += rtt
+            windowCount += 1
+        }
+        let windowMean =
+            windowCount > 0 ? Self.microseconds((windowSum / windowCount) / .seconds(1)) / .seconds(1) : nil
+        guard let average = averageSeconds, let windowEnd else {
+            // The first sample opens the first window, one round trip long.
+            if let windowMean {
+                averageSeconds = windowMean
+                self.windowEnd = now + Self.microseconds(windowMean)
+                resetWindow()
+            }
+            return nil
+        }
+        guard now >= windowEnd else { return nil }
+        let adjustment = adjust(average: average, windowMean: windowMean)
+        if let windowMean {
+            // The exponentially weighted mean and variance (the incremental form).
+            let difference = windowMean - average
+            let increment = settings.ewmaAlpha * difference
+            averageSeconds = Self.microseconds(average + increment) / .seconds(1)
+            variance = (1 - settings.ewmaAlpha) * (variance + difference * increment)
+        }
+        self.windowEnd = now + Self.microseconds(averageSeconds ?? average)
+        resetWindow()
+        return adjustment
+    }
+
+    private mutating func adjust(average: Double, windowMean: Double?) -> Adjustment? {
+        let threshold = max(variance.squareRoot() * settings.rttDeviationScale, average * settings.minimumRise)
+        if limit < settings.ceiling, reachedLimit, !hadBackPressure, let windowMean, windowMean <= average {
+            limit = min(settings.ceiling, slowStart ? limit * 2 : limit + 1)
+            return .increased
+        }
+        if limit > settings.floor, hadBackPressure || (windowMean ?? 0) > average + threshold {
+            limit = max(settings.floor, min(limit - 1, Int(Double(limit) * settings.decreaseRatio)))
+            slowStart = false
+            return .decreased
+        }
+        if hadBackPressure { slowStart = false }
+        return nil
+    }
+
+    private mutating func resetWindow() {
+        windowSum = .zero
+        windowCount = 0
+        hadBackPressure = false
+        reachedLimit = false
+    }
+}

@@ -1,0 +1,66 @@
+import LagoAPI
+
+/// Lago's rate-limit window as its answers describe it (`X-RateLimit-Limit`, `-Remaining`, `-Reset` on every
+/// answer, 2xx or not), so that the engine sends no more in a window than Lago allows. A value type with no I/O,
+/// driven by ``DeliveryStateMachine``: every request sent and every answer's headers, with the instant.
+///
+/// The estimate of what is left is the smaller of the latest answer's `remaining` and the count kept here (the
+/// window's budget less the requests sent since): an answer cannot know of requests still on their way to Lago.
+/// When the window ends, the next one starts with the full `limit` (the learned rate), until an answer says more.
+struct RateLimitWindow: Sendable, Hashable {
+    typealias Instant = ContinuousClock.Instant
+
+    /// Requests per window (`X-RateLimit-Limit`), once an answer said it.
+    private(set) var limit: Int?
+    /// Requests left in the current window, as estimated (`nil`: unknown).
+    private(set) var remaining: Int?
+    /// When the current window ends (`nil`: unknown).
+    private(set) var resetAt: Instant?
+
+    /// An answer carried these headers (answers without them change nothing).
+    mutating func observe(_ headers: RateLimitHeaders, now: Instant) {
+        if let limit = headers.limit, limit > 0 { self.limit = limit }
+        guard let said = headers.remaining else { return }
+        let end = headers.reset.flatMap { seconds -> Instant? in
+            guard seconds.isFinite, seconds >= 0 else { return nil }
+            return now + .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        }
+        let reported = max(0, said)
+        if let resetAt, now < resetAt {
+            // The same window: what is left can only shrink; its end is the earliest any answer gave.
+            remaining = min(remaining ?? reported, reported)
+            if let end { self.resetAt = min(resetAt, end) }
+        } else if resetAt == nil, let remaining {
+            // A window whose start was counted here (requests sent since): the answer learns its end.
+            self.remaining = min(remaining, reported)
+            resetAt = end
+        } else {
+            // The first answer, or the first of a new window nothing was sent in yet.
+            remaining = reported
+            resetAt = end
+        }
+    }
+
+    /// A request is sent now.
+    mutating func requestSent(now: Instant) {
+        if let resetAt, now >= resetAt {
+            // The window has ended: the next starts with the learned budget; its end is known from the next answer.
+            remaining = limit
+            self.resetAt = nil
+        }
+        if let remaining { self.remaining = remaining - 1 }
+    }
+
+    /// The instant before which no request may go, or `nil`: a request may go now.
+    func blockedUntil(now: Instant) -> Instant? {
+        guard let resetAt, now < resetAt, let remaining, remaining <= 0 else { return nil }
+        return resetAt
+    }
+
+    /// Requests left in the window as the latest estimate has it, or `nil` when Lago sends no rate-limit headers.
+    func remaining(now: Instant) -> Int? {
+        guard let remaining else { return nil }
+        if let resetAt, now >= resetAt { return limit ?? remaining }
+        return max(0, remaining)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import LagoAPI
+import LagoEngine
+import LagoSandbox
+import Testing
+
+// The adaptive engine against the sandbox's Lago Cloud-like limiter and latency: real HTTP, real faults. Bounds
+// are generous (a loaded 2-core machine); what must hold exactly is that no event is lost or duplicated.
+
+@Suite("Adaptive delivery against the sandbox", .serialized)
+struct AdaptiveDeliveryTests {
+    func adaptiveConfiguration(spoolPath: String, batchSize: Int) -> EngineConfiguration {
+        var configuration = testConfiguration(spoolPath: spoolPath)
+        configuration.maxInFlight = .auto
+        configuration.maxBatchSize = batchSize
+        return configuration
+    }
+
+    func status(_ sandbox: Sandbox, _ code: Int) -> Int { sandbox.stats().requests(status: code) }
+
+    @Test("Under a 40 requests/s limit: every event once, few 429s, the window learned from the headers")
+    func pacedToTheLimiter() async throws {
+        try await Sandbox.withRunning { sandbox in
+            let directory = try TemporaryDirectory()
+            sandbox.faults.rateLimiter(requestsPerSecond: 40)
+            sandbox.faults.latency(.milliseconds(10), jitter: .milliseconds(10))
+            let engine = try makeEngine(
+                adaptiveConfiguration(spoolPath: directory.file("spool.sqlite"), batchSize: 10), sandbox: sandbox)
+            engine.start()
+            let ids = try await enqueueConcurrently(engine, count: 1_000)
+            let result = await engine.flush(deadline: .seconds(60))
+            let stats = await engine.stats()
+            await engine.shutdown()
+            #expect(result.pending == 0)
+            expectExactlyOnce(sandbox, ids)
+            let taken = status(sandbox, 200)
+            let refused = status(sandbox, 429)
+            #expect(taken >= 100)
+            // Unpaced, four or more requests every ~15 ms against 40 a second would be refused most of the time.
+            #expect(refused <= taken / 4 + 4, "429: \(refused), 200: \(taken)")
+            #expect(stats.rateLimitLimit == 40)
+            #expect(stats.rateLimitRemaining != nil)
+            #expect(stats.adaptiveConcurrency == true)
+            #expect((1...64).contains(stats.concurrencyLimit ?? 0))
+        }
+    }
+
+    @Test("With 50 ms of latency and no limit, the adaptive limit climbs above the old fixed 4")
+    func climbsWithLatency() async throws {
+        try await Sandbox.withRunning { sandbox in
+            let directory = try TemporaryDirectory()
+            sandbox.faults.latency(.milliseconds(50))
+            let engine = try makeEngine(
+                adaptiveConfiguration(spoolPath: directory.file("spool.sqlite"), batchSize: 10), sandbox: sandbox)
+            engine.start()
+            let ids = try await enqueueConcurrently(engine, count: 3_000)
+            let result = await engine.flush(deadline: .seconds(60))
+            let stats = await engine.stats()
+            await engine.shutdown()
+            #expect(result.pending == 0)
+            expectExactlyOnce(sandbox, ids)
+            #expect((stats.concurrencyLimit ?? 0) > 4, "limit \(stats.concurrencyLimit ?? 0)")
+            #expect(stats.roundTripAverage.map { $0 >= .milliseconds(50) } == true)
+        }
+    }
+
+    @Test("20 requests answered 429 Retry-After 1: every event once, and no one-probe-at-a-time crawl")
+    func burstOf429() async throws {
+        try await Sandbox.withRunning { sandbox in
+            let directory = try TemporaryDirectory()
+            sandbox.faults.rateLimit(next: 20, retryAfter: 1, pathPrefix: "/api/v1/events")
+            let engine = try makeEngine(
+                adaptiveConfiguration(spoolPath: directory.file("spool.sqlite"), batchSize: 100), sandbox: sandbox)
+            let ids = (0..<3_000).map { "burst-\($0)" }
+            for chunk in stride(from: 0, to: ids.count, by: 500) {
+                try await engine.enqueue((chunk..<chunk + 500).map { event($0, prefix: "burst") })
+            }
+            let start = ContinuousClock.now
+            engine.start()
+            let result = await engine.flush(deadline: .seconds(60))
+            let elapsed = ContinuousClock.now - start
+            await engine.shutdown()
+            #expect(result.pending == 0)
+            expectExactlyOnce(sandbox, ids)
+            #expect(status(sandbox, 429) == 20)
+            // One wait per wave, waves as wide as the ceiling: a few seconds. One probe a second would need 20.
+            #expect(elapsed < .seconds(12), "took \(elapsed)")
+        }
+    }
+}

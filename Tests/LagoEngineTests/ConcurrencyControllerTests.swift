@@ -1,0 +1,213 @@
+import Foundation
+import LagoAPI
+import Testing
+
+@testable import LagoEngine
+
+// The adaptive concurrency limit as a pure state machine: a manual clock (instants passed in), no I/O.
+
+@Suite struct ConcurrencyControllerTests {
+    typealias Controller = ConcurrencyController
+    let t0 = ContinuousClock.now
+
+    func adaptive(floor: Int = 1, ceiling: Int = 64, initial: Int = 4) -> Controller {
+        Controller(settings: .adaptive(floor: floor, ceiling: ceiling, initial: initial))
+    }
+
+    /// One window of `requests` requests, all in flight at once (the limit reached when `requests >= limit`), each
+    /// answered after `rtt` (or with back-pressure), the window's last answer at `end`.
+    @discardableResult
+    func window(
+        _ controller: inout Controller, requests: Int? = nil, rtt: Duration, backPressure: Int = 0,
+        end: ContinuousClock.Instant
+    ) -> [Controller.Adjustment] {
+        let count = requests ?? controller.limit
+        for inFlight in 1...count { controller.requestStarted(inFlight: inFlight) }
+        var adjustments: [Controller.Adjustment] = []
+        for index in 0..<count {
+            let pushedBack = index < backPressure
+            if let adjustment = controller.requestCompleted(
+                rtt: pushedBack ? nil : rtt, backPressure: pushedBack, now: end)
+            {
+                adjustments.append(adjustment)
+            }
+        }
+        return adjustments
+    }
+
+    /// Runs `windows` windows of `rtt` each from `start`, every one filling the limit; returns the instant after.
+    func steady(
+        _ controller: inout Controller, windows: Int, rtt: Duration, from start: ContinuousClock.Instant
+    ) -> ContinuousClock.Instant {
+        var now = start
+        for _ in 0..<windows {
+            now += rtt
+            window(&controller, rtt: rtt, end: now)
+        }
+        return now
+    }
+
+    @Test("Slow start, then additive increase: ×2 per round trip until Lago first pushes back, then +1")
+    func increase() {
+        var controller = adaptive(initial: 4)
+        let rtt = Duration.milliseconds(100)
+        // The first answer opens the first window (it measures, it decides nothing).
+        window(&controller, rtt: rtt, end: t0 + rtt)
+        #expect(controller.limit == 4)
+        #expect(controller.averageRTT == rtt)
+        var now = t0 + rtt
+        for expected in [8, 16, 32] {
+            now += rtt
+            #expect(window(&controller, rtt: rtt, end: now) == [.increased])
+            #expect(controller.limit == expected)
+        }
+        #expect(controller.slowStart)
+        // One 429: ×0.9 (32 → 28), and growth is additive from then on.
+        now += rtt
+        #expect(window(&controller, rtt: rtt, backPressure: 1, end: now) == [.decreased])
+        #expect(controller.limit == 28 && !controller.slowStart)
+        // Its window's last answers arrive with no back-pressure: the next window decides on them alone.
+        for expected in 29...34 {
+            now += rtt
+            #expect(window(&controller, rtt: rtt, end: now) == [.increased])
+            #expect(controller.limit == expected)
+        }
+        // Answers within one window decide nothing more: one change per round trip.
+        #expect(window(&controller, rtt: rtt, end: now + .milliseconds(10)).isEmpty)
+        #expect(controller.limit == 34)
+    }
+
+    @Test("No increase without evidence: a window that never reached the limit keeps it")
+    func noIncreaseBelowTheLimit() {
+        var controller = adaptive(initial: 8)
+        let rtt = Duration.milliseconds(50)
+        window(&controller, requests: 3, rtt: rtt, end: t0 + rtt)
+        var now = t0 + rtt
+        for _ in 0..<20 {
+            now += rtt
+            window(&controller, requests: 3, rtt: rtt, end: now)
+        }
+        #expect(controller.limit == 8)
+    }
+
+    @Test("Multiplicative decrease on back-pressure: ×0.9 rounded down, at least one less, once per window")
+    func decrease() {
+        var controller = adaptive(initial: 40)
+        let rtt = Duration.milliseconds(100)
+        var now = steady(&controller, windows: 1, rtt: rtt, from: t0)
+        #expect(controller.limit == 40)
+        now += rtt
+        // Ten 503s in one window: one decrease.
+        #expect(window(&controller, rtt: rtt, backPressure: 10, end: now) == [.decreased])
+        #expect(controller.limit == 36)
+        now += rtt
+        #expect(window(&controller, rtt: rtt, backPressure: 1, end: now) == [.decreased])
+        #expect(controller.limit == 32)
+        // Small limits still fall by one: 9 × 0.9 = 8.1 → 8; 5 × 0.9 = 4.5 → 4; 2 × 0.9 = 1.8 → 1.
+        var small = adaptive(initial: 2)
+        var later = steady(&small, windows: 1, rtt: rtt, from: t0)
+        later += rtt
+        window(&small, rtt: rtt, backPressure: 1, end: later)
+        #expect(small.limit == 1)
+    }
+
+    @Test("Floor: back-pressure never takes the limit below engine.min_in_flight")
+    func floor() {
+        var controller = adaptive(floor: 3, initial: 6)
+        let rtt = Duration.milliseconds(20)
+        var now = steady(&controller, windows: 1, rtt: rtt, from: t0)
+        for _ in 0..<30 {
+            now += rtt
+            window(&controller, rtt: rtt, backPressure: 1, end: now)
+        }
+        #expect(controller.limit == 3)
+        #expect(window(&controller, rtt: rtt, backPressure: 3, end: now + rtt).isEmpty)
+        #expect(controller.limit == 3)
+    }
+
+    @Test("Ceiling: steady fast answers never take the limit above engine.max_in_flight_limit")
+    func ceiling() {
+        var controller = adaptive(ceiling: 10, initial: 4)
+        _ = steady(&controller, windows: 50, rtt: .milliseconds(5), from: t0)
+        #expect(controller.limit == 10)
+    }
+
+    @Test("A fixed limit never moves, whatever Lago answers; the round trip is still averaged")
+    func fixed() {
+        var controller = Controller(settings: .fixed(16))
+        let rtt = Duration.milliseconds(30)
+        var now = steady(&controller, windows: 10, rtt: rtt, from: t0)
+        now += rtt
+        window(&controller, rtt: rtt, backPressure: 16, end: now)
+        #expect(controller.limit == 16)
+        #expect(controller.averageRTT == rtt)
+    }
+
+    @Test("RTT spike: a round trip far above its average decreases the limit; a small rise does not")
+    func rttSpike() {
+        var controller = adaptive(initial: 20)
+        let rtt = Duration.milliseconds(100)
+        var now = steady(&controller, windows: 1, rtt: rtt, from: t0)
+        // Windows that do not reach the limit: no increase, and a round trip equal to the average keeps the limit.
+        for _ in 0..<5 {
+            now += rtt
+            window(&controller, requests: 5, rtt: rtt, end: now)
+        }
+        #expect(controller.limit == 20)
+        // +5 %: noise, not a spike.
+        now += .milliseconds(105)
+        #expect(window(&controller, requests: 5, rtt: .milliseconds(105), end: now).isEmpty)
+        #expect(controller.limit == 20)
+        // Three times the average: Lago is queueing.
+        now += .milliseconds(300)
+        #expect(window(&controller, requests: 5, rtt: .milliseconds(300), end: now) == [.decreased])
+        #expect(controller.limit == 18)
+        #expect(controller.averageRTT! > rtt)
+    }
+
+    @Test("429 burst: a burst answered 429 in one window is one decrease; the limit climbs back after it")
+    func burstOf429() {
+        var controller = adaptive(initial: 30)
+        let rtt = Duration.milliseconds(50)
+        var now = steady(&controller, windows: 1, rtt: rtt, from: t0)
+        now += rtt
+        // The whole window answered 429 (no round-trip sample): one decrease.
+        #expect(window(&controller, rtt: rtt, backPressure: 30, end: now) == [.decreased])
+        #expect(controller.limit == 27)
+        // The answers of that burst still arriving within the next window decide once more at most.
+        now += rtt
+        #expect(window(&controller, rtt: rtt, backPressure: 27, end: now) == [.decreased])
+        #expect(controller.limit == 24)
+        // The last 429s of the burst land in the first quiet window (one more decrease, 24 → 21); then Lago takes
+        // requests at the old speed again: +1 per round trip.
+        now = steady(&controller, windows: 1, rtt: rtt, from: now)
+        #expect(controller.limit == 21)
+        now = steady(&controller, windows: 9, rtt: rtt, from: now)
+        #expect(controller.limit == 30)
+    }
+
+    @Test("Bounds are brought into order: floor at least 1, ceiling at least the floor, start within them")
+    func settingsNormalized() {
+        let settings = Controller.Settings.adaptive(floor: 0, ceiling: 0, initial: 4)
+        #expect(settings.floor == 1 && settings.ceiling == 1 && settings.initial == 1)
+        let started = Controller.Settings.adaptive(floor: 8, ceiling: 64, initial: 4)
+        #expect(started.initial == 8)
+        #expect(Controller.Settings.fixed(0).isFixed && Controller.Settings.fixed(0).ceiling == 1)
+    }
+
+    @Test("Back-pressure is 429, a 5xx other than 501, or a timeout; a 4xx or a refused connection is not")
+    func backPressureClassification() {
+        func pushesBack(_ error: LagoAPIError) -> Bool {
+            BatchOutcome.Exchange(latency: .milliseconds(1), error: error).backPressure
+        }
+        #expect(pushesBack(lagoError(status: 429, body: #"{"status":429,"error":"Too Many Requests"}"#)))
+        #expect(pushesBack(lagoError(status: 503, body: "")))
+        #expect(pushesBack(lagoError(status: 500, body: "")))
+        #expect(!pushesBack(lagoError(status: 501, body: "")))
+        #expect(!pushesBack(lagoError(status: 422, body: #"{"status":422,"error":"Unprocessable Entity"}"#)))
+        #expect(pushesBack(LagoAPIError.transport(.timeout, detail: "read timeout", request: nil)))
+        #expect(!pushesBack(LagoAPIError.transport(.connectionRefused, detail: "refused", request: nil)))
+        let success = BatchOutcome.Exchange(latency: .milliseconds(1), error: nil)
+        #expect(success.succeeded && !success.backPressure)
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import LagoAPI
+import Testing
+
+@testable import LagoEngine
+
+// Rate-limit pacing as pure state machines: the window estimate and the flusher's use of it, a manual clock
+// (instants passed in), no I/O.
+
+@Suite struct RateLimitWindowTests {
+    let t0 = ContinuousClock.now
+
+    func headers(limit: Int = 10, remaining: Int, reset: Double) -> RateLimitHeaders {
+        RateLimitHeaders(limit: limit, remaining: remaining, reset: reset)
+    }
+
+    @Test("Counts the requests sent since the last answer; blocks when the window is spent, until its reset")
+    func spentWindowBlocksUntilReset() {
+        var window = RateLimitWindow()
+        #expect(window.blockedUntil(now: t0) == nil)
+        window.observe(headers(remaining: 3, reset: 0.5), now: t0)
+        #expect(window.remaining(now: t0) == 3)
+        for _ in 0..<3 { window.requestSent(now: t0) }
+        #expect(window.remaining(now: t0) == 0)
+        #expect(window.blockedUntil(now: t0) == t0 + .milliseconds(500))
+        #expect(window.blockedUntil(now: t0 + .milliseconds(499)) == t0 + .milliseconds(500))
+        #expect(window.blockedUntil(now: t0 + .milliseconds(500)) == nil)
+        // The next window starts with the learned limit.
+        window.requestSent(now: t0 + .milliseconds(500))
+        #expect(window.remaining(now: t0 + .milliseconds(500)) == 9)
+    }
+
+    @Test("An answer cannot raise what is left in the same window (requests on their way are not in it)")
+    func answersOnlyLowerTheEstimate() {
+        var window = RateLimitWindow()
+        window.observe(headers(remaining: 8, reset: 1), now: t0)
+        for _ in 0..<5 { window.requestSent(now: t0) }
+        // Lago counted one more request of ours when it answered: 7 left by its count, 3 by ours.
+        window.observe(headers(remaining: 7, reset: 1), now: t0 + .milliseconds(10))
+        #expect(window.remaining(now: t0 + .milliseconds(10)) == 3)
+        window.observe(headers(remaining: 1, reset: 1), now: t0 + .milliseconds(20))
+        #expect(window.remaining(now: t0 + .milliseconds(20)) == 1)
+    }
+
+    @Test("Answers without rate-limit headers never block")
+    func noHeadersNoPacing() {
+        var window = RateLimitWindow()
+        for _ in 0..<100 { window.requestSent(now: t0) }
+        window.observe(RateLimitHeaders(), now: t0)
+        #expect(window.blockedUntil(now: t0) == nil)
+        #expect(window.remaining(now: t0) == nil)
+    }
+}
+
+@Suite struct RateLimitPacingTests {
+    typealias Machine = DeliveryStateMachine
+    let t0 = ContinuousClock.now
+
+    func machine(maxInFlight: Int, unclaimed: Int = 0) -> Machine {
+        Machine(
+            settings: .init(
+                maxBatchSize: 100, maxBatchBytes: 1 << 20, maxInFlight: maxInFlight, flushInterval: .seconds(1),
+                retry: RetryPolicy(base: .seconds(1), cap: .seconds(30)), probeInterval: .seconds(1)),
+            random: SplitMix64(seed: 1), unclaimedCount: unclaimed, unclaimedBytes: 0, now: t0)
+    }
+
+    func sends(_ decision: Machine.Decision) -> [Int] {
+        decision.actions.compactMap { if case .send(let id, _, _, _, _) = $0 { id } else { nil } }
+    }
+
+    /// Ready batches `count` of one event each, claimed at `t0`.
+    func loaded(maxInFlight: Int, batches count: Int) -> Machine {
+        var machine = machine(maxInFlight: maxInFlight)
+        for id in 1...count {
+            machine.rowsAppended(count: 100, bytes: 100, now: t0)
+            machine.claimCompleted(makeRows(Int64(id)...Int64(id)), now: t0)
+        }
+        return machine
+    }
+
+    func answered(status: Int, headers: RateLimitHeaders, latency: Duration = .milliseconds(50)) -> BatchOutcome {
+        var outcome = BatchOutcome()
+        if status == 429 {
+            let error = lagoError(
+                status: 429, body: #"{"status":429,"error":"Too Many Requests"}"#,
+                headers: [
+                    ("X-RateLimit-Limit", "\(headers.limit ?? 0)"), ("X-RateLimit-Remaining", "0"),
+                    ("X-RateLimit-Reset", "\(Int(headers.reset ?? 1))"),
+                ])
+            outcome = BatchOutcome.classify(rows: makeRows(1...1), error: error, isolated: false)
+            outcome.exchange = .init(latency: latency, error: error)
+        } else {
+            outcome.serverAnswered = true
+            outcome.exchange = .init(latency: latency, error: nil, rateLimit: headers)
+        }
+        return outcome
+    }
+
+    @Test("Paced to the window: no request beyond what Lago said is left, the rest goes at the reset")
+    func pacedToTheWindow() {
+        var machine = loaded(maxInFlight: 8, batches: 8)
+        let first = sends(machine.decide(now: t0, wallNow: Date(), spooled: 8))
+        #expect(first.count == 8)
+        // The first answer: 2 left in this window (Lago counted all 8? not yet: 2 by its count, fewer by ours).
+        machine.sendCompleted(
+            batchID: first[0], rows: makeRows(1...1),
+            outcome: answered(status: 200, headers: RateLimitHeaders(limit: 10, remaining: 2, reset: 1)),
+            now: t0 + .milliseconds(50))
+        for id in first.dropFirst() {
+            machine.sendCompleted(
+                batchID: id, rows: makeRows(1...1),
+                outcome: answered(status: 200, headers: RateLimitHeaders(limit: 10, remaining: 2, reset: 1)),
+                now: t0 + .milliseconds(50))
+        }
+        for id in 9...14 {
+            machine.rowsAppended(count: 100, bytes: 100, now: t0)
+            machine.claimCompleted(makeRows(Int64(id)...Int64(id)), now: t0 + .milliseconds(50))
+        }
+        let second = machine.decide(now: t0 + .milliseconds(50), wallNow: Date(), spooled: 6)
+        #expect(sends(second).count == 2)
+        #expect(second.wakeAt == t0 + .milliseconds(1_050))
+        #expect(sends(machine.decide(now: t0 + .milliseconds(500), wallNow: Date(), spooled: 6)).isEmpty)
+        // The window resets: the rest goes, at the learned rate.
+        #expect(sends(machine.decide(now: t0 + .milliseconds(1_050), wallNow: Date(), spooled: 6)).count == 4)
+    }
+
+    @Test("A burst of 429s: one wait of what Lago asked for all batches, then they all go at once (no probe crawl)")
+    func waitOnceThenAllGo() {
+        var machine = loaded(maxInFlight: 4, batches: 4)
+        let first = sends(machine.decide(now: t0, wallNow: Date(), spooled: 4))
+        #expect(first.count == 4)
+        let at = t0 + .milliseconds(20)
+        for id in first {
+            let retry = machine.sendCompleted(
+                batchID: id, rows: makeRows(1...1),
+                outcome: answered(status: 429, headers: RateLimitHeaders(limit: 100, remaining: 0, reset: 1)), now: at)
+            #expect(retry?.at == at + .seconds(1))
+        }
+        // Not an outage: no backing off, no probing.
+        #expect(!machine.isBackingOff)
+        let waiting = machine.decide(now: at, wallNow: Date(), spooled: 4)
+        #expect(sends(waiting).isEmpty)
+        #expect(waiting.wakeAt == at + .seconds(1))
+        #expect(sends(machine.decide(now: at + .milliseconds(999), wallNow: Date(), spooled: 4)).isEmpty)
+        // Lago's second has passed: every batch goes, not one probe.
+        #expect(sends(machine.decide(now: at + .seconds(1), wallNow: Date(), spooled: 4)).count == 4)
+    }
+
+    @Test("After the wait the batches go at once, up to the ceiling, not the adaptive limit's few")
+    func burstAfterTheWait() {
+        var machine = Machine(
+            settings: .init(
+                maxBatchSize: 100, maxBatchBytes: 1 << 20, maxInFlight: 8, flushInterval: .seconds(1),
+                retry: RetryPolicy(base: .seconds(1), cap: .seconds(30)), probeInterval: .seconds(1),
+                adaptive: .adaptive(floor: 1, ceiling: 8, initial: 2)),
+            random: SplitMix64(seed: 1), unclaimedCount: 0, unclaimedBytes: 0, now: t0)
+        for id in 1...6 {
+            machine.rowsAppended(count: 1, bytes: 10, now: t0)
+            machine.claimCompleted(makeRows(Int64(id)...Int64(id)), now: t0)
+        }
+        let first = sends(machine.decide(now: t0, wallNow: Date(), spooled: 6))
+        #expect(first.count == 2)
+        for id in first {
+            machine.sendCompleted(
+                batchID: id, rows: makeRows(1...1),
+                outcome: answered(status: 429, headers: RateLimitHeaders(limit: 100, remaining: 0, reset: 1)), now: t0)
+        }
+        #expect(sends(machine.decide(now: t0 + .milliseconds(500), wallNow: Date(), spooled: 6)).isEmpty)
+        #expect(sends(machine.decide(now: t0 + .seconds(1), wallNow: Date(), spooled: 6)).count == 6)
+    }
+
+    @Test("During the wait the engine reads ahead up to the ceiling, so the wave after it is that wide")
+    func readsAheadDuringTheWait() {
+        var machine = Machine(
+            settings: .init(
+                maxBatchSize: 100, maxBatchBytes: 1 << 20, maxInFlight: 8, flushInterval: .seconds(1),
+                retry: RetryPolicy(base: .seconds(1), cap: .seconds(30)), probeInterval: .seconds(1),
+                adaptive: .adaptive(floor: 1, ceiling: 8, initial: 2)),
+            random: SplitMix64(seed: 1), unclaimedCount: 0, unclaimedBytes: 0, now: t0)
+        machine.rowsAppended(count: 2_000, bytes: 20_000, now: t0)
+        var next: Int64 = 1
+        func claimAll(at now: ContinuousClock.Instant) -> [Int] {
+            var sent: [Int] = []
+            while true {
+                let decision = machine.decide(now: now, wallNow: Date(), spooled: 2_000)
+                sent += sends(decision)
+                guard decision.actions.contains(where: { if case .claim = $0 { true } else { false } }) else {
+                    return sent
+                }
+                machine.claimCompleted(makeRows(next...(next + 99)), now: now)
+                next += 100
+            }
+        }
+        let first = claimAll(at: t0)
+        #expect(first.count == 2)
+        for id in first {
+            machine.sendCompleted(
+                batchID: id, rows: makeRows(1...1),
+                outcome: answered(status: 429, headers: RateLimitHeaders(limit: 100, remaining: 0, reset: 1)), now: t0)
+        }
+        #expect(claimAll(at: t0 + .milliseconds(100)).isEmpty)
+        #expect(machine.batches.count >= 8)
+        #expect(sends(machine.decide(now: t0 + .seconds(1), wallNow: Date(), spooled: 2_000)).count == 8)
+    }
+}
