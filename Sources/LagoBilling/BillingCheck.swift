@@ -88,41 +88,40 @@ public enum BillingCheck {
         guard let catalogue else { return .unchecked }
         var reasons: [BillingReason] = []
         var resolved: String?
-        let subscription: Subscription?
+        var startedAt: Date?
+        var matched = false
         if let externalID = nonEmpty(event.externalSubscriptionID) {
-            let candidates = catalogue.subscriptions[externalID] ?? []
-            if candidates.isEmpty {
-                reasons.append(.subscriptionNotFound)
-                subscription = nil
-            } else if let active = candidates.first(where: { $0.status == .active }) {
-                subscription = active
+            if let rule = catalogue.subscriptionRules[externalID] {
+                if rule.hasActive {
+                    matched = true
+                    startedAt = rule.startedAt
+                } else {
+                    reasons.append(.subscriptionNotActive)
+                }
             } else {
-                reasons.append(.subscriptionNotActive)
-                subscription = nil
+                reasons.append(.subscriptionNotFound)
             }
         } else if let customer = nonEmpty(event.externalCustomerID) {
-            let active = catalogue.activeSubscriptionsByCustomer[customer] ?? []
-            switch active.count {
+            let rule = catalogue.customerRules[customer]
+            switch rule?.activeCount ?? 0 {
             case 0:
                 reasons.append(.customerHasNoActiveSubscription)
-                subscription = nil
             case 1:
-                subscription = active[0]
-                resolved = active[0].externalID
+                matched = true
+                startedAt = rule?.onlyStartedAt
+                resolved = rule?.onlyExternalID
                 if !resolvesCustomers { reasons.append(.subscriptionMissing) }
             default:
                 reasons.append(.ambiguousCustomerSubscription)
-                subscription = nil
             }
         } else {
             reasons.append(.subscriptionMissing)
-            subscription = nil
         }
-        if let start = subscription?.startedAt?.date, event.timestamp < start {
+        if matched, let startedAt, event.timestamp < startedAt {
             reasons.append(.beforeSubscriptionStart)
         }
-        if let metric = catalogue.metrics[event.code] {
-            reasons += metricReasons(event.properties, metric)
+        if let rule = catalogue.metricRules[event.code] {
+            metricReasons(event.properties, rule, into: &reasons)
         } else {
             reasons.append(.invalidCode)
         }
@@ -133,23 +132,28 @@ public enum BillingCheck {
     /// `missing_aggregation_property` and `invalid_filter_values`, as Lago's post-validation decides them.
     static func metricReasons(_ properties: [String: JSONValue], _ metric: BillableMetric) -> [BillingReason] {
         var reasons: [BillingReason] = []
-        if needsProperty(metric), let field = nonEmpty(metric.fieldName) {
+        metricReasons(properties, MetricRule(metric), into: &reasons)
+        return reasons
+    }
+
+    static func metricReasons(
+        _ properties: [String: JSONValue], _ rule: MetricRule, into reasons: inout [BillingReason]
+    ) {
+        if let field = rule.field {
             let text = properties[field].flatMap(lagoText)
-            switch metric.aggregationType {
-            case .sumAgg, .maxAgg, .weightedSumAgg, .latestAgg:
+            if rule.numeric {
                 if !(text.map(isLagoNumber) ?? false) { reasons.append(.missingAggregationProperty) }
-            default:
-                if text == nil { reasons.append(.missingAggregationProperty) }
+            } else if text == nil {
+                reasons.append(.missingAggregationProperty)
             }
         }
-        for filter in metric.filters ?? [] {
+        for filter in rule.filters {
             guard let value = properties[filter.key], let text = lagoText(value) else { continue }
             if !filter.values.contains(text) {
                 reasons.append(.invalidFilterValues)
                 break
             }
         }
-        return reasons
     }
 
     /// Whether Lago's post-validation looks at the metric's property: not for `count_agg`, not when an

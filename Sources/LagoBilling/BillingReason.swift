@@ -27,8 +27,21 @@ public enum BillingReason: String, Sendable, Hashable, Codable, CaseIterable, Co
     case invalidFilterValues = "invalid_filter_values"
 
     /// The order reasons are listed in: the subscription first, then the metric.
-    public static func < (lhs: BillingReason, rhs: BillingReason) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    public static func < (lhs: BillingReason, rhs: BillingReason) -> Bool { lhs.rank < rhs.rank }
+
+    /// The reason's place in ``allCases`` (the order reasons are listed in).
+    private var rank: Int {
+        switch self {
+        case .subscriptionMissing: 0
+        case .subscriptionNotFound: 1
+        case .subscriptionNotActive: 2
+        case .beforeSubscriptionStart: 3
+        case .customerHasNoActiveSubscription: 4
+        case .ambiguousCustomerSubscription: 5
+        case .invalidCode: 6
+        case .missingAggregationProperty: 7
+        case .invalidFilterValues: 8
+        }
     }
 
     /// One sentence for the operator: what is wrong and what fixes it.
