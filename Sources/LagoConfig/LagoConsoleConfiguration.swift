@@ -307,6 +307,17 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
                 )
             )
         }
+        if self.engine.minInFlight > self.engine.maxInFlightLimit {
+            problems.append(
+                ConfigError(
+                    kind: .invalidValue,
+                    key: ConfigKey.engineMinInFlight.name,
+                    reason: "\(self.engine.minInFlight) is above \(ConfigKey.engineMaxInFlightLimit.name) "
+                        + "(\(self.engine.maxInFlightLimit)): the adaptive limit moves between the two; lower it or "
+                        + "raise the ceiling"
+                )
+            )
+        }
         if ListenAddress(self.relay.listen) != nil, !self.relay.listensOnLoopback, self.relay.token.isEmpty {
             problems.append(
                 ConfigError(

@@ -136,6 +136,7 @@ struct ConfigValidationTests {
                 "relay.control_listen", 3
             ),
             ("[relay]\ncontrol_listen = \"lago.example.com:8788\"\n", "relay.control_listen", 2),
+            ("[engine]\nmin_in_flight = 20\nmax_in_flight_limit = 8\n", "engine.min_in_flight", 2),
         ]
     )
     func invalidValue(text: String, key: String, line: Int) async throws {
