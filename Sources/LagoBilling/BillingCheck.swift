@@ -140,85 +140,20 @@ public enum BillingCheck {
         _ properties: [String: JSONValue], _ rule: MetricRule, into reasons: inout [BillingReason]
     ) {
         if let field = rule.field {
-            let text = properties[field].flatMap(lagoText)
+            let text = properties[field].flatMap(LagoPropertyText.text)
             if rule.numeric {
-                if !(text.map(isLagoNumber) ?? false) { reasons.append(.missingAggregationProperty) }
+                if !(text.map(LagoPropertyText.isNumeral) ?? false) { reasons.append(.missingAggregationProperty) }
             } else if text == nil {
                 reasons.append(.missingAggregationProperty)
             }
         }
         for filter in rule.filters {
-            guard let value = properties[filter.key], let text = lagoText(value) else { continue }
+            guard let value = properties[filter.key], let text = LagoPropertyText.text(value) else { continue }
             if !filter.values.contains(text) {
                 reasons.append(.invalidFilterValues)
                 break
             }
         }
-    }
-
-    /// Whether Lago's post-validation looks at the metric's property: not for `count_agg`, not when an
-    /// `expression` computes it at ingest (a failing expression is refused at once), not for `custom_agg`.
-    static func needsProperty(_ metric: BillableMetric) -> Bool {
-        switch metric.aggregationType {
-        case .countAgg, .customAgg: return false
-        default: return nonEmpty(metric.expression) == nil
-        }
-    }
-
-    /// A property as Postgres's `properties->>'key'` reads it: strings as they are, numbers in their digits,
-    /// `true`/`false`, objects and arrays as JSON; `nil` for JSON `null`.
-    static func lagoText(_ value: JSONValue) -> String? {
-        switch value {
-        case .null: nil
-        case .string(let text): text
-        case .integer(let integer): String(integer)
-        case .bigInteger(let digits): digits
-        case .number(let number): number.isFinite ? plainDecimal(number) : "NaN"
-        case .bool(let flag): flag ? "true" : "false"
-        case .array, .object: value.jsonText
-        }
-    }
-
-    /// Lago's numeric test for sum, max, weighted-sum and latest: `^-?\d+(\.\d+)?$` on the text (ASCII digits).
-    static func isLagoNumber(_ text: String) -> Bool {
-        var bytes = Substring(text).utf8[...]
-        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
-        func digits() -> Int {
-            let count = bytes.prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }.count
-            bytes = bytes.dropFirst(count)
-            return count
-        }
-        guard digits() > 0 else { return false }
-        if bytes.isEmpty { return true }
-        guard bytes.first == UInt8(ascii: ".") else { return false }
-        bytes = bytes.dropFirst()
-        return digits() > 0 && bytes.isEmpty
-    }
-
-    /// A finite double as Postgres's `numeric` prints the JSON numeral Rails wrote for it: plain digits, no
-    /// exponent (`1e20` → `100000000000000000000`, `1.5e-7` → `0.00000015`).
-    static func plainDecimal(_ number: Double) -> String {
-        let shortest = "\(number)"
-        guard let exponentIndex = shortest.firstIndex(where: { $0 == "e" || $0 == "E" }) else { return shortest }
-        let mantissa = shortest[..<exponentIndex]
-        guard let exponent = Int(shortest[shortest.index(after: exponentIndex)...]) else { return shortest }
-        let negative = mantissa.hasPrefix("-")
-        let unsigned = negative ? mantissa.dropFirst() : mantissa[...]
-        let parts = unsigned.split(separator: ".", omittingEmptySubsequences: false)
-        let whole = String(parts[0])
-        let fraction = parts.count > 1 ? String(parts[1]) : ""
-        var digits = whole + fraction
-        var point = whole.count + exponent
-        if point <= 0 {
-            digits = String(repeating: "0", count: 1 - point) + digits
-            point = 1
-        } else if point > digits.count {
-            digits += String(repeating: "0", count: point - digits.count)
-        }
-        var text = String(digits.prefix(point))
-        let rest = digits.dropFirst(point).replacingOccurrences(of: "0+$", with: "", options: .regularExpression)
-        if !rest.isEmpty { text += "." + rest }
-        return (negative ? "-" : "") + text
     }
 
     private static func nonEmpty(_ text: String?) -> String? {

@@ -202,7 +202,7 @@ struct BillingCheckTests {
         (123.0, "123.0"), (1.2345e25, "12345000000000000000000000"),
     ])
     func numbersReadAsPostgresPrintsThem(number: Double, text: String) {
-        #expect(BillingCheck.plainDecimal(number) == text)
+        #expect(LagoPropertyText.plainDigits(number) == text)
     }
 
     @Test func theVerdictRoundTripsAsJSON() throws {

@@ -30,7 +30,7 @@ extension LagoRoutes {
         case .maxAgg:
             units = billed.compactMap(value).max() ?? 0
         case .uniqueCountAgg:
-            units = Decimal(Set(billed.compactMap { $0.properties[field].flatMap(BillingRule.text) }).count)
+            units = Decimal(Set(billed.compactMap { $0.properties[field].flatMap(LagoPropertyText.text) }).count)
         case .latestAgg:
             let latest = billed.max { $0.timestampMicroseconds < $1.timestampMicroseconds }
             units = latest.flatMap(value) ?? 0
