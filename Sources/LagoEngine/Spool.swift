@@ -1026,13 +1026,7 @@ final class Spool: Sendable {
                 settled += db.changesCount
                 try db.execute(sql: "DELETE FROM attempt_log WHERE event_id = ?", arguments: [record.row.id])
                 // Not in Lago: the client may send its id again.
-                try db.execute(
-                    sql: """
-                        DELETE FROM seen WHERE transaction_id = ?
-                            AND external_subscription_id = json_extract(?, '$.external_subscription_id')
-                        """,
-                    arguments: [record.row.transactionID, String(decoding: record.row.body, as: UTF8.self)])
-                self.seenCount.subtract(db.changesCount, ordering: .relaxed)
+                try self.forgetSeen(db, transactionID: record.row.transactionID, body: record.row.body)
             }
             // Events ever settled, in the same transaction (the recovery report compares it with the lock file's).
             if settled > 0 {
@@ -1238,15 +1232,21 @@ final class Spool: Sendable {
             }
             let held = Spool.heldEvent(from: row)
             try db.execute(sql: "DELETE FROM held WHERE id = ?", arguments: [id])
-            try db.execute(
-                sql: """
-                    DELETE FROM seen WHERE transaction_id = ?
-                        AND external_subscription_id = json_extract(?, '$.external_subscription_id')
-                    """,
-                arguments: [held.transactionID, String(decoding: held.body, as: UTF8.self)])
-            self.seenCount.subtract(db.changesCount, ordering: .relaxed)
+            try self.forgetSeen(db, transactionID: held.transactionID, body: held.body)
             return held
         }
+    }
+
+    /// Takes an event that never reached Lago (dead-lettered, discarded from the held list) out of the relay's dedup
+    /// index, so its source may send it again.
+    private func forgetSeen(_ db: Database, transactionID: String, body: [UInt8]) throws {
+        try db.execute(
+            sql: """
+                DELETE FROM seen WHERE transaction_id = ?
+                    AND external_subscription_id = json_extract(?, '$.external_subscription_id')
+                """,
+            arguments: [transactionID, String(decoding: body, as: UTF8.self)])
+        seenCount.subtract(db.changesCount, ordering: .relaxed)
     }
 
     private static func heldEvent(from row: Row) -> HeldEvent {
