@@ -119,7 +119,9 @@ public final class ConsoleSession: Sendable {
             size: TerminalSize(width: size.width, height: size.height), now: Date(),
             options: ConsoleOptions(
                 readOnly: readOnly, noColor: noColor || !terminal.usesColor, connection: connection,
-                mappings: mappings, defaultSubscription: defaultSubscription))
+                mappings: mappings, defaultSubscription: defaultSubscription,
+                usageRefreshInterval: config.usage.refreshIntervalSeconds,
+                usageCountTimeout: config.usage.countTimeoutSeconds))
         // The terminal side keeps the previous frame and paces frames (see ``FramePresenter``).
         var frames = FramePresenter(now: .now)
         func handle(_ request: FrameRequest) {

@@ -52,6 +52,7 @@ public struct EffectRunner: Sendable {
     private let store: ConfigStore
     private let coding: UsageCoding
     private let billing: BillingCatalogueService?
+    private let usage: CustomerUsageReader
     private let copy: @Sendable (String) async -> String
 
     /// Creates a runner; `billing` is the catalogue the console checks events against (what its refresh reads
@@ -65,6 +66,7 @@ public struct EffectRunner: Sendable {
         self.store = store
         self.coding = coding
         self.billing = billing
+        self.usage = CustomerUsageReader(client: client)
         self.copy = copy
     }
 
@@ -197,6 +199,13 @@ public struct EffectRunner: Sendable {
             }
             billing.refresh()
             post(.operationSucceeded(id, "reading Lago's metrics and subscriptions again (at least 5 s apart)"))
+        case .readUsage(let subscriptionID):
+            do {
+                let reading = try await usage.read(externalSubscriptionID: subscriptionID)
+                post(.usageRead(subscriptionID: subscriptionID, result: .success(reading)))
+            } catch {
+                post(.usageRead(subscriptionID: subscriptionID, result: .failure(OperationError(error))))
+            }
         case .retryNow:
             try await engine.retryDelivery()
             post(.operationSucceeded(id, "retrying now"))

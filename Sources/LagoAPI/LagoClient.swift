@@ -345,6 +345,24 @@ public final class LagoClient: Sendable {
         return response.customerUsage
     }
 
+    /// `GET /customers/{external_customer_id}/current_usage?external_subscription_id=…`, with Lago's own
+    /// `customer_usage` object as it came (every field, those ``CustomerUsage`` does not model included).
+    public func currentUsageWithJSON(
+        externalCustomerID: String, externalSubscriptionID: String
+    ) async throws -> (usage: CustomerUsage, json: JSONValue) {
+        let path = "/customers/\(externalCustomerID.lagoPathSegmentEncoded)/current_usage"
+        let value: JSONValue = try await send(.GET, path, query: [("external_subscription_id", externalSubscriptionID)])
+        let object = value["customer_usage"] ?? .null
+        do {
+            let usage = try JSONDecoder().decode(CustomerUsage.self, from: Data(object.jsonText.utf8))
+            return (usage, object)
+        } catch {
+            throw LagoAPIError.decoding(
+                "\(error)", status: 200, body: Data(value.jsonText.utf8),
+                request: LagoRequestSummary(method: "GET", path: path))
+        }
+    }
+
     // MARK: Transport
 
     private func page<Item: Decodable & Sendable & Hashable>(

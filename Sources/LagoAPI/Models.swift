@@ -604,14 +604,20 @@ public struct ChargeUsage: Sendable, Hashable, Codable {
     public var amountCents: Int64
     public var amountCurrency: String?
     public var billableMetric: MetricReference
+    /// The plan's charge the line is for (a plan may charge one metric more than once).
+    public var charge: ChargeReference?
 
     /// Creates a charge usage line.
-    public init(units: String, eventsCount: Int, amountCents: Int64, amountCurrency: String?, billableMetric: MetricReference) {
+    public init(
+        units: String, eventsCount: Int, amountCents: Int64, amountCurrency: String?, billableMetric: MetricReference,
+        charge: ChargeReference? = nil
+    ) {
         self.units = units
         self.eventsCount = eventsCount
         self.amountCents = amountCents
         self.amountCurrency = amountCurrency
         self.billableMetric = billableMetric
+        self.charge = charge
     }
 
     enum CodingKeys: String, CodingKey {
@@ -620,6 +626,28 @@ public struct ChargeUsage: Sendable, Hashable, Codable {
         case amountCents = "amount_cents"
         case amountCurrency = "amount_currency"
         case billableMetric = "billable_metric"
+        case charge
+    }
+}
+
+/// The charge a usage line refers to (`charges_usage[].charge`).
+public struct ChargeReference: Sendable, Hashable, Codable {
+    public var lagoID: String?
+    /// `standard`, `graduated`, `package`, `percentage`, `volume`…
+    public var chargeModel: String?
+    public var invoiceDisplayName: String?
+
+    /// Creates a charge reference.
+    public init(lagoID: String?, chargeModel: String?, invoiceDisplayName: String? = nil) {
+        self.lagoID = lagoID
+        self.chargeModel = chargeModel
+        self.invoiceDisplayName = invoiceDisplayName
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case lagoID = "lago_id"
+        case chargeModel = "charge_model"
+        case invoiceDisplayName = "invoice_display_name"
     }
 }
 

@@ -96,13 +96,17 @@ public struct ConfigKey: Sendable, Hashable, CustomStringConvertible {
     public static let billingRefreshIntervalSeconds = ConfigKey("billing.refresh_interval_seconds")
     /// `billing.unbillable`
     public static let billingUnbillable = ConfigKey("billing.unbillable")
+    /// `usage.refresh_interval_seconds`
+    public static let usageRefreshIntervalSeconds = ConfigKey("usage.refresh_interval_seconds")
+    /// `usage.count_timeout_seconds`
+    public static let usageCountTimeoutSeconds = ConfigKey("usage.count_timeout_seconds")
     /// `ui.no_color`
     public static let uiNoColor = ConfigKey("ui.no_color")
     /// `ui.readonly`
     public static let uiReadonly = ConfigKey("ui.readonly")
 
     /// The names of the tables the configuration reads.
-    static let sections = ["lago", "metric_codes", "engine", "relay", "billing", "ui"]
+    static let sections = ["lago", "metric_codes", "engine", "relay", "billing", "usage", "ui"]
 
     var spec: KeySpec {
         guard let spec = KeySpec.byName[self.name] else {
@@ -229,7 +233,7 @@ struct KeySpec: Sendable {
 }
 
 extension KeySpec {
-    static let all: [KeySpec] = lagoSpecs + metricCodeSpecs + engineSpecs + relaySpecs + billingSpecs + uiSpecs
+    static let all: [KeySpec] = lagoSpecs + metricCodeSpecs + engineSpecs + relaySpecs + billingSpecs + usageSpecs + uiSpecs
 
     static let byName: [String: KeySpec] = Dictionary(uniqueKeysWithValues: all.map { ($0.key.name, $0) })
 
@@ -502,6 +506,21 @@ extension KeySpec {
                 LagoConsoleConfiguration.Billing.unbillablePolicies.contains($0)
                     ? nil : "must be forward, hold or reject"
             }
+        ),
+    ]
+
+    private static let usageSpecs: [KeySpec] = [
+        double(
+            .usageRefreshIntervalSeconds,
+            \.usage.refreshIntervalSeconds,
+            1...3_600,
+            "How often the console reads the customer's current usage from Lago (at most once a second)."
+        ),
+        double(
+            .usageCountTimeoutSeconds,
+            \.usage.countTimeoutSeconds,
+            5...3_600,
+            "How long a test event may take to show on the customer's usage before it is marked not counted."
         ),
     ]
 

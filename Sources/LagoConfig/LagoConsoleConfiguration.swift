@@ -216,6 +216,22 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         }
     }
 
+    /// `[usage]`: reading the customer's current usage back from Lago.
+    public struct Usage: Sendable, Equatable {
+        /// `usage.refresh_interval_seconds`: how often the console reads `current_usage` for the subscription its
+        /// Usage pane shows and for the subscriptions of test events not yet counted.
+        public var refreshIntervalSeconds: Double
+        /// `usage.count_timeout_seconds`: how long after it was sent a test event may take to move its charge on
+        /// the customer's usage before the console marks it "not counted".
+        public var countTimeoutSeconds: Double
+
+        /// Creates the section; every argument defaults to the built-in default.
+        public init(refreshIntervalSeconds: Double = 5, countTimeoutSeconds: Double = 60) {
+            self.refreshIntervalSeconds = refreshIntervalSeconds
+            self.countTimeoutSeconds = countTimeoutSeconds
+        }
+    }
+
     /// `[ui]`: how the console looks and what it allows.
     public struct UI: Sendable, Equatable {
         /// `ui.no_color`: draw without colours.
@@ -240,6 +256,8 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
     public var relay: Relay
     /// `[billing]`
     public var billing: Billing
+    /// `[usage]`
+    public var usage: Usage
     /// `[ui]`
     public var ui: UI
 
@@ -250,9 +268,11 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         engine: Engine = Engine(),
         relay: Relay = Relay(),
         billing: Billing = Billing(),
+        usage: Usage = Usage(),
         ui: UI = UI()
     ) {
         self.billing = billing
+        self.usage = usage
         self.lago = lago
         self.metricCodes = metricCodes
         self.engine = engine

@@ -11,7 +11,7 @@ struct LagoConsoleCommand: AsyncParsableCommand {
         subcommands: [
             ConsoleCommand.self, ConfigCommand.self, SandboxCommand.self, ServeCommand.self, SendCommand.self,
             FlushCommand.self, StatusCommand.self, DeadLettersCommand.self, HeldCommand.self, VerifyCommand.self,
-            CheckCommand.self,
+            CheckCommand.self, UsageCommand.self,
             BenchCommand.self, EngineChildCommand.self,
         ],
         defaultSubcommand: ConsoleCommand.self

@@ -27,7 +27,7 @@ import Testing
         state.press(.char("?"))
         let lines = state.helpLines()
         #expect(lines.first?.text == "Billing")
-        #expect(lines.contains { $0.keys == "1-7" && $0.text == "jump to pane 1-7" })
+        #expect(lines.contains { $0.keys == "1-8" && $0.text == "jump to pane 1-8" })
         #expect(lines.contains { $0.keys == "x" && $0.text == "discard the held event (confirm) !" })
         #expect(lines.contains { $0.keys == ":billing" })
         state.press(.escape, .char(":"))
@@ -116,7 +116,7 @@ import Testing
             Issue.record("no picker")
             return
         }
-        #expect(picker.field == .cacheWrite5m)
+        #expect(picker.purpose == .mapping(.cacheWrite5m))
         #expect(picker.items.map(\.value) == Fixture.catalogueMetrics.map(\.code).sorted())
         state.type("write_5m")
         #expect(

@@ -13,7 +13,7 @@ import Testing
         state.press(.tab)
         #expect(state.focusedPane == .queue)
         state.press(.backTab, .backTab)
-        #expect(state.focusedPane == .billing)
+        #expect(state.focusedPane == .usage)
         state.press(.tab)
         #expect(state.focusedPane == .events)
         for pane in Pane.allCases {
@@ -528,7 +528,7 @@ import Testing
         #expect(
             names == [
                 "flush", "send", "sub", "filter", "check", "events", "queue", "failures", "mappings", "test",
-                "billing", "help", "q", "q!",
+                "billing", "usage", "help", "q", "q!",
             ])
         var state = Fixture.busy()
         let help = state.helpLines()

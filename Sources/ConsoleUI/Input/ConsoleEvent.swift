@@ -42,6 +42,8 @@ public enum ConsoleEvent: Sendable {
     case catalogueChanged(metrics: [BillableMetric], status: BillingCatalogueStatus)
     /// The answer to ``Effect/releaseHeld(id:)``: the held event is queued, with the verdict of its second check.
     case heldReleased(RequestID, HeldRelease)
+    /// The answer to ``Effect/readUsage(subscriptionID:)``: the usage as Lago read it, or Lago's refusal.
+    case usageRead(subscriptionID: String, result: Result<UsageReading, OperationError>)
     /// The answer to ``Effect/saveMapping(field:code:)`` once the config file was written.
     case mappingSaved(field: CanonicalField, code: String)
     /// The answer to ``Effect/sendUsage(_:)`` or ``Effect/sendEvent(_:)``: the events were queued with these

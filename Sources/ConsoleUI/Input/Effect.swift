@@ -74,6 +74,9 @@ public enum Effect: Sendable, Hashable {
     /// Read Lago's billable metrics and subscriptions again now; the new catalogue comes as
     /// ``ConsoleEvent/catalogueChanged(metrics:status:)``.
     case refreshCatalogue
+    /// Read the subscription's current usage from Lago (its customer's `current_usage`); answer with
+    /// ``ConsoleEvent/usageRead(subscriptionID:result:)``.
+    case readUsage(subscriptionID: String)
     /// End the engine's backoff and retry now (after fixing the key or when Lago is back).
     case retryNow
     /// Put text on the clipboard (OSC 52 or a pasteboard tool); plain text, no box characters.

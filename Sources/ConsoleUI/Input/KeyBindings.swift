@@ -14,6 +14,8 @@ public enum Pane: Int, CaseIterable, Sendable, Hashable {
     case sendTest
     /// Events Lago will not bill, grouped, with their fix; the held list.
     case billing
+    /// The customer's current usage in Lago: what it will bill this period, charge by charge.
+    case usage
 
     /// The pane's title.
     public var title: String {
@@ -25,6 +27,7 @@ public enum Pane: Int, CaseIterable, Sendable, Hashable {
         case .subscription: "Subscription"
         case .sendTest: "Send test"
         case .billing: "Billing"
+        case .usage: "Usage"
         }
     }
 
@@ -68,7 +71,8 @@ public enum KeyContext: Sendable, Hashable {
 /// A group of bindings in the help overlay.
 public enum HelpSection: Int, CaseIterable, Sendable, Hashable {
     /// The sections, in the order the help lists them after the focused pane's.
-    case global, navigation, events, queue, failures, mappings, subscription, sendTest, billing, detail, dialogs
+    case global, navigation, events, queue, failures, mappings, subscription, sendTest, billing, usage, detail
+    case dialogs
     case input
     /// The `:` commands (bindings with ``KeyBinding/commands`` and no key), listed last.
     case commands
@@ -85,6 +89,7 @@ public enum HelpSection: Int, CaseIterable, Sendable, Hashable {
         case .subscription: "Subscription"
         case .sendTest: "Send test event"
         case .billing: "Billing"
+        case .usage: "Usage"
         case .detail: "Event detail"
         case .dialogs: "Dialogs"
         case .input: "Text fields & command line"
@@ -115,6 +120,8 @@ public enum ConsoleAction: Sendable, Hashable {
     /// Billing pane: remap the field behind an unknown code, set the default subscription, release or discard a
     /// held event, read Lago's catalogue again, order the issues.
     case remapCode, setDefaultSubscription, releaseHeld, discardHeld, refreshCatalogue, toggleIssueOrder
+    /// Usage pane: read the usage again now, pick the subscription shown, go back to the default one.
+    case refreshUsage, pickUsageSubscription, showDefaultUsage
     /// Text fields and the command line.
     case submit, historyPrevious, historyNext, complete, editText
     /// Confirmation dialogs.
@@ -327,6 +334,16 @@ public struct KeyBinding: Sendable, Hashable {
             KeyBinding(
                 [.char("s")], .toggleIssueOrder, "most recent first / most frequent first", hint: "order",
                 contexts: [.pane(.billing)], section: .billing),
+            // Usage.
+            KeyBinding(
+                [.char("r")], .refreshUsage, "read the usage from Lago again now", hint: "refresh",
+                contexts: [.pane(.usage)], section: .usage),
+            KeyBinding(
+                [.char("s")], .pickUsageSubscription, "show another subscription's usage (search)",
+                hint: "subscription", contexts: [.pane(.usage)], section: .usage),
+            KeyBinding(
+                [.char("d")], .showDefaultUsage, "back to the default subscription", hint: "default",
+                contexts: [.pane(.usage)], section: .usage),
             // Detail.
             KeyBinding(
                 [.char("y")], .copyDetail, "copy as plain text", hint: "copy", contexts: [.detail],
@@ -386,6 +403,7 @@ public struct KeyBinding: Sendable, Hashable {
             command(["mappings"], .showPane(.mappings), "mappings pane"),
             command(["test"], .showPane(.sendTest), "send test pane"),
             command(["billing", "held"], .showPane(.billing), "billing pane: issues and the held list"),
+            command(["usage"], .showPane(.usage), "usage pane: the customer's current usage in Lago"),
             command(["help", "h", "?"], .showHelp, "help"),
             command(["q", "quit"], .quit, "quit (asks to flush)"),
             command(["q!", "quit!"], .forceQuit, "quit without flushing"),

@@ -42,13 +42,20 @@ public struct ConsoleOptions: Sendable {
     public var mappings: [CanonicalField: String]
     /// The default subscription, from the configuration.
     public var defaultSubscription: String?
+    /// `usage.refresh_interval_seconds`: how often the customer's usage is read from Lago.
+    public var usageRefreshInterval: TimeInterval
+    /// `usage.count_timeout_seconds`: how long after delivery a test event may take to move its charge.
+    public var usageCountTimeout: TimeInterval
 
     /// Creates options.
     public init(
         readOnly: Bool = false, noColor: Bool = false, asciiOnly: Bool = false, historyCapacity: Int = 10_000,
         timeZone: TimeZone = .current, keyBindings: [KeyBinding] = KeyBinding.defaultTable,
-        connection: ConnectionInfo, mappings: [CanonicalField: String] = [:], defaultSubscription: String? = nil
+        connection: ConnectionInfo, mappings: [CanonicalField: String] = [:], defaultSubscription: String? = nil,
+        usageRefreshInterval: TimeInterval = 5, usageCountTimeout: TimeInterval = 60
     ) {
+        self.usageRefreshInterval = usageRefreshInterval
+        self.usageCountTimeout = usageCountTimeout
         self.readOnly = readOnly
         self.noColor = noColor
         self.asciiOnly = asciiOnly
@@ -119,11 +126,35 @@ struct PickerItem: Sendable, Hashable {
     var detail: String
 }
 
+/// What a picked item is for.
+enum PickerPurpose: Sendable, Hashable {
+    /// The metric code of a canonical field (saved to the config).
+    case mapping(CanonicalField)
+    /// The subscription the Usage pane shows.
+    case usageSubscription
+}
+
 struct PickerState: Sendable {
-    var field: CanonicalField
+    var purpose: PickerPurpose
     var items: [PickerItem]
     var query = TextField()
     var selection = 0
+
+    init(purpose: PickerPurpose, items: [PickerItem]) {
+        self.purpose = purpose
+        self.items = items
+    }
+
+    init(field: CanonicalField, items: [PickerItem]) {
+        self.init(purpose: .mapping(field), items: items)
+    }
+
+    var heading: String {
+        switch purpose {
+        case .mapping(let field): "Billable metric for \(field.rawValue)"
+        case .usageSubscription: "Subscription whose usage to show"
+        }
+    }
 
     var filtered: [PickerItem] {
         let needle = query.text.lowercased()
@@ -271,6 +302,10 @@ public struct AppState: Sendable {
     public let asciiOnly: Bool
     /// The time zone times are shown in.
     public let timeZone: TimeZone
+    /// How often the customer's usage is read from Lago (``ConsoleOptions/usageRefreshInterval``).
+    public let usageRefreshInterval: TimeInterval
+    /// How long a delivered test event may take to move its charge (``ConsoleOptions/usageCountTimeout``).
+    public let usageCountTimeout: TimeInterval
     /// The key bindings in force (mutating ones removed in read-only mode).
     public let keyBindings: [KeyBinding]
     /// The focused pane.
@@ -295,6 +330,7 @@ public struct AppState: Sendable {
     var subscriptionPane = SubscriptionPaneState()
     var sendPane = SendTestState()
     var billingPane = BillingPaneState()
+    var usagePane = UsagePaneState()
     var commandHistory: [String] = []
     /// The number of the last request handed to the wiring.
     var lastRequestID = 0
@@ -311,6 +347,8 @@ public struct AppState: Sendable {
         self.noColor = options.noColor
         self.asciiOnly = options.asciiOnly
         self.timeZone = options.timeZone
+        self.usageRefreshInterval = options.usageRefreshInterval
+        self.usageCountTimeout = options.usageCountTimeout
         if options.readOnly {
             // Read-only: no mutating binding, and none that only works inside a form read-only mode never opens.
             let unreachable: Set<KeyContext> = [.sendForm, .replayForm, .picker]

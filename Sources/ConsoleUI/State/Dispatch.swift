@@ -78,6 +78,7 @@ extension AppState {
         case .remapCode: return remappableField != nil
         case .setDefaultSubscription: return selectedIssueIsSubscription && subscriptionPane.saving == nil
         case .releaseHeld, .discardHeld: return selectedHeldEvent != nil
+        case .showDefaultUsage: return usagePane.picked != nil
         case .copyDetail:
             if case .detail(let sequence, _) = overlay { return history.record(sequence: sequence) != nil }
             return false
@@ -227,6 +228,20 @@ extension AppState {
             return answerConfirmation(action)
         case .remapCode, .setDefaultSubscription, .releaseHeld, .discardHeld, .refreshCatalogue, .toggleIssueOrder:
             return performBilling(action)
+        case .refreshUsage:
+            return readUsageNow()
+        case .pickUsageSubscription:
+            if case .loaded = subscriptionPane.list {
+                openUsageSubscriptionPicker()
+            } else {
+                usagePane.pickWhenLoaded = true
+                subscriptionPane.list = .loading
+                return [.loadSubscriptions]
+            }
+        case .showDefaultUsage:
+            usagePane.picked = nil
+            usagePane.selection = 0
+            return dueUsageReads()
         case .showPane, .filterCommand, .subscriptionCommand, .sendCommand:
             break  // Commands only (no key): ``runCommand(_:)`` runs them.
         }

@@ -42,6 +42,9 @@ extension AppState {
                 subscriptionPane.selection, count: filteredSubscriptions.count, action: action, page: page)
         case .normal(.billing):
             moveBillingSelection(action)
+        case .normal(.usage):
+            let count = usageSubscription.flatMap { usagePane.latest[$0] }?.usage.chargesUsage.count ?? 0
+            usagePane.selection = movedIndex(usagePane.selection, count: max(1, count), action: action, page: 10)
         case .normal(.sendTest):
             sendPane.selectedField = movedIndex(
                 sendPane.selectedField, count: sendPane.fields.count, action: action, page: 5)

@@ -39,8 +39,14 @@ extension AppState {
         case .tick(let now):
             self.now = now
             if let message, message.expiresAt <= now { self.message = nil }
+            advanceUsageCounts()
+            return dueUsageReads()
         case .eventLifecycle(let updates):
             history.apply(updates)
+            if !usagePane.expectations.isEmpty { advanceUsageCounts() }
+        case .usageRead(let subscription, let result):
+            finishRequests { $0 == .readUsage(subscriptionID: subscription) }
+            usageRead(subscription, result)
         case .eventAttempts(let key, let entries):
             history.prependAttempts(entries, key: key)
         case .stats(let stats):
@@ -84,6 +90,10 @@ extension AppState {
             switch result {
             case .success(let subscriptions):
                 subscriptionPane.list = .loaded(subscriptions, at: now)
+                if usagePane.pickWhenLoaded {
+                    usagePane.pickWhenLoaded = false
+                    openUsageSubscriptionPicker()
+                }
                 subscriptionPane.selection = 0
                 if let current = defaultSubscription,
                     let index = filteredSubscriptions.firstIndex(where: { $0.externalID == current })
@@ -91,6 +101,7 @@ extension AppState {
                     subscriptionPane.selection = index
                 }
             case .failure(let error):
+                usagePane.pickWhenLoaded = false
                 subscriptionPane.list = .failed(error.message)
                 show("could not load subscriptions: \(error.message)", .error)
             }
@@ -128,12 +139,19 @@ extension AppState {
             mappingsPane.saving = nil
             show("saved \(field.rawValue) → \(code)", .success)
         case .sendAccepted(let transactionIDs):
+            let subscription: String?
+            switch requests.values.first(where: Self.isSend) {
+            case .sendUsage(let draft)?: subscription = draft.externalSubscriptionID ?? defaultSubscription
+            case .sendEvent(let draft)?: subscription = draft.externalSubscriptionID ?? defaultSubscription
+            default: subscription = defaultSubscription
+            }
             finishRequests(where: Self.isSend)
             sendPane.sending = false
             sendPane.sendError = nil
             sendPane.lastSent = transactionIDs
             sendPane.verifications = [:]
             show("queued \(transactionIDs.count) test event\(transactionIDs.count == 1 ? "" : "s")", .success)
+            return expectUsage(transactionIDs: transactionIDs, subscription: subscription)
         case .sendFailed(let reason):
             finishRequests(where: Self.isSend)
             sendPane.sending = false
@@ -175,6 +193,8 @@ extension AppState {
             if case .loading = subscriptionPane.list { subscriptionPane.list = .failed(error.message) }
         case .verify(let transactionID):
             sendPane.verifications[transactionID] = .failed(error.message)
+        case .readUsage(let subscription):
+            usageRead(subscription, .failure(error))
         case .replayDeadLetter, .discardDeadLetter, .retryNow, .copy, .quit, .releaseHeld, .discardHeld,
             .refreshCatalogue:
             break

@@ -96,8 +96,15 @@ extension AppState {
             let items = picker.filtered
             guard picker.selection < items.count else { return [] }
             overlay = nil
-            mappingsPane.saving = picker.field
-            return [.saveMapping(field: picker.field, code: items[picker.selection].value)]
+            switch picker.purpose {
+            case .mapping(let field):
+                mappingsPane.saving = field
+                return [.saveMapping(field: field, code: items[picker.selection].value)]
+            case .usageSubscription:
+                usagePane.picked = items[picker.selection].value
+                usagePane.selection = 0
+                return dueUsageReads()
+            }
         case .replayForm:
             return submitReplayForm()
         case .mappingEdit:

@@ -141,8 +141,16 @@ extension Renderer {
         }
         // The usage time Lago bills the event at, once known (the time it was accepted, unless its sender gave one).
         cell(Format.clock(record.timestamp ?? record.firstSeen, timeZone), columns.time, theme.dim)
-        let label = columns.state >= 15 ? record.state.label : record.state.shortLabel
-        cell(label, columns.state, theme.style(for: record.state))
+        switch state.usageCount(of: record.transactionID) {
+        case .counted?:
+            // A test event counted on the customer's usage: the last of its marks (delivered, verified, counted).
+            cell(columns.state >= 15 ? "\(symbols.check) counted" : "counted", columns.state, theme.ok)
+        case .notCounted?:
+            cell(columns.state >= 15 ? "\(symbols.cross) not counted" : "uncounted", columns.state, theme.error)
+        default:
+            let label = columns.state >= 15 ? record.state.label : record.state.shortLabel
+            cell(label, columns.state, theme.style(for: record.state))
+        }
         switch record.billing?.status {
         case .billable?: cell(symbols.check, columns.billing, theme.ok)
         case .unbillable?: cell(symbols.warning, columns.billing, theme.warning)

@@ -23,6 +23,7 @@ extension AppState {
         case .subscription: paneSection = .subscription
         case .sendTest: paneSection = .sendTest
         case .billing: paneSection = .billing
+        case .usage: paneSection = .usage
         }
         var order: [HelpSection] = [paneSection, .navigation, .global]
         order += HelpSection.allCases.filter { !order.contains($0) }
@@ -80,6 +81,9 @@ extension AppState {
             lines.append("Billing       unchecked: Lago's metrics and subscriptions were not read yet")
         case nil:
             break
+        }
+        if let count = usageCount(of: record.transactionID) {
+            lines.append("Usage         " + usageCountWords(count))
         }
         lines.append("")
         lines.append("Sent to Lago")
@@ -363,7 +367,7 @@ extension Renderer {
         let items = picker.filtered
         let rect = dialogRect(maxWidth: 76, height: max(8, items.count + 6))
         let inner = overlayBox(
-            rect, heading: "Billable metric for \(picker.field.rawValue)",
+            rect, heading: picker.heading,
             status: [Span(" \(items.count) of \(picker.items.count) ", theme.dim)],
             footer: [Span(" Enter pick \(symbols.dot) Esc cancel ", theme.dim)])
         guard inner.height > 2 else { return }

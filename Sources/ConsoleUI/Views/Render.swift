@@ -61,6 +61,7 @@ struct Renderer {
         case .subscription: drawSubscription(rect)
         case .sendTest: drawSendTest(rect)
         case .billing: drawBilling(rect)
+        case .usage: drawUsage(rect)
         }
     }
 

@@ -141,12 +141,24 @@ extension Renderer {
                 verifications.append(("\(symbols.cross) \(transactionID)  \(reason)", theme.error))
             }
         }
-        guard !verifications.isEmpty, y + 1 < inner.maxY else { return }
+        if !verifications.isEmpty, y + 1 < inner.maxY {
+            y += 1
+            line([Span("Verified in Lago", theme.title), Span("  v checks again", theme.dim)], in: inner, y: y)
+            y += 1
+            for (text, style) in verifications where y < inner.maxY {
+                y += paragraph(text, style, in: inner, y: y, indent: 3)
+            }
+        }
+        let counts = pane.lastSent.compactMap { id in state.usageCount(of: id).map { (id, $0) } }
+        guard !counts.isEmpty, y + 1 < inner.maxY else { return }
         y += 1
-        line([Span("Verified in Lago", theme.title), Span("  v checks again", theme.dim)], in: inner, y: y)
+        line(
+            [Span("Counted on the customer's usage", theme.title), Span("  8 shows the usage", theme.dim)], in: inner,
+            y: y)
         y += 1
-        for (text, style) in verifications where y < inner.maxY {
-            y += paragraph(text, style, in: inner, y: y, indent: 3)
+        for (transactionID, count) in counts where y < inner.maxY {
+            let text = usageCountText(count)
+            y += paragraph("\(text.mark) \(transactionID)  \(text.words)", text.style, in: inner, y: y, indent: 3)
         }
     }
 
