@@ -166,7 +166,7 @@ enum UsageFixture {
         #expect(change.line.billableMetric.code == "llm_input_tokens")
         state.press(.char("1"))
         let events = render(state).plainText
-        #expect(events.contains("12:00:00 counted      llm_input_tokens"))
+        #expect(events.contains("12:00:00 ✔ counted    llm_input_tokens"))
     }
 
     @Test func aTestEventNotCountedInTimeSaysTheBillingChecksReason() {

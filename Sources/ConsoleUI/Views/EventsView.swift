@@ -144,7 +144,7 @@ extension Renderer {
         switch state.usageCount(of: record.transactionID) {
         case .counted?:
             // A test event counted on the customer's usage: the last of its marks (delivered, verified, counted).
-            cell(columns.state >= 15 ? "\(symbols.check) counted" : "counted", columns.state, theme.ok)
+            cell("\(symbols.check) counted", columns.state, theme.ok)
         case .notCounted?:
             cell(columns.state >= 15 ? "\(symbols.cross) not counted" : "uncounted", columns.state, theme.error)
         default:
