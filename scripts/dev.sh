@@ -2,6 +2,10 @@
 # Lago Console developer entry point: installs what the build needs, then runs the console or the tests.
 #   bash scripts/dev.sh run [lago-console arguments…]   build and run lago-console
 #   bash scripts/dev.sh test [swift test arguments…]    build and run the whole test suite
+#   bash scripts/dev.sh install [PREFIX]                 build release and install lago-console in PREFIX/bin
+#                                                        (PREFIX defaults to ~/.local), with bash/zsh/fish
+#                                                        completions and the man page under PREFIX/share
+#                                                        (LAGO_CONSOLE_BUILD=debug installs a debug build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,8 +51,32 @@ case "$mode" in
         swift build --build-tests
         exec swift test --skip-build "$@"
         ;;
+    install)
+        prefix="${1:-$HOME/.local}"
+        configuration="${LAGO_CONSOLE_BUILD:-release}"
+        swift build -c "$configuration" --product lago-console
+        bin="$(swift build -c "$configuration" --show-bin-path)/lago-console"
+        # The man page: swift-argument-parser's generate-manual plugin, from the command's own help.
+        swift package plugin generate-manual --configuration "$configuration" >&2
+        manual=".build/plugins/GenerateManual/outputs/lago-console/lago-console.1"
+        bash_dir="$prefix/share/bash-completion/completions"
+        zsh_dir="$prefix/share/zsh/site-functions"
+        fish_dir="$prefix/share/fish/vendor_completions.d"
+        man_dir="$prefix/share/man/man1"
+        mkdir -p "$prefix/bin" "$bash_dir" "$zsh_dir" "$fish_dir" "$man_dir"
+        install -m 0755 "$bin" "$prefix/bin/lago-console"
+        "$bin" --generate-completion-script bash > "$bash_dir/lago-console"
+        "$bin" --generate-completion-script zsh > "$zsh_dir/_lago-console"
+        "$bin" --generate-completion-script fish > "$fish_dir/lago-console.fish"
+        install -m 0644 "$manual" "$man_dir/lago-console.1"
+        echo "installed $prefix/bin/lago-console ($configuration), completions for bash, zsh and fish, and man page $man_dir/lago-console.1"
+        case ":$PATH:" in
+            *":$prefix/bin:"*) ;;
+            *) echo "note: $prefix/bin is not on PATH; add it (for example in ~/.profile: export PATH=\"$prefix/bin:\$PATH\")" ;;
+        esac
+        ;;
     *)
-        echo "usage: bash scripts/dev.sh run|test [arguments…]" >&2
+        echo "usage: bash scripts/dev.sh run|test|install [arguments…]" >&2
         exit 2
         ;;
 esac

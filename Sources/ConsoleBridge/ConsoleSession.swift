@@ -38,6 +38,10 @@ public final class ConsoleSession: Sendable {
     /// Where frame counts go for `lago-console bench --parts console` (`LAGO_CONSOLE_FRAME_STATS`); nil: nowhere.
     private let frameStatsPath: String?
     private let framesRendered = Atomic<Int>(0)
+    private let interrupted = Atomic<Bool>(false)
+
+    /// Whether the operator left with Ctrl-C (an interruption: the process should exit 130) rather than a quit.
+    public var wasInterrupted: Bool { interrupted.load(ordering: .relaxed) }
     private let framesPresented = Atomic<Int>(0)
 
     /// Creates a session on `engine` (local or attached), with `client` for Lago's own answers and `store` for
@@ -149,7 +153,10 @@ public final class ConsoleSession: Sendable {
             case .console(let event):
                 if case .resize = event { frames.invalidate() }
                 for request in state.handle(event) {
-                    if request.effect == .quit(flushFirst: false) { return }
+                    if request.effect == .quit(flushFirst: false) {
+                        if state.interrupted { interrupted.store(true, ordering: .relaxed) }
+                        return
+                    }
                     effectsContinuation.yield(request)
                 }
                 switch event {

@@ -56,7 +56,8 @@ struct ConsoleCommand: AsyncParsableCommand {
             logFile: logFile ?? ConsoleRuntime.defaultLogFile(environment: environment),
             frameStatsPath: environment["LAGO_CONSOLE_FRAME_STATS"].flatMap { $0.isEmpty ? nil : $0 }
         )
-        try await ConsoleRuntime(store: store, options: options).run()
+        // Ctrl-C interrupts: 130, as for any program a shell sees stopped by SIGINT (events stay spooled).
+        if try await ConsoleRuntime(store: store, options: options).run() { throw ExitCode(130) }
     }
 }
 

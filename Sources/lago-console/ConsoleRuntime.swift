@@ -33,7 +33,9 @@ struct ConsoleRuntime {
         return URL(fileURLWithPath: spool).deletingLastPathComponent().appendingPathComponent("console.log").path
     }
 
-    func run() async throws {
+    /// Runs the console; returns whether the operator interrupted it (Ctrl-C).
+    func run() async throws -> Bool {
+        let interrupted = Atomic<Bool>(false)
         let logger = Logger(label: "lago-console", factory: FileLogHandler.factory(path: options.logFile, level: .info))
         let configuration = store.configuration
         let useSandbox = options.useSandbox
@@ -70,11 +72,13 @@ struct ConsoleRuntime {
                 defaultSubscription: session.defaultSubscription, readOnly: options.readOnly, noColor: options.noColor,
                 demoTraffic: options.demoTraffic ?? (serve == nil && session.lago.isSandbox),
                 frameStatsPath: options.frameStatsPath, billing: session.billing)
+            defer { if console.wasInterrupted { interrupted.store(true, ordering: .relaxed) } }
             guard let engine = session.localEngine else { return try await console.run() }
             try await runWithRelay(
                 engine: engine, session: console, billing: session.billing,
                 fallbackSubscription: session.lago.isSandbox ? SandboxSeed.subscriptionExternalID : nil, logger: logger)
         }
+        return interrupted.load(ordering: .relaxed)
     }
 
     /// Runs the session with the relay listening on `relay.listen`, so local Lago clients feed the console. When the

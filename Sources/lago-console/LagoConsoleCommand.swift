@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LagoAPI
 
 /// The `lago-console` entry point: wiring only; every capability lives in the core modules.
@@ -7,6 +8,12 @@ struct LagoConsoleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lago-console",
         abstract: "A terminal operator console for Lago usage billing.",
+        discussion: """
+            Exit codes: 0 ok; 1 failed (events left pending or dead-lettered, unbillable events, a failed verify, \
+            a config file that does not validate); 2 usage (a bad flag or argument, no subscription to read, no \
+            terminal for the console); 3 Lago unreachable or refusing (usage); 130 interrupted (Ctrl-C in the \
+            console).
+            """,
         version: LagoConsoleVersion.current,
         subcommands: [
             ConsoleCommand.self, ConfigCommand.self, SandboxCommand.self, ServeCommand.self, SendCommand.self,
@@ -18,4 +25,23 @@ struct LagoConsoleCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
+
+    /// Parses and runs the command; a usage error (bad flag, argument or value) exits 2, as the README documents,
+    /// rather than swift-argument-parser's EX_USAGE (64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

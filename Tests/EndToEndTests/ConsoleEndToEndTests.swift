@@ -213,8 +213,9 @@ struct ConsoleEndToEndTests {
             try await session.waitFor(text: "left to deliver")
             let interrupted = ContinuousClock.now
             try session.send("C-c")
-            try await session.waitFor(text: "[exit ", timeout: .seconds(10))
+            let exited = try await session.waitFor(text: "[exit ", timeout: .seconds(10))
             #expect(ContinuousClock.now - interrupted < .seconds(10), "Ctrl-C did not wait for the flush's deadline")
+            #expect(exited.contains("[exit 130]"), "Ctrl-C is an interruption: 130, as a shell expects")
 
             // The form's usage becomes one event per field filled in; all of them stay spooled.
             struct Status: Decodable { var pending: Int }

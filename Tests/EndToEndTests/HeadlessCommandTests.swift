@@ -122,4 +122,16 @@ struct HeadlessCommandTests {
             #expect(sandbox.events().isEmpty, "nothing refused was sent")
         }
     }
+
+    /// The exit codes `--help` and the README document: a usage error is 2 (not swift-argument-parser's 64).
+    @Test func usageErrorsExitTwoWithTheUsage() async throws {
+        for arguments in [["--bogus"], ["send", "--usage"], ["usage", "--subscription"], ["status", "extra"]] {
+            let run = try await runLagoConsole(arguments)
+            #expect(run.status == 2, "\(arguments): \(run.output)")
+            #expect(run.output.contains("Usage: lago-console"), "\(arguments): \(run.output)")
+        }
+        let help = try await runLagoConsole(["--help"])
+        #expect(help.status == 0)
+        #expect(help.output.contains("130 interrupted"), "\(help.output)")
+    }
 }

@@ -336,6 +336,8 @@ public struct AppState: Sendable {
     var lastRequestID = 0
     /// Requests whose result has not come back yet (quit has none).
     var requests: [RequestID: Effect] = [:]
+    /// Whether the operator interrupted the console (Ctrl-C) rather than quitting it.
+    public internal(set) var interrupted = false
     /// Lifecycle changes that never reached the console, shown as "missed N" in the Events pane.
     public internal(set) var missedLifecycleChanges = 0
 

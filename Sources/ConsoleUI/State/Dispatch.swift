@@ -100,6 +100,8 @@ extension AppState {
     mutating func perform(_ action: ConsoleAction, key: Key, mode: InputMode) -> [Effect] {
         switch action {
         case .forceQuit:
+            // Ctrl-C interrupts (the process exits 130, as a shell expects); `:q!` is an ordinary quit.
+            if key == .ctrl("c") { interrupted = true }
             return [.quit(flushFirst: false)]
         case .quit:
             return requestQuit()
