@@ -22,8 +22,7 @@ struct UsageIngress: Sendable {
         case refused(LagoEventIngress.Response)
     }
 
-    static let dimensionKeys = ["model", "provider", "api"]
-    static let otherKeys: Set<String> = ["dimensions", "subscription", "id", "timestamp", "extras"]
+    static let dimensionKeys = UsageRecord.dimensionKeys
 
     /// Reads `body`: JSON (`application/json`), one record or `{"records":[…]}`; every problem of every record in
     /// one 422, keyed by record index (by field for a single record), nothing spooled.
@@ -67,91 +66,11 @@ struct UsageIngress: Sendable {
         return .records(records, batch: batch)
     }
 
-    struct Problems: Error {
-        var list: [(field: String, problem: String)] = []
-        mutating func add(_ field: String, _ problem: String) { list.append((field, problem)) }
-    }
+    typealias Problems = UsageRecord.Problems
 
-    /// One record, or every problem it has.
+    /// One record, or every problem it has (``UsageRecord/read(agentSDK:defaultSubscription:)``).
     static func record(_ value: JSONValue, defaultSubscription: String?) -> Result<UsageRecord, Problems> {
-        var problems = Problems()
-        guard let object = value.objectValue else {
-            problems.add("record", "must be a JSON object")
-            return .failure(problems)
-        }
-        var values: [CanonicalField: Double] = [:]
-        var dimensions: [String: JSONValue] = [:]
-        var subscription: String?
-        var id: String?
-        var timestamp: Double?
-        for key in object.keys.sorted() {
-            let field = object[key]!
-            if let canonical = CanonicalField(rawValue: key) {
-                switch field {
-                case .integer(let count) where count >= 0: values[canonical] = Double(count)
-                case .number(let count) where count >= 0 && count == count.rounded() && count < 9e15:
-                    values[canonical] = count
-                case .null: break
-                default: problems.add(key, "must be a whole number of 0 or more")
-                }
-            } else if dimensionKeys.contains(key) {
-                switch field {
-                case .string(let text): if !text.isEmpty { dimensions[key] = .string(text) }
-                case .null: break
-                default: problems.add(key, "must be a string")
-                }
-            } else if key == "dimensions" {
-                guard case .object(let entries) = field else {
-                    if field != .null { problems.add(key, "must be an object of strings, numbers or booleans") }
-                    continue
-                }
-                for (name, entry) in entries {
-                    switch entry {
-                    case _ where name == "value":
-                        problems.add("dimensions.value", "the name 'value' is reserved for the field's value")
-                    case .string, .integer, .bigInteger, .bool: dimensions[name] = entry
-                    case .number(let number) where number.isFinite: dimensions[name] = entry
-                    case .null: break
-                    default: problems.add("dimensions.\(name)", "must be a string, a number or a boolean")
-                    }
-                }
-            } else if key == "subscription" {
-                switch field {
-                case .string(let text) where !text.trimmingCharacters(in: .whitespaces).isEmpty: subscription = text
-                case .null: break
-                default: problems.add(key, "must be a non-empty string (the subscription's external id)")
-                }
-            } else if key == "id" {
-                switch field {
-                case .string(let text) where !text.isEmpty && text.count <= 200: id = text
-                case .null: break
-                default: problems.add(key, "must be a string of 1 to 200 characters")
-                }
-            } else if key == "timestamp" {
-                switch field {
-                case .integer(let seconds): timestamp = Double(seconds)
-                case .number(let seconds) where seconds.isFinite: timestamp = seconds
-                case .string(let text) where Double(text)?.isFinite == true: timestamp = Double(text)
-                case .null: break
-                default: problems.add(key, "must be Unix seconds (a number)")
-                }
-            } else if key != "extras" {
-                let known = CanonicalField.allCases.map(\.rawValue) + dimensionKeys + otherKeys.sorted()
-                problems.add(key, "unknown field; a record has " + known.joined(separator: ", "))
-            }
-        }
-        for key in dimensionKeys where object[key] != nil && (object["dimensions"]?.objectValue?[key] != nil) {
-            problems.add(key, "given twice: at the top and in dimensions")
-        }
-        if subscription == nil && (defaultSubscription ?? "").isEmpty {
-            problems.add(
-                "subscription", "missing: send the subscription's external id, or set lago.default_subscription_id")
-        }
-        guard problems.list.isEmpty else { return .failure(problems) }
-        return .success(
-            UsageRecord(
-                values: values, dimensions: dimensions, externalSubscriptionID: subscription, idBase: id,
-                timestamp: timestamp))
+        UsageRecord.read(agentSDK: value, defaultSubscription: defaultSubscription)
     }
 
     /// The answer once the records are spooled: each record's index and the transaction ids of its events.

@@ -1,8 +1,8 @@
-public import LagoAPI
 import Foundation
+public import LagoAPI
 public import LagoConfig
-public import LagoUsage
 public import LagoEngine
+public import LagoUsage
 
 /// What `lago-console send` does once its arguments are parsed: spool the events, deliver them unless a running
 /// serve does (or `--no-wait`), and with `--wait` read each back from Lago by transaction id.
@@ -13,6 +13,16 @@ public struct HeadlessSend: Sendable {
         case raw(EventInput)
         /// Canonical usage, one event per non-zero field under the engine's mapping.
         case usage(UsageRecord)
+        /// The events and usage records of a file (`send --file`), in its order, every line checked first.
+        case file([FileItem])
+    }
+
+    /// One event or usage record of a file, with its place (`events.ndjson:3`).
+    public enum FileItem: Sendable {
+        /// A Lago event.
+        case event(EventInput, source: String)
+        /// A usage record in the Agent SDK's shape.
+        case usage(UsageRecord, source: String)
     }
 
     /// When the command delivers.
@@ -42,6 +52,9 @@ public struct HeadlessSend: Sendable {
         /// The pid of the `lago-console serve` that delivers them, when one runs.
         public var servePID: Int32?
 
+        /// The most events listed one a line; more are counted (`send --file`).
+        static let maxListedEvents = 20
+
         /// Whether events stay spooled or were dead-lettered.
         public var stuck: Bool { (pending ?? 0) > 0 || (dead ?? 0) > 0 }
 
@@ -51,10 +64,18 @@ public struct HeadlessSend: Sendable {
         /// The lines for a person: one per event with its state, then the flush's figures.
         public var lines: [String] {
             let state =
-                if let servePID, delivered == nil { "queued: serve pid \(servePID) delivers it" }
-                else if delivered == nil { "spooled (not delivered: --no-wait)" }
-                else if stuck { "spooled" } else { "delivered" }
-            var lines = transactionIDs.map { "\($0)  \(verified?[$0] ?? state)" }
+                if let servePID, delivered == nil {
+                    "queued: serve pid \(servePID) delivers it"
+                } else if delivered == nil { "spooled (not delivered: --no-wait)" } else if stuck { "spooled" } else {
+                    "delivered"
+                }
+            var lines: [String]
+            if transactionIDs.count > Self.maxListedEvents && verified == nil {
+                // A file of events: the count, not a line each (`--json` lists every id).
+                lines = ["\(transactionIDs.count) events  \(state)"]
+            } else {
+                lines = transactionIDs.map { "\($0)  \(verified?[$0] ?? state)" }
+            }
             if let delivered {
                 lines.append("flushed: delivered \(delivered) · pending \(pending ?? 0) · dead \(dead ?? 0)")
             }
@@ -104,6 +125,8 @@ public struct HeadlessSend: Sendable {
                 report = Report(transactionIDs: [try await engine.enqueue(input)], spool: session.spoolPath)
             case .usage(let record):
                 report = Report(transactionIDs: try await engine.enqueue(record), spool: session.spoolPath)
+            case .file(let items):
+                report = Report(transactionIDs: try await Self.enqueue(items, on: engine), spool: session.spoolPath)
             }
         } catch {
             throw SendRefused(underlying: error)
@@ -135,6 +158,157 @@ public struct HeadlessSend: Sendable {
 }
 
 extension HeadlessSend {
+    /// Events are spooled this many at a time (each group one durable commit, acknowledged before the next).
+    static let fileChunk = 1_000
+
+    /// Spools a file's items in order: consecutive events in groups of ``fileChunk``, usage records one by one
+    /// (each becomes its events under the engine's mapping).
+    static func enqueue(_ items: [FileItem], on engine: any EngineControl) async throws -> [String] {
+        var ids: [String] = []
+        var pending: [EventInput] = []
+        func spoolPending() async throws {
+            guard !pending.isEmpty else { return }
+            ids += try await engine.enqueue(pending)
+            pending.removeAll(keepingCapacity: true)
+        }
+        for item in items {
+            switch item {
+            case .event(let event, _):
+                pending.append(event)
+                if pending.count >= fileChunk { try await spoolPending() }
+            case .usage(let record, _):
+                try await spoolPending()
+                ids += try await engine.enqueue(record)
+            }
+        }
+        try await spoolPending()
+        return ids
+    }
+
+    /// The most problems one refusal of a file lists.
+    static let maxListedProblems = 20
+
+    /// The items of a file of events (`send --file`): one JSON document a line (blank lines skipped), each a Lago
+    /// event, `{"event": …}`, `{"events": […]}`, a usage record in the Agent SDK's shape (no `code`) or
+    /// `{"records": […]}`. Every line is checked before anything is spooled, as Lago's own CLI does: an event
+    /// needs a `transaction_id` (so that sending the file again bills nothing twice) and a valid code; the same
+    /// transaction id (or record `id`) twice in the file is refused, naming both lines. Events and records without
+    /// a subscription get `subscription`, else the engine's default.
+    /// - Throws: ``InputProblem`` listing every line at fault (the first ``maxListedProblems``) with its number.
+    public static func fileItems(
+        text: String, fileName: String, subscription: String?, defaultSubscription: String?
+    ) throws -> [FileItem] {
+        var items: [FileItem] = []
+        var problems: [String] = []
+        var seenTransactions: [String: String] = [:]
+        var seenRecordIDs: [String: String] = [:]
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty else { continue }
+            let place = "\(fileName):\(index + 1)"
+            let document: JSONValue
+            do {
+                document = try JSONDecoder().decode(JSONValue.self, from: Data(trimmed.utf8))
+            } catch {
+                problems.append("\(place): not JSON")
+                continue
+            }
+            guard let object = document.objectValue else {
+                problems.append("\(place): not a JSON object (an event or a usage record)")
+                continue
+            }
+            let parts: [(JSONValue, String)]
+            let isUsage: Bool
+            if case .array(let events)? = object["events"] {
+                parts = events.enumerated().map { ($1, events.count > 1 ? "\(place) (event \($0))" : place) }
+                isUsage = false
+            } else if let single = object["event"] {
+                parts = [(single, place)]
+                isUsage = false
+            } else if case .array(let records)? = object["records"] {
+                parts = records.enumerated().map { ($1, records.count > 1 ? "\(place) (record \($0))" : place) }
+                isUsage = true
+            } else {
+                parts = [(document, place)]
+                isUsage = object["code"] == nil && object["transaction_id"] == nil
+            }
+            for (value, source) in parts {
+                if isUsage {
+                    switch UsageRecord.read(agentSDK: value, defaultSubscription: subscription ?? defaultSubscription) {
+                    case .failure(let found): problems.append("\(source): \(found)")
+                    case .success(var record):
+                        if record.externalSubscriptionID == nil {
+                            record.externalSubscriptionID = subscription ?? defaultSubscription
+                        }
+                        if let id = record.idBase {
+                            if let first = seenRecordIDs[id] {
+                                problems.append("\(source): id \(id) is already on \(first): it would be billed once")
+                                continue
+                            }
+                            seenRecordIDs[id] = source
+                        }
+                        items.append(.usage(record, source: source))
+                    }
+                    continue
+                }
+                do {
+                    let event = try fileEvent(
+                        value, subscription: subscription, defaultSubscription: defaultSubscription)
+                    let key = "\(event.externalSubscriptionID ?? "")\u{0}\(event.transactionID)"
+                    if let first = seenTransactions[key] {
+                        problems.append(
+                            "\(source): transaction_id \(event.transactionID) is already on \(first): Lago bills it once "
+                                + "and refuses the other (value_already_exist)")
+                        continue
+                    }
+                    seenTransactions[key] = source
+                    items.append(.event(event, source: source))
+                } catch let problem as InputProblem {
+                    problems.append("\(source): \(problem.description)")
+                }
+            }
+        }
+        if !problems.isEmpty {
+            var lines = Array(problems.prefix(maxListedProblems))
+            if problems.count > maxListedProblems {
+                lines.append("… and \(problems.count - maxListedProblems) more")
+            }
+            throw InputProblem(
+                "--file \(fileName): \(problems.count) line\(problems.count == 1 ? "" : "s") refused, nothing sent:\n"
+                    + lines.joined(separator: "\n"))
+        }
+        guard !items.isEmpty else { throw InputProblem("--file \(fileName): no events in it") }
+        return items
+    }
+
+    private static func fileEvent(
+        _ value: JSONValue, subscription: String?, defaultSubscription: String?
+    ) throws -> EventInput {
+        guard value.objectValue != nil else { throw InputProblem("not a JSON object") }
+        var input: EventInput
+        do {
+            input = try JSONDecoder().decode(EventInput.self, from: Data(value.jsonText.utf8))
+        } catch {
+            throw InputProblem("not a Lago event: \(HeadlessCheck.describe(error))")
+        }
+        if input.transactionID.isEmpty {
+            throw InputProblem(
+                "transaction_id is missing: a file's events need one, so that sending it again bills "
+                    + "nothing twice")
+        }
+        if let problem = EventRules.identifierProblem(input.transactionID) {
+            throw InputProblem("transaction_id \(input.transactionID): \(problem)")
+        }
+        if let problem = EventRules.metricCodeProblem(input.code) {
+            throw InputProblem("code \(input.code): \(problem)")
+        }
+        if input.externalSubscriptionID == nil { input.externalSubscriptionID = subscription ?? defaultSubscription }
+        if let id = input.externalSubscriptionID, let problem = EventRules.identifierProblem(id) {
+            throw InputProblem("external_subscription_id \(id): \(problem)")
+        }
+        return input
+    }
+
     /// An argument of `send` that does not make an event.
     public struct InputProblem: Error, CustomStringConvertible {
         /// What is wrong, naming the argument.

@@ -4,8 +4,8 @@ import LagoAPI
 import LagoConfig
 import LagoControl
 import LagoEngine
-import LagoUsage
 import LagoSession
+import LagoUsage
 import Logging
 
 /// Runs one headless command on the engine of the configured Lago's spool (``EngineSession``): through a running
@@ -45,6 +45,13 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: "A raw event as JSON (Lago's event object: transaction_id, external_subscription_id, code, …).")
     var event: String?
 
+    @Option(
+        help: """
+            A file of events, one JSON document a line (- reads standard input): Lago events, {"event": …}, \
+            {"events": […]}, or usage records in the Agent SDK's shape; every line is checked before anything is sent.
+            """)
+    var file: String?
+
     @Option(parsing: .upToNextOption, help: "Usage values as field=value (fields: input, output, cache_read, …).")
     var usage: [String] = []
 
@@ -68,6 +75,9 @@ struct SendCommand: AsyncParsableCommand {
 
     func validate() throws {
         if wait && noWait { throw ValidationError("--wait and --no-wait exclude each other") }
+        if file != nil && (event != nil || !usage.isEmpty) {
+            throw ValidationError("--file sends the file's events: leave out --event and --usage")
+        }
         guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout \(timeout): give seconds > 0") }
         if let subscription, let problem = EventRules.identifierProblem(subscription) {
             throw ValidationError("--subscription \(subscription): \(problem)")
@@ -93,6 +103,20 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     func makeEvents() throws -> HeadlessSend.Events {
+        if let file {
+            let defaultSubscription = try global.loadConfigStore().configuration.lago.defaultSubscriptionID
+            do {
+                let text = try HeadlessCheck.readFile(file)
+                return .file(
+                    try HeadlessSend.fileItems(
+                        text: text, fileName: file == "-" ? "stdin" : file, subscription: subscription,
+                        defaultSubscription: defaultSubscription))
+            } catch let problem as HeadlessCheck.InputProblem {
+                throw ValidationError(problem.description)
+            } catch let problem as HeadlessSend.InputProblem {
+                throw ValidationError(problem.description)
+            }
+        }
         do {
             return try HeadlessSend.events(
                 eventJSON: event, usage: usage, dimensions: dimension, subscription: subscription)
@@ -205,7 +229,8 @@ struct DeadLettersCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let edit = code == nil && subscription == nil && transactionID == nil
+            let edit =
+                code == nil && subscription == nil && transactionID == nil
                 ? nil : DeadLetterEdit(code: code, externalSubscriptionID: subscription, transactionID: transactionID)
             let result = try await withHeadlessEngine(global: global, start: false) { session in
                 do {

@@ -29,18 +29,28 @@ struct LagoConsoleCommand: AsyncParsableCommand {
     /// Parses and runs the command; a usage error (bad flag, argument or value) exits 2, as the README documents,
     /// rather than swift-argument-parser's EX_USAGE (64).
     static func main() async {
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot()
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
+            command = try parseAsRoot()
         } catch {
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(2)
             }
+            exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ValidationError {
+            // Input found wrong once read (a file's lines, an argument checked against the config): the message
+            // names what and where; the usage line would only repeat the flags.
+            FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
+            Foundation.exit(2)
+        } catch {
             exit(withError: error)
         }
     }

@@ -25,7 +25,8 @@ struct HeadlessCommandTests {
             #expect(sandbox.events(subscription: "sub_sandbox").count == 2)
 
             // Lago refuses this one (its metric's expression needs property x): dead-lettered with Lago's reason.
-            let poison = #"{"transaction_id":"poison-1","external_subscription_id":"sub_sandbox","code":"doubled_tokens"}"#
+            let poison =
+                #"{"transaction_id":"poison-1","external_subscription_id":"sub_sandbox","code":"doubled_tokens"}"#
             let refused = try await run(config, ["send", "--event", poison, "--wait"])
             #expect(refused.status == 1, "\(refused.output)")
             let listed = try await run(config, ["dead-letters", "list"])
@@ -43,7 +44,8 @@ struct HeadlessCommandTests {
             #expect(sandbox.events(subscription: "sub_sandbox").contains { $0.transactionID == "poison-1" })
 
             let status = try await run(config, ["status", "--json"])
-            #expect(status.output.contains(#""queued" : 0"#) && status.output.contains(#""dead" : 0"#), "\(status.output)")
+            #expect(
+                status.output.contains(#""queued" : 0"#) && status.output.contains(#""dead" : 0"#), "\(status.output)")
             #expect(status.output.contains(#""pending" : 0"#), "\(status.output)")
             let refusedDiscard = try await run(config, ["dead-letters", "discard", "1"])
             #expect(refusedDiscard.status != 0, "discarding needs --yes")
@@ -89,7 +91,11 @@ struct HeadlessCommandTests {
                 let spool = directory.appendingPathComponent("spool.sqlite").path
                 let rows = try await runProgram(
                     python,
-                    ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])", spool])
+                    [
+                        "-c",
+                        "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])",
+                        spool,
+                    ])
                 #expect(rows.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(rows.output)")
             }
 
@@ -133,5 +139,56 @@ struct HeadlessCommandTests {
         let help = try await runLagoConsole(["--help"])
         #expect(help.status == 0)
         #expect(help.output.contains("130 interrupted"), "\(help.output)")
+    }
+
+    /// `send --file` (issue #17, point 2): a file of Lago events and usage records, every line checked first with
+    /// its number; nothing sent unless all are good; what is sent reaches Lago exact (numbers, timestamps).
+    @Test func sendAFileOfEventsCheckedLineByLine() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Sandbox.withRunning { sandbox in
+            let config = try writeConfig(sandbox, in: directory)
+            let bad = directory.appendingPathComponent("bad.ndjson").path
+            try """
+            {"transaction_id":"f-1","code":"llm_input_tokens","properties":{"value":5}}
+            {"transaction_id":"f-2","code":"bad code","properties":{"value":5}}
+
+            {"code":"llm_input_tokens","properties":{"value":5}}
+            {"transaction_id":"f-1","code":"llm_output_tokens","properties":{"value":5}}
+            {"input": -3}
+            not json
+            """.write(toFile: bad, atomically: true, encoding: .utf8)
+            let refused = try await run(config, ["send", "--file", bad])
+            #expect(refused.status == 2, "\(refused.output)")
+            for expected in [
+                "5 lines refused, nothing sent", "bad.ndjson:2: code bad code:",
+                "bad.ndjson:4: not a Lago event: transaction_id is missing",
+                "bad.ndjson:5: transaction_id f-1 is already on \(bad):1",
+                "bad.ndjson:6: input: must be a whole number",
+                "bad.ndjson:7: not JSON",
+            ] {
+                #expect(refused.output.contains(expected), "\(expected): \(refused.output)")
+            }
+            let status = try await run(config, ["status", "--json"])
+            #expect(status.output.contains(#""pending" : 0"#), "\(status.output)")
+            #expect(sandbox.events().isEmpty)
+
+            let good = """
+                {"transaction_id":"f-1","code":"llm_input_tokens","timestamp":1767268800.123456,"properties":{"value":12345678901234567890,"model":"gpt-4.1"}}
+                {"events":[{"transaction_id":"f-2","code":"llm_output_tokens","properties":{"value":"0.000001"}},{"transaction_id":"f-3","external_subscription_id":"sub_sandbox","code":"llm_tool_calls","properties":{"value":1}}]}
+                {"id":"call-9","input":120,"output":40,"model":"claude-sonnet-4"}
+                """
+            let sent = try await runLagoConsole(
+                ["--config", config, "send", "--file", "-", "--json"], standardInput: Data(good.utf8))
+            #expect(sent.status == 0, "\(sent.output)")
+            let events = sandbox.events(subscription: "sub_sandbox")
+            #expect(events.count == 5, "\(events.map(\.transactionID))")
+            #expect(Set(events.map(\.transactionID)) == ["f-1", "f-2", "f-3", "call-9:input", "call-9:output"])
+            let first = try #require(events.first { $0.transactionID == "f-1" })
+            #expect(first.properties["value"] == .bigInteger("12345678901234567890"), "\(first.properties)")
+            #expect(first.timestampMicroseconds == 1_767_268_800_123_456)
+            #expect(events.first { $0.transactionID == "f-2" }?.properties["value"] == .string("0.000001"))
+        }
     }
 }
