@@ -103,8 +103,10 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     func makeEvents() throws -> HeadlessSend.Events {
+        // An event that names no subscription bills the default one, as the console's and the relay's do (the
+        // engine applies it to usage records only: a raw event left without one would never bill).
+        let defaultSubscription = try global.loadConfigStore().configuration.lago.defaultSubscriptionID
         if let file {
-            let defaultSubscription = try global.loadConfigStore().configuration.lago.defaultSubscriptionID
             do {
                 let text = try HeadlessCheck.readFile(file)
                 return .file(
@@ -119,7 +121,8 @@ struct SendCommand: AsyncParsableCommand {
         }
         do {
             return try HeadlessSend.events(
-                eventJSON: event, usage: usage, dimensions: dimension, subscription: subscription)
+                eventJSON: event, usage: usage, dimensions: dimension, subscription: subscription ?? defaultSubscription
+            )
         } catch let problem as HeadlessSend.InputProblem {
             throw ValidationError(problem.description)
         }

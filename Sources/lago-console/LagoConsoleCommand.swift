@@ -18,7 +18,7 @@ struct LagoConsoleCommand: AsyncParsableCommand {
         subcommands: [
             ConsoleCommand.self, ConfigCommand.self, SandboxCommand.self, ServeCommand.self, SendCommand.self,
             FlushCommand.self, StatusCommand.self, DeadLettersCommand.self, HeldCommand.self, VerifyCommand.self,
-            CheckCommand.self, UsageCommand.self,
+            CheckCommand.self, UsageCommand.self, TailCommand.self,
             BenchCommand.self, EngineChildCommand.self,
         ],
         defaultSubcommand: ConsoleCommand.self

@@ -191,4 +191,19 @@ struct HeadlessCommandTests {
             #expect(events.first { $0.transactionID == "f-2" }?.properties["value"] == .string("0.000001"))
         }
     }
+
+    /// An event sent without a subscription bills the default one, as the console's and the relay's do: before,
+    /// `send --event` sent it with none, and Lago stored it and never billed it.
+    @Test func aRawEventWithoutASubscriptionBillsTheDefaultOne() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Sandbox.withRunning { sandbox in
+            let config = try writeConfig(sandbox, in: directory)
+            let event = #"{"transaction_id":"no-sub-1","code":"llm_input_tokens","properties":{"value":3}}"#
+            let sent = try await run(config, ["send", "--event", event, "--wait"])
+            #expect(sent.status == 0, "\(sent.output)")
+            #expect(sandbox.events().first { $0.transactionID == "no-sub-1" }?.externalSubscriptionID == "sub_sandbox")
+        }
+    }
 }
