@@ -451,7 +451,7 @@ extension KeySpec {
             .relayListen,
             \.relay.listen,
             "HOST:PORT the relay listens on; an address that is not loopback requires relay.token.",
-            check: { ListenAddress($0) == nil ? "must be HOST:PORT, for example 127.0.0.1:8787 or [::1]:8787" : nil }
+            check: { ListenAddress.problem($0, example: "127.0.0.1:8787 or [::1]:8787") }
         ),
         string(
             .relayToken,
@@ -470,7 +470,7 @@ extension KeySpec {
             .relayControlListen,
             \.relay.controlListen,
             "HOST:PORT of serve's control API and Prometheus /metrics; loopback unless control_allow_remote.",
-            check: { ListenAddress($0) == nil ? "must be HOST:PORT, for example 127.0.0.1:8788" : nil }
+            check: { ListenAddress.problem($0, example: "127.0.0.1:8788") }
         ),
         bool(
             .relayControlAllowRemote,

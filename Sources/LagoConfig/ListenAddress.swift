@@ -1,10 +1,11 @@
 import LagoAPI
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A `HOST:PORT` listen address as written in `relay.listen`: `127.0.0.1:8787`, `[::1]:8787`, `localhost:8787`.
@@ -35,6 +36,19 @@ public struct ListenAddress: Sendable, Equatable {
         else { return nil }
         self.host = String(host)
         self.port = port
+    }
+
+    /// What is wrong with `text` as a listen address, for an operator (`nil` when it is one): a port out of range
+    /// is named with the range.
+    public static func problem(_ text: String, example: String) -> String? {
+        guard ListenAddress(text) == nil else { return nil }
+        if let colon = text.lastIndex(of: ":") {
+            let port = text[text.index(after: colon)...]
+            if !port.isEmpty, port.allSatisfy({ $0.isASCII && $0.isNumber }), (Int(port) ?? .max) > 65_535 {
+                return "port \(port) is out of range: give 1 to 65535 (0 picks a free port), for example \(example)"
+            }
+        }
+        return "must be HOST:PORT, for example \(example)"
     }
 
     /// Whether the host is a loopback host.

@@ -10,7 +10,8 @@ public enum ServeAddress {
         guard let text else { return fallback }
         guard let address = ListenAddress(text) else {
             throw InvalidServeAddress(
-                description: "\(option): expected HOST:PORT such as 127.0.0.1:8787 or [::1]:8787, got \(text)")
+                description: "\(option) \(text): "
+                    + (ListenAddress.problem(text, example: "127.0.0.1:8787 or [::1]:8787") ?? "not HOST:PORT"))
         }
         return (address.host, address.port)
     }

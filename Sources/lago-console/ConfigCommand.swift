@@ -62,7 +62,8 @@ extension ConfigCommand {
             abstract: "Set one key, validated, and save the file atomically.",
             discussion: """
                 KEY is a dotted name such as metric_codes.input or engine.max_in_flight (see `config show`). \
-                The file is created (mode 0600) if it does not exist. On any error the file is left unchanged, and \
+                The default file is created (mode 0600) if it does not exist; a --config PATH that does not exist \
+                is created only with --create (so that a mistyped path is not silently a new file). On any error the file is left unchanged, and \
                 a file that does not parse or validate is never rewritten. Comments in the file are not kept by a \
                 save. For a secret (lago.api_key, relay.token), a VALUE of - reads the value from standard input \
                 (one line; typed without echo at a terminal), so that it never appears on a command line: \
@@ -84,7 +85,14 @@ extension ConfigCommand {
                 """)
         var value: String
 
+        @Flag(help: "Create the --config file when it does not exist (mode 0600).")
+        var create = false
+
         func run() async throws {
+            if !create, let problem = global.missingExplicitConfig() {
+                printToStandardError("error: \(problem)")
+                throw ExitCode.failure
+            }
             do {
                 // The file is checked before anything is read from standard input.
                 let store = try ConfigStore(path: self.global.config)
@@ -138,6 +146,10 @@ extension ConfigCommand {
 
 /// Loads the store for a read-only command, turning a config error into a message on stderr and exit status 1.
 private func loadSnapshot(_ global: GlobalOptions) throws -> ConfigStore.Snapshot {
+    if let problem = global.missingExplicitConfig() {
+        printToStandardError("error: \(problem)")
+        throw ExitCode.failure
+    }
     do {
         return try ConfigStore(path: global.config).snapshot
     } catch {

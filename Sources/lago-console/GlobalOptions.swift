@@ -20,11 +20,24 @@ extension GlobalOptions {
     /// The config store at `--config` (or the default path), with `LAGO_API_KEY`/`LAGO_API_URL` applied.
     /// - Throws: ``ConsoleFailure`` naming the file, key and line when the file does not parse or validate.
     func loadConfigStore() throws -> ConfigStore {
+        if let problem = missingExplicitConfig() { throw ConsoleFailure(description: problem) }
         do {
             return try ConfigStore(path: config, environment: ProcessInfo.processInfo.environment)
         } catch {
             throw ConsoleFailure(description: "\(error)")
         }
+    }
+}
+
+extension GlobalOptions {
+    /// The problem with an explicit `--config PATH` that does not exist (a typo would otherwise run on the
+    /// defaults, or `config set` would create a file nobody reads), `nil` when the path exists or none was given.
+    func missingExplicitConfig() -> String? {
+        guard let config else { return nil }
+        let path = ConfigPaths.configFilePath(explicitPath: config)
+        guard !FileManager.default.fileExists(atPath: path) else { return nil }
+        return "--config \(config): no such file (\(path)). Check the path, leave --config out for the default "
+            + "file, or create this one with `lago-console --config \(config) config set --create KEY VALUE`"
     }
 }
 

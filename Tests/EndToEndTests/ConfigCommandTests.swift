@@ -83,8 +83,15 @@ struct ConfigCommandTests {
         try await withFolder { folder in
             let config = folder.appendingPathComponent("config.toml").path
             let key = "lago_test_key_5f1e2d3c4b5a"
-            let set = try await runLagoConsole(
+            // Without --create, a --config path that does not exist is refused (a typo is not a new file).
+            let mistyped = try await runLagoConsole(
                 ["--config", config, "config", "set", "lago.api_key", "-"], environment: environment(folder),
+                standardInput: Data("\(key)\n".utf8))
+            #expect(mistyped.status == 1 && mistyped.output.contains("no such file"), "\(mistyped.output)")
+            #expect(!FileManager.default.fileExists(atPath: config))
+            let set = try await runLagoConsole(
+                ["--config", config, "config", "set", "--create", "lago.api_key", "-"],
+                environment: environment(folder),
                 standardInput: Data("\(key)\r\n".utf8))
             #expect(set.status == 0, "\(set.output)")
             #expect(set.output.contains("lago.api_key = ••••4b5a  # saved to \(config)"), "\(set.output)")
@@ -117,8 +124,8 @@ struct ConfigCommandTests {
             let config = folder.appendingPathComponent("config.toml").path
             for input in ["", "\n", "   \n", "\r\n"] {
                 let set = try await runLagoConsole(
-                    ["--config", config, "config", "set", "lago.api_key", "-"], environment: environment(folder),
-                    standardInput: Data(input.utf8))
+                    ["--config", config, "config", "set", "--create", "lago.api_key", "-"],
+                    environment: environment(folder), standardInput: Data(input.utf8))
                 #expect(set.status == 1, "\(input.debugDescription): \(set.output)")
                 #expect(set.output.contains("lago.api_key: no value on standard input"), "\(set.output)")
                 #expect(!FileManager.default.fileExists(atPath: config))
@@ -148,7 +155,8 @@ struct ConfigCommandTests {
                 fromOption.output.contains("--control-listen: 0.0.0.0:0 is not a loopback address"),
                 "\(fromOption.output)")
             #expect(
-                fromOption.output.contains("lago-console --config \(config) config set relay.control_allow_remote true"))
+                fromOption.output.contains("lago-console --config \(config) config set relay.control_allow_remote true")
+            )
             #expect(!FileManager.default.fileExists(atPath: spool), "refused before the engine opened its spool")
         }
     }

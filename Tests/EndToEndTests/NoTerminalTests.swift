@@ -9,6 +9,7 @@ import Testing
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-notty-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: home) }
+        try "".write(to: home.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
         let started = ContinuousClock.now
         let result = try await runLagoConsole(
             ["--config", home.appendingPathComponent("config.toml").path],
