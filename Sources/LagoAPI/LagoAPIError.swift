@@ -304,6 +304,9 @@ public struct LagoAPIError: Error, Sendable, Hashable, CustomStringConvertible {
             if let errorDetails { parts.append(errorDetails.stringValue ?? errorDetails.jsonText) }
             if let rawBody, code == nil, error == nil { parts.append(rawBody) }
             if let delay = rateLimit.suggestedDelay { parts.append("retry after \(delay)") }
+        case .connectionRefused, .timeout, .connectionReset, .tls, .dns, .transport:
+            // The client words transport failures itself (``LagoClient``): the detail is the message.
+            parts.append(detail ?? "\(kind)")
         default:
             parts.append("\(kind): \(detail ?? "")")
         }

@@ -107,6 +107,10 @@ public final class LagoClient: Sendable {
         httpConfiguration.connectionPool = .init(
             idleTimeout: .seconds(60),
             concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, configuration.maxConnections))
+        // On loopback a refused connection means nothing listens: say so at once rather than retrying the connect
+        // for its whole timeout (the engine's own backoff tries again). Elsewhere, flaky establishment is retried.
+        httpConfiguration.connectionPool.retryConnectionEstablishment = !LagoBaseURL.isLoopback(
+            configuration.baseURL.host)
         httpConfiguration.decompression = .enabled(limit: .ratio(50))
         self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
         self.ownsHTTPClient = true
@@ -455,8 +459,37 @@ public final class LagoClient: Sendable {
             throw CancellationError()
         } catch {
             let kind = Self.transportKind(of: error)
-            logger.debug("Lago request failed", metadata: ["request": "\(summary)", "kind": "\(kind)"])
-            throw LagoAPIError.transport(kind, detail: "\(error)", request: summary)
+            logger.debug(
+                "Lago request failed", metadata: ["request": "\(summary)", "kind": "\(kind)", "error": "\(error)"])
+            throw LagoAPIError.transport(
+                kind, detail: Self.transportDetail(kind, error: error, configuration: configuration), request: summary)
+        }
+    }
+
+    /// A transport failure in a person's words, naming the host and the next step (no NIO type names or errno
+    /// tuples: those go to the debug log).
+    static func transportDetail(
+        _ kind: LagoAPIError.Kind, error: any Error, configuration: LagoClientConfiguration
+    ) -> String {
+        let root = configuration.baseURL.apiRoot
+        let origin = root.hasSuffix("/api/v1") ? String(root.dropLast("/api/v1".count)) : root
+        switch kind {
+        case .connectionRefused:
+            return "connection refused by \(origin): nothing listens there; is Lago running, and is lago.api_url right?"
+        case .timeout:
+            let seconds = Int((configuration.requestTimeout / .seconds(1)).rounded())
+            return "no answer from \(origin) in time (timeout; engine.request_timeout_seconds is \(seconds) s)"
+        case .connectionReset:
+            return "\(origin) closed the connection before answering"
+        case .dns:
+            return "cannot find the host \(configuration.baseURL.host) (DNS); check lago.api_url"
+        case .tls:
+            return "the TLS handshake with \(origin) failed; check lago.api_url (https) and the server's certificate"
+        default:
+            if let error = error as? IOError {
+                return "\(origin): \(String(cString: strerror(error.errnoCode)))"
+            }
+            return "\(origin): \(error)"
         }
     }
 

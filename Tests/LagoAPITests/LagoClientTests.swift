@@ -13,7 +13,8 @@ enum LagoBodies {
         """
     static let single = #"{"event":\#(eventObject)}"#
     static let batch = #"{"events":[\#(eventObject)]}"#
-    static let badRequest = #"{"status":400,"error":"BadRequest: param is missing or the value is empty or invalid: event"}"#
+    static let badRequest =
+        #"{"status":400,"error":"BadRequest: param is missing or the value is empty or invalid: event"}"#
     static let unauthorized = #"{"status":401,"error":"Unauthorized"}"#
     static let forbidden = #"{"status":403,"error":"Forbidden","code":"write_action_not_allowed_for_event"}"#
     static let eventNotFound = #"{"status":404,"error":"Not Found","code":"event_not_found"}"#
@@ -354,21 +355,26 @@ struct LagoClientTests {
                 "GET", "/events",
                 CannedResponse(
                     status: 200,
-                    body: #"{"events":[],"meta":{"current_page":0,"next_page":null,"prev_page":null,"total_pages":0,"total_count":0}}"#
+                    body:
+                        #"{"events":[],"meta":{"current_page":0,"next_page":null,"prev_page":null,"total_pages":0,"total_count":0}}"#
                 ))
             let empty = try await client.events(EventListFilter(code: "a+b", externalSubscriptionID: "sub 1"))
             #expect(empty.items.isEmpty)
-            #expect(empty.meta == PaginationMeta(currentPage: 0, nextPage: nil, prevPage: nil, totalPages: 0, totalCount: 0))
+            #expect(
+                empty.meta == PaginationMeta(currentPage: 0, nextPage: nil, prevPage: nil, totalPages: 0, totalCount: 0)
+            )
             let query = try #require(server.requests.last).query
             #expect(query.contains("code=a%2Bb"))
             #expect(query.contains("external_subscription_id=sub%201"))
 
-            let metric = #"{"lago_id":"x","name":"Storage","code":"storage","description":null,"aggregation_type":"sum_agg","weighted_interval":null,"recurring":false,"rounding_function":null,"rounding_precision":null,"created_at":"2022-09-14T16:35:31Z","field_name":"gb","expression":null,"active_subscriptions_count":0,"draft_invoices_count":0,"plans_count":0,"filters":[{"key":"region","values":["eu","us"]}]}"#
+            let metric =
+                #"{"lago_id":"x","name":"Storage","code":"storage","description":null,"aggregation_type":"sum_agg","weighted_interval":null,"recurring":false,"rounding_function":null,"rounding_precision":null,"created_at":"2022-09-14T16:35:31Z","field_name":"gb","expression":null,"active_subscriptions_count":0,"draft_invoices_count":0,"plans_count":0,"filters":[{"key":"region","values":["eu","us"]}]}"#
             server.on(
                 "GET", "/billable_metrics",
                 CannedResponse(
                     status: 200,
-                    body: #"{"billable_metrics":[\#(metric)],"meta":{"current_page":1,"next_page":null,"prev_page":null,"total_pages":1,"total_count":1}}"#
+                    body:
+                        #"{"billable_metrics":[\#(metric)],"meta":{"current_page":1,"next_page":null,"prev_page":null,"total_pages":1,"total_count":1}}"#
                 ))
             let metrics = try await client.allBillableMetrics()
             #expect(metrics.map(\.code) == ["storage"])
@@ -429,7 +435,8 @@ struct LagoBaseURLTests {
         } catch let error as LagoAPIError {
             #expect(error.kind == .insecureURL)
         }
-        #expect(try LagoBaseURL("http://lago.internal", allowInsecureHTTP: true).apiRoot == "http://lago.internal/api/v1")
+        #expect(
+            try LagoBaseURL("http://lago.internal", allowInsecureHTTP: true).apiRoot == "http://lago.internal/api/v1")
     }
 
     @Test(arguments: ["", "lago.example.com", "ftp://x.example.com", "https://", "https://x.example.com/?a=1"])
@@ -445,5 +452,32 @@ struct RateLimitHeadersTests {
         let headers = RateLimitHeaders(
             headers: [(name: "retry-after", value: "Tue, 14 Nov 2023 22:13:30 GMT")], now: now)
         #expect(headers.retryAfter == 10)
+    }
+}
+
+/// A transport failure reads as a sentence naming the host and the next step, and on loopback a refusal comes at
+/// once (no connect retries for the whole connect timeout).
+@Suite struct TransportMessageTests {
+    @Test func aRefusedLoopbackConnectionIsReportedAtOnceInWords() async throws {
+        let refusing = RefusingLoopbackPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let port = refusing.port
+        let base = try LagoBaseURL("http://127.0.0.1:\(port)")
+        let started = ContinuousClock.now
+        try await withLagoClient(configuration: LagoClientConfiguration(baseURL: base, apiKey: "k")) { client in
+            do {
+                _ = try await client.subscription(externalID: "sub_1")
+                Issue.record("expected a refusal")
+            } catch let error as LagoAPIError {
+                #expect(error.kind == .connectionRefused)
+                let text = "\(error)"
+                #expect(
+                    text == "GET /subscriptions/sub_1: connection refused by http://127.0.0.1:\(port): nothing listens "
+                        + "there; is Lago running, and is lago.api_url right?", "\(text)")
+                #expect(!text.contains("errno") && !text.contains("connectionRefused"))
+            }
+        }
+        // The connect timeout is 5 s; a refusal on loopback must not wait for it.
+        #expect(ContinuousClock.now - started < .seconds(4))
     }
 }
