@@ -150,7 +150,7 @@ public enum HeadlessCheck {
         do {
             document = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw InputProblem(description: "\(source): not JSON (\(error.localizedDescription))")
+            throw InputProblem(description: "\(source): not JSON (check its quotes, commas and braces)")
         }
         let objects: [JSONValue]
         if case .object(let fields) = document, let batch = fields["events"], case .array(let events) = batch {
@@ -178,12 +178,29 @@ public enum HeadlessCheck {
 
     /// A decoding error in a person's words: the field and what was wrong with it.
     static func describe(_ error: any Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map(\.stringValue).joined(separator: ".").nonEmpty ?? "the event"
+        }
         switch error as? DecodingError {
-        case .keyNotFound(let key, _)?: "\(key.stringValue) is missing"
-        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?, .dataCorrupted(let context)?:
-            (context.codingPath.map(\.stringValue).joined(separator: ".").nonEmpty.map { "\($0): " } ?? "")
-                + context.debugDescription
-        default: "\(error)"
+        case .keyNotFound(let key, _)?: return "\(key.stringValue) is missing"
+        case .typeMismatch(let type, let context)?: return "\(path(context)): must be \(typeWords(type))"
+        case .valueNotFound(let type, let context)?: return "\(path(context)): must be \(typeWords(type)), not null"
+        case .dataCorrupted(let context)?:
+            let words = context.debugDescription.replacingOccurrences(of: "The given data", with: "it")
+            let field = path(context)
+            return words.hasPrefix(field) ? words : "\(field): \(words)"
+        default: return "\(error)"
+        }
+    }
+
+    /// `a string`, `a number`… for the type a decoder expected.
+    private static func typeWords(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Int64.Type, is Double.Type: "a number"
+        case is [Any].Type: "an array"
+        default: String(describing: type).hasPrefix("Dictionary") ? "an object" : "a JSON value of another type"
         }
     }
 }

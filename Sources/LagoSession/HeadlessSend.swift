@@ -326,6 +326,9 @@ extension HeadlessSend {
         eventJSON event: String?, usage: [String], dimensions dimension: [String], subscription: String?
     ) throws -> Events {
         if let event {
+            guard (try? JSONDecoder().decode(JSONValue.self, from: Data(event.utf8))) != nil else {
+                throw InputProblem("--event: not JSON (check its quotes, commas and braces)")
+            }
             do {
                 var input = try JSONDecoder().decode(EventInput.self, from: Data(event.utf8))
                 if input.externalSubscriptionID == nil { input.externalSubscriptionID = subscription }
@@ -342,7 +345,7 @@ extension HeadlessSend {
             } catch let error as InputProblem {
                 throw error
             } catch {
-                throw InputProblem("--event: not a Lago event object: \(error)")
+                throw InputProblem("--event: not a Lago event: \(HeadlessCheck.describe(error))")
             }
         }
         var values: [CanonicalField: Double] = [:]

@@ -206,4 +206,51 @@ struct HeadlessCommandTests {
             #expect(sandbox.events().first { $0.transactionID == "no-sub-1" }?.externalSubscriptionID == "sub_sandbox")
         }
     }
+
+    /// Issue #17's error table: each bad input → the exact message and exit code, no Swift type names.
+    @Test func badInputGetsAMessageAPersonCanActOn() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("config.toml").path
+        try """
+        [lago]
+        api_url = "http://127.0.0.1:1"
+        api_key = "k"
+        [engine]
+        spool_path = "\(directory.appendingPathComponent("spool.sqlite").path)"
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let missing = directory.appendingPathComponent("nope.toml").path
+        let table: [([String], Int32, String)] = [
+            (["send", "--event", "{bad"], 2, "Error: --event: not JSON (check its quotes, commas and braces)"),
+            (
+                ["send", "--event", #"{"transaction_id":"x","code":5}"#], 2,
+                "Error: --event: not a Lago event: code: must be a string"
+            ),
+            (
+                ["send", "--event", #"{"transaction_id":"x","code":"a","properties":[1]}"#], 2,
+                "Error: --event: not a Lago event: properties: must be an object"
+            ),
+            (["check", "--event", "{bad"], 2, "Error: --event: not JSON (check its quotes, commas and braces)"),
+            (
+                ["usage", "--subscription", "sub_1"], 3,
+                "usage of sub_1: GET /subscriptions/sub_1: connection refused by http://127.0.0.1:1: nothing listens "
+                    + "there; is Lago running, and is lago.api_url right?"
+            ),
+            (
+                ["serve", "--listen", "127.0.0.1:99999"], 1,
+                "Error: --listen 127.0.0.1:99999: port 99999 is out of range: give 1 to 65535 (0 picks a free port)"
+            ),
+            (["tail", "--state", "gone"], 2, "Error: --state gone: no such stage; give one or more of queued,"),
+        ]
+        for (arguments, status, message) in table {
+            let run = try await runLagoConsole(["--config", config] + arguments)
+            #expect(run.status == status, "\(arguments): \(run.output)")
+            #expect(run.output.contains(message), "\(arguments): \(run.output)")
+            #expect(!run.output.contains("DecodingError") && !run.output.contains("errno"), "\(run.output)")
+        }
+        let typo = try await runLagoConsole(["--config", missing, "status"])
+        #expect(typo.status == 1, "\(typo.output)")
+        #expect(typo.output.contains("Error: --config \(missing): no such file"), "\(typo.output)")
+    }
 }
