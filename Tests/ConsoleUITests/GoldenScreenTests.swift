@@ -72,7 +72,7 @@ import Testing
         state.type("350")
         state.press(.tab, .tab, .tab, .tab, .tab, .tab, .tab, .tab, .tab)
         state.type("model=claude-sonnet-4, region=eu")
-        let effects = state.press(.enter)
+        let effects = state.press(.ctrl("s"))
         #expect(effects.count == 1)
         state.apply(.sendAccepted(transactionIDs: ["test_9f8e7d6c_input", "test_9f8e7d6c_output"]))
         state.apply(

@@ -610,16 +610,26 @@ import Testing
         #expect(state.sendPane.errors[.usage(.input)] == "enter at least one count above 0")
         state.press(.enter)
         state.type("12x")
-        #expect(state.press(.enter).isEmpty)
+        #expect(state.press(.ctrl("s")).isEmpty)
         #expect(state.sendPane.errors[.usage(.input)] == "a whole number ≥ 0")
-        state.press(.enter, .backspace)
-        state.press(.tab)
+        // Editing a filled field selects its text: typing replaces it (no "12x12"), an arrow edits it instead.
+        state.press(.enter)
+        state.type("13")
+        #expect(state.sendPane.editing?.text == "13")
+        state.press(.left, .backspace)
+        state.type("2")
+        #expect(state.sendPane.editing?.text == "23")
+        state.press(.end, .ctrl("u"))
+        state.type("12")
+        // Enter keeps the field and goes on to edit the next one; it never sends.
+        #expect(state.press(.enter).isEmpty)
+        #expect(state.sendPane.selected == .usage(.output) && state.sendPane.editing != nil)
         state.type("7")
         // Jump to dimensions (field 10) and type them.
         state.press(.tab, .tab, .tab, .tab, .tab, .tab, .tab, .tab, .tab)
         state.type("model=gpt-4o, region = eu")
         #expect(
-            state.press(.enter) == [
+            state.press(.ctrl("s")) == [
                 .sendUsage(
                     UsageDraft(
                         values: [.input: 12, .output: 7], dimensions: ["model": "gpt-4o", "region": "eu"],
@@ -630,6 +640,22 @@ import Testing
         #expect(state.press(.char("v")) == [.verify(transactionID: "t1"), .verify(transactionID: "t2")])
         state.apply(.verifyFinished(transactionID: "t2", result: .failure(OperationError("404 event not found"))))
         #expect(render(state).plainText.contains("✗ t2  404 event not found"))
+    }
+
+    @Test func enterOnTheLastFieldStopsEditingAndATypedSubscriptionReplacesTheDefault() {
+        var state = Fixture.busy()
+        state.press(.char("5"), .char("i"))
+        // The default subscription is selected in the field: typing replaces it (was `sub_acme_prosub_nope`).
+        state.type("sub_nope")
+        guard case .subscriptionInput = state.inputMode else {
+            Issue.record("expected the subscription input")
+            return
+        }
+        #expect(state.subscriptionPane.input?.text == "sub_nope")
+        state.press(.escape, .char("6"), .char("G"), .enter)
+        #expect(state.sendPane.selected == .usageSubscription)
+        #expect(state.press(.enter).isEmpty)
+        #expect(state.sendPane.editing == nil)
     }
 
     @Test func rawEventIsSent() {

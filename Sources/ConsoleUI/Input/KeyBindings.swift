@@ -116,7 +116,7 @@ public enum ConsoleAction: Sendable, Hashable {
     /// Subscription pane.
     case loadSubscriptions, searchList, clearSearch, pickSubscription, typeSubscription
     /// Send-test pane and forms.
-    case editField, toggleSendMode, sendTest, verifySent, nextField, previousField
+    case editField, toggleSendMode, sendTest, verifySent, nextField, previousField, confirmField
     /// Billing pane: remap the field behind an unknown code, set the default subscription, release or discard a
     /// held event, read Lago's catalogue again, order the issues.
     case remapCode, setDefaultSubscription, releaseHeld, discardHeld, refreshCatalogue, toggleIssueOrder
@@ -304,8 +304,8 @@ public struct KeyBinding: Sendable, Hashable {
                 [.char("v")], .verifySent, "verify the last sent events in Lago", hint: "verify",
                 contexts: [.pane(.sendTest)], section: .sendTest),
             KeyBinding(
-                [.enter], .sendTest, "send (while editing)", contexts: [.sendForm], section: .sendTest,
-                isMutating: true),
+                [.enter], .confirmField, "keep the field and edit the next (ctrl-s sends)", hint: "next",
+                footerKeys: "Enter", contexts: [.sendForm], section: .sendTest),
             KeyBinding(
                 [.escape], .close, "stop editing (keeps the text)", hint: "done", contexts: [.sendForm],
                 section: .sendTest),

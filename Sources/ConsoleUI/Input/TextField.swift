@@ -4,11 +4,22 @@ public struct TextField: Sendable, Hashable {
     public private(set) var text: String
     /// The cursor position, in characters from the start (0…`text.count`).
     public private(set) var cursor: Int
+    /// Whether the whole text is selected: the next character typed replaces it, Backspace clears it, and a
+    /// cursor key ends the selection to edit the text (a form field opened with a value in it).
+    public private(set) var isSelected = false
 
     /// Creates a field holding `text` with the cursor at its end.
     public init(_ text: String = "") {
         self.text = text
         self.cursor = text.count
+    }
+
+    /// A field holding `text`, all of it selected (typing replaces it; arrows edit it). An empty text has nothing
+    /// to select.
+    public static func selectingAll(_ text: String) -> TextField {
+        var field = TextField(text)
+        field.isSelected = !text.isEmpty
+        return field
     }
 
     /// Replaces the text and moves the cursor to its end.
@@ -21,6 +32,21 @@ public struct TextField: Sendable, Hashable {
     /// delete, ctrl-u clears before the cursor, ctrl-w deletes the word before the cursor.
     /// - Returns: whether the key was an editing key.
     public mutating func apply(_ key: Key) -> Bool {
+        if isSelected {
+            switch key {
+            case .char, .backspace, .delete, .ctrl("u"), .ctrl("w"):
+                // Typing replaces the selected text; deleting clears it.
+                isSelected = false
+                text = ""
+                cursor = 0
+                if case .char = key { break }
+                return true
+            case .left, .right, .home, .end, .ctrl("a"), .ctrl("e"):
+                isSelected = false
+            default:
+                return false
+            }
+        }
         var characters = Array(text)
         switch key {
         case .char(let character):
@@ -75,6 +101,12 @@ public struct TextField: Sendable, Hashable {
         }
         let visible = String(characters[start...])
         grid.put(visible, x: x, y: y, style: style, maxWidth: width, pad: true)
+        if focused && isSelected {
+            // The selection: the whole text in reverse video, the cursor after it.
+            grid.put(visible, x: x, y: y, style: style.patched(with: Style(reverse: true)), maxWidth: width)
+            grid.cursor = Position(x: x + min(width - 1, cursorColumn), y: y)
+            return
+        }
         if focused {
             let column = x + cursorColumn
             let under = cursor < characters.count ? String(characters[cursor]) : " "

@@ -178,12 +178,13 @@ extension AppState {
                 let items = metrics.map { PickerItem(value: $0.code, detail: "\($0.name) · \($0.aggregationType)") }
                 overlay = .picker(PickerState(field: field, items: items))
             } else {
-                mappingsPane.edit = MappingEdit(field: field, text: TextField(code(for: field)), error: nil)
+                mappingsPane.edit = MappingEdit(
+                    field: field, text: TextField.selectingAll(code(for: field)), error: nil)
                 return loadMetricsForTheWarning()
             }
         case .typeMapping:
             let field = CanonicalField.allCases[mappingsPane.selection]
-            mappingsPane.edit = MappingEdit(field: field, text: TextField(code(for: field)), error: nil)
+            mappingsPane.edit = MappingEdit(field: field, text: TextField.selectingAll(code(for: field)), error: nil)
             return loadMetricsForTheWarning()
         case .checkMappings:
             mappingsPane.metrics = .loading
@@ -203,10 +204,12 @@ extension AppState {
             subscriptionPane.saving = id
             return [.saveDefaultSubscription(id)]
         case .typeSubscription:
-            subscriptionPane.input = TextField(defaultSubscription ?? "")
+            subscriptionPane.input = TextField.selectingAll(defaultSubscription ?? "")
             subscriptionPane.inputError = nil
         case .editField:
-            sendPane.editing = TextField(sendPane.values[sendPane.selected] ?? "")
+            sendPane.editing = TextField.selectingAll(sendPane.values[sendPane.selected] ?? "")
+        case .confirmField:
+            confirmSendField()
         case .toggleSendMode:
             sendPane.mode = sendPane.mode == .usage ? .raw : .usage
             sendPane.selectedField = 0

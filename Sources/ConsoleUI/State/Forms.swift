@@ -9,13 +9,22 @@ extension AppState {
         sendPane.editing = nil
     }
 
+    /// Enter in a send-form field: keeps the text and goes on to edit the next field; on the last one, stops
+    /// editing (ctrl-s sends the form).
+    mutating func confirmSendField() {
+        commitSendField()
+        guard sendPane.selectedField + 1 < sendPane.fields.count else { return }
+        sendPane.selectedField += 1
+        sendPane.editing = TextField.selectingAll(sendPane.values[sendPane.selected] ?? "")
+    }
+
     mutating func moveField(forward: Bool, mode: InputMode) {
         switch mode {
         case .sendFormEditing:
             commitSendField()
             let count = sendPane.fields.count
             sendPane.selectedField = (sendPane.selectedField + (forward ? 1 : count - 1)) % count
-            sendPane.editing = TextField(sendPane.values[sendPane.selected] ?? "")
+            sendPane.editing = TextField.selectingAll(sendPane.values[sendPane.selected] ?? "")
         case .replayForm:
             if case .replayForm(var form) = overlay {
                 let count = form.fields.count
