@@ -602,6 +602,34 @@ import Testing
     }
 }
 
+@Suite struct FilterProblemTests {
+    @Test func anUnknownStateIsAnErrorAndThePromptStaysOpen() {
+        var state = Fixture.busy()
+        state.press(.char("/"))
+        state.type("state:deliverd")
+        #expect(state.press(.enter).isEmpty)
+        guard case .filterPrompt(let prompt) = state.overlay else {
+            Issue.record("the prompt closed")
+            return
+        }
+        #expect(prompt.field.text == "state:deliverd")
+        #expect(
+            state.message?.text.hasPrefix("state:deliverd is no state; give one of queued, inflight, delivered") == true
+        )
+        // Corrected, it applies; a prefix of a state is fine.
+        state.press(.ctrl("u"))
+        state.type("state:deliv")
+        state.press(.enter)
+        #expect(state.history.filter?.text == "state:deliv")
+        // The command line checks the same.
+        state.press(.char(":"))
+        state.type("filter billing:nope")
+        state.press(.enter)
+        #expect(state.message?.text == "billing:nope is no verdict; give issue, billable or unchecked")
+        #expect(state.history.filter?.text == "state:deliv")
+    }
+}
+
 @Suite struct SendTestTests {
     @Test func usageIsValidatedThenSent() {
         var state = Fixture.busy()

@@ -37,9 +37,14 @@ extension AppState {
             mappingsPane.metrics = .loading
             return [.checkMappings]
         case .filterCommand:
+            let filter = EventFilter(arguments.joined(separator: " "))
+            if let problem = filter?.problem {
+                show(problem, .error)
+                return []
+            }
             focusedPane = .events
             pinEventsView()
-            history.setFilter(EventFilter(arguments.joined(separator: " ")))
+            history.setFilter(filter)
         case .subscriptionCommand:
             guard let id = arguments.first else {
                 focusedPane = .subscription

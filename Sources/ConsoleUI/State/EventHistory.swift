@@ -200,6 +200,29 @@ public struct EventFilter: Sendable, Hashable {
         self.terms = terms
     }
 
+    /// The state words `state:` takes (each state's label without spaces).
+    static let stateWords: [String] = [
+        DeliveryState.queued, .inFlight, .delivered, .alreadyInLago, .retrying(attempt: 1), .dead, .refused, .held,
+        .discarded, .released,
+    ].map { $0.label.lowercased().replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "1", with: "") }
+
+    /// What is wrong with the filter, for the prompt (`nil` when every term can match something): a `state:` or
+    /// `billing:` value that is no state or verdict would silently match nothing.
+    public var problem: String? {
+        for term in terms {
+            switch term.field {
+            case .state where !Self.stateWords.contains(where: { $0.contains(term.needle) }):
+                return "state:\(term.needle) is no state; give one of " + Self.stateWords.joined(separator: ", ")
+            case .billing
+            where !["issue", "issues", "unbillable", "not-billable", "ok", "billable"].contains(term.needle)
+                && !"unchecked".hasPrefix(term.needle):
+                return "billing:\(term.needle) is no verdict; give issue, billable or unchecked"
+            default: continue
+            }
+        }
+        return nil
+    }
+
     /// `billing:issue` (or `unbillable`) for the events Lago will not bill, `billing:billable` (or `ok`) for
     /// those it will, `billing:unchecked` for those not checked (yet).
     static func billingMatches(_ verdict: BillingVerdict?, _ needle: String) -> Bool {

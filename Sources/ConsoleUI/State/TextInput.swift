@@ -83,6 +83,11 @@ extension AppState {
             return runCommand(state.field.text)
         case .filterPrompt:
             guard case .filterPrompt(let state) = overlay else { return [] }
+            if let problem = EventFilter(state.field.text)?.problem {
+                // The prompt stays open with the text, to be corrected.
+                show(problem, .error)
+                return []
+            }
             overlay = nil
             pinEventsView()
             history.setFilter(EventFilter(state.field.text))
