@@ -602,6 +602,29 @@ import Testing
     }
 }
 
+@Suite struct LinkWordTests {
+    @Test(arguments: [
+        ("POST /events/batch: HTTP 429 Too Many Requests: retry after 1.0 seconds", "rate-limited"),
+        ("POST /events/batch: HTTP 503 Service Unavailable", "HTTP 503"),
+        (
+            "POST /events/batch: connection refused by http://127.0.0.1:1: nothing listens there; is Lago running, "
+                + "and is lago.api_url right?", "refused"
+        ),
+        ("POST /events/batch: no answer from https://api.getlago.com in time (timeout; …)", "timeout"),
+        ("POST /events/batch: https://api.getlago.com closed the connection before answering", "reset"),
+        ("POST /events/batch: cannot find the host lago.example (DNS); check lago.api_url", "DNS"),
+        ("something else", "unreachable"),
+    ])
+    func theStatusLineSaysWhatTheLinkIs(reason: String, word: String) {
+        #expect(Format.linkWord(reason) == word)
+        var state = Fixture.busy(width: 120, height: 40)
+        var connection = Fixture.connection
+        connection.link = .unreachable(reason)
+        state.apply(.connection(connection))
+        #expect(render(state).lines[0].contains("✗ \(word)"), "\(render(state).lines[0])")
+    }
+}
+
 @Suite struct FilterProblemTests {
     @Test func anUnknownStateIsAnErrorAndThePromptStaysOpen() {
         var state = Fixture.busy()

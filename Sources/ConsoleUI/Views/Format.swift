@@ -120,4 +120,23 @@ enum Format {
             year: Int(civil.year), month: civil.month, day: civil.day, hour: secondOfDay / 3600,
             minute: secondOfDay % 3600 / 60, second: secondOfDay % 60)
     }
+
+    /// What a failing link is, in one word or two, from the engine's last error: `rate-limited` (429), `HTTP 503`
+    /// (Lago answered, with an error), `refused`, `timeout`, `reset`, `DNS`, `TLS`; `unreachable` otherwise. A
+    /// Lago that answers 429 or 503 is reachable, and saying so tells the operator what to do.
+    static func linkWord(_ reason: String) -> String {
+        if let range = reason.range(of: #"HTTP \d{3}"#, options: .regularExpression) {
+            let status = reason[range]
+            return status == "HTTP 429" ? "rate-limited" : String(status)
+        }
+        let lowered = reason.lowercased()
+        if lowered.contains("refused") { return "refused" }
+        if lowered.contains("timeout") || lowered.contains("timed out") || lowered.contains("in time") {
+            return "timeout"
+        }
+        if lowered.contains("closed the connection") || lowered.contains("reset") { return "reset" }
+        if lowered.contains("dns") || lowered.contains("cannot find the host") { return "DNS" }
+        if lowered.contains("tls") { return "TLS" }
+        return "unreachable"
+    }
 }

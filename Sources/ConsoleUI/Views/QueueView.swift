@@ -165,7 +165,8 @@ extension Renderer {
         switch state.connection.link {
         case .unknown: spans.append(Span("not contacted yet", theme.dim))
         case .connected: spans.append(Span("\(symbols.bullet) connected", theme.ok))
-        case .unreachable(let reason): spans.append(Span("\(symbols.cross) unreachable: \(reason)", theme.error))
+        case .unreachable(let reason):
+            spans.append(Span("\(symbols.cross) \(Format.linkWord(reason)): \(reason)", theme.error))
         }
         spans.append(Span(" \(symbols.dot) ", theme.dim))
         switch state.connection.auth {

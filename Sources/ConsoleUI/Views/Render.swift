@@ -227,7 +227,7 @@ struct Renderer {
         switch connection.link {
         case .unknown: link = ""
         case .connected: link = "\(symbols.bullet) connected"
-        case .unreachable: link = "\(symbols.cross) unreachable"
+        case .unreachable(let reason): link = "\(symbols.cross) \(Format.linkWord(reason))"
         }
         if case .failed = connection.auth {
             segments.append(([Span(" \(auth) ", theme.badgeReadOnly)], 6))
