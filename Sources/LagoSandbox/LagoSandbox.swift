@@ -26,6 +26,14 @@ public struct SandboxOptions: Sendable {
     public var idleTimeout: Duration?
     /// The clock for reception times, `created_at` and the usage period (inject a fixed one in tests).
     public var now: @Sendable () -> Date
+    /// The organization's webhook HMAC key (`hmac`-signed webhooks); `nil` generates one (read it from
+    /// ``Sandbox/webhookHMACKey``).
+    public var webhookHMACKey: String? = nil
+    /// Runs Lago's post-validation (and sends `events.errors` to the registered endpoints) this often; `nil` (the
+    /// default) only on `POST /_sandbox/post_validate` or ``Sandbox/postValidate()``.
+    public var postValidationInterval: Duration? = nil
+    /// The pause before the n-th retry of a failed webhook delivery is n times this (3 retries, as Lago).
+    public var webhookRetryDelay: Duration = .milliseconds(200)
 
     public init(
         host: String = "127.0.0.1",
@@ -106,6 +114,7 @@ public final class Sandbox: Sendable {
     public let faults: SandboxFaults
 
     let store: SandboxStore
+    let webhooks: SandboxWebhooks
     private let keys: APIKeyStore
     private let counters = SandboxRequestCounters()
     private let lifecycle = Lifecycle()
@@ -122,6 +131,8 @@ public final class Sandbox: Sendable {
         faults = SandboxFaults()
         keys = APIKeyStore(options.apiKeys.isEmpty ? [UUID().uuidString.lowercased()] : options.apiKeys)
         store = try SandboxStore(dataPath: options.dataPath)
+        webhooks = SandboxWebhooks(
+            hmacKey: options.webhookHMACKey, retryDelay: options.webhookRetryDelay, logger: logger)
         if options.seed {
             do {
                 try store.seed(now: options.now())
@@ -180,6 +191,14 @@ public final class Sandbox: Sendable {
                     }
                 }
                 group.addTask { await self.lifecycle.waitForStopRequest() }
+                if let interval = self.options.postValidationInterval {
+                    group.addTask {
+                        // Ends with the group: the sleep is cancelled.
+                        while (try? await Task.sleep(for: interval)) != nil {
+                            _ = await self.postValidate()
+                        }
+                    }
+                }
                 try await group.next()
                 group.cancelAll()
                 try await group.waitForAll()
@@ -255,6 +274,33 @@ public final class Sandbox: Sendable {
         counters.clear()
         store.resetCounters()
     }
+
+    /// The organization's webhook HMAC key: what `hmac`-signed webhooks are signed with, and what
+    /// `lago.webhook_hmac_key` must hold to verify them.
+    public var webhookHMACKey: String {
+        get { webhooks.currentHMACKey }
+        set { webhooks.currentHMACKey = newValue }
+    }
+
+    /// Runs Lago's post-validation over the events not validated yet and sends `events.errors` (HMAC- or
+    /// JWT-signed, as each endpoint asked) to every registered endpoint, retrying a failed delivery 3 times;
+    /// returns the transaction ids by reason (all empty when no event had an error: nothing is sent, as in Lago).
+    public func postValidate() async -> [String: [String]] {
+        guard let errors = await webhooks.runPostValidation(store: store) else { return [:] }
+        return [
+            "invalid_code": errors.invalidCode, "missing_aggregation_property": errors.missingAggregationProperty,
+            "invalid_filter_values": errors.invalidFilterValues,
+        ]
+    }
+
+    /// Registers a webhook endpoint as `POST /api/v1/webhook_endpoints` does (`signatureAlgo` `jwt` or `hmac`).
+    @discardableResult
+    public func registerWebhookEndpoint(url: String, signatureAlgo: String = "jwt") -> SandboxWebhookEndpoint? {
+        webhooks.register(url: url, signatureAlgo: signatureAlgo, now: options.now())
+    }
+
+    /// What the webhook sender did: endpoints, deliveries, failures, retries.
+    public var webhookStats: SandboxWebhookStats { webhooks.stats }
 
     /// Stored events in insertion order, optionally only those of one `external_subscription_id`.
     public func events(subscription: String? = nil) -> [SandboxEvent] {
@@ -396,6 +442,7 @@ public final class Sandbox: Sendable {
             lago: LagoRoutes(
                 store: store,
                 apiKeys: keys,
+                webhooks: webhooks,
                 maxBatchSize: options.maxBatchSize,
                 now: options.now,
                 logger: logger
@@ -403,6 +450,8 @@ public final class Sandbox: Sendable {
             admin: AdminRoutes(
                 faults: faults,
                 apiKeys: keys,
+                webhooks: webhooks,
+                store: store,
                 stats: { counters.stats(store: store.counters) },
                 resetStats: {
                     counters.clear()

@@ -81,6 +81,12 @@ extension AppState {
         case nil:
             break
         }
+        if let reported = stats.billing.lago?.reported[record.transactionID] {
+            lines.append(
+                "Lago said     not billed (\(reported.reasons.joined(separator: ", "))) at "
+                    + Format.clock(reported.reportedAt, timeZone)
+                    + (reported.predictedBillable ? "; we predicted billable: they disagree" : ""))
+        }
         lines.append("")
         lines.append("Sent to Lago")
         if let payload = record.payloadJSON {
