@@ -2,6 +2,7 @@ public import Foundation
 import Hummingbird
 import HummingbirdCore
 import LagoAPI
+import LagoIngest
 public import Logging
 import NIOCore
 import Synchronization
@@ -34,6 +35,10 @@ public struct SandboxOptions: Sendable {
     public var postValidationInterval: Duration? = nil
     /// The pause before the n-th retry of a failed webhook delivery is n times this (3 retries, as Lago).
     public var webhookRetryDelay: Duration = .milliseconds(200)
+    /// The price per unit of every charge of the seeded subscription (major currency units), what `current_usage`
+    /// and `estimate_fees` multiply the units by; change it later with ``Sandbox/setUnitAmount(_:subscription:)``
+    /// or `PUT /_sandbox/unit_amount`.
+    public var seedUnitAmount: String = "0.001"
 
     public init(
         host: String = "127.0.0.1",
@@ -65,6 +70,7 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
         case metricCodeTaken(String)
         case invalidExpression(String, String)
         case persistence(String)
+        case invalidUnitAmount(String)
     }
 
     private let kind: Kind
@@ -81,6 +87,8 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
     }
     /// Writing the `--data` file failed.
     public static func persistence(_ reason: String) -> SandboxError { .init(kind: .persistence(reason)) }
+    /// A price per unit that is not a plain non-negative decimal.
+    public static func invalidUnitAmount(_ amount: String) -> SandboxError { .init(kind: .invalidUnitAmount(amount)) }
 
     public var description: String {
         switch kind {
@@ -89,6 +97,8 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
         case .metricCodeTaken(let code): "a billable metric with code \(code) exists"
         case .invalidExpression(let expression, let reason): "invalid expression \(expression): \(reason)"
         case .persistence(let reason): "sandbox data file write failed: \(reason)"
+        case .invalidUnitAmount(let amount):
+            "unit amount \(amount) is not a price: give a non-negative decimal such as \"0.002\""
         }
     }
 }
@@ -135,7 +145,7 @@ public final class Sandbox: Sendable {
             hmacKey: options.webhookHMACKey, retryDelay: options.webhookRetryDelay, logger: logger)
         if options.seed {
             do {
-                try store.seed(now: options.now())
+                try store.seed(now: options.now(), unitAmount: options.seedUnitAmount)
             } catch {
                 store.close()
                 throw error
@@ -291,6 +301,24 @@ public final class Sandbox: Sendable {
             "invalid_code": errors.invalidCode, "missing_aggregation_property": errors.missingAggregationProperty,
             "invalid_filter_values": errors.invalidFilterValues,
         ]
+    }
+
+    /// Sets the price per unit of every charge of a subscription (`"0.002"`: major currency units, a plain
+    /// non-negative decimal); returns false when no subscription has that external id.
+    /// - Throws: ``SandboxError`` for an amount that is not such a decimal, or when the data file cannot be written.
+    @discardableResult
+    public func setUnitAmount(_ unitAmount: String, subscription externalID: String) throws -> Bool {
+        guard let amount = LagoDecimal(bigDecimal: unitAmount), !unitAmount.hasPrefix("-") else {
+            throw SandboxError.invalidUnitAmount(unitAmount)
+        }
+        guard var current = store.subscriptions.last(where: { $0.externalID == externalID }) else { return false }
+        current.unitAmount = amount.plainString
+        do {
+            try store.upsert(current)
+        } catch {
+            throw SandboxError.persistence(String(describing: error))
+        }
+        return true
     }
 
     /// Registers a webhook endpoint as `POST /api/v1/webhook_endpoints` does (`signatureAlgo` `jwt` or `hmac`).

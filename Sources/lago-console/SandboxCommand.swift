@@ -92,6 +92,11 @@ struct SandboxCommand: AsyncParsableCommand {
     var webhookHMACKeyFile: String?
 
     @Option(
+        name: .customLong("unit-amount"),
+        help: "Price per unit of every charge of the seeded subscription (current_usage amounts), e.g. 0.002.")
+    var unitAmount: String = "0.001"
+
+    @Option(
         name: .customLong("post-validation-interval"),
         help: "Run Lago's post-validation and send events.errors webhooks every N seconds (default: off).")
     var postValidationInterval: Double?
@@ -123,6 +128,10 @@ struct SandboxCommand: AsyncParsableCommand {
         }
         if let latencyJitterMilliseconds, latencyJitterMilliseconds < 0 {
             throw ValidationError("--latency-jitter-ms must be 0 or more")
+        }
+        if unitAmount.wholeMatch(of: /[0-9]+(\.[0-9]+)?/) == nil {
+            throw ValidationError(
+                "--unit-amount \(unitAmount) is not a price: give a non-negative decimal such as 0.002")
         }
         if let postValidationInterval, !(postValidationInterval > 0) {
             throw ValidationError("--post-validation-interval must be more than 0 seconds")
@@ -156,6 +165,7 @@ struct SandboxCommand: AsyncParsableCommand {
         } else if let key = ProcessInfo.processInfo.environment["LAGO_WEBHOOK_HMAC_KEY"], !key.isEmpty {
             options.webhookHMACKey = key
         }
+        options.seedUnitAmount = unitAmount
         options.postValidationInterval = postValidationInterval.map { .milliseconds(Int64($0 * 1000)) }
         let sandbox = try Sandbox(options: options, logger: logger)
         applyFaults(to: sandbox.faults)

@@ -17,6 +17,8 @@ import LagoIngest
 /// - `GET /_sandbox/api_keys`, `PUT /_sandbox/api_keys` with `{"api_keys":["…"]}`.
 /// - `GET /_sandbox/webhooks`: the endpoints and what was delivered (``SandboxWebhookStats``).
 /// - `GET /_sandbox/webhook_hmac_key`, `PUT /_sandbox/webhook_hmac_key` with `{"webhook_hmac_key":"…"}`.
+/// - `PUT /_sandbox/unit_amount` with `{"unit_amount":"0.002","external_subscription_id":"sub_sandbox"}` (the
+///   seeded subscription when none is named): the price per unit `current_usage` and `estimate_fees` use.
 /// - `POST /_sandbox/post_validate`: Lago's post-validation now; answers the `events_errors` lists at once and
 ///   sends them (if any) to every endpoint in the background.
 struct AdminRoutes: Sendable {
@@ -60,6 +62,27 @@ struct AdminRoutes: Sendable {
             }
             webhooks.currentHMACKey = key
             return .ok(.object([("webhook_hmac_key", .string(key))]))
+        case ("PUT", "unit_amount"), ("POST", "unit_amount"):
+            guard let body = parse(request) else { return .malformedJSON }
+            let subscription = body["external_subscription_id"]?.stringValue ?? SandboxSeed.subscriptionExternalID
+            guard let amount = body["unit_amount"]?.stringValue, let price = LagoDecimal(bigDecimal: amount),
+                !amount.hasPrefix("-")
+            else {
+                return .validationError(field: "unit_amount", code: "value_is_invalid")
+            }
+            guard var current = store.subscriptions.last(where: { $0.externalID == subscription }) else {
+                return .notFound("subscription_not_found")
+            }
+            current.unitAmount = price.plainString
+            do {
+                try store.upsert(current)
+            } catch {
+                return .status(500)
+            }
+            return .ok(
+                .object([
+                    ("external_subscription_id", .string(subscription)), ("unit_amount", .string(current.unitAmount)),
+                ]))
         case ("POST", "post_validate"):
             let webhooks = webhooks
             guard let errors = webhooks.postValidate(store: store) else {
