@@ -109,4 +109,24 @@ import Testing
             #expect(sandbox.webhookHMACKey.count >= 32, "a generated key when none is given")
         }
     }
+
+    @Test func aDeliveryThatFailsIsTriedThreeTimesMoreThenCountedFailed() async throws {
+        var options = testOptions()
+        options.webhookRetryDelay = .milliseconds(10)
+        try await withSandbox(options) { sandbox, client in
+            // Nothing listens on port 1: every try is refused.
+            #expect(
+                sandbox.registerWebhookEndpoint(url: "http://127.0.0.1:1/webhooks/lago", signatureAlgo: "hmac") != nil)
+            let answer = try await client.post(
+                "/api/v1/events",
+                #"{"event":{"transaction_id":"t-x","external_subscription_id":"sub_sandbox","code":"nope"}}"#)
+            #expect(answer.status == 200)
+            #expect(await sandbox.postValidate()["invalid_code"] == ["t-x"])
+            let stats = sandbox.webhookStats
+            #expect(stats.attempts == 4 && stats.failed == 1 && stats.delivered == 0, "\(stats)")
+            #expect(stats.lastError?.contains("127.0.0.1:1") == true)
+            let admin = try await client.get("/_sandbox/webhooks", auth: .none)
+            #expect(admin.json["stats"]?["attempts"] == 4 && admin.json["endpoints"]?.arrayValue?.count == 1)
+        }
+    }
 }
