@@ -321,6 +321,17 @@ public final class Sandbox: Sendable {
         return true
     }
 
+    /// Sends Lago's (deprecated) `event.error` webhook for a stored event, as Lago does when post-processing finds
+    /// it a duplicate (`{"transaction_id":["value_already_exist"]}`), to every endpoint; false when no stored event
+    /// has that transaction id.
+    @discardableResult
+    public func sendDuplicateEventError(transactionID: String) async -> Bool {
+        guard let event = store.firstEvent(transactionID: transactionID) else { return false }
+        await webhooks.send(
+            SandboxWebhooks.eventErrorBody(Serializers.event(event), organizationID: webhooks.organizationID))
+        return true
+    }
+
     /// Registers a webhook endpoint as `POST /api/v1/webhook_endpoints` does (`signatureAlgo` `jwt` or `hmac`).
     @discardableResult
     public func registerWebhookEndpoint(url: String, signatureAlgo: String = "jwt") -> SandboxWebhookEndpoint? {

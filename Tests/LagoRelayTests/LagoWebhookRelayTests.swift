@@ -237,4 +237,22 @@ import Testing
             #expect((await engine.stats().billing.lago)?.webhooks == 1)
         }
     }
+
+    @Test func theSandboxsEventErrorForADuplicateReachesTheRelayJWTSigned() async throws {
+        try await Self.withWebhookRelay { context in
+            let (sandbox, engine) = (context.sandbox, context.engine)
+            let answer = try await post(
+                context.relayURL, path: "/events",
+                body: Array(#"{"event":\#(Self.event("dup-1", code: "llm_input_tokens"))}"#.utf8))
+            #expect(answer.status == 200)
+            #expect(await engine.flush(deadline: .seconds(20)).pending == 0)
+            #expect(sandbox.registerWebhookEndpoint(url: context.webhookURL.absoluteString) != nil, "jwt by default")
+            #expect(await sandbox.sendDuplicateEventError(transactionID: "dup-1"))
+            #expect(await !sandbox.sendDuplicateEventError(transactionID: "never-sent"))
+            let lago = try await Self.lagoStats(engine) { $0.webhooks == 1 }
+            #expect(lago.byReason == ["value_already_exist": 1] && lago.notBilled == 1)
+            #expect(lago.recent.first?.externalSubscriptionID == "sub_sandbox")
+            #expect(lago.recent.first?.agreement == .predictedBillable)
+        }
+    }
 }

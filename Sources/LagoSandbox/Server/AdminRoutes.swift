@@ -19,6 +19,8 @@ import LagoIngest
 /// - `GET /_sandbox/webhook_hmac_key`, `PUT /_sandbox/webhook_hmac_key` with `{"webhook_hmac_key":"…"}`.
 /// - `PUT /_sandbox/unit_amount` with `{"unit_amount":"0.002","external_subscription_id":"sub_sandbox"}` (the
 ///   seeded subscription when none is named): the price per unit `current_usage` and `estimate_fees` use.
+/// - `POST /_sandbox/event_error` with `{"transaction_id":"…"}`: Lago's `event.error` (a duplicate found in
+///   post-processing) for that stored event, sent to every endpoint in the background; 404 for an unknown id.
 /// - `POST /_sandbox/post_validate`: Lago's post-validation now; answers the `events_errors` lists at once and
 ///   sends them (if any) to every endpoint in the background.
 struct AdminRoutes: Sendable {
@@ -83,6 +85,16 @@ struct AdminRoutes: Sendable {
                 .object([
                     ("external_subscription_id", .string(subscription)), ("unit_amount", .string(current.unitAmount)),
                 ]))
+        case ("POST", "event_error"):
+            guard let body = parse(request) else { return .malformedJSON }
+            guard let id = body["transaction_id"]?.stringValue, let event = store.firstEvent(transactionID: id) else {
+                return .notFound("event_not_found")
+            }
+            let webhooks = webhooks
+            let payload = SandboxWebhooks.eventErrorBody(
+                Serializers.event(event), organizationID: webhooks.organizationID)
+            Task { await webhooks.send(payload) }
+            return .ok(.object([("transaction_id", .string(id)), ("sent_to", .int(webhooks.allEndpoints.count))]))
         case ("POST", "post_validate"):
             let webhooks = webhooks
             guard let errors = webhooks.postValidate(store: store) else {
