@@ -89,8 +89,9 @@ public final class LagoEngine: Sendable {
     private let flushIDs = Atomic<Int>(0)
     private let mapping: Mutex<Mapping>
     private let control = Mutex(Control())
-    /// Lago's webhook verdicts as last counted in the spool (`nil`: not counted since the engine started).
-    private let lagoVerdicts = Mutex<LagoConfirmedStats?>(nil)
+    /// Lago's webhook verdicts as last counted in the spool (`nil`: not counted since the last webhook), and the
+    /// number of webhooks recorded, so a count that started before a newer webhook is never kept.
+    private let lagoVerdicts = Mutex<(generation: Int, stats: LagoConfirmedStats?)>((0, nil))
     /// Replayed webhooks ignored since the engine started.
     private let lagoReplays = Atomic<Int>(0)
     private let broadcaster = LifecycleBroadcaster()
@@ -667,7 +668,7 @@ public final class LagoEngine: Sendable {
         if !stopped { oldest = try? await spool.oldestEnqueuedAt() }
         let lago: LagoConfirmedStats?
         if stopped {
-            lago = lagoVerdicts.withLock { $0 }
+            lago = lagoVerdicts.withLock { $0.stats }
         } else {
             lago = await lagoConfirmedStats()
         }
@@ -877,11 +878,14 @@ public final class LagoEngine: Sendable {
         switch recording {
         case .replayed:
             lagoReplays.add(1, ordering: .relaxed)
-            lagoVerdicts.withLock { $0?.replaysIgnored += 1 }
+            lagoVerdicts.withLock { $0.stats?.replaysIgnored += 1 }
         case .recorded(let events):
             metrics.lagoWebhooks.increment()
             metrics.lagoReportedEvents.increment(by: events)
-            lagoVerdicts.withLock { $0 = nil }
+            lagoVerdicts.withLock {
+                $0.generation += 1
+                $0.stats = nil
+            }
             _ = await lagoConfirmedStats()
         }
         return recording
@@ -889,10 +893,12 @@ public final class LagoEngine: Sendable {
 
     /// Lago's verdicts, counted in the spool once and after each webhook.
     private func lagoConfirmedStats() async -> LagoConfirmedStats? {
-        if let cached = lagoVerdicts.withLock({ $0 }) { return cached }
+        let (generation, cached) = lagoVerdicts.withLock { ($0.generation, $0.stats) }
+        if let cached { return cached }
         guard var counted = try? await spool.lagoConfirmedStats() else { return nil }
         counted.replaysIgnored = lagoReplays.load(ordering: .relaxed)
-        lagoVerdicts.withLock { $0 = counted }
+        // Two webhooks recorded at once: the count that read the file before the second one is not kept.
+        lagoVerdicts.withLock { if $0.generation == generation { $0.stats = counted } }
         return counted
     }
 

@@ -255,4 +255,27 @@ import Testing
             #expect(lago.recent.first?.agreement == .predictedBillable)
         }
     }
+
+    @Test func webhooksRecordedAtOnceAreAllCountedAtOnce() async throws {
+        try await Self.withWebhookRelay { context in
+            let engine = context.engine
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        let report = LagoWebhookReport(
+                            uniqueKey: "k\(index)", webhookType: "events.errors",
+                            events: [LagoReportedEvent(transactionID: "tx-\(index)", reason: "invalid_code")],
+                            receivedAt: Date())
+                        let recording = try await engine.recordLagoWebhook(report)
+                        #expect(recording == .recorded(events: 1))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // No poll: once every call returned, the counts include them all.
+            let lago = try #require(await engine.stats().billing.lago)
+            #expect(lago.webhooks == 20 && lago.notBilled == 20)
+            #expect(lago.byAgreement == ["not_from_this_spool": 20], "no such event went through this spool")
+        }
+    }
 }

@@ -112,7 +112,7 @@ import Testing
 
     @Test func aDeliveryThatFailsIsTriedThreeTimesMoreThenCountedFailed() async throws {
         var options = testOptions()
-        options.webhookRetryDelay = .milliseconds(10)
+        options.webhookRetryDelay = .milliseconds(20)
         try await withSandbox(options) { sandbox, client in
             // Nothing listens on port 1: every try is refused.
             #expect(
@@ -127,6 +127,27 @@ import Testing
             #expect(stats.lastError?.contains("127.0.0.1:1") == true)
             let admin = try await client.get("/_sandbox/webhooks", auth: .none)
             #expect(admin.json["stats"]?["attempts"] == 4 && admin.json["endpoints"]?.arrayValue?.count == 1)
+        }
+    }
+
+    @Test func withAnIntervalPostValidationRunsOnItsOwn() async throws {
+        var options = testOptions()
+        options.postValidationInterval = .milliseconds(50)
+        // Not less: AsyncHTTPClient backs off reconnecting to a refused address, and a request queued in that window
+        // waits for its deadline.
+        options.webhookRetryDelay = .milliseconds(20)
+        try await withSandbox(options) { sandbox, client in
+            #expect(sandbox.registerWebhookEndpoint(url: "http://127.0.0.1:1/webhooks/lago") != nil)
+            let answer = try await client.post(
+                "/api/v1/events",
+                #"{"event":{"transaction_id":"t-tick","external_subscription_id":"sub_sandbox","code":"nope"}}"#)
+            #expect(answer.status == 200)
+            let deadline = ContinuousClock.now + .seconds(20)
+            while sandbox.webhookStats.failed == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(sandbox.webhookStats.postValidations == 1 && sandbox.webhookStats.attempts == 4)
+            #expect(await sandbox.postValidate().isEmpty, "the interval's run validated it already")
         }
     }
 }

@@ -235,31 +235,47 @@ final class SandboxWebhooks: Sendable {
             }
             return
         }
-        var lastError = ""
-        for attempt in 0...3 {
-            if attempt > 0 { try? await Task.sleep(for: retryDelay * attempt) }
-            var request = HTTPClientRequest(url: endpoint.webhookURL)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "X-Lago-Signature", value: signature)
-            request.headers.add(name: "X-Lago-Signature-Algorithm", value: endpoint.signatureAlgo)
-            request.headers.add(name: "X-Lago-Unique-Key", value: uniqueKey)
-            request.body = .bytes(ByteBuffer(bytes: body))
-            counters.withLock { $0.attempts += 1 }
-            do {
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-                _ = try? await response.body.collect(upTo: 1 << 20)
-                if [200, 201, 202, 204].contains(Int(response.status.code)) {
-                    counters.withLock { $0.delivered += 1 }
-                    return
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        // A refused connection fails the try at once (as Lago's sender sees it), not after the pool's backoff.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(10))
+        let failure: String?
+        do {
+            failure = try await HTTPClient.withHTTPClient(configuration: configuration) { client in
+                var lastError = ""
+                for attempt in 0...3 {
+                    if attempt > 0 { try? await Task.sleep(for: retryDelay * attempt) }
+                    var request = HTTPClientRequest(url: endpoint.webhookURL)
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.headers.add(name: "X-Lago-Signature", value: signature)
+                    request.headers.add(name: "X-Lago-Signature-Algorithm", value: endpoint.signatureAlgo)
+                    request.headers.add(name: "X-Lago-Unique-Key", value: uniqueKey)
+                    request.body = .bytes(ByteBuffer(bytes: body))
+                    counters.withLock { $0.attempts += 1 }
+                    do {
+                        let response = try await client.execute(request, timeout: .seconds(10))
+                        _ = try? await response.body.collect(upTo: 1 << 20)
+                        if [200, 201, 202, 204].contains(Int(response.status.code)) {
+                            counters.withLock { $0.delivered += 1 }
+                            return nil
+                        }
+                        lastError = "\(endpoint.webhookURL) answered \(response.status.code)"
+                    } catch {
+                        lastError = "\(endpoint.webhookURL): \(error)"
+                    }
+                    logger.debug(
+                        "Sandbox webhook delivery failed",
+                        metadata: ["attempt": "\(attempt + 1)", "error": "\(lastError)"])
                 }
-                lastError = "\(endpoint.webhookURL) answered \(response.status.code)"
-            } catch {
-                lastError = "\(endpoint.webhookURL): \(error)"
+                return lastError
             }
-            logger.debug(
-                "Sandbox webhook delivery failed", metadata: ["attempt": "\(attempt + 1)", "error": "\(lastError)"])
+        } catch {
+            // Only the client's shutdown throws here, after the tries (a delivery was counted when it happened).
+            logger.debug("Sandbox webhook client shutdown failed", metadata: ["error": "\(error)"])
+            return
         }
+        guard let lastError = failure else { return }
         counters.withLock {
             $0.failed += 1
             $0.lastError = lastError
