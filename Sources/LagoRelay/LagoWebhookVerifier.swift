@@ -15,15 +15,19 @@ public struct LagoWebhookKeys: Sendable {
     /// The issuers a `jwt` signature may name: Lago Cloud's `https://api.getlago.com`, and a self-hosted Lago's own
     /// API URL when given.
     public var issuers: Set<String>
+    /// A signature that fails fetches the key again at most this often, so forged webhooks cannot make the relay
+    /// spend Lago's rate limit.
+    public var refetchInterval: Duration
 
     /// Creates the keys.
     public init(
         hmacKey: @escaping @Sendable () -> String?, publicKey: (@Sendable () async throws -> String)?,
-        issuers: Set<String> = [LagoWebhookVerifier.lagoCloudIssuer]
+        issuers: Set<String> = [LagoWebhookVerifier.lagoCloudIssuer], refetchInterval: Duration = .seconds(30)
     ) {
         self.hmacKey = hmacKey
         self.publicKey = publicKey
         self.issuers = issuers
+        self.refetchInterval = refetchInterval
     }
 }
 
@@ -43,8 +47,8 @@ public final class LagoWebhookVerifier: Sendable {
     }
 
     private let keys: LagoWebhookKeys
-    /// The public key last fetched (base64 text as Lago sent it) and its parsed collection.
-    private let cached = Mutex<(text: String, keys: JWTKeyCollection)?>(nil)
+    /// The public key last fetched (base64 text as Lago sent it), its parsed collection, and when it was fetched.
+    private let cached = Mutex<(text: String, keys: JWTKeyCollection, at: ContinuousClock.Instant)?>(nil)
 
     /// Creates a verifier over `keys`.
     public init(keys: LagoWebhookKeys) {
@@ -101,14 +105,15 @@ public final class LagoWebhookVerifier: Sendable {
                     throw Refusal(description: "Lago's webhook public key could not be fetched: \(error)")
                 }
                 collection = try await Self.keyCollection(publicKey: text)
-                cached.withLock { $0 = (text, collection) }
+                cached.withLock { $0 = (text, collection, .now) }
             }
             let claims: LagoClaims
             do {
                 claims = try await collection.verify(token, as: LagoClaims.self)
             } catch {
-                // Lago may have a new key: fetch it once more before refusing.
-                if !refetched {
+                // Lago may have a new key: fetch it once more before refusing (unless fetched just now).
+                let fetchedAt = cached.withLock { $0?.at }
+                if !refetched, fetchedAt.map({ ContinuousClock.now - $0 >= keys.refetchInterval }) ?? true {
                     refetched = true
                     continue
                 }

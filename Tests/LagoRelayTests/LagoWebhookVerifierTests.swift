@@ -84,7 +84,7 @@ import Testing
                 publicKey: {
                     fetches.add(1, ordering: .relaxed)
                     return Self.served(key)
-                }))
+                }, refetchInterval: .zero))
         let token = try await Self.jwt(Self.body, key: key)
         #expect(await Self.refusal(verifier, body: Self.body, algorithm: "jwt", signature: token) == nil)
         // Lago's default: no algorithm header means jwt.
@@ -116,7 +116,7 @@ import Testing
         let second = try _RSA.Signing.PrivateKey(keySize: .bits2048)
         let current = Mutex(Self.served(first))
         let verifier = LagoWebhookVerifier(
-            keys: LagoWebhookKeys(hmacKey: { nil }, publicKey: { current.withLock { $0 } }))
+            keys: LagoWebhookKeys(hmacKey: { nil }, publicKey: { current.withLock { $0 } }, refetchInterval: .zero))
         #expect(
             await Self.refusal(
                 verifier, body: Self.body, algorithm: "jwt", signature: try await Self.jwt(Self.body, key: first))
@@ -139,5 +139,26 @@ import Testing
         #expect(
             await Self.refusal(broken, body: Self.body, algorithm: "jwt", signature: token)?.contains(
                 "not an RSA public key") == true)
+    }
+
+    @Test func forgedJWTsDoNotRefetchTheKeyMoreThanOncePerInterval() async throws {
+        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let fetches = Atomic<Int>(0)
+        let verifier = LagoWebhookVerifier(
+            keys: LagoWebhookKeys(
+                hmacKey: { nil },
+                publicKey: {
+                    fetches.add(1, ordering: .relaxed)
+                    return Self.served(key)
+                }, refetchInterval: .seconds(3600)))
+        let stranger = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        for _ in 0..<5 {
+            let forged = try await Self.jwt(Self.body, key: stranger)
+            #expect(await Self.refusal(verifier, body: Self.body, algorithm: "jwt", signature: forged) != nil)
+        }
+        #expect(fetches.load(ordering: .relaxed) == 1, "fetched for the first webhook only")
+        #expect(
+            await Self.refusal(
+                verifier, body: Self.body, algorithm: "jwt", signature: try await Self.jwt(Self.body, key: key)) == nil)
     }
 }
