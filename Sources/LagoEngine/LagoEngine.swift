@@ -891,6 +891,13 @@ public final class LagoEngine: Sendable {
         return recording
     }
 
+    /// The RSA public key Lago's `jwt` webhook signatures verify with (`GET /webhooks/public_key`, base64 text), from
+    /// the Lago the engine delivers to now (its URL and key follow ``updateLago(baseURL:apiKey:)``).
+    /// - Throws: ``LagoAPI/LagoAPIError``.
+    public func lagoWebhookPublicKey() async throws -> String {
+        try await client.webhookPublicKey()
+    }
+
     /// Lago's verdicts, counted in the spool once and after each webhook.
     private func lagoConfirmedStats() async -> LagoConfirmedStats? {
         let (generation, cached) = lagoVerdicts.withLock { ($0.generation, $0.stats) }

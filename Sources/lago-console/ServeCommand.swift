@@ -125,58 +125,52 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         // Lago's webhooks (events.errors, event.error) come in on the relay, proven by their signature: hmac with
-        // lago.webhook_hmac_key (read per request), jwt with the public key this Lago serves.
-        let keyClient = LagoClient(
-            configuration: LagoClientConfiguration(baseURL: baseURL, apiKey: apiKey, maxConnections: 2), logger: logger)
+        // lago.webhook_hmac_key (read per request), jwt with the public key the Lago delivered to serves (fetched with
+        // the engine's client, which follows a changed lago.api_url or lago.api_key).
         var issuers: Set<String> = [LagoWebhookVerifier.lagoCloudIssuer]
         if let url = URL(string: baseURL.apiRoot), let scheme = url.scheme, let host = url.host {
             issuers.insert("\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? ""))
         }
         options.webhookKeys = LagoWebhookKeys(
-            hmacKey: { store.configuration.lago.webhookHMACKey }, publicKey: { try await keyClient.webhookPublicKey() },
+            hmacKey: { store.configuration.lago.webhookHMACKey },
+            publicKey: { try await engine.lagoWebhookPublicKey() },
             issuers: issuers)
-        do {
-            try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { relayURL in
-                logger.info(
-                    "relaying",
-                    metadata: ["relay": "\(relayURL)", "lago": "\(baseURL)", "key": "\(ConfigMasking.mask(apiKey))"])
-                let webhookURL = relayURL.deletingLastPathComponent().deletingLastPathComponent()
-                    .appendingPathComponent("webhooks").appendingPathComponent("lago")
-                // Unbuffered, one line: the URL to register in Lago.
-                FileHandle.standardOutput.write(
-                    Data(
-                        ("Lago webhooks: \(webhookURL.absoluteString) (register it in Lago: Developers → Webhooks, "
-                            + "signature JWT, or HMAC with lago.webhook_hmac_key set)\n").utf8))
-                let endpointBase = ControlEndpoint(
-                    url: "", token: ControlServerOptions.randomToken(), pid: getpid(), startedAt: Date(),
-                    lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,
-                    maskedKey: ConfigMasking.mask(apiKey), sandboxAPIKey: isSandbox ? apiKey : nil)
-                let published = PublishedEndpoint(spoolPath: spoolPath, logger: logger)
-                // Whoever changes the config file, serve reads it again and applies what it can while it runs.
-                let follower = ServeConfigFollower(
-                    store: store, engine: engine, isSandbox: isSandbox,
-                    sandboxSubscription: SandboxSeed.subscriptionExternalID, lagoURL: baseURL.apiRoot, apiKey: apiKey,
-                    logger: logger, onLagoChange: { published.lagoChanged(apiRoot: $0, maskedKey: $1) })
-                try await ServeControl.withControl(
-                    engine: engine, host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
-                    metricsRequireToken: configuration.relay.controlAllowRemote, spoolPath: spoolPath,
-                    reloadConfiguration: { follower.reload() }, published: published, logger: logger
-                ) {
-                    await withTaskGroup(of: Void.self) { group in
-                        group.addTask { await follower.watch(every: .seconds(1)) }
-                        for await signal in signals {
-                            logger.info("stopping", metadata: ["signal": "\(signal)"])
-                            break
-                        }
-                        group.cancelAll()
+        try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { relayURL in
+            logger.info(
+                "relaying",
+                metadata: ["relay": "\(relayURL)", "lago": "\(baseURL)", "key": "\(ConfigMasking.mask(apiKey))"])
+            let webhookURL = relayURL.deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("webhooks").appendingPathComponent("lago")
+            // Unbuffered, one line: the URL to register in Lago.
+            FileHandle.standardOutput.write(
+                Data(
+                    ("Lago webhooks: \(webhookURL.absoluteString) (register it in Lago: Developers → Webhooks, "
+                        + "signature JWT, or HMAC with lago.webhook_hmac_key set)\n").utf8))
+            let endpointBase = ControlEndpoint(
+                url: "", token: ControlServerOptions.randomToken(), pid: getpid(), startedAt: Date(),
+                lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,
+                maskedKey: ConfigMasking.mask(apiKey), sandboxAPIKey: isSandbox ? apiKey : nil)
+            let published = PublishedEndpoint(spoolPath: spoolPath, logger: logger)
+            // Whoever changes the config file, serve reads it again and applies what it can while it runs.
+            let follower = ServeConfigFollower(
+                store: store, engine: engine, isSandbox: isSandbox,
+                sandboxSubscription: SandboxSeed.subscriptionExternalID, lagoURL: baseURL.apiRoot, apiKey: apiKey,
+                logger: logger, onLagoChange: { published.lagoChanged(apiRoot: $0, maskedKey: $1) })
+            try await ServeControl.withControl(
+                engine: engine, host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
+                metricsRequireToken: configuration.relay.controlAllowRemote, spoolPath: spoolPath,
+                reloadConfiguration: { follower.reload() }, published: published, logger: logger
+            ) {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await follower.watch(every: .seconds(1)) }
+                    for await signal in signals {
+                        logger.info("stopping", metadata: ["signal": "\(signal)"])
+                        break
                     }
+                    group.cancelAll()
                 }
             }
-        } catch {
-            try? await keyClient.shutdown()
-            throw error
         }
-        try? await keyClient.shutdown()
         return await engine.stats()
     }
 }
