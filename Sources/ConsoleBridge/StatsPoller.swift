@@ -129,6 +129,7 @@ public struct StatsPoller: Sendable {
         queue.billing.held = stats.billing.held.total
         queue.billing.catalogueLoadedAt = stats.billing.catalogue?.loadedAt
         queue.billing.catalogueError = stats.billing.catalogue?.lastError
+        queue.billing.lago = stats.billing.lago.flatMap(Self.lagoSummary)
         queue.delivery.requestsInFlight = stats.requestsInFlight ?? 0
         queue.delivery.limit = stats.concurrencyLimit
         queue.delivery.adaptive = stats.adaptiveConcurrency ?? false
@@ -154,5 +155,33 @@ public struct StatsPoller: Sendable {
                 ?? EventInput(transactionID: letter.transactionID, externalSubscriptionID: nil, code: "?"),
             reason: letter.reason.message, httpStatus: letter.reason.status, attempts: letter.attempts,
             failedAt: letter.deadAt)
+    }
+}
+
+extension StatsPoller {
+    /// The console's view of Lago's webhook verdicts; `nil` before the first webhook.
+    static func lagoSummary(_ lago: LagoConfirmedStats) -> LagoVerdictSummary? {
+        guard lago.webhooks > 0 else { return nil }
+        var summary = LagoVerdictSummary()
+        summary.webhooks = lago.webhooks
+        summary.lastWebhookAt = lago.lastWebhookAt
+        summary.notBilled = lago.notBilled
+        summary.byReason = lago.byReason
+        summary.agreed =
+            (lago.byAgreement[LagoAgreement.agreed.rawValue] ?? 0)
+            + (lago.byAgreement[LagoAgreement.reasonDiffers.rawValue] ?? 0)
+        summary.predictedBillable = lago.byAgreement[LagoAgreement.predictedBillable.rawValue] ?? 0
+        summary.predictedUnbillableNotReported = lago.predictedUnbillableNotReported
+        summary.notFromThisSpool = lago.byAgreement[LagoAgreement.notFromThisSpool.rawValue] ?? 0
+        for event in lago.recent.reversed() {
+            var reported =
+                summary.reported[event.transactionID]
+                ?? LagoVerdictSummary.ReportedEvent(
+                    reasons: [], reportedAt: event.reportedAt, predictedBillable: event.agreement == .predictedBillable)
+            if !reported.reasons.contains(event.reason) { reported.reasons.append(event.reason) }
+            reported.reportedAt = max(reported.reportedAt, event.reportedAt)
+            summary.reported[event.transactionID] = reported
+        }
+        return summary
     }
 }

@@ -367,6 +367,19 @@ public final class LagoClient: Sendable {
         }
     }
 
+    /// `GET /webhooks/public_key`: the base64 text Lago answers (of the PEM of the RSA public key its `jwt`
+    /// webhook signatures verify with), whitespace trimmed. Accept is `text/plain`, as Lago serves it.
+    /// - Throws: ``LagoAPIError`` (401 for a wrong key, transport errors).
+    public func webhookPublicKey() async throws -> String {
+        let path = "/webhooks/public_key"
+        let (status, headers, body) = try await perform(.GET, path, query: [], body: nil)
+        guard (200..<300).contains(status) else {
+            throw LagoAPIError.httpResponse(
+                status: status, body: body, headers: headers, request: LagoRequestSummary(method: "GET", path: path))
+        }
+        return String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     // MARK: Transport
 
     private func page<Item: Decodable & Sendable & Hashable>(

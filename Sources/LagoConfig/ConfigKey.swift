@@ -46,6 +46,8 @@ public struct ConfigKey: Sendable, Hashable, CustomStringConvertible {
     public static let lagoAPIURL = ConfigKey("lago.api_url")
     /// `lago.api_key`
     public static let lagoAPIKey = ConfigKey("lago.api_key")
+    /// `lago.webhook_hmac_key`
+    public static let lagoWebhookHMACKey = ConfigKey("lago.webhook_hmac_key")
     /// `lago.default_subscription_id`
     public static let lagoDefaultSubscriptionID = ConfigKey("lago.default_subscription_id")
     /// `lago.allow_insecure_http`
@@ -329,6 +331,15 @@ extension KeySpec {
             "Lago API key (shown masked); the LAGO_API_KEY environment variable overrides it.",
             isSecret: true,
             environmentVariable: "LAGO_API_KEY",
+            check: { $0.contains(where: \.isNewline) ? "must be a single line" : nil }
+        ),
+        string(
+            .lagoWebhookHMACKey,
+            \.lago.webhookHMACKey,
+            "Lago's webhook HMAC key (shown masked), to verify hmac-signed webhooks on POST /webhooks/lago; the "
+                + "LAGO_WEBHOOK_HMAC_KEY environment variable overrides it.",
+            isSecret: true,
+            environmentVariable: "LAGO_WEBHOOK_HMAC_KEY",
             check: { $0.contains(where: \.isNewline) ? "must be a single line" : nil }
         ),
         KeySpec(

@@ -19,6 +19,9 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         /// `lago.api_key`: the API key sent as a bearer token. Empty when not set. Never log it; show it through
         /// ``ConfigMasking/mask(_:)``.
         public var apiKey: String
+        /// `lago.webhook_hmac_key`: the organization's HMAC key, which `hmac`-signed Lago webhooks are verified
+        /// with. Empty when not set. A secret: never log it; show it through ``ConfigMasking/mask(_:)``.
+        public var webhookHMACKey: String = ""
         /// `lago.default_subscription_id`: the external subscription ID events are sent for when the operator does
         /// not pick one. `nil` (empty in the file) when unset.
         public var defaultSubscriptionID: String?
@@ -379,6 +382,7 @@ extension LagoConsoleConfiguration.Lago: CustomStringConvertible, CustomDebugStr
     /// The section's keys with the API key masked.
     public var description: String {
         "Lago(apiURL: \(self.apiURL?.absoluteString ?? "(not set)"), apiKey: \(ConfigMasking.mask(self.apiKey)), "
+            + "webhookHMACKey: \(ConfigMasking.mask(self.webhookHMACKey)), "
             + "defaultSubscriptionID: \(self.defaultSubscriptionID ?? "(not set)"), "
             + "allowInsecureHTTP: \(self.allowInsecureHTTP))"
     }
@@ -393,6 +397,7 @@ extension LagoConsoleConfiguration.Lago: CustomStringConvertible, CustomDebugStr
             children: [
                 "apiURL": self.apiURL as Any,
                 "apiKey": ConfigMasking.mask(self.apiKey),
+                "webhookHMACKey": ConfigMasking.mask(self.webhookHMACKey),
                 "defaultSubscriptionID": self.defaultSubscriptionID as Any,
                 "allowInsecureHTTP": self.allowInsecureHTTP,
             ],

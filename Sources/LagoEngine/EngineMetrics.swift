@@ -26,6 +26,8 @@ import Synchronization
 /// | `lago_engine_requests_in_flight` | gauge | batch requests in flight now |
 /// | `lago_engine_rtt_seconds` | gauge | moving average of the round trip of the requests Lago took |
 /// | `lago_engine_ratelimit_remaining` | gauge | requests left in Lago's rate-limit window (when Lago sends it) |
+/// | `lago_engine_lago_webhooks_total` | counter | Lago webhooks recorded (`events.errors`, `event.error`; replays not) |
+/// | `lago_engine_lago_not_billed_total` | counter | events Lago's webhooks reported not billed |
 public struct EngineMetrics: Sendable {
     /// Metric names, for backends and dashboards.
     public enum Name {
@@ -48,6 +50,8 @@ public struct EngineMetrics: Sendable {
         public static let requestsInFlight = "lago_engine_requests_in_flight"
         public static let roundTrip = "lago_engine_rtt_seconds"
         public static let rateLimitRemaining = "lago_engine_ratelimit_remaining"
+        public static let lagoWebhooks = "lago_engine_lago_webhooks_total"
+        public static let lagoNotBilled = "lago_engine_lago_not_billed_total"
     }
 
     let enqueued: Counter
@@ -74,8 +78,12 @@ public struct EngineMetrics: Sendable {
     /// round trip of 0 s or exhausted window must be reported that nobody measured.
     let roundTrip: LazyGauge
     let rateLimitRemaining: LazyGauge
+    let lagoWebhooks: Counter
+    let lagoReportedEvents: Counter
 
     init(factory: any MetricsFactory) {
+        lagoWebhooks = Counter(label: Name.lagoWebhooks, factory: factory)
+        lagoReportedEvents = Counter(label: Name.lagoNotBilled, factory: factory)
         enqueued = Counter(label: Name.enqueued, factory: factory)
         refusedSpoolFull = Counter(label: Name.refused, dimensions: [("reason", "spool_full")], factory: factory)
         refusedNoSubscription = Counter(

@@ -82,6 +82,9 @@ public struct EngineBillingStats: Sendable, Hashable, Codable {
     public var held = BillingCounts()
     /// The catalogue the check reads: its age and last error (`nil` without a check).
     public var catalogue: BillingCatalogueStatus?
+    /// What Lago itself reported afterwards (its `events.errors` and `event.error` webhooks), beside our
+    /// prediction (`nil`: the spool could not be read, or an engine of an earlier release).
+    public var lago: LagoConfirmedStats?
 
     /// No events.
     public init() {}

@@ -89,6 +89,11 @@ public final class LagoEngine: Sendable {
     private let flushIDs = Atomic<Int>(0)
     private let mapping: Mutex<Mapping>
     private let control = Mutex(Control())
+    /// Lago's webhook verdicts as last counted in the spool (`nil`: not counted since the last webhook), and the
+    /// number of webhooks recorded, so a count that started before a newer webhook is never kept.
+    private let lagoVerdicts = Mutex<(generation: Int, stats: LagoConfirmedStats?)>((0, nil))
+    /// Replayed webhooks ignored since the engine started.
+    private let lagoReplays = Atomic<Int>(0)
     private let broadcaster = LifecycleBroadcaster()
     private let metrics: EngineMetrics
     /// Rows and bytes committed since the loop last took them, and whether an `.appended` signal is on its way.
@@ -433,7 +438,9 @@ public final class LagoEngine: Sendable {
         return events.map { encoded in
             var verdict = checker.check(
                 BillingEvent(encoded.event, externalCustomerID: encoded.externalCustomerID, acceptedAt: acceptedAt))
-            if encoded.subscriptionFromCustomer { verdict.resolvedSubscriptionID = encoded.event.externalSubscriptionID }
+            if encoded.subscriptionFromCustomer {
+                verdict.resolvedSubscriptionID = encoded.event.externalSubscriptionID
+            }
             return verdict
         }
     }
@@ -659,6 +666,12 @@ public final class LagoEngine: Sendable {
         let stopped = control.withLock { $0.stopped }
         var oldest: Double?
         if !stopped { oldest = try? await spool.oldestEnqueuedAt() }
+        let lago: LagoConfirmedStats?
+        if stopped {
+            lago = lagoVerdicts.withLock { $0.stats }
+        } else {
+            lago = await lagoConfirmedStats()
+        }
         // One critical section: the counts and the loop's batches move together (an event is never seen in two
         // places, or none).
         return counters.withLock { counters in
@@ -694,7 +707,7 @@ public final class LagoEngine: Sendable {
                 failedRequests: counters.failedRequests, holdReason: loop.hold?.reason, lastError: counters.lastError,
                 lastErrorAt: counters.lastErrorAt, spoolError: counters.spoolError,
                 spoolErrorAt: counters.spoolErrorAt, lastRecovery: loop.lastRecovery, notBefore: loop.notBefore,
-                lifecycleChangesMissed: broadcaster.missedCount, billing: billing(counters),
+                lifecycleChangesMissed: broadcaster.missedCount, billing: billing(counters, lago: lago),
                 requestsInFlight: stopped ? 0 : loop.requestsInFlight,
                 concurrencyLimit: loop.concurrencyLimit > 0 ? loop.concurrencyLimit : nil,
                 adaptiveConcurrency: loop.concurrencyLimit > 0 ? loop.adaptiveConcurrency : nil,
@@ -703,8 +716,9 @@ public final class LagoEngine: Sendable {
         }
     }
 
-    private func billing(_ counters: StatsCounters) -> EngineBillingStats {
+    private func billing(_ counters: StatsCounters, lago: LagoConfirmedStats?) -> EngineBillingStats {
         var billing = EngineBillingStats()
+        billing.lago = lago
         billing.checking = configuration.billingChecker != nil
         billing.policy = configuration.unbillablePolicy
         billing.accepted = counters.acceptedVerdicts
@@ -851,6 +865,48 @@ public final class LagoEngine: Sendable {
     public func discardDeadLetter(id: Int64) async throws {
         try await spool.discardDeadLetter(id: id, path: configuration.spoolPath)
         deadLetterLeft()
+    }
+
+    // MARK: Lago's webhooks
+
+    /// Records a verified Lago webhook about ingested events (`events.errors`, `event.error`): each named event is
+    /// kept in the spool as "Lago: not billed (reason)" with the time, beside our own verdict for it. Idempotent by
+    /// ``LagoWebhookReport/uniqueKey``: a replay changes nothing and returns ``LagoWebhookRecording/replayed``.
+    /// - Throws: ``EngineError`` `.spoolIO`, `.shutDown`.
+    public func recordLagoWebhook(_ report: LagoWebhookReport) async throws -> LagoWebhookRecording {
+        let recording = try await spool.recordLagoWebhook(report)
+        switch recording {
+        case .replayed:
+            lagoReplays.add(1, ordering: .relaxed)
+            lagoVerdicts.withLock { $0.stats?.replaysIgnored += 1 }
+        case .recorded(let events):
+            metrics.lagoWebhooks.increment()
+            metrics.lagoReportedEvents.increment(by: events)
+            lagoVerdicts.withLock {
+                $0.generation += 1
+                $0.stats = nil
+            }
+            _ = await lagoConfirmedStats()
+        }
+        return recording
+    }
+
+    /// The RSA public key Lago's `jwt` webhook signatures verify with (`GET /webhooks/public_key`, base64 text), from
+    /// the Lago the engine delivers to now (its URL and key follow ``updateLago(baseURL:apiKey:)``).
+    /// - Throws: ``LagoAPI/LagoAPIError``.
+    public func lagoWebhookPublicKey() async throws -> String {
+        try await client.webhookPublicKey()
+    }
+
+    /// Lago's verdicts, counted in the spool once and after each webhook.
+    private func lagoConfirmedStats() async -> LagoConfirmedStats? {
+        let (generation, cached) = lagoVerdicts.withLock { ($0.generation, $0.stats) }
+        if let cached { return cached }
+        guard var counted = try? await spool.lagoConfirmedStats() else { return nil }
+        counted.replaysIgnored = lagoReplays.load(ordering: .relaxed)
+        // Two webhooks recorded at once: the count that read the file before the second one is not kept.
+        lagoVerdicts.withLock { if $0.generation == generation { $0.stats = counted } }
+        return counted
     }
 
     // MARK: Held events

@@ -123,8 +123,10 @@ final class Spool: Sendable {
     static let applicationID: Int32 = 0x4C_41_47_4F  // "LAGO"
     /// 1: events and dead letters. 2: a checksum per event, the `meta` table (spool identity, events ever
     /// settled) and the relay's `seen` table. 3: each event's billing verdict, and the `held` table (events kept
-    /// out of delivery as unbillable).
-    static let schemaVersion = 3
+    /// out of delivery as unbillable). 4: what Lago said afterwards: `delivered` (the verdict each delivered event
+    /// was sent with, kept a day), `lago_verdicts` (events Lago's webhooks reported not billed) and `lago_webhooks`
+    /// (each webhook's `X-Lago-Unique-Key`, for idempotency).
+    static let schemaVersion = 4
 
     let path: String
     /// Undelivered events found when the file was opened.
@@ -145,6 +147,8 @@ final class Spool: Sendable {
     private let seenCount = Atomic<Int>(0)
     /// Dedup inserts since the last prune of expired entries.
     private let seenInsertsSincePrune = Atomic<Int>(0)
+    /// Rows added to the `delivered` history since its last prune.
+    let deliveredSincePrune = Atomic<Int>(0)
     /// Where the ``SpoolMark`` goes after each commit (the engine's lock file); none for a spool opened alone.
     private let lock: SpoolLock?
     /// Events ever appended and ever settled, as committed (the mark's figures).
@@ -370,6 +374,7 @@ final class Spool: Sendable {
                         """)
                 try createVersion2Tables(db, spoolID: spoolID, settled: 0)
                 try createHeldTable(db)
+                try createVersion4Tables(db)
                 try db.execute(sql: "PRAGMA user_version = \(Spool.schemaVersion)")
                 return .commit
             }
@@ -385,6 +390,10 @@ final class Spool: Sendable {
         if version == 2 {
             try migrateFromVersion2(db)
             version = 3
+        }
+        if version == 3 {
+            try migrateFromVersion3(db)
+            version = 4
         }
         guard version == Spool.schemaVersion, tables.contains("events"), tables.contains("dead_letters") else {
             throw EngineError(
@@ -464,6 +473,15 @@ final class Spool: Sendable {
                     reasons TEXT
                 );
                 """)
+    }
+
+    /// Version 3 → 4, in one transaction: the tables of Lago's after-the-fact verdicts.
+    private static func migrateFromVersion3(_ db: Database) throws {
+        try db.inTransaction(.immediate) {
+            try createVersion4Tables(db)
+            try db.execute(sql: "PRAGMA user_version = 4")
+            return .commit
+        }
     }
 
     /// Version 2 → 3, in one transaction: a verdict per queued event (none: they were not checked) and the
@@ -1001,7 +1019,9 @@ final class Spool: Sendable {
             if !removals.isEmpty {
                 let statement = try db.cachedStatement(sql: "DELETE FROM events WHERE id BETWEEN ? AND ?")
                 let log = try db.cachedStatement(sql: "DELETE FROM attempt_log WHERE event_id BETWEEN ? AND ?")
+                let history = try db.cachedStatement(sql: Spool.recordDeliveredSQL)
                 for range in Spool.ranges(removals) {
+                    try history.execute(arguments: [deadAt, range.lowerBound, range.upperBound])
                     try statement.execute(arguments: [range.lowerBound, range.upperBound])
                     settled += db.changesCount
                     try log.execute(arguments: [range.lowerBound, range.upperBound])
@@ -1028,6 +1048,7 @@ final class Spool: Sendable {
                 // Not in Lago: the client may send its id again.
                 try self.forgetSeen(db, transactionID: record.row.transactionID, body: record.row.body)
             }
+            if !removals.isEmpty { try self.pruneDelivered(db, added: removals.count, now: deadAt) }
             // Events ever settled, in the same transaction (the recovery report compares it with the lock file's).
             if settled > 0 {
                 try db.cachedStatement(sql: "UPDATE meta SET value = value + ? WHERE key = 'settled_total'")

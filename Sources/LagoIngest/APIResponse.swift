@@ -8,6 +8,9 @@ public struct APIResponse: Sendable {
     public var body: JSONOutput
     /// Headers besides `Content-Type` (e.g. `Retry-After`).
     public var headers: [(name: String, value: String)] = []
+    /// A body that is not JSON (Lago's `text/plain` public key), sent in place of ``body``; give its
+    /// `Content-Type` in ``headers``.
+    public var rawBody: [UInt8]? = nil
 
     /// Creates an answer.
     public init(status: Int, body: JSONOutput, headers: [(name: String, value: String)] = []) {

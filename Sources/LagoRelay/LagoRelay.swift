@@ -52,6 +52,8 @@ public struct RelayOptions: Sendable {
     /// When it answers `nil` (no or several active subscriptions) the event keeps no subscription, never the default
     /// one, and its billing verdict says why.
     public var customerSubscription: (@Sendable (String) -> String?)? = nil
+    /// How `POST /webhooks/lago` proves a webhook comes from Lago; `nil` (the default) answers that route 404.
+    public var webhookKeys: LagoWebhookKeys? = nil
 
     /// Creates relay options.
     public init(
@@ -80,7 +82,8 @@ public struct RelayError: Error, Sendable, CustomStringConvertible {
 /// durably by the engine before the relay answers 200 with Lago's response shape.
 ///
 /// Accepts `POST /api/v1/events` and `POST /api/v1/events/batch`, validated exactly as Lago validates them
-/// (``LagoIngest/LagoEventIngress``); anything else is `404 resource_not_found`. Authentication: `Authorization:
+/// (``LagoIngest/LagoEventIngress``), and Lago's own webhooks on `POST /webhooks/lago` (authenticated by their
+/// signature, see ``LagoWebhookVerifier``); anything else is `404 resource_not_found`. Authentication: `Authorization:
 /// Bearer <relay token>`; without a token any key is accepted, which is refused for a non-loopback address.
 public enum LagoRelay {
     /// Serves until `body` returns; `body` receives the relay's base URL (`http://host:port/api/v1`).
@@ -137,6 +140,7 @@ struct RelayResponder: HTTPResponder {
     let ingress = LagoEventIngress()
     let metrics: RelayMetrics
     let budget: BodyBudget
+    let webhookVerifier: LagoWebhookVerifier?
 
     init(engine: LagoEngine, options: RelayOptions, logger: Logger, metrics: RelayMetrics) {
         self.engine = engine
@@ -144,6 +148,7 @@ struct RelayResponder: HTTPResponder {
         self.logger = logger
         self.metrics = metrics
         budget = BodyBudget(limit: options.effectiveBodyBudgetBytes)
+        webhookVerifier = options.webhookKeys.map(LagoWebhookVerifier.init(keys:))
     }
 
     /// Counts the answer, then turns it into a response.
@@ -180,7 +185,11 @@ struct RelayResponder: HTTPResponder {
         let path = request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
         let batch: Bool
         var usage = false
+        var webhook = false
         switch (request.method, path) {
+        case (.post, "/webhooks/lago") where webhookVerifier != nil:
+            batch = false
+            webhook = true
         case (.post, "/api/v1/events"): batch = false
         case (.post, "/api/v1/events/batch"): batch = true
         case (.post, "/v1/usage"):
@@ -188,7 +197,8 @@ struct RelayResponder: HTTPResponder {
             usage = true
         default: return finish(LagoEventIngress.notFound)
         }
-        guard isAuthorized(request) else { return finish(LagoEventIngress.unauthorized) }
+        // A webhook's authentication is its signature (checked once its body is in), not the relay token.
+        guard webhook || isAuthorized(request) else { return finish(LagoEventIngress.unauthorized) }
         // NIO's decoder accepts only a valid, single Content-Length that fits an Int.
         let declared = request.headers[.contentLength].flatMap { Int($0) }
         if let declared, declared > options.maxBodyBytes { return finish(LagoEventIngress.status(413)) }
@@ -212,6 +222,9 @@ struct RelayResponder: HTTPResponder {
             return finishThenClose(LagoEventIngress.badRequest, channel: channel)
         }
         if usage { return await respondToUsage(body: bytes, contentType: request.headers[.contentType]) }
+        if webhook, let webhookVerifier {
+            return await respondToWebhook(body: bytes, headers: request.headers, verifier: webhookVerifier)
+        }
         let validation = ingress.validate(
             batch: batch, contentType: request.headers[.contentType], body: bytes,
             receivedAt: options.now(), defaultSubscription: options.defaultSubscription(),

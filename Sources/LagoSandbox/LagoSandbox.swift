@@ -2,6 +2,7 @@ public import Foundation
 import Hummingbird
 import HummingbirdCore
 import LagoAPI
+import LagoIngest
 public import Logging
 import NIOCore
 import Synchronization
@@ -26,6 +27,18 @@ public struct SandboxOptions: Sendable {
     public var idleTimeout: Duration?
     /// The clock for reception times, `created_at` and the usage period (inject a fixed one in tests).
     public var now: @Sendable () -> Date
+    /// The organization's webhook HMAC key (`hmac`-signed webhooks); `nil` generates one (read it from
+    /// ``Sandbox/webhookHMACKey``).
+    public var webhookHMACKey: String? = nil
+    /// Runs Lago's post-validation (and sends `events.errors` to the registered endpoints) this often; `nil` (the
+    /// default) only on `POST /_sandbox/post_validate` or ``Sandbox/postValidate()``.
+    public var postValidationInterval: Duration? = nil
+    /// The pause before the n-th retry of a failed webhook delivery is n times this (3 retries, as Lago).
+    public var webhookRetryDelay: Duration = .milliseconds(200)
+    /// The price per unit of every charge of the seeded subscription (major currency units), what `current_usage`
+    /// and `estimate_fees` multiply the units by; change it later with ``Sandbox/setUnitAmount(_:subscription:)``
+    /// or `PUT /_sandbox/unit_amount`.
+    public var seedUnitAmount: String = "0.001"
 
     public init(
         host: String = "127.0.0.1",
@@ -57,6 +70,7 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
         case metricCodeTaken(String)
         case invalidExpression(String, String)
         case persistence(String)
+        case invalidUnitAmount(String)
     }
 
     private let kind: Kind
@@ -73,6 +87,8 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
     }
     /// Writing the `--data` file failed.
     public static func persistence(_ reason: String) -> SandboxError { .init(kind: .persistence(reason)) }
+    /// A price per unit that is not a plain non-negative decimal.
+    public static func invalidUnitAmount(_ amount: String) -> SandboxError { .init(kind: .invalidUnitAmount(amount)) }
 
     public var description: String {
         switch kind {
@@ -81,6 +97,8 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
         case .metricCodeTaken(let code): "a billable metric with code \(code) exists"
         case .invalidExpression(let expression, let reason): "invalid expression \(expression): \(reason)"
         case .persistence(let reason): "sandbox data file write failed: \(reason)"
+        case .invalidUnitAmount(let amount):
+            "unit amount \(amount) is not a price: give a non-negative decimal such as \"0.002\""
         }
     }
 }
@@ -106,6 +124,7 @@ public final class Sandbox: Sendable {
     public let faults: SandboxFaults
 
     let store: SandboxStore
+    let webhooks: SandboxWebhooks
     private let keys: APIKeyStore
     private let counters = SandboxRequestCounters()
     private let lifecycle = Lifecycle()
@@ -122,9 +141,11 @@ public final class Sandbox: Sendable {
         faults = SandboxFaults()
         keys = APIKeyStore(options.apiKeys.isEmpty ? [UUID().uuidString.lowercased()] : options.apiKeys)
         store = try SandboxStore(dataPath: options.dataPath)
+        webhooks = SandboxWebhooks(
+            hmacKey: options.webhookHMACKey, retryDelay: options.webhookRetryDelay, logger: logger)
         if options.seed {
             do {
-                try store.seed(now: options.now())
+                try store.seed(now: options.now(), unitAmount: options.seedUnitAmount)
             } catch {
                 store.close()
                 throw error
@@ -180,6 +201,14 @@ public final class Sandbox: Sendable {
                     }
                 }
                 group.addTask { await self.lifecycle.waitForStopRequest() }
+                if let interval = self.options.postValidationInterval {
+                    group.addTask {
+                        // Ends with the group: the sleep is cancelled.
+                        while (try? await Task.sleep(for: interval)) != nil {
+                            _ = await self.postValidate()
+                        }
+                    }
+                }
                 try await group.next()
                 group.cancelAll()
                 try await group.waitForAll()
@@ -255,6 +284,62 @@ public final class Sandbox: Sendable {
         counters.clear()
         store.resetCounters()
     }
+
+    /// The organization's webhook HMAC key: what `hmac`-signed webhooks are signed with, and what
+    /// `lago.webhook_hmac_key` must hold to verify them.
+    public var webhookHMACKey: String {
+        get { webhooks.currentHMACKey }
+        set { webhooks.currentHMACKey = newValue }
+    }
+
+    /// Runs Lago's post-validation over the events not validated yet and sends `events.errors` (HMAC- or
+    /// JWT-signed, as each endpoint asked) to every registered endpoint, retrying a failed delivery 3 times;
+    /// returns the transaction ids by reason (all empty when no event had an error: nothing is sent, as in Lago).
+    public func postValidate() async -> [String: [String]] {
+        guard let errors = await webhooks.runPostValidation(store: store) else { return [:] }
+        return [
+            "invalid_code": errors.invalidCode, "missing_aggregation_property": errors.missingAggregationProperty,
+            "invalid_filter_values": errors.invalidFilterValues,
+        ]
+    }
+
+    /// Sets the price per unit of every charge of a subscription (`"0.002"`: major currency units, a plain
+    /// non-negative decimal); returns false when no subscription has that external id.
+    /// - Throws: ``SandboxError`` for an amount that is not such a decimal, or when the data file cannot be written.
+    @discardableResult
+    public func setUnitAmount(_ unitAmount: String, subscription externalID: String) throws -> Bool {
+        guard let amount = LagoDecimal(bigDecimal: unitAmount), !unitAmount.hasPrefix("-") else {
+            throw SandboxError.invalidUnitAmount(unitAmount)
+        }
+        guard var current = store.subscriptions.last(where: { $0.externalID == externalID }) else { return false }
+        current.unitAmount = amount.plainString
+        do {
+            try store.upsert(current)
+        } catch {
+            throw SandboxError.persistence(String(describing: error))
+        }
+        return true
+    }
+
+    /// Sends Lago's (deprecated) `event.error` webhook for a stored event, as Lago does when post-processing finds
+    /// it a duplicate (`{"transaction_id":["value_already_exist"]}`), to every endpoint; false when no stored event
+    /// has that transaction id.
+    @discardableResult
+    public func sendDuplicateEventError(transactionID: String) async -> Bool {
+        guard let event = store.firstEvent(transactionID: transactionID) else { return false }
+        await webhooks.send(
+            SandboxWebhooks.eventErrorBody(Serializers.event(event), organizationID: webhooks.organizationID))
+        return true
+    }
+
+    /// Registers a webhook endpoint as `POST /api/v1/webhook_endpoints` does (`signatureAlgo` `jwt` or `hmac`).
+    @discardableResult
+    public func registerWebhookEndpoint(url: String, signatureAlgo: String = "jwt") -> SandboxWebhookEndpoint? {
+        webhooks.register(url: url, signatureAlgo: signatureAlgo, now: options.now())
+    }
+
+    /// What the webhook sender did: endpoints, deliveries, failures, retries.
+    public var webhookStats: SandboxWebhookStats { webhooks.stats }
 
     /// Stored events in insertion order, optionally only those of one `external_subscription_id`.
     public func events(subscription: String? = nil) -> [SandboxEvent] {
@@ -396,6 +481,7 @@ public final class Sandbox: Sendable {
             lago: LagoRoutes(
                 store: store,
                 apiKeys: keys,
+                webhooks: webhooks,
                 maxBatchSize: options.maxBatchSize,
                 now: options.now,
                 logger: logger
@@ -403,6 +489,8 @@ public final class Sandbox: Sendable {
             admin: AdminRoutes(
                 faults: faults,
                 apiKeys: keys,
+                webhooks: webhooks,
+                store: store,
                 stats: { counters.stats(store: store.counters) },
                 resetStats: {
                     counters.clear()

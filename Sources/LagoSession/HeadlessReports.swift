@@ -97,6 +97,9 @@ public struct SpoolStatus: Encodable, Sendable {
                         + (catalogue.lastError.map { " · last load failed: \($0)" } ?? ""))
             }
         }
+        if let lago = billing.lago, lago.webhooks > 0 {
+            lines.append(Self.lagoLine(lago, now: now))
+        }
         guard let serve else { return lines + ["serve    not running on this spool"] }
         lines.append(
             "serve    pid \(serve.pid) · \(serve.state) · relay \(serve.relay ?? "—") · control \(serve.control)")
@@ -148,6 +151,39 @@ public struct DeadLetterReport: Encodable, Sendable {
 }
 
 extension SpoolStatus {
+    /// `Lago     not billed 3 (invalid_code 2, …) · agrees 2 · DISAGREES 1 (predicted billable 1) · 2 webhooks, last
+    /// 40 s ago`: Lago's own verdicts beside ours.
+    static func lagoLine(_ lago: LagoConfirmedStats, now: Date) -> String {
+        var text = "Lago     not billed \(lago.notBilled)"
+        if !lago.byReason.isEmpty {
+            text +=
+                " (" + lago.byReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                + ")"
+        }
+        let agreed =
+            (lago.byAgreement[LagoAgreement.agreed.rawValue] ?? 0)
+            + (lago.byAgreement[LagoAgreement.reasonDiffers.rawValue] ?? 0)
+        text += " · agrees with our check \(agreed)"
+        if lago.disagreements > 0 {
+            var parts: [String] = []
+            if let billable = lago.byAgreement[LagoAgreement.predictedBillable.rawValue], billable > 0 {
+                parts.append("we predicted billable \(billable)")
+            }
+            if lago.predictedUnbillableNotReported > 0 {
+                parts.append("we predicted not billed, Lago did not report \(lago.predictedUnbillableNotReported)")
+            }
+            text += " · DISAGREES \(lago.disagreements) (" + parts.joined(separator: ", ") + ")"
+        }
+        if let other = lago.byAgreement[LagoAgreement.notFromThisSpool.rawValue], other > 0 {
+            text += " · not from this spool \(other)"
+        }
+        text += " · \(lago.webhooks) webhooks"
+        if let last = lago.lastWebhookAt {
+            text += String(format: ", last %.0f s ago", max(0, now.timeIntervalSince(last)))
+        }
+        return text
+    }
+
     /// `3 billable · 1 unchecked · 2 unbillable (invalid_code 2)`.
     static func counts(_ counts: BillingCounts) -> String {
         var text = "\(counts.billable) billable · \(counts.unchecked) unchecked · \(counts.unbillable) unbillable"

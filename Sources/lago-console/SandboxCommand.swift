@@ -83,6 +83,24 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("reset-mid-response"), help: "Cut the next N answers after half the body.")
     var resetMidResponse: Int?
 
+    @Option(
+        name: .customLong("webhook-hmac-key-file"),
+        help: """
+            File holding the organization's webhook HMAC key (default: LAGO_WEBHOOK_HMAC_KEY, else a generated key, \
+            readable at GET /_sandbox/webhook_hmac_key).
+            """)
+    var webhookHMACKeyFile: String?
+
+    @Option(
+        name: .customLong("unit-amount"),
+        help: "Price per unit of every charge of the seeded subscription (current_usage amounts), e.g. 0.002.")
+    var unitAmount: String = "0.001"
+
+    @Option(
+        name: .customLong("post-validation-interval"),
+        help: "Run Lago's post-validation and send events.errors webhooks every N seconds (default: off).")
+    var postValidationInterval: Double?
+
     @Flag(help: "Run the loopback ingestion benchmark on an ephemeral port, print its JSON result and exit.")
     var benchmark = false
 
@@ -111,6 +129,13 @@ struct SandboxCommand: AsyncParsableCommand {
         if let latencyJitterMilliseconds, latencyJitterMilliseconds < 0 {
             throw ValidationError("--latency-jitter-ms must be 0 or more")
         }
+        if unitAmount.wholeMatch(of: /[0-9]+(\.[0-9]+)?/) == nil {
+            throw ValidationError(
+                "--unit-amount \(unitAmount) is not a price: give a non-negative decimal such as 0.002")
+        }
+        if let postValidationInterval, !(postValidationInterval > 0) {
+            throw ValidationError("--post-validation-interval must be more than 0 seconds")
+        }
         if let requestsPerSecond, requestsPerSecond < 1 {
             throw ValidationError("--requests-per-second must be 1 or more")
         }
@@ -131,10 +156,18 @@ struct SandboxCommand: AsyncParsableCommand {
             Self.say([String(decoding: try encoder.encode(result), as: UTF8.self)])
             return
         }
-        let sandbox = try Sandbox(
-            options: SandboxOptions(host: host, port: port, dataPath: data, seed: !noSeed, apiKeys: apiKeys),
-            logger: logger
-        )
+        var options = SandboxOptions(host: host, port: port, dataPath: data, seed: !noSeed, apiKeys: apiKeys)
+        if let webhookHMACKeyFile {
+            guard let text = try? String(contentsOfFile: webhookHMACKeyFile, encoding: .utf8) else {
+                throw ValidationError("--webhook-hmac-key-file \(webhookHMACKeyFile) cannot be read")
+            }
+            options.webhookHMACKey = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let key = ProcessInfo.processInfo.environment["LAGO_WEBHOOK_HMAC_KEY"], !key.isEmpty {
+            options.webhookHMACKey = key
+        }
+        options.seedUnitAmount = unitAmount
+        options.postValidationInterval = postValidationInterval.map { .milliseconds(Int64($0 * 1000)) }
+        let sandbox = try Sandbox(options: options, logger: logger)
         applyFaults(to: sandbox.faults)
 
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -124,10 +124,28 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        // Lago's webhooks (events.errors, event.error) come in on the relay, proven by their signature: hmac with
+        // lago.webhook_hmac_key (read per request), jwt with the public key the Lago delivered to serves (fetched with
+        // the engine's client, which follows a changed lago.api_url or lago.api_key).
+        var issuers: Set<String> = [LagoWebhookVerifier.lagoCloudIssuer]
+        if let url = URL(string: baseURL.apiRoot), let scheme = url.scheme, let host = url.host {
+            issuers.insert("\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? ""))
+        }
+        options.webhookKeys = LagoWebhookKeys(
+            hmacKey: { store.configuration.lago.webhookHMACKey },
+            publicKey: { try await engine.lagoWebhookPublicKey() },
+            issuers: issuers)
         try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { relayURL in
             logger.info(
                 "relaying",
                 metadata: ["relay": "\(relayURL)", "lago": "\(baseURL)", "key": "\(ConfigMasking.mask(apiKey))"])
+            let webhookURL = relayURL.deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("webhooks").appendingPathComponent("lago")
+            // Unbuffered, one line: the URL to register in Lago.
+            FileHandle.standardOutput.write(
+                Data(
+                    ("Lago webhooks: \(webhookURL.absoluteString) (register it in Lago: Developers → Webhooks, "
+                        + "signature JWT, or HMAC with lago.webhook_hmac_key set)\n").utf8))
             let endpointBase = ControlEndpoint(
                 url: "", token: ControlServerOptions.randomToken(), pid: getpid(), startedAt: Date(),
                 lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,

@@ -257,3 +257,34 @@ extension BillingItemKey {
         return nil
     }
 }
+
+extension BillingPaneTests {
+    /// Issue #15 point 2: Lago's own verdicts (its webhooks) beside ours, and a disagreement marked as such.
+    @Test func lagosWebhookVerdictsShowBesideOursAndADisagreementIsMarked() throws {
+        var state = Fixture.billing(width: 120, height: 40)
+        state.press(.char("7"))
+        #expect(!render(state).plainText.contains("Lago said"), "no line before Lago's first webhook")
+        var stats = state.stats
+        var lago = LagoVerdictSummary()
+        lago.webhooks = 2
+        lago.lastWebhookAt = Fixture.start
+        lago.notBilled = 3
+        lago.byReason = ["invalid_code": 3]
+        lago.agreed = 2
+        lago.predictedBillable = 1
+        lago.reported["req_cw5m_0"] = .init(
+            reasons: ["invalid_code"], reportedAt: Fixture.start, predictedBillable: false)
+        stats.billing.lago = lago
+        state.apply(.stats(stats))
+        let text = render(state).plainText
+        #expect(
+            text.contains(
+                "Lago said  not billed 3 (invalid_code 3) · agrees 2 · ⚠ disagrees 1 (we predicted billable 1)"))
+        let record = try #require(state.history.records.first { $0.transactionID == "req_cw5m_0" })
+        let detail = state.detailLines(for: record)
+        #expect(
+            detail.contains { $0.hasPrefix("Lago said     not billed (invalid_code) at ") && !$0.contains("disagree") })
+        let other = try #require(state.history.records.first { $0.transactionID == "req_cw5m_1" })
+        #expect(!state.detailLines(for: other).contains { $0.hasPrefix("Lago said") }, "only events Lago named")
+    }
+}

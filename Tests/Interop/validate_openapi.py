@@ -4,7 +4,8 @@
 Usage: validate_openapi.py SPEC_YAML CAPTURES_JSON
 
 CAPTURES_JSON is a list of {"operation_id": "createEvent", "status": 200, "label": "...", "body": {...}} written
-by the Swift test. For each capture the response schema of (operationId, status) is looked up in the spec
+by the Swift test. For each capture the response schema of (operationId, status) is looked up in the spec (for a
+webhook's operationId, such as eventsErrors, the schema of the body Lago posts)
 (following $refs into components/responses and components/schemas) and the body is validated with
 openapi-schema-validator (OpenAPI 3.1) when installed, else jsonschema's Draft 2020-12 validator.
 
@@ -69,6 +70,15 @@ def response_schema(spec, operation_id, status):
             schema = response.get("content", {}).get("application/json", {}).get("schema")
             if schema is None:
                 return None, f"{operation_id} {status} has no JSON schema"
+            return schema, None
+    # A webhook Lago sends (the spec's `webhooks`): its request body is what is validated.
+    for path_item in spec.get("webhooks", {}).values():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or operation.get("operationId") != operation_id:
+                continue
+            schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if schema is None:
+                return None, f"webhook {operation_id} has no JSON body schema"
             return schema, None
     return None, f"operationId {operation_id} not in the spec"
 

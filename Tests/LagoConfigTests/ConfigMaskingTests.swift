@@ -60,4 +60,36 @@ struct ConfigMaskingTests {
             #expect(!error.description.contains("sk_live"))
         }
     }
+
+    @Test(
+        "lago.webhook_hmac_key is a secret: masked everywhere, overridden by LAGO_WEBHOOK_HMAC_KEY, never saved from it"
+    )
+    func webhookHMACKey() async throws {
+        #expect(ConfigKey.lagoWebhookHMACKey.isSecret)
+        #expect(ConfigKey.lagoWebhookHMACKey.environmentVariable == "LAGO_WEBHOOK_HMAC_KEY")
+        var configuration = LagoConsoleConfiguration.defaults
+        configuration.lago.webhookHMACKey = "whsec_supersecret_5678"
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        for rendering in [configuration.description, String(reflecting: configuration.lago), dumped] {
+            #expect(!rendering.contains("supersecret"))
+        }
+        #expect(configuration.displayValue(for: .lagoWebhookHMACKey) == "••••5678")
+        try await withTemporaryDirectory { folder in
+            let path = "\(folder)/config.toml"
+            let store = try ConfigStore(
+                path: path,
+                environment: isolatedEnvironment(home: folder, ["LAGO_WEBHOOK_HMAC_KEY": "env_hmac_key_0000"]))
+            #expect(store.configuration.lago.webhookHMACKey == "env_hmac_key_0000")
+            #expect(store.snapshot.source(of: .lagoWebhookHMACKey) == .environment(variable: "LAGO_WEBHOOK_HMAC_KEY"))
+            try store.set("lago.webhook_hmac_key", to: "file_hmac_key_1111")
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.contains("file_hmac_key_1111") && !text.contains("env_hmac_key_0000"))
+            #expect(store.configuration.lago.webhookHMACKey == "env_hmac_key_0000", "the environment still wins")
+            let error = try #require(throws: ConfigError.self) {
+                try store.set("lago.webhook_hmac_key", to: "whsec_line1\nwhsec_line2")
+            }
+            #expect(!error.description.contains("whsec"))
+        }
+    }
 }

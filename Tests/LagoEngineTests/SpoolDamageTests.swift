@@ -202,7 +202,7 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
 
         let reader = try DatabaseQueue(path: path)
         try await reader.read { db in
-            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 3)
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 4)
             #expect(try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'settled_total'") == 10)
             // Version 3: a verdict per event (none for those queued before: they were never checked), the held list.
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE verdict IS NULL") == 41)
@@ -219,24 +219,82 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
         try reader.close()
     }
 
+    /// A spool of the previous release (schema version 3) gains the tables of Lago's verdicts and keeps its
+    /// events, verdicts and held list; its events delivered from then on are kept in the history.
+    @Test func aVersion3SpoolIsMigratedToVersion4() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("spool.sqlite")
+        let first = try Spool(path: path, synchronous: .normal)
+        _ = try await first.append([
+            NewSpoolRow(transactionID: "v3-a", body: Array(#"{"transaction_id":"v3-a"}"#.utf8), enqueuedAt: 1),
+            NewSpoolRow(transactionID: "v3-b", body: Array(#"{"transaction_id":"v3-b"}"#.utf8), enqueuedAt: 1),
+        ])
+        await first.close()
+        // Back to what the previous release wrote: no version-4 tables, user_version 3.
+        let writer = try DatabaseQueue(path: path)
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    DROP TABLE delivered; DROP TABLE lago_verdicts; DROP TABLE lago_webhooks;
+                    PRAGMA user_version = 3;
+                    """)
+        }
+        try writer.close()
+
+        let spool = try Spool(path: path, synchronous: .normal)
+        #expect(spool.openedQueueCount == 2)
+        let rows = try await spool.claim(after: 0, maxCount: 10, maxBytes: 1 << 20)
+        #expect(rows.map(\.transactionID) == ["v3-a", "v3-b"])
+        try await spool.settle(SpoolSettlement(remove: [rows[0].id], deadAt: 100))
+        let recorded = try await spool.recordLagoWebhook(
+            LagoWebhookReport(
+                uniqueKey: "k", webhookType: "events.errors",
+                events: [LagoReportedEvent(transactionID: "v3-a", reason: "invalid_code")],
+                receivedAt: Date(timeIntervalSince1970: 200)))
+        #expect(recorded == .recorded(events: 1))
+        let stats = try await spool.lagoConfirmedStats()
+        #expect(stats.notBilled == 1 && stats.byAgreement == ["unchecked": 1], "delivered unchecked: no verdict")
+        await spool.close()
+        let reader = try DatabaseQueue(path: path)
+        try await reader.read { db in
+            let version = try Int.fetchOne(db, sql: "PRAGMA user_version")
+            #expect(version == 4)
+            let delivered = try Int.fetchOne(db, sql: "SELECT count(*) FROM delivered WHERE transaction_id = 'v3-a'")
+            #expect(delivered == 1)
+            let queued = try Int.fetchOne(db, sql: "SELECT count(*) FROM events")
+            #expect(queued == 1)
+        }
+        try reader.close()
+    }
+
     /// A new spool has the same tables as a migrated one.
-    @Test func aNewSpoolHasTheVersion3Schema() async throws {
+    @Test func aNewSpoolHasTheVersion4Schema() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("spool.sqlite")
         await (try Spool(path: path, synchronous: .normal)).close()
         let reader = try DatabaseQueue(path: path)
         try await reader.read { db in
-            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 3)
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 4)
             let tables = try String.fetchAll(
                 db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            #expect(tables == ["attempt_log", "dead_letters", "events", "held", "meta", "seen", "sqlite_sequence"])
+            #expect(
+                tables == [
+                    "attempt_log", "dead_letters", "delivered", "events", "held", "lago_verdicts", "lago_webhooks",
+                    "meta", "seen", "sqlite_sequence",
+                ])
             let columns = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info('events') ORDER BY cid")
             #expect(
                 columns == [
                     "id", "transaction_id", "body", "enqueued_at", "attempts", "checksum", "verdict", "reasons",
                 ])
             #expect(
-                try String.fetchOne(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") == "seen_by_time")
+                try String.fetchAll(
+                    db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+                    == [
+                        "delivered_by_time", "delivered_by_transaction", "delivered_unbillable",
+                        "lago_verdicts_by_time",
+                        "seen_by_time",
+                    ])
         }
         try reader.close()
     }

@@ -1,9 +1,10 @@
 import Foundation
 import IngestConformance
 import LagoAPI
-import LagoSandbox
 import TestSupport
 import Testing
+
+@testable import LagoSandbox
 
 /// Checks against artefacts outside the package: Lago's OpenAPI spec and the official Python client.
 @Suite("Sandbox interop")
@@ -166,8 +167,27 @@ struct InteropTests {
             )
             capture("destroySubscription", "", try await client.send("DELETE", "/api/v1/subscriptions/sub_spec"))
             capture("destroySubscription", "missing", try await client.send("DELETE", "/api/v1/subscriptions/sub_spec"))
+            capture(
+                "createWebhookEndpoint",
+                "",
+                try await client.post(
+                    "/api/v1/webhook_endpoints",
+                    #"{"webhook_endpoint":{"webhook_url":"http://127.0.0.1:9/webhooks/lago","signature_algo":"hmac"}}"#
+                )
+            )
+            capture("findAllWebhookEndpoints", "", try await client.get("/api/v1/webhook_endpoints"))
+            capture("fetchJsonPublicKey", "", try await client.get("/api/v1/webhooks/json_public_key"))
+            // The webhooks the sandbox sends, against the spec's webhook bodies.
+            var errors = SandboxWebhooks.EventsErrors()
+            errors.invalidCode = ["tx_1"]
+            errors.missingAggregationProperty = ["tx_2"]
+            let body = SandboxWebhooks.eventsErrorsBody(errors, organizationID: UUID().uuidString.lowercased())
+            captures.append([
+                "operation_id": "eventsErrors", "status": 200, "label": "webhook body",
+                "body": try JSONValue.parse(Data(body)),
+            ])
         }
-        #expect(captures.count == 28)
+        #expect(captures.count == 32)
 
         let capturesURL = directory.appendingPathComponent("captures.json")
         try JSONEncoder().encode(JSONValue.array(captures)).write(to: capturesURL)

@@ -363,6 +363,8 @@ public struct BillingSummary: Sendable, Hashable {
     public var catalogueLoadedAt: Date?
     /// The last failed catalogue load, in Lago's words.
     public var catalogueError: String?
+    /// What Lago's own webhooks reported (`nil`: no webhook yet).
+    public var lago: LagoVerdictSummary?
 
     /// Nothing checked.
     public init() {}

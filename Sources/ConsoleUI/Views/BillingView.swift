@@ -33,6 +33,11 @@ extension Renderer {
             y += 1
         }
         line([Span(padded("Policy", toWidth: labelWidth), theme.label)] + policySpans(), in: inner, y: y)
+        if let lago = state.stats.billing.lago {
+            // Lago's own verdicts (its webhooks) beside ours; the line exists once a webhook arrived.
+            y += 1
+            line([Span(padded("Lago said", toWidth: labelWidth), theme.label)] + lagoSpans(lago), in: inner, y: y)
+        }
         // Short screens keep the rows for the lists: no blank lines around the tables' block.
         let roomy = inner.height >= 30
         y += roomy ? 2 : 1
@@ -175,6 +180,34 @@ extension Renderer {
         }
         var spans = [Span(text, billing.policy == "forward" ? .plain : theme.warning)]
         spans.append(Span(" (billing.unbillable)", theme.dim))
+        return spans
+    }
+
+    /// `not billed 3 (invalid_code 2, …) · agrees 2 · ⚠ disagrees 1 (we predicted billable 1) · 06:12`.
+    func lagoSpans(_ lago: LagoVerdictSummary) -> [Span] {
+        var text = "not billed \(Format.grouped(lago.notBilled))"
+        if !lago.byReason.isEmpty {
+            text +=
+                " ("
+                + lago.byReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                .joined(separator: ", ") + ")"
+        }
+        var spans = [Span(text, lago.notBilled > 0 ? theme.warning : .plain)]
+        spans.append(Span(" \(symbols.dot) agrees \(Format.grouped(lago.agreed))", theme.dim))
+        if lago.disagreements > 0 {
+            var parts: [String] = []
+            if lago.predictedBillable > 0 { parts.append("we predicted billable \(lago.predictedBillable)") }
+            if lago.predictedUnbillableNotReported > 0 {
+                parts.append("not reported by Lago \(lago.predictedUnbillableNotReported)")
+            }
+            spans.append(
+                Span(
+                    " \(symbols.dot) \(symbols.warning) disagrees \(lago.disagreements) ("
+                        + parts.joined(separator: ", ") + ")", theme.error))
+        }
+        if let last = lago.lastWebhookAt {
+            spans.append(Span(" \(symbols.dot) last webhook \(Format.clock(last, timeZone))", theme.dim))
+        }
         return spans
     }
 

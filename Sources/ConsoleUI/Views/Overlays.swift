@@ -85,6 +85,12 @@ extension AppState {
         if let count = usageCount(of: record.transactionID) {
             lines.append("Usage         " + usageCountWords(count))
         }
+        if let reported = stats.billing.lago?.reported[record.transactionID] {
+            lines.append(
+                "Lago said     not billed (\(reported.reasons.joined(separator: ", "))) at "
+                    + Format.clock(reported.reportedAt, timeZone)
+                    + (reported.predictedBillable ? "; we predicted billable: they disagree" : ""))
+        }
         lines.append("")
         lines.append("Sent to Lago")
         if let payload = record.payloadJSON {

@@ -32,6 +32,7 @@ final class APIKeyStore: Sendable {
 struct LagoRoutes: Sendable {
     let store: SandboxStore
     let apiKeys: APIKeyStore
+    let webhooks: SandboxWebhooks
     let maxBatchSize: Int
     let now: @Sendable () -> Date
     let logger: Logger
@@ -48,6 +49,7 @@ struct LagoRoutes: Sendable {
         case listCustomers, createCustomer
         case showCustomer(String)
         case currentUsage(String)
+        case createWebhookEndpoint, listWebhookEndpoints, webhookPublicKey, webhookJSONPublicKey
     }
 
     static let version = "v1.51.0"
@@ -115,6 +117,27 @@ struct LagoRoutes: Sendable {
                 return .ok(.object([("customer", Serializers.customer(customer))]))
             case .currentUsage(let externalCustomerID):
                 return currentUsage(request, externalCustomerID: externalCustomerID)
+            case .createWebhookEndpoint: return try createWebhookEndpoint(request)
+            case .listWebhookEndpoints:
+                let all = webhooks.allEndpoints
+                return .ok(
+                    .object([
+                        ("webhook_endpoints", .array(all.map(webhookEndpoint))),
+                        (
+                            "meta",
+                            .object([
+                                ("current_page", .int(1)), ("next_page", .null), ("prev_page", .null),
+                                ("total_pages", .int(1)), ("total_count", .int(all.count)),
+                            ])
+                        ),
+                    ]))
+            case .webhookPublicKey:
+                var response = APIResponse.ok(.null)
+                response.rawBody = Array(try webhooks.publicKeyText().utf8)
+                response.headers = [("Content-Type", "text/plain; charset=utf-8")]
+                return response
+            case .webhookJSONPublicKey:
+                return .ok(.object([("webhook", .object([("public_key", .string(try webhooks.publicKeyText()))]))]))
             }
         } catch BodyError.malformed {
             return .malformedJSON
@@ -144,6 +167,11 @@ struct LagoRoutes: Sendable {
         case ("GET", 2) where segments[0] == "customers": return .showCustomer(segments[1])
         case ("GET", 3) where segments[0] == "customers" && segments[2] == "current_usage":
             return .currentUsage(segments[1])
+        case ("POST", 1) where segments[0] == "webhook_endpoints": return .createWebhookEndpoint
+        case ("GET", 1) where segments[0] == "webhook_endpoints": return .listWebhookEndpoints
+        case ("GET", 2) where segments[0] == "webhooks" && segments[1] == "public_key": return .webhookPublicKey
+        case ("GET", 2) where segments[0] == "webhooks" && segments[1] == "json_public_key":
+            return .webhookJSONPublicKey
         default: return nil
         }
     }

@@ -160,3 +160,34 @@ extension LagoRoutes {
         return (parts.year ?? 0) * 10_000 + (parts.month ?? 0) * 100 + (parts.day ?? 0)
     }
 }
+
+extension LagoRoutes {
+    /// `POST /webhook_endpoints`: registers where webhooks go, `signature_algo` `jwt` (the default) or `hmac`.
+    func createWebhookEndpoint(_ request: APIRequest) throws -> APIResponse {
+        let params = try bodyParams(request)
+        guard let input = required(params, "webhook_endpoint") else { return .parameterMissing("webhook_endpoint") }
+        let algo = EventValidation.castString(input["signature_algo"])
+        if let algo, algo != "jwt", algo != "hmac" {
+            return .validationErrors(.object([("signature_algo", .array([.string("value_is_invalid")]))]))
+        }
+        guard let url = EventValidation.castString(input["webhook_url"]),
+            let endpoint = webhooks.register(url: url, signatureAlgo: algo, now: now())
+        else {
+            return .validationErrors(.object([("webhook_url", .array([.string("url_is_invalid")]))]))
+        }
+        return .ok(.object([("webhook_endpoint", webhookEndpoint(endpoint))]))
+    }
+
+    /// Lago's `WebhookEndpointObject`.
+    func webhookEndpoint(_ endpoint: SandboxWebhookEndpoint) -> JSONOutput {
+        .object([
+            ("lago_id", .string(endpoint.lagoID)),
+            ("lago_organization_id", .string(webhooks.organizationID)),
+            ("webhook_url", .string(endpoint.webhookURL)),
+            ("signature_algo", .string(endpoint.signatureAlgo)),
+            ("name", .null),
+            ("event_types", .null),
+            ("created_at", .string(LagoTime.iso8601(LagoTime.microseconds(endpoint.createdAt)))),
+        ])
+    }
+}

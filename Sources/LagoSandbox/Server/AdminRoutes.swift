@@ -15,9 +15,19 @@ import LagoIngest
 ///     "reset_mid_response":{"count":1}}`; answers the configured faults.
 /// - `POST /_sandbox/reset`: clear all faults (`{"stats":true}` also zeroes the request counters).
 /// - `GET /_sandbox/api_keys`, `PUT /_sandbox/api_keys` with `{"api_keys":["…"]}`.
+/// - `GET /_sandbox/webhooks`: the endpoints and what was delivered (``SandboxWebhookStats``).
+/// - `GET /_sandbox/webhook_hmac_key`, `PUT /_sandbox/webhook_hmac_key` with `{"webhook_hmac_key":"…"}`.
+/// - `PUT /_sandbox/unit_amount` with `{"unit_amount":"0.002","external_subscription_id":"sub_sandbox"}` (the
+///   seeded subscription when none is named): the price per unit `current_usage` and `estimate_fees` use.
+/// - `POST /_sandbox/event_error` with `{"transaction_id":"…"}`: Lago's `event.error` (a duplicate found in
+///   post-processing) for that stored event, sent to every endpoint in the background; 404 for an unknown id.
+/// - `POST /_sandbox/post_validate`: Lago's post-validation now; answers the `events_errors` lists at once and
+///   sends them (if any) to every endpoint in the background.
 struct AdminRoutes: Sendable {
     let faults: SandboxFaults
     let apiKeys: APIKeyStore
+    let webhooks: SandboxWebhooks
+    let store: SandboxStore
     let stats: @Sendable () -> SandboxStats
     let resetStats: @Sendable () -> Void
 
@@ -26,7 +36,9 @@ struct AdminRoutes: Sendable {
         let route = request.segments.dropFirst().first ?? ""
         switch (request.method, route) {
         case ("GET", "stats"):
-            return .ok(Self.json(stats()))
+            guard case .object(var members) = Self.json(stats()) else { return .ok(Self.json(stats())) }
+            members.append(("webhooks", Self.json(webhooks.stats)))
+            return .ok(.object(members))
         case ("GET", "faults"):
             return .ok(Self.json(faults.snapshot))
         case ("POST", "faults"), ("PUT", "faults"):
@@ -38,6 +50,59 @@ struct AdminRoutes: Sendable {
             return .ok(Self.json(faults.snapshot))
         case ("GET", "api_keys"):
             return .ok(.object([("api_keys", .array(apiKeys.all.map { .string($0) }))]))
+        case ("GET", "webhooks"):
+            return .ok(
+                .object([
+                    ("endpoints", Self.json(webhooks.allEndpoints)), ("stats", Self.json(webhooks.stats)),
+                ]))
+        case ("GET", "webhook_hmac_key"):
+            return .ok(.object([("webhook_hmac_key", .string(webhooks.currentHMACKey))]))
+        case ("PUT", "webhook_hmac_key"), ("POST", "webhook_hmac_key"):
+            guard let body = parse(request) else { return .malformedJSON }
+            guard let key = body["webhook_hmac_key"]?.stringValue, !key.isEmpty else {
+                return .validationError(field: "webhook_hmac_key", code: "value_is_invalid")
+            }
+            webhooks.currentHMACKey = key
+            return .ok(.object([("webhook_hmac_key", .string(key))]))
+        case ("PUT", "unit_amount"), ("POST", "unit_amount"):
+            guard let body = parse(request) else { return .malformedJSON }
+            let subscription = body["external_subscription_id"]?.stringValue ?? SandboxSeed.subscriptionExternalID
+            guard let amount = body["unit_amount"]?.stringValue, let price = LagoDecimal(bigDecimal: amount),
+                !amount.hasPrefix("-")
+            else {
+                return .validationError(field: "unit_amount", code: "value_is_invalid")
+            }
+            guard var current = store.subscriptions.last(where: { $0.externalID == subscription }) else {
+                return .notFound("subscription_not_found")
+            }
+            current.unitAmount = price.plainString
+            do {
+                try store.upsert(current)
+            } catch {
+                return .status(500)
+            }
+            return .ok(
+                .object([
+                    ("external_subscription_id", .string(subscription)), ("unit_amount", .string(current.unitAmount)),
+                ]))
+        case ("POST", "event_error"):
+            guard let body = parse(request) else { return .malformedJSON }
+            guard let id = body["transaction_id"]?.stringValue, let event = store.firstEvent(transactionID: id) else {
+                return .notFound("event_not_found")
+            }
+            let webhooks = webhooks
+            let payload = SandboxWebhooks.eventErrorBody(
+                Serializers.event(event), organizationID: webhooks.organizationID)
+            Task { await webhooks.send(payload) }
+            return .ok(.object([("transaction_id", .string(id)), ("sent_to", .int(webhooks.allEndpoints.count))]))
+        case ("POST", "post_validate"):
+            let webhooks = webhooks
+            guard let errors = webhooks.postValidate(store: store) else {
+                return .ok(.object([("events_errors", SandboxWebhooks.EventsErrors().json), ("sent_to", .int(0))]))
+            }
+            let body = SandboxWebhooks.eventsErrorsBody(errors, organizationID: webhooks.organizationID)
+            Task { await webhooks.sendCounted(body) }
+            return .ok(.object([("events_errors", errors.json), ("sent_to", .int(webhooks.allEndpoints.count))]))
         case ("PUT", "api_keys"), ("POST", "api_keys"):
             guard let body = parse(request) else { return .malformedJSON }
             guard let keys = body["api_keys"]?.arrayValue?.compactMap(\.stringValue), !keys.isEmpty else {
@@ -176,6 +241,24 @@ struct AdminRoutes: Sendable {
         guard errors.isEmpty else { return .validationErrors(.object(errors)) }
         for action in actions { action() }
         return .ok(Self.json(faults.snapshot))
+    }
+
+    static func json(_ endpoints: [SandboxWebhookEndpoint]) -> JSONOutput {
+        .array(
+            endpoints.map { endpoint in
+                .object([
+                    ("lago_id", .string(endpoint.lagoID)), ("webhook_url", .string(endpoint.webhookURL)),
+                    ("signature_algo", .string(endpoint.signatureAlgo)),
+                ])
+            })
+    }
+
+    static func json(_ stats: SandboxWebhookStats) -> JSONOutput {
+        .object([
+            ("endpoints", .int(stats.endpoints)), ("delivered", .int(stats.delivered)), ("failed", .int(stats.failed)),
+            ("attempts", .int(stats.attempts)), ("post_validations", .int(stats.postValidations)),
+            ("last_error", .string(stats.lastError)),
+        ])
     }
 
     static func json(_ stats: SandboxStats) -> JSONOutput {

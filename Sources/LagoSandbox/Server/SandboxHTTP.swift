@@ -165,7 +165,7 @@ struct SandboxResponder: HTTPResponder {
     }
 
     static func response(_ response: APIResponse) -> Response {
-        let bytes = response.body.bytes
+        let bytes = response.rawBody ?? response.body.bytes
         return Response(
             status: status(response.status),
             headers: headers(for: response, contentLength: bytes.count),

@@ -443,7 +443,7 @@ final class SandboxStore: Sendable {
     }
 
     /// Adds the seed (metrics, plan, customer, subscription) where absent; existing records are kept.
-    func seed(now: Date) throws {
+    func seed(now: Date, unitAmount: String = "0.001") throws {
         if plan(code: SandboxSeed.planCode) == nil {
             try upsert(SandboxPlan(code: SandboxSeed.planCode, name: "Sandbox plan", createdAt: now))
         }
@@ -471,6 +471,7 @@ final class SandboxStore: Sendable {
                     externalCustomerID: SandboxSeed.customerExternalID,
                     planCode: SandboxSeed.planCode,
                     name: "Sandbox subscription",
+                    unitAmount: unitAmount,
                     createdAt: now
                 )
             )
