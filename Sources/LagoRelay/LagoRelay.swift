@@ -7,6 +7,8 @@ import LagoAPI
 import LagoBilling
 public import LagoEngine
 import LagoIngest
+public import LagoOTLP
+public import LagoUsage
 public import Logging
 public import Metrics
 import NIOCore
@@ -52,6 +54,17 @@ public struct RelayOptions: Sendable {
     /// When it answers `nil` (no or several active subscriptions) the event keeps no subscription, never the default
     /// one, and its billing verdict says why.
     public var customerSubscription: (@Sendable (String) -> String?)? = nil
+    /// Which attributes of OTLP spans (`POST /v1/traces`) name the subscription and the customer (config
+    /// `[usage.otel]`); read per request, so config changes apply at once.
+    public var otlp: @Sendable () -> OTLPUsageOptions = { OTLPUsageOptions() }
+    /// The most bytes a gzip-encoded OTLP body may inflate to; more is refused with 413 as soon as it is passed
+    /// (never inflated in full). 8 MiB by default.
+    public var maxDecompressedBytes: Int = 8 << 20
+    /// Cost events of usage records (`POST /v1/usage`, config `usage.cost_events` and `usage.cost_code`); read per
+    /// request. Off by default.
+    public var usageCostEvents: @Sendable () -> CostEvents = { .off }
+    /// Cost events of OTLP spans (config `usage.otel_cost_events`, else `usage.cost_events`); read per request.
+    public var otlpCostEvents: @Sendable () -> CostEvents = { .off }
 
     /// Creates relay options.
     public init(
@@ -180,12 +193,16 @@ struct RelayResponder: HTTPResponder {
         let path = request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
         let batch: Bool
         var usage = false
+        var traces = false
         switch (request.method, path) {
         case (.post, "/api/v1/events"): batch = false
         case (.post, "/api/v1/events/batch"): batch = true
         case (.post, "/v1/usage"):
             batch = false
             usage = true
+        case (.post, "/v1/traces"):
+            batch = false
+            traces = true
         default: return finish(LagoEventIngress.notFound)
         }
         guard isAuthorized(request) else { return finish(LagoEventIngress.unauthorized) }
@@ -212,6 +229,11 @@ struct RelayResponder: HTTPResponder {
             return finishThenClose(LagoEventIngress.badRequest, channel: channel)
         }
         if usage { return await respondToUsage(body: bytes, contentType: request.headers[.contentType]) }
+        if traces {
+            return await respondToTraces(
+                body: bytes, contentType: request.headers[.contentType],
+                contentEncoding: request.headers[.contentEncoding])
+        }
         let validation = ingress.validate(
             batch: batch, contentType: request.headers[.contentType], body: bytes,
             receivedAt: options.now(), defaultSubscription: options.defaultSubscription(),
@@ -267,7 +289,7 @@ struct RelayResponder: HTTPResponder {
             let received = Double(LagoTime.microseconds(options.now())) / 1_000_000
             for index in records.indices where records[index].timestamp == nil { records[index].timestamp = received }
             do {
-                switch try await engine.enqueueUsage(records) {
+                switch try await engine.enqueueUsage(records, cost: options.usageCostEvents()) {
                 case .queued(let ids):
                     metrics.eventsAccepted.increment(by: ids.reduce(0) { $0 + $1.count })
                     return finish(UsageIngress.accepted(ids, batch: batch))

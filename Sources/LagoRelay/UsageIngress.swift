@@ -10,8 +10,9 @@ import LagoUsage
 /// `cache_write_1h`, `reasoning`, `tool_calls`, `image_input`, `audio_input`) as whole numbers ≥ 0, `dimensions`
 /// (strings, numbers, booleans), `model`/`provider`/`api` (strings, kept as dimensions), and optionally
 /// `subscription`, `id` (the transaction-id base: the same `id` sent again is refused, never billed twice) and
-/// `timestamp` (Unix seconds; the time of reception otherwise). `extras` is ignored (nothing in it is billed); any
-/// other key is refused, so that no usage is dropped unseen.
+/// `timestamp` (Unix seconds; the time of reception otherwise) and `cost` (`{"amount": "0.0123", "currency": "USD"}`,
+/// the amount read exactly into nanos when it is a string, for the cost events of `usage.cost_events`). `extras` is
+/// ignored (nothing in it is billed); any other key is refused, so that no usage is dropped unseen.
 struct UsageIngress: Sendable {
     /// The most records one request may carry.
     static let maxRecords = 1_000
@@ -23,7 +24,7 @@ struct UsageIngress: Sendable {
     }
 
     static let dimensionKeys = ["model", "provider", "api"]
-    static let otherKeys: Set<String> = ["dimensions", "subscription", "id", "timestamp", "extras"]
+    static let otherKeys: Set<String> = ["dimensions", "subscription", "id", "timestamp", "extras", "cost"]
 
     /// Reads `body`: JSON (`application/json`), one record or `{"records":[…]}`; every problem of every record in
     /// one 422, keyed by record index (by field for a single record), nothing spooled.
@@ -84,6 +85,7 @@ struct UsageIngress: Sendable {
         var subscription: String?
         var id: String?
         var timestamp: Double?
+        var cost: UsageCost?
         for key in object.keys.sorted() {
             let field = object[key]!
             if let canonical = CanonicalField(rawValue: key) {
@@ -135,6 +137,28 @@ struct UsageIngress: Sendable {
                 case .null: break
                 default: problems.add(key, "must be Unix seconds (a number)")
                 }
+            } else if key == "cost" {
+                guard case .object(let entries) = field else {
+                    if field != .null {
+                        problems.add(key, "must be an object {\"amount\": \"0.0123\", \"currency\": \"USD\"}")
+                    }
+                    continue
+                }
+                let amount: String? =
+                    switch entries["amount"] {
+                    case .string(let text)?: text
+                    case .integer(let number)?: String(number)
+                    case .number(let number)? where number.isFinite: number.description
+                    default: nil
+                    }
+                guard let amount, case .string(let currency)? = entries["currency"] else {
+                    problems.add(key, "must hold amount (a decimal string) and currency (such as USD)")
+                    continue
+                }
+                switch UsageCost.parse(amount: amount, currency: currency) {
+                case .success(let parsed): cost = parsed
+                case .failure(let error): problems.add("cost.amount", error.description)
+                }
             } else if key != "extras" {
                 let known = CanonicalField.allCases.map(\.rawValue) + dimensionKeys + otherKeys.sorted()
                 problems.add(key, "unknown field; a record has " + known.joined(separator: ", "))
@@ -151,7 +175,7 @@ struct UsageIngress: Sendable {
         return .success(
             UsageRecord(
                 values: values, dimensions: dimensions, externalSubscriptionID: subscription, idBase: id,
-                timestamp: timestamp))
+                timestamp: timestamp, cost: cost))
     }
 
     /// The answer once the records are spooled: each record's index and the transaction ids of its events.
