@@ -70,11 +70,15 @@ public struct OTLPUsageReading: Sendable, Hashable {
     /// Spans without usage (counted, not billed; an `execute_tool` span counts here and in its record's
     /// `tool_calls`).
     public var ignored: Int
+    /// Usage spans with the transaction-id base of an earlier span of the request (the same `gen_ai.response.id`:
+    /// one provider call instrumented twice): accepted, billed once.
+    public var repeated: Int = 0
 }
 
-/// Turns OpenTelemetry GenAI spans into usage records, following the GenAI semantic conventions as published in
-/// semantic-conventions v1.37–v1.38 (the registry of swift-otel-semantic-conventions 1.44.0, the attributes
-/// `development`): `gen_ai.usage.input_tokens` counts every input token, cached ones included, so the billed
+/// Turns OpenTelemetry GenAI spans into usage records, following the GenAI attributes of the semantic-conventions
+/// registry v1.44.0 (as swift-otel-semantic-conventions 1.44.0 generates it; stability `development`, marked there
+/// as moved to open-telemetry/semantic-conventions-genai under the same names): `gen_ai.usage.input_tokens`
+/// counts every input token, cached ones included ("SHOULD include all types of input tokens"), so the billed
 /// `input` is what remains once `gen_ai.usage.cache_read.input_tokens` and
 /// `gen_ai.usage.cache_creation.input_tokens` are taken out.
 ///
@@ -130,6 +134,7 @@ public enum OTLPUsageMapping {
         }
         let toolCalls = toolCallOwners(spans, usageSpans: usageSpans, toolSpans: toolSpans)
         var reading = OTLPUsageReading(usage: [], rejected: [], ignored: spans.count - usageSpans.count)
+        var bases: Set<String> = []
         for index in usageSpans {
             let span = spans[index]
             switch record(
@@ -137,6 +142,10 @@ public enum OTLPUsageMapping {
                 customerSubscription: customerSubscription, defaultSubscription: defaultSubscription)
             {
             case .success(let record):
+                guard bases.insert(record.idBase ?? "").inserted else {
+                    reading.repeated += 1
+                    continue
+                }
                 reading.usage.append(OTLPSpanUsage(record: record, traceID: span.traceID, spanID: span.spanID))
             case .failure(let rejection):
                 reading.rejected.append(rejection)
@@ -273,7 +282,21 @@ public enum OTLPUsageMapping {
             }
         }
 
-        let idBase = text(span, "gen_ai.response.id") ?? "\(span.traceID)-\(span.spanID)"
+        let idBase: String
+        if let responseID = text(span, "gen_ai.response.id") {
+            idBase = responseID
+        } else {
+            // Without a response id the span's ids are the usage's identity: they must be real ones.
+            guard span.traceID.utf8.count == 32, span.traceID.utf8.contains(where: { $0 != UInt8(ascii: "0") }) else {
+                return refuse(
+                    "traceId", "must be 16 bytes, not all zero (it names the usage when gen_ai.response.id is absent)")
+            }
+            guard span.spanID.utf8.count == 16, span.spanID.utf8.contains(where: { $0 != UInt8(ascii: "0") }) else {
+                return refuse(
+                    "spanId", "must be 8 bytes, not all zero (it names the usage when gen_ai.response.id is absent)")
+            }
+            idBase = "\(span.traceID)-\(span.spanID)"
+        }
         // Whole microseconds first: the nearest Double to them prints back exactly.
         let timestamp = Double(span.endTimeUnixNano / 1_000) / 1_000_000
         return .success(

@@ -101,11 +101,12 @@ extension RelayResponder {
                 return otlpRefusal(503, "the relay could not write its spool; retry later")
             }
         }
-        if alreadyAccepted > 0 || !rejected.isEmpty || reading.ignored > 0 {
+        if alreadyAccepted > 0 || !rejected.isEmpty || reading.ignored > 0 || reading.repeated > 0 {
             logger.debug(
                 "relay read OTLP spans",
                 metadata: [
                     "usage": "\(reading.usage.count)", "already_accepted": "\(alreadyAccepted)",
+                    "same_response_id": "\(reading.repeated)",
                     "rejected": "\(rejected.count)", "without_usage": "\(reading.ignored)",
                 ])
         }

@@ -469,4 +469,22 @@ struct OTLPTracesTests {
         #expect(reading.rejected.first?.field == "lago.customer_id")
         #expect(reading.ignored == 4)
     }
+
+    @Test func oneProviderCallInstrumentedTwiceBillsOnceAndASpanWithoutIdsIsRefused() throws {
+        let usage = #"{"key":"gen_ai.usage.input_tokens","value":{"intValue":"5"}}"#
+        let response = #"{"key":"gen_ai.response.id","value":{"stringValue":"resp-1"}},"#
+        let body =
+            #"{"resourceSpans":[{"scopeSpans":[{"spans":["#
+            + #"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"00000000000000d1","#
+            + #""endTimeUnixNano":"1","attributes":[\#(response)\#(usage)]},"#
+            + #"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"00000000000000d2","#
+            + #""endTimeUnixNano":"2","attributes":[\#(response)\#(usage)]},"#
+            + #"{"endTimeUnixNano":"3","attributes":[\#(usage)]}]}]}]}"#
+        let reading = OTLPUsageMapping.read(
+            try OTLPTraceDecoder.spans(json: Array(body.utf8)), options: OTLPUsageOptions(),
+            customerSubscription: nil, defaultSubscription: "sub_default")
+        #expect(reading.usage.map(\.spanID) == ["00000000000000d1"])
+        #expect(reading.repeated == 1)
+        #expect(reading.rejected.map(\.field) == ["traceId"])
+    }
 }
