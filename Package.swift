@@ -97,6 +97,7 @@ let package = Package(
             name: "LagoBench",
             dependencies: [
                 "LagoEngine", "LagoSandbox", "LagoAPI", "LagoRelay", "LagoUsage", "LagoBilling", "ConsoleUI", "TmuxDriver",
+                "LagoOTLP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import Foundation
 import LagoAPI
 import LagoEngine
+import LagoOTLP
 import LagoRelay
 import LagoSandbox
 import Logging
@@ -48,6 +49,8 @@ public struct OTLPBenchmarkResult: Sendable, Codable, Hashable {
     public var relayEventIngestPerSecond: Double
     /// `ingestSpansPerSecond / relayEventIngestPerSecond`: spans against events, one run.
     public var spansToRelayEventsRatio: Double
+    /// Reading the JSON bodies into spans and mapping them to usage records, alone (no HTTP, no spool), µs per span.
+    public var decodeAndMapMicrosecondsPerSpan: Double
 }
 
 /// OTLP ingest: GenAI spans exported as OTLP JSON to the relay's `/v1/traces` over loopback, each read, mapped to a
@@ -74,6 +77,17 @@ public enum OTLPBenchmark {
                 bytes: Array(exportRequest(spans: start..<min(options.spans, start + options.spansPerRequest)).utf8))
         }
         let eventsPerSpan = 2
+        let decodeStart = ContinuousClock.now
+        var mapped = 0
+        for body in bodies {
+            let spans = try OTLPTraceDecoder.spans(in: Array(body.readableBytesView), encoding: .json)
+            mapped +=
+                OTLPUsageMapping.read(
+                    spans, options: OTLPUsageOptions(), customerSubscription: nil, defaultSubscription: "sub"
+                ).usage.count
+        }
+        precondition(mapped == options.spans, "every bench span has usage")
+        let decodeMicroseconds = (ContinuousClock.now - decodeStart) / .microseconds(1) / Double(options.spans)
         return try await Sandbox.withRunning(SandboxOptions()) { sandbox in
             var configuration = EngineBenchmark.configuration(spoolPath: root + "/otlp-spool.sqlite")
             configuration.spoolLimit = max(configuration.spoolLimit, options.spans * eventsPerSpan + 1)
@@ -100,7 +114,8 @@ public enum OTLPBenchmark {
                     lost: max(0, options.spans * eventsPerSpan - stats.uniqueTransactionIDs),
                     duplicated: max(0, stats.eventsStored - stats.uniqueTransactionIDs),
                     relayEventIngestPerSecond: relay.ingestEventsPerSecond,
-                    spansToRelayEventsRatio: spansPerSecond / relay.ingestEventsPerSecond)
+                    spansToRelayEventsRatio: spansPerSecond / relay.ingestEventsPerSecond,
+                    decodeAndMapMicrosecondsPerSpan: decodeMicroseconds)
             } catch {
                 await engine.shutdown()
                 throw error

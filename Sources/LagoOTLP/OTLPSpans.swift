@@ -1,5 +1,4 @@
 import Foundation
-import LagoAPI
 import OTLPProto
 import SwiftProtobuf
 
@@ -66,7 +65,7 @@ public struct OTLPSpan: Sendable, Hashable {
 
 /// Why a body is not an `ExportTraceServiceRequest`: the whole request is refused (HTTP 400).
 public struct OTLPDecodingError: Error, Sendable, CustomStringConvertible {
-    /// What is wrong, naming the JSON path or the protobuf failure.
+    /// What is wrong: the decoder's own report, or the id that is not hex.
     public var description: String
 }
 
@@ -104,9 +103,53 @@ public enum OTLPTraceDecoder {
     /// - Throws: ``OTLPDecodingError`` when the body is not an `ExportTraceServiceRequest` in that encoding.
     public static func spans(in body: [UInt8], encoding: OTLPEncoding) throws -> [OTLPSpan] {
         switch encoding {
-        case .json: try spans(json: body)
+        case .json: try spans(protobufJSON: body)
         case .protobuf: try spans(protobuf: body)
         }
+    }
+
+    /// The spans of an OTLP JSON `ExportTraceServiceRequest`, read by SwiftProtobuf's JSON decoder (unknown keys
+    /// ignored, as OTLP requires; both lowerCamelCase and the proto's names). OTLP JSON writes trace and span ids as
+    /// hex where the protobuf JSON mapping expects base64: hex digits are base64 characters, so the decoder reads
+    /// them as base64 and encoding its bytes back gives the very text sent (exactly for the 32 and 16 digits of
+    /// well-formed ids), which must be hex.
+    public static func spans(protobufJSON body: [UInt8]) throws -> [OTLPSpan] {
+        var options = JSONDecodingOptions()
+        options.ignoreUnknownFields = true
+        let request: Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest
+        do {
+            request = try Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(
+                jsonUTF8Bytes: body, options: options)
+        } catch {
+            throw OTLPDecodingError(description: "the body is not an OTLP JSON ExportTraceServiceRequest (\(error))")
+        }
+        func id(_ bytes: Data, _ field: String, at index: Int) throws -> String {
+            guard !bytes.isEmpty else { return "" }
+            var text = bytes.base64EncodedString()
+            while text.hasSuffix("=") { text.removeLast() }
+            guard text.utf8.allSatisfy({ $0.isHexDigit }) else {
+                throw OTLPDecodingError(
+                    description: "span \(index): \(field) must be hex digits (OTLP JSON ids are hex)")
+            }
+            return text.lowercased()
+        }
+        var spans: [OTLPSpan] = []
+        for resourceSpans in request.resourceSpans {
+            let resource = attributes(resourceSpans.resource.attributes)
+            for scopeSpans in resourceSpans.scopeSpans {
+                for span in scopeSpans.spans {
+                    let index = spans.count
+                    spans.append(
+                        OTLPSpan(
+                            traceID: try id(span.traceID, "traceId", at: index),
+                            spanID: try id(span.spanID, "spanId", at: index),
+                            parentSpanID: try id(span.parentSpanID, "parentSpanId", at: index), name: span.name,
+                            startTimeUnixNano: span.startTimeUnixNano, endTimeUnixNano: span.endTimeUnixNano,
+                            attributes: attributes(span.attributes), resourceAttributes: resource))
+                }
+            }
+        }
+        return spans
     }
 
     // MARK: protobuf
@@ -163,174 +206,6 @@ public enum OTLPTraceDecoder {
             out.append(digits[Int(byte & 0x0f)])
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    // MARK: JSON
-
-    /// The spans of an OTLP JSON `ExportTraceServiceRequest` (keys in lowerCamelCase, or the proto's snake_case
-    /// names, which the protobuf JSON mapping accepts too; unknown keys ignored, as OTLP requires).
-    public static func spans(json body: [UInt8]) throws -> [OTLPSpan] {
-        let root: JSONValue
-        do {
-            root = try JSONValue.parse(Data(body))
-        } catch {
-            throw OTLPDecodingError(description: "the body is not JSON")
-        }
-        guard let request = root.objectValue else {
-            throw OTLPDecodingError(description: "the body must be a JSON object (an ExportTraceServiceRequest)")
-        }
-        var spans: [OTLPSpan] = []
-        for (r, resourceSpans) in try list(request, "resourceSpans", "resource_spans", at: "").enumerated() {
-            let path = "resourceSpans[\(r)]"
-            guard let resourceSpans = resourceSpans.objectValue else {
-                throw OTLPDecodingError(description: "\(path) must be an object")
-            }
-            var resource: [String: OTLPValue] = [:]
-            if let value = field(resourceSpans, "resource", "resource"), value != .null {
-                guard let object = value.objectValue else {
-                    throw OTLPDecodingError(description: "\(path).resource must be an object")
-                }
-                resource = try attributes(object, at: "\(path).resource")
-            }
-            for (s, scopeSpans) in try list(resourceSpans, "scopeSpans", "scope_spans", at: path).enumerated() {
-                let scopePath = "\(path).scopeSpans[\(s)]"
-                guard let scopeSpans = scopeSpans.objectValue else {
-                    throw OTLPDecodingError(description: "\(scopePath) must be an object")
-                }
-                for (index, span) in try list(scopeSpans, "spans", "spans", at: scopePath).enumerated() {
-                    let spanPath = "\(scopePath).spans[\(index)]"
-                    guard let span = span.objectValue else {
-                        throw OTLPDecodingError(description: "\(spanPath) must be an object")
-                    }
-                    spans.append(
-                        OTLPSpan(
-                            traceID: try id(span, "traceId", "trace_id", at: spanPath),
-                            spanID: try id(span, "spanId", "span_id", at: spanPath),
-                            parentSpanID: try id(span, "parentSpanId", "parent_span_id", at: spanPath),
-                            name: try string(span, "name", "name", at: spanPath),
-                            startTimeUnixNano: try nanos(
-                                span, "startTimeUnixNano", "start_time_unix_nano", at: spanPath),
-                            endTimeUnixNano: try nanos(span, "endTimeUnixNano", "end_time_unix_nano", at: spanPath),
-                            attributes: try attributes(span, at: spanPath), resourceAttributes: resource))
-                }
-            }
-        }
-        return spans
-    }
-
-    static func field(_ object: [String: JSONValue], _ camel: String, _ snake: String) -> JSONValue? {
-        object[camel] ?? object[snake]
-    }
-
-    static func list(
-        _ object: [String: JSONValue], _ camel: String, _ snake: String, at path: String
-    ) throws
-        -> [JSONValue]
-    {
-        switch field(object, camel, snake) {
-        case nil, .null?: return []
-        case .array(let values)?: return values
-        default: throw OTLPDecodingError(description: "\(path.isEmpty ? "" : path + ".")\(camel) must be an array")
-        }
-    }
-
-    static func string(
-        _ object: [String: JSONValue], _ camel: String, _ snake: String, at path: String
-    ) throws
-        -> String
-    {
-        switch field(object, camel, snake) {
-        case nil, .null?: return ""
-        case .string(let text)?: return text
-        default: throw OTLPDecodingError(description: "\(path).\(camel) must be a string")
-        }
-    }
-
-    /// A trace or span id: hex digits (OTLP JSON does not use base64 for them), kept lowercase.
-    static func id(_ object: [String: JSONValue], _ camel: String, _ snake: String, at path: String) throws -> String {
-        let text = try string(object, camel, snake, at: path)
-        guard text.utf8.count % 2 == 0, text.utf8.allSatisfy({ $0.isHexDigit }) else {
-            throw OTLPDecodingError(description: "\(path).\(camel) must be hex digits (OTLP JSON ids are hex)")
-        }
-        return text.lowercased()
-    }
-
-    /// A `fixed64` of nanoseconds: a decimal string (the OTLP JSON form) or a JSON integer.
-    static func nanos(
-        _ object: [String: JSONValue], _ camel: String, _ snake: String, at path: String
-    ) throws
-        -> UInt64
-    {
-        switch field(object, camel, snake) {
-        case nil, .null?: return 0
-        case .string(let text)?:
-            if let value = UInt64(text) { return value }
-        case .integer(let value)? where value >= 0: return UInt64(value)
-        case .bigInteger(let digits)?:
-            if let value = UInt64(digits) { return value }
-        default: break
-        }
-        throw OTLPDecodingError(description: "\(path).\(camel) must be Unix nanoseconds (a string of digits)")
-    }
-
-    static func attributes(_ object: [String: JSONValue], at path: String) throws -> [String: OTLPValue] {
-        var values: [String: OTLPValue] = [:]
-        for (index, entry) in try list(object, "attributes", "attributes", at: path).enumerated() {
-            let entryPath = "\(path).attributes[\(index)]"
-            guard let entry = entry.objectValue else {
-                throw OTLPDecodingError(description: "\(entryPath) must be an object with key and value")
-            }
-            let key = try string(entry, "key", "key", at: entryPath)
-            values[key] = try value(field(entry, "value", "value"), at: "\(entryPath).value")
-        }
-        return values
-    }
-
-    /// An `AnyValue`: exactly one of its fields. A value of the wrong JSON type is undecodable, as the protobuf JSON
-    /// mapping would have it.
-    static func value(_ json: JSONValue?, at path: String) throws -> OTLPValue {
-        guard let json, json != .null else { return .other(kind: "an empty value") }
-        guard let object = json.objectValue else { throw OTLPDecodingError(description: "\(path) must be an object") }
-        if let text = field(object, "stringValue", "string_value") {
-            guard case .string(let text) = text else {
-                throw OTLPDecodingError(description: "\(path).stringValue must be a string")
-            }
-            return .string(text)
-        }
-        if let number = field(object, "intValue", "int_value") {
-            switch number {
-            case .integer(let value): return .int(value)
-            case .string(let text):
-                if let value = Int64(text) { return .int(value) }
-            default: break
-            }
-            throw OTLPDecodingError(description: "\(path).intValue must be a 64-bit integer (a string of digits)")
-        }
-        if let number = field(object, "doubleValue", "double_value") {
-            switch number {
-            case .number(let value): return .double(value)
-            case .integer(let value): return .double(Double(value))
-            case .string(let text):
-                switch text {
-                case "NaN": return .double(.nan)
-                case "Infinity": return .double(.infinity)
-                case "-Infinity": return .double(-.infinity)
-                default: if let value = Double(text) { return .double(value) }
-                }
-            default: break
-            }
-            throw OTLPDecodingError(description: "\(path).doubleValue must be a number")
-        }
-        if let flag = field(object, "boolValue", "bool_value") {
-            guard case .bool(let flag) = flag else {
-                throw OTLPDecodingError(description: "\(path).boolValue must be true or false")
-            }
-            return .bool(flag)
-        }
-        if field(object, "arrayValue", "array_value") != nil { return .other(kind: "arrayValue") }
-        if field(object, "kvlistValue", "kvlist_value") != nil { return .other(kind: "kvlistValue") }
-        if field(object, "bytesValue", "bytes_value") != nil { return .other(kind: "bytesValue") }
-        return .other(kind: "an empty value")
     }
 }
 

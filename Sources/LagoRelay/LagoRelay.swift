@@ -54,8 +54,8 @@ public struct RelayOptions: Sendable {
     /// When it answers `nil` (no or several active subscriptions) the event keeps no subscription, never the default
     /// one, and its billing verdict says why.
     public var customerSubscription: (@Sendable (String) -> String?)? = nil
-    /// Which attributes of OTLP spans (`POST /v1/traces`) name the subscription and the customer (config
-    /// `[usage.otel]`); read per request, so config changes apply at once.
+    /// Which attributes of OTLP spans (`POST /v1/traces`) name the subscription, the customer and the cost (config
+    /// `usage.otel_*`); read per request, so config changes apply at once.
     public var otlp: @Sendable () -> OTLPUsageOptions = { OTLPUsageOptions() }
     /// The most bytes a gzip-encoded OTLP body may inflate to; more is refused with 413 as soon as it is passed
     /// (never inflated in full). 8 MiB by default.

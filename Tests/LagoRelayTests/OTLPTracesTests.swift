@@ -462,7 +462,8 @@ struct OTLPTracesTests {
 
     @Test func spansNamingACustomerWithoutOneActiveSubscriptionAreRefusedNotBilledToTheDefault() async throws {
         let reading = OTLPUsageMapping.read(
-            try OTLPTraceDecoder.spans(json: Array(OTLPGolden.agentJSON(customer: "cust_two_subs").utf8)),
+            try OTLPTraceDecoder.spans(
+                in: Array(OTLPGolden.agentJSON(customer: "cust_two_subs").utf8), encoding: .json),
             options: OTLPUsageOptions(), customerSubscription: { _ in nil }, defaultSubscription: "sub_default")
         #expect(reading.usage.isEmpty)
         #expect(reading.rejected.count == 2)
@@ -481,10 +482,25 @@ struct OTLPTracesTests {
             + #""endTimeUnixNano":"2","attributes":[\#(response)\#(usage)]},"#
             + #"{"endTimeUnixNano":"3","attributes":[\#(usage)]}]}]}]}"#
         let reading = OTLPUsageMapping.read(
-            try OTLPTraceDecoder.spans(json: Array(body.utf8)), options: OTLPUsageOptions(),
+            try OTLPTraceDecoder.spans(in: Array(body.utf8), encoding: .json), options: OTLPUsageOptions(),
             customerSubscription: nil, defaultSubscription: "sub_default")
         #expect(reading.usage.map(\.spanID) == ["00000000000000d1"])
         #expect(reading.repeated == 1)
         #expect(reading.rejected.map(\.field) == ["traceId"])
+    }
+
+    @Test func jsonIdsAreHexInAnyCaseAndSnakeCaseKeysAreRead() throws {
+        let body =
+            #"{"resource_spans":[{"scope_spans":[{"spans":[{"trace_id":"5B8EFFF798038103D269B633813FC60C","#
+            + #""span_id":"00000000000000E1","end_time_unix_nano":"1764000300000000000","attributes":["#
+            + #"{"key":"gen_ai.usage.output_tokens","value":{"int_value":"3"}}]}]}]}]}"#
+        let spans = try OTLPTraceDecoder.spans(in: Array(body.utf8), encoding: .json)
+        #expect(spans.map(\.traceID) == ["5b8efff798038103d269b633813fc60c"])
+        #expect(spans.map(\.spanID) == ["00000000000000e1"])
+        #expect(spans.first?.attributes["gen_ai.usage.output_tokens"] == .int(3))
+        for badID in ["AAAA+/AAAAAAAAAAAAAAAAAAAAAAAAAA", "zz"] {
+            let bad = body.replacingOccurrences(of: "5B8EFFF798038103D269B633813FC60C", with: badID)
+            #expect(throws: OTLPDecodingError.self) { try OTLPTraceDecoder.spans(in: Array(bad.utf8), encoding: .json) }
+        }
     }
 }
