@@ -16,6 +16,7 @@ export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-interactive=no}"
 need=()
 dpkg -s libncurses-dev >/dev/null 2>&1 || need+=(libncurses-dev)
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)  # compress-nio (gzip OTLP bodies)
 if [ "${1:-}" = "test" ]; then
     command -v tmux >/dev/null 2>&1 || need+=(tmux)
     command -v python3 >/dev/null 2>&1 || need+=(python3)

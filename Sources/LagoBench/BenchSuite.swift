@@ -3,7 +3,8 @@ public import Foundation
 /// What `lago-console bench` runs: the parts chosen and their sizes.
 public struct BenchSuiteOptions: Sendable {
     /// Parts to run: `sandbox`, `engine`, `adaptive`, `relay`, `render`, `console`, `relay.rss`, `relay-rss`,
-    /// `engine.<run>`, `billing` (the billing check's cost, and the relay with and without it).
+    /// `engine.<run>`, `billing` (the billing check's cost, and the relay with and without it), `otlp` (OTLP JSON
+    /// spans in, beside relay event ingest).
     public var parts: Set<String> = ["sandbox", "engine", "adaptive", "relay", "render"]
     /// Events for the throughput runs.
     public var events = 100_000
@@ -51,6 +52,8 @@ public struct BenchReport: Encodable, Sendable {
     public var renderMillisecondsPerFrame: Double?
     /// The billing check: per event, and the relay's ingest rate with and without it.
     public var billing: BillingBenchmarkResult?
+    /// OTLP GenAI spans in (`/v1/traces`), beside the relay's event ingest in the same run.
+    public var otlp: OTLPBenchmarkResult?
 }
 
 /// A child `bench` process that failed.
@@ -118,6 +121,12 @@ public enum BenchSuite {
         }
         if selected.contains("console") {
             report.console = try await ConsoleKeyBenchmark.run(options.console)
+        }
+        if selected.contains("otlp") {
+            var otlp = OTLPBenchmarkOptions()
+            otlp.relayEvents = options.events
+            otlp.spans = max(1_000, options.events / 2)
+            report.otlp = try await OTLPBenchmark.run(otlp)
         }
         if selected.contains("billing") {
             var billing = BillingBenchmarkOptions()

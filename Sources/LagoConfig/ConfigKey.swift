@@ -107,6 +107,22 @@ public struct ConfigKey: Sendable, Hashable, CustomStringConvertible {
     /// `ui.readonly`
     public static let uiReadonly = ConfigKey("ui.readonly")
 
+    // Usage sources (issue #16): `[usage]` keys of `POST /v1/usage` and `POST /v1/traces`.
+    /// `usage.cost_events`
+    public static let usageCostEvents = ConfigKey("usage.cost_events")
+    /// `usage.cost_code`
+    public static let usageCostCode = ConfigKey("usage.cost_code")
+    /// `usage.otel_cost_events`
+    public static let usageOTelCostEvents = ConfigKey("usage.otel_cost_events")
+    /// `usage.otel_subscription_attribute`
+    public static let usageOTelSubscriptionAttribute = ConfigKey("usage.otel_subscription_attribute")
+    /// `usage.otel_customer_attribute`
+    public static let usageOTelCustomerAttribute = ConfigKey("usage.otel_customer_attribute")
+    /// `usage.otel_cost_attribute`
+    public static let usageOTelCostAttribute = ConfigKey("usage.otel_cost_attribute")
+    /// `usage.otel_cost_currency`
+    public static let usageOTelCostCurrency = ConfigKey("usage.otel_cost_currency")
+
     /// The names of the tables the configuration reads.
     static let sections = ["lago", "metric_codes", "engine", "relay", "billing", "usage", "ui"]
 
@@ -235,7 +251,8 @@ struct KeySpec: Sendable {
 }
 
 extension KeySpec {
-    static let all: [KeySpec] = lagoSpecs + metricCodeSpecs + engineSpecs + relaySpecs + billingSpecs + usageSpecs + uiSpecs
+    static let all: [KeySpec] =
+        lagoSpecs + metricCodeSpecs + engineSpecs + relaySpecs + billingSpecs + usageSpecs + otelUsageSpecs + uiSpecs
 
     static let byName: [String: KeySpec] = Dictionary(uniqueKeysWithValues: all.map { ($0.key.name, $0) })
 
@@ -539,6 +556,63 @@ extension KeySpec {
         bool(.uiNoColor, \.ui.noColor, "Draw without colours."),
         bool(.uiReadonly, \.ui.readonly, "Hide and refuse destructive actions."),
     ]
+
+    // Usage sources (issue #16).
+    private static let otelUsageSpecs: [KeySpec] = [
+        string(
+            .usageCostEvents,
+            \.usageSources.costEvents,
+            "Cost events of usage records: off, also (beside the token events) or only (instead of them).",
+            check: checkCostEvents
+        ),
+        string(
+            .usageCostCode,
+            \.usageSources.costCode,
+            "Billable metric code of cost events (properties cost_nanos and currency).",
+            check: checkMetricCode
+        ),
+        string(
+            .usageOTelCostEvents,
+            \.usageSources.otelCostEvents,
+            "Cost events of OTLP spans: off, also or only; empty means as usage.cost_events.",
+            check: { $0.isEmpty ? nil : checkCostEvents($0) }
+        ),
+        string(
+            .usageOTelSubscriptionAttribute,
+            \.usageSources.otelSubscriptionAttribute,
+            "OTLP span (then resource) attribute holding the subscription's external id.",
+            check: checkAttributeName
+        ),
+        string(
+            .usageOTelCustomerAttribute,
+            \.usageSources.otelCustomerAttribute,
+            "OTLP span (then resource) attribute holding the customer's id, used when no subscription is named.",
+            check: checkAttributeName
+        ),
+        string(
+            .usageOTelCostAttribute,
+            \.usageSources.otelCostAttribute,
+            "OTLP span attribute holding the call's cost, a decimal amount.",
+            check: checkAttributeName
+        ),
+        string(
+            .usageOTelCostCurrency,
+            \.usageSources.otelCostCurrency,
+            "Currency (ISO 4217) of the OTLP cost attribute.",
+            check: {
+                $0.count == 3 && $0.allSatisfy { $0.isASCII && $0.isUppercase } ? nil : "must be a code such as USD"
+            }
+        ),
+    ]
+
+    @Sendable private static func checkCostEvents(_ mode: String) -> String? {
+        LagoConsoleConfiguration.UsageSources.costEventModes.contains(mode) ? nil : "must be off, also or only"
+    }
+
+    @Sendable private static func checkAttributeName(_ name: String) -> String? {
+        name.isEmpty || name.contains(where: { $0.isWhitespace })
+            ? "must be an attribute name without spaces, such as lago.subscription_id" : nil
+    }
 
     /// The API client's own rules (``LagoAPI/LagoBaseURL``); whether plain http is allowed depends on
     /// `lago.allow_insecure_http` and is checked with the whole configuration.

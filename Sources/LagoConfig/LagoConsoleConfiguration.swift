@@ -249,6 +249,44 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         }
     }
 
+    /// `[usage]`: the usage sources' keys (`POST /v1/usage`, OTLP `POST /v1/traces`; issue #16).
+    public struct UsageSources: Sendable, Equatable {
+        /// `usage.cost_events`: `off`, `also` (a cost event beside the token events) or `only` (instead of them).
+        public var costEvents: String
+        /// `usage.cost_code`: the metric code of cost events.
+        public var costCode: String
+        /// `usage.otel_cost_events`: the mode for OTLP spans; empty: ``costEvents``.
+        public var otelCostEvents: String
+        /// `usage.otel_subscription_attribute`: the span (then resource) attribute naming the subscription.
+        public var otelSubscriptionAttribute: String
+        /// `usage.otel_customer_attribute`: the span (then resource) attribute naming the customer, resolved to its
+        /// only active subscription when no subscription attribute is set.
+        public var otelCustomerAttribute: String
+        /// `usage.otel_cost_attribute`: the span attribute holding the call's cost (a decimal amount).
+        public var otelCostAttribute: String
+        /// `usage.otel_cost_currency`: the currency of that amount.
+        public var otelCostCurrency: String
+
+        /// The values ``costEvents`` may take.
+        public static let costEventModes = ["off", "also", "only"]
+
+        /// Creates the keys; every argument defaults to the built-in default.
+        public init(
+            costEvents: String = "off", costCode: String = "llm_usage", otelCostEvents: String = "",
+            otelSubscriptionAttribute: String = "lago.subscription_id",
+            otelCustomerAttribute: String = "lago.customer_id", otelCostAttribute: String = "gen_ai.usage.cost",
+            otelCostCurrency: String = "USD"
+        ) {
+            self.costEvents = costEvents
+            self.costCode = costCode
+            self.otelCostEvents = otelCostEvents
+            self.otelSubscriptionAttribute = otelSubscriptionAttribute
+            self.otelCustomerAttribute = otelCustomerAttribute
+            self.otelCostAttribute = otelCostAttribute
+            self.otelCostCurrency = otelCostCurrency
+        }
+    }
+
     /// `[lago]`
     public var lago: Lago
     /// `[metric_codes]`
@@ -263,6 +301,8 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
     public var usage: Usage
     /// `[ui]`
     public var ui: UI
+    /// `[usage]`: the usage sources' keys.
+    public var usageSources = UsageSources()
 
     /// Creates a configuration; every section defaults to its built-in defaults.
     public init(

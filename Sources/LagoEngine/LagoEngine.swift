@@ -41,7 +41,7 @@ public struct EncodedEvent: Sendable, Hashable {
     }
 }
 
-/// What ``LagoEngine/enqueueUsage(_:)`` did.
+/// What ``LagoEngine/enqueueUsage(_:cost:)`` did.
 public enum UsageEnqueueResult: Sendable, Hashable {
     /// Every record's events are spooled: their transaction ids, per record (empty for a record with no usage).
     case queued([[String]])
@@ -503,7 +503,8 @@ public final class LagoEngine: Sendable {
     /// event seen within the dedup window (then nothing was spooled).
     /// - Throws: ``EngineError`` `.noSubscription` or `.invalidUsage` naming the record, or like
     ///   ``enqueue(_:)-(EventInput)`` (`.unbillable` indices are those of the events, in record order).
-    public func enqueueUsage(_ records: [UsageRecord]) async throws -> UsageEnqueueResult {
+    /// - Parameter cost: whether each record with a cost also, or only, becomes a cost event (`usage.cost_events`).
+    public func enqueueUsage(_ records: [UsageRecord], cost: CostEvents = .off) async throws -> UsageEnqueueResult {
         guard !records.isEmpty else { return .queued([]) }
         guard !control.withLock({ $0.stopped }) else {
             throw EngineError(.shutDown, "the engine is shut down; nothing was queued")
@@ -518,7 +519,7 @@ public final class LagoEngine: Sendable {
             var events: [EventInput]
             do {
                 events = try record.events(
-                    metricCodes: mapping.metricCodes, defaultSubscription: mapping.defaultSubscription)
+                    metricCodes: mapping.metricCodes, defaultSubscription: mapping.defaultSubscription, cost: cost)
                 for position in events.indices where events[position].timestamp == nil {
                     events[position].timestamp = acceptedAt
                 }

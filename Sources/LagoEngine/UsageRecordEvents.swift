@@ -6,9 +6,12 @@ extension UsageRecord {
     /// The events this record becomes under a metric-code mapping and a default subscription.
     /// - Throws: ``EngineError/Kind/noSubscription`` when neither the record nor `defaultSubscription` names one;
     ///   ``EngineError/Kind/invalidUsage`` for a non-finite value, a non-scalar dimension or a dimension named
-    ///   `value`.
+    ///   `value`, or a record without a cost when `cost` is `only`.
+    /// - Parameter cost: whether a cost event (`<idBase>:cost`, code `cost.code`, properties the dimensions plus
+    ///   `cost_nanos` and `currency`) goes beside the token events (`also`) or instead of them (`only`).
     public func events(
-        metricCodes: [CanonicalField: String], defaultSubscription: String?, newID: () -> String = { RandomUUID.lowercasedString() }
+        metricCodes: [CanonicalField: String], defaultSubscription: String?, cost costEvents: CostEvents = .off,
+        newID: () -> String = { RandomUUID.lowercasedString() }
     ) throws -> [EventInput] {
         guard let subscription = externalSubscriptionID ?? defaultSubscription, !subscription.isEmpty else {
             throw EngineError(
@@ -30,8 +33,22 @@ extension UsageRecord {
         if let timestamp, !timestamp.isFinite {
             throw EngineError(.invalidUsage, "the timestamp is not a finite number")
         }
+        if costEvents.mode == .only, cost == nil {
+            throw EngineError(
+                .invalidUsage, "usage.cost_events is only and the usage has no cost: send its cost, or set also or off")
+        }
         let base = idBase ?? newID()
         var events: [EventInput] = []
+        if costEvents.mode != .off, let cost {
+            var properties = dimensions
+            properties["cost_nanos"] = .integer(cost.nanos)
+            properties["currency"] = .string(cost.currency)
+            events.append(
+                EventInput(
+                    transactionID: "\(base):cost", externalSubscriptionID: subscription, code: costEvents.code,
+                    timestamp: timestamp, properties: properties))
+            if costEvents.mode == .only { return events }
+        }
         for field in CanonicalField.allCases {
             guard let value = values[field], value != 0 else { continue }
             guard value.isFinite else {

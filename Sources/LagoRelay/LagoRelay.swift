@@ -7,6 +7,8 @@ import LagoAPI
 import LagoBilling
 public import LagoEngine
 import LagoIngest
+public import LagoOTLP
+public import LagoUsage
 public import Logging
 public import Metrics
 import NIOCore
@@ -54,6 +56,17 @@ public struct RelayOptions: Sendable {
     public var customerSubscription: (@Sendable (String) -> String?)? = nil
     /// How `POST /webhooks/lago` proves a webhook comes from Lago; `nil` (the default) answers that route 404.
     public var webhookKeys: LagoWebhookKeys? = nil
+    /// Which attributes of OTLP spans (`POST /v1/traces`) name the subscription, the customer and the cost (config
+    /// `usage.otel_*`); read per request, so config changes apply at once.
+    public var otlp: @Sendable () -> OTLPUsageOptions = { OTLPUsageOptions() }
+    /// The most bytes a gzip-encoded OTLP body may inflate to; more is refused with 413 as soon as it is passed
+    /// (never inflated in full). 8 MiB by default.
+    public var maxDecompressedBytes: Int = 8 << 20
+    /// Cost events of usage records (`POST /v1/usage`, config `usage.cost_events` and `usage.cost_code`); read per
+    /// request. Off by default.
+    public var usageCostEvents: @Sendable () -> CostEvents = { .off }
+    /// Cost events of OTLP spans (config `usage.otel_cost_events`, else `usage.cost_events`); read per request.
+    public var otlpCostEvents: @Sendable () -> CostEvents = { .off }
 
     /// Creates relay options.
     public init(
@@ -186,6 +199,7 @@ struct RelayResponder: HTTPResponder {
         let batch: Bool
         var usage = false
         var webhook = false
+        var traces = false
         switch (request.method, path) {
         case (.post, "/webhooks/lago") where webhookVerifier != nil:
             batch = false
@@ -195,6 +209,9 @@ struct RelayResponder: HTTPResponder {
         case (.post, "/v1/usage"):
             batch = false
             usage = true
+        case (.post, "/v1/traces"):
+            batch = false
+            traces = true
         default: return finish(LagoEventIngress.notFound)
         }
         // A webhook's authentication is its signature (checked once its body is in), not the relay token.
@@ -224,6 +241,11 @@ struct RelayResponder: HTTPResponder {
         if usage { return await respondToUsage(body: bytes, contentType: request.headers[.contentType]) }
         if webhook, let webhookVerifier {
             return await respondToWebhook(body: bytes, headers: request.headers, verifier: webhookVerifier)
+        }
+        if traces {
+            return await respondToTraces(
+                body: bytes, contentType: request.headers[.contentType],
+                contentEncoding: request.headers[.contentEncoding])
         }
         let validation = ingress.validate(
             batch: batch, contentType: request.headers[.contentType], body: bytes,
@@ -280,7 +302,7 @@ struct RelayResponder: HTTPResponder {
             let received = Double(LagoTime.microseconds(options.now())) / 1_000_000
             for index in records.indices where records[index].timestamp == nil { records[index].timestamp = received }
             do {
-                switch try await engine.enqueueUsage(records) {
+                switch try await engine.enqueueUsage(records, cost: options.usageCostEvents()) {
                 case .queued(let ids):
                     metrics.eventsAccepted.increment(by: ids.reduce(0) { $0 + $1.count })
                     return finish(UsageIngress.accepted(ids, batch: batch))

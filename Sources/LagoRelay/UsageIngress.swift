@@ -10,8 +10,9 @@ import LagoUsage
 /// `cache_write_1h`, `reasoning`, `tool_calls`, `image_input`, `audio_input`) as whole numbers ≥ 0, `dimensions`
 /// (strings, numbers, booleans), `model`/`provider`/`api` (strings, kept as dimensions), and optionally
 /// `subscription`, `id` (the transaction-id base: the same `id` sent again is refused, never billed twice) and
-/// `timestamp` (Unix seconds; the time of reception otherwise). `extras` is ignored (nothing in it is billed); any
-/// other key is refused, so that no usage is dropped unseen.
+/// `timestamp` (Unix seconds; the time of reception otherwise) and `cost` (`{"amount": "0.0123", "currency": "USD"}`,
+/// the amount read exactly into nanos when it is a string, for the cost events of `usage.cost_events`). `extras` is
+/// ignored (nothing in it is billed); any other key is refused, so that no usage is dropped unseen.
 struct UsageIngress: Sendable {
     /// The most records one request may carry.
     static let maxRecords = 1_000

@@ -19,12 +19,15 @@ public struct UsageRecord: Sendable, Hashable, Codable {
     public var idBase: String?
     /// Unix seconds of the usage; `nil`: Lago uses the time of reception.
     public var timestamp: Double?
+    /// What the usage cost, for the cost event (``CostEvents``); `nil`: none known.
+    public var cost: UsageCost?
 
     /// Creates a usage record.
     public init(
         values: [CanonicalField: Double], dimensions: [String: JSONValue] = [:], externalSubscriptionID: String? = nil,
-        idBase: String? = nil, timestamp: Double? = nil
+        idBase: String? = nil, timestamp: Double? = nil, cost: UsageCost? = nil
     ) {
+        self.cost = cost
         self.values = values
         self.dimensions = dimensions
         self.externalSubscriptionID = externalSubscriptionID

@@ -14,7 +14,7 @@ extension UsageRecord {
     /// The top-level keys kept as dimensions.
     public static let dimensionKeys = ["model", "provider", "api"]
     /// The other keys a record may have besides the canonical fields.
-    public static let otherKeys: Set<String> = ["dimensions", "subscription", "id", "timestamp", "extras"]
+    public static let otherKeys: Set<String> = ["dimensions", "subscription", "id", "timestamp", "extras", "cost"]
 
     /// Reads one record in the shape of Lago's Agent SDK (`CanonicalUsage`), as the relay's `POST /v1/usage` and
     /// `send --file` take it: the canonical fields as whole numbers ≥ 0, `dimensions` (strings, numbers, booleans),
@@ -32,6 +32,7 @@ extension UsageRecord {
         var subscription: String?
         var id: String?
         var timestamp: Double?
+        var cost: UsageCost?
         for key in object.keys.sorted() {
             let field = object[key]!
             if let canonical = CanonicalField(rawValue: key) {
@@ -83,6 +84,28 @@ extension UsageRecord {
                 case .null: break
                 default: problems.add(key, "must be Unix seconds (a number)")
                 }
+            } else if key == "cost" {
+                guard case .object(let entries) = field else {
+                    if field != .null {
+                        problems.add(key, "must be an object {\"amount\": \"0.0123\", \"currency\": \"USD\"}")
+                    }
+                    continue
+                }
+                let amount: String? =
+                    switch entries["amount"] {
+                    case .string(let text)?: text
+                    case .integer(let number)?: String(number)
+                    case .number(let number)? where number.isFinite: number.description
+                    default: nil
+                    }
+                guard let amount, case .string(let currency)? = entries["currency"] else {
+                    problems.add(key, "must hold amount (a decimal string) and currency (such as USD)")
+                    continue
+                }
+                switch UsageCost.parse(amount: amount, currency: currency) {
+                case .success(let parsed): cost = parsed
+                case .failure(let error): problems.add("cost.amount", error.description)
+                }
             } else if key != "extras" {
                 let known = CanonicalField.allCases.map(\.rawValue) + dimensionKeys + otherKeys.sorted()
                 problems.add(key, "unknown field; a record has " + known.joined(separator: ", "))
@@ -99,6 +122,6 @@ extension UsageRecord {
         return .success(
             UsageRecord(
                 values: values, dimensions: dimensions, externalSubscriptionID: subscription, idBase: id,
-                timestamp: timestamp))
+                timestamp: timestamp, cost: cost))
     }
 }

@@ -25,7 +25,9 @@ struct BenchCommand: AsyncParsableCommand {
             with synchronous = FULL, only when named). With "engine", the peak-RSS run happens in a \
             fresh child process, so earlier runs do not inflate its high-water mark. relay-rss (not run by default): \
             peak memory with 200 concurrent 1 MiB bodies, without and with the relay's body budget. billing (not run \
-            by default): the billing check's cost per event, and the relay's ingest rate with and without it.
+            by default): the billing check's cost per event, and the relay's ingest rate with and without it. otlp \
+            (not run by default): OTLP JSON GenAI spans into /v1/traces (events/2 spans, 100 per request), with the \
+            relay's event ingest in the same run for the ratio.
             """)
     var parts: String = "sandbox,engine,adaptive,relay,render"
 

@@ -28,4 +28,18 @@ import Testing
         #expect(result.pendingAfterFlush == 0 && result.dead == 0)
         #expect(result.ingestSeconds > 0 && result.deliveredSeconds >= result.ingestSeconds)
     }
+
+    /// The OTLP benchmark runs end to end on small counts: every span's two events reach the sandbox once.
+    @Test func theOTLPBenchmarkRunsAndLosesNothing() async throws {
+        var options = OTLPBenchmarkOptions()
+        options.spans = 1_050
+        options.clients = 3
+        options.relayEvents = 1_000
+        let result = try await OTLPBenchmark.run(options)
+        #expect(result.requests == 11)
+        #expect(result.refusedRequests == 0, "\(result.firstRefusal ?? "")")
+        #expect(result.delivered == 2_100 && result.lost == 0 && result.duplicated == 0)
+        #expect(result.ingestSpansPerSecond > 0 && result.relayEventIngestPerSecond > 0)
+        #expect(result.spansToRelayEventsRatio == result.ingestSpansPerSecond / result.relayEventIngestPerSecond)
+    }
 }

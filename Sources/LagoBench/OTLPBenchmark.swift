@@ -1,0 +1,152 @@
+import Foundation
+import LagoAPI
+import LagoEngine
+import LagoOTLP
+import LagoRelay
+import LagoSandbox
+import Logging
+import NIOCore
+
+/// Settings of ``OTLPBenchmark/run(_:)``.
+public struct OTLPBenchmarkOptions: Sendable, Codable, Hashable {
+    /// GenAI spans exported to the relay (each with input and output tokens: two events).
+    public var spans: Int = 50_000
+    /// Spans per `POST /v1/traces` (OTLP JSON).
+    public var spansPerRequest: Int = 100
+    /// Concurrent HTTP/1.1 exporters, each on one keep-alive connection.
+    public var clients: Int = 4
+    /// Events for the relay event-ingest run measured beside it (the ratio's denominator).
+    public var relayEvents: Int = 100_000
+
+    /// Creates the default options: 50k spans, 100 per request, 4 clients, against 100k relay events.
+    public init() {}
+}
+
+/// What ``OTLPBenchmark/run(_:)`` measured.
+public struct OTLPBenchmarkResult: Sendable, Codable, Hashable {
+    public var spans: Int
+    public var spansPerRequest: Int
+    public var clients: Int
+    /// Export requests sent.
+    public var requests: Int
+    /// Answers other than 200 (0 in a healthy run).
+    public var refusedRequests: Int
+    /// The first refusal, `"<status> <body>"`, when there was one.
+    public var firstRefusal: String?
+    /// From the first export until every one was answered 200, i.e. its usage durably spooled.
+    public var ingestSeconds: Double
+    /// `spans / ingestSeconds`.
+    public var ingestSpansPerSecond: Double
+    /// Lago events per span (input and output: 2).
+    public var eventsPerSpan: Int
+    /// Per-request round trip, microseconds.
+    public var requestLatency: LatencyFigures
+    /// Distinct transaction ids at the sandbox after the flush; `spans × eventsPerSpan` when nothing was lost.
+    public var delivered: Int
+    public var lost: Int
+    public var duplicated: Int
+    /// The relay's event ingest (`POST /api/v1/events/batch`, batches of 100) in the same run, events/s.
+    public var relayEventIngestPerSecond: Double
+    /// `ingestSpansPerSecond / relayEventIngestPerSecond`: spans against events, one run.
+    public var spansToRelayEventsRatio: Double
+    /// Reading the JSON bodies into spans and mapping them to usage records, alone (no HTTP, no spool), µs per span.
+    public var decodeAndMapMicrosecondsPerSpan: Double
+}
+
+/// OTLP ingest: GenAI spans exported as OTLP JSON to the relay's `/v1/traces` over loopback, each read, mapped to a
+/// usage record and spooled durably (two events per span) before the 200, then delivered to the in-process sandbox;
+/// with the relay's event ingest measured in the same run for the ratio.
+public enum OTLPBenchmark {
+    /// Runs the benchmark.
+    /// - Throws: when the sandbox, the spool or the relay cannot start, or a request fails at the transport level.
+    public static func run(_ options: OTLPBenchmarkOptions = OTLPBenchmarkOptions()) async throws -> OTLPBenchmarkResult
+    {
+        precondition(options.spans > 0 && options.spansPerRequest > 0 && options.clients > 0, "nothing to measure")
+        var relayOptions = RelayBenchmarkOptions()
+        relayOptions.events = options.relayEvents
+        relayOptions.clients = options.clients
+        let relay = try await RelayBenchmark.run(relayOptions)
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lago-otlp-bench-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Encoded before the clock starts.
+        let bodies: [ByteBuffer] = stride(from: 0, to: options.spans, by: options.spansPerRequest).map { start in
+            ByteBuffer(
+                bytes: Array(exportRequest(spans: start..<min(options.spans, start + options.spansPerRequest)).utf8))
+        }
+        let eventsPerSpan = 2
+        let decodeStart = ContinuousClock.now
+        var mapped = 0
+        for body in bodies {
+            let spans = try OTLPTraceDecoder.spans(in: Array(body.readableBytesView), encoding: .json)
+            mapped +=
+                OTLPUsageMapping.read(
+                    spans, options: OTLPUsageOptions(), customerSubscription: nil, defaultSubscription: "sub"
+                ).usage.count
+        }
+        precondition(mapped == options.spans, "every bench span has usage")
+        let decodeMicroseconds = (ContinuousClock.now - decodeStart) / .microseconds(1) / Double(options.spans)
+        return try await Sandbox.withRunning(SandboxOptions()) { sandbox in
+            var configuration = EngineBenchmark.configuration(spoolPath: root + "/otlp-spool.sqlite")
+            configuration.spoolLimit = max(configuration.spoolLimit, options.spans * eventsPerSpan + 1)
+            let engine = try EngineBenchmark.engine(configuration, sandbox: sandbox)
+            engine.start()
+            let logger = Logger(label: "lago.bench.otlp") { _ in SwiftLogNoOpLogHandler() }
+            do {
+                let ingest = try await LagoRelay.withRunning(
+                    engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0), logger: logger
+                ) { relayURL in
+                    let base = String(relayURL.absoluteString.dropLast("/api/v1".count))
+                    return try await RelayBenchmark.post(bodies, to: base + "/v1/traces", clients: options.clients)
+                }
+                _ = await engine.flush(deadline: .seconds(600))
+                await engine.shutdown()
+                let stats = sandbox.stats()
+                let spansPerSecond = Double(options.spans) / ingest.seconds
+                return OTLPBenchmarkResult(
+                    spans: options.spans, spansPerRequest: options.spansPerRequest, clients: options.clients,
+                    requests: bodies.count, refusedRequests: ingest.refused, firstRefusal: ingest.firstRefusal,
+                    ingestSeconds: ingest.seconds, ingestSpansPerSecond: spansPerSecond, eventsPerSpan: eventsPerSpan,
+                    requestLatency: EngineBenchmark.latencyFigures(ingest.latencies),
+                    delivered: stats.uniqueTransactionIDs,
+                    lost: max(0, options.spans * eventsPerSpan - stats.uniqueTransactionIDs),
+                    duplicated: max(0, stats.eventsStored - stats.uniqueTransactionIDs),
+                    relayEventIngestPerSecond: relay.ingestEventsPerSecond,
+                    spansToRelayEventsRatio: spansPerSecond / relay.ingestEventsPerSecond,
+                    decodeAndMapMicrosecondsPerSpan: decodeMicroseconds)
+            } catch {
+                await engine.shutdown()
+                throw error
+            }
+        }
+    }
+
+    /// An OTLP JSON `ExportTraceServiceRequest` of chat spans as an OpenAI instrumentation writes them.
+    static func exportRequest(spans: Range<Int>) -> String {
+        var text =
+            #"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"bench"}}]},"#
+            + #""scopeSpans":[{"scope":{"name":"bench"},"spans":["#
+        for (position, index) in spans.enumerated() {
+            if position > 0 { text += "," }
+            let end = 1_720_000_000_000_000_000 + UInt64(index) * 1_000_000
+            text +=
+                #"{"traceId":"\#(hex(index, digits: 32))","spanId":"\#(hex(index + 1, digits: 16))","#
+                + #""name":"chat gpt-4.1","kind":3,"startTimeUnixNano":"\#(end - 500_000_000)","#
+                + #""endTimeUnixNano":"\#(end)","attributes":["#
+                + #"{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},"#
+                + #"{"key":"gen_ai.provider.name","value":{"stringValue":"openai"}},"#
+                + #"{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4.1"}},"#
+                + #"{"key":"gen_ai.response.id","value":{"stringValue":"chatcmpl-bench-\#(index)"}},"#
+                + #"{"key":"gen_ai.usage.input_tokens","value":{"intValue":"\#(index % 4000 + 1)"}},"#
+                + #"{"key":"gen_ai.usage.output_tokens","value":{"intValue":"\#(index % 700 + 1)"}}]}"#
+        }
+        return text + "]}]}]}"
+    }
+
+    static func hex(_ value: Int, digits: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, digits - text.count)) + text
+    }
+}
