@@ -4,6 +4,14 @@ import Synchronization
 
 /// What the console and `status` show of the catalogue: its age, and the last error reading it.
 public struct BillingCatalogueStatus: Sendable, Hashable, Codable {
+    // Lago's snake_case names in --json and on the control API.
+    enum CodingKeys: String, CodingKey {
+        case metrics, subscriptions
+        case loadedAt = "loaded_at"
+        case lastError = "last_error"
+        case lastErrorAt = "last_error_at"
+    }
+
     /// When the snapshot in use was read; `nil` until the first good load (events are `unchecked` until then).
     public var loadedAt: Date?
     /// Billable metrics and subscriptions in it.

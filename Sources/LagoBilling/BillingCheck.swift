@@ -41,6 +41,12 @@ public struct BillingEvent: Sendable, Hashable {
 
 /// Whether Lago will bill an event, and why not.
 public struct BillingVerdict: Sendable, Hashable, Codable {
+    // Lago's snake_case names in --json and on the control API.
+    enum CodingKeys: String, CodingKey {
+        case status, reasons
+        case resolvedSubscriptionID = "resolved_subscription_id"
+    }
+
     /// The three answers.
     public enum Status: String, Sendable, Hashable, Codable {
         /// Lago will bill it.

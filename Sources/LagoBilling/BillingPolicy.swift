@@ -52,6 +52,12 @@ extension BillingVerdict {
 /// Events by billing verdict: how many were billable, unchecked, unbillable, and unbillable for each reason (an
 /// event with two reasons counts once in `unbillable` and once under each reason).
 public struct BillingCounts: Sendable, Hashable, Codable {
+    // Lago's snake_case names in --json and on the control API.
+    enum CodingKeys: String, CodingKey {
+        case billable, unchecked, unbillable
+        case byReason = "by_reason"
+    }
+
     /// Lago will bill them.
     public var billable = 0
     /// Checked before any catalogue was loaded (or by an engine without a check).

@@ -197,6 +197,12 @@ extension JSONValue {
 
 /// What releasing a held event did: it is queued, with the verdict of its second check.
 public struct HeldRelease: Sendable, Hashable, Codable {
+    // Lago's snake_case names in --json and on the control API.
+    enum CodingKeys: String, CodingKey {
+        case billing
+        case transactionID = "transaction_id"
+    }
+
     /// Its transaction id.
     public var transactionID: String
     /// Whether Lago will bill it now.

@@ -76,6 +76,15 @@ extension LagoAgreement {
 
 /// One Lago-confirmed verdict, as the spool keeps it.
 public struct LagoConfirmedEvent: Sendable, Hashable, Codable {
+    // Lago's snake_case names in --json and on the control API.
+    enum CodingKeys: String, CodingKey {
+        case reason, agreement, predicted
+        case transactionID = "transaction_id"
+        case externalSubscriptionID = "external_subscription_id"
+        case reportedAt = "reported_at"
+        case webhookType = "webhook_type"
+    }
+
     /// The event's transaction id.
     public var transactionID: String
     /// Its subscription when the webhook named it.
@@ -108,6 +117,17 @@ public struct LagoConfirmedEvent: Sendable, Hashable, Codable {
 
 /// Lago's own after-the-fact verdicts (its webhooks), beside the engine's prediction.
 public struct LagoConfirmedStats: Sendable, Hashable, Codable {
+    // Lago's snake_case names in --json and on the control API.
+    enum CodingKeys: String, CodingKey {
+        case webhooks, disagreements, recent
+        case replaysIgnored = "replays_ignored"
+        case lastWebhookAt = "last_webhook_at"
+        case notBilled = "not_billed"
+        case byReason = "by_reason"
+        case byAgreement = "by_agreement"
+        case predictedUnbillableNotReported = "predicted_unbillable_not_reported"
+    }
+
     /// Webhooks recorded (replays not counted).
     public var webhooks = 0
     /// Replayed webhooks ignored since the engine started.

@@ -1,10 +1,20 @@
 public import Foundation
+public import LagoAPI
 public import LagoBilling
 public import LagoControl
 public import LagoEngine
 
 /// What `lago-console status` reports: what the spool holds and, when serve runs on it, its engine's live figures.
 public struct SpoolStatus: Encodable, Sendable {
+    // Lago's snake_case names in --json and on the control API.
+    enum CodingKeys: String, CodingKey {
+        case lago, pending, queued, retrying, dead, serve, billing
+        case inFlight = "in_flight"
+        case oldestQueuedSeconds = "oldest_queued_seconds"
+        case spoolError = "spool_error"
+        case spoolErrorAt = "spool_error_at"
+    }
+
     /// The Lago API root the spool delivers to.
     public var lago: String
     /// Every undelivered event in the spool (= queued + inFlight + retrying), each once.
@@ -32,6 +42,16 @@ public struct SpoolStatus: Encodable, Sendable {
 
     /// A running serve's figures.
     public struct Serve: Encodable, Sendable {
+        // Lago's snake_case names in --json and on the control API.
+        enum CodingKeys: String, CodingKey {
+            case pid, relay, control, state
+            case inFlight = "in_flight"
+            case deliveredSinceStart = "delivered_since_start"
+            case retryingBatches = "retrying_batches"
+            case eventsPerSecond = "events_per_second"
+            case lastError = "last_error"
+        }
+
         /// Its process id.
         public var pid: Int32
         /// Its relay's URL.
@@ -146,6 +166,27 @@ public struct DeadLetterReport: Encodable, Sendable {
         self.payload = payload ? letter.payload : nil
     }
 
+    enum CodingKeys: String, CodingKey {
+        case id, code, reason, status, attempts, payload
+        case transactionID = "transaction_id"
+        case subscription = "external_subscription_id"
+        case deadAt = "dead_at"
+    }
+
+    /// Lago's snake_case names; the payload as the JSON object it is (its numbers' digits kept), not a string.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(transactionID, forKey: .transactionID)
+        try container.encodeIfPresent(code, forKey: .code)
+        try container.encodeIfPresent(subscription, forKey: .subscription)
+        try container.encode(reason, forKey: .reason)
+        try container.encodeIfPresent(status, forKey: .status)
+        try container.encode(attempts, forKey: .attempts)
+        try container.encode(deadAt, forKey: .deadAt)
+        try container.encodeIfPresent(payload.map(ReportJSON.object), forKey: .payload)
+    }
+
     /// One tab-separated line: id, transaction id, code, reason.
     public var line: String { "\(id)\t\(transactionID)\t\(code ?? "?")\t\(reason)" }
 }
@@ -225,6 +266,25 @@ public struct HeldEventReport: Encodable, Sendable {
         payload = held.payload
     }
 
+    enum CodingKeys: String, CodingKey {
+        case id, code, reasons, payload
+        case transactionID = "transaction_id"
+        case subscription = "external_subscription_id"
+        case acceptedAt = "accepted_at"
+    }
+
+    /// Lago's snake_case names; the payload as the JSON object it is, not a string.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(transactionID, forKey: .transactionID)
+        try container.encodeIfPresent(code, forKey: .code)
+        try container.encodeIfPresent(subscription, forKey: .subscription)
+        try container.encode(reasons, forKey: .reasons)
+        try container.encode(acceptedAt, forKey: .acceptedAt)
+        try container.encode(ReportJSON.object(payload), forKey: .payload)
+    }
+
     /// One tab-separated line: id, transaction id, code, subscription, reasons.
     public var line: String {
         "\(id)\t\(transactionID)\t\(code ?? "?")\t\(subscription ?? "-")\t\(reasons.joined(separator: ","))"
@@ -273,6 +333,12 @@ public struct FlushReport: Encodable, Sendable {
 /// The JSON the headless commands print: pretty, keys sorted, slashes unescaped, dates ISO-8601 UTC
 /// (`2026-12-01T21:29:10Z`), not Foundation's default of seconds since 2001.
 public enum ReportJSON {
+    /// A stored event's JSON as a JSON value (exact: integers keep their digits), or the text itself when it does
+    /// not parse (a damaged spool row is shown as it is).
+    public static func object(_ text: String) -> JSONValue {
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
+    }
+
     /// `value` as that JSON.
     /// - Throws: when it cannot be encoded.
     public static func text(_ value: some Encodable) throws -> String {

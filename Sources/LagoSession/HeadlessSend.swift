@@ -37,6 +37,13 @@ public struct HeadlessSend: Sendable {
 
     /// What happened, as `send --json` prints it.
     public struct Report: Encodable, Sendable {
+        // Lago's snake_case names in --json and on the control API.
+        enum CodingKeys: String, CodingKey {
+            case delivered, pending, dead, verified, spool
+            case transactionIDs = "transaction_ids"
+            case servePID = "serve_pid"
+        }
+
         /// The events' transaction ids.
         public var transactionIDs: [String]
         /// Delivered by this command's flush (`nil`: no flush).

@@ -199,6 +199,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one dead letter: payload and Lago's error.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The dead letter's id (from list).") var id: Int64
+        @Flag(help: "Print JSON (show always does; accepted like every command's --json).") var json = false
 
         func run() async throws {
             let letter = try await withHeadlessEngine(global: global, start: false) { session in

@@ -130,7 +130,7 @@ struct BillingServeTests {
             let accepted = try #require(billing["accepted"] as? [String: Any])
             #expect(accepted["billable"] as? Int == 1)
             #expect(accepted["unbillable"] as? Int == 9)
-            let byReason = try #require(accepted["byReason"] as? [String: Int])
+            let byReason = try #require(accepted["by_reason"] as? [String: Int])
             #expect(
                 byReason == [
                     "invalid_code": 1, "subscription_missing": 1, "subscription_not_found": 1,

@@ -36,6 +36,13 @@ struct HeadlessCommandTests {
 
             let shown = try await run(config, ["dead-letters", "show", id])
             #expect(shown.output.contains("doubled_tokens"), "\(shown.output)")
+            // --json: Lago's names, the payload as the object it is.
+            let shownJSON = try await run(config, ["dead-letters", "show", id, "--json"])
+            let letter = try #require(
+                try JSONSerialization.jsonObject(with: Data(shownJSON.output.utf8)) as? [String: Any],
+                "\(shownJSON.output)")
+            #expect(letter["transaction_id"] as? String == "poison-1" && letter["dead_at"] is String, "\(letter)")
+            #expect((letter["payload"] as? [String: Any])?["code"] as? String == "doubled_tokens", "\(letter)")
 
             let replayed = try await run(config, ["dead-letters", "replay", id, "--code", "llm_input_tokens"])
             #expect(replayed.status == 0, "\(replayed.output)")

@@ -251,7 +251,7 @@ struct ServeAttachTests {
 
             let expected = "spool write failed: disk full (\(spool))"
             let json = try await runLagoConsole(["--config", config, "status", "--json"])
-            #expect(json.output.contains(#""spoolError" : "\#(expected)""#), "\(json.output)")
+            #expect(json.output.contains(#""spool_error" : "\#(expected)""#), "\(json.output)")
             let text = try await runLagoConsole(["--config", config, "status"])
             #expect(text.output.contains("spool    \(expected)"), "\(text.output)")
             #expect(!serve.log.contains(sandbox.apiKey), "the API key is never logged")

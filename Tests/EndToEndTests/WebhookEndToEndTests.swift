@@ -116,11 +116,11 @@ struct WebhookEndToEndTests {
             #expect(sandbox.webhookStats.delivered == 2 && sandbox.webhookStats.failed == 0)
             let live = try #require(lago, "serve log:\n\(serve.log)")
             #expect(live["webhooks"] as? Int == 2, "one hmac-signed and one jwt-signed webhook: \(live)")
-            #expect(live["notBilled"] as? Int == 2)
-            #expect((live["byReason"] as? [String: Int]) == ["invalid_code": 2])
-            #expect((live["byAgreement"] as? [String: Int]) == ["agreed": 1, "predicted_billable": 1])
+            #expect(live["not_billed"] as? Int == 2)
+            #expect((live["by_reason"] as? [String: Int]) == ["invalid_code": 2])
+            #expect((live["by_agreement"] as? [String: Int]) == ["agreed": 1, "predicted_billable": 1])
             #expect((live["disagreements"] as? Int ?? 0) >= 1)
-            let named = Set(((live["recent"] as? [[String: Any]]) ?? []).compactMap { $0["transactionID"] as? String })
+            let named = Set(((live["recent"] as? [[String: Any]]) ?? []).compactMap { $0["transaction_id"] as? String })
             #expect(named == ["e2e-bad", "e2e-gone"], "exactly the named events, not e2e-ok")
             let text = try await runLagoConsole(["--config", config, "status"])
             #expect(text.output.contains("Lago     not billed 2 (invalid_code 2)"), "\(text.output)")
@@ -131,8 +131,8 @@ struct WebhookEndToEndTests {
             // The same counts from the spool alone, serve stopped.
             let offline = Self.lago(
                 Self.json(try await runLagoConsole(["--config", config, "status", "--json"]).output))
-            #expect(offline?["notBilled"] as? Int == 2 && offline?["webhooks"] as? Int == 2)
-            #expect((offline?["byAgreement"] as? [String: Int]) == ["agreed": 1, "predicted_billable": 1])
+            #expect(offline?["not_billed"] as? Int == 2 && offline?["webhooks"] as? Int == 2)
+            #expect((offline?["by_agreement"] as? [String: Int]) == ["agreed": 1, "predicted_billable": 1])
         }
     }
 }
