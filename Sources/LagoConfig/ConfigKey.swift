@@ -561,43 +561,43 @@ extension KeySpec {
     private static let otelUsageSpecs: [KeySpec] = [
         string(
             .usageCostEvents,
-            \.usageSources.costEvents,
+            \.usage.costEvents,
             "Cost events of usage records: off, also (beside the token events) or only (instead of them).",
             check: checkCostEvents
         ),
         string(
             .usageCostCode,
-            \.usageSources.costCode,
+            \.usage.costCode,
             "Billable metric code of cost events (properties cost_nanos and currency).",
             check: checkMetricCode
         ),
         string(
             .usageOTelCostEvents,
-            \.usageSources.otelCostEvents,
+            \.usage.otelCostEvents,
             "Cost events of OTLP spans: off, also or only; empty means as usage.cost_events.",
             check: { $0.isEmpty ? nil : checkCostEvents($0) }
         ),
         string(
             .usageOTelSubscriptionAttribute,
-            \.usageSources.otelSubscriptionAttribute,
+            \.usage.otelSubscriptionAttribute,
             "OTLP span (then resource) attribute holding the subscription's external id.",
             check: checkAttributeName
         ),
         string(
             .usageOTelCustomerAttribute,
-            \.usageSources.otelCustomerAttribute,
+            \.usage.otelCustomerAttribute,
             "OTLP span (then resource) attribute holding the customer's id, used when no subscription is named.",
             check: checkAttributeName
         ),
         string(
             .usageOTelCostAttribute,
-            \.usageSources.otelCostAttribute,
+            \.usage.otelCostAttribute,
             "OTLP span attribute holding the call's cost, a decimal amount.",
             check: checkAttributeName
         ),
         string(
             .usageOTelCostCurrency,
-            \.usageSources.otelCostCurrency,
+            \.usage.otelCostCurrency,
             "Currency (ISO 4217) of the OTLP cost attribute.",
             check: {
                 $0.count == 3 && $0.allSatisfy { $0.isASCII && $0.isUppercase } ? nil : "must be a code such as USD"
@@ -606,7 +606,7 @@ extension KeySpec {
     ]
 
     @Sendable private static func checkCostEvents(_ mode: String) -> String? {
-        LagoConsoleConfiguration.UsageSources.costEventModes.contains(mode) ? nil : "must be off, also or only"
+        LagoConsoleConfiguration.Usage.costEventModes.contains(mode) ? nil : "must be off, also or only"
     }
 
     @Sendable private static func checkAttributeName(_ name: String) -> String? {

@@ -219,7 +219,8 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         }
     }
 
-    /// `[usage]`: reading the customer's current usage back from Lago.
+    /// `[usage]`: reading the customer's current usage back from Lago, and the usage sources (`POST /v1/usage`,
+    /// OTLP `POST /v1/traces`; issue #16).
     public struct Usage: Sendable, Equatable {
         /// `usage.refresh_interval_seconds`: how often the console reads `current_usage` for the subscription its
         /// Usage pane shows and for the subscriptions of test events not yet counted.
@@ -227,30 +228,6 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         /// `usage.count_timeout_seconds`: how long after it was sent a test event may take to move its charge on
         /// the customer's usage before the console marks it "not counted".
         public var countTimeoutSeconds: Double
-
-        /// Creates the section; every argument defaults to the built-in default.
-        public init(refreshIntervalSeconds: Double = 5, countTimeoutSeconds: Double = 60) {
-            self.refreshIntervalSeconds = refreshIntervalSeconds
-            self.countTimeoutSeconds = countTimeoutSeconds
-        }
-    }
-
-    /// `[ui]`: how the console looks and what it allows.
-    public struct UI: Sendable, Equatable {
-        /// `ui.no_color`: draw without colours.
-        public var noColor: Bool
-        /// `ui.readonly`: hide and refuse destructive actions.
-        public var readonly: Bool
-
-        /// Creates the section; every argument defaults to the built-in default.
-        public init(noColor: Bool = false, readonly: Bool = false) {
-            self.noColor = noColor
-            self.readonly = readonly
-        }
-    }
-
-    /// `[usage]`: the usage sources' keys (`POST /v1/usage`, OTLP `POST /v1/traces`; issue #16).
-    public struct UsageSources: Sendable, Equatable {
         /// `usage.cost_events`: `off`, `also` (a cost event beside the token events) or `only` (instead of them).
         public var costEvents: String
         /// `usage.cost_code`: the metric code of cost events.
@@ -270,13 +247,16 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
         /// The values ``costEvents`` may take.
         public static let costEventModes = ["off", "also", "only"]
 
-        /// Creates the keys; every argument defaults to the built-in default.
+        /// Creates the section; every argument defaults to the built-in default.
         public init(
-            costEvents: String = "off", costCode: String = "llm_usage", otelCostEvents: String = "",
+            refreshIntervalSeconds: Double = 5, countTimeoutSeconds: Double = 60, costEvents: String = "off",
+            costCode: String = "llm_usage", otelCostEvents: String = "",
             otelSubscriptionAttribute: String = "lago.subscription_id",
             otelCustomerAttribute: String = "lago.customer_id", otelCostAttribute: String = "gen_ai.usage.cost",
             otelCostCurrency: String = "USD"
         ) {
+            self.refreshIntervalSeconds = refreshIntervalSeconds
+            self.countTimeoutSeconds = countTimeoutSeconds
             self.costEvents = costEvents
             self.costCode = costCode
             self.otelCostEvents = otelCostEvents
@@ -284,6 +264,20 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
             self.otelCustomerAttribute = otelCustomerAttribute
             self.otelCostAttribute = otelCostAttribute
             self.otelCostCurrency = otelCostCurrency
+        }
+    }
+
+    /// `[ui]`: how the console looks and what it allows.
+    public struct UI: Sendable, Equatable {
+        /// `ui.no_color`: draw without colours.
+        public var noColor: Bool
+        /// `ui.readonly`: hide and refuse destructive actions.
+        public var readonly: Bool
+
+        /// Creates the section; every argument defaults to the built-in default.
+        public init(noColor: Bool = false, readonly: Bool = false) {
+            self.noColor = noColor
+            self.readonly = readonly
         }
     }
 
@@ -301,8 +295,6 @@ public struct LagoConsoleConfiguration: Sendable, Equatable {
     public var usage: Usage
     /// `[ui]`
     public var ui: UI
-    /// `[usage]`: the usage sources' keys.
-    public var usageSources = UsageSources()
 
     /// Creates a configuration; every section defaults to its built-in defaults.
     public init(

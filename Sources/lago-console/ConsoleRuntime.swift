@@ -94,7 +94,7 @@ struct ConsoleRuntime {
             maxBodyBytes: relay.maxBodyBytes,
             defaultSubscription: { [store] in store.configuration.lago.defaultSubscriptionID ?? fallbackSubscription })
         if let billing { options.customerSubscription = { billing.subscription(forCustomer: $0) } }
-        options.setUsageSources { [store] in store.configuration.usageSources }
+        options.setUsageSources { [store] in store.configuration.usage }
         let started = Atomic<Bool>(false)
         do {
             try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { url in

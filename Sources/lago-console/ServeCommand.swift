@@ -113,7 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
             // The engine's, so a change from the config file or an attached console applies to both at once.
             defaultSubscription: { engine.defaultSubscription })
         options.metricsFactory = metricsFactory
-        options.setUsageSources { [store] in store.configuration.usageSources }
+        options.setUsageSources { [store] in store.configuration.usage }
         if let billing = session.billing {
             // Events naming only their customer get the customer's one active subscription, which Lago bills.
             options.customerSubscription = { billing.subscription(forCustomer: $0) }

@@ -5,7 +5,7 @@ import LagoUsage
 
 extension RelayOptions {
     /// The relay's usage sources follow the config's `[usage]` keys, read per request (so an edit applies at once).
-    mutating func setUsageSources(_ keys: @escaping @Sendable () -> LagoConsoleConfiguration.UsageSources) {
+    mutating func setUsageSources(_ keys: @escaping @Sendable () -> LagoConsoleConfiguration.Usage) {
         otlp = {
             let keys = keys()
             return OTLPUsageOptions(

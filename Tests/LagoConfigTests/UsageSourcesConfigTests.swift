@@ -11,7 +11,7 @@ struct UsageSourcesConfigTests {
         try await withTemporaryDirectory { folder in
             let path = "\(folder)/config.toml"
             let store = try ConfigStore(path: path, environment: isolatedEnvironment(home: folder))
-            let defaults = store.configuration.usageSources
+            let defaults = store.configuration.usage
             #expect(defaults.costEvents == "off" && defaults.costCode == "llm_usage" && defaults.otelCostEvents == "")
             #expect(defaults.otelSubscriptionAttribute == "lago.subscription_id")
             #expect(defaults.otelCustomerAttribute == "lago.customer_id")
@@ -22,10 +22,10 @@ struct UsageSourcesConfigTests {
             try store.set("usage.otel_cost_currency", to: "EUR")
             #expect(try String(contentsOfFile: path, encoding: .utf8).contains("[usage]"))
             let reloaded = try ConfigStore(path: path, environment: isolatedEnvironment(home: folder))
-            #expect(reloaded.configuration.usageSources.costEvents == "also")
-            #expect(reloaded.configuration.usageSources.otelCostEvents == "only")
-            #expect(reloaded.configuration.usageSources.otelSubscriptionAttribute == "tenant.subscription")
-            #expect(reloaded.configuration.usageSources.otelCostCurrency == "EUR")
+            #expect(reloaded.configuration.usage.costEvents == "also")
+            #expect(reloaded.configuration.usage.otelCostEvents == "only")
+            #expect(reloaded.configuration.usage.otelSubscriptionAttribute == "tenant.subscription")
+            #expect(reloaded.configuration.usage.otelCostCurrency == "EUR")
         }
     }
 
@@ -44,7 +44,7 @@ struct UsageSourcesConfigTests {
                 #expect(error.key == key)
                 #expect(error.reason.contains(reason), "\(error.reason)")
             }
-            #expect(store.configuration.usageSources == LagoConsoleConfiguration.UsageSources())
+            #expect(store.configuration.usage == LagoConsoleConfiguration.Usage())
         }
     }
 }
