@@ -339,14 +339,9 @@ public final class LagoClient: Sendable {
 
     /// `GET /customers/{external_customer_id}/current_usage?external_subscription_id=…`.
     public func currentUsage(externalCustomerID: String, externalSubscriptionID: String) async throws -> CustomerUsage {
-        struct Response: Decodable {
-            let customerUsage: CustomerUsage
-            enum CodingKeys: String, CodingKey { case customerUsage = "customer_usage" }
-        }
-        let response: Response = try await send(
-            .GET, "/customers/\(externalCustomerID.lagoPathSegmentEncoded)/current_usage",
-            query: [("external_subscription_id", externalSubscriptionID)])
-        return response.customerUsage
+        try await currentUsageWithJSON(
+            externalCustomerID: externalCustomerID, externalSubscriptionID: externalSubscriptionID
+        ).usage
     }
 
     /// `GET /customers/{external_customer_id}/current_usage?external_subscription_id=…`, with Lago's own

@@ -201,7 +201,9 @@ public enum UsageText {
         NSDecimalNumber(decimal: value).description(withLocale: Locale(identifier: "en_US_POSIX"))
     }
 
-    private static func grouped(_ digits: String) -> String {
+    /// `1,234,567` from `1234567`: a run of digits grouped by threes (the one grouping the console and the
+    /// headless commands use).
+    public static func grouped(_ digits: String) -> String {
         var result = ""
         for (index, character) in digits.enumerated() {
             if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }

@@ -152,16 +152,7 @@ public enum HeadlessCheck {
         } catch {
             throw InputProblem(description: "\(source): not JSON (check its quotes, commas and braces)")
         }
-        let objects: [JSONValue]
-        if case .object(let fields) = document, let batch = fields["events"], case .array(let events) = batch {
-            objects = events
-        } else if case .object(let fields) = document, let single = fields["event"] {
-            objects = [single]
-        } else {
-            objects = [document]
-        }
-        return try objects.enumerated().map { index, object in
-            let place = objects.count > 1 ? "\(source) (event \(index))" : source
+        return try EventDocument.parts(of: document, place: source).parts.map { object, place in
             guard case .object = object else { throw InputProblem(description: "\(place): not a JSON object") }
             let encoded = Data(object.jsonText.utf8)
             do {

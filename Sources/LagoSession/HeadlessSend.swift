@@ -224,21 +224,7 @@ extension HeadlessSend {
                 problems.append("\(place): not a JSON object (an event or a usage record)")
                 continue
             }
-            let parts: [(JSONValue, String)]
-            let isUsage: Bool
-            if case .array(let events)? = object["events"] {
-                parts = events.enumerated().map { ($1, events.count > 1 ? "\(place) (event \($0))" : place) }
-                isUsage = false
-            } else if let single = object["event"] {
-                parts = [(single, place)]
-                isUsage = false
-            } else if case .array(let records)? = object["records"] {
-                parts = records.enumerated().map { ($1, records.count > 1 ? "\(place) (record \($0))" : place) }
-                isUsage = true
-            } else {
-                parts = [(document, place)]
-                isUsage = object["code"] == nil && object["transaction_id"] == nil
-            }
+            let (parts, isUsage) = EventDocument.parts(of: document, place: place)
             for (value, source) in parts {
                 if isUsage {
                     switch UsageRecord.read(agentSDK: value, defaultSubscription: subscription ?? defaultSubscription) {

@@ -270,7 +270,7 @@ extension AppState {
         case .waiting: return "delivered; waiting for its charge to move on the customer's usage"
         case .counted(let change, let at):
             return "counted on the customer's usage: \(change.line.billableMetric.code) "
-                + "\(Format.signedUnits(change.units)) units, +\(change.eventsCount) event"
+                + "\(UsageText.signedUnits(change.units)) units, +\(change.eventsCount) event"
                 + (change.eventsCount == 1 ? "" : "s") + " (\(Format.clock(at, timeZone)))"
         case .notCounted(let reason, _): return reason
         }

@@ -1,5 +1,6 @@
 import Foundation
 import LagoAPI
+import LagoBilling
 
 /// Text formatting for the views: deterministic (no locale), time zone from the state.
 enum Format {
@@ -42,13 +43,8 @@ enum Format {
 
     /// `1,234,567`.
     static func grouped(_ value: Int) -> String {
-        let digits = String(abs(value))
-        var result = ""
-        for (index, character) in digits.enumerated() {
-            if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
-            result.append(character)
-        }
-        return value < 0 ? "-" + result : result
+        let digits = UsageText.grouped(String(value.magnitude))
+        return value < 0 ? "-" + digits : digits
     }
 
     /// `870 ms`, `1.2 s`.

@@ -69,18 +69,18 @@ extension Renderer {
         let sinceOpen = pane.first[subscription].map { UsageChange.between($0, reading) }
         let sinceTest = pane.beforeLastTest[subscription].map { UsageChange.between($0, reading) }
         var total = [
-            label("Total"), Span(Format.money(cents: usage.totalAmountCents, currency: currency), theme.title),
+            label("Total"), Span(UsageText.money(cents: usage.totalAmountCents, currency: currency), theme.title),
         ]
         if let sinceOpen {
             total.append(
                 Span(
-                    "  \(Format.signedMoney(cents: sinceOpen.totalAmountCents, currency: currency)) since open",
+                    "  \(UsageText.signedMoney(cents: sinceOpen.totalAmountCents, currency: currency)) since open",
                     sinceOpen.totalAmountCents == 0 ? theme.dim : theme.ok))
         }
         if let sinceTest {
             total.append(
                 Span(
-                    "  \(Format.signedMoney(cents: sinceTest.totalAmountCents, currency: currency)) since the last test",
+                    "  \(UsageText.signedMoney(cents: sinceTest.totalAmountCents, currency: currency)) since the last test",
                     sinceTest.totalAmountCents == 0 ? theme.dim : theme.ok))
         }
         line(total, in: inner, y: y)
@@ -112,10 +112,10 @@ extension Renderer {
                 let test = sinceTest?.charge(charge.lineKey)
                 func delta(_ change: ChargeChange?) -> String {
                     guard let change else { return symbols.dash }
-                    return change.units == 0 ? "0" : Format.signedUnits(change.units)
+                    return change.units == 0 ? "0" : UsageText.signedUnits(change.units)
                 }
-                let units = charge.unitsValue.map(Format.units) ?? charge.units
-                let amount = Format.money(cents: charge.amountCents, currency: charge.amountCurrency ?? currency)
+                let units = charge.unitsValue.map(UsageText.units) ?? charge.units
+                let amount = UsageText.money(cents: charge.amountCents, currency: charge.amountCurrency ?? currency)
                 let texts =
                     wide
                     ? [
@@ -176,7 +176,7 @@ extension Renderer {
         case .counted(let change, let at):
             return (
                 symbols.check,
-                "counted \(symbols.dot) \(change.line.billableMetric.code) \(Format.signedUnits(change.units)) units, "
+                "counted \(symbols.dot) \(change.line.billableMetric.code) \(UsageText.signedUnits(change.units)) units, "
                     + "+\(Format.grouped(change.eventsCount)) event\(change.eventsCount == 1 ? "" : "s") at "
                     + Format.clock(at, timeZone), theme.ok
             )
@@ -206,20 +206,4 @@ extension Renderer {
         if message.contains("404") { return "no such subscription in Lago; s picks another" }
         return nil
     }
-}
-
-extension Format {
-    /// `12.34 USD` (``UsageText/money(cents:currency:)``).
-    static func money(cents: Int64, currency: String) -> String { UsageText.money(cents: cents, currency: currency) }
-
-    /// `+1.20 USD`, `-0.50 USD`, `0.00 USD`.
-    static func signedMoney(cents: Int64, currency: String) -> String {
-        UsageText.signedMoney(cents: cents, currency: currency)
-    }
-
-    /// `1,320`, `12.5`.
-    static func units(_ value: Decimal) -> String { UsageText.units(value) }
-
-    /// `+120`, `-3`.
-    static func signedUnits(_ value: Decimal) -> String { UsageText.signedUnits(value) }
 }
