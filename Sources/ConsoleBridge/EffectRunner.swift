@@ -30,9 +30,9 @@ public final class UsageCoding: Sendable {
 
     /// The events a usage record becomes under the current mapping and default subscription.
     /// - Throws: when the record cannot be coded (no field, a non-finite value).
-    public func events(for record: UsageRecord) throws -> [EventInput] {
+    public func events(for record: UsageRecord) throws -> [(event: EventInput, coding: EventOrigin.Coding)] {
         let (metricCodes, defaultSubscription) = state.withLock { $0 }
-        return try record.events(metricCodes: metricCodes, defaultSubscription: defaultSubscription)
+        return try record.codedEvents(metricCodes: metricCodes, defaultSubscription: defaultSubscription)
     }
 }
 
@@ -98,7 +98,10 @@ public struct EffectRunner: Sendable {
                 values: values, dimensions: draft.dimensions.mapValues { .string($0) },
                 externalSubscriptionID: draft.externalSubscriptionID)
             do {
-                post(.sendAccepted(transactionIDs: try await engine.enqueue(try coding.events(for: record))))
+                let coded = try coding.events(for: record)
+                post(
+                    .sendAccepted(
+                        transactionIDs: try await engine.enqueue(coded.map(\.event), codedBy: coded.map(\.coding))))
             } catch {
                 post(.sendFailed(String(describing: error)))
             }

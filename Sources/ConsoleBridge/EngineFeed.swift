@@ -114,8 +114,8 @@ public enum DemoTraffic {
             }
             let record = UsageRecord(
                 values: values, dimensions: ["model": .string(model), "provider": .string(provider)])
-            if let events = try? coding.events(for: record) {
-                _ = try? await engine.enqueue(events)
+            if let coded = try? coding.events(for: record) {
+                _ = try? await engine.enqueue(coded.map(\.event), codedBy: coded.map(\.coding))
             }
             try? await Task.sleep(for: .milliseconds(Int.random(in: 300...900, using: &random)))
         }

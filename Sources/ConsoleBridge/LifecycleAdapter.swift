@@ -116,6 +116,7 @@ public struct LifecycleAdapter: Sendable {
             externalSubscriptionID: event?.externalSubscriptionID, properties: event?.properties ?? [:],
             state: state, time: change.date, attempt: attempt, httpStatus: status, reason: reason,
             payloadJSON: remembered?.payload, response: change.answer, key: key,
-            timestamp: event?.timestamp.map { Date(timeIntervalSince1970: $0) }, billing: billing)
+            timestamp: event?.timestamp.map { Date(timeIntervalSince1970: $0) }, billing: billing,
+            origin: change.origin)
     }
 }

@@ -117,7 +117,10 @@ struct ControlRoutes: Sendable {
             try await authorized(request) {
                 let send = try await decode(ControlWire.Send.self, request, context)
                 var ids: [String] = []
-                if let events = send.events { ids += try await engine.enqueue(events) }
+                if let events = send.events {
+                    let codings = (send.mappedFields ?? []).map(EventOrigin.Coding.init(storageText:))
+                    ids += try await engine.enqueue(events, codedBy: codings)
+                }
                 if let usage = send.usage { ids += try await engine.enqueue(usage) }
                 return Self.json(ControlWire.TransactionIDs(transactionIDs: ids))
             }

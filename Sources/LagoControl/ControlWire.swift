@@ -170,6 +170,8 @@ enum ControlWire {
     struct Send: Codable, Sendable {
         var events: [EventInput]?
         var usage: UsageRecord?
+        /// Beside `events`: the canonical field (or `cost`) whose mapping coded each, `null` for a sender's code.
+        var mappedFields: [String?]?
     }
 
     struct TransactionIDs: Codable, Sendable {

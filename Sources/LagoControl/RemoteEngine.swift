@@ -81,6 +81,13 @@ public final class RemoteEngine: EngineControl {
         return ids.transactionIDs
     }
 
+    public func enqueue(_ events: [EventInput], codedBy codings: [EventOrigin.Coding]) async throws -> [String] {
+        let ids: ControlWire.TransactionIDs = try await call(
+            .POST, "/send", body: ControlWire.Send(events: events, mappedFields: codings.map(\.storageText)),
+            retryable: false)
+        return ids.transactionIDs
+    }
+
     public func enqueue(_ usage: UsageRecord) async throws -> [String] {
         let ids: ControlWire.TransactionIDs = try await call(
             .POST, "/send", body: ControlWire.Send(usage: usage), retryable: false)

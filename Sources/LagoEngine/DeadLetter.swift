@@ -1,6 +1,7 @@
 public import Foundation
 public import LagoAPI
 public import LagoBilling
+public import LagoUsage
 
 /// Why an event was taken out of delivery, in Lago's own words where Lago gave a reason.
 public struct DeadLetterReason: Sendable, Hashable, Codable, CustomStringConvertible {
@@ -75,12 +76,15 @@ public struct DeadLetter: Sendable, Hashable, Identifiable, Codable {
     public var enqueuedAt: Date
     /// When it was dead-lettered.
     public var deadAt: Date
+    /// Where the event came from and what coded it (`nil` for events accepted before spool schema version 5).
+    public var origin: EventOrigin?
 
     /// Creates a dead letter value.
     public init(
         id: Int64, transactionID: String, event: EventInput?, payload: String, reason: DeadLetterReason,
-        attempts: Int, enqueuedAt: Date, deadAt: Date
+        attempts: Int, enqueuedAt: Date, deadAt: Date, origin: EventOrigin? = nil
     ) {
+        self.origin = origin
         self.id = id
         self.transactionID = transactionID
         self.event = event
@@ -230,14 +234,18 @@ public struct HeldEvent: Sendable, Hashable, Identifiable, Codable {
     public var verdict: BillingVerdict
     /// When it was accepted.
     public var enqueuedAt: Date
+    /// Where the event came from and what coded it (`nil` for events accepted before spool schema version 5).
+    public var origin: EventOrigin?
 
     /// The JSON object as text.
     public var payload: String { String(decoding: body, as: UTF8.self) }
 
     /// Creates a held event (the spool reads them; remote engines rebuild them).
     public init(
-        id: Int64, transactionID: String, event: EventInput?, body: [UInt8], verdict: BillingVerdict, enqueuedAt: Date
+        id: Int64, transactionID: String, event: EventInput?, body: [UInt8], verdict: BillingVerdict, enqueuedAt: Date,
+        origin: EventOrigin? = nil
     ) {
+        self.origin = origin
         self.id = id
         self.transactionID = transactionID
         self.event = event

@@ -9,6 +9,9 @@ public import LagoUsage
 public protocol EngineControl: Sendable {
     /// Spools events atomically; returns their transaction ids once committed.
     func enqueue(_ events: [EventInput]) async throws -> [String]
+    /// Spools events lago-console coded (a console's test usage under its mapping), each with what gave it its
+    /// code, atomically; returns their transaction ids once committed.
+    func enqueue(_ events: [EventInput], codedBy codings: [EventOrigin.Coding]) async throws -> [String]
     /// Spools the events of a usage record under the engine's mapping and default subscription.
     func enqueue(_ usage: UsageRecord) async throws -> [String]
     /// Sends everything now; returns when the spool is empty or at `deadline`.

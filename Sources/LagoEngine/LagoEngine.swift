@@ -29,11 +29,15 @@ public struct EncodedEvent: Sendable, Hashable {
     /// The relay found ``event``'s subscription from ``externalCustomerID`` (the client sent none): the verdict
     /// names it (``LagoBilling/BillingVerdict/resolvedSubscriptionID``), so the operator sees where it bills.
     public var subscriptionFromCustomer: Bool
+    /// Where it came from and what coded it (kept in the spool beside it).
+    public var origin: EventOrigin
 
-    /// Creates an encoded event.
+    /// Creates an encoded event (by default a relay client's, coded by the client).
     public init(
-        event: EventInput, body: [UInt8], externalCustomerID: String? = nil, subscriptionFromCustomer: Bool = false
+        event: EventInput, body: [UInt8], externalCustomerID: String? = nil, subscriptionFromCustomer: Bool = false,
+        origin: EventOrigin = EventOrigin(source: .relay)
     ) {
+        self.origin = origin
         self.event = event
         self.body = body
         self.externalCustomerID = externalCustomerID
@@ -331,6 +335,14 @@ public final class LagoEngine: Sendable {
     /// - Throws: like ``enqueue(_:)-(EventInput)``.
     @discardableResult
     public func enqueue(_ events: [EventInput]) async throws -> [String] {
+        try await enqueue(events, codedBy: [])
+    }
+
+    /// Spools events lago-console made (source `console`) atomically, each with what gave it its code
+    /// (`codings[i]` for `events[i]`; missing entries: the sender wrote the code); returns their transaction ids.
+    /// - Throws: like ``enqueue(_:)-(EventInput)``.
+    @discardableResult
+    public func enqueue(_ events: [EventInput], codedBy codings: [EventOrigin.Coding]) async throws -> [String] {
         guard !events.isEmpty else { return [] }
         guard !control.withLock({ $0.stopped }) else {
             throw EngineError(.shutDown, "the engine is shut down; nothing was queued")
@@ -341,10 +353,11 @@ public final class LagoEngine: Sendable {
         var encoded: [EncodedEvent] = []
         encoded.reserveCapacity(events.count)
         do {
-            for var event in events {
+            for (index, var event) in events.enumerated() {
                 if event.transactionID.isEmpty { event.transactionID = RandomUUID.lowercasedString() }
                 if event.timestamp == nil { event.timestamp = acceptedAt }
-                encoded.append(EncodedEvent(event: event, body: try EventJSON.encode(event)))
+                let origin = EventOrigin(source: .console, coding: index < codings.count ? codings[index] : .client)
+                encoded.append(EncodedEvent(event: event, body: try EventJSON.encode(event), origin: origin))
             }
         } catch {
             counters.withLock { $0.refused.invalid += events.count }
@@ -386,7 +399,7 @@ public final class LagoEngine: Sendable {
             return NewSpoolRow(
                 transactionID: encoded.event.transactionID, body: encoded.body, enqueuedAt: enqueuedAt,
                 externalSubscriptionID: encoded.event.externalSubscriptionID, verdict: verdict,
-                held: policy == .hold && verdict?.status == .unbillable)
+                held: policy == .hold && verdict?.status == .unbillable, origin: encoded.origin)
         }
         // Held events take no room in the queue (they are not delivered); they are bounded by the operator.
         try reserve(rows.count)
@@ -424,7 +437,7 @@ public final class LagoEngine: Sendable {
                         let (encoded, id) = pair
                         return EventLifecycleChange(
                             transactionID: encoded.event.transactionID, stage: row.held ? .held : .queued, date: now,
-                            event: encoded.event, eventID: id, billing: row.verdict)
+                            event: encoded.event, eventID: id, billing: row.verdict, origin: encoded.origin)
                     })
             }
             return []
@@ -478,9 +491,9 @@ public final class LagoEngine: Sendable {
     @discardableResult
     public func enqueue(_ usage: UsageRecord) async throws -> [String] {
         let mapping = self.mapping.withLock { $0 }
-        let events: [EventInput]
+        let events: [(event: EventInput, coding: EventOrigin.Coding)]
         do {
-            events = try usage.events(
+            events = try usage.codedEvents(
                 metricCodes: mapping.metricCodes, defaultSubscription: mapping.defaultSubscription)
         } catch let error as EngineError {
             counters.withLock {
@@ -493,7 +506,7 @@ public final class LagoEngine: Sendable {
             }
             throw error
         }
-        return try await enqueue(events)
+        return try await enqueue(events.map(\.event), codedBy: events.map(\.coding))
     }
 
     /// Turns usage records into events under the current mapping and default subscription (as
@@ -503,8 +516,12 @@ public final class LagoEngine: Sendable {
     /// event seen within the dedup window (then nothing was spooled).
     /// - Throws: ``EngineError`` `.noSubscription` or `.invalidUsage` naming the record, or like
     ///   ``enqueue(_:)-(EventInput)`` (`.unbillable` indices are those of the events, in record order).
-    /// - Parameter cost: whether each record with a cost also, or only, becomes a cost event (`usage.cost_events`).
-    public func enqueueUsage(_ records: [UsageRecord], cost: CostEvents = .off) async throws -> UsageEnqueueResult {
+    /// - Parameters:
+    ///   - cost: whether each record with a cost also, or only, becomes a cost event (`usage.cost_events`).
+    ///   - source: where the records came from (`usage`: `POST /v1/usage`; `otlp`: spans), kept with each event.
+    public func enqueueUsage(
+        _ records: [UsageRecord], cost: CostEvents = .off, source: EventOrigin.Source = .usage
+    ) async throws -> UsageEnqueueResult {
         guard !records.isEmpty else { return .queued([]) }
         guard !control.withLock({ $0.stopped }) else {
             throw EngineError(.shutDown, "the engine is shut down; nothing was queued")
@@ -516,14 +533,18 @@ public final class LagoEngine: Sendable {
         var owners: [Int] = []
         var ids: [[String]] = []
         for (index, record) in records.enumerated() {
-            var events: [EventInput]
+            var events: [(event: EventInput, coding: EventOrigin.Coding)]
             do {
-                events = try record.events(
+                events = try record.codedEvents(
                     metricCodes: mapping.metricCodes, defaultSubscription: mapping.defaultSubscription, cost: cost)
-                for position in events.indices where events[position].timestamp == nil {
-                    events[position].timestamp = acceptedAt
+                for position in events.indices where events[position].event.timestamp == nil {
+                    events[position].event.timestamp = acceptedAt
                 }
-                encoded += try events.map { EncodedEvent(event: $0, body: try EventJSON.encode($0)) }
+                encoded += try events.map {
+                    EncodedEvent(
+                        event: $0.event, body: try EventJSON.encode($0.event),
+                        origin: EventOrigin(source: source, coding: $0.coding))
+                }
             } catch let error as EngineError {
                 counters.withLock {
                     if error.kind == .noSubscription { $0.refused.noSubscription += 1 } else { $0.refused.invalid += 1 }
@@ -531,7 +552,7 @@ public final class LagoEngine: Sendable {
                 throw EngineError(error.kind, "record \(index): \(error.message)", path: error.path)
             }
             owners += Array(repeating: index, count: events.count)
-            ids.append(events.map(\.transactionID))
+            ids.append(events.map(\.event.transactionID))
         }
         let duplicates: [Int]
         do {
@@ -1256,7 +1277,7 @@ public final class LagoEngine: Sendable {
                 rows.map {
                     EventLifecycleChange(
                         transactionID: $0.transactionID, stage: .inFlight(attempt: $0.attempts), date: wallNow,
-                        eventID: $0.id, payload: String(decoding: $0.body, as: UTF8.self))
+                        eventID: $0.id, payload: String(decoding: $0.body, as: UTF8.self), origin: $0.origin)
                 })
         }
         let bytes = rows.reduce(0) { $0 + $1.body.count }

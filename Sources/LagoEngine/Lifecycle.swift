@@ -1,6 +1,7 @@
 public import Foundation
 public import LagoAPI
 public import LagoBilling
+public import LagoUsage
 import Synchronization
 
 /// One change in the life of one event, published on ``LagoEngine/lifecycleEvents(bufferSize:)``.
@@ -56,13 +57,18 @@ public struct EventLifecycleChange: Sendable, Hashable, Codable {
     public var missedBefore: Int? = nil
     /// The billing check's verdict, on `.queued` and `.held` changes of an engine that checks events.
     public var billing: BillingVerdict? = nil
+    /// Where the event came from and what coded it, on `.queued`, `.held` and `.inFlight` changes (`nil` for
+    /// events accepted before spool schema version 5, and from engines of earlier releases).
+    public var origin: EventOrigin? = nil
 
     /// Creates a change (the engine publishes them; tests and remote engines build them too).
     public init(
         transactionID: String, stage: Stage, date: Date, event: EventInput? = nil, eventID: Int64? = nil,
-        payload: String? = nil, httpStatus: Int? = nil, answer: String? = nil, billing: BillingVerdict? = nil
+        payload: String? = nil, httpStatus: Int? = nil, answer: String? = nil, billing: BillingVerdict? = nil,
+        origin: EventOrigin? = nil
     ) {
         self.billing = billing
+        self.origin = origin
         self.transactionID = transactionID
         self.stage = stage
         self.date = date

@@ -5,6 +5,7 @@ import GRDB
 import GRDBSQLite
 import LagoAPI
 import LagoBilling
+import LagoUsage
 import Synchronization
 
 /// `close(2)`, out of reach by that name inside ``Spool`` (its own `close()` hides it).
@@ -30,6 +31,8 @@ struct SpoolRow: Sendable, Hashable {
     var checksum: Int64
     /// Whether Lago will bill it, as checked when it was accepted (`unchecked` in a spool older than verdicts).
     var verdict: BillingVerdict = .unchecked
+    /// Where it came from and what coded it (`nil` in a spool older than schema version 5).
+    var origin: EventOrigin? = nil
 
     /// A row; `checksum` `nil` computes it from `body` (a row built in memory is intact).
     init(
@@ -61,6 +64,8 @@ struct NewSpoolRow: Sendable {
     var verdict: BillingVerdict? = nil
     /// Kept out of delivery in the held list (policy `hold`, an unbillable verdict) instead of the queue.
     var held = false
+    /// Where it came from and what coded it.
+    var origin: EventOrigin? = nil
 }
 
 /// What a commit added: rows to the queue (and their bytes and verdicts), rows to the held list.
@@ -126,7 +131,7 @@ final class Spool: Sendable {
     /// out of delivery as unbillable). 4: what Lago said afterwards: `delivered` (the verdict each delivered event
     /// was sent with, kept a day), `lago_verdicts` (events Lago's webhooks reported not billed) and `lago_webhooks`
     /// (each webhook's `X-Lago-Unique-Key`, for idempotency).
-    static let schemaVersion = 4
+    static let schemaVersion = 5
 
     let path: String
     /// Undelivered events found when the file was opened.
@@ -375,6 +380,7 @@ final class Spool: Sendable {
                 try createVersion2Tables(db, spoolID: spoolID, settled: 0)
                 try createHeldTable(db)
                 try createVersion4Tables(db)
+                try addVersion5Columns(db)
                 try db.execute(sql: "PRAGMA user_version = \(Spool.schemaVersion)")
                 return .commit
             }
@@ -394,6 +400,10 @@ final class Spool: Sendable {
         if version == 3 {
             try migrateFromVersion3(db)
             version = 4
+        }
+        if version == 4 {
+            try migrateFromVersion4(db)
+            version = 5
         }
         guard version == Spool.schemaVersion, tables.contains("events"), tables.contains("dead_letters") else {
             throw EngineError(
@@ -473,6 +483,33 @@ final class Spool: Sendable {
                     reasons TEXT
                 );
                 """)
+    }
+
+    /// The columns schema version 5 added to the events, held and dead-letter tables: where each event came from
+    /// (`relay`, `usage`, `otlp`, `console`) and the canonical field whose mapping coded it (`cost` for a cost
+    /// event, NULL when the client wrote the code). Events older than version 5 have neither.
+    private static func addVersion5Columns(_ db: Database) throws {
+        for table in ["events", "held", "dead_letters"] {
+            try db.execute(
+                sql: "ALTER TABLE \(table) ADD COLUMN source TEXT; ALTER TABLE \(table) ADD COLUMN mapped_field TEXT;")
+        }
+    }
+
+    /// Version 4 → 5, in one transaction: each event's source and mapped field.
+    private static func migrateFromVersion4(_ db: Database) throws {
+        try db.inTransaction(.immediate) {
+            try addVersion5Columns(db)
+            try db.execute(sql: "PRAGMA user_version = 5")
+            return .commit
+        }
+    }
+
+    /// The origin stored in a row's `source` and `mapped_field` columns (`nil` before schema version 5).
+    static func origin(from row: Row) -> EventOrigin? {
+        guard let sourceText: String = row["source"], let source = EventOrigin.Source(rawValue: sourceText) else {
+            return nil
+        }
+        return EventOrigin(source: source, coding: .init(storageText: row["mapped_field"]))
     }
 
     /// Version 3 → 4, in one transaction: the tables of Lago's after-the-fact verdicts.
@@ -860,8 +897,9 @@ final class Spool: Sendable {
     private static func insertRows(_ db: Database, _ rows: [NewSpoolRow], checksums: [Int64]) throws -> [Int64] {
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO events (
+                    transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons, source, mapped_field)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         // The hot path binds through SQLite's C API on GRDB's prepared statement: no per-row argument array, no
         // copy of the body into `Data`.
@@ -878,15 +916,19 @@ final class Spool: Sendable {
             if row.held {
                 try db.execute(
                     sql: """
-                        INSERT INTO held (transaction_id, body, enqueued_at, checksum, verdict, reasons)
-                        VALUES (?, ?, ?, ?, ?, ?)
+                        INSERT INTO held (
+                            transaction_id, body, enqueued_at, checksum, verdict, reasons, source, mapped_field)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         row.transactionID, Data(row.body), row.enqueuedAt, checksum, storage?.code, storage?.reasons,
+                        row.origin?.source.rawValue, row.origin?.coding.storageText,
                     ])
                 ids.append(db.lastInsertedRowID)
                 continue
             }
+            Spool.bindOptionalText(handle, 8, row.origin?.source.rawValue)
+            Spool.bindOptionalText(handle, 9, row.origin?.coding.storageText)
             let code = Spool.withText(row.transactionID) { id, idLength in
                 row.body.withUnsafeBytes { body in
                     sqlite3_bind_text(handle, 1, id, idLength, nil)
@@ -922,6 +964,17 @@ final class Spool: Sendable {
         return ids
     }
 
+    /// Binds a short text SQLite copies (`SQLITE_TRANSIENT`), or NULL.
+    private static func bindOptionalText(_ handle: OpaquePointer?, _ index: Int32, _ text: String?) {
+        guard let text else {
+            sqlite3_bind_null(handle, index)
+            return
+        }
+        withText(text) { chars, length in
+            _ = sqlite3_bind_text(handle, index, chars, length, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+        }
+    }
+
     /// Calls `body` with a string's UTF-8 bytes and their count (never a null pointer, NUL bytes kept).
     private static func withText<T>(_ text: String, _ body: (UnsafePointer<CChar>, Int32) -> T) -> T {
         var text = text
@@ -940,8 +993,9 @@ final class Spool: Sendable {
         try await perform { db in
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT id, transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons FROM events
-                    WHERE id > ? ORDER BY id LIMIT ?
+                    SELECT id, transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons, source,
+                        mapped_field
+                    FROM events WHERE id > ? ORDER BY id LIMIT ?
                     """)
             // Read through SQLite's C API (as `append` writes): each body is copied once, from SQLite's page.
             let handle = statement.sqliteStatement
@@ -986,12 +1040,24 @@ final class Spool: Sendable {
                     row.verdict = BillingVerdict(storageCode: 2, reasons: reasons)
                 default: break
                 }
+                if let source = Spool.columnText(handle, 8).flatMap(EventOrigin.Source.init(rawValue:)) {
+                    row.origin = EventOrigin(source: source, coding: .init(storageText: Spool.columnText(handle, 9)))
+                }
                 rows.append(row)
             }
             sqlite3_reset(handle)
             try Spool.recordAttempt(db, rows.map(\.id))
             return rows
         }
+    }
+
+    /// A text column of the current row, `nil` when NULL.
+    private static func columnText(_ handle: OpaquePointer?, _ index: Int32) -> String? {
+        guard sqlite3_column_type(handle, index) != SQLITE_NULL, let text = sqlite3_column_text(handle, index) else {
+            return nil
+        }
+        return String(
+            decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, index))), as: UTF8.self)
     }
 
     /// Persists one more attempt on the given rows, before they are sent again.
@@ -1070,10 +1136,14 @@ final class Spool: Sendable {
         let reasonText = String(decoding: try encoder.encode(reason), as: UTF8.self)
         try db.execute(
             sql: """
-                INSERT INTO dead_letters (transaction_id, body, enqueued_at, attempts, dead_at, reason)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO dead_letters (
+                    transaction_id, body, enqueued_at, attempts, dead_at, reason, source, mapped_field)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-            arguments: [row.transactionID, Data(row.body), row.enqueuedAt, row.attempts, deadAt, reasonText])
+            arguments: [
+                row.transactionID, Data(row.body), row.enqueuedAt, row.attempts, deadAt, reasonText,
+                row.origin?.source.rawValue, row.origin?.coding.storageText,
+            ])
     }
 
     /// The number of undelivered events and the enqueue time of the oldest (Unix seconds), counted in the file (a
@@ -1179,12 +1249,13 @@ final class Spool: Sendable {
             let transactionID = edit?.transactionID ?? storedID
             try db.execute(
                 sql: """
-                    INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons)
-                    VALUES (?, ?, ?, 0, ?, ?, ?)
+                    INSERT INTO events (
+                        transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons, source, mapped_field)
+                    VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     transactionID, body, row["enqueued_at"] as Double, body.withUnsafeBytes { Spool.checksum($0) },
-                    storage?.code, storage?.reasons,
+                    storage?.code, storage?.reasons, row["source"] as String?, row["mapped_field"] as String?,
                 ])
             let rowID = db.lastInsertedRowID
             try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
@@ -1231,12 +1302,14 @@ final class Spool: Sendable {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO events (transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons)
-                    VALUES (?, ?, ?, 0, ?, ?, ?)
+                    INSERT INTO events (
+                        transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons, source, mapped_field)
+                    VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     held.transactionID, Data(held.body), held.enqueuedAt.timeIntervalSince1970,
-                    row["checksum"] as Int64, storage.code, storage.reasons,
+                    row["checksum"] as Int64, storage.code, storage.reasons, row["source"] as String?,
+                    row["mapped_field"] as String?,
                 ])
             let rowID = db.lastInsertedRowID
             try db.execute(sql: "DELETE FROM held WHERE id = ?", arguments: [id])
@@ -1276,7 +1349,7 @@ final class Spool: Sendable {
             id: row["id"], transactionID: row["transaction_id"],
             event: try? JSONDecoder().decode(EventInput.self, from: body), body: [UInt8](body),
             verdict: BillingVerdict(storageCode: row["verdict"], reasons: row["reasons"]),
-            enqueuedAt: Date(timeIntervalSince1970: row["enqueued_at"]))
+            enqueuedAt: Date(timeIntervalSince1970: row["enqueued_at"]), origin: origin(from: row))
     }
 
     /// The failed attempts logged for a queued event, oldest first.
@@ -1313,7 +1386,7 @@ final class Spool: Sendable {
             event: try? JSONDecoder().decode(EventInput.self, from: body),
             payload: String(decoding: body, as: UTF8.self), reason: reason, attempts: row["attempts"],
             enqueuedAt: Date(timeIntervalSince1970: row["enqueued_at"]),
-            deadAt: Date(timeIntervalSince1970: row["dead_at"]))
+            deadAt: Date(timeIntervalSince1970: row["dead_at"]), origin: origin(from: row))
     }
 
     /// Sorted ids as maximal runs of consecutive values.

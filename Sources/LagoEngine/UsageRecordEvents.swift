@@ -13,6 +13,17 @@ extension UsageRecord {
         metricCodes: [CanonicalField: String], defaultSubscription: String?, cost costEvents: CostEvents = .off,
         newID: () -> String = { RandomUUID.lowercasedString() }
     ) throws -> [EventInput] {
+        try codedEvents(
+            metricCodes: metricCodes, defaultSubscription: defaultSubscription, cost: costEvents, newID: newID
+        ).map(\.event)
+    }
+
+    /// The events of ``events(metricCodes:defaultSubscription:cost:newID:)``, each with what gave it its code:
+    /// the mapping of one canonical field, or `usage.cost_code`.
+    public func codedEvents(
+        metricCodes: [CanonicalField: String], defaultSubscription: String?, cost costEvents: CostEvents = .off,
+        newID: () -> String = { RandomUUID.lowercasedString() }
+    ) throws -> [(event: EventInput, coding: EventOrigin.Coding)] {
         guard let subscription = externalSubscriptionID ?? defaultSubscription, !subscription.isEmpty else {
             throw EngineError(
                 .noSubscription,
@@ -38,15 +49,17 @@ extension UsageRecord {
                 .invalidUsage, "usage.cost_events is only and the usage has no cost: send its cost, or set also or off")
         }
         let base = idBase ?? newID()
-        var events: [EventInput] = []
+        var events: [(event: EventInput, coding: EventOrigin.Coding)] = []
         if costEvents.mode != .off, let cost {
             var properties = dimensions
             properties["cost_nanos"] = .integer(cost.nanos)
             properties["currency"] = .string(cost.currency)
             events.append(
-                EventInput(
-                    transactionID: "\(base):cost", externalSubscriptionID: subscription, code: costEvents.code,
-                    timestamp: timestamp, properties: properties))
+                (
+                    EventInput(
+                        transactionID: "\(base):cost", externalSubscriptionID: subscription, code: costEvents.code,
+                        timestamp: timestamp, properties: properties), .cost
+                ))
             if costEvents.mode == .only { return events }
         }
         for field in CanonicalField.allCases {
@@ -57,9 +70,12 @@ extension UsageRecord {
             var properties = dimensions
             properties["value"] = UsageRecord.jsonNumber(value)
             events.append(
-                EventInput(
-                    transactionID: "\(base):\(field.rawValue)", externalSubscriptionID: subscription,
-                    code: metricCodes[field] ?? field.defaultMetricCode, timestamp: timestamp, properties: properties))
+                (
+                    EventInput(
+                        transactionID: "\(base):\(field.rawValue)", externalSubscriptionID: subscription,
+                        code: metricCodes[field] ?? field.defaultMetricCode, timestamp: timestamp,
+                        properties: properties), .field(field)
+                ))
         }
         return events
     }

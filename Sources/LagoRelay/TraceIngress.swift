@@ -67,7 +67,7 @@ extension RelayResponder {
         // are enqueued again without it, as is one Lago would not bill under policy `reject`.
         while !pending.isEmpty {
             do {
-                switch try await engine.enqueueUsage(pending.map(\.record), cost: cost) {
+                switch try await engine.enqueueUsage(pending.map(\.record), cost: cost, source: .otlp) {
                 case .queued(let ids):
                     metrics.eventsAccepted.increment(by: ids.reduce(0) { $0 + $1.count })
                     pending = []

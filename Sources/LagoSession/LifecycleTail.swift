@@ -1,6 +1,7 @@
 public import Foundation
 public import LagoAPI
 public import LagoEngine
+import LagoUsage
 
 /// What `lago-console tail` prints of an engine's lifecycle stream: one line (or one NDJSON object) per change of
 /// an event, filtered by code, subscription and stage, like `stripe logs tail`.
@@ -22,8 +23,9 @@ public struct LifecycleTail: Sendable {
     /// Only these stages (``stageNames``); empty: every stage.
     public var stages: Set<String>
 
-    private var known: [Int64: (code: String, subscription: String?)] = [:]
-    private var knownByTransaction: [String: (code: String, subscription: String?)] = [:]
+    private typealias Identity = (code: String, subscription: String?, origin: EventOrigin?)
+    private var known: [Int64: Identity] = [:]
+    private var knownByTransaction: [String: Identity] = [:]
 
     /// A tail with filters.
     /// - Throws: ``InvalidStage`` naming a stage not in ``stageNames``.
@@ -78,6 +80,10 @@ public struct LifecycleTail: Sendable {
         public var billingReasons: [String]?
         /// Changes the stream dropped just before this one (a full buffer), when any.
         public var missedBefore: Int?
+        /// How the event came in: `relay`, `usage`, `otlp`, `console` (when known).
+        public var source: String?
+        /// The canonical field whose mapping coded it (`cost` for a cost event; absent when the client coded it).
+        public var mappedField: String?
 
         enum CodingKeys: String, CodingKey {
             case time, stage, code, attempt, reason, properties, billing
@@ -88,6 +94,8 @@ public struct LifecycleTail: Sendable {
             case httpStatus = "http_status"
             case billingReasons = "billing_reasons"
             case missedBefore = "missed_before"
+            case source
+            case mappedField = "mapped_field"
         }
 
         /// The line for a person: time, stage, code, subscription, transaction id, then what else is known.
@@ -109,6 +117,7 @@ public struct LifecycleTail: Sendable {
                 text +=
                     "  \(billing)" + (billingReasons.map { $0.isEmpty ? "" : ": " + $0.joined(separator: ", ") } ?? "")
             }
+            if let source { text += "  from \(source)" + (mappedField.map { " (\($0))" } ?? "") }
             if let reason { text += "  \(reason)" }
             if let missedBefore { text = "(missed \(missedBefore) changes: the stream fell behind)\n" + text }
             return text
@@ -117,11 +126,11 @@ public struct LifecycleTail: Sendable {
 
     /// The line for `change`, or `nil` when the filters leave it out.
     public mutating func line(for change: EventLifecycleChange) -> Line? {
-        var identity: (code: String, subscription: String?)?
+        var identity: Identity?
         if let event = change.event {
-            identity = (event.code, event.externalSubscriptionID)
+            identity = (event.code, event.externalSubscriptionID, change.origin)
         } else if let payload = change.payload, let sent = Self.identity(ofPayload: payload) {
-            identity = sent
+            identity = (sent.code, sent.subscription, change.origin)
         } else if let id = change.eventID {
             identity = known[id]
         } else {
@@ -151,6 +160,10 @@ public struct LifecycleTail: Sendable {
         line.stage = stage
         line.code = identity?.code
         line.externalSubscriptionID = identity?.subscription
+        if let origin = identity?.origin {
+            line.source = origin.source.rawValue
+            line.mappedField = origin.coding.storageText
+        }
         line.httpStatus = change.httpStatus
         line.missedBefore = change.missedBefore
         if case .queued = change.stage { line.properties = change.event?.properties }

@@ -48,6 +48,19 @@ enum Fixture {
             ])
     }
 
+    /// Where the `index`-th event of the busy fixture came from: relay events coded by their client, usage
+    /// records, OTLP spans and console test events coded by the mapping of their field.
+    static func origin(_ index: Int) -> EventOrigin {
+        let fields: [CanonicalField] = [.input, .output, .cacheRead, .input, .output, .reasoning, .toolCalls]
+        let field = fields[index % fields.count]
+        switch index % 4 {
+        case 0: return EventOrigin(source: .relay)
+        case 1: return EventOrigin(source: .usage, coding: .field(field))
+        case 2: return EventOrigin(source: .otlp, coding: .field(field))
+        default: return EventOrigin(source: .console, coding: .field(field))
+        }
+    }
+
     static func payload(_ event: EventInput) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -63,6 +76,7 @@ enum Fixture {
             let time = start.addingTimeInterval(Double(index) * 1.5 - Double(count) * 1.5)
             // Billing verdicts: most billable, every 13th on a subscription Lago does not have, the newest unchecked.
             var queued = EventUpdate(event: event, state: .queued, time: time)
+            queued.origin = origin(index)
             queued.billing =
                 index >= count - 2
                 ? .unchecked : index % 13 == 5 ? .unbillable([.subscriptionNotFound]) : .billable()

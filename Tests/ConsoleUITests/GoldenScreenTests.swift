@@ -1,5 +1,6 @@
 import Foundation
 import LagoAPI
+import LagoUsage
 import Testing
 
 @testable import ConsoleUI
@@ -267,5 +268,85 @@ import Testing
             GoldenFile.mismatch(expected: expected, actual: GoldenFile.text(restyled, theme: .color)))
         #expect(mismatch.contains("styles row \(selected / grid.width + 1)"))
         #expect(!mismatch.contains("text row"))
+    }
+}
+
+/// Issue #16's console: each event's source and the mapping that coded it, the Mappings pane's counts per field.
+@Suite struct EventSourceScreenTests {
+    /// A wide terminal: the Events pane's SOURCE column (`otlp input`, `relay`…).
+    @Test func eventsPaneShowsEachEventsSource() {
+        let state = Fixture.busy(width: 200, height: 60)
+        expectGolden(render(state), "events_sources_200x60")
+        let screen = render(state).plainText
+        #expect(screen.contains("SOURCE"))
+        #expect(screen.contains("otlp output") && screen.contains("usage output") && screen.contains("relay"))
+    }
+
+    /// The detail view says where the event came from and which mapping gave it its code.
+    @Test func detailNamesTheSourceAndTheMapping() {
+        var state = Fixture.busy(width: 120, height: 40)
+        state.press(.char("/"))
+        state.type("source:otlp field:cache_read")
+        state.press(.enter, .enter)
+        let screen = render(state).plainText
+        #expect(
+            screen.contains(
+                "Source        OTLP span (POST /v1/traces); mapping cache_read → llm_cached_input_tokens"),
+            "\(screen)")
+    }
+
+    /// `source:` takes only the four sources.
+    @Test func anUnknownSourceIsAnError() {
+        #expect(
+            EventFilter("source:kafka")?.problem == "source:kafka is no source; give one of relay, usage, otlp, console"
+        )
+        #expect(EventFilter("source:ot")?.problem == nil)
+    }
+
+    /// Per field, the events its mapping coded in the last minute; a field whose code Lago lacks while usage
+    /// arrives is called out; counts leave the window after a minute.
+    @Test func mappingsPaneCountsTheLastMinuteAndWarnsOfUnbilledUsage() {
+        var state = Fixture.busy(width: 120, height: 40)
+        state.press(.char("4"))
+        state.apply(.mappingsChecked(.success(Fixture.metrics)))
+        // 3 records' cache_write_5m events in the last minute, under a code Lago has no metric for.
+        state.apply(
+            .eventLifecycle(
+                (0..<3).map { index in
+                    var update = EventUpdate(
+                        transactionID: "rec_\(index):cache_write_5m", code: "llm_cache_write_5m",
+                        externalSubscriptionID: "sub_acme_pro", state: .queued,
+                        time: Fixture.start.addingTimeInterval(-Double(index)))
+                    update.origin = EventOrigin(source: .otlp, coding: .field(.cacheWrite5m))
+                    return update
+                }))
+        expectGolden(render(state), "mappings_activity_120x40")
+        let screen = render(state).plainText
+        // 40 fixture events over the last minute; the relay's (every 4th) are coded by their client, not counted.
+        let inputRow = screen.split(separator: "\n").first { $0.contains("input            llm_input_tokens") } ?? ""
+        let counted = (0..<40).filter { $0 % 4 != 0 && [0, 3].contains($0 % 7) }.count
+        #expect(inputRow.contains("  \(counted)  "), "\(inputRow)")
+        #expect(
+            screen.contains("cache_write_5m coded 3 events in the last minute as llm_cache_write_5m, which is not a"),
+            "\(screen)")
+        // A minute later, nothing is left in the window.
+        state.apply(.tick(now: Fixture.start.addingTimeInterval(61)))
+        let later = render(state).plainText
+        #expect(!later.contains("coded 3 events"))
+    }
+
+    /// A mapping change: the time it applies from, and the events of the last minute still under the old code.
+    @Test func aMappingChangeIsShownWithItsTime() {
+        var state = Fixture.busy(width: 120, height: 40)
+        state.press(.char("4"))
+        state.apply(.tick(now: Fixture.start.addingTimeInterval(5)))
+        var mappings = state.mappings
+        mappings[.input] = "llm_prompt_tokens"
+        state.apply(.config(mappings: mappings, defaultSubscription: "sub_acme_pro"))
+        let screen = render(state).plainText
+        #expect(
+            screen.contains("input → llm_prompt_tokens since 12:00:05: records accepted from then on are coded with"),
+            "\(screen)")
+        #expect(screen.contains("in the last minute)."))
     }
 }

@@ -480,7 +480,7 @@ import Testing
         #expect(state.press(.char("c")) == [.checkMappings])
         state.apply(.mappingsChecked(.success(Fixture.metrics)))
         let screen = render(state).plainText
-        #expect(screen.contains("✗ not a billable metric in Lago"))
+        #expect(screen.contains("✗ not in Lago"))
         // cache_write_5m (row 5) has an unknown code: Enter opens the picker.
         state.press(.char("j"), .char("j"), .char("j"), .char("j"), .enter)
         guard case .picker = state.overlay else {

@@ -3,7 +3,9 @@ import Foundation
 import GRDB
 import InMemoryLogging
 import LagoAPI
+import LagoBilling
 import LagoSandbox
+import LagoUsage
 import Logging
 import Testing
 
@@ -202,7 +204,7 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
 
         let reader = try DatabaseQueue(path: path)
         try await reader.read { db in
-            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 4)
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 5)
             #expect(try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'settled_total'") == 10)
             // Version 3: a verdict per event (none for those queued before: they were never checked), the held list.
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE verdict IS NULL") == 41)
@@ -238,6 +240,7 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
                     DROP TABLE delivered; DROP TABLE lago_verdicts; DROP TABLE lago_webhooks;
                     PRAGMA user_version = 3;
                     """)
+            try Self.dropVersion5Columns(db)
         }
         try writer.close()
 
@@ -258,7 +261,7 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
         let reader = try DatabaseQueue(path: path)
         try await reader.read { db in
             let version = try Int.fetchOne(db, sql: "PRAGMA user_version")
-            #expect(version == 4)
+            #expect(version == 5)
             let delivered = try Int.fetchOne(db, sql: "SELECT count(*) FROM delivered WHERE transaction_id = 'v3-a'")
             #expect(delivered == 1)
             let queued = try Int.fetchOne(db, sql: "SELECT count(*) FROM events")
@@ -267,14 +270,84 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
         try reader.close()
     }
 
+    /// Takes a spool back to what schema version 4 had: no `source` and `mapped_field` columns.
+    private static func dropVersion5Columns(_ db: Database) throws {
+        for table in ["events", "held", "dead_letters"] {
+            try db.execute(
+                sql: "ALTER TABLE \(table) DROP COLUMN source; ALTER TABLE \(table) DROP COLUMN mapped_field;")
+        }
+    }
+
+    /// A spool of the previous release (schema version 4) gains each event's source and mapped field: its queued,
+    /// held and dead events keep everything and have no origin; events accepted from then on keep theirs through
+    /// the queue, the held list, the dead letters and back.
+    @Test func aVersion4SpoolIsMigratedToVersion5() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("spool.sqlite")
+        let first = try Spool(path: path, synchronous: .normal)
+        _ = try await first.append([
+            NewSpoolRow(transactionID: "v4-a", body: Array(#"{"transaction_id":"v4-a"}"#.utf8), enqueuedAt: 1),
+            NewSpoolRow(
+                transactionID: "v4-held", body: Array(#"{"transaction_id":"v4-held"}"#.utf8), enqueuedAt: 1,
+                verdict: .unbillable([.invalidCode]), held: true),
+        ])
+        await first.close()
+        let writer = try DatabaseQueue(path: path)
+        try await writer.write { db in
+            try Self.dropVersion5Columns(db)
+            try db.execute(sql: "PRAGMA user_version = 4")
+        }
+        try writer.close()
+
+        let spool = try Spool(path: path, synchronous: .normal)
+        let old = try await spool.claim(after: 0, maxCount: 10, maxBytes: 1 << 20)
+        #expect(old.map(\.transactionID) == ["v4-a"] && old[0].origin == nil && old[0].isIntact)
+        #expect(try await spool.heldEvents(limit: 10, offset: 0).map(\.origin) == [nil])
+        let otlp = EventOrigin(source: .otlp, coding: .field(.cacheRead))
+        let cost = EventOrigin(source: .usage, coding: .cost)
+        let relay = EventOrigin(source: .relay)
+        _ = try await spool.append([
+            NewSpoolRow(
+                transactionID: "v5-otlp", body: Array(#"{"transaction_id":"v5-otlp"}"#.utf8), enqueuedAt: 2,
+                origin: otlp),
+            NewSpoolRow(
+                transactionID: "v5-cost", body: Array(#"{"transaction_id":"v5-cost"}"#.utf8), enqueuedAt: 2,
+                origin: cost),
+            NewSpoolRow(
+                transactionID: "v5-held", body: Array(#"{"transaction_id":"v5-held"}"#.utf8), enqueuedAt: 2,
+                verdict: .unbillable([.invalidCode]), held: true, origin: relay),
+        ])
+        let fresh = try await spool.claim(after: old[0].id, maxCount: 10, maxBytes: 1 << 20)
+        #expect(fresh.map(\.transactionID) == ["v5-otlp", "v5-cost"])
+        #expect(fresh.map(\.origin) == [otlp, cost])
+        // Dead-lettered, the origin goes with the event; replayed, it comes back into the queue.
+        try await spool.settle(
+            SpoolSettlement(dead: [(fresh[0], DeadLetterReason(kind: .rejected, message: "no"))], deadAt: 3))
+        let letters = try await spool.deadLetters(limit: 10, offset: 0)
+        #expect(letters.map(\.origin) == [otlp])
+        #expect(try await spool.heldEvents(limit: 10, offset: 0).map(\.origin) == [nil, relay])
+        await spool.close()
+        let reader = try DatabaseQueue(path: path)
+        try await reader.read { db in
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 5)
+            let stored = try Row.fetchAll(
+                db, sql: "SELECT transaction_id, source, mapped_field FROM events ORDER BY id"
+            ).map {
+                "\($0["transaction_id"] as String) \($0["source"] as String? ?? "-") \($0["mapped_field"] as String? ?? "-")"
+            }
+            #expect(stored == ["v4-a - -", "v5-cost usage cost"])
+        }
+        try reader.close()
+    }
+
     /// A new spool has the same tables as a migrated one.
-    @Test func aNewSpoolHasTheVersion4Schema() async throws {
+    @Test func aNewSpoolHasTheVersion5Schema() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("spool.sqlite")
         await (try Spool(path: path, synchronous: .normal)).close()
         let reader = try DatabaseQueue(path: path)
         try await reader.read { db in
-            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 4)
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == 5)
             let tables = try String.fetchAll(
                 db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             #expect(
@@ -286,6 +359,7 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
             #expect(
                 columns == [
                     "id", "transaction_id", "body", "enqueued_at", "attempts", "checksum", "verdict", "reasons",
+                    "source", "mapped_field",
                 ])
             #expect(
                 try String.fetchAll(

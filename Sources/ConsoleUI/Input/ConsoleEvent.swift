@@ -190,14 +190,17 @@ public struct EventUpdate: Sendable, Hashable {
     public var timestamp: Date?
     /// Whether Lago will bill the event, and why not (`nil`: no verdict in this update; the row keeps its last).
     public var billing: BillingVerdict?
+    /// Where the event came from and what coded it (`nil`: not in this update; the row keeps what it knows).
+    public var origin: EventOrigin?
 
     /// Creates an update.
     public init(
         transactionID: String, code: String, externalSubscriptionID: String?,
         properties: [String: JSONValue] = [:], state: DeliveryState, time: Date, attempt: Int? = nil,
         httpStatus: Int? = nil, reason: String? = nil, payloadJSON: String? = nil, response: String? = nil,
-        key: String? = nil, timestamp: Date? = nil, billing: BillingVerdict? = nil
+        key: String? = nil, timestamp: Date? = nil, billing: BillingVerdict? = nil, origin: EventOrigin? = nil
     ) {
+        self.origin = origin
         self.timestamp = timestamp
         self.billing = billing
         self.transactionID = transactionID

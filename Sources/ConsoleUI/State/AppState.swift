@@ -192,6 +192,10 @@ struct MappingsPaneState: Sendable {
     var edit: MappingEdit?
     var metrics = LoadState<[BillableMetric]>.notLoaded
     var saving: CanonicalField?
+    /// The events each field's mapping coded over the last minute.
+    var activity = MappingActivity()
+    /// When each field's code last changed while the console ran (saved here, or changed in the config file).
+    var changedAt: [CanonicalField: Date] = [:]
 
     var knownCodes: Set<String>? {
         if case .loaded(let metrics, _) = metrics { return Set(metrics.map(\.code)) }

@@ -1,6 +1,7 @@
 public import Foundation
 public import LagoAPI
 public import LagoBilling
+public import LagoUsage
 
 /// One change in an event's life, shown in the detail view's attempt list.
 public struct EventTimelineEntry: Sendable, Hashable {
@@ -58,6 +59,8 @@ public struct EventRecord: Sendable, Hashable {
     public var response: String?
     /// State changes, oldest first (at most ``EventHistory/maxTimelineEntries``).
     public var timeline: [EventTimelineEntry]
+    /// Where it came from and what coded it (`nil` until known; events accepted before spool schema 5 have none).
+    public var origin: EventOrigin?
     /// Lower-cased text the filter's free words match against.
     var searchText: String
 
@@ -78,6 +81,7 @@ public struct EventRecord: Sendable, Hashable {
         self.reason = update.reason
         self.payloadJSON = update.payloadJSON
         self.response = update.response
+        self.origin = update.origin
         self.timeline = [
             EventTimelineEntry(
                 time: update.time, state: update.state, attempt: update.attempt, httpStatus: update.httpStatus,
@@ -98,6 +102,7 @@ public struct EventRecord: Sendable, Hashable {
         state = update.state
         updatedAt = update.time
         if let verdict = update.billing { billing = verdict }
+        if let origin = update.origin { self.origin = origin }
         httpStatus = update.httpStatus ?? httpStatus
         // A dead or refused event keeps the last failure's reason; any other state clears a stale one.
         reason = update.reason ?? (update.state == .dead || update.state == .refused ? reason : nil)
@@ -116,9 +121,10 @@ public struct EventRecord: Sendable, Hashable {
     private func makeSearchText() -> String {
         // The billing verdict's words too: `/unbillable`, `/invalid_code` find the events Lago will not bill.
         let verdict = billing.map { [$0.status.rawValue] + $0.reasons.map(\.rawValue) } ?? []
+        let source = origin.map { [$0.source.word] + ($0.coding.storageText.map { [$0] } ?? []) } ?? []
         return
             ([transactionID, code, externalSubscriptionID ?? "", state.label, propertiesSummary, reason ?? ""]
-            + verdict).joined(separator: "\u{1F}").lowercased()
+            + verdict + source).joined(separator: "\u{1F}").lowercased()
     }
 
     /// `key=value` pairs, numbers first (the aggregated value usually is one), then by key.
@@ -151,10 +157,11 @@ extension JSONValue {
 ///
 /// Terms: free words (matched case-insensitively against transaction id, code, subscription, state, properties
 /// and reason), `state:dead`, `code:llm_`, `sub:acme`, `tx:abc`, `billing:issue` (Lago will not bill it; also
-/// `billing:billable`, `billing:unchecked`), `reason:invalid_code` (one of its billing reasons), and `!term` to
-/// invert any of them.
+/// `billing:billable`, `billing:unchecked`), `reason:invalid_code` (one of its billing reasons), `source:otlp`
+/// (`relay`, `usage`, `otlp`, `console`), `field:input` (the canonical field whose mapping coded it), and `!term`
+/// to invert any of them.
 public struct EventFilter: Sendable, Hashable {
-    enum Field: Sendable, Hashable { case any, state, code, subscription, transaction, billing, reason }
+    enum Field: Sendable, Hashable { case any, state, code, subscription, transaction, billing, reason, source, field }
 
     struct Term: Sendable, Hashable {
         var field: Field
@@ -184,7 +191,8 @@ public struct EventFilter: Sendable, Hashable {
                 let known: [String: Field] = [
                     "state": .state, "s": .state, "code": .code, "c": .code, "sub": .subscription,
                     "subscription": .subscription, "tx": .transaction, "transaction": .transaction,
-                    "billing": .billing, "bill": .billing, "reason": .reason,
+                    "billing": .billing, "bill": .billing, "reason": .reason, "source": .source, "src": .source,
+                    "field": .field,
                 ]
                 if let match = known[prefix], !rest.isEmpty {
                     field = match
@@ -217,6 +225,9 @@ public struct EventFilter: Sendable, Hashable {
             where !["issue", "issues", "unbillable", "not-billable", "ok", "billable"].contains(term.needle)
                 && !"unchecked".hasPrefix(term.needle):
                 return "billing:\(term.needle) is no verdict; give issue, billable or unchecked"
+            case .source where !EventOrigin.Source.allCases.contains(where: { $0.word.hasPrefix(term.needle) }):
+                return "source:\(term.needle) is no source; give one of "
+                    + EventOrigin.Source.allCases.map(\.word).joined(separator: ", ")
             default: continue
             }
         }
@@ -248,6 +259,8 @@ public struct EventFilter: Sendable, Hashable {
             case .billing: hit = Self.billingMatches(record.billing, term.needle)
             case .reason:
                 hit = record.billing?.reasons.contains { $0.rawValue.contains(term.needle) } ?? false
+            case .source: hit = record.origin?.source.word.hasPrefix(term.needle) ?? false
+            case .field: hit = record.origin?.coding.storageText?.contains(term.needle) ?? false
             }
             if hit == term.inverted { return false }
         }

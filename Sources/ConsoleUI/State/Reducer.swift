@@ -43,6 +43,11 @@ extension AppState {
             return dueUsageReads()
         case .eventLifecycle(let updates):
             history.apply(updates)
+            for update in updates where update.state == .queued || update.state == .held {
+                if case .field(let field)? = update.origin?.coding {
+                    mappingsPane.activity.record(field, code: update.code, at: update.time)
+                }
+            }
             if !usagePane.expectations.isEmpty { advanceUsageCounts() }
         case .usageRead(let subscription, let result):
             finishRequests { $0 == .readUsage(subscriptionID: subscription) }
@@ -53,6 +58,10 @@ extension AppState {
             self.stats = stats
             reconcileDeadLetterSelection()
         case .config(let mappings, let defaultSubscription):
+            for field in CanonicalField.allCases
+            where (mappings[field] ?? field.defaultMetricCode) != code(for: field) {
+                mappingsPane.changedAt[field] = now
+            }
             self.mappings = mappings
             self.defaultSubscription = defaultSubscription
         case .connection(let connection):
@@ -135,6 +144,7 @@ extension AppState {
             }
         case .mappingSaved(let field, let code):
             finishRequests { $0 == .saveMapping(field: field, code: code) }
+            if code != self.code(for: field) { mappingsPane.changedAt[field] = now }
             mappings[field] = code
             mappingsPane.saving = nil
             show("saved \(field.rawValue) → \(code)", .success)

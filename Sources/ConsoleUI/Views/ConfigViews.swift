@@ -27,16 +27,19 @@ extension Renderer {
             in: inner, y: y)
         y += 2
         let fieldWidth = 15
-        let codeWidth = min(32, max(25, (inner.width - 28) / 2))
-        let statusWidth = max(0, inner.width - 3 - fieldWidth - codeWidth - 4)
+        let codeWidth = min(32, max(25, (inner.width - 38) / 2))
+        let minuteWidth = 8
+        let statusWidth = max(0, inner.width - 3 - fieldWidth - codeWidth - minuteWidth - 6)
         drawRow(
-            ["FIELD", "METRIC CODE", "IN LAGO"], [fieldWidth, codeWidth, statusWidth],
+            ["FIELD", "METRIC CODE", "LAST MIN", "IN LAGO"], [fieldWidth, codeWidth, minuteWidth, statusWidth],
             styles: [theme.header], x: inner.x + 3, y: y, gap: 2, maxX: inner.maxX - 1)
         y += 1
         let known = pane.knownCodes
         let metricsByCode = Dictionary(
             (state.knownMetrics ?? []).map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
         let focused = state.focusedPane == .mappings
+        // Fields that coded events in the last minute under a code Lago has no metric for: not billed.
+        var unbilled: [(field: CanonicalField, count: Int)] = []
         for (index, field) in CanonicalField.allCases.enumerated() where y < inner.maxY {
             let code = state.code(for: field)
             let selected = index == pane.selection
@@ -51,6 +54,12 @@ extension Renderer {
                     truncate(code, toWidth: codeWidth, ellipsis: symbols.ellipsis), x: codeX, y: y,
                     maxWidth: codeWidth)
             }
+            let lastMinute = pane.activity.total(field, now: state.now)
+            let minuteX = codeX + codeWidth + 2
+            let minuteText = lastMinute == 0 ? symbols.dash : Format.grouped(lastMinute)
+            grid.put(
+                String(repeating: " ", count: max(0, minuteWidth - displayWidth(of: minuteText))) + minuteText,
+                x: minuteX, y: y, style: lastMinute == 0 ? theme.dim : .plain, maxWidth: minuteWidth)
             var statusSpan: Span
             if pane.saving == field {
                 statusSpan = Span("saving\(symbols.ellipsis)", theme.warning)
@@ -64,12 +73,13 @@ extension Renderer {
                     }
                     statusSpan = Span(text, theme.ok)
                 } else {
-                    statusSpan = Span("\(symbols.cross) not a billable metric in Lago", theme.error)
+                    if lastMinute > 0 { unbilled.append((field, lastMinute)) }
+                    statusSpan = Span("\(symbols.cross) not in Lago", theme.error)
                 }
             } else {
                 statusSpan = Span(code == field.defaultMetricCode ? "default code" : "custom code", theme.dim)
             }
-            let statusX = codeX + codeWidth + 2
+            let statusX = minuteX + minuteWidth + 2
             grid.put(
                 truncate(statusSpan.text, toWidth: statusWidth, ellipsis: symbols.ellipsis), x: statusX, y: y,
                 style: statusSpan.style, maxWidth: statusWidth)
@@ -81,6 +91,23 @@ extension Renderer {
             y += 1
         }
         y += 1
+        if let (field, count) = unbilled.first, pane.edit == nil {
+            y +=
+                paragraph(
+                    "\(symbols.warning) \(field.rawValue) coded \(Format.grouped(count)) event\(count == 1 ? "" : "s") in "
+                        + "the last minute as \(state.code(for: field)), which is not a billable metric in Lago: they "
+                        + "are not billed. Enter on the row picks one of Lago's codes.", theme.error, in: inner, y: y)
+        }
+        if let (field, at) = pane.changedAt.max(by: { $0.value < $1.value }), pane.edit == nil, y < inner.maxY {
+            let code = state.code(for: field)
+            let older = pane.activity.counts(field, now: state.now).filter { $0.key != code }.values.reduce(0, +)
+            y +=
+                paragraph(
+                    "\(field.rawValue) \u{2192} \(code) since \(Format.clock(at, timeZone)): records accepted from then "
+                        + "on are coded with it; those accepted before keep their code"
+                        + (older > 0 ? " (\(Format.grouped(older)) in the last minute)." : "."), theme.dim, in: inner,
+                    y: y)
+        }
         if let edit = pane.edit {
             if let error = edit.error {
                 line([Span("\(symbols.cross) \(edit.field.rawValue): \(error)", theme.error)], in: inner, y: y)

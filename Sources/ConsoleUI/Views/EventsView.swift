@@ -11,13 +11,16 @@ struct EventColumns: Sendable, Hashable {
     var code: Int
     var subscription: Int
     var transaction: Int
+    /// How the event came in and the field whose mapping coded it (`otlp input`), from 110 columns on.
+    var source: Int
     var properties: Int
 
     init(width: Int) {
         gap = width >= 100 ? 2 : 1
         state = width >= 120 ? 15 : 9
         let showTransaction = width >= 96
-        let fixed = 2 + time + state + billing + (showTransaction ? 6 : 5) * gap
+        source = width >= 140 ? 20 : width >= 110 ? 15 : 0
+        let fixed = 2 + time + state + billing + (showTransaction ? 6 : 5) * gap + (source > 0 ? source + gap : 0)
         let rest = max(0, width - fixed)
         if showTransaction {
             code = min(26, max(12, rest * 36 / 100))
@@ -115,7 +118,7 @@ extension Renderer {
             ("TIME", "TIME", columns.time), ("STATE", "STATE", columns.state), ("$", "$", columns.billing),
             ("CODE", "CODE", columns.code),
             ("SUBSCRIPTION", "SUB", columns.subscription), ("TRANSACTION", "TX", columns.transaction),
-            ("PROPERTIES", "PROPS", columns.properties),
+            ("SOURCE", "SOURCE", columns.source), ("PROPERTIES", "PROPS", columns.properties),
         ]
         var column = x + 2
         for (title, short, width) in cells where width > 0 {
@@ -160,6 +163,12 @@ extension Renderer {
         cell(record.code, columns.code, base)
         cell(record.externalSubscriptionID ?? symbols.dash, columns.subscription, base)
         if columns.transaction > 0 { cell(record.transactionID, columns.transaction, base, leading: true) }
+        if columns.source > 0 {
+            let origin = record.origin
+            cell(
+                origin.map { $0.source.word + ($0.coding.storageText.map { " " + $0 } ?? "") } ?? "",
+                columns.source, highlighted ? base : theme.dim)
+        }
         if columns.properties > 0 {
             cell(record.propertiesSummary, columns.properties, highlighted ? base : theme.dim)
         }

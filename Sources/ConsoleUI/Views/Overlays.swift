@@ -57,6 +57,22 @@ extension AppState {
     /// The event detail as plain text: what was sent, what Lago answered, every attempt.
     ///
     /// This is what `y` copies: no box characters, no styling.
+    /// `OTLP span (POST /v1/traces); mapping input → llm_input_tokens`: how the event came in and what coded it.
+    static func originWords(_ origin: EventOrigin, code: String) -> String {
+        let source =
+            switch origin.source {
+            case .relay: "relay (a client's Lago event)"
+            case .usage: "usage record (POST /v1/usage)"
+            case .otlp: "OTLP span (POST /v1/traces)"
+            case .console: "lago-console (a test event or send)"
+            }
+        switch origin.coding {
+        case .client: return source + "; the client wrote its code"
+        case .field(let field): return source + "; mapping \(field.rawValue) \u{2192} \(code)"
+        case .cost: return source + "; cost event (usage.cost_code)"
+        }
+    }
+
     func detailLines(for record: EventRecord) -> [String] {
         var lines = [
             "Transaction   \(record.transactionID)",
@@ -68,6 +84,7 @@ extension AppState {
             "Updated       \(Format.dateTime(record.updatedAt, timeZone))",
         ]
         if let reason = record.reason { lines.append("Reason        \(reason)") }
+        if let origin = record.origin { lines.append("Source        " + Self.originWords(origin, code: record.code)) }
         switch record.billing?.status {
         case .billable?:
             lines.append(
