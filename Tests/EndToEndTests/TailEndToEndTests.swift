@@ -79,6 +79,8 @@ struct TailEndToEndTests {
             let delivered = try #require(ours.last)
             #expect(delivered["external_subscription_id"] as? String == "sub_sandbox")
             #expect(delivered["http_status"] as? Int == 200)
+            // `send --event` through serve: made by lago-console, its code written by the sender (no mapping).
+            #expect(delivered["source"] as? String == "console" && delivered["mapped_field"] == nil, "\(delivered)")
             let time = try #require(delivered["time"] as? String)
             #expect(time.hasSuffix("Z") && time.contains("T"), "ISO-8601 UTC: \(time)")
             #expect(!tail.log.contains(#"\/"#) && !tail.log.contains("transactionID"), "\(tail.log)")
