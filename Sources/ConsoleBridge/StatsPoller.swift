@@ -61,9 +61,20 @@ public struct StatsPoller: Sendable {
         }
         var info = connection
         if let servePID, info.attachedTo != nil { info.attachedTo = "serve pid \(servePID)" }
+        // The key is known good or bad from the first answer of Lago: delivery's, or the catalogue's first read
+        // (metrics and subscriptions, at start), so a wrong key shows before any event is sent.
         switch stats.state {
         case .authFailed: info.auth = .failed(stats.lastError ?? "authentication failed")
-        default: info.auth = stats.requests > stats.failedRequests || stats.delivered > 0 ? .ok : .unknown
+        default:
+            if stats.requests > stats.failedRequests || stats.delivered > 0 {
+                info.auth = .ok
+            } else if let catalogue = lastCatalogue, catalogue.lastErrorStatus == 401 {
+                info.auth = .failed(catalogue.lastError ?? "Lago answered 401 Unauthorized")
+            } else if lastCatalogue?.loadedAt != nil && lastCatalogue?.lastError == nil {
+                info.auth = .ok
+            } else {
+                info.auth = .unknown
+            }
         }
         if stats.state == .backingOff, let error = stats.lastError {
             info.link = .unreachable(error)

@@ -10,6 +10,7 @@ public struct BillingCatalogueStatus: Sendable, Hashable, Codable {
         case loadedAt = "loaded_at"
         case lastError = "last_error"
         case lastErrorAt = "last_error_at"
+        case lastErrorStatus = "last_error_status"
     }
 
     /// When the snapshot in use was read; `nil` until the first good load (events are `unchecked` until then).
@@ -22,6 +23,9 @@ public struct BillingCatalogueStatus: Sendable, Hashable, Codable {
     public var lastError: String?
     /// When that failure happened.
     public var lastErrorAt: Date?
+    /// The HTTP status Lago answered that failure with (`nil`: it did not answer, or no failure): 401 says the
+    /// API key is wrong, from the first read on, before any event is sent.
+    public var lastErrorStatus: Int?
 
     /// Creates a status.
     public init(
@@ -35,10 +39,13 @@ public struct BillingCatalogueStatus: Sendable, Hashable, Codable {
     }
 
     /// The status of `catalogue` (`nil`: none loaded yet), with the last load's failure.
-    public init(_ catalogue: BillingCatalogue?, lastError: String? = nil, lastErrorAt: Date? = nil) {
+    public init(
+        _ catalogue: BillingCatalogue?, lastError: String? = nil, lastErrorAt: Date? = nil, lastErrorStatus: Int? = nil
+    ) {
         self.init(
             loadedAt: catalogue?.loadedAt, metrics: catalogue?.metrics.count ?? 0,
             subscriptions: catalogue?.subscriptionCount ?? 0, lastError: lastError, lastErrorAt: lastErrorAt)
+        self.lastErrorStatus = lastErrorStatus
     }
 }
 
@@ -58,6 +65,7 @@ public final class BillingCatalogueService: BillingChecker {
         var catalogue: BillingCatalogue?
         var lastError: String?
         var lastErrorAt: Date?
+        var lastErrorStatus: Int?
         var wake: CheckedContinuation<Void, Never>?
         /// Inputs since the loop last looked, coalesced: a refresh asked, and the unknown names seen (at most
         /// ``maxUnknownNames``; more within one wake-up are one refresh all the same).
@@ -95,7 +103,10 @@ public final class BillingCatalogueService: BillingChecker {
 
     /// The catalogue's age and last error.
     public var status: BillingCatalogueStatus {
-        state.withLock { BillingCatalogueStatus($0.catalogue, lastError: $0.lastError, lastErrorAt: $0.lastErrorAt) }
+        state.withLock {
+            BillingCatalogueStatus(
+                $0.catalogue, lastError: $0.lastError, lastErrorAt: $0.lastErrorAt, lastErrorStatus: $0.lastErrorStatus)
+        }
     }
 
     /// The verdict on `event` against the snapshot in use; a code or subscription it does not know asks for an
@@ -170,12 +181,14 @@ public final class BillingCatalogueService: BillingChecker {
                 $0.catalogue = catalogue
                 $0.lastError = nil
                 $0.lastErrorAt = nil
+                $0.lastErrorStatus = nil
             }
             return true
         } catch {
             state.withLock {
                 $0.lastError = "\(error)"
                 $0.lastErrorAt = Date()
+                $0.lastErrorStatus = (error as? LagoAPIError)?.status
             }
             return false
         }

@@ -2,6 +2,7 @@ import ConsoleBridge
 import ConsoleUI
 import Foundation
 import LagoAPI
+import LagoBilling
 import LagoConfig
 import LagoEngine
 import LagoSandbox
@@ -220,5 +221,50 @@ struct TerminalEventTests {
         let frame = Frame(Grid(width: 3, height: 1))
         #expect(frame.cells.count == 3)
         #expect(frame.changes(from: nil).count == 3)
+    }
+}
+
+/// Issue #17: the key is checked at start — the catalogue's first read is an authenticated call, so a wrong key
+/// shows on the status line before any event is sent, and a right one shows ✔.
+@Suite("The API key checked at start")
+struct KeyCheckAtStartTests {
+    let now = Date(timeIntervalSince1970: 1_764_000_000)
+    let connection = ConnectionInfo(url: "http://lago/api/v1", isSandbox: true, maskedKey: "••••beef")
+
+    private func auth(apiKey: (Sandbox) -> String) async throws -> AuthState? {
+        try await Sandbox.withRunning(SandboxOptions()) { sandbox in
+            let configuration = LagoClientConfiguration(
+                baseURL: try LagoBaseURL(sandbox.baseURL.absoluteString), apiKey: apiKey(sandbox))
+            return try await withLagoClient(configuration: configuration) { client in
+                let catalogue = BillingCatalogueService(
+                    client: client, refreshInterval: .seconds(3600), minimumLoadSpacing: .milliseconds(50))
+                let refresher = Task { await catalogue.run() }
+                defer { refresher.cancel() }
+                let deadline = ContinuousClock.now + .seconds(20)
+                while catalogue.status.loadedAt == nil && catalogue.status.lastError == nil,
+                    ContinuousClock.now < deadline
+                {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                var poller = StatsPoller(connection: connection)
+                _ = poller.catalogue(catalogue.catalogue, status: catalogue.status)
+                // No event sent: the engine has made no request.
+                let events = poller.polled(try await baseStats(), deadLetters: [], servePID: nil, now: now)
+                return events.compactMap { if case .connection(let info) = $0 { info.auth } else { nil } }.first
+            }
+        }
+    }
+
+    @Test func aWrongKeyShowsFailedBeforeAnyEventIsSent() async throws {
+        let state = try await auth { _ in "wrong-key" }
+        guard case .failed(let reason)? = state else {
+            Issue.record("auth \(String(describing: state))")
+            return
+        }
+        #expect(reason.contains("401"), "\(reason)")
+    }
+
+    @Test func theRightKeyShowsOKBeforeAnyEventIsSent() async throws {
+        #expect(try await auth { $0.apiKey } == .ok)
     }
 }
