@@ -350,3 +350,147 @@ import Testing
         #expect(screen.contains("in the last minute)."))
     }
 }
+
+/// The console's edges (issue #17): long texts at 80×24, 120×40 and 200×60 are wrapped or end with an ellipsis at
+/// a word boundary, never cut mid-word; read-only hides what it disables; a filter that matches nothing says so.
+@Suite struct EdgeScreenTests {
+    static let sizes = [
+        TerminalSize(width: 80, height: 24), TerminalSize(width: 120, height: 40),
+        TerminalSize(width: 200, height: 60),
+    ]
+
+    static func name(_ base: String, _ size: TerminalSize) -> String { "edge_\(base)_\(size.width)x\(size.height)" }
+
+    /// Lago's own words, long, with a word longer than any line, CJK (double width) and an emoji.
+    static let lagoWords =
+        "validation_errors: external_subscription_id: the subscription sub_umbrella_enterprise_annual_2026 was not "
+        + "found in the organisation Umbrella Corporation (Europe) — check the customer's subscriptions in Lago "
+        + "サブスクリプションが見つかりません 🚫 "
+        + "https://api.getlago.com/api/v1/subscriptions/sub_umbrella_enterprise_annual_2026_with_a_very_long_suffix"
+
+    /// A state with a dead letter whose reason is ``lagoWords``.
+    static func longReason(_ size: TerminalSize, readOnly: Bool = false) -> AppState {
+        var state = Fixture.busy(width: size.width, height: size.height, readOnly: readOnly)
+        var stats = Fixture.stats
+        // The dead letter selected first (the newest) gets Lago's long words.
+        stats.deadLetters[0].reason = lagoWords
+        state.apply(.stats(stats))
+        return state
+    }
+
+    /// Every row token that is a strict prefix of a word of `sources` ends with the ellipsis (no bare cut).
+    static func expectNoWordCut(
+        _ grid: Grid, _ sources: [String], sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        var words = Set(sources.flatMap { $0.split(whereSeparator: \.isWhitespace).map(String.init) })
+        // A word's own parts are whole words too (`detail` of `detail:`, `ctrl-u` of `ctrl-u/ctrl-w`), and so are
+        // the fixture's values shown elsewhere on the screen.
+        for word in words {
+            words.insert(word.trimmingCharacters(in: .punctuationCharacters))
+            words.insert(String(String(word.reversed().drop(while: \.isPunctuation)).reversed()))
+            words.formUnion(word.split(separator: "/").map(String.init))
+        }
+        let shownElsewhere = Set(
+            Fixture.subscriptions + [Fixture.connection.url, "Sub", "Send", "Maps", "Fail", "Bill"])
+        let separators = CharacterSet(charactersIn: " │┃║|─━═┌┐└┘╭╮╰╯")
+        for (row, line) in grid.lines.enumerated() {
+            for token in line.components(separatedBy: separators) where token.count >= 3 && !token.hasSuffix("…") {
+                guard !words.contains(token), !shownElsewhere.contains(token) else { continue }
+                if let word = words.first(where: { $0.hasPrefix(token) && $0 != token }) {
+                    Issue.record(
+                        "row \(row + 1): '\(token)' is '\(word)' cut without a mark:\n\(line)",
+                        sourceLocation: sourceLocation)
+                }
+            }
+        }
+    }
+
+    @Test(arguments: sizes) func help(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("?"))
+        let grid = render(state)
+        Self.expectNoWordCut(grid, KeyBinding.defaultTable.map(\.help))
+        expectGolden(grid, Self.name("help", size))
+    }
+
+    @Test(arguments: sizes) func readOnlyHelp(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height, readOnly: true)
+        state.press(.char("?"))
+        let grid = render(state)
+        Self.expectNoWordCut(grid, KeyBinding.defaultTable.map(\.help))
+        let text = grid.plainText
+        let mutatingHelp = Set(KeyBinding.defaultTable.filter(\.isMutating).map(\.help))
+        #expect(state.helpLines().allSatisfy { !mutatingHelp.contains($0.text) })
+        #expect(!text.contains("flush pending events now"))
+        #expect(!text.contains(":flush"))
+        #expect(text.contains("read-only mode"))
+        expectGolden(grid, Self.name("help_readonly", size))
+    }
+
+    @Test(arguments: sizes) func longReasonDialog(size: TerminalSize) {
+        var state = Self.longReason(size)
+        state.press(.char("3"), .char("x"))
+        let grid = render(state)
+        Self.expectNoWordCut(grid, [Self.lagoWords])
+        #expect(grid.plainText.contains("Lago said:"))
+        expectGolden(grid, Self.name("dialog_long_reason", size))
+    }
+
+    @Test(arguments: sizes) func failuresPaneLongReason(size: TerminalSize) {
+        var state = Self.longReason(size)
+        state.press(.char("3"))
+        let grid = render(state)
+        Self.expectNoWordCut(grid, [Self.lagoWords])
+        expectGolden(grid, Self.name("failures_long_reason", size))
+    }
+
+    @Test(arguments: sizes) func statusLineLongLagoError(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.apply(.sendFailed("422 " + Self.lagoWords))
+        let grid = render(state)
+        Self.expectNoWordCut(grid, [Self.lagoWords])
+        let footer = grid.lines[size.height - 1]
+        #expect(footer.contains("send failed: 422 validation_errors:"))
+        #expect(footer.contains("…"))
+        expectGolden(grid, Self.name("status_long_error", size))
+    }
+
+    @Test(arguments: sizes) func emptyFilter(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("/"))
+        state.type("no-such-model-anywhere-in-the-history")
+        state.press(.enter)
+        let grid = render(state)
+        #expect(grid.plainText.contains("No events match"))
+        expectGolden(grid, Self.name("empty_filter", size))
+    }
+
+    @Test(arguments: sizes) func emptySubscriptionSearch(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        state.press(.char("5"))
+        state.apply(.subscriptionsLoaded(.success(Fixture.lagoSubscriptions)))
+        state.press(.char("/"))
+        state.type("zzz")
+        let grid = render(state)
+        #expect(grid.plainText.contains("nothing matches the search"))
+    }
+
+    @Test(arguments: sizes) func detailLongValues(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        var event = Fixture.event(41)
+        event.properties["prompt_name"] = .string(Self.lagoWords)
+        let time = Fixture.start.addingTimeInterval(-1)
+        state.apply(
+            .eventLifecycle([
+                EventUpdate(event: event, state: .queued, time: time),
+                EventUpdate(
+                    event: event, state: .dead, time: time.addingTimeInterval(0.4), attempt: 1, httpStatus: 422,
+                    reason: Self.lagoWords, payloadJSON: Fixture.payload(event),
+                    response: #"{"status":422,"error":"Unprocessable Entity","code":"validation_errors"}"#),
+            ]))
+        state.press(.char("G"), .enter)
+        let grid = render(state)
+        Self.expectNoWordCut(grid, [Self.lagoWords])
+        expectGolden(grid, Self.name("detail_long_values", size))
+    }
+}

@@ -35,6 +35,43 @@ import Testing
     }
 }
 
+/// The one fitting function: word boundaries, display width, an ellipsis on every cut.
+@Suite struct FittingTests {
+    @Test func cutsAtTheLastWholeWord() {
+        #expect(truncate("subscription not found in Lago", toWidth: 20) == "subscription not…")
+        #expect(truncate("subscription not found", toWidth: 17) == "subscription not…")
+        // The cut falls just before a space: the words kept are whole.
+        #expect(truncate("one two three", toWidth: 8) == "one two…")
+        #expect(truncate("one two three", toWidth: 13) == "one two three")
+    }
+
+    @Test func aFirstWordLongerThanTheWidthEndsWithTheEllipsis() {
+        #expect(truncate("external_subscription_id not found", toWidth: 10) == "external_…")
+        #expect(truncate("a", toWidth: 1) == "a")
+        #expect(truncate("ab", toWidth: 1) == ".")
+    }
+
+    @Test func trailingSpacesAreDroppedWithoutAMark() {
+        #expect(truncate("queue 12   ", toWidth: 9) == "queue 12")
+    }
+
+    @Test func wideGraphemesCountTwoAndAreNeverSplit() {
+        #expect(truncate("課金 メトリクスが見つかりません", toWidth: 12) == "課金…")
+        #expect(truncate("サブスクリプション", toWidth: 8) == "サブス…")
+        #expect(displayWidth(of: truncate("🚫🚫🚫 x", toWidth: 6)) <= 6)
+        #expect(truncate("🚫🚫🚫 x", toWidth: 6) == "🚫🚫…")
+    }
+
+    @Test func wrapBreaksAtSpacesAndMarksABrokenWord() {
+        #expect(wrapped("the quick brown fox", toWidth: 10) == ["the quick", "brown fox"])
+        let pieces = wrapped("see https://api.getlago.com/api/v1/events", toWidth: 12)
+        #expect(pieces == ["see", "https://api…", ".getlago.co…", "m/api/v1/ev…", "ents"])
+        #expect(pieces.allSatisfy { displayWidth(of: $0) <= 12 })
+        #expect(wrapped("  indented words wrap", toWidth: 12) == ["  indented", "  words wrap"])
+        #expect(wrapped("日本語のテキスト", toWidth: 6) == ["日本…", "語の…", "テキ…", "スト"])
+    }
+}
+
 @Suite struct GridTests {
     @Test func putClipsToTheGridAndMaxWidth() {
         var grid = Grid(width: 10, height: 2)

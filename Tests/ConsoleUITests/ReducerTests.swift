@@ -439,12 +439,50 @@ import Testing
         state.press(.char(":"))
         state.type("flush")
         #expect(state.press(.enter).isEmpty)
-        #expect(state.message?.text == "read-only: :flush is disabled")
+        #expect(state.message?.text == "read-only: :flush is off (started with --readonly)")
     }
 
     @Test func quitDoesNotOfferToFlush() {
         var state = Fixture.busy(readOnly: true)
         #expect(state.press(.char("q")) == [.quit(flushFirst: false)])
+    }
+
+    @Test func aDisabledKeySaysWhyOnce() {
+        var state = Fixture.busy(readOnly: true)
+        #expect(state.press(.char("f")).isEmpty)
+        #expect(state.message?.text == "read-only: flushing is off (started with --readonly)")
+        #expect(state.message?.kind == .error)
+        #expect(render(state).lines[23].contains("read-only: flushing is off"))
+        // A disabled key of a pane names what it would have done.
+        state.press(.char("3"))
+        #expect(state.press(.char("r")).isEmpty)
+        #expect(state.message?.text.hasPrefix("read-only: ") == true)
+        #expect(state.message?.text.hasSuffix(" is off (started with --readonly)") == true)
+        // A key bound to nothing says nothing.
+        state.message = nil
+        #expect(state.press(.char("Z")).isEmpty)
+        #expect(state.message == nil)
+    }
+
+    @Test func completionOffersNoDisabledCommand() {
+        var state = Fixture.busy(readOnly: true)
+        state.press(.char(":"))
+        state.type("fl")
+        state.press(.tab)
+        guard case .commandLine(let line) = state.overlay else {
+            Issue.record("no command line")
+            return
+        }
+        #expect(line.field.text == "fl")
+        var writable = Fixture.busy()
+        writable.press(.char(":"))
+        writable.type("fl")
+        writable.press(.tab)
+        guard case .commandLine(let offered) = writable.overlay else {
+            Issue.record("no command line")
+            return
+        }
+        #expect(offered.field.text == "flush ")
     }
 }
 

@@ -176,6 +176,44 @@ struct ConsoleEndToEndTests {
         }
     }
 
+    /// `--readonly` at 120×40: help lists no flush (neither `f` nor `:flush`), and pressing `f` says why nothing
+    /// happens instead of doing nothing silently.
+    @Test func readOnlyHidesFlushAndSaysWhyItsKeyDoesNothing() async throws {
+        let binary = try lagoConsoleBinary()
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        try await Sandbox.withRunning { sandbox in
+            let config = home.appendingPathComponent("config.toml").path
+            try """
+            [lago]
+            api_url = "\(sandbox.rootURL.absoluteString)"
+            api_key = "\(sandbox.apiKey)"
+            default_subscription_id = "sub_sandbox"
+            [engine]
+            spool_path = "\(home.appendingPathComponent("spool.sqlite").path)"
+            [relay]
+            listen = "127.0.0.1:0"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let session = try TmuxSession.start(
+                [binary, "--config", config, "--readonly"], width: 120, height: 40, environment: ["HOME": home.path])
+            defer { session.kill() }
+
+            try await session.waitFor(text: " RO ")
+            try session.send("?")
+            let help = try await session.waitFor("the read-only help") { $0.contains("read-only mode") }
+            #expect(!help.contains("flush pending events now"), "\(help)")
+            #expect(!help.contains(":flush"), "\(help)")
+            try session.send("Escape")
+            try await session.waitFor("the help closed") { !$0.contains("read-only mode") }
+            try session.send("f")
+            try await session.waitFor(text: "read-only: flushing is off (started with --readonly)")
+            try session.send("q")
+            let exited = try await session.waitFor(text: "[exit ", timeout: .seconds(10))
+            #expect(exited.contains("[exit 0]"), "\(exited)")
+        }
+    }
+
     /// Quitting while Lago fails: the flush before quitting shows what is left, Ctrl-C ends it at once (not at its
     /// 15 s deadline), and the event stays in the spool, delivered once by the next flush when Lago answers again.
     @Test func ctrlCDuringTheFlushBeforeQuittingQuitsAtOnceAndKeepsTheEvent() async throws {

@@ -33,22 +33,108 @@ public func displayWidth(of text: some StringProtocol) -> Int {
     return width
 }
 
-/// Truncates `text` to at most `width` columns, ending with `ellipsis` when something was cut.
+/// Fits `text` into at most `width` columns, cutting at a word boundary and ending with `ellipsis` when something
+/// was cut: the console's one fitting function (every label, hint, notice and cell goes through it).
+///
+/// Trailing spaces that do not fit are dropped without a mark (nothing visible was cut). Otherwise the text is cut
+/// after the last whole word that fits with the ellipsis; only a first word longer than the width is cut inside,
+/// and then it too ends with the ellipsis, never with a bare cut. Display-width aware: wide (CJK, emoji) graphemes
+/// count two columns and are never split.
 public func truncate(_ text: String, toWidth width: Int, ellipsis: String = "…") -> String {
     guard width > 0 else { return "" }
-    let full = displayWidth(of: text)
-    if full <= width { return text }
+    if displayWidth(of: text) <= width { return text }
+    var trimmed = Substring(text)
+    while let last = trimmed.last, last.isWhitespace { trimmed = trimmed.dropLast() }
+    if displayWidth(of: trimmed) <= width { return String(trimmed) }
     let ellipsisWidth = displayWidth(of: ellipsis)
     if width <= ellipsisWidth { return String(repeating: ".", count: width) }
-    var result = ""
+    let room = width - ellipsisWidth
+    var end = trimmed.startIndex
     var used = 0
-    for character in text {
+    var lastWordEnd: Substring.Index?
+    var index = trimmed.startIndex
+    while index < trimmed.endIndex {
+        let character = trimmed[index]
         let w = displayWidth(of: character)
-        if used + w > width - ellipsisWidth { break }
-        result.append(character)
+        if used + w > room { break }
         used += w
+        let next = trimmed.index(after: index)
+        if !character.isWhitespace, next < trimmed.endIndex, trimmed[next].isWhitespace { lastWordEnd = next }
+        index = next
+        end = next
     }
-    return result + ellipsis
+    // `end` stops inside a word unless the next character is a space: go back to the end of the last whole word.
+    let cutsWord =
+        end < trimmed.endIndex && !trimmed[end].isWhitespace && end > trimmed.startIndex
+        && !trimmed[trimmed.index(before: end)].isWhitespace
+    if cutsWord, let lastWordEnd { end = lastWordEnd }
+    var kept = trimmed[..<end]
+    while let last = kept.last, last.isWhitespace { kept = kept.dropLast() }
+    return String(kept) + ellipsis
+}
+
+/// Wraps `text` into lines of at most `width` columns, breaking at spaces; a word longer than a line is broken
+/// with `ellipsis` ending each broken piece (nothing is lost, nothing is cut without a mark). Lines that fit are kept
+/// as they are; wrapped lines keep their indentation. Newlines start new lines.
+public func wrapped(_ text: String, toWidth width: Int, ellipsis: String = "…") -> [String] {
+    guard width > 0 else { return [] }
+    var lines: [String] = []
+    let ellipsisWidth = displayWidth(of: ellipsis)
+    for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        if displayWidth(of: paragraph) <= width {
+            lines.append(String(paragraph))
+            continue
+        }
+        // `Label         value`: the value wraps under itself, the label's spacing kept (the detail view's rows).
+        if let gap = paragraph.range(of: "  "), paragraph[..<gap.lowerBound].first != " " {
+            let valueStart = paragraph[gap.upperBound...].firstIndex { $0 != " " } ?? paragraph.endIndex
+            let label = paragraph[..<valueStart]
+            let labelWidth = displayWidth(of: label)
+            if labelWidth <= width / 2, valueStart < paragraph.endIndex {
+                let value = wrapped(String(paragraph[valueStart...]), toWidth: width - labelWidth, ellipsis: ellipsis)
+                let hanging = String(repeating: " ", count: labelWidth)
+                lines += value.enumerated().map { ($0 == 0 ? String(label) : hanging) + $1 }
+                continue
+            }
+        }
+        let indentCount = min(paragraph.prefix { $0 == " " }.count, width / 2)
+        let indent = String(repeating: " ", count: indentCount)
+        let available = max(1, width - indentCount)
+        var current = ""
+        var currentWidth = 0
+        for word in paragraph.dropFirst(indentCount).split(separator: " ") {
+            var word = Substring(word)
+            var wordWidth = displayWidth(of: word)
+            if currentWidth > 0 && currentWidth + 1 + wordWidth <= available {
+                current += " " + word
+                currentWidth += 1 + wordWidth
+                continue
+            }
+            if currentWidth > 0 {
+                lines.append(indent + current)
+                current = ""
+                currentWidth = 0
+            }
+            // A word longer than the line: pieces that end with the ellipsis, the rest on the next line.
+            let pieceRoom = available > ellipsisWidth ? available - ellipsisWidth : available
+            while wordWidth > available {
+                var head = ""
+                var headWidth = 0
+                while let character = word.first, headWidth + displayWidth(of: character) <= pieceRoom {
+                    head.append(character)
+                    headWidth += displayWidth(of: character)
+                    word = word.dropFirst()
+                }
+                if head.isEmpty { break }
+                lines.append(indent + head + (available > ellipsisWidth ? ellipsis : ""))
+                wordWidth = displayWidth(of: word)
+            }
+            current = String(word)
+            currentWidth = wordWidth
+        }
+        if currentWidth > 0 { lines.append(indent + current) }
+    }
+    return lines
 }
 
 /// Keeps the end of `text` within `width` columns, starting with `ellipsis` when something was cut.

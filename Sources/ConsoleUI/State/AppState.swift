@@ -312,6 +312,9 @@ public struct AppState: Sendable {
     public let usageCountTimeout: TimeInterval
     /// The key bindings in force (mutating ones removed in read-only mode).
     public let keyBindings: [KeyBinding]
+    /// The mutating bindings `--readonly` removed from ``keyBindings``: pressing one of their keys says why
+    /// nothing happens (they are listed nowhere).
+    let readOnlyDisabledBindings: [KeyBinding]
     /// The focused pane.
     public internal(set) var focusedPane: Pane = .events
     /// Connection details for the status line.
@@ -359,8 +362,10 @@ public struct AppState: Sendable {
             // Read-only: no mutating binding, and none that only works inside a form read-only mode never opens.
             let unreachable: Set<KeyContext> = [.sendForm, .replayForm, .picker]
             self.keyBindings = options.keyBindings.filter { !$0.isMutating && !$0.contexts.isSubset(of: unreachable) }
+            self.readOnlyDisabledBindings = options.keyBindings.filter(\.isMutating)
         } else {
             self.keyBindings = options.keyBindings
+            self.readOnlyDisabledBindings = []
         }
         self.connection = options.connection
         self.mappings = options.mappings

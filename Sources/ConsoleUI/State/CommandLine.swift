@@ -19,7 +19,7 @@ extension AppState {
             binding?.isMutating == true
             || ([.sendCommand, .subscriptionCommand].contains(binding?.action) && !arguments.isEmpty)
         if readOnly && mutates {
-            show("read-only: :\(verb) is disabled", .error)
+            show("read-only: :\(verb) is off (started with --readonly)", .error)
             return []
         }
         guard let binding else {

@@ -53,8 +53,25 @@ extension AppState {
                 }
             }
         }
-        if mode.isTextInput { editActiveField(key, mode: mode) }
+        if mode.isTextInput {
+            editActiveField(key, mode: mode)
+        } else if let disabled = readOnlyDisabled(key, mode) {
+            show("read-only: \(disabled) is off (started with --readonly)", .error)
+        }
         return []
+    }
+
+    /// What a key would have done if `--readonly` had not removed its binding (the binding's help, lowercased
+    /// first letter), or `nil` when the key has no mutating binding here.
+    func readOnlyDisabled(_ key: Key, _ mode: InputMode) -> String? {
+        for context in mode.contexts {
+            for binding in readOnlyDisabledBindings
+            where binding.contexts.contains(context) && binding.keys.contains(key) {
+                if binding.action == .flush { return "flushing" }
+                return binding.help.prefix(1).lowercased() + binding.help.dropFirst()
+            }
+        }
+        return nil
     }
 
     /// Whether an action can do something now (unavailable actions are skipped by dispatch and hidden from

@@ -13,7 +13,7 @@ extension AppState {
 
     mutating func startFlush() -> [Effect] {
         guard !readOnly else {
-            show("read-only: flush is disabled", .error)
+            show("read-only: flushing is off (started with --readonly)", .error)
             return []
         }
         // One flush at a time, whether asked by `f` or by `:flush`.

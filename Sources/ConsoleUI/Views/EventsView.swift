@@ -85,9 +85,13 @@ extension Renderer {
             } else {
                 text = "No events yet \(symbols.dash) waiting for traffic. Press 6 to send a test event."
             }
-            let y = inner.y + max(1, rows / 2)
-            let x = inner.x + max(0, (inner.width - displayWidth(of: text)) / 2)
-            grid.put(text, x: x, y: y, style: theme.dim, maxWidth: inner.maxX - x)
+            let lines = wrap(text, width: max(1, inner.width - 2))
+            for (index, piece) in lines.enumerated() {
+                let y = inner.y + max(1, (rows - lines.count + 1) / 2) + index
+                guard y < inner.maxY else { break }
+                let x = inner.x + max(0, (inner.width - displayWidth(of: piece)) / 2)
+                grid.put(piece, x: x, y: y, style: theme.dim, maxWidth: inner.maxX - x)
+            }
             return
         }
         let highlighted = Set(state.sendPane.lastSent)
@@ -123,7 +127,10 @@ extension Renderer {
         var column = x + 2
         for (title, short, width) in cells where width > 0 {
             let text = displayWidth(of: title) <= width ? title : short
-            grid.put(text, x: column, y: y, style: theme.header, maxWidth: min(width, maxX - column))
+            let room = min(width, maxX - column)
+            grid.put(
+                truncate(text, toWidth: room, ellipsis: symbols.ellipsis), x: column, y: y, style: theme.header,
+                maxWidth: room)
             column += width + columns.gap
         }
     }

@@ -38,7 +38,16 @@ extension AppState {
             guard !bindings.isEmpty else { continue }
             lines.append(HelpLine(kind: .heading, keys: "", text: section.title))
             for binding in bindings {
-                let text = binding.isDestructive ? binding.help + " !" : binding.help
+                var text = binding.isDestructive ? binding.help + " !" : binding.help
+                if readOnly {
+                    // Help that names a command read-only mode removed (`:flush`) names it no more.
+                    let disabled = Set(readOnlyDisabledBindings.flatMap(\.commands).map { ":" + $0 })
+                    for command in disabled {
+                        text = text.replacingOccurrences(of: "(\(command) ", with: "(")
+                            .replacingOccurrences(of: " \(command) ", with: " ")
+                            .replacingOccurrences(of: " \(command))", with: ")")
+                    }
+                }
                 lines.append(HelpLine(kind: .entry, keys: binding.label(ascii: asciiOnly), text: text))
             }
             lines.append(HelpLine(kind: .blank, keys: "", text: ""))
@@ -235,15 +244,21 @@ extension Renderer {
             let help = laid[lineIndex]
             switch help.kind {
             case .heading:
-                grid.put(help.text, x: x, y: y, style: theme.focusedTitle, maxWidth: columnWidth - 1)
+                grid.put(
+                    truncate(help.text, toWidth: columnWidth - 1, ellipsis: symbols.ellipsis), x: x, y: y,
+                    style: theme.focusedTitle, maxWidth: columnWidth - 1)
             case .entry:
-                grid.put(padded(help.keys, toWidth: keyWidth), x: x + 1, y: y, style: theme.hintKey)
+                grid.put(
+                    padded(help.keys, toWidth: keyWidth, ellipsis: symbols.ellipsis), x: x + 1, y: y,
+                    style: theme.hintKey)
                 let textStyle = help.text.hasSuffix(" !") ? theme.error : Style.plain
                 grid.put(
                     truncate(help.text, toWidth: columnWidth - keyWidth - 3, ellipsis: symbols.ellipsis),
                     x: x + 2 + keyWidth, y: y, style: textStyle, maxWidth: columnWidth - keyWidth - 3)
             case .note:
-                grid.put(help.text, x: x, y: y, style: theme.warning, maxWidth: columnWidth - 1)
+                grid.put(
+                    truncate(help.text, toWidth: columnWidth - 1, ellipsis: symbols.ellipsis), x: x, y: y,
+                    style: theme.warning, maxWidth: columnWidth - 1)
             case .blank:
                 break
             }
@@ -306,8 +321,12 @@ extension Renderer {
             "flushing before quitting: \(Format.grouped(pending)) event\(pending == 1 ? "" : "s") left to deliver…"
         case .replay(_, let transactionID, _):
             "Replay dead letter \(transactionID) to Lago? [y/N]"
-        case .discard(_, let transactionID):
-            "Discard dead letter \(transactionID) for good? It will not be billed. [y/N]"
+        case .discard(let id, let transactionID):
+            if let reason = state.stats.deadLetters.first(where: { $0.id == id })?.reason {
+                "Discard dead letter \(transactionID) for good? Lago said: \(reason). It will not be billed. [y/N]"
+            } else {
+                "Discard dead letter \(transactionID) for good? It will not be billed. [y/N]"
+            }
         case .releaseHeld(_, let transactionID):
             "Release held event \(transactionID)? It is checked again and queued for Lago, billable or not. [y/N]"
         case .discardHeld(_, let transactionID):

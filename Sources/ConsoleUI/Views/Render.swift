@@ -69,11 +69,31 @@ struct Renderer {
 
     /// Writes spans from `x`, not past `maxX`; returns the column after the last one written.
     @discardableResult
+    ///
+    /// Spans that do not fit are fitted as one line by ``truncate(_:toWidth:ellipsis:)``: cut at a word boundary,
+    /// the ellipsis in the style of the span where the cut falls.
     mutating func put(_ spans: [Span], x: Int, y: Int, maxX: Int) -> Int {
         var column = x
-        for span in spans where column < maxX {
-            column += grid.put(span.text, x: column, y: y, style: span.style, maxWidth: maxX - column)
+        let room = maxX - x
+        guard room > 0 else { return column }
+        let whole = spans.map(\.text).joined()
+        let fitted = truncate(whole, toWidth: room, ellipsis: symbols.ellipsis)
+        guard fitted != whole else {
+            for span in spans where column < maxX {
+                column += grid.put(span.text, x: column, y: y, style: span.style, maxWidth: maxX - column)
+            }
+            return column
         }
+        let cutMark = fitted.hasSuffix(symbols.ellipsis) && !whole.hasPrefix(fitted)
+        var keep = fitted.count - (cutMark ? symbols.ellipsis.count : 0)
+        var lastStyle = spans.first?.style ?? .plain
+        for span in spans where keep > 0 {
+            let part = String(span.text.prefix(keep))
+            keep -= part.count
+            lastStyle = span.style
+            column += grid.put(part, x: column, y: y, style: span.style, maxWidth: maxX - column)
+        }
+        if cutMark { column += grid.put(symbols.ellipsis, x: column, y: y, style: lastStyle, maxWidth: maxX - column) }
         return column
     }
 
@@ -128,52 +148,9 @@ struct Renderer {
         return lines.count
     }
 
-    /// Splits text into lines of at most `width` columns, breaking at spaces when possible. Lines that fit are
-    /// kept as they are; wrapped lines keep their indentation.
+    /// Splits text into lines of at most `width` columns at word boundaries (``wrapped(_:toWidth:ellipsis:)``).
     func wrap(_ text: String, width: Int) -> [String] {
-        guard width > 0 else { return [] }
-        var lines: [String] = []
-        for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if displayWidth(of: paragraph) <= width {
-                lines.append(String(paragraph))
-                continue
-            }
-            let indentCount = min(paragraph.prefix { $0 == " " }.count, width / 2)
-            let indent = String(repeating: " ", count: indentCount)
-            let available = max(1, width - indentCount)
-            var current = ""
-            var currentWidth = 0
-            for word in paragraph.dropFirst(indentCount).split(separator: " ") {
-                var word = Substring(word)
-                var wordWidth = displayWidth(of: word)
-                if currentWidth > 0 && currentWidth + 1 + wordWidth <= available {
-                    current += " " + word
-                    currentWidth += 1 + wordWidth
-                    continue
-                }
-                if currentWidth > 0 {
-                    lines.append(indent + current)
-                    current = ""
-                    currentWidth = 0
-                }
-                while wordWidth > available {
-                    var head = ""
-                    var headWidth = 0
-                    while let character = word.first, headWidth + displayWidth(of: character) <= available {
-                        head.append(character)
-                        headWidth += displayWidth(of: character)
-                        word = word.dropFirst()
-                    }
-                    if head.isEmpty { break }
-                    lines.append(indent + head)
-                    wordWidth = displayWidth(of: word)
-                }
-                current = String(word)
-                currentWidth = wordWidth
-            }
-            if currentWidth > 0 { lines.append(indent + current) }
-        }
-        return lines
+        wrapped(text, toWidth: width, ellipsis: symbols.ellipsis)
     }
 
     var timeZone: TimeZone { state.timeZone }
@@ -322,7 +299,9 @@ struct Renderer {
             let helpWidth = min(displayWidth(of: help), max(0, grid.width - 30))
             let fieldWidth = grid.width - 1 - helpWidth
             prompt.field.render(into: &grid, x: 1, y: y, width: fieldWidth, style: .plain, focused: true)
-            grid.put(help, x: 1 + fieldWidth, y: y, style: theme.dim, maxWidth: helpWidth)
+            grid.put(
+                truncate(help, toWidth: helpWidth, ellipsis: symbols.ellipsis), x: 1 + fieldWidth, y: y,
+                style: theme.dim, maxWidth: helpWidth)
             return
         default:
             break

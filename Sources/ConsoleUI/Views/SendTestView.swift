@@ -68,7 +68,9 @@ extension Renderer {
             }
             let value = pane.values[field] ?? ""
             if value.isEmpty {
-                grid.put(placeholder(for: field), x: valueX, y: place.y, style: theme.dim, maxWidth: place.width)
+                grid.put(
+                    truncate(placeholder(for: field), toWidth: place.width, ellipsis: symbols.ellipsis), x: valueX,
+                    y: place.y, style: theme.dim, maxWidth: place.width)
             } else {
                 grid.put(
                     truncate(value, toWidth: place.width, ellipsis: symbols.ellipsis), x: valueX, y: place.y,
