@@ -186,6 +186,40 @@ import Testing
         #expect(controller.limit == 30)
     }
 
+    @Test(
+        "A steady limiter converges: the limit stops climbing and oscillates in a band under what Lago takes",
+        arguments: [20, 50])
+    func convergesUnderASteadyLimiter(capacity: Int) {
+        // Lago takes `capacity` requests a round trip and pushes back on the rest (a 500 requests/s limit 100 ms
+        // away takes 50). Every window fills the limit.
+        var controller = adaptive(ceiling: 64, initial: 4)
+        let rtt = Duration.milliseconds(100)
+        var now = t0
+        var limits: [Int] = []
+        var adjustments: [Controller.Adjustment] = []
+        var sent = 0
+        var refused = 0
+        for index in 0..<200 {
+            now += rtt
+            let requests = controller.limit
+            let pushedBack = max(0, requests - capacity)
+            let changes = window(&controller, requests: requests, rtt: rtt, backPressure: pushedBack, end: now)
+            guard index >= 50 else { continue }
+            limits.append(controller.limit)
+            adjustments += changes
+            sent += requests
+            refused += pushedBack
+        }
+        // AIMD's saw-tooth: up by one to one above what Lago takes, then ×0.9 (rounded down).
+        let low = Int(Double(capacity + 1) * 0.9)
+        #expect(limits.min() == low, "limits \(limits)")
+        #expect(limits.max() == capacity + 1, "limits \(limits)")
+        #expect(adjustments.contains(.increased) && adjustments.contains(.decreased))
+        #expect(!controller.slowStart)
+        // One request too many per saw-tooth: a small share pushed back.
+        #expect(Double(refused) / Double(sent) < 0.05, "\(refused) of \(sent) pushed back")
+    }
+
     @Test("Bounds are brought into order: floor at least 1, ceiling at least the floor, start within them")
     func settingsNormalized() {
         let settings = Controller.Settings.adaptive(floor: 0, ceiling: 0, initial: 4)
