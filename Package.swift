@@ -86,6 +86,7 @@ let package = Package(
             dependencies: [
                 "LagoAPI",
                 "LagoIngest",
+                "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -292,7 +293,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "LagoConfigTests",
-            dependencies: ["LagoConfig", "LagoUsage", "TestSupport", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["LagoConfig", "LagoAPI", "LagoUsage", "TestSupport", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -73,8 +73,12 @@ public final class ConsoleSession: Sendable {
 
     /// Runs the console until the operator quits (or the terminal's input ends), restoring the terminal whatever
     /// happens. Effects still running are cancelled; a flush ends at once (the engine answers a cancelled flush).
+    /// `relayProblem`: why the relay the console runs could not listen (the status line and the Queue pane say so).
     /// - Throws: ``TerminalError`` when there is no usable terminal.
-    public func run() async throws {
+    public func run(relayProblem: String? = nil) async throws {
+        var opening = self.connection
+        opening.relayProblem = relayProblem
+        let connection = opening
         try await TerminalSession.withTerminal(noColor: noColor) { terminal in
             await withTaskGroup(of: Void.self) { group in
                 // Keys travel on the UI's own queue too: the concurrency pool may be busy with engine work.
@@ -86,7 +90,7 @@ public final class ConsoleSession: Sendable {
                     self.mailbox.post($0)
                 }
                 group.addTask { await feed.forwardLifecycle() }
-                group.addTask { await feed.pollStats(connection: self.connection) }
+                group.addTask { await feed.pollStats(connection: connection) }
                 group.addTask { await self.forwardConfigChanges() }
                 group.addTask { await self.runEffects() }
                 group.addTask { await self.runRenderTicks() }
@@ -104,7 +108,7 @@ public final class ConsoleSession: Sendable {
                         }
                     }
                 }
-                await withTaskExecutorPreference(ui) { await self.mainLoop(terminal) }
+                await withTaskExecutorPreference(ui) { await self.mainLoop(terminal, connection: connection) }
                 mailbox.close()
                 effectsContinuation.finish()
                 frameDueContinuation.finish()
@@ -115,7 +119,7 @@ public final class ConsoleSession: Sendable {
 
     // MARK: Main loop (the only owner of AppState)
 
-    private func mainLoop(_ terminal: TerminalSession) async {
+    private func mainLoop(_ terminal: TerminalSession, connection: ConnectionInfo) async {
         let size = terminal.size
         let config = store.configuration
         let mappings = config.metricCodes.byField

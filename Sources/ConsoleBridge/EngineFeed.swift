@@ -70,8 +70,9 @@ public struct EngineFeed: Sendable {
             let readsLists = poller.readsDeadLetters
             let letters = readsLists ? try? await engine.deadLetters(limit: 200) : nil
             let held = readsLists ? try? await engine.heldEvents(limit: 200, offset: 0) : nil
-            let servePID = (engine as? RemoteEngine)?.endpoint.pid
-            poller.polled(stats, deadLetters: letters, heldEvents: held, servePID: servePID, now: Date()).forEach(post)
+            let attachedTo = (engine as? RemoteEngine).map { "\($0.endpoint.holderName) pid \($0.endpoint.pid)" }
+            poller.polled(stats, deadLetters: letters, heldEvents: held, attachedTo: attachedTo, now: Date())
+                .forEach(post)
             if readsLists, let catalogue {
                 poller.catalogue(catalogue.catalogue, status: catalogue.status).forEach(post)
             }

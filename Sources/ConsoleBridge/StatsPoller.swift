@@ -38,11 +38,12 @@ public struct StatsPoller: Sendable {
     public var readsDeadLetters: Bool { poll % 4 == 0 }
 
     /// The events for one snapshot. `deadLetters` is what the wiring read when ``readsDeadLetters`` asked for
-    /// them (`nil`: not read, or the read failed; the last ones read are kept); `heldEvents` likewise. `servePID` is
-    /// the pid of the attached serve now (a restarted serve, found again through its discovery file, has another).
+    /// them (`nil`: not read, or the read failed; the last ones read are kept); `heldEvents` likewise.
+    /// `attachedTo` names the process whose engine an attached console watches now (`serve pid 4242`, `console pid
+    /// 4243`: a restarted one, found again through its discovery file, has another pid).
     public mutating func polled(
         _ stats: EngineStats, deadLetters letters: [EngineDeadLetter]?, heldEvents held: [EngineHeldEvent]? = nil,
-        servePID: Int32?, now: Date
+        attachedTo: String?, now: Date
     ) -> [ConsoleEvent] {
         var events: [ConsoleEvent] = []
         if poll % 4 == 0 {
@@ -60,7 +61,10 @@ public struct StatsPoller: Sendable {
             lastStats = queue
         }
         var info = connection
-        if let servePID, info.attachedTo != nil { info.attachedTo = "serve pid \(servePID)" }
+        if let attachedTo, info.attachedTo != nil { info.attachedTo = attachedTo }
+        // The Lago the engine delivers with now: a key or URL changed in the config file applies live.
+        if let url = stats.lagoURL { info.url = url }
+        if let key = stats.maskedKey { info.maskedKey = key }
         // The key is known good or bad from the first answer of Lago: delivery's, or the catalogue's first read
         // (metrics and subscriptions, at start), so a wrong key shows before any event is sent.
         switch stats.state {
@@ -94,10 +98,12 @@ public struct StatsPoller: Sendable {
         return [.catalogueChanged(metrics: metrics, status: status)]
     }
 
-    /// The events when the engine did not answer: the link is shown as unreachable (once).
+    /// The events when the engine did not answer (only an attached console's can: the process serving it stopped):
+    /// the status line says that process is gone and the console reattaching (once).
     public mutating func unavailable() -> [ConsoleEvent] {
-        var info = connection
-        info.link = .unreachable("lago-console serve is not answering")
+        var info = lastConnection ?? connection
+        let holder = info.attachedTo?.split(separator: " ").first.map(String.init) ?? "serve"
+        info.link = .holderGone(holder: holder)
         return post(info)
     }
 

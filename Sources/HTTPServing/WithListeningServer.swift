@@ -1,14 +1,21 @@
 public import Hummingbird
 public import NIOCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Runs a Hummingbird application until `body` returns, handing `body` the port it listens on (so port 0 works).
 ///
 /// `makeApplication` receives the `onServerRunning` callback to pass to the application. When the server stops
-/// before listening (the address is taken, say), its error is thrown, or `notListening()` when it stopped without one.
-/// The server is cancelled when `body` returns or throws.
+/// before listening (the address is taken, say), `notListening` makes the error thrown from why, in words
+/// (``listenFailureReason(_:)``: "the address is in use", never an errno tuple). The server is cancelled when `body`
+/// returns or throws.
 public func withListeningServer<App: ApplicationProtocol & Sendable, Result: Sendable>(
     _ makeApplication: (_ onServerRunning: @escaping @Sendable (any Channel) async -> Void) -> App,
-    notListening: @Sendable () -> any Error,
+    notListening: @Sendable (_ reason: String) -> any Error,
     _ body: (_ port: Int) async throws -> Result
 ) async throws -> Result {
     let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
@@ -23,9 +30,13 @@ public func withListeningServer<App: ApplicationProtocol & Sendable, Result: Sen
         }
         var ports = portStream.makeAsyncIterator()
         guard let port = await ports.next(), port > 0 else {
-            // The server stopped before listening: surface its error.
-            try await group.next()
-            throw notListening()
+            // The server stopped before listening: say why.
+            do {
+                try await group.next()
+            } catch {
+                throw notListening(listenFailureReason(error))
+            }
+            throw notListening("the server stopped before listening")
         }
         do {
             let result = try await body(port)
@@ -41,4 +52,17 @@ public func withListeningServer<App: ApplicationProtocol & Sendable, Result: Sen
 /// `host` as it goes in a URL (IPv6 literals in brackets).
 public func urlHost(_ host: String) -> String {
     host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+}
+
+/// Why a server could not listen, in words a person can act on: "the address is in use" (another process listens
+/// there), "permission denied" (ports below 1024 need privileges), "the address is not on this machine", or the
+/// system's own words for another failure; never a Swift type name or an errno tuple.
+public func listenFailureReason(_ error: any Error) -> String {
+    guard let error = error as? IOError else { return "the server could not start" }
+    switch error.errnoCode {
+    case EADDRINUSE: return "the address is in use (another process listens there)"
+    case EACCES, EPERM: return "permission denied (ports below 1024 need privileges)"
+    case EADDRNOTAVAIL: return "the address is not on this machine"
+    default: return String(cString: strerror(error.errnoCode)).lowercased()
+    }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+import LagoAPI
 public import LagoUsage
 
 /// Everything the console, its delivery engine and its relay can be configured with: the typed form of

@@ -78,8 +78,8 @@ public enum ControlServer {
                     configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
                     onServerRunning: onServerRunning, logger: logger)
             },
-            notListening: {
-                ControlError.unreachable("the control API could not listen on \(options.host):\(options.port)")
+            notListening: { reason in
+                ControlError.cannotListen("the control API cannot listen on \(options.host):\(options.port): \(reason)")
             }
         ) { port in
             try await body(URL(string: "http://\(urlHost(options.host)):\(port)")!)

@@ -3,9 +3,10 @@ public import LagoAPI
 public import LagoEngine
 import LagoUsage
 
-/// Where a running `lago-console serve` answers its control API, and how to authenticate.
+/// Where a running `lago-console serve` (or a console with its own engine) answers its control API, and how to
+/// authenticate.
 ///
-/// `serve` writes it as JSON next to its spool (`<spool>.control.json`, mode 0600) while it runs, so a console or
+/// `serve` (or the console) writes it as JSON next to its spool (`<spool>.control.json`, mode 0600) while it runs, so a console or
 /// headless command that finds the spool locked attaches to that engine instead of failing. Only the spool's owner
 /// can read the token.
 public struct ControlEndpoint: Codable, Sendable, Hashable {
@@ -28,12 +29,19 @@ public struct ControlEndpoint: Codable, Sendable, Hashable {
     /// The key of an embedded sandbox (a throwaway generated per run), so an attached console can query it; never
     /// set for a real Lago, whose key stays in the config file or the environment.
     public var sandboxAPIKey: String?
+    /// The command holding the spool and serving this API: `serve`, or `console` (a console with its own engine
+    /// serves it too, so headless commands and a second console attach to it). Absent: `serve`.
+    public var holder: String?
+
+    /// ``holder``, `serve` when absent.
+    public var holderName: String { holder ?? "serve" }
 
     /// Creates an endpoint description.
     public init(
         url: String, token: String, pid: Int32, startedAt: Date, lagoURL: String, sandbox: Bool, relayURL: String?,
-        maskedKey: String, sandboxAPIKey: String? = nil
+        maskedKey: String, sandboxAPIKey: String? = nil, holder: String? = nil
     ) {
+        self.holder = holder
         self.url = url
         self.token = token
         self.pid = pid
@@ -135,6 +143,8 @@ public enum ControlError: Error, Sendable, CustomStringConvertible {
     case discovery(String)
     /// The control API could not be reached.
     case unreachable(String)
+    /// The control API could not listen (its address and why).
+    case cannotListen(String)
     /// The control API answered with an error it did not describe as an engine error.
     case refused(status: Int, message: String)
 
@@ -142,6 +152,7 @@ public enum ControlError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .discovery(let message): message
         case .unreachable(let message): "the running lago-console serve cannot be reached: \(message)"
+        case .cannotListen(let message): message
         case .refused(let status, let message):
             "the running lago-console serve refused the request (HTTP \(status)): \(message)"
         }

@@ -76,9 +76,7 @@ public final class RemoteEngine: EngineControl {
     // MARK: EngineControl
 
     public func enqueue(_ events: [EventInput]) async throws -> [String] {
-        let ids: ControlWire.TransactionIDs = try await call(
-            .POST, "/send", body: ControlWire.Send(events: events), retryable: false)
-        return ids.transactionIDs
+        try await enqueue(events, codedBy: [])
     }
 
     public func enqueue(_ events: [EventInput], codedBy codings: [EventOrigin.Coding]) async throws -> [String] {
@@ -222,7 +220,7 @@ public final class RemoteEngine: EngineControl {
             switch error {
             case .unreachable: stale = true
             case .refused(let status, _): stale = status == 401
-            case .discovery: stale = false
+            case .discovery, .cannotListen: stale = false
             }
             guard stale, refreshEndpoint() else { throw error }
             guard retryable else { throw error }

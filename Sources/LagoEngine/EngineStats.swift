@@ -159,6 +159,10 @@ public struct EngineStats: Sendable, Hashable, Codable {
     public var rateLimitRemaining: Int? = nil
     /// Lago's requests per window (`X-RateLimit-Limit`), when it sends the header.
     public var rateLimitLimit: Int? = nil
+    /// The API root the engine delivers to now (it follows a changed `lago.api_url`).
+    public var lagoURL: String? = nil
+    /// The API key it delivers with, masked (`••••1234`; it follows a changed `lago.api_key`).
+    public var maskedKey: String? = nil
 }
 
 /// Counters shared by the engine's tasks.

@@ -694,9 +694,10 @@ public final class LagoEngine: Sendable {
         } else {
             lago = await lagoConfirmedStats()
         }
+        let lagoTarget = client.configuration
         // One critical section: the counts and the loop's batches move together (an event is never seen in two
         // places, or none).
-        return counters.withLock { counters in
+        var stats = counters.withLock { counters in
             let loop = counters.loop
             let state: EngineState =
                 if stopped {
@@ -736,6 +737,9 @@ public final class LagoEngine: Sendable {
                 roundTripAverage: loop.roundTripAverage, rateLimitRemaining: loop.rateLimitRemaining,
                 rateLimitLimit: loop.rateLimitLimit)
         }
+        stats.lagoURL = lagoTarget.baseURL.apiRoot
+        stats.maskedKey = ConfigMasking.mask(lagoTarget.apiKey)
+        return stats
     }
 
     private func billing(_ counters: StatsCounters, lago: LagoConfirmedStats?) -> EngineBillingStats {

@@ -125,7 +125,11 @@ public enum LagoRelay {
                     configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
                     onServerRunning: onServerRunning, logger: logger)
             },
-            notListening: { RelayError(description: "the relay could not listen on \(options.host):\(options.port)") }
+            notListening: { reason in
+                RelayError(
+                    description: "the relay cannot listen on \(options.host):\(options.port): \(reason); set "
+                        + "relay.listen (or serve's --listen) to a free address, or stop what listens there")
+            }
         ) { port in
             try await body(URL(string: "http://\(urlHost(options.host)):\(port)/api/v1")!)
         }

@@ -1,4 +1,5 @@
 public import Foundation
+import HTTPServing
 import Hummingbird
 import HummingbirdCore
 import LagoAPI
@@ -71,6 +72,7 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidExpression(String, String)
         case persistence(String)
         case invalidUnitAmount(String)
+        case cannotListen(String)
     }
 
     private let kind: Kind
@@ -87,6 +89,8 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
     }
     /// Writing the `--data` file failed.
     public static func persistence(_ reason: String) -> SandboxError { .init(kind: .persistence(reason)) }
+    /// The server could not listen: the address and why, in words (``listenFailureReason(_:)``).
+    public static func cannotListen(_ message: String) -> SandboxError { .init(kind: .cannotListen(message)) }
     /// A price per unit that is not a plain non-negative decimal.
     public static func invalidUnitAmount(_ amount: String) -> SandboxError { .init(kind: .invalidUnitAmount(amount)) }
 
@@ -99,6 +103,7 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
         case .persistence(let reason): "sandbox data file write failed: \(reason)"
         case .invalidUnitAmount(let amount):
             "unit amount \(amount) is not a price: give a non-negative decimal such as \"0.002\""
+        case .cannotListen(let message): message
         }
     }
 }
@@ -215,7 +220,13 @@ public final class Sandbox: Sendable {
             }
         } catch is CancellationError {
         } catch {
-            failure = error
+            // A server that never listened failed to bind: say where and why, in words.
+            failure =
+                lifecycle.port == nil && !(error is SandboxError)
+                ? SandboxError.cannotListen(
+                    "the sandbox cannot listen on \(options.host):\(options.port): \(listenFailureReason(error)); "
+                        + "choose another port with --port (0 picks a free one)")
+                : error
         }
         lifecycle.finish(failure)
         if let failure { throw failure }

@@ -1,6 +1,7 @@
+import Foundation
+import LagoAPI
 public import LagoConfig
 public import LagoControl
-import Foundation
 
 /// What `lago-console config` prints: the effective configuration, and what a running serve did with a change.
 public enum ConfigReports {
@@ -86,13 +87,14 @@ public enum ConfigReports {
         let spoolPath = EngineSettings.spoolPath(configuration, isSandbox: configuration.lago.apiURL == nil)
         guard let remote = await RemoteEngine.connect(forSpool: spoolPath) else { return nil }
         let pid = remote.endpoint.pid
+        let holder = remote.endpoint.holderName
         let line: (text: String, isWarning: Bool)
         do {
             let report = try await remote.reloadConfiguration()
-            line = serveLine(about: key, report: report, pid: pid, configFile: store.filePath)
+            line = serveLine(about: key, report: report, pid: pid, holder: holder, configFile: store.filePath)
         } catch {
             line = (
-                "warning: the running lago-console serve (pid \(pid)) did not read the change: \(error); "
+                "warning: the running \(holderTitle(holder)) (pid \(pid)) did not read the change: \(error); "
                     + "restart it to apply \(key.name)", true
             )
         }
@@ -100,11 +102,17 @@ public enum ConfigReports {
         return line
     }
 
-    /// What `config set` says about a running serve after it read its config file again.
+    /// What the process serving a control API is called in a sentence: `lago-console serve`, or `console` for a
+    /// console with its own engine (``ControlEndpoint/holderName``).
+    static func holderTitle(_ holder: String) -> String {
+        holder == "serve" ? "lago-console serve" : holder
+    }
+
+    /// What `config set` says about a running serve (or console, `holder`) after it read its config file again.
     public static func serveLine(
-        about key: ConfigKey, report: ConfigReload, pid: Int32, configFile: String
+        about key: ConfigKey, report: ConfigReload, pid: Int32, holder: String = "serve", configFile: String
     ) -> (text: String, isWarning: Bool) {
-        let serve = "the running lago-console serve (pid \(pid))"
+        let serve = "the running \(holderTitle(holder)) (pid \(pid))"
         let lagoKeys = [ConfigKey.lagoAPIKey, .lagoAPIURL, .lagoAllowInsecureHTTP].map(\.name)
         let sameFile =
             URL(fileURLWithPath: report.configFile).resolvingSymlinksInPath()
@@ -112,20 +120,20 @@ public enum ConfigReports {
         if !sameFile {
             return (
                 "warning: \(serve) reads \(report.configFile), not \(configFile), so it does not see this change; set "
-                    + "\(key.name) with --config \(report.configFile), or restart serve with --config \(configFile)",
+                    + "\(key.name) with --config \(report.configFile), or restart it with --config \(configFile)",
                 true
             )
         }
         if let variable = report.environmentOverrides[key.name] {
             return (
                 "note: \(serve) takes \(key.name) from \(variable) in its environment, which overrides the file; "
-                    + "change \(variable) where serve is started, then restart it",
+                    + "change \(variable) where it is started, then restart it",
                 true
             )
         }
         if report.sandbox && lagoKeys.contains(key.name) {
             return (
-                "\(serve) delivers to its embedded sandbox; \(key.name) applies when serve runs against a Lago", false
+                "\(serve) delivers to its embedded sandbox; \(key.name) applies when it runs against a Lago", false
             )
         }
         if report.restartNeeded.contains(key.name) { return ("\(serve) uses it when it restarts", false) }

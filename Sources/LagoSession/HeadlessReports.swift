@@ -44,7 +44,7 @@ public struct SpoolStatus: Encodable, Sendable {
     public struct Serve: Encodable, Sendable {
         // Lago's snake_case names in --json and on the control API.
         enum CodingKeys: String, CodingKey {
-            case pid, relay, control, state
+            case pid, holder, relay, control, state
             case inFlight = "in_flight"
             case deliveredSinceStart = "delivered_since_start"
             case retryingBatches = "retrying_batches"
@@ -54,6 +54,8 @@ public struct SpoolStatus: Encodable, Sendable {
 
         /// Its process id.
         public var pid: Int32
+        /// What it is: `serve`, or `console` (a console with its own engine serves the control API too).
+        public var holder: String
         /// Its relay's URL.
         public var relay: String?
         /// Its control API's URL.
@@ -86,7 +88,8 @@ public struct SpoolStatus: Encodable, Sendable {
         billing = stats.billing
         serve = endpoint.map { endpoint in
             Serve(
-                pid: endpoint.pid, relay: endpoint.relayURL, control: endpoint.url, state: stats.state.rawValue,
+                pid: endpoint.pid, holder: endpoint.holderName, relay: endpoint.relayURL, control: endpoint.url,
+                state: stats.state.rawValue,
                 inFlight: stats.inFlight, deliveredSinceStart: stats.delivered + stats.alreadyInLago,
                 retryingBatches: stats.retryingBatches.count, eventsPerSecond: stats.eventsPerSecond.last10Seconds,
                 lastError: stats.lastError)
@@ -122,7 +125,8 @@ public struct SpoolStatus: Encodable, Sendable {
         }
         guard let serve else { return lines + ["serve    not running on this spool"] }
         lines.append(
-            "serve    pid \(serve.pid) · \(serve.state) · relay \(serve.relay ?? "—") · control \(serve.control)")
+            "\(serve.holder.padding(toLength: 8, withPad: " ", startingAt: 0)) pid \(serve.pid) · \(serve.state) · relay \(serve.relay ?? "—") · control \(serve.control)"
+        )
         lines.append(
             "         in flight \(serve.inFlight) · delivered \(serve.deliveredSinceStart) since start · "
                 + String(format: "%.0f events/s (10 s)", serve.eventsPerSecond)

@@ -42,6 +42,7 @@ public struct HeadlessSend: Sendable {
             case delivered, pending, dead, verified, spool
             case transactionIDs = "transaction_ids"
             case servePID = "serve_pid"
+            case holder
         }
 
         /// The events' transaction ids.
@@ -56,8 +57,10 @@ public struct HeadlessSend: Sendable {
         public var verified: [String: String]?
         /// The spool the events went to.
         public var spool: String
-        /// The pid of the `lago-console serve` that delivers them, when one runs.
+        /// The pid of the `lago-console serve` (or console, ``holder``) that delivers them, when one runs.
         public var servePID: Int32?
+        /// What delivers them when ``servePID`` is set: `serve`, or `console` (a console with its own engine).
+        public var holder: String?
 
         /// The most events listed one a line; more are counted (`send --file`).
         static let maxListedEvents = 20
@@ -72,7 +75,7 @@ public struct HeadlessSend: Sendable {
         public var lines: [String] {
             let state =
                 if let servePID, delivered == nil {
-                    "queued: serve pid \(servePID) delivers it"
+                    "queued: \(holder ?? "serve") pid \(servePID) delivers it"
                 } else if delivered == nil { "spooled (not delivered: --no-wait)" } else if stuck { "spooled" } else {
                     "delivered"
                 }
@@ -139,6 +142,7 @@ public struct HeadlessSend: Sendable {
             throw SendRefused(underlying: error)
         }
         report.servePID = session.serve?.pid
+        report.holder = session.serve?.holderName
         switch delivery {
         case .spoolOnly: return report
         // serve delivers what it spools; without it, nobody else would: this command delivers.

@@ -12,7 +12,7 @@ import Synchronization
     import Darwin
 #endif
 
-/// How `lago-console serve` follows its config file while it runs: whoever changes the file (`config set`, an
+/// How `lago-console serve` (and a console with its own engine) follows its config file while it runs: whoever changes the file (`config set`, an
 /// editor, a deploy script), serve reads it again and hands its engine what applies at once — metric codes, the
 /// default subscription, and, unless it delivers to an embedded sandbox, the Lago URL and API key. What else
 /// changed is reported as waiting for a restart.
@@ -50,15 +50,18 @@ public final class ServeConfigFollower: Sendable {
 
     /// The keys serve applies while it runs.
     public let liveKeys: [ConfigKey]
+    /// Who follows the file, in messages: `serve`, or `console` (a console with its own engine follows it too).
+    private let holder: String
 
     /// Follows `store` for `engine`, which delivers to `lagoURL` with `apiKey` (an embedded sandbox when
     /// `isSandbox`: then the Lago keys wait for a restart, and `sandboxSubscription` stands in for a default
     /// subscription the file does not name). `onLagoChange` is called after the Lago URL or key changed.
     public init(
         store: ConfigStore, engine: LagoEngine, isSandbox: Bool, sandboxSubscription: String? = nil, lagoURL: String,
-        apiKey: String, logger: Logger,
+        apiKey: String, logger: Logger, holder: String = "serve",
         onLagoChange: @escaping @Sendable (_ apiRoot: String, _ maskedKey: String) -> Void
     ) {
+        self.holder = holder
         self.store = store
         self.engine = engine
         self.isSandbox = isSandbox
@@ -86,7 +89,7 @@ public final class ServeConfigFollower: Sendable {
             do {
                 snapshot = try store.reload()
             } catch {
-                let problem = "\(error); serve keeps the settings it had"
+                let problem = "\(error); \(holder) keeps the settings it had"
                 if state.loggedProblem != problem {
                     logger.warning("the config file did not load", metadata: ["problem": "\(problem)"])
                     state.loggedProblem = problem
@@ -162,14 +165,15 @@ public final class ServeConfigFollower: Sendable {
     private func lagoTarget(_ configuration: LagoConsoleConfiguration, inUse: String) -> LagoTarget {
         guard let url = configuration.lago.apiURL else {
             return .refuse(
-                "\(ConfigKey.lagoAPIURL.name) is not set in \(store.filePath): the running serve keeps delivering to "
-                    + "\(inUse); set it, or restart serve to deliver to an embedded sandbox")
+                "\(ConfigKey.lagoAPIURL.name) is not set in \(store.filePath): the running \(holder) keeps delivering "
+                    + "to \(inUse); set it, or restart \(holder) to deliver to an embedded sandbox")
         }
         do {
             return .use(
                 try LagoBaseURL(url.absoluteString, allowInsecureHTTP: configuration.lago.allowInsecureHTTP))
         } catch {
-            return .refuse("\(ConfigKey.lagoAPIURL.name) in \(store.filePath): \(error); serve keeps the Lago it had")
+            return .refuse(
+                "\(ConfigKey.lagoAPIURL.name) in \(store.filePath): \(error); \(holder) keeps the Lago it had")
         }
     }
 

@@ -67,8 +67,8 @@ extension ConfigCommand {
                 a file that does not parse or validate is never rewritten. Comments in the file are not kept by a \
                 save. For a secret (lago.api_key, relay.token), a VALUE of - reads the value from standard input \
                 (one line; typed without echo at a terminal), so that it never appears on a command line: \
-                `lago-console config set lago.api_key - < key.txt`. A lago-console serve running on this \
-                configuration's spool reads the file again at once and says whether it uses the new value now \
+                `lago-console config set lago.api_key - < key.txt`. A lago-console serve (or console) running on \
+                this configuration's spool reads the file again at once and says whether it uses the new value now \
                 (metric codes, the default subscription, the Lago URL and key) or when it restarts.
                 """
         )

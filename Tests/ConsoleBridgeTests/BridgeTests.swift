@@ -33,7 +33,7 @@ struct StatsPollerTests {
         stats.eventsPerSecond.lastSecond = 7
         var poller = StatsPoller(connection: connection)
         #expect(poller.readsDeadLetters)
-        let first = poller.polled(stats, deadLetters: [], servePID: nil, now: now)
+        let first = poller.polled(stats, deadLetters: [], attachedTo: nil, now: now)
         #expect(first.count == 3)  // tick, stats, connection
         guard case .tick = first[0], case .stats(let queue) = first[1], case .connection = first[2] else {
             Issue.record("unexpected \(first)")
@@ -42,9 +42,9 @@ struct StatsPollerTests {
         #expect(queue.queued == 3)
         #expect(queue.eventsPerSecond == [7])
         #expect(!poller.readsDeadLetters)
-        #expect(poller.polled(stats, deadLetters: nil, servePID: nil, now: now).isEmpty)
+        #expect(poller.polled(stats, deadLetters: nil, attachedTo: nil, now: now).isEmpty)
         stats.queued = 4
-        let changed = poller.polled(stats, deadLetters: nil, servePID: nil, now: now)
+        let changed = poller.polled(stats, deadLetters: nil, attachedTo: nil, now: now)
         guard case .stats(let next)? = changed.first, changed.count == 1 else {
             Issue.record("unexpected \(changed)")
             return
@@ -59,7 +59,7 @@ struct StatsPollerTests {
         stats.lastError = "HTTP 401 unauthorized"
         stats.holdReason = "Lago refused the API key"
         var poller = StatsPoller(connection: connection)
-        let events = poller.polled(stats, deadLetters: [], servePID: nil, now: now)
+        let events = poller.polled(stats, deadLetters: [], attachedTo: nil, now: now)
         let info = events.compactMap { if case .connection(let info) = $0 { info } else { nil } }.first
         #expect(info?.auth == .failed("HTTP 401 unauthorized"))
         let queue = events.compactMap { if case .stats(let queue) = $0 { queue } else { nil } }.first
@@ -68,7 +68,7 @@ struct StatsPollerTests {
         stats.lastError = "connection refused"
         stats.requests = 3
         stats.failedRequests = 3
-        let later = poller.polled(stats, deadLetters: nil, servePID: nil, now: now)
+        let later = poller.polled(stats, deadLetters: nil, attachedTo: nil, now: now)
         let link = later.compactMap { if case .connection(let info) = $0 { info.link } else { nil } }.first
         #expect(link == .unreachable("connection refused"))
         #expect(poller.unavailable().count == 1)
@@ -81,9 +81,41 @@ struct StatsPollerTests {
         var attached = connection
         attached.attachedTo = "serve pid 1"
         var poller = StatsPoller(connection: attached)
-        let events = poller.polled(stats, deadLetters: [], servePID: 42, now: now)
+        let events = poller.polled(stats, deadLetters: [], attachedTo: "serve pid 42", now: now)
         let info = events.compactMap { if case .connection(let info) = $0 { info } else { nil } }.first
         #expect(info?.attachedTo == "serve pid 42")
+    }
+
+    @Test("When the process an attached console watches stops, the link says it is gone until one answers again")
+    func holderGone() async throws {
+        let stats = try await baseStats()
+        var attached = connection
+        attached.attachedTo = "console pid 7"
+        var poller = StatsPoller(connection: attached)
+        _ = poller.polled(stats, deadLetters: [], attachedTo: "console pid 7", now: now)
+        let gone = poller.unavailable().compactMap { if case .connection(let info) = $0 { info } else { nil } }
+        #expect(gone.map(\.link) == [.holderGone(holder: "console")])
+        #expect(gone.first?.attachedTo == "console pid 7", "still says what it was attached to")
+        #expect(poller.unavailable().isEmpty, "said once")
+        // A serve started on the spool answers: the console is attached to it.
+        var delivering = stats
+        delivering.requests = 1
+        let back = poller.polled(delivering, deadLetters: nil, attachedTo: "serve pid 9", now: now)
+        let info = back.compactMap { if case .connection(let info) = $0 { info } else { nil } }.first
+        #expect(info?.link == .connected)
+        #expect(info?.attachedTo == "serve pid 9")
+    }
+
+    @Test("The status line shows the Lago URL and masked key the engine delivers with now")
+    func followsTheEnginesLago() async throws {
+        var stats = try await baseStats()
+        var poller = StatsPoller(connection: connection)
+        stats.lagoURL = "https://eu.lago.example/api/v1"
+        stats.maskedKey = "••••9f3e"
+        let events = poller.polled(stats, deadLetters: [], attachedTo: nil, now: now)
+        let info = events.compactMap { if case .connection(let info) = $0 { info } else { nil } }.first
+        #expect(info?.url == "https://eu.lago.example/api/v1")
+        #expect(info?.maskedKey == "••••9f3e")
     }
 
     @Test("The sparkline keeps the last 60 samples")
@@ -94,7 +126,7 @@ struct StatsPollerTests {
         for second in 0..<70 {
             stats.eventsPerSecond.lastSecond = Double(second)
             for _ in 0..<4 {
-                for case .stats(let queue) in poller.polled(stats, deadLetters: nil, servePID: nil, now: now) {
+                for case .stats(let queue) in poller.polled(stats, deadLetters: nil, attachedTo: nil, now: now) {
                     last = queue
                 }
             }
@@ -249,7 +281,7 @@ struct KeyCheckAtStartTests {
                 var poller = StatsPoller(connection: connection)
                 _ = poller.catalogue(catalogue.catalogue, status: catalogue.status)
                 // No event sent: the engine has made no request.
-                let events = poller.polled(try await baseStats(), deadLetters: [], servePID: nil, now: now)
+                let events = poller.polled(try await baseStats(), deadLetters: [], attachedTo: nil, now: now)
                 return events.compactMap { if case .connection(let info) = $0 { info.auth } else { nil } }.first
             }
         }

@@ -92,7 +92,7 @@ struct HeldListBridgeTests {
             connection: ConnectionInfo(url: sandbox.baseURL.absoluteString, isSandbox: true, maskedKey: "••••"))
         let posted = poller.polled(
             await engine.stats(), deadLetters: [], heldEvents: try await engine.heldEvents(limit: 200, offset: 0),
-            servePID: nil, now: Date())
+            attachedTo: nil, now: Date())
         let queue = try #require(posted.compactMap { if case .stats(let queue) = $0 { queue } else { nil } }.first)
         #expect(queue.billing.policy == "hold" && queue.billing.held == 2)
         #expect(queue.heldEvents.map(\.transactionID) == ["held-code", "held-sub"])
@@ -166,10 +166,10 @@ struct HeldListBridgeTests {
         #expect(!sandbox.events().contains { $0.transactionID == "held-sub" })
 
         // The poller's next read has an empty list; a second discard of the same id fails its own request.
-        for _ in 0..<3 { _ = poller.polled(await engine.stats(), deadLetters: nil, servePID: nil, now: Date()) }
+        for _ in 0..<3 { _ = poller.polled(await engine.stats(), deadLetters: nil, attachedTo: nil, now: Date()) }
         let next = poller.polled(
             await engine.stats(), deadLetters: [], heldEvents: try await engine.heldEvents(limit: 200, offset: 0),
-            servePID: nil, now: Date())
+            attachedTo: nil, now: Date())
         let emptied = next.compactMap { if case .stats(let queue) = $0 { queue } else { nil } }.last
         #expect(emptied?.heldEvents == [] && emptied?.billing.held == 0)
         let again = Posted()

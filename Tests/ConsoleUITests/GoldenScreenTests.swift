@@ -455,6 +455,36 @@ import Testing
         expectGolden(grid, Self.name("status_long_error", size))
     }
 
+    /// A relay that could not listen: a badge on the status line at every width it fits, the address and the
+    /// cause wrapped under the Queue pane's `Relay` label.
+    @Test(arguments: sizes) func relayNotListening(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        var connection = state.connection
+        connection.relayProblem =
+            "the relay cannot listen on 127.0.0.1:8787: the address is in use (another process listens there); set "
+            + "relay.listen (or serve's --listen) to a free address, or stop what listens there"
+        state.apply(.connection(connection))
+        state.press(.char("2"))
+        let grid = render(state)
+        #expect(grid.lines[0].contains("✗ relay not listening"))
+        #expect(grid.plainText.contains("Relay     ✗ not listening: the relay cannot listen on"))
+        expectGolden(grid, Self.name("relay_not_listening", size))
+    }
+
+    /// The engine an attached console watches went away: the status line says so, and that it is reattaching.
+    @Test(arguments: sizes) func attachedHolderGone(size: TerminalSize) {
+        var state = Fixture.busy(width: size.width, height: size.height)
+        var connection = state.connection
+        connection.attachedTo = "console pid 4242"
+        connection.link = .holderGone(holder: "console")
+        state.apply(.connection(connection))
+        state.press(.char("2"))
+        let grid = render(state)
+        #expect(grid.lines[0].contains("✗ console gone — reattaching"))
+        #expect(grid.plainText.contains("Lago      ✗ console not answering, reattaching"))
+        expectGolden(grid, Self.name("holder_gone", size))
+    }
+
     @Test(arguments: sizes) func emptyFilter(size: TerminalSize) {
         var state = Fixture.busy(width: size.width, height: size.height)
         state.press(.char("/"))

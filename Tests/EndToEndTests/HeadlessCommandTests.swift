@@ -259,5 +259,27 @@ struct HeadlessCommandTests {
         let typo = try await runLagoConsole(["--config", missing, "status"])
         #expect(typo.status == 1, "\(typo.output)")
         #expect(typo.output.contains("Error: --config \(missing): no such file"), "\(typo.output)")
+        // A port something else listens on: the address and the cause in words, never errno 98.
+        try await Sandbox.withRunning { sandbox in
+            let taken = try #require(sandbox.port)
+            let busy: [([String], String)] = [
+                (
+                    ["serve", "--listen", "127.0.0.1:\(taken)"],
+                    "Error: the relay cannot listen on 127.0.0.1:\(taken): the address is in use (another process "
+                        + "listens there); set relay.listen (or serve's --listen) to a free address"
+                ),
+                (
+                    ["sandbox", "--port", "\(taken)"],
+                    "Error: the sandbox cannot listen on 127.0.0.1:\(taken): the address is in use (another process "
+                        + "listens there); choose another port with --port (0 picks a free one)"
+                ),
+            ]
+            for (arguments, message) in busy {
+                let run = try await runLagoConsole(["--config", config] + arguments)
+                #expect(run.status == 1, "\(arguments): \(run.output)")
+                #expect(run.output.contains(message), "\(arguments): \(run.output)")
+                #expect(!run.output.contains("errno") && !run.output.contains("bind("), "\(run.output)")
+            }
+        }
     }
 }

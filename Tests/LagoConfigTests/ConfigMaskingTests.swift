@@ -1,4 +1,5 @@
 import Foundation
+import LagoAPI
 import Testing
 
 @testable import LagoConfig

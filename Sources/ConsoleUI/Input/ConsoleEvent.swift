@@ -465,6 +465,9 @@ public enum LinkState: Sendable, Hashable {
     case connected
     /// The last request failed at the transport level, with the reason.
     case unreachable(String)
+    /// The process whose engine the console watches (`serve`, or another console) stopped answering; the console
+    /// reads its discovery file again every second and reattaches when one answers.
+    case holderGone(holder: String)
 }
 
 /// Where the console sends events, shown in the status line.
@@ -482,6 +485,9 @@ public struct ConnectionInfo: Sendable, Hashable {
     /// Set when the console watches the engine of a running `lago-console serve` (e.g. `serve pid 4242`):
     /// quitting the console then leaves delivery running. Shows an ATTACHED badge.
     public var attachedTo: String?
+    /// Why the relay (the Lago-compatible ingest endpoint) is not listening, when it could not start: local clients'
+    /// events do not reach this console. `nil` when it listens, or when the console does not run one.
+    public var relayProblem: String?
 
     /// Creates connection information.
     public init(

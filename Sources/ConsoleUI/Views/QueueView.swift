@@ -75,6 +75,12 @@ extension Renderer {
         }
         line([Span(padded("Lago", toWidth: labelColumn), theme.label)] + healthSpans(), in: inner, y: y)
         y += 1
+        if let problem = state.connection.relayProblem {
+            // Local clients' events do not come in: the address and why, wrapped under the label.
+            line([Span(padded("Relay", toWidth: labelColumn), theme.label)], in: inner, y: y)
+            y += paragraph(
+                "\(symbols.cross) not listening: \(problem)", theme.error, in: inner, y: y, indent: 1 + labelColumn)
+        }
         var engineSpans = [Span(padded("Engine", toWidth: labelColumn), theme.label), Span(engine.text, engine.style)]
         if let detail = engineDetail() { engineSpans.append(Span(" \(symbols.dot) \(detail)", theme.dim)) }
         line(engineSpans, in: inner, y: y)
@@ -167,6 +173,8 @@ extension Renderer {
         case .connected: spans.append(Span("\(symbols.bullet) connected", theme.ok))
         case .unreachable(let reason):
             spans.append(Span("\(symbols.cross) \(Format.linkWord(reason)): \(reason)", theme.error))
+        case .holderGone(let holder):
+            spans.append(Span("\(symbols.cross) \(holder) not answering, reattaching", theme.error))
         }
         spans.append(Span(" \(symbols.dot) ", theme.dim))
         switch state.connection.auth {

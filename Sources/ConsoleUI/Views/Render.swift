@@ -192,6 +192,10 @@ struct Renderer {
             segments.append(([Span(" ATTACHED ", theme.badgeLive), Span(" \(attached) ", bar)], 7))
         }
         if state.readOnly { segments.append(([Span(" RO ", theme.badgeReadOnly)], 9)) }
+        if connection.relayProblem != nil {
+            // The Queue pane has the address and why; here, that local clients' events do not come in.
+            segments.append(([Span(" \(symbols.cross) relay not listening ", theme.badgeReadOnly)], 7))
+        }
         segments.append(([Span(" key \(connection.maskedKey) ", bar)], 5))
         let auth: String
         switch connection.auth {
@@ -205,6 +209,10 @@ struct Renderer {
         case .unknown: link = ""
         case .connected: link = "\(symbols.bullet) connected"
         case .unreachable(let reason): link = "\(symbols.cross) \(Format.linkWord(reason))"
+        case .holderGone(let holder):
+            link = ""
+            segments.append(
+                ([Span(" \(symbols.cross) \(holder) gone \(symbols.dash) reattaching ", theme.badgeReadOnly)], 9))
         }
         if case .failed = connection.auth {
             segments.append(([Span(" \(auth) ", theme.badgeReadOnly)], 6))
