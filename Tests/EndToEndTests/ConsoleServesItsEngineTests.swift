@@ -100,6 +100,19 @@ struct ConsoleServesItsEngineTests {
                 }, "the held event is delivered once with the right key")
             try await first.waitFor(text: "auth ✔")
 
+            // A metric code changed from outside: the Mappings pane shows it, and usage sent now is coded with it.
+            let mapped = try await runLagoConsole(
+                ["--config", config, "config", "set", "metric_codes.output", "e2e_output_live"])
+            #expect(mapped.status == 0 && mapped.output.contains("uses it now"), "\(mapped.output)")
+            try first.send("4")
+            try await first.waitFor(text: "e2e_output_live")
+            let coded = try await runLagoConsole(["--config", config, "send", "--usage", "output=3", "--json"])
+            let codedID = try #require(Self.transactionIDs(coded.output).first, "\(coded.output)")
+            #expect(
+                await eventually(timeout: .seconds(20)) {
+                    sandbox.events().contains { $0.transactionID == codedID && $0.code == "e2e_output_live" }
+                }, "usage sent after the change is coded with the new metric code")
+
             // A second console attaches to the first one's engine.
             let second = try TmuxSession.start(
                 [binary, "--config", config], width: 160, height: 40, environment: environment)
