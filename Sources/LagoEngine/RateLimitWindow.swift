@@ -7,8 +7,24 @@ import LagoAPI
 /// The estimate of what is left is the smaller of the latest answer's `remaining` and the count kept here (the
 /// window's budget less the requests sent since): an answer cannot know of requests still on their way to Lago.
 /// When the window ends, the next one starts with the full `limit` (the learned rate), until an answer says more.
+///
+/// Within that, requests are paced once the limit is known (GCRA, the virtual-scheduling form of a token bucket):
+/// evenly spaced, with bursts of at most ``burstShare`` of `limit`, so that any second — wherever Lago's window
+/// edges fall — holds at most ``budgetShare`` of `limit` (bursts included). Lago counts requests in fixed 1-second
+/// windows whose edges we do not see, and requests reach it with some jitter: a wave of `limit` requests sent at our
+/// estimate of a window's start can land partly in the window before and partly in the next, which then overruns
+/// (429s); the 5 % left over absorbs the jitter.
 struct RateLimitWindow: Sendable, Hashable {
     typealias Instant = ContinuousClock.Instant
+
+    /// The most of `limit` any 1-second span holds.
+    static let budgetShare = 0.95
+    /// The share of `limit` that may go at once (at least one request); the rest of the budget is evenly spaced.
+    static let burstShare = 0.05
+
+    /// When the next request would be due at the paced rate (GCRA's theoretical arrival time); `nil`: none sent
+    /// since the limit was learned.
+    private var theoreticalArrival: Instant?
 
     /// Requests per window (`X-RateLimit-Limit`), once an answer said it.
     private(set) var limit: Int?
@@ -49,12 +65,31 @@ struct RateLimitWindow: Sendable, Hashable {
             self.resetAt = nil
         }
         if let remaining { self.remaining = remaining - 1 }
+        if let pace {
+            theoreticalArrival = max(theoreticalArrival ?? now, now) + pace.interval
+        }
     }
 
     /// The instant before which no request may go, or `nil`: a request may go now.
     func blockedUntil(now: Instant) -> Instant? {
-        guard let resetAt, now < resetAt, let remaining, remaining <= 0 else { return nil }
-        return resetAt
+        var until: Instant?
+        if let resetAt, now < resetAt, let remaining, remaining <= 0 { until = resetAt }
+        if let pace, let theoreticalArrival {
+            let allowedAt = theoreticalArrival - pace.tolerance
+            if allowedAt > now { until = max(until ?? allowedAt, allowedAt) }
+        }
+        return until
+    }
+
+    /// The paced rate's spacing and burst tolerance, once the limit is known: a burst of `burst` and `budget - burst`
+    /// more evenly spaced over a second (the spacing rounded up, so no second holds one more).
+    private var pace: (interval: Duration, tolerance: Duration)? {
+        guard let limit, limit > 0 else { return nil }
+        let budget = max(1, Int(Double(limit) * Self.budgetShare))
+        let burst = min(budget, max(1, Int(Double(limit) * Self.burstShare)))
+        let spaced = max(1, budget - burst)
+        let interval = Duration.nanoseconds(Int64((1e9 / Double(spaced)).rounded(.up)))
+        return (interval, interval * (burst - 1))
     }
 
     /// Requests left in the window as the latest estimate has it, or `nil` when Lago sends no rate-limit headers.

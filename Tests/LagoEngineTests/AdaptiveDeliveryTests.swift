@@ -45,6 +45,32 @@ struct AdaptiveDeliveryTests {
         }
     }
 
+    /// The pacer against Lago Cloud's kind of limiter (fixed 1-second windows whose edges the engine does not see):
+    /// waves sent at a window's estimated start used to land across Lago's edge and overrun the next window.
+    @Test("Under a 60 requests/s limit with jitter: every event once, under 2 % of requests refused")
+    func pacedAcrossWindowEdges() async throws {
+        try await Sandbox.withRunning { sandbox in
+            let directory = try TemporaryDirectory()
+            sandbox.faults.rateLimiter(requestsPerSecond: 60)
+            sandbox.faults.latency(.milliseconds(20), jitter: .milliseconds(15))
+            let engine = try makeEngine(
+                adaptiveConfiguration(spoolPath: directory.file("spool.sqlite"), batchSize: 10), sandbox: sandbox)
+            let ids = try await enqueueConcurrently(engine, count: 3_000)
+            engine.start()
+            let result = await engine.flush(deadline: .seconds(90))
+            let stats = await engine.stats()
+            await engine.shutdown()
+            #expect(result.pending == 0)
+            expectExactlyOnce(sandbox, ids)
+            let taken = status(sandbox, 200)
+            let refused = status(sandbox, 429)
+            #expect(taken >= 300)
+            // Before the first answer names the limit, the first requests go unpaced (a few may be refused).
+            #expect(refused <= taken / 50 + 4, "429: \(refused), 200: \(taken)")
+            #expect(stats.rateLimitLimit == 60)
+        }
+    }
+
     @Test("With 50 ms of latency and no limit, the adaptive limit climbs above the old fixed 4")
     func climbsWithLatency() async throws {
         try await Sandbox.withRunning { sandbox in

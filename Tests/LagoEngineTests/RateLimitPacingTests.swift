@@ -42,6 +42,43 @@ import Testing
         #expect(window.remaining(now: t0 + .milliseconds(20)) == 1)
     }
 
+    @Test(
+        "Paced once the limit is known: wherever Lago's 1-second windows fall, none gets more than 95 % of the limit",
+        arguments: [10, 40, 100, 500])
+    func pacedBelowTheLimitInAnySecond(limit: Int) {
+        var window = RateLimitWindow()
+        // Lago says its limit and that the window has room to spare (other answers follow, always with room).
+        window.observe(headers(limit: limit, remaining: limit, reset: 1), now: t0)
+        var sends: [Duration] = []
+        // A sender with always more to send, woken exactly when the pacer allows (a manual clock), for 10 seconds.
+        var now = t0
+        var nextAnswer = t0 + .seconds(1)
+        while now < t0 + .seconds(10) {
+            if let until = window.blockedUntil(now: now) {
+                now = until
+            } else {
+                window.requestSent(now: now)
+                sends.append(now - t0)
+            }
+            if now >= nextAnswer {
+                window.observe(headers(limit: limit, remaining: limit, reset: 1), now: now)
+                nextAnswer = now + .seconds(1)
+            }
+        }
+        // Every 1-second span, starting anywhere (at each send), holds at most 95 % of the limit.
+        var most = 0
+        var start = 0
+        for end in sends.indices {
+            while sends[end] - sends[start] >= .seconds(1) { start += 1 }
+            most = max(most, end - start + 1)
+        }
+        #expect(most <= Int(Double(limit) * 0.95), "most in one second: \(most) of \(limit)")
+        // And the rate is not given away: 90 % of the limit from 40 a second up (80 % at 10, where the one-request
+        // burst is a tenth of it), over the 10 seconds.
+        let kept = limit >= 40 ? 0.9 : 0.8
+        #expect(sends.count >= Int(Double(limit) * kept * 10) - 1, "\(sends.count) in 10 s at \(limit)/s")
+    }
+
     @Test("Answers without rate-limit headers never block")
     func noHeadersNoPacing() {
         var window = RateLimitWindow()
@@ -104,12 +141,12 @@ import Testing
         // The first answer: 2 left in this window (Lago counted all 8? not yet: 2 by its count, fewer by ours).
         machine.sendCompleted(
             batchID: first[0], rows: makeRows(1...1),
-            outcome: answered(status: 200, headers: RateLimitHeaders(limit: 10, remaining: 2, reset: 1)),
+            outcome: answered(status: 200, headers: RateLimitHeaders(limit: 100, remaining: 2, reset: 1)),
             now: t0 + .milliseconds(50))
         for id in first.dropFirst() {
             machine.sendCompleted(
                 batchID: id, rows: makeRows(1...1),
-                outcome: answered(status: 200, headers: RateLimitHeaders(limit: 10, remaining: 2, reset: 1)),
+                outcome: answered(status: 200, headers: RateLimitHeaders(limit: 100, remaining: 2, reset: 1)),
                 now: t0 + .milliseconds(50))
         }
         for id in 9...14 {
@@ -120,7 +157,7 @@ import Testing
         #expect(sends(second).count == 2)
         #expect(second.wakeAt == t0 + .milliseconds(1_050))
         #expect(sends(machine.decide(now: t0 + .milliseconds(500), wallNow: Date(), spooled: 6)).isEmpty)
-        // The window resets: the rest goes, at the learned rate.
+        // The window resets: the rest goes, at the learned rate (within the pacer's burst of 5 % of 100).
         #expect(sends(machine.decide(now: t0 + .milliseconds(1_050), wallNow: Date(), spooled: 6)).count == 4)
     }
 
@@ -146,6 +183,7 @@ import Testing
         #expect(sends(machine.decide(now: at + .seconds(1), wallNow: Date(), spooled: 4)).count == 4)
     }
 
+    /// Lago's limit here is 200 a second, so the pacer's burst (5 %: 10) is no narrower than the ceiling.
     @Test("After the wait the batches go at once, up to the ceiling, not the adaptive limit's few")
     func burstAfterTheWait() {
         var machine = Machine(
@@ -163,7 +201,7 @@ import Testing
         for id in first {
             machine.sendCompleted(
                 batchID: id, rows: makeRows(1...1),
-                outcome: answered(status: 429, headers: RateLimitHeaders(limit: 100, remaining: 0, reset: 1)), now: t0)
+                outcome: answered(status: 429, headers: RateLimitHeaders(limit: 200, remaining: 0, reset: 1)), now: t0)
         }
         #expect(sends(machine.decide(now: t0 + .milliseconds(500), wallNow: Date(), spooled: 6)).isEmpty)
         #expect(sends(machine.decide(now: t0 + .seconds(1), wallNow: Date(), spooled: 6)).count == 6)
@@ -196,7 +234,7 @@ import Testing
         for id in first {
             machine.sendCompleted(
                 batchID: id, rows: makeRows(1...1),
-                outcome: answered(status: 429, headers: RateLimitHeaders(limit: 100, remaining: 0, reset: 1)), now: t0)
+                outcome: answered(status: 429, headers: RateLimitHeaders(limit: 200, remaining: 0, reset: 1)), now: t0)
         }
         #expect(claimAll(at: t0 + .milliseconds(100)).isEmpty)
         #expect(machine.batches.count >= 8)
