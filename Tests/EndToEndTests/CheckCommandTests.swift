@@ -7,20 +7,12 @@ import Testing
 @Suite("check (real binary)")
 struct CheckCommandTests {
     @Test func namesEveryReasonAndExitsOneWhenAnEventWillNotBill() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let home = try E2EHome("check")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let config = directory.appendingPathComponent("config.toml").path
-            try """
-            [lago]
-            api_url = "\(sandbox.rootURL.absoluteString)"
-            api_key = "\(sandbox.apiKey)"
-            [engine]
-            spool_path = "\(directory.appendingPathComponent("spool.sqlite").path)"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let config = try home.writeConfig(for: sandbox, defaultSubscription: nil)
             let sub = SandboxSeed.subscriptionExternalID
-            let events = directory.appendingPathComponent("events.ndjson").path
+            let events = home.path("events.ndjson")
             try """
             {"transaction_id":"good","external_subscription_id":"\(sub)","code":"llm_input_tokens","properties":{"value":3}}
             {"transaction_id":"typo","external_subscription_id":"\(sub)","code":"llm_input_tokenz","properties":{"value":3}}

@@ -8,16 +8,10 @@ import Testing
 struct ConsoleEndToEndTests {
     @Test func sendVerifyMapFlushResizeQuit() async throws {
         let binary = try lagoConsoleBinary()
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
-        let configFile = home.appendingPathComponent("config/lago-console/config.toml").path
-        let session = try TmuxSession.start(
-            [binary], width: 120, height: 40,
-            environment: [
-                "HOME": home.path, "XDG_CONFIG_HOME": home.appendingPathComponent("config").path,
-                "XDG_STATE_HOME": home.appendingPathComponent("state").path,
-            ])
+        let home = try E2EHome("lc-e2e")
+        defer { home.remove() }
+        let configFile = home.path("config/lago-console/config.toml")
+        let session = try TmuxSession.start([binary], width: 120, height: 40, environment: home.environment)
         defer { session.kill() }
 
         // First run: no Lago configured → the embedded sandbox, with demo traffic reaching "delivered".
@@ -127,25 +121,12 @@ struct ConsoleEndToEndTests {
     /// releases it (the engine's new verdict is shown) and Lago receives it once.
     @Test func aHeldEventIsReleasedFromTheBillingPaneOnceItsMetricExists() async throws {
         let binary = try lagoConsoleBinary()
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("lc-e2e")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let config = home.appendingPathComponent("config.toml").path
-            try """
-            [lago]
-            api_url = "\(sandbox.rootURL.absoluteString)"
-            api_key = "\(sandbox.apiKey)"
-            default_subscription_id = "sub_sandbox"
-            [engine]
-            spool_path = "\(home.appendingPathComponent("spool.sqlite").path)"
-            [billing]
-            unbillable = "hold"
-            [relay]
-            listen = "127.0.0.1:0"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let config = try home.writeConfig(for: sandbox, more: "[billing]\nunbillable = \"hold\"\n")
             let session = try TmuxSession.start(
-                [binary, "--config", config], width: 120, height: 40, environment: ["HOME": home.path])
+                [binary, "--config", config], width: 120, height: 40, environment: home.environment)
             defer { session.kill() }
 
             try session.send("7")
@@ -180,23 +161,12 @@ struct ConsoleEndToEndTests {
     /// happens instead of doing nothing silently.
     @Test func readOnlyHidesFlushAndSaysWhyItsKeyDoesNothing() async throws {
         let binary = try lagoConsoleBinary()
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("lc-e2e")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let config = home.appendingPathComponent("config.toml").path
-            try """
-            [lago]
-            api_url = "\(sandbox.rootURL.absoluteString)"
-            api_key = "\(sandbox.apiKey)"
-            default_subscription_id = "sub_sandbox"
-            [engine]
-            spool_path = "\(home.appendingPathComponent("spool.sqlite").path)"
-            [relay]
-            listen = "127.0.0.1:0"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let config = try home.writeConfig(for: sandbox)
             let session = try TmuxSession.start(
-                [binary, "--config", config, "--readonly"], width: 120, height: 40, environment: ["HOME": home.path])
+                [binary, "--config", config, "--readonly"], width: 120, height: 40, environment: home.environment)
             defer { session.kill() }
 
             try await session.waitFor(text: " RO ")
@@ -218,24 +188,13 @@ struct ConsoleEndToEndTests {
     /// 15 s deadline), and the event stays in the spool, delivered once by the next flush when Lago answers again.
     @Test func ctrlCDuringTheFlushBeforeQuittingQuitsAtOnceAndKeepsTheEvent() async throws {
         let binary = try lagoConsoleBinary()
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("lc-e2e")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
             sandbox.faults.failNext(1_000_000, status: 503, pathPrefix: "/api/v1/events")
-            let config = home.appendingPathComponent("config.toml").path
-            try """
-            [lago]
-            api_url = "\(sandbox.rootURL.absoluteString)"
-            api_key = "\(sandbox.apiKey)"
-            default_subscription_id = "sub_sandbox"
-            [engine]
-            spool_path = "\(home.appendingPathComponent("spool.sqlite").path)"
-            [relay]
-            listen = "127.0.0.1:0"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let config = try home.writeConfig(for: sandbox)
             let session = try TmuxSession.start(
-                [binary, "--config", config], width: 120, height: 40, environment: ["HOME": home.path])
+                [binary, "--config", config], width: 120, height: 40, environment: home.environment)
             defer { session.kill() }
 
             try session.send("6")

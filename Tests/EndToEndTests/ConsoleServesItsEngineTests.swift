@@ -11,27 +11,14 @@ import Testing
 struct ConsoleServesItsEngineTests {
     @Test func headlessCommandsAndASecondConsoleAttachAndAKeyChangedOutsideAppliesLive() async throws {
         let binary = try lagoConsoleBinary()
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-holds-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("lc-holds")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let spool = home.appendingPathComponent("spool.sqlite").path
-            let config = home.appendingPathComponent("config.toml").path
             // The relay is to listen where the sandbox already does: it cannot.
             let taken = try #require(sandbox.port)
-            try """
-            [lago]
-            api_url = "\(sandbox.rootURL.absoluteString)"
-            api_key = "\(sandbox.apiKey)"
-            default_subscription_id = "sub_sandbox"
-            [engine]
-            spool_path = "\(spool)"
-            flush_interval_seconds = 0.05
-            [relay]
-            listen = "127.0.0.1:\(taken)"
-            control_listen = "127.0.0.1:0"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-            let environment = ["HOME": home.path, "XDG_STATE_HOME": home.appendingPathComponent("state").path]
+            let config = try home.writeConfig(
+                for: sandbox, engine: ["flush_interval_seconds = 0.05"], relay: ["listen = \"127.0.0.1:\(taken)\""])
+            let environment = home.environment
             let first = try TmuxSession.start(
                 [binary, "--config", config], width: 160, height: 40, environment: environment)
             defer { first.kill() }
@@ -46,20 +33,9 @@ struct ConsoleServesItsEngineTests {
             }
 
             // The console announces its control API next to the spool, as serve does.
-            let discovery = spool + ".control.json"
-            var endpoint: [String: Any] = [:]
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline {
-                if let data = FileManager.default.contents(atPath: discovery),
-                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-                {
-                    endpoint = object
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            let endpoint = try await home.discovery()
             #expect(endpoint["holder"] as? String == "console", "\(endpoint)")
-            let pid = try #require(endpoint["pid"] as? Int, "no discovery file next to \(spool)")
+            let pid = try #require(endpoint["pid"] as? Int, "the discovery file names the console's pid")
 
             // Read-only and headless commands attach to the console's engine instead of being refused the spool.
             let status = try await runLagoConsole(["--config", config, "status", "--json"])
@@ -132,7 +108,7 @@ struct ConsoleServesItsEngineTests {
             // serve starts on the spool: the second console finds it and attaches.
             let serve = try ServeAttachTests.ServeProcess(
                 arguments: ["--config", config, "serve", "--listen", "127.0.0.1:0"],
-                logPath: home.appendingPathComponent("serve.log").path)
+                logPath: home.path("serve.log"))
             let servePID = serve.process.processIdentifier
             try await second.waitFor(text: "serve pid \(servePID)", timeout: .seconds(30))
             let reattached = try second.screen()

@@ -11,13 +11,12 @@ struct HeadlessCommandTests {
     }
 
     @Test func sendDeadLetterReplayFlushAndStatus() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let home = try E2EHome("headless")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
             try sandbox.addBillableMetric(
                 code: "doubled_tokens", name: "Doubled", fieldName: "value", expression: "event.properties.x * 2")
-            let config = try writeConfig(sandbox, in: directory)
+            let config = try home.writeConfig(for: sandbox)
 
             let sent = try await run(config, ["send", "--usage", "input=120", "output=40", "--wait"])
             #expect(sent.status == 0, "\(sent.output)")
@@ -59,26 +58,11 @@ struct HeadlessCommandTests {
         }
     }
 
-    /// Writes a config for the sandbox with its own spool; returns its path.
-    func writeConfig(_ sandbox: Sandbox, in directory: URL) throws -> String {
-        let config = directory.appendingPathComponent("config.toml").path
-        try """
-        [lago]
-        api_url = "\(sandbox.rootURL.absoluteString)"
-        api_key = "\(sandbox.apiKey)"
-        default_subscription_id = "sub_sandbox"
-        [engine]
-        spool_path = "\(directory.appendingPathComponent("spool.sqlite").path)"
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        return config
-    }
-
     @Test func sendWithoutServeDeliversItselfOrSaysWhatStaysSpooled() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let home = try E2EHome("headless")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let config = try writeConfig(sandbox, in: directory)
+            let config = try home.writeConfig(for: sandbox)
             // No serve, no --wait: the command delivers before it exits.
             let sent = try await run(config, ["send", "--usage", "input=7"])
             #expect(sent.status == 0, "\(sent.output)")
@@ -95,7 +79,7 @@ struct HeadlessCommandTests {
             #expect(status.output.contains(#""pending" : 1"#), "\(status.output)")
             // The figure is the spool's: its rows, read from the file itself.
             if let python = which("python3") {
-                let spool = directory.appendingPathComponent("spool.sqlite").path
+                let spool = home.path("spool.sqlite")
                 let rows = try await runProgram(
                     python,
                     [
@@ -116,11 +100,10 @@ struct HeadlessCommandTests {
     }
 
     @Test func theCommandLineRefusesWhatTheConsoleRefuses() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let home = try E2EHome("headless")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let config = try writeConfig(sandbox, in: directory)
+            let config = try home.writeConfig(for: sandbox)
             for arguments in [
                 ["send", "--usage", "input=-5"], ["send", "--usage", "input=1.5"], ["send", "--usage", "input=abc"],
                 ["send", "--event", #"{"transaction_id":"t","code":"bad code"}"#],
@@ -151,12 +134,11 @@ struct HeadlessCommandTests {
     /// `send --file` (issue #17, point 2): a file of Lago events and usage records, every line checked first with
     /// its number; nothing sent unless all are good; what is sent reaches Lago exact (numbers, timestamps).
     @Test func sendAFileOfEventsCheckedLineByLine() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let home = try E2EHome("headless")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let config = try writeConfig(sandbox, in: directory)
-            let bad = directory.appendingPathComponent("bad.ndjson").path
+            let config = try home.writeConfig(for: sandbox)
+            let bad = home.path("bad.ndjson")
             try """
             {"transaction_id":"f-1","code":"llm_input_tokens","properties":{"value":5}}
             {"transaction_id":"f-2","code":"bad code","properties":{"value":5}}
@@ -202,11 +184,10 @@ struct HeadlessCommandTests {
     /// An event sent without a subscription bills the default one, as the console's and the relay's do: before,
     /// `send --event` sent it with none, and Lago stored it and never billed it.
     @Test func aRawEventWithoutASubscriptionBillsTheDefaultOne() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let home = try E2EHome("headless")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let config = try writeConfig(sandbox, in: directory)
+            let config = try home.writeConfig(for: sandbox)
             let event = #"{"transaction_id":"no-sub-1","code":"llm_input_tokens","properties":{"value":3}}"#
             let sent = try await run(config, ["send", "--event", event, "--wait"])
             #expect(sent.status == 0, "\(sent.output)")
@@ -216,18 +197,17 @@ struct HeadlessCommandTests {
 
     /// Issue #17's error table: each bad input → the exact message and exit code, no Swift type names.
     @Test func badInputGetsAMessageAPersonCanActOn() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("headless-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let config = directory.appendingPathComponent("config.toml").path
+        let home = try E2EHome("headless")
+        defer { home.remove() }
+        let config = home.path("config.toml")
         try """
         [lago]
         api_url = "http://127.0.0.1:1"
         api_key = "k"
         [engine]
-        spool_path = "\(directory.appendingPathComponent("spool.sqlite").path)"
+        spool_path = "\(home.path("spool.sqlite"))"
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let missing = directory.appendingPathComponent("nope.toml").path
+        let missing = home.path("nope.toml")
         let table: [([String], Int32, String)] = [
             (["send", "--event", "{bad"], 2, "Error: --event: not JSON (check its quotes, commas and braces)"),
             (

@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import LagoSandbox
 import TestSupport
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `lago-console serve` as a long-running relay: an unmodified Lago client feeds it, headless commands and the
 /// console attach to its engine over the control API, and quitting the console leaves it delivering.
@@ -30,7 +31,10 @@ struct ServeAttachTests {
             process.standardOutput = log
             process.standardError = log
             let (stream, continuation) = AsyncStream<Int32>.makeStream()
-            process.terminationHandler = { continuation.yield($0.terminationStatus); continuation.finish() }
+            process.terminationHandler = {
+                continuation.yield($0.terminationStatus)
+                continuation.finish()
+            }
             try process.run()
             self.process = process
             self.logPath = logPath
@@ -46,47 +50,22 @@ struct ServeAttachTests {
     }
 
     @Test func anOfficialClientFeedsServeAndTheConsoleAttachesAndLeavesItRunning() async throws {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-serve-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("lc-serve")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let spool = home.appendingPathComponent("spool.sqlite").path
-            let config = home.appendingPathComponent("config.toml").path
-            try """
-            [lago]
-            api_url = "\(sandbox.rootURL.absoluteString)"
-            api_key = "\(sandbox.apiKey)"
-            default_subscription_id = "sub_sandbox"
-            [engine]
-            spool_path = "\(spool)"
-            flush_interval_seconds = 0.05
-            [relay]
-            listen = "127.0.0.1:0"
-            token = "relay-secret-token"
-            control_listen = "127.0.0.1:0"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-
-            let serve = try ServeProcess(
-                arguments: ["--config", config, "serve"], logPath: home.appendingPathComponent("serve.log").path)
+            let config = try home.writeConfig(
+                for: sandbox, engine: ["flush_interval_seconds = 0.05"], relay: ["token = \"relay-secret-token\""])
+            let serve = try ServeProcess(arguments: ["--config", config, "serve"], logPath: home.path("serve.log"))
             // serve announces its control API in a private file next to the spool.
-            let discovery = spool + ".control.json"
-            var endpoint: [String: Any] = [:]
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline {
-                if let data = FileManager.default.contents(atPath: discovery),
-                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-                {
-                    endpoint = object
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            let discovery = home.spool + ".control.json"
+            let endpoint = try await home.discovery()
             let relayURL = try #require(endpoint["relayURL"] as? String, "no discovery file; serve log:\n\(serve.log)")
             let controlURL = try #require(endpoint["url"] as? String)
             let permissions = try FileManager.default.attributesOfItem(atPath: discovery)[.posixPermissions]
             #expect((permissions as? NSNumber)?.intValue == 0o600)
-            #expect(!(String(data: FileManager.default.contents(atPath: discovery)!, encoding: .utf8)!)
-                .contains(sandbox.apiKey), "the real API key is never written to the discovery file")
+            #expect(
+                !(String(data: FileManager.default.contents(atPath: discovery)!, encoding: .utf8)!)
+                    .contains(sandbox.apiKey), "the real API key is never written to the discovery file")
 
             // An unmodified official client posts through the relay.
             let script = packageRoot.appendingPathComponent("Tests/Interop/relay_client.py").path
@@ -114,11 +93,13 @@ struct ServeAttachTests {
             // The console attaches: ATTACHED badge, live events from serve's engine, flush, quit.
             let session = try TmuxSession.start(
                 [try lagoConsoleBinary(), "--config", config], width: 120, height: 40,
-                environment: ["HOME": home.path, "XDG_STATE_HOME": home.appendingPathComponent("state").path])
+                environment: home.environment)
             defer { session.kill() }
             try await session.waitFor(text: "ATTACHED")
             // `config set` of a metric code reaches the running serve at once.
-            let set = try await runLagoConsole(["--config", config, "config", "set", "metric_codes.output", "e2e_output"])
+            let set = try await runLagoConsole([
+                "--config", config, "config", "set", "metric_codes.output", "e2e_output",
+            ])
             let pid = serve.process.processIdentifier
             #expect(
                 set.status == 0 && set.output.contains("lago-console serve (pid \(pid)) uses it now"), "\(set.output)")
@@ -168,8 +149,11 @@ struct ServeAttachTests {
             #expect(text.output.contains("serve    pid \(serve.process.processIdentifier) · running"), "\(text.output)")
             if let python = which("python3") {
                 let metrics = try await runProgram(
-                    python, ["-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
-                             controlURL + "/metrics"])
+                    python,
+                    [
+                        "-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                        controlURL + "/metrics",
+                    ])
                 #expect(metrics.output.contains("lago_engine_events_delivered_total"), "\(metrics.output)")
                 if clientRan {
                     // 250 events from the Python client and one from the urllib post, all through the relay.
@@ -186,7 +170,9 @@ struct ServeAttachTests {
 
     /// A real full disk under serve (a 1 MiB tmpfs, root only; nothing to test where the mount is refused): the
     /// relay answers 503, and `status` names the cause and the file, in text and JSON.
-    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/mount") && which("python3") != nil))
+    @Test(
+        .enabled(
+            if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/mount") && which("python3") != nil))
     func aFullDiskUnderServeIsNamedByStatus() async throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-full-\(UUID().uuidString)")
         let tiny = home.appendingPathComponent("tiny").path

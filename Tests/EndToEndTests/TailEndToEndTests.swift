@@ -7,23 +7,11 @@ import Testing
 @Suite("tail")
 struct TailEndToEndTests {
     @Test func tailStreamsTheLifecycleOfServesEventsAsNDJSON() async throws {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-tail-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("lc-tail")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let spool = home.appendingPathComponent("spool.sqlite").path
-            let config = home.appendingPathComponent("config.toml").path
-            try """
-            [lago]
-            api_url = "\(sandbox.rootURL.absoluteString)"
-            api_key = "\(sandbox.apiKey)"
-            default_subscription_id = "sub_sandbox"
-            [engine]
-            spool_path = "\(spool)"
-            [relay]
-            listen = "127.0.0.1:0"
-            control_listen = "127.0.0.1:0"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let spool = home.spool
+            let config = try home.writeConfig(for: sandbox)
 
             let noServe = try await runLagoConsole(["--config", config, "tail"])
             #expect(
@@ -34,10 +22,10 @@ struct TailEndToEndTests {
                 "\(badState.output)")
 
             let (serve, _) = try await BillingServeTests.startServe(
-                config: config, spool: spool, log: home.appendingPathComponent("serve.log").path)
+                config: config, spool: spool, log: home.path("serve.log"))
             let tail = try ServeAttachTests.ServeProcess(
                 arguments: ["--config", config, "tail", "--json", "--code", "llm_input_tokens"],
-                logPath: home.appendingPathComponent("tail.log").path)
+                logPath: home.path("tail.log"))
             defer {
                 Task {
                     _ = await tail.terminate()

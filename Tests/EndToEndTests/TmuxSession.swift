@@ -16,10 +16,13 @@ struct TmuxSession: Sendable {
     ) throws -> TmuxSession {
         let id = UUID().uuidString.prefix(8)
         let session = TmuxSession(name: "lc-\(id)", socket: "lc-test-\(id)")
-        var env = ["LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color", "SWIFT_BACKTRACE": "interactive=no"]
+        var env = [
+            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color", "SWIFT_BACKTRACE": "interactive=no",
+        ]
         env.merge(environment) { _, new in new }
         let exports = env.map { "\($0.key)=\(shellQuote($0.value))" }.joined(separator: " ")
-        let shellCommand = "env \(exports) " + command.map(shellQuote).joined(separator: " ")
+        let shellCommand =
+            "env \(exports) " + command.map(shellQuote).joined(separator: " ")
             + "; echo \"[exit $?]\"; stty -a; sleep 600"
         // The tmux server daemonizes from this first call and inherits the caller's descriptors. Foundation's
         // Process watches its child through a descriptor the child inherits, so a daemon keeping it open would make

@@ -150,7 +150,9 @@ struct UsageEndToEndTests {
             try session.send("1")
             try await session.waitFor("the Events pane's counted mark") { screen in
                 screen.contains("┌ 1 Events")
-                    && screen.split(separator: "\n").contains { $0.contains("✔ counted") && $0.contains("llm_input_tokens") }
+                    && screen.split(separator: "\n").contains {
+                        $0.contains("✔ counted") && $0.contains("llm_input_tokens")
+                    }
             }
 
             try session.send(":send llm_output_tokens sub_sandbox value=many", literal: true)

@@ -28,7 +28,8 @@ struct VerifyCommandTests {
 
     @Test func aReadySandboxPassesEveryCheckIncludingARoundTrip() async throws {
         try await Sandbox.withRunning { sandbox in
-            let run = try await verify(sandbox, config: try configFile(defaultSubscription: "sub_sandbox"), ["--send-test"])
+            let run = try await verify(
+                sandbox, config: try configFile(defaultSubscription: "sub_sandbox"), ["--send-test"])
             #expect(run.status == 0, "\(run.output)")
             #expect(run.output.contains("✔ test event"))
             #expect(!run.output.contains(sandbox.apiKey), "the API key is never printed")

@@ -32,31 +32,18 @@ struct WebhookEndToEndTests {
     }
 
     @Test func signedEventsErrorsReachServeAndStatusCountsExactlyTheNamedEvents() async throws {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-hooks-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("lc-hooks")
+        defer { home.remove() }
         var options = SandboxOptions()
         options.webhookRetryDelay = .milliseconds(50)
         options.webhookHMACKey = "e2e-org-hmac-key"
         try await Sandbox.withRunning(options) { sandbox in
-            let spool = home.appendingPathComponent("spool.sqlite").path
-            let config = home.appendingPathComponent("config.toml").path
-            try """
-            [lago]
-            api_url = "\(sandbox.rootURL.absoluteString)"
-            api_key = "\(sandbox.apiKey)"
-            default_subscription_id = "sub_sandbox"
-            [engine]
-            spool_path = "\(spool)"
-            flush_interval_seconds = 0.05
-            [relay]
-            listen = "127.0.0.1:0"
-            token = "relay-secret-token"
-            control_listen = "127.0.0.1:0"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let spool = home.spool
+            let config = try home.writeConfig(
+                for: sandbox, engine: ["flush_interval_seconds = 0.05"], relay: ["token = \"relay-secret-token\""])
             // The key from the environment, as an operator would give it (never on the command line).
             let serve = try ServeAttachTests.ServeProcess(
-                arguments: ["--config", config, "serve"], logPath: home.appendingPathComponent("serve.log").path,
+                arguments: ["--config", config, "serve"], logPath: home.path("serve.log"),
                 environment: ["LAGO_WEBHOOK_HMAC_KEY": sandbox.webhookHMACKey])
             var webhookURL: String?
             let deadline = ContinuousClock.now + .seconds(60)
