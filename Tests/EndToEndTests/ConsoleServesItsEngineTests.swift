@@ -88,6 +88,15 @@ struct ConsoleServesItsEngineTests {
                 await eventually(timeout: .seconds(20)) {
                     sandbox.events().contains { $0.transactionID == codedID && $0.code == "e2e_output_live" }
                 }, "usage sent after the change is coded with the new metric code")
+            // The pane's LAST MIN per field is what reached Lago under each code in that minute (all of this test's
+            // events are): input 2 (one delivered at once, one held, then delivered), output 1, under its new code.
+            let counts = try await first.waitFor("the Mappings pane's counts to match Lago's") { screen in
+                Self.lastMinute(screen, field: "input", code: "llm_input_tokens")
+                    == sandbox.events().filter { $0.code == "llm_input_tokens" }.count
+                    && Self.lastMinute(screen, field: "output", code: "e2e_output_live")
+                        == sandbox.events().filter { $0.code == "e2e_output_live" }.count
+            }
+            #expect(Self.lastMinute(counts, field: "input", code: "llm_input_tokens") == 2, "\(counts)")
 
             // A second console attaches to the first one's engine.
             let second = try TmuxSession.start(
@@ -115,6 +124,19 @@ struct ConsoleServesItsEngineTests {
             #expect(!reattached.contains("gone"), "reattached: \(reattached)")
             #expect(await serve.terminate() == 0, "serve log:\n\(serve.log)")
         }
+    }
+
+    /// The Mappings pane's LAST MIN of `field` (mapped to `code`), `nil` when the row or the count is not there
+    /// (`—` is 0).
+    static func lastMinute(_ screen: String, field: String, code: String) -> Int? {
+        for row in screen.split(separator: "\n") {
+            let words = row.split(separator: " ").map(String.init)
+            guard let at = words.firstIndex(of: code), at > 0, words[at - 1] == field, at + 1 < words.count else {
+                continue
+            }
+            return words[at + 1] == "—" ? 0 : Int(words[at + 1])
+        }
+        return nil
     }
 
     /// The transaction ids of `send --json`'s report.

@@ -26,8 +26,9 @@ struct MappingActivity: Sendable, Hashable {
         if let index = list.lastIndex(where: { $0.second == second }) {
             list[index].codes[code, default: 0] += 1
         } else {
-            list.append(Bucket(second: second, codes: [code: 1]))
-            list.sort { $0.second < $1.second }
+            // In order of their second (events come in order, so almost always at the end).
+            list.insert(
+                Bucket(second: second, codes: [code: 1]), at: list.lastIndex { $0.second < second }.map { $0 + 1 } ?? 0)
         }
         buckets[field] = list
     }
