@@ -87,68 +87,24 @@ struct ConsoleRuntime {
         return interrupted.load(ordering: .relaxed)
     }
 
-    /// Runs the console on its own engine as `serve` would run it: with the relay listening on `relay.listen`, so
-    /// local Lago clients feed the console (when it cannot listen, the port taken say, the console runs without it
-    /// and says why on its status line); with the control API on `relay.control_listen` (a free port when that is
-    /// taken) and its discovery file, so headless commands and a second console attach to this engine instead of
-    /// being refused the spool; and following the config file, so a key, URL, mapping or default subscription
-    /// changed by anyone applies while it runs.
+    /// Runs the console on its own engine as `serve` runs it (``SpoolHolding``): with the relay on `relay.listen`,
+    /// so local Lago clients feed the console (when it cannot listen, the port taken say, the console runs without it
+    /// and says why on its status line); with the control API on `relay.control_listen` and its discovery file, so
+    /// headless commands and a second console attach to this engine instead of being refused the spool; and
+    /// following the config file, so a key, URL, mapping or default subscription changed by anyone applies live.
     private func runLocal(
         engine: LagoEngine, session: EngineSession, console: ConsoleSession, registry: PrometheusCollectorRegistry,
         metricsFactory: PrometheusMetricsFactory, logger: Logger
     ) async throws {
-        let configuration = store.configuration
-        let lago = session.lago
-        let sandboxSubscription = lago.isSandbox ? SandboxSeed.subscriptionExternalID : nil
-        let relay = configuration.relay
-        var options = RelayOptions(
-            host: relay.host ?? "127.0.0.1", port: relay.port ?? 8787, token: relay.token.isEmpty ? nil : relay.token,
-            maxBodyBytes: relay.maxBodyBytes,
-            // The engine's, so a change from the config file or the console applies to both at once.
-            defaultSubscription: { engine.defaultSubscription })
-        options.metricsFactory = metricsFactory
-        if let billing = session.billing { options.customerSubscription = { billing.subscription(forCustomer: $0) } }
-        options.setUsageSources { [store] in store.configuration.usage }
-        let published = PublishedEndpoint(spoolPath: session.spoolPath, logger: logger)
-        let follower = ServeConfigFollower(
-            store: store, engine: engine, isSandbox: lago.isSandbox, sandboxSubscription: sandboxSubscription,
-            lagoURL: lago.baseURL.apiRoot, apiKey: lago.apiKey, logger: logger, holder: "console",
-            onLagoChange: { published.lagoChanged(apiRoot: $0, maskedKey: $1) })
-        let control = (host: relay.controlHost ?? "127.0.0.1", port: relay.controlPort ?? 8788)
-        try await Self.withRelay(engine: engine, options: options, logger: logger) { relayURL, relayProblem in
-            let endpoint = ControlEndpoint(
-                url: "", token: ControlServerOptions.randomToken(), pid: getpid(), startedAt: Date(),
-                lagoURL: lago.baseURL.apiRoot, sandbox: lago.isSandbox, relayURL: relayURL?.absoluteString,
-                maskedKey: lago.maskedKey, sandboxAPIKey: lago.isSandbox ? lago.apiKey : nil, holder: "console")
-            try await ServeControl.withControl(
-                engine: engine, host: control.host, port: control.port, endpoint: endpoint, registry: registry,
-                metricsRequireToken: relay.controlAllowRemote, spoolPath: session.spoolPath,
-                reloadConfiguration: { follower.reload() }, published: published, logger: logger
-            ) {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { await follower.watch(every: .seconds(1)) }
-                    try await console.run(relayProblem: relayProblem)
-                    group.cancelAll()
-                }
-            }
-        }
-    }
-
-    /// Runs `body` with the relay listening (its URL), or without it and why it could not listen (logged too).
-    private static func withRelay(
-        engine: LagoEngine, options: RelayOptions, logger: Logger,
-        _ body: @Sendable (_ relayURL: URL?, _ problem: String?) async throws -> Void
-    ) async throws {
-        let started = Atomic<Bool>(false)
-        do {
-            try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { url in
-                started.store(true, ordering: .relaxed)
-                logger.info("relay listening", metadata: ["url": "\(url)"])
-                try await body(url, nil)
-            }
-        } catch  where !started.load(ordering: .relaxed) {
-            logger.warning("relay not started; running without it", metadata: ["error": "\(error)"])
-            try await body(nil, "\(error)")
+        let relay = store.configuration.relay
+        let holding = SpoolHolding(
+            holder: "console", relay: (relay.host ?? "127.0.0.1", relay.port ?? 8787),
+            control: (relay.controlHost ?? "127.0.0.1", relay.controlPort ?? 8788), relayIsOptional: true)
+        try await holding.run(
+            session: session, engine: engine, store: store, registry: registry, metricsFactory: metricsFactory,
+            logger: logger
+        ) { _, relayProblem in
+            try await console.run(relayProblem: relayProblem)
         }
     }
 }

@@ -99,47 +99,28 @@ struct ServeCommand: AsyncParsableCommand {
     ) async throws -> EngineStats {
         guard let engine = session.localEngine else { preconditionFailure("serve opens its spool itself") }
         let configuration = store.configuration
-        let (baseURL, apiKey, isSandbox, spoolPath) =
-            (session.lago.baseURL, session.lago.apiKey, session.lago.isSandbox, session.spoolPath)
-        let (host, port) = try ServeAddress.parse(
+        let relay = try ServeAddress.parse(
             listen, option: "--listen",
             default: (configuration.relay.host ?? "127.0.0.1", configuration.relay.port ?? 8787))
         let control = try ServeAddress.parse(
             controlListen, option: "--control-listen",
             default: (configuration.relay.controlHost ?? "127.0.0.1", configuration.relay.controlPort ?? 8788))
-        var options = RelayOptions(
-            host: host, port: port, token: configuration.relay.token.isEmpty ? nil : configuration.relay.token,
-            maxBodyBytes: configuration.relay.maxBodyBytes,
-            // The engine's, so a change from the config file or an attached console applies to both at once.
-            defaultSubscription: { engine.defaultSubscription })
-        options.metricsFactory = metricsFactory
-        options.setUsageSources { [store] in store.configuration.usage }
-        if let billing = session.billing {
-            // Events naming only their customer get the customer's one active subscription, which Lago bills.
-            options.customerSubscription = { billing.subscription(forCustomer: $0) }
-            // The first events are checked, not `unchecked`, unless Lago takes longer than this to list them.
-            if await !billing.firstLoad(timeout: .seconds(10)) {
-                logger.warning(
-                    "Lago's billable metrics and subscriptions are not loaded yet: events are unchecked until they are",
-                    metadata: ["error": "\(billing.status.lastError ?? "still loading")"])
-            }
+        // The first events are checked, not `unchecked`, unless Lago takes longer than this to list them.
+        if let billing = session.billing, await !billing.firstLoad(timeout: .seconds(10)) {
+            logger.warning(
+                "Lago's billable metrics and subscriptions are not loaded yet: events are unchecked until they are",
+                metadata: ["error": "\(billing.status.lastError ?? "still loading")"])
         }
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        // Lago's webhooks (events.errors, event.error) come in on the relay, proven by their signature: hmac with
-        // lago.webhook_hmac_key (read per request), jwt with the public key the Lago delivered to serves (fetched with
-        // the engine's client, which follows a changed lago.api_url or lago.api_key).
-        var issuers: Set<String> = [LagoWebhookVerifier.lagoCloudIssuer]
-        if let url = URL(string: baseURL.apiRoot), let scheme = url.scheme, let host = url.host {
-            issuers.insert("\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? ""))
-        }
-        options.webhookKeys = LagoWebhookKeys(
-            hmacKey: { store.configuration.lago.webhookHMACKey },
-            publicKey: { try await engine.lagoWebhookPublicKey() },
-            issuers: issuers)
-        try await LagoRelay.withRunning(engine: engine, options: options, logger: logger) { relayURL in
+        let lago = session.lago
+        let holding = SpoolHolding(holder: "serve", relay: relay, control: control, relayIsOptional: false)
+        try await holding.run(
+            session: session, engine: engine, store: store, registry: registry, metricsFactory: metricsFactory,
+            logger: logger
+        ) { relayURL, _ in
+            guard let relayURL else { return }
             logger.info(
-                "relaying",
-                metadata: ["relay": "\(relayURL)", "lago": "\(baseURL)", "key": "\(ConfigMasking.mask(apiKey))"])
+                "relaying", metadata: ["relay": "\(relayURL)", "lago": "\(lago.baseURL)", "key": "\(lago.maskedKey)"])
             let webhookURL = relayURL.deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("webhooks").appendingPathComponent("lago")
             // Unbuffered, one line: the URL to register in Lago.
@@ -147,29 +128,9 @@ struct ServeCommand: AsyncParsableCommand {
                 Data(
                     ("Lago webhooks: \(webhookURL.absoluteString) (register it in Lago: Developers → Webhooks, "
                         + "signature JWT, or HMAC with lago.webhook_hmac_key set)\n").utf8))
-            let endpointBase = ControlEndpoint(
-                url: "", token: ControlServerOptions.randomToken(), pid: getpid(), startedAt: Date(),
-                lagoURL: baseURL.apiRoot, sandbox: isSandbox, relayURL: relayURL.absoluteString,
-                maskedKey: ConfigMasking.mask(apiKey), sandboxAPIKey: isSandbox ? apiKey : nil)
-            let published = PublishedEndpoint(spoolPath: spoolPath, logger: logger)
-            // Whoever changes the config file, serve reads it again and applies what it can while it runs.
-            let follower = ServeConfigFollower(
-                store: store, engine: engine, isSandbox: isSandbox,
-                sandboxSubscription: SandboxSeed.subscriptionExternalID, lagoURL: baseURL.apiRoot, apiKey: apiKey,
-                logger: logger, onLagoChange: { published.lagoChanged(apiRoot: $0, maskedKey: $1) })
-            try await ServeControl.withControl(
-                engine: engine, host: control.host, port: control.port, endpoint: endpointBase, registry: registry,
-                metricsRequireToken: configuration.relay.controlAllowRemote, spoolPath: spoolPath,
-                reloadConfiguration: { follower.reload() }, published: published, logger: logger
-            ) {
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await follower.watch(every: .seconds(1)) }
-                    for await signal in signals {
-                        logger.info("stopping", metadata: ["signal": "\(signal)"])
-                        break
-                    }
-                    group.cancelAll()
-                }
+            for await signal in signals {
+                logger.info("stopping", metadata: ["signal": "\(signal)"])
+                break
             }
         }
         return await engine.stats()
