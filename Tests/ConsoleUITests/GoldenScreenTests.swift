@@ -254,6 +254,29 @@ import Testing
         expectGolden(render(state), "queue_ascii_80x24", monochrome: true)
     }
 
+    /// On a terminal without UTF-8 every cut is marked with the theme's `~`, labels and columns included: no `…`
+    /// reaches it, on any pane.
+    @Test func asciiCutsUseTheAsciiEllipsis() {
+        var options = Fixture.options()
+        options.asciiOnly = true
+        var state = AppState(size: TerminalSize(width: 80, height: 24), now: Fixture.start, options: options)
+        state.apply(.eventLifecycle(Fixture.updates(count: 40)))
+        state.apply(.stats(Fixture.stats))
+        var cuts = 0
+        for pane in ["1", "2", "3", "4", "5", "6", "7", "8"] {
+            state.press(.char(Character(pane)))
+            let text = render(state).plainText
+            #expect(!text.contains("…"), "pane \(pane):\n\(text)")
+            cuts += text.filter { $0 == "~" }.count
+        }
+        #expect(cuts > 0, "something was cut at 80 columns")
+        // The views' labels and right-aligned columns are cut the same way.
+        let renderer = Renderer(state: state)
+        #expect(renderer.padded("Default subscription", toWidth: 10) == "Default~  ")
+        #expect(renderer.rightAligned("12,345,678", toWidth: 6) == "12,34~")
+        #expect(Renderer(state: Fixture.busy()).padded("Default subscription", toWidth: 10) == "Default…  ")
+    }
+
     /// A change of highlight alone, with the same text, fails the comparison with the recorded golden file.
     @Test func aStyleOnlyChangeFailsTheGoldenComparison() throws {
         let grid = render(Fixture.busy())

@@ -164,8 +164,8 @@ public func padded(_ text: String, toWidth width: Int, ellipsis: String = "…")
 }
 
 /// Pads `text` with spaces on the left to `width` columns (right-aligned).
-public func rightAligned(_ text: String, toWidth width: Int) -> String {
-    let cut = truncate(text, toWidth: width)
+public func rightAligned(_ text: String, toWidth width: Int, ellipsis: String = "…") -> String {
+    let cut = truncate(text, toWidth: width, ellipsis: ellipsis)
     let missing = width - displayWidth(of: cut)
     return missing > 0 ? String(repeating: " ", count: missing) + cut : cut
 }

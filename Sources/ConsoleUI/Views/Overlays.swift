@@ -249,7 +249,7 @@ extension Renderer {
                     style: theme.focusedTitle, maxWidth: columnWidth - 1)
             case .entry:
                 grid.put(
-                    padded(help.keys, toWidth: keyWidth, ellipsis: symbols.ellipsis), x: x + 1, y: y,
+                    padded(help.keys, toWidth: keyWidth), x: x + 1, y: y,
                     style: theme.hintKey)
                 let textStyle = help.text.hasSuffix(" !") ? theme.error : Style.plain
                 grid.put(

@@ -153,6 +153,16 @@ struct Renderer {
         wrapped(text, toWidth: width, ellipsis: symbols.ellipsis)
     }
 
+    /// ``ConsoleUI/padded(_:toWidth:ellipsis:)`` with the theme's ellipsis (`~` on a terminal without UTF-8).
+    func padded(_ text: String, toWidth width: Int) -> String {
+        ConsoleUI.padded(text, toWidth: width, ellipsis: symbols.ellipsis)
+    }
+
+    /// ``ConsoleUI/rightAligned(_:toWidth:ellipsis:)`` with the theme's ellipsis.
+    func rightAligned(_ text: String, toWidth width: Int) -> String {
+        ConsoleUI.rightAligned(text, toWidth: width, ellipsis: symbols.ellipsis)
+    }
+
     var timeZone: TimeZone { state.timeZone }
 
     // MARK: - Too small
