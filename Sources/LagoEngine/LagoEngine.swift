@@ -917,6 +917,9 @@ public final class LagoEngine: Sendable {
         return recording
     }
 
+    /// The Lago API root the engine delivers to now (it follows ``updateLago(baseURL:apiKey:)``).
+    public var lagoBaseURL: LagoBaseURL { client.configuration.baseURL }
+
     /// The RSA public key Lago's `jwt` webhook signatures verify with (`GET /webhooks/public_key`, base64 text), from
     /// the Lago the engine delivers to now (its URL and key follow ``updateLago(baseURL:apiKey:)``).
     /// - Throws: ``LagoAPI/LagoAPIError``.

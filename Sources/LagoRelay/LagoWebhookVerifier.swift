@@ -12,9 +12,9 @@ public struct LagoWebhookKeys: Sendable {
     /// Lago's answer to `GET /api/v1/webhooks/public_key` (base64 of the RSA public key's PEM or DER); fetched once,
     /// then again after a signature fails to verify (Lago may have rotated it). `nil` refuses `jwt`-signed webhooks.
     public var publicKey: (@Sendable () async throws -> String)?
-    /// The issuers a `jwt` signature may name: Lago Cloud's `https://api.getlago.com`, and a self-hosted Lago's own
-    /// API URL when given.
-    public var issuers: Set<String>
+    /// The issuers a `jwt` signature may name, read per webhook: Lago Cloud's `https://api.getlago.com`, and a
+    /// self-hosted Lago's own origin (it follows a changed `lago.api_url`).
+    public var issuers: @Sendable () -> Set<String>
     /// A signature that fails fetches the key again at most this often, so forged webhooks cannot make the relay
     /// spend Lago's rate limit.
     public var refetchInterval: Duration
@@ -22,7 +22,8 @@ public struct LagoWebhookKeys: Sendable {
     /// Creates the keys.
     public init(
         hmacKey: @escaping @Sendable () -> String?, publicKey: (@Sendable () async throws -> String)?,
-        issuers: Set<String> = [LagoWebhookVerifier.lagoCloudIssuer], refetchInterval: Duration = .seconds(30)
+        issuers: @escaping @Sendable () -> Set<String> = { [LagoWebhookVerifier.lagoCloudIssuer] },
+        refetchInterval: Duration = .seconds(30)
     ) {
         self.hmacKey = hmacKey
         self.publicKey = publicKey
@@ -119,7 +120,7 @@ public final class LagoWebhookVerifier: Sendable {
                 }
                 throw Refusal(description: "the jwt signature does not verify with Lago's public key")
             }
-            guard keys.issuers.contains(claims.iss.value) else {
+            guard keys.issuers().contains(claims.iss.value) else {
                 throw Refusal(description: "the jwt's issuer \(claims.iss.value) is not Lago's")
             }
             guard Array(claims.data.utf8) == body else {

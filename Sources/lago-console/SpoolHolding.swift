@@ -49,15 +49,18 @@ struct SpoolHolding {
         }
         // Lago's webhooks (events.errors, event.error) come in on the relay, proven by their signature: hmac with
         // lago.webhook_hmac_key (read per request), jwt with the public key the Lago delivered to serves (fetched with
-        // the engine's client, which follows a changed lago.api_url or lago.api_key).
-        var issuers: Set<String> = [LagoWebhookVerifier.lagoCloudIssuer]
-        if let url = URL(string: lago.baseURL.apiRoot), let scheme = url.scheme, let host = url.host {
-            issuers.insert("\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? ""))
-        }
+        // the engine's client, which follows a changed lago.api_url or lago.api_key); a self-hosted Lago signs as
+        // its own origin, the one the engine delivers to now.
         options.webhookKeys = LagoWebhookKeys(
             hmacKey: { store.configuration.lago.webhookHMACKey },
             publicKey: { try await engine.lagoWebhookPublicKey() },
-            issuers: issuers)
+            issuers: {
+                var issuers: Set<String> = [LagoWebhookVerifier.lagoCloudIssuer]
+                if let url = URL(string: engine.lagoBaseURL.apiRoot), let scheme = url.scheme, let host = url.host {
+                    issuers.insert("\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? ""))
+                }
+                return issuers
+            })
         let published = PublishedEndpoint(spoolPath: session.spoolPath, logger: logger)
         // Whoever changes the config file, the holder reads it again and applies what it can while it runs.
         let follower = ServeConfigFollower(

@@ -141,6 +141,23 @@ import Testing
                 "not an RSA public key") == true)
     }
 
+    @Test("A self-hosted Lago's issuer is read per webhook: after lago.api_url changes, the new origin's are taken")
+    func theIssuersFollowTheLagoInUse() async throws {
+        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let origin = Mutex("http://lago-a.internal:3000")
+        let verifier = LagoWebhookVerifier(
+            keys: LagoWebhookKeys(
+                hmacKey: { nil }, publicKey: { Self.served(key) },
+                issuers: { [LagoWebhookVerifier.lagoCloudIssuer, origin.withLock { $0 }] }))
+        let fromB = try await Self.jwt(Self.body, key: key, issuer: "http://lago-b.internal:3000")
+        let refused = await Self.refusal(verifier, body: Self.body, algorithm: "jwt", signature: fromB)
+        #expect(
+            refused?.contains("issuer http://lago-b.internal:3000 is not Lago's") == true,
+            "\(String(describing: refused))")
+        origin.withLock { $0 = "http://lago-b.internal:3000" }
+        #expect(await Self.refusal(verifier, body: Self.body, algorithm: "jwt", signature: fromB) == nil)
+    }
+
     @Test func forgedJWTsDoNotRefetchTheKeyMoreThanOncePerInterval() async throws {
         let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
         let fetches = Atomic<Int>(0)
