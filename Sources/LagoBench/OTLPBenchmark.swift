@@ -58,6 +58,9 @@ public struct OTLPBenchmarkResult: Sendable, Codable, Hashable {
     /// Turning the usage records into Lago events (the engine's coding, before the JSON of each event), CPU µs per
     /// span.
     public var codeEventsMicrosecondsPerSpan: Double
+    /// The CPU time of the whole bench process (exporters, relay, spool, delivery, in-process sandbox) from the
+    /// first export until the last answer, µs per span: what a span costs the machine, whatever else runs on it.
+    public var ingestCPUMicrosecondsPerSpan: Double
 }
 
 /// OTLP ingest: GenAI spans exported as OTLP JSON to the relay's `/v1/traces` over loopback, each read, mapped to a
@@ -130,11 +133,13 @@ public enum OTLPBenchmark {
             engine.start()
             let logger = Logger(label: "lago.bench.otlp") { _ in SwiftLogNoOpLogHandler() }
             do {
-                let ingest = try await LagoRelay.withRunning(
+                let (ingest, cpuDuringIngest) = try await LagoRelay.withRunning(
                     engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0), logger: logger
                 ) { relayURL in
                     let base = String(relayURL.absoluteString.dropLast("/api/v1".count))
-                    return try await RelayBenchmark.post(bodies, to: base + "/v1/traces", clients: options.clients)
+                    let cpuStart = processCPUMicroseconds()
+                    let run = try await RelayBenchmark.post(bodies, to: base + "/v1/traces", clients: options.clients)
+                    return (run, processCPUMicroseconds() - cpuStart)
                 }
                 _ = await engine.flush(deadline: .seconds(600))
                 await engine.shutdown()
@@ -151,7 +156,8 @@ public enum OTLPBenchmark {
                     relayEventIngestPerSecond: relay.ingestEventsPerSecond,
                     spansToRelayEventsRatio: spansPerSecond / relay.ingestEventsPerSecond,
                     decodeAndMapMicrosecondsPerSpan: decodeMicroseconds, decodeMicrosecondsPerSpan: decodeOnly,
-                    mapMicrosecondsPerSpan: mapOnly, codeEventsMicrosecondsPerSpan: codeOnly)
+                    mapMicrosecondsPerSpan: mapOnly, codeEventsMicrosecondsPerSpan: codeOnly,
+                    ingestCPUMicrosecondsPerSpan: cpuDuringIngest / Double(options.spans))
             } catch {
                 await engine.shutdown()
                 throw error
@@ -179,6 +185,14 @@ public enum OTLPBenchmark {
                 + #"{"key":"gen_ai.usage.output_tokens","value":{"intValue":"\#(index % 700 + 1)"}}]}"#
         }
         return text + "]}]}]}"
+    }
+
+    /// The CPU time of the whole process (every thread, user and system), µs.
+    static func processCPUMicroseconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func microseconds(_ time: timeval) -> Double { Double(time.tv_sec) * 1_000_000 + Double(time.tv_usec) }
+        return microseconds(usage.ru_utime) + microseconds(usage.ru_stime)
     }
 
     /// The calling thread's CPU time, µs.
