@@ -51,6 +51,16 @@ public struct OTLPBenchmarkResult: Sendable, Codable, Hashable {
     public var spansToRelayEventsRatio: Double
     /// Reading the JSON bodies into spans and mapping them to usage records, alone (no HTTP, no spool), µs per span.
     public var decodeAndMapMicrosecondsPerSpan: Double
+    /// Reading the JSON bodies into spans alone, CPU µs per span (the measuring thread's CPU time).
+    public var decodeMicrosecondsPerSpan: Double
+    /// Mapping the spans to usage records alone, CPU µs per span.
+    public var mapMicrosecondsPerSpan: Double
+    /// Turning the usage records into Lago events (the engine's coding, before the JSON of each event), CPU µs per
+    /// span.
+    public var codeEventsMicrosecondsPerSpan: Double
+    /// The CPU time of the whole bench process (exporters, relay, spool, delivery, in-process sandbox) from the
+    /// first export until the last answer, µs per span: what a span costs the machine, whatever else runs on it.
+    public var ingestCPUMicrosecondsPerSpan: Double
 }
 
 /// OTLP ingest: GenAI spans exported as OTLP JSON to the relay's `/v1/traces` over loopback, each read, mapped to a
@@ -77,17 +87,45 @@ public enum OTLPBenchmark {
                 bytes: Array(exportRequest(spans: start..<min(options.spans, start + options.spansPerRequest)).utf8))
         }
         let eventsPerSpan = 2
-        let decodeStart = ContinuousClock.now
+        // Each stage alone (CPU time of this thread: other processes' load does not count), then the two together
+        // as the relay runs them (wall clock).
+        let rawBodies = bodies.map { Array($0.readableBytesView) }
+        func cpuMicrosecondsPerSpan(since start: Double) -> Double {
+            (threadCPUMicroseconds() - start) / Double(options.spans)
+        }
+        var cpuStart = threadCPUMicroseconds()
+        let decoded = try rawBodies.map { try OTLPTraceDecoder.spans(in: $0, encoding: .json) }
+        let decodeOnly = cpuMicrosecondsPerSpan(since: cpuStart)
+        cpuStart = threadCPUMicroseconds()
+        let readings = decoded.map {
+            OTLPUsageMapping.read(
+                $0, options: OTLPUsageOptions(), customerSubscription: nil, defaultSubscription: "sub")
+        }
+        let mapOnly = cpuMicrosecondsPerSpan(since: cpuStart)
+        precondition(readings.reduce(0) { $0 + $1.usage.count } == options.spans, "every bench span has usage")
+        cpuStart = threadCPUMicroseconds()
+        var coded = 0
+        for reading in readings {
+            for usage in reading.usage {
+                coded += try usage.record.codedEvents(metricCodes: [:], defaultSubscription: "sub").count
+            }
+        }
+        let codeOnly = cpuMicrosecondsPerSpan(since: cpuStart)
+        precondition(coded == options.spans * eventsPerSpan, "every bench span is two events")
+        func microsecondsPerSpan(since start: ContinuousClock.Instant) -> Double {
+            (ContinuousClock.now - start) / .microseconds(1) / Double(options.spans)
+        }
+        let start = ContinuousClock.now
         var mapped = 0
-        for body in bodies {
-            let spans = try OTLPTraceDecoder.spans(in: Array(body.readableBytesView), encoding: .json)
+        for body in rawBodies {
+            let spans = try OTLPTraceDecoder.spans(in: body, encoding: .json)
             mapped +=
                 OTLPUsageMapping.read(
                     spans, options: OTLPUsageOptions(), customerSubscription: nil, defaultSubscription: "sub"
                 ).usage.count
         }
         precondition(mapped == options.spans, "every bench span has usage")
-        let decodeMicroseconds = (ContinuousClock.now - decodeStart) / .microseconds(1) / Double(options.spans)
+        let decodeMicroseconds = microsecondsPerSpan(since: start)
         return try await Sandbox.withRunning(SandboxOptions()) { sandbox in
             var configuration = EngineBenchmark.configuration(spoolPath: root + "/otlp-spool.sqlite")
             configuration.spoolLimit = max(configuration.spoolLimit, options.spans * eventsPerSpan + 1)
@@ -95,11 +133,13 @@ public enum OTLPBenchmark {
             engine.start()
             let logger = Logger(label: "lago.bench.otlp") { _ in SwiftLogNoOpLogHandler() }
             do {
-                let ingest = try await LagoRelay.withRunning(
+                let (ingest, cpuDuringIngest) = try await LagoRelay.withRunning(
                     engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0), logger: logger
                 ) { relayURL in
                     let base = String(relayURL.absoluteString.dropLast("/api/v1".count))
-                    return try await RelayBenchmark.post(bodies, to: base + "/v1/traces", clients: options.clients)
+                    let cpuStart = processCPUMicroseconds()
+                    let run = try await RelayBenchmark.post(bodies, to: base + "/v1/traces", clients: options.clients)
+                    return (run, processCPUMicroseconds() - cpuStart)
                 }
                 _ = await engine.flush(deadline: .seconds(600))
                 await engine.shutdown()
@@ -115,7 +155,9 @@ public enum OTLPBenchmark {
                     duplicated: max(0, stats.eventsStored - stats.uniqueTransactionIDs),
                     relayEventIngestPerSecond: relay.ingestEventsPerSecond,
                     spansToRelayEventsRatio: spansPerSecond / relay.ingestEventsPerSecond,
-                    decodeAndMapMicrosecondsPerSpan: decodeMicroseconds)
+                    decodeAndMapMicrosecondsPerSpan: decodeMicroseconds, decodeMicrosecondsPerSpan: decodeOnly,
+                    mapMicrosecondsPerSpan: mapOnly, codeEventsMicrosecondsPerSpan: codeOnly,
+                    ingestCPUMicrosecondsPerSpan: cpuDuringIngest / Double(options.spans))
             } catch {
                 await engine.shutdown()
                 throw error
@@ -143,6 +185,21 @@ public enum OTLPBenchmark {
                 + #"{"key":"gen_ai.usage.output_tokens","value":{"intValue":"\#(index % 700 + 1)"}}]}"#
         }
         return text + "]}]}]}"
+    }
+
+    /// The CPU time of the whole process (every thread, user and system), µs.
+    static func processCPUMicroseconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func microseconds(_ time: timeval) -> Double { Double(time.tv_sec) * 1_000_000 + Double(time.tv_usec) }
+        return microseconds(usage.ru_utime) + microseconds(usage.ru_stime)
+    }
+
+    /// The calling thread's CPU time, µs.
+    static func threadCPUMicroseconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) * 1_000_000 + Double(time.tv_nsec) / 1_000
     }
 
     static func hex(_ value: Int, digits: Int) -> String {

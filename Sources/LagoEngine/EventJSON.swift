@@ -29,12 +29,13 @@ enum EventJSON {
         }
         out.append(contentsOf: #","properties":{"#.utf8)
         var first = true
-        for key in event.properties.keys.sorted() {
+        // Sorted by key, each value read with its key (no lookup).
+        for (key, value) in event.properties.sorted(by: { $0.key < $1.key }) {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             appendString(key, to: &out)
             out.append(UInt8(ascii: ":"))
-            try appendValue(event.properties[key]!, to: &out)
+            try appendValue(value, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         if let amount = event.preciseTotalAmountCents {

@@ -532,18 +532,21 @@ public final class LagoEngine: Sendable {
         var encoded: [EncodedEvent] = []
         var owners: [Int] = []
         var ids: [[String]] = []
+        // Most records are two events (input and output): one allocation for the whole request.
+        encoded.reserveCapacity(records.count * 2)
+        owners.reserveCapacity(records.count * 2)
+        ids.reserveCapacity(records.count)
         for (index, record) in records.enumerated() {
             var events: [(event: EventInput, coding: EventOrigin.Coding)]
             do {
                 events = try record.codedEvents(
                     metricCodes: mapping.metricCodes, defaultSubscription: mapping.defaultSubscription, cost: cost)
-                for position in events.indices where events[position].event.timestamp == nil {
-                    events[position].event.timestamp = acceptedAt
-                }
-                encoded += try events.map {
-                    EncodedEvent(
-                        event: $0.event, body: try EventJSON.encode($0.event),
-                        origin: EventOrigin(source: source, coding: $0.coding))
+                for position in events.indices {
+                    if events[position].event.timestamp == nil { events[position].event.timestamp = acceptedAt }
+                    encoded.append(
+                        EncodedEvent(
+                            event: events[position].event, body: try EventJSON.encode(events[position].event),
+                            origin: EventOrigin(source: source, coding: events[position].coding)))
                 }
             } catch let error as EngineError {
                 counters.withLock {

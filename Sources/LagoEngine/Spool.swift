@@ -857,21 +857,59 @@ final class Spool: Sendable {
     private func recordSeen(_ db: Database, _ rows: [NewSpoolRow], _ dedup: Dedup) throws -> [Int] {
         let lookup = try db.cachedStatement(
             sql: "SELECT accepted_at FROM seen WHERE external_subscription_id = ? AND transaction_id = ?")
+        // Bound through SQLite's C API on GRDB's prepared statements (as `insertRows`): no argument array per row.
+        let lookupHandle = lookup.sqliteStatement
+        sqlite3_reset(lookupHandle)
+        defer {
+            sqlite3_reset(lookupHandle)
+            sqlite3_clear_bindings(lookupHandle)
+        }
         var duplicates: [Int] = []
         var expired = Set<Int>()
         for (index, row) in rows.enumerated() {
             guard let subscription = row.externalSubscriptionID else { continue }
-            if let acceptedAt = try Double.fetchOne(lookup, arguments: [subscription, row.transactionID]) {
+            let (code, acceptedAt) = Spool.withText(subscription) { sub, subLength in
+                Spool.withText(row.transactionID) { id, idLength in
+                    sqlite3_bind_text(lookupHandle, 1, sub, subLength, nil)
+                    sqlite3_bind_text(lookupHandle, 2, id, idLength, nil)
+                    let code = sqlite3_step(lookupHandle)
+                    // `accepted_at` is REAL NOT NULL.
+                    let acceptedAt: Double? = code == SQLITE_ROW ? sqlite3_column_double(lookupHandle, 0) : nil
+                    return (code, acceptedAt)
+                }
+            }
+            guard code == SQLITE_ROW || code == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
+            }
+            sqlite3_reset(lookupHandle)
+            if let acceptedAt {
                 if acceptedAt >= dedup.since { duplicates.append(index) } else { expired.insert(index) }
             }
         }
         guard duplicates.isEmpty else { return duplicates }
         let insert = try db.cachedStatement(
             sql: "INSERT OR REPLACE INTO seen (external_subscription_id, transaction_id, accepted_at) VALUES (?, ?, ?)")
+        let insertHandle = insert.sqliteStatement
+        sqlite3_reset(insertHandle)
+        defer {
+            sqlite3_reset(insertHandle)
+            sqlite3_clear_bindings(insertHandle)
+        }
         var added = 0
         for (index, row) in rows.enumerated() {
             guard let subscription = row.externalSubscriptionID else { continue }
-            try insert.execute(arguments: [subscription, row.transactionID, dedup.now])
+            let code = Spool.withText(subscription) { sub, subLength in
+                Spool.withText(row.transactionID) { id, idLength in
+                    sqlite3_bind_text(insertHandle, 1, sub, subLength, nil)
+                    sqlite3_bind_text(insertHandle, 2, id, idLength, nil)
+                    sqlite3_bind_double(insertHandle, 3, dedup.now)
+                    return sqlite3_step(insertHandle)
+                }
+            }
+            guard code == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
+            }
+            sqlite3_reset(insertHandle)
             if !expired.contains(index) { added += 1 }
         }
         var count = seenCount.add(added, ordering: .relaxed).newValue

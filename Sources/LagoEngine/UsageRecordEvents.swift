@@ -50,6 +50,7 @@ extension UsageRecord {
         }
         let base = idBase ?? newID()
         var events: [(event: EventInput, coding: EventOrigin.Coding)] = []
+        events.reserveCapacity(values.count + 1)
         if costEvents.mode != .off, let cost {
             var properties = dimensions
             properties["cost_nanos"] = .integer(cost.nanos)

@@ -125,15 +125,23 @@ public enum OTLPTraceDecoder {
         }
         func id(_ bytes: Data, _ field: String, at index: Int) throws -> String {
             guard !bytes.isEmpty else { return "" }
-            var text = bytes.base64EncodedString()
-            while text.hasSuffix("=") { text.removeLast() }
-            guard text.utf8.allSatisfy({ $0.isHexDigit }) else {
-                throw OTLPDecodingError(
-                    description: "span \(index): \(field) must be hex digits (OTLP JSON ids are hex)")
+            let encoded = bytes.base64EncodedString()
+            // Well-formed lowercase ids (no padding): the very text sent.
+            if encoded.utf8.allSatisfy({ $0.isLowercaseHexDigit }) { return encoded }
+            var text = Array(encoded.utf8)
+            while text.last == UInt8(ascii: "=") { text.removeLast() }
+            for position in text.indices {
+                let digit = text[position]
+                guard digit.isHexDigit else {
+                    throw OTLPDecodingError(
+                        description: "span \(index): \(field) must be hex digits (OTLP JSON ids are hex)")
+                }
+                if digit >= UInt8(ascii: "A"), digit <= UInt8(ascii: "F") { text[position] = digit + 32 }
             }
-            return text.lowercased()
+            return String(decoding: text, as: UTF8.self)
         }
         var spans: [OTLPSpan] = []
+        spans.reserveCapacity(spanCount(request))
         for resourceSpans in request.resourceSpans {
             let resource = attributes(resourceSpans.resource.attributes)
             for scopeSpans in resourceSpans.scopeSpans {
@@ -163,6 +171,7 @@ public enum OTLPTraceDecoder {
             throw OTLPDecodingError(description: "the body is not a protobuf ExportTraceServiceRequest (\(error))")
         }
         var spans: [OTLPSpan] = []
+        spans.reserveCapacity(spanCount(request))
         for resourceSpans in request.resourceSpans {
             let resource = attributes(resourceSpans.resource.attributes)
             for scopeSpans in resourceSpans.scopeSpans {
@@ -179,8 +188,16 @@ public enum OTLPTraceDecoder {
         return spans
     }
 
+    /// How many spans a request holds.
+    static func spanCount(_ request: Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest) -> Int {
+        request.resourceSpans.reduce(0) { total, resource in
+            resource.scopeSpans.reduce(total) { $0 + $1.spans.count }
+        }
+    }
+
     static func attributes(_ list: [Opentelemetry_Proto_Common_V1_KeyValue]) -> [String: OTLPValue] {
         var values: [String: OTLPValue] = [:]
+        values.reserveCapacity(list.count)
         for entry in list {
             values[entry.key] =
                 switch entry.value.value {
@@ -210,6 +227,10 @@ public enum OTLPTraceDecoder {
 }
 
 extension UInt8 {
+    fileprivate var isLowercaseHexDigit: Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self)
+    }
+
     fileprivate var isHexDigit: Bool {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self)
             || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(self)

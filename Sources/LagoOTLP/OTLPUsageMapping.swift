@@ -123,22 +123,23 @@ public enum OTLPUsageMapping {
     ) -> OTLPUsageReading {
         var usageSpans: [Int] = []
         var toolSpans: [Int] = []
-        for (index, span) in spans.enumerated() {
-            if usageAttributes.contains(where: { span.attributes[$0] != nil })
-                || span.attributes[options.costAttribute] != nil
-            {
+        usageSpans.reserveCapacity(spans.count)
+        for index in spans.indices {
+            let attributes = spans[index].attributes
+            if usageAttributes.contains(where: { attributes[$0] != nil }) || attributes[options.costAttribute] != nil {
                 usageSpans.append(index)
-            } else if case .string("execute_tool")? = span.attributes[operationName] {
+            } else if case .string("execute_tool")? = attributes[operationName] {
                 toolSpans.append(index)
             }
         }
         let toolCalls = toolCallOwners(spans, usageSpans: usageSpans, toolSpans: toolSpans)
         var reading = OTLPUsageReading(usage: [], rejected: [], ignored: spans.count - usageSpans.count)
         var bases: Set<String> = []
+        bases.reserveCapacity(usageSpans.count)
+        reading.usage.reserveCapacity(usageSpans.count)
         for index in usageSpans {
-            let span = spans[index]
             switch record(
-                span, toolCalls: toolCalls[index, default: 0], options: options,
+                spans[index], toolCalls: toolCalls[index, default: 0], options: options,
                 customerSubscription: customerSubscription, defaultSubscription: defaultSubscription)
             {
             case .success(let record):
@@ -146,7 +147,8 @@ public enum OTLPUsageMapping {
                     reading.repeated += 1
                     continue
                 }
-                reading.usage.append(OTLPSpanUsage(record: record, traceID: span.traceID, spanID: span.spanID))
+                reading.usage.append(
+                    OTLPSpanUsage(record: record, traceID: spans[index].traceID, spanID: spans[index].spanID))
             case .failure(let rejection):
                 reading.rejected.append(rejection)
             }
@@ -195,19 +197,24 @@ public enum OTLPUsageMapping {
         func refuse(_ field: String, _ reason: String) -> Result<UsageRecord, OTLPRejectedSpan> {
             .failure(OTLPRejectedSpan(traceID: span.traceID, spanID: span.spanID, field: field, reason: reason))
         }
-        var counts: [String: Int64] = [:]
-        for key in usageAttributes {
+        // The counts of `usageAttributes`, by position.
+        var counts = [Int64?](repeating: nil, count: usageAttributes.count)
+        for (position, key) in usageAttributes.enumerated() {
             guard let value = span.attributes[key] else { continue }
             switch value {
-            case .int(let count) where count >= 0: counts[key] = count
+            case .int(let count) where count >= 0: counts[position] = count
             case .double(let count) where count >= 0 && count == count.rounded() && count < 9e15:
-                counts[key] = Int64(count)
+                counts[position] = Int64(count)
             case .int, .double: return refuse(key, "is \(value.number), not a whole number of 0 or more")
             default: return refuse(key, "must be an intValue (a token count), not \(value.kind)")
             }
         }
-        let input = counts[inputTokens] ?? counts[promptTokens] ?? 0
-        let cached = (counts[cacheRead] ?? 0) + (counts[cacheCreation] ?? 0)
+        let (
+            inputCount, promptCount, outputCount, completionCount, cacheReadCount, cacheCreationCount, reasoningCount
+        ) =
+            (counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6])
+        let input = inputCount ?? promptCount ?? 0
+        let cached = (cacheReadCount ?? 0) + (cacheCreationCount ?? 0)
         guard cached <= input else {
             return refuse(
                 inputTokens,
@@ -223,10 +230,10 @@ public enum OTLPUsageMapping {
             if let count, count > 0 { values[field] = Double(count) }
         }
         set(.input, input - cached)
-        set(.output, counts[outputTokens] ?? counts[completionTokens])
-        set(.cacheRead, counts[cacheRead])
-        set(.cacheWrite, counts[cacheCreation])
-        set(.reasoning, counts[reasoning])
+        set(.output, outputCount ?? completionCount)
+        set(.cacheRead, cacheReadCount)
+        set(.cacheWrite, cacheCreationCount)
+        set(.reasoning, reasoningCount)
         set(.toolCalls, Int64(toolCalls))
 
         var dimensions: [String: JSONValue] = [:]

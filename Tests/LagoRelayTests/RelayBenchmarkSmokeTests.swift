@@ -41,5 +41,8 @@ import Testing
         #expect(result.delivered == 2_100 && result.lost == 0 && result.duplicated == 0)
         #expect(result.ingestSpansPerSecond > 0 && result.relayEventIngestPerSecond > 0)
         #expect(result.spansToRelayEventsRatio == result.ingestSpansPerSecond / result.relayEventIngestPerSecond)
+        // Each stage is measured (CPU time: a stage that ran cost something); no speed is judged here.
+        #expect(result.decodeMicrosecondsPerSpan > 0 && result.mapMicrosecondsPerSpan > 0)
+        #expect(result.codeEventsMicrosecondsPerSpan > 0 && result.ingestCPUMicrosecondsPerSpan > 0)
     }
 }
