@@ -8,23 +8,22 @@ import LagoAPI
 /// window's budget less the requests sent since): an answer cannot know of requests still on their way to Lago.
 /// When the window ends, the next one starts with the full `limit` (the learned rate), until an answer says more.
 ///
-/// Within that, requests are paced once the limit is known (GCRA, the virtual-scheduling form of a token bucket):
-/// evenly spaced, with bursts of at most ``burstShare`` of `limit`, so that any second — wherever Lago's window
-/// edges fall — holds at most ``budgetShare`` of `limit` (bursts included). Lago counts requests in fixed 1-second
-/// windows whose edges we do not see, and requests reach it with some jitter: a wave of `limit` requests sent at our
-/// estimate of a window's start can land partly in the window before and partly in the next, which then overruns
-/// (429s); the 5 % left over absorbs the jitter.
+/// Within that, once the limit is known, no 1-second span of our sends holds more than ``budgetShare`` of it (a
+/// sliding log of the sends of the last second). Lago counts requests in fixed 1-second windows whose edges we do not
+/// see, and requests reach it with some jitter: a wave of `limit` requests sent at our estimate of a window's start
+/// can land partly in the window before and partly in the next, which then overruns (429s). However Lago's edges
+/// fall, its window then sees at most 95 % of the limit from us, give or take the jitter the 5 % left over absorbs;
+/// and a wave may still go at once (after a 429's wait, as wide as the ceiling and the budget allow).
 struct RateLimitWindow: Sendable, Hashable {
     typealias Instant = ContinuousClock.Instant
 
-    /// The most of `limit` any 1-second span holds.
+    /// The most of `limit` any 1-second span of sends holds.
     static let budgetShare = 0.95
-    /// The share of `limit` that may go at once (at least one request); the rest of the budget is evenly spaced.
-    static let burstShare = 0.05
 
-    /// When the next request would be due at the paced rate (GCRA's theoretical arrival time); `nil`: none sent
-    /// since the limit was learned.
-    private var theoreticalArrival: Instant?
+    /// The instants of the sends of about the last second, oldest first, from ``recentStart`` on (earlier entries
+    /// are spent and dropped now and then).
+    private var recent: [Instant] = []
+    private var recentStart = 0
 
     /// Requests per window (`X-RateLimit-Limit`), once an answer said it.
     private(set) var limit: Int?
@@ -65,31 +64,36 @@ struct RateLimitWindow: Sendable, Hashable {
             self.resetAt = nil
         }
         if let remaining { self.remaining = remaining - 1 }
-        if let pace {
-            theoreticalArrival = max(theoreticalArrival ?? now, now) + pace.interval
+        while recentStart < recent.count, recent[recentStart] <= now - .seconds(1) { recentStart += 1 }
+        if recentStart > 256 && recentStart * 2 > recent.count {
+            recent.removeFirst(recentStart)
+            recentStart = 0
         }
+        recent.append(now)
     }
 
     /// The instant before which no request may go, or `nil`: a request may go now.
     func blockedUntil(now: Instant) -> Instant? {
         var until: Instant?
         if let resetAt, now < resetAt, let remaining, remaining <= 0 { until = resetAt }
-        if let pace, let theoreticalArrival {
-            let allowedAt = theoreticalArrival - pace.tolerance
-            if allowedAt > now { until = max(until ?? allowedAt, allowedAt) }
+        if let budget {
+            // The sends of the last second, from the first one still in it.
+            var first = recentStart
+            while first < recent.count, recent[first] <= now - .seconds(1) { first += 1 }
+            let inLastSecond = recent.count - first
+            if inLastSecond >= budget {
+                // Free once enough of them are more than a second old.
+                let freedAt = recent[recent.count - budget] + .seconds(1)
+                until = max(until ?? freedAt, freedAt)
+            }
         }
         return until
     }
 
-    /// The paced rate's spacing and burst tolerance, once the limit is known: a burst of `burst` and `budget - burst`
-    /// more evenly spaced over a second (the spacing rounded up, so no second holds one more).
-    private var pace: (interval: Duration, tolerance: Duration)? {
+    /// The most sends any 1-second span may hold, once the limit is known.
+    private var budget: Int? {
         guard let limit, limit > 0 else { return nil }
-        let budget = max(1, Int(Double(limit) * Self.budgetShare))
-        let burst = min(budget, max(1, Int(Double(limit) * Self.burstShare)))
-        let spaced = max(1, budget - burst)
-        let interval = Duration.nanoseconds(Int64((1e9 / Double(spaced)).rounded(.up)))
-        return (interval, interval * (burst - 1))
+        return max(1, Int(Double(limit) * Self.budgetShare))
     }
 
     /// Requests left in the window as the latest estimate has it, or `nil` when Lago sends no rate-limit headers.
