@@ -6,6 +6,7 @@ import LagoAPI
 import LagoIngest
 public import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// How to start a ``Sandbox``.
@@ -197,15 +198,21 @@ public final class Sandbox: Sendable {
         let application = makeApplication()
         var failure: (any Error)?
         do {
+            let services = ServiceGroup(
+                configuration: .init(
+                    services: [application],
+                    gracefulShutdownSignals: gracefulShutdownOnSignals ? [.sigterm, .sigint] : [],
+                    logger: logger))
             try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await services.run() }
                 group.addTask {
-                    if gracefulShutdownOnSignals {
-                        try await application.runService()
-                    } else {
-                        try await application.runService(gracefulShutdownSignals: [])
-                    }
+                    await self.lifecycle.waitForStopRequest()
+                    // Gracefully: stop accepting and let what is under way finish; what still streams after a second
+                    // is cut. Cancelling the server outright can drop a connection accepted but not yet read, which
+                    // SwiftNIO traps on (apple/swift-nio#2637).
+                    await services.triggerGracefulShutdown()
+                    try? await Task.sleep(for: .seconds(1))
                 }
-                group.addTask { await self.lifecycle.waitForStopRequest() }
                 if let interval = self.options.postValidationInterval {
                     group.addTask {
                         // Ends with the group: the sleep is cancelled.
