@@ -46,28 +46,18 @@ struct BillingServeTests {
         return (status, String(text.drop { $0.isNumber }.dropFirst()))
     }
 
-    static func config(sandbox: Sandbox, spool: String, policy: String) -> String {
-        // No default subscription: an event naming none is `subscription_missing`, as Lago would leave it.
-        """
-        [lago]
-        api_url = "\(sandbox.rootURL.absoluteString)"
-        api_key = "\(sandbox.apiKey)"
-        [engine]
-        spool_path = "\(spool)"
-        flush_interval_seconds = 0.05
-        [relay]
-        listen = "127.0.0.1:0"
-        control_listen = "127.0.0.1:0"
-        [billing]
-        unbillable = "\(policy)"
-        """
+    /// The config of these tests: no default subscription (an event naming none is `subscription_missing`, as Lago
+    /// would leave it) and `billing.unbillable = policy`.
+    static func writeConfig(_ home: E2EHome, sandbox: Sandbox, policy: String) throws -> String {
+        try home.writeConfig(
+            for: sandbox, defaultSubscription: nil, engine: ["flush_interval_seconds = 0.05"],
+            more: "[billing]\nunbillable = \"\(policy)\"\n")
     }
 
     @Test(.enabled(if: which("python3") != nil))
     func eachReasonFromARealEventShowsInStatusJSONAndRejectAnswers422() async throws {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lc-bill-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("lc-bill")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
             try sandbox.addBillableMetric(
                 SandboxBillableMetric(
@@ -76,12 +66,10 @@ struct BillingServeTests {
                 SandboxSubscription(externalID: "sub_later", externalCustomerID: "cus_later", status: .pending))
             try sandbox.addSubscription(SandboxSubscription(externalID: "sub_two_a", externalCustomerID: "cus_two"))
             try sandbox.addSubscription(SandboxSubscription(externalID: "sub_two_b", externalCustomerID: "cus_two"))
-            let spool = home.appendingPathComponent("spool.sqlite").path
-            let config = home.appendingPathComponent("config.toml").path
-            try Self.config(sandbox: sandbox, spool: spool, policy: "forward")
-                .write(toFile: config, atomically: true, encoding: .utf8)
+            let spool = home.spool
+            let config = try Self.writeConfig(home, sandbox: sandbox, policy: "forward")
             var (serve, relay) = try await Self.startServe(
-                config: config, spool: spool, log: home.appendingPathComponent("serve.log").path)
+                config: config, spool: spool, log: home.path("serve.log"))
 
             func event(_ id: String, _ fields: String) -> String { #"{"transaction_id":"\#(id)",\#(fields)}"# }
             let events = [
@@ -114,7 +102,7 @@ struct BillingServeTests {
             // A console attached to serve sees the events live, as an operator watching ingestion would.
             let console = try TmuxSession.start(
                 [try lagoConsoleBinary(), "--config", config], width: 120, height: 40,
-                environment: ["HOME": home.path, "XDG_STATE_HOME": home.appendingPathComponent("state").path])
+                environment: home.environment)
             defer { console.kill() }
             try await console.waitFor(text: "ATTACHED")
             let posted = try await Self.post(
@@ -152,10 +140,9 @@ struct BillingServeTests {
             _ = await serve.terminate()
 
             // The strict mode: the same unbillable event is refused with Lago's shape, naming index and reason.
-            try Self.config(sandbox: sandbox, spool: spool, policy: "reject")
-                .write(toFile: config, atomically: true, encoding: .utf8)
+            _ = try Self.writeConfig(home, sandbox: sandbox, policy: "reject")
             (serve, relay) = try await Self.startServe(
-                config: config, spool: spool, log: home.appendingPathComponent("serve2.log").path)
+                config: config, spool: spool, log: home.path("serve2.log"))
             let fresh = [
                 event(
                     "ok2",

@@ -38,7 +38,18 @@ struct E2EHome: Sendable {
         for sandbox: Sandbox, defaultSubscription: String? = "sub_sandbox", engine: [String] = [],
         relay: [String] = [], more: String = ""
     ) throws -> String {
-        var lines = ["[lago]", "api_url = \"\(sandbox.rootURL.absoluteString)\"", "api_key = \"\(sandbox.apiKey)\""]
+        try writeConfig(
+            apiURL: sandbox.rootURL.absoluteString, apiKey: sandbox.apiKey, defaultSubscription: defaultSubscription,
+            engine: engine, relay: relay, more: more)
+    }
+
+    /// ``writeConfig(for:defaultSubscription:engine:relay:more:)`` for any Lago URL and key (a wrong one, say).
+    @discardableResult
+    func writeConfig(
+        apiURL: String, apiKey: String, defaultSubscription: String? = "sub_sandbox", engine: [String] = [],
+        relay: [String] = [], more: String = ""
+    ) throws -> String {
+        var lines = ["[lago]", "api_url = \"\(apiURL)\"", "api_key = \"\(apiKey)\""]
         if let defaultSubscription { lines.append("default_subscription_id = \"\(defaultSubscription)\"") }
         lines += ["[engine]", "spool_path = \"\(spool)\""] + engine
         lines.append("[relay]")

@@ -8,42 +8,12 @@ import Testing
 /// never shows in serve's log, in `status`, in `config set`'s answer or in the discovery file.
 @Suite("serve follows its config file (real binaries)", .serialized)
 struct ServeConfigFollowTests {
-    /// A config file, a spool and a log in a temporary folder.
-    final class Home: Sendable {
-        let url: URL
-        var config: String { url.appendingPathComponent("config.toml").path }
-        var spool: String { url.appendingPathComponent("spool.sqlite").path }
-        var log: String { url.appendingPathComponent("serve.log").path }
-
-        init() throws {
-            url = FileManager.default.temporaryDirectory.appendingPathComponent("lc-follow-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        }
-
-        deinit { try? FileManager.default.removeItem(at: url) }
-
-        func writeConfig(apiURL: String, apiKey: String) throws {
-            try """
-            [lago]
-            api_url = "\(apiURL)"
-            api_key = "\(apiKey)"
-            default_subscription_id = "sub_sandbox"
-            [engine]
-            spool_path = "\(spool)"
-            flush_interval_seconds = 0.05
-            [relay]
-            listen = "127.0.0.1:0"
-            control_listen = "127.0.0.1:0"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        }
-    }
-
     /// Starts serve (with `environment` added to this process's) and waits for its discovery file.
     static func startServe(
-        _ home: Home, environment: [String: String] = [:]
+        _ home: E2EHome, environment: [String: String] = [:]
     ) async throws -> ServeAttachTests.ServeProcess {
         let serve = try ServeAttachTests.ServeProcess(
-            arguments: ["--config", home.config, "serve"], logPath: home.log, environment: environment)
+            arguments: ["--config", home.config, "serve"], logPath: home.path("serve.log"), environment: environment)
         let discovery = home.spool + ".control.json"
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, !FileManager.default.fileExists(atPath: discovery),
@@ -73,11 +43,13 @@ struct ServeConfigFollowTests {
     }
 
     @Test func aKeyFixedAfterA401ReachesTheRunningServeWithoutARestart() async throws {
-        let home = try Home()
+        let home = try E2EHome("lc-follow")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
             let rightKey = sandbox.apiKey
             let wrongKey = "wrong-key-\(UUID().uuidString.lowercased())"
-            try home.writeConfig(apiURL: sandbox.rootURL.absoluteString, apiKey: wrongKey)
+            try home.writeConfig(
+                apiURL: sandbox.rootURL.absoluteString, apiKey: wrongKey, engine: ["flush_interval_seconds = 0.05"])
             let serve = try await Self.startServe(home)
             var seen = ""
 
@@ -109,7 +81,8 @@ struct ServeConfigFollowTests {
             let again = try await runLagoConsole(["--config", home.config, "send", "--usage", "input=6", "--no-wait"])
             #expect(again.status == 0, "\(again.output)")
             seen += try await Self.awaitState("authFailed", config: home.config)
-            try home.writeConfig(apiURL: sandbox.rootURL.absoluteString, apiKey: rotatedKey)
+            try home.writeConfig(
+                apiURL: sandbox.rootURL.absoluteString, apiKey: rotatedKey, engine: ["flush_interval_seconds = 0.05"])
             let deadline = ContinuousClock.now + .seconds(20)
             while ContinuousClock.now < deadline, sandbox.storedEventCount < 2 {
                 try await Task.sleep(for: .milliseconds(100))
@@ -126,7 +99,8 @@ struct ServeConfigFollowTests {
             #expect(serve.log.contains("\(home.config):1"), "serve names the file and line:\n\(serve.log)")
             #expect(serve.log.contains("serve keeps the settings it had"), "\(serve.log)")
             // Repaired: serve kept delivering with the key it had.
-            try home.writeConfig(apiURL: sandbox.rootURL.absoluteString, apiKey: rotatedKey)
+            try home.writeConfig(
+                apiURL: sandbox.rootURL.absoluteString, apiKey: rotatedKey, engine: ["flush_interval_seconds = 0.05"])
             let third = try await runLagoConsole(["--config", home.config, "send", "--usage", "input=7", "--wait"])
             #expect(third.status == 0 && sandbox.storedEventCount == 3, "\(third.output)\nserve log:\n\(serve.log)")
             let discovery = try String(contentsOfFile: home.spool + ".control.json", encoding: .utf8)
@@ -141,10 +115,12 @@ struct ServeConfigFollowTests {
     }
 
     @Test func aKeyFromServesEnvironmentWinsOverTheFileAndConfigSetSaysSo() async throws {
-        let home = try Home()
+        let home = try E2EHome("lc-follow")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
             let fileKey = "file-key-\(UUID().uuidString.lowercased())"
-            try home.writeConfig(apiURL: sandbox.rootURL.absoluteString, apiKey: fileKey)
+            try home.writeConfig(
+                apiURL: sandbox.rootURL.absoluteString, apiKey: fileKey, engine: ["flush_interval_seconds = 0.05"])
             let serve = try await Self.startServe(home, environment: ["LAGO_API_KEY": sandbox.apiKey])
             let otherKey = "other-key-\(UUID().uuidString.lowercased())"
             let set = try await runLagoConsole(
@@ -169,10 +145,12 @@ struct ServeConfigFollowTests {
     }
 
     @Test func aURLFixedAfterA404ReachesTheRunningServeWithoutARestart() async throws {
-        let home = try Home()
+        let home = try E2EHome("lc-follow")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
             let root = sandbox.rootURL.absoluteString
-            try home.writeConfig(apiURL: root + "/not-lago", apiKey: sandbox.apiKey)
+            try home.writeConfig(
+                apiURL: root + "/not-lago", apiKey: sandbox.apiKey, engine: ["flush_interval_seconds = 0.05"])
             let serve = try await Self.startServe(home)
 
             let sent = try await runLagoConsole(["--config", home.config, "send", "--usage", "input=5", "--no-wait"])

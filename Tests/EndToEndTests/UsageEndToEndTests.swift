@@ -6,31 +6,6 @@ import Testing
 /// Issue #15, point 1, through the real binary against the sandbox: the customer's usage in Lago, read back.
 @Suite("usage on the customer")
 struct UsageEndToEndTests {
-    func directory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("usage-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
-
-    func writeConfig(
-        _ sandbox: Sandbox, in directory: URL, defaultSubscription: Bool = true, extra: String = ""
-    )
-        throws -> String
-    {
-        let config = directory.appendingPathComponent("config.toml").path
-        try """
-        [lago]
-        api_url = "\(sandbox.rootURL.absoluteString)"
-        api_key = "\(sandbox.apiKey)"
-        default_subscription_id = "\(defaultSubscription ? "sub_sandbox" : "")"
-        [engine]
-        spool_path = "\(directory.appendingPathComponent("spool.sqlite").path)"
-        [relay]
-        listen = "127.0.0.1:0"
-        \(extra)
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        return config
-    }
 
     func json(_ text: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
@@ -39,10 +14,10 @@ struct UsageEndToEndTests {
     /// `usage --json` is Lago's own customer_usage object; the second run says what the test event moved, as the
     /// sandbox (which counts what Lago bills) aggregates it.
     @Test func headlessUsageShowsLagosObjectAndWhatMovedSinceThePreviousRun() async throws {
-        let home = try directory()
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("usage")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let config = try writeConfig(sandbox, in: home)
+            let config = try home.writeConfig(for: sandbox)
             let first = try await runLagoConsole(["--config", config, "usage", "--json"])
             #expect(first.status == 0, "\(first.output)")
             let before = try json(first.output)
@@ -84,16 +59,16 @@ struct UsageEndToEndTests {
 
             // The reading kept between runs is the owner's only.
             let kept = try FileManager.default.attributesOfItem(
-                atPath: home.appendingPathComponent("spool.sqlite.usage.json").path)
+                atPath: home.path("spool.sqlite.usage.json"))
             #expect((kept[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         }
     }
 
     @Test func lagosRefusalsAreLagosWordsAndExitThree() async throws {
-        let home = try directory()
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("usage")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let config = try writeConfig(sandbox, in: home, defaultSubscription: false)
+            let config = try home.writeConfig(for: sandbox, defaultSubscription: "")
             let none = try await runLagoConsole(["--config", config, "usage"])
             #expect(none.status == 2, "\(none.output)")
             #expect(none.output.contains("pass --subscription ID"), "\(none.output)")
@@ -117,14 +92,13 @@ struct UsageEndToEndTests {
     /// usage; an event Lago stores and never bills is marked not counted with the billing check's reason.
     @Test func theConsoleShowsATestEventCountedOnTheCustomersUsage() async throws {
         let binary = try lagoConsoleBinary()
-        let home = try directory()
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = try E2EHome("usage")
+        defer { home.remove() }
         try await Sandbox.withRunning { sandbox in
-            let config = try writeConfig(
-                sandbox, in: home,
-                extra: "[usage]\nrefresh_interval_seconds = 1\ncount_timeout_seconds = 5")
+            let config = try home.writeConfig(
+                for: sandbox, more: "[usage]\nrefresh_interval_seconds = 1\ncount_timeout_seconds = 5\n")
             let session = try TmuxSession.start(
-                [binary, "--config", config], width: 120, height: 40, environment: ["HOME": home.path])
+                [binary, "--config", config], width: 120, height: 40, environment: home.environment)
             defer { session.kill() }
 
             try session.send("8")
