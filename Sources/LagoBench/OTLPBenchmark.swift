@@ -133,12 +133,14 @@ public enum OTLPBenchmark {
             engine.start()
             let logger = Logger(label: "lago.bench.otlp") { _ in SwiftLogNoOpLogHandler() }
             do {
+                let token = RelayBenchmark.benchToken()
                 let (ingest, cpuDuringIngest) = try await LagoRelay.withRunning(
-                    engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0), logger: logger
+                    engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0, token: token), logger: logger
                 ) { relayURL in
                     let base = String(relayURL.absoluteString.dropLast("/api/v1".count))
                     let cpuStart = processCPUMicroseconds()
-                    let run = try await RelayBenchmark.post(bodies, to: base + "/v1/traces", clients: options.clients)
+                    let run = try await RelayBenchmark.post(
+                        bodies, to: base + "/v1/traces", clients: options.clients, token: token)
                     return (run, processCPUMicroseconds() - cpuStart)
                 }
                 _ = await engine.flush(deadline: .seconds(600))

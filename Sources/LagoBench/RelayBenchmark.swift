@@ -102,10 +102,13 @@ public enum RelayBenchmark {
                 engine.start()
                 let logger = Logger(label: "lago.bench.relay") { _ in SwiftLogNoOpLogHandler() }
                 do {
+                    let token = benchToken()
                     let ingest = try await LagoRelay.withRunning(
-                        engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0), logger: logger
+                        engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0, token: token), logger: logger
                     ) { relayURL in
-                        try await post(bodies, to: relayURL.absoluteString + "/events/batch", clients: options.clients)
+                        try await post(
+                            bodies, to: relayURL.absoluteString + "/events/batch", clients: options.clients,
+                            token: token)
                     }
                     let flush = await engine.flush(deadline: .seconds(600))
                     let deliveredSeconds = EngineBenchmark.seconds(since: ingest.start)
@@ -147,8 +150,12 @@ public enum RelayBenchmark {
         var firstRefusal: String?
     }
 
-    /// Posts every body, lane `i` taking bodies `i, i + clients, …` over its own client and connection.
-    static func post(_ bodies: [ByteBuffer], to url: String, clients: Int) async throws -> IngestRun {
+    /// A relay token of the run's own: the relay then refuses any request but the bench's (401), so a stray
+    /// request reaching its ephemeral port (a client of an earlier server on that port) cannot add to its counts.
+    static func benchToken() -> String { "bench-" + UUID().uuidString.lowercased() }
+
+    /// Posts every body with `token`, lane `i` taking bodies `i, i + clients, …` over its own client and connection.
+    static func post(_ bodies: [ByteBuffer], to url: String, clients: Int, token: String) async throws -> IngestRun {
         var configuration = HTTPClient.Configuration()
         configuration.httpVersion = .http1Only
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
@@ -166,7 +173,7 @@ public enum RelayBenchmark {
                             var request = HTTPClientRequest(url: url)
                             request.method = .POST
                             request.headers.add(name: "Content-Type", value: "application/json")
-                            request.headers.add(name: "Authorization", value: "Bearer bench")
+                            request.headers.add(name: "Authorization", value: "Bearer \(token)")
                             request.body = .bytes(bodies[bodyIndex])
                             let sent = ContinuousClock.now
                             let response = try await client.execute(request, timeout: .seconds(60))
