@@ -75,6 +75,13 @@ struct SandboxResponder: HTTPResponder {
         }
         if let early = plan.early {
             counters.fault()
+            if early != .drop {
+                // Read (and discard) the request as Lago's proxy does before it answers: an answer sent over an
+                // unread body leaves the keep-alive connection in doubt, and a client may send the next request
+                // on a connection the server is closing.
+                var unread = request
+                _ = try? await unread.collectBody(upTo: maxBodyBytes)
+            }
             switch early {
             case .drop:
                 counters.dropped()
