@@ -39,11 +39,11 @@ public struct StatsPoller: Sendable {
 
     /// The events for one snapshot. `deadLetters` is what the wiring read when ``readsDeadLetters`` asked for
     /// them (`nil`: not read, or the read failed; the last ones read are kept); `heldEvents` likewise.
-    /// `attachedTo` names the process whose engine an attached console watches now (`serve pid 4242`, `console pid
+    /// `attachedTo` is the process whose engine an attached console watches now (`serve pid 4242`, `console pid
     /// 4243`: a restarted one, found again through its discovery file, has another pid).
     public mutating func polled(
         _ stats: EngineStats, deadLetters letters: [EngineDeadLetter]?, heldEvents held: [EngineHeldEvent]? = nil,
-        attachedTo: String?, now: Date
+        attachedTo: EngineHolder?, now: Date
     ) -> [ConsoleEvent] {
         var events: [ConsoleEvent] = []
         if poll % 4 == 0 {
@@ -102,8 +102,7 @@ public struct StatsPoller: Sendable {
     /// the status line says that process is gone and the console reattaching (once).
     public mutating func unavailable() -> [ConsoleEvent] {
         var info = lastConnection ?? connection
-        let holder = info.attachedTo?.split(separator: " ").first.map(String.init) ?? "serve"
-        info.link = .holderGone(holder: holder)
+        info.link = .holderGone(holder: info.attachedTo?.holder ?? "serve")
         return post(info)
     }
 

@@ -6,7 +6,6 @@ import LagoBilling
 import LagoConfig
 import LagoControl
 import LagoEngine
-import LagoRelay
 import LagoSandbox
 import LagoSession
 import Logging
@@ -74,7 +73,7 @@ struct ConsoleRuntime {
                 connection: ConnectionInfo(
                     url: session.lago.baseURL.apiRoot, isSandbox: session.lago.isSandbox,
                     maskedKey: serve?.maskedKey ?? session.lago.maskedKey,
-                    attachedTo: serve.map { "\($0.holderName) pid \($0.pid)" }),
+                    attachedTo: serve.map { EngineHolder($0.holderName, pid: $0.pid) }),
                 defaultSubscription: session.defaultSubscription, readOnly: options.readOnly, noColor: options.noColor,
                 demoTraffic: options.demoTraffic ?? (serve == nil && session.lago.isSandbox),
                 frameStatsPath: options.frameStatsPath, billing: session.billing)

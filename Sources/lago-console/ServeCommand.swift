@@ -2,14 +2,11 @@ import ArgumentParser
 import Foundation
 import LagoAPI
 import LagoConfig
-import LagoControl
 import LagoEngine
-import LagoRelay
 import LagoSandbox
 import LagoSession
 import Logging
 import Prometheus
-import Synchronization
 import UnixSignals
 
 /// `lago-console serve`: the engine and the relay without a screen, for a long-running ingest point.

@@ -79,31 +79,31 @@ struct StatsPollerTests {
     func servePID() async throws {
         let stats = try await baseStats()
         var attached = connection
-        attached.attachedTo = "serve pid 1"
+        attached.attachedTo = EngineHolder("serve", pid: 1)
         var poller = StatsPoller(connection: attached)
-        let events = poller.polled(stats, deadLetters: [], attachedTo: "serve pid 42", now: now)
+        let events = poller.polled(stats, deadLetters: [], attachedTo: EngineHolder("serve", pid: 42), now: now)
         let info = events.compactMap { if case .connection(let info) = $0 { info } else { nil } }.first
-        #expect(info?.attachedTo == "serve pid 42")
+        #expect(info?.attachedTo == EngineHolder("serve", pid: 42))
     }
 
     @Test("When the process an attached console watches stops, the link says it is gone until one answers again")
     func holderGone() async throws {
         let stats = try await baseStats()
         var attached = connection
-        attached.attachedTo = "console pid 7"
+        attached.attachedTo = EngineHolder("console", pid: 7)
         var poller = StatsPoller(connection: attached)
-        _ = poller.polled(stats, deadLetters: [], attachedTo: "console pid 7", now: now)
+        _ = poller.polled(stats, deadLetters: [], attachedTo: EngineHolder("console", pid: 7), now: now)
         let gone = poller.unavailable().compactMap { if case .connection(let info) = $0 { info } else { nil } }
         #expect(gone.map(\.link) == [.holderGone(holder: "console")])
-        #expect(gone.first?.attachedTo == "console pid 7", "still says what it was attached to")
+        #expect(gone.first?.attachedTo == EngineHolder("console", pid: 7), "still says what it was attached to")
         #expect(poller.unavailable().isEmpty, "said once")
         // A serve started on the spool answers: the console is attached to it.
         var delivering = stats
         delivering.requests = 1
-        let back = poller.polled(delivering, deadLetters: nil, attachedTo: "serve pid 9", now: now)
+        let back = poller.polled(delivering, deadLetters: nil, attachedTo: EngineHolder("serve", pid: 9), now: now)
         let info = back.compactMap { if case .connection(let info) = $0 { info } else { nil } }.first
         #expect(info?.link == .connected)
-        #expect(info?.attachedTo == "serve pid 9")
+        #expect(info?.attachedTo == EngineHolder("serve", pid: 9))
     }
 
     @Test("The status line shows the Lago URL and masked key the engine delivers with now")

@@ -498,7 +498,7 @@ import Testing
     @Test(arguments: sizes) func attachedHolderGone(size: TerminalSize) {
         var state = Fixture.busy(width: size.width, height: size.height)
         var connection = state.connection
-        connection.attachedTo = "console pid 4242"
+        connection.attachedTo = EngineHolder("console", pid: 4242)
         connection.link = .holderGone(holder: "console")
         state.apply(.connection(connection))
         state.press(.char("2"))

@@ -470,6 +470,23 @@ public enum LinkState: Sendable, Hashable {
     case holderGone(holder: String)
 }
 
+/// The process whose engine an attached console watches: what it is (`serve`, `console`) and its pid.
+public struct EngineHolder: Sendable, Hashable, CustomStringConvertible {
+    /// `serve` or `console`: the process that holds the spool.
+    public var holder: String
+    /// Its process id.
+    public var pid: Int32
+
+    /// Creates a holder.
+    public init(_ holder: String, pid: Int32) {
+        self.holder = holder
+        self.pid = pid
+    }
+
+    /// `serve pid 4242`, as the status line names it.
+    public var description: String { "\(holder) pid \(pid)" }
+}
+
 /// Where the console sends events, shown in the status line.
 public struct ConnectionInfo: Sendable, Hashable {
     /// The Lago API base URL.
@@ -482,9 +499,9 @@ public struct ConnectionInfo: Sendable, Hashable {
     public var auth: AuthState
     /// Whether Lago answers.
     public var link: LinkState
-    /// Set when the console watches the engine of a running `lago-console serve` (e.g. `serve pid 4242`):
-    /// quitting the console then leaves delivery running. Shows an ATTACHED badge.
-    public var attachedTo: String?
+    /// Set when the console watches the engine of another process (a `lago-console serve`, or a console with its
+    /// own engine): quitting the console then leaves delivery running. Shows an ATTACHED badge.
+    public var attachedTo: EngineHolder?
     /// Why the relay (the Lago-compatible ingest endpoint) is not listening, when it could not start: local clients'
     /// events do not reach this console. `nil` when it listens, or when the console does not run one.
     public var relayProblem: String?
@@ -492,7 +509,7 @@ public struct ConnectionInfo: Sendable, Hashable {
     /// Creates connection information.
     public init(
         url: String, isSandbox: Bool, maskedKey: String, auth: AuthState = .unknown, link: LinkState = .unknown,
-        attachedTo: String? = nil
+        attachedTo: EngineHolder? = nil
     ) {
         self.url = url
         self.isSandbox = isSandbox
