@@ -70,9 +70,7 @@ public struct EngineFeed: Sendable {
             let readsLists = poller.readsDeadLetters
             let letters = readsLists ? try? await engine.deadLetters(limit: 200) : nil
             let held = readsLists ? try? await engine.heldEvents(limit: 200, offset: 0) : nil
-            let attachedTo = (engine as? RemoteEngine).map {
-                EngineHolder($0.endpoint.holderName, pid: $0.endpoint.pid)
-            }
+            let attachedTo = (engine as? RemoteEngine).map { EngineHolder($0.endpoint) }
             poller.polled(stats, deadLetters: letters, heldEvents: held, attachedTo: attachedTo, now: Date())
                 .forEach(post)
             if readsLists, let catalogue {

@@ -2,6 +2,7 @@ public import ConsoleUI
 public import Foundation
 import LagoAPI
 public import LagoBilling
+public import LagoControl
 public import LagoEngine
 
 /// Turns the engine's `stats()` snapshots into console events: queue figures, the events/s sparkline and what the
@@ -199,5 +200,12 @@ extension StatsPoller {
             summary.reported[event.transactionID] = reported
         }
         return summary
+    }
+}
+
+extension EngineHolder {
+    /// The process a discovery file (or a control API answer) names: `serve pid 4242`, `console pid 4243`.
+    public init(_ endpoint: ControlEndpoint) {
+        self.init(endpoint.holderName, pid: endpoint.pid)
     }
 }

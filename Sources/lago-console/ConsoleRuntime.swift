@@ -73,7 +73,7 @@ struct ConsoleRuntime {
                 connection: ConnectionInfo(
                     url: session.lago.baseURL.apiRoot, isSandbox: session.lago.isSandbox,
                     maskedKey: serve?.maskedKey ?? session.lago.maskedKey,
-                    attachedTo: serve.map { EngineHolder($0.holderName, pid: $0.pid) }),
+                    attachedTo: serve.map(EngineHolder.init)),
                 defaultSubscription: session.defaultSubscription, readOnly: options.readOnly, noColor: options.noColor,
                 demoTraffic: options.demoTraffic ?? (serve == nil && session.lago.isSandbox),
                 frameStatsPath: options.frameStatsPath, billing: session.billing)
