@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// What `lago-console bench` runs: the parts chosen and their sizes.
 public struct BenchSuiteOptions: Sendable {

@@ -217,6 +217,36 @@ extension Spool {
             arguments: [Spool.deliveredLimit])
     }
 
+    /// How long Lago's verdicts (and the webhooks' unique keys) are kept: a monthly billing period and the days
+    /// after it in which an operator still asks what did not bill. Lago retries a webhook within hours, so a replay
+    /// is still recognised.
+    static let lagoVerdictRetention: Double = 35 * 86_400
+    /// At most this many rows in `lago_verdicts`, and as many in `lago_webhooks` (the oldest go first).
+    static let lagoVerdictLimit = 1_000_000
+
+    /// Drops Lago's verdicts reported before ``lagoVerdictRetention`` (indexed by time: on every webhook); every
+    /// hundred webhooks also the webhooks' keys past it and the rows past ``lagoVerdictLimit``.
+    func pruneLagoVerdicts(_ db: Database, now: Double) throws {
+        let cutoff = now - Spool.lagoVerdictRetention
+        try db.execute(sql: "DELETE FROM lago_verdicts WHERE reported_at < ?", arguments: [cutoff])
+        guard lagoWebhooksSincePrune.add(1, ordering: .relaxed).newValue >= 100 else { return }
+        lagoWebhooksSincePrune.store(0, ordering: .relaxed)
+        try db.execute(sql: "DELETE FROM lago_webhooks WHERE received_at < ?", arguments: [cutoff])
+        try db.execute(
+            sql: """
+                DELETE FROM lago_verdicts WHERE (transaction_id, external_subscription_id, reason) IN (
+                    SELECT transaction_id, external_subscription_id, reason FROM lago_verdicts
+                    ORDER BY reported_at DESC LIMIT -1 OFFSET ?)
+                """,
+            arguments: [Spool.lagoVerdictLimit])
+        try db.execute(
+            sql: """
+                DELETE FROM lago_webhooks WHERE unique_key IN (
+                    SELECT unique_key FROM lago_webhooks ORDER BY received_at DESC LIMIT -1 OFFSET ?)
+                """,
+            arguments: [Spool.lagoVerdictLimit])
+    }
+
     /// Records a verified webhook once (by its unique key), each named event with our verdict beside it; returns
     /// what changed.
     func recordLagoWebhook(_ report: LagoWebhookReport) async throws -> LagoWebhookRecording {
@@ -245,6 +275,7 @@ extension Spool {
             try db.execute(
                 sql: "INSERT INTO lago_webhooks (unique_key, webhook_type, received_at, events) VALUES (?, ?, ?, ?)",
                 arguments: [report.uniqueKey, report.webhookType, report.receivedAt.timeIntervalSince1970, recorded])
+            try self.pruneLagoVerdicts(db, now: report.receivedAt.timeIntervalSince1970)
             return .recorded(events: recorded)
         }
     }

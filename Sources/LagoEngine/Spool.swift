@@ -154,6 +154,8 @@ final class Spool: Sendable {
     private let seenInsertsSincePrune = Atomic<Int>(0)
     /// Rows added to the `delivered` history since its last prune.
     let deliveredSincePrune = Atomic<Int>(0)
+    /// Lago webhooks recorded since the last prune of the webhooks' keys.
+    let lagoWebhooksSincePrune = Atomic<Int>(0)
     /// Where the ``SpoolMark`` goes after each commit (the engine's lock file); none for a spool opened alone.
     private let lock: SpoolLock?
     /// Events ever appended and ever settled, as committed (the mark's figures).
