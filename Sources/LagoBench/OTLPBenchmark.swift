@@ -41,7 +41,8 @@ public struct OTLPBenchmarkResult: Sendable, Codable, Hashable {
     public var eventsPerSpan: Int
     /// Per-request round trip, microseconds.
     public var requestLatency: LatencyFigures
-    /// Distinct transaction ids at the sandbox after the flush; `spans × eventsPerSpan` when nothing was lost.
+    /// Distinct transaction ids at the sandbox after both runs' flushes (the delivering run and the spool-only run);
+    /// `2 × spans × eventsPerSpan` when nothing was lost.
     public var delivered: Int
     public var lost: Int
     public var duplicated: Int
@@ -61,6 +62,15 @@ public struct OTLPBenchmarkResult: Sendable, Codable, Hashable {
     /// The CPU time of the whole bench process (exporters, relay, spool, delivery, in-process sandbox) from the
     /// first export until the last answer, µs per span: what a span costs the machine, whatever else runs on it.
     public var ingestCPUMicrosecondsPerSpan: Double
+    /// As ``ingestSpansPerSecond``, for as many other spans sent to a second engine whose delivery is paused
+    /// until the last answer: the relay and the durable spool alone, without the delivery and the in-process
+    /// sandbox taking the same cores (as with a Lago elsewhere that is slow to take events, or not reachable).
+    public var spoolOnlyIngestSpansPerSecond: Double
+    /// The whole process's CPU time during that ingest, µs per span.
+    public var spoolOnlyIngestCPUMicrosecondsPerSpan: Double
+    /// Events the sandbox received while that engine's delivery was paused: 0, or the figure above is not the
+    /// spool's alone.
+    public var deliveredDuringSpoolOnlyIngest: Int
 }
 
 /// OTLP ingest: GenAI spans exported as OTLP JSON to the relay's `/v1/traces` over loopback, each read, mapped to a
@@ -81,11 +91,16 @@ public enum OTLPBenchmark {
             .path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        // Encoded before the clock starts.
-        let bodies: [ByteBuffer] = stride(from: 0, to: options.spans, by: options.spansPerRequest).map { start in
-            ByteBuffer(
-                bytes: Array(exportRequest(spans: start..<min(options.spans, start + options.spansPerRequest)).utf8))
+        // Encoded before the clock starts; the spool-only run sends the next `spans` spans (other ids).
+        func exportBodies(from first: Int) -> [ByteBuffer] {
+            stride(from: first, to: first + options.spans, by: options.spansPerRequest).map { start in
+                ByteBuffer(
+                    bytes: Array(
+                        exportRequest(spans: start..<min(first + options.spans, start + options.spansPerRequest)).utf8))
+            }
         }
+        let bodies = exportBodies(from: 0)
+        let spoolOnlyBodies = exportBodies(from: options.spans)
         let eventsPerSpan = 2
         // Each stage alone (CPU time of this thread: other processes' load does not count), then the two together
         // as the relay runs them (wall clock).
@@ -127,43 +142,66 @@ public enum OTLPBenchmark {
         precondition(mapped == options.spans, "every bench span has usage")
         let decodeMicroseconds = microsecondsPerSpan(since: start)
         return try await Sandbox.withRunning(SandboxOptions()) { sandbox in
-            var configuration = EngineBenchmark.configuration(spoolPath: root + "/otlp-spool.sqlite")
-            configuration.spoolLimit = max(configuration.spoolLimit, options.spans * eventsPerSpan + 1)
-            let engine = try EngineBenchmark.engine(configuration, sandbox: sandbox)
-            engine.start()
             let logger = Logger(label: "lago.bench.otlp") { _ in SwiftLogNoOpLogHandler() }
-            do {
-                let token = RelayBenchmark.benchToken()
-                let (ingest, cpuDuringIngest) = try await LagoRelay.withRunning(
-                    engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0, token: token), logger: logger
-                ) { relayURL in
-                    let base = String(relayURL.absoluteString.dropLast("/api/v1".count))
-                    let cpuStart = processCPUMicroseconds()
-                    let run = try await RelayBenchmark.post(
-                        bodies, to: base + "/v1/traces", clients: options.clients, token: token)
-                    return (run, processCPUMicroseconds() - cpuStart)
+            /// Exports `bodies` to a relay on an engine of its own (delivering, or paused until the last answer),
+            /// then flushes it: the run, and the process's CPU µs during the exports.
+            func ingest(
+                _ bodies: [ByteBuffer], spool: String, paused: Bool
+            ) async throws -> (
+                run: RelayBenchmark.IngestRun, cpu: Double, deliveredMeanwhile: Int
+            ) {
+                var configuration = EngineBenchmark.configuration(spoolPath: root + "/" + spool)
+                configuration.spoolLimit = max(configuration.spoolLimit, options.spans * eventsPerSpan + 1)
+                let engine = try EngineBenchmark.engine(configuration, sandbox: sandbox)
+                if paused { engine.pause() }
+                engine.start()
+                do {
+                    let token = RelayBenchmark.benchToken()
+                    let storedBefore = sandbox.stats().eventsStored
+                    let (run, cpu) = try await LagoRelay.withRunning(
+                        engine: engine, options: RelayOptions(host: "127.0.0.1", port: 0, token: token),
+                        logger: logger
+                    ) { relayURL in
+                        let base = String(relayURL.absoluteString.dropLast("/api/v1".count))
+                        let cpuStart = processCPUMicroseconds()
+                        let run = try await RelayBenchmark.post(
+                            bodies, to: base + "/v1/traces", clients: options.clients, token: token)
+                        return (run, processCPUMicroseconds() - cpuStart)
+                    }
+                    let deliveredMeanwhile = sandbox.stats().eventsStored - storedBefore
+                    if paused { engine.resume() }
+                    _ = await engine.flush(deadline: .seconds(600))
+                    await engine.shutdown()
+                    return (run, cpu, deliveredMeanwhile)
+                } catch {
+                    await engine.shutdown()
+                    throw error
                 }
-                _ = await engine.flush(deadline: .seconds(600))
-                await engine.shutdown()
-                let stats = sandbox.stats()
-                let spansPerSecond = Double(options.spans) / ingest.seconds
-                return OTLPBenchmarkResult(
-                    spans: options.spans, spansPerRequest: options.spansPerRequest, clients: options.clients,
-                    requests: bodies.count, refusedRequests: ingest.refused, firstRefusal: ingest.firstRefusal,
-                    ingestSeconds: ingest.seconds, ingestSpansPerSecond: spansPerSecond, eventsPerSpan: eventsPerSpan,
-                    requestLatency: EngineBenchmark.latencyFigures(ingest.latencies),
-                    delivered: stats.uniqueTransactionIDs,
-                    lost: max(0, options.spans * eventsPerSpan - stats.uniqueTransactionIDs),
-                    duplicated: max(0, stats.eventsStored - stats.uniqueTransactionIDs),
-                    relayEventIngestPerSecond: relay.ingestEventsPerSecond,
-                    spansToRelayEventsRatio: spansPerSecond / relay.ingestEventsPerSecond,
-                    decodeAndMapMicrosecondsPerSpan: decodeMicroseconds, decodeMicrosecondsPerSpan: decodeOnly,
-                    mapMicrosecondsPerSpan: mapOnly, codeEventsMicrosecondsPerSpan: codeOnly,
-                    ingestCPUMicrosecondsPerSpan: cpuDuringIngest / Double(options.spans))
-            } catch {
-                await engine.shutdown()
-                throw error
             }
+            let delivering = try await ingest(bodies, spool: "otlp-spool.sqlite", paused: false)
+            let spoolOnly = try await ingest(spoolOnlyBodies, spool: "otlp-spool-only.sqlite", paused: true)
+            let ingest = delivering.run
+            let cpuDuringIngest = delivering.cpu
+            let stats = sandbox.stats()
+            let expected = 2 * options.spans * eventsPerSpan
+            let spansPerSecond = Double(options.spans) / ingest.seconds
+            return OTLPBenchmarkResult(
+                spans: options.spans, spansPerRequest: options.spansPerRequest, clients: options.clients,
+                requests: bodies.count, refusedRequests: ingest.refused + spoolOnly.run.refused,
+                firstRefusal: ingest.firstRefusal ?? spoolOnly.run.firstRefusal,
+                ingestSeconds: ingest.seconds, ingestSpansPerSecond: spansPerSecond, eventsPerSpan: eventsPerSpan,
+                requestLatency: EngineBenchmark.latencyFigures(ingest.latencies),
+                delivered: stats.uniqueTransactionIDs,
+                lost: max(0, expected - stats.uniqueTransactionIDs),
+                duplicated: max(0, stats.eventsStored - stats.uniqueTransactionIDs),
+                relayEventIngestPerSecond: relay.ingestEventsPerSecond,
+                spansToRelayEventsRatio: spansPerSecond / relay.ingestEventsPerSecond,
+                decodeAndMapMicrosecondsPerSpan: decodeMicroseconds, decodeMicrosecondsPerSpan: decodeOnly,
+                mapMicrosecondsPerSpan: mapOnly, codeEventsMicrosecondsPerSpan: codeOnly,
+                ingestCPUMicrosecondsPerSpan: cpuDuringIngest / Double(options.spans),
+                spoolOnlyIngestSpansPerSecond: Double(options.spans) / spoolOnly.run.seconds,
+                spoolOnlyIngestCPUMicrosecondsPerSpan: spoolOnly.cpu / Double(options.spans),
+                deliveredDuringSpoolOnlyIngest: spoolOnly.deliveredMeanwhile)
         }
     }
 

@@ -38,7 +38,10 @@ import Testing
         let result = try await OTLPBenchmark.run(options)
         #expect(result.requests == 11)
         #expect(result.refusedRequests == 0, "\(result.firstRefusal ?? "")")
-        #expect(result.delivered == 2_100 && result.lost == 0 && result.duplicated == 0)
+        // Both runs' spans (the delivering one and the spool-only one), each span's two events once.
+        #expect(result.delivered == 4_200 && result.lost == 0 && result.duplicated == 0)
+        #expect(result.spoolOnlyIngestSpansPerSecond > 0 && result.spoolOnlyIngestCPUMicrosecondsPerSpan > 0)
+        #expect(result.deliveredDuringSpoolOnlyIngest == 0, "the spool-only run's engine was paused")
         #expect(result.ingestSpansPerSecond > 0 && result.relayEventIngestPerSecond > 0)
         #expect(result.spansToRelayEventsRatio == result.ingestSpansPerSecond / result.relayEventIngestPerSecond)
         // Each stage is measured (CPU time: a stage that ran cost something); no speed is judged here.
