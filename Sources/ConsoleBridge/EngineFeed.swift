@@ -3,7 +3,7 @@ import Foundation
 import LagoAPI
 public import LagoBilling
 import LagoConfig
-public import LagoControl
+import LagoControl
 public import LagoEngine
 import LagoUsage
 import Synchronization

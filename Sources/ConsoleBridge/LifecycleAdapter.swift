@@ -1,6 +1,6 @@
 public import ConsoleUI
 import Foundation
-public import LagoAPI
+import LagoAPI
 public import LagoBilling
 public import LagoEngine
 

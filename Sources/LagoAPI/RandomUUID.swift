@@ -83,7 +83,7 @@ public enum RandomUUID {
             }
             // Never hand the same bytes out twice.
             bytes.withUnsafeMutableBytes { raw in
-                raw.baseAddress!.advanced(by: offset).initializeMemory(as: UInt8.self, repeating: 0, count: 16)
+                _ = raw.baseAddress!.advanced(by: offset).initializeMemory(as: UInt8.self, repeating: 0, count: 16)
             }
             offset += 16
             return values

@@ -1,6 +1,6 @@
-public import Foundation
-public import LagoAPI
-public import LagoEngine
+import Foundation
+import LagoAPI
+import LagoEngine
 import LagoSandbox
 
 /// Settings of ``EngineBenchmark/run(_:)``.

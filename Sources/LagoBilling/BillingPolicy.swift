@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// What the engine and the relay do with an event the check calls `unbillable` (config `billing.unbillable`).
 public enum UnbillablePolicy: String, Sendable, Hashable, Codable, CaseIterable {

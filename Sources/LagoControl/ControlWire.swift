@@ -1,6 +1,6 @@
 public import Foundation
-public import LagoAPI
-public import LagoEngine
+import LagoAPI
+import LagoEngine
 import LagoUsage
 
 /// Where a running `lago-console serve` (or a console with its own engine) answers its control API, and how to

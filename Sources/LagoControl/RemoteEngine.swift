@@ -1,5 +1,5 @@
-public import AsyncHTTPClient
-public import Foundation
+import AsyncHTTPClient
+import Foundation
 public import LagoAPI
 public import LagoEngine
 public import LagoUsage

@@ -1,5 +1,5 @@
 import LagoBilling
-public import Metrics
+import Metrics
 import Synchronization
 
 /// The engine's metrics, reported through swift-metrics (so any backend works; `lago-console serve` exposes them

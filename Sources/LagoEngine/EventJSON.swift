@@ -1,4 +1,4 @@
-public import LagoAPI
+import LagoAPI
 
 /// Encodes events as the compact JSON object Lago's batch endpoint takes, fast and without Foundation.
 ///

@@ -1,5 +1,5 @@
 public import Foundation
-public import LagoAPI
+import LagoAPI
 public import LagoBilling
 
 /// `lago-console check`: whether the configured Lago will bill each event, and why not.

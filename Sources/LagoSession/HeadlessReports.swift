@@ -1,6 +1,6 @@
 public import Foundation
 public import LagoAPI
-public import LagoBilling
+import LagoBilling
 public import LagoControl
 public import LagoEngine
 

@@ -1,7 +1,7 @@
 import Foundation
 public import LagoAPI
-public import LagoConfig
-public import LagoEngine
+import LagoConfig
+import LagoEngine
 public import LagoUsage
 
 /// What `lago-console send` does once its arguments are parsed: spool the events, deliver them unless a running
@@ -224,7 +224,7 @@ extension HeadlessSend {
                 problems.append("\(place): not JSON")
                 continue
             }
-            guard let object = document.objectValue else {
+            guard document.objectValue != nil else {
                 problems.append("\(place): not a JSON object (an event or a usage record)")
                 continue
             }

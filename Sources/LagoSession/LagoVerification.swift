@@ -1,6 +1,6 @@
 public import LagoAPI
 public import LagoConfig
-public import LagoUsage
+import LagoUsage
 import Foundation
 
 /// One check of `lago-console verify` and its outcome.

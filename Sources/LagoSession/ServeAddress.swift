@@ -1,4 +1,4 @@
-public import LagoConfig
+import LagoConfig
 
 /// A `host:port` option of `serve` (`--listen`, `--control-listen`), by the rules of `relay.listen`.
 public enum ServeAddress {

@@ -1,5 +1,5 @@
 import Foundation
-public import LagoAPI
+import LagoAPI
 public import LagoConfig
 public import LagoControl
 public import LagoEngine

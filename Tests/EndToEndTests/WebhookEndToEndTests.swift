@@ -38,7 +38,6 @@ struct WebhookEndToEndTests {
         options.webhookRetryDelay = .milliseconds(50)
         options.webhookHMACKey = "e2e-org-hmac-key"
         try await Sandbox.withRunning(options) { sandbox in
-            let spool = home.spool
             let config = try home.writeConfig(
                 for: sandbox, engine: ["flush_interval_seconds = 0.05"], relay: ["token = \"relay-secret-token\""])
             // The key from the environment, as an operator would give it (never on the command line).

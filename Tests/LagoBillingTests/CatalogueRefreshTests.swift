@@ -108,7 +108,7 @@ struct CatalogueRefreshTests {
             try await withLagoClient(configuration: configuration, logger: Logger(label: "test")) { client in
                 let service = BillingCatalogueService(
                     client: client, refreshInterval: .seconds(3600), minimumLoadSpacing: .milliseconds(100))
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                await withTaskGroup(of: Void.self) { group in
                     group.addTask { await service.run() }
                     #expect(await eventually(timeout: .seconds(60)) { service.catalogue != nil })
                     let loadedAt = service.status.loadedAt

@@ -78,7 +78,7 @@ struct FaultInjectionTests {
             #expect(sandbox.storedEventCount == 0)
             #expect(sandbox.stats().connectionsRefused >= 1)
             sandbox.faults.clear()
-            #expect(try await eventually { (try? await client.post("/api/v1/events", event))?.status == 200 })
+            #expect(await eventually { (try? await client.post("/api/v1/events", event))?.status == 200 })
             #expect(sandbox.storedEventCount == 1)
         }
     }
