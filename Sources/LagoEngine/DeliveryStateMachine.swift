@@ -13,6 +13,10 @@ struct DeliveryStateMachine: Sendable {
     struct Settings: Sendable, Hashable {
         var maxBatchSize: Int
         var maxBatchBytes: Int
+        /// Batches one spool read may claim at most. A claim is a write (it counts the events' attempts), so it
+        /// waits its turn among the spool's commits: reading one batch per claim capped delivery at one batch per
+        /// commit cycle (about 300 requests/s measured on 2 cores, with 64 allowed in flight).
+        var maxBatchesPerClaim = 8
         /// Requests in flight at once when ``adaptive`` is `nil`.
         var maxInFlight: Int
         var flushInterval: Duration
@@ -97,8 +101,9 @@ struct DeliveryStateMachine: Sendable {
         /// `expired` instead (too old; never sent, so their `attempts` no longer count the claim's). Report the
         /// batch with ``sendCompleted(batchID:rows:outcome:now:)``.
         case send(batchID: Int, rows: [SpoolRow], expired: [SpoolRow], isolated: Bool, probe: Bool)
-        /// Read up to `maxCount` events (or `maxBytes`) with ids above `cursor`, then call ``claimCompleted(_:now:)``.
-        case claim(after: Int64, maxCount: Int, maxBytes: Int)
+        /// Read up to `batches` batches of at most `maxCount` events (or `maxBytes`) each, with ids above `cursor`,
+        /// in one spool read, then call ``claimCompleted(batches:now:)``.
+        case claim(after: Int64, maxCount: Int, maxBytes: Int, batches: Int)
         /// Announce the retry scheduled for these events (their lifecycle change).
         case announceRetry(ScheduledRetry, rows: [SpoolRow], outcome: BatchOutcome)
         /// Answer these ``flushStarted(id:deadline:)`` calls: their flush is done.
@@ -229,21 +234,29 @@ struct DeliveryStateMachine: Sendable {
         unclaimedBytes += bytes
     }
 
-    /// A claim read finished; `rows` become a ready batch.
+    /// A claim read of one batch finished; `rows` become a ready batch.
     mutating func claimCompleted(_ rows: [SpoolRow], now: Instant) {
+        claimCompleted(batches: [rows], now: now)
+    }
+
+    /// A claim read finished; each non-empty batch, in id order, becomes a ready batch. None: nothing is unclaimed.
+    mutating func claimCompleted(batches claimed: [[SpoolRow]], now: Instant) {
         claiming = false
-        guard let last = rows.last else {
+        let claimed = claimed.filter { !$0.isEmpty }
+        guard let last = claimed.last?.last else {
             unclaimedCount = 0
             unclaimedBytes = 0
             unclaimedSince = nil
             return
         }
         cursor = max(cursor, last.id)
-        unclaimedCount = max(0, unclaimedCount - rows.count)
-        unclaimedBytes = max(0, unclaimedBytes - rows.reduce(0) { $0 + $1.body.count })
+        for rows in claimed {
+            unclaimedCount = max(0, unclaimedCount - rows.count)
+            unclaimedBytes = max(0, unclaimedBytes - rows.reduce(0) { $0 + $1.body.count })
+            batches.append(Batch(id: nextBatchID, rows: rows, phase: .ready))
+            nextBatchID += 1
+        }
         if unclaimedCount == 0 { unclaimedSince = nil }
-        batches.append(Batch(id: nextBatchID, rows: rows, phase: .ready))
-        nextBatchID += 1
     }
 
     /// A claim read failed; it is tried again a second later.
@@ -533,8 +546,10 @@ struct DeliveryStateMachine: Sendable {
         decision.wakeAt = wake
     }
 
-    /// Reads the next batch: while healthy, when fewer than `target` requests (plus one batch read ahead) are sending
-    /// or ready and a batch is full, the flush interval has passed, or a flush is waiting.
+    /// Reads the next batches: while healthy, when fewer than `target` requests (plus one batch read ahead) are
+    /// sending or ready and a batch is full, the flush interval has passed, or a flush is waiting. One read claims
+    /// what is missing (up to ``Settings/maxBatchesPerClaim``): only full batches, and a partial last one once the
+    /// flush interval has passed or a flush waits.
     private mutating func claimAhead(now: Instant, target: Int, wake: inout Instant?, into decision: inout Decision) {
         func wakeAt(_ instant: Instant) {
             wake = min(wake ?? instant, instant)
@@ -549,8 +564,12 @@ struct DeliveryStateMachine: Sendable {
         } else if full || flushing || dueAt <= now {
             claimRetryAt = nil
             claiming = true
+            let missing = min(target + 1 - (sendingCount + readyCount), target * 4 + 1 - batches.count)
+            let size = max(1, settings.maxBatchSize)
+            let available = full && !flushing && dueAt > now ? unclaimedCount / size : (unclaimedCount + size - 1) / size
+            let count = max(1, min(missing, available, settings.maxBatchesPerClaim))
             decision.actions.append(
-                .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes))
+                .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes, batches: count))
         } else {
             wakeAt(dueAt)
         }
@@ -571,7 +590,7 @@ struct DeliveryStateMachine: Sendable {
         } else if !claiming, unclaimedCount > 0 {
             claiming = true
             decision.actions.append(
-                .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes))
+                .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes, batches: 1))
         }
     }
 

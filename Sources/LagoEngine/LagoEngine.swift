@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 public import LagoAPI
-public import LagoBilling
+import LagoBilling
 public import LagoUsage
 public import Logging
 import Metrics
@@ -124,7 +124,7 @@ public final class LagoEngine: Sendable {
         /// Rows and bytes committed since the loop last took them.
         var appendedCount = 0
         var appendedBytes = 0
-        var claims: [Result<[SpoolRow], ClaimFailure>] = []
+        var claims: [Result<[[SpoolRow]], ClaimFailure>] = []
         var completions: [(batchID: Int, rows: [SpoolRow], outcome: BatchOutcome, tallies: [Tally])] = []
         var tick = false
         /// The latest ``LagoEngine/pause()`` (`true`) or ``LagoEngine/resume()`` (`false`).
@@ -1039,8 +1039,8 @@ public final class LagoEngine: Sendable {
                 machine.rowsAppended(count: inputs.appendedCount, bytes: inputs.appendedBytes, now: now)
                 for claim in inputs.claims {
                     switch claim {
-                    case .success(let rows):
-                        machine.claimCompleted(rows, now: now)
+                    case .success(let batches):
+                        machine.claimCompleted(batches: batches, now: now)
                     case .failure(let failure):
                         machine.claimFailed(now: now)
                         logger.warning("Reading the spool failed", metadata: ["reason": "\(failure.reason)"])
@@ -1074,12 +1074,13 @@ public final class LagoEngine: Sendable {
                 var exit = false
                 for action in decision.actions {
                     switch action {
-                    case .claim(let cursor, let maxCount, let maxBytes):
+                    case .claim(let cursor, let maxCount, let maxBytes, let batches):
                         group.addTask { [spool] in
-                            let claim: Result<[SpoolRow], ClaimFailure>
+                            let claim: Result<[[SpoolRow]], ClaimFailure>
                             do {
                                 claim = .success(
-                                    try await spool.claim(after: cursor, maxCount: maxCount, maxBytes: maxBytes))
+                                    try await spool.claim(
+                                        after: cursor, maxCount: maxCount, maxBytes: maxBytes, batches: batches))
                             } catch {
                                 claim = .failure(ClaimFailure(reason: "\(error)"))
                             }

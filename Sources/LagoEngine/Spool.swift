@@ -1030,7 +1030,16 @@ final class Spool: Sendable {
     /// and records the attempt of the request about to carry them (one commit for both: the attempt is on disk
     /// before anything is sent). The rows come back with `attempts` counting that request and `attemptRecorded` set.
     func claim(after cursor: Int64, maxCount: Int, maxBytes: Int) async throws -> [SpoolRow] {
-        try await perform { db in
+        try await claim(after: cursor, maxCount: maxCount, maxBytes: maxBytes, batches: 1).first ?? []
+    }
+
+    /// As ``claim(after:maxCount:maxBytes:)`` for up to `batches` consecutive batches in one read and one commit,
+    /// each of at most `maxCount` events and `maxBytes` (at least one event), in id order; none when nothing is after
+    /// `cursor`.
+    func claim(after cursor: Int64, maxCount: Int, maxBytes: Int, batches: Int) async throws -> [[SpoolRow]] {
+        let batches = max(1, batches)
+        let maxCount = max(1, maxCount)
+        return try await perform { db in
             let statement = try db.cachedStatement(
                 sql: """
                     SELECT id, transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons, source,
@@ -1045,7 +1054,8 @@ final class Spool: Sendable {
                 sqlite3_clear_bindings(handle)
             }
             sqlite3_bind_int64(handle, 1, cursor)
-            sqlite3_bind_int64(handle, 2, Int64(maxCount))
+            sqlite3_bind_int64(handle, 2, Int64(maxCount * batches))
+            var claimed: [[SpoolRow]] = []
             var rows: [SpoolRow] = []
             rows.reserveCapacity(maxCount)
             var bytes = 0
@@ -1057,7 +1067,14 @@ final class Spool: Sendable {
                 }
                 let blob = sqlite3_column_blob(handle, 2)
                 let bodyCount = Int(sqlite3_column_bytes(handle, 2))
-                if !rows.isEmpty && bytes + bodyCount > maxBytes { break }
+                if !rows.isEmpty && (rows.count == maxCount || bytes + bodyCount > maxBytes) {
+                    // This batch is full: the row opens the next one, if one more is wanted.
+                    if claimed.count + 1 == batches { break }
+                    claimed.append(rows)
+                    rows = []
+                    rows.reserveCapacity(maxCount)
+                    bytes = 0
+                }
                 bytes += bodyCount
                 let body = bodyCount == 0 ? [] : [UInt8](UnsafeRawBufferPointer(start: blob, count: bodyCount))
                 let text = sqlite3_column_text(handle, 1)
@@ -1086,8 +1103,9 @@ final class Spool: Sendable {
                 rows.append(row)
             }
             sqlite3_reset(handle)
-            try Spool.recordAttempt(db, rows.map(\.id))
-            return rows
+            if !rows.isEmpty { claimed.append(rows) }
+            try Spool.recordAttempt(db, claimed.flatMap { $0.map(\.id) })
+            return claimed
         }
     }
 

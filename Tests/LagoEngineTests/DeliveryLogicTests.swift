@@ -268,6 +268,41 @@ extension DeliveryStateMachine {
         #expect(claims(full.decide(now: t0)) == 1)
     }
 
+    /// The batch counts each claim asks for.
+    func claimedBatches(_ decision: Machine.Decision) -> [Int] {
+        decision.actions.compactMap { if case .claim(_, _, _, let batches) = $0 { batches } else { nil } }
+    }
+
+    @Test func aBacklogIsClaimedSeveralFullBatchesInOneRead() {
+        // Four allowed in flight, nothing sending: four requests and one read ahead are missing, in one read.
+        var machine = machine(maxInFlight: 4)
+        machine.rowsAppended(count: 1_050, bytes: 1_050, now: t0)
+        #expect(claimedBatches(machine.decide(now: t0)) == [5])
+        machine.claimCompleted(
+            batches: [
+                makeRows(1...100), makeRows(101...200), makeRows(201...300), makeRows(301...400), makeRows(401...500),
+            ],
+            now: t0)
+        #expect(machine.batches.count == 5 && machine.unclaimedCount == 550)
+        let sending = machine.decide(now: t0)
+        #expect(sends(sending).count == 4 && claimedBatches(sending).isEmpty, "the read-ahead is there")
+
+        // Only full batches before the flush interval: 250 left waiting make two, not three.
+        var partial = self.machine(maxInFlight: 4)
+        partial.rowsAppended(count: 250, bytes: 250, now: t0)
+        #expect(claimedBatches(partial.decide(now: t0)) == [2])
+        partial.claimCompleted(batches: [makeRows(1...100), makeRows(101...200)], now: t0)
+        _ = partial.decide(now: t0)
+        #expect(partial.unclaimedCount == 50)
+        // Once the interval has passed, the partial rest goes too.
+        #expect(claimedBatches(partial.decide(now: t0 + .seconds(1))) == [1])
+
+        // At most maxBatchesPerClaim in one read, however many are allowed in flight.
+        var wide = self.machine(maxInFlight: 64)
+        wide.rowsAppended(count: 10_000, bytes: 10_000, now: t0)
+        #expect(claimedBatches(wide.decide(now: t0)) == [wide.settings.maxBatchesPerClaim])
+    }
+
     @Test func eventsFoundAtStartAreOverdue() {
         var machine = machine(unclaimed: 5)
         #expect(claims(machine.decide(now: t0)) == 1)

@@ -82,7 +82,7 @@ import Testing
             case 86..<93:  // crash: drop the spool without close(), open again; claims are forgotten
                 // The writer queue (whole-spool counts run there) may hold the spool a moment after its last
                 // answer: the connection closes once it lets go.
-                weak var dropped = spool
+                weak let dropped = spool
                 spool = nil
                 #expect(await eventually { dropped == nil }, "step \(step)")
                 spool = try Spool(path: path, synchronous: .normal)
@@ -128,6 +128,29 @@ import Testing
             (0..<5).map { NewSpoolRow(transactionID: "t\($0)", body: Array(repeating: 65, count: 100), enqueuedAt: 0) })
         #expect(try await spool.claim(after: 0, maxCount: 100, maxBytes: 250).count == 2)
         #expect(try await spool.claim(after: 0, maxCount: 100, maxBytes: 10).count == 1)
+        await spool.close()
+    }
+
+    @Test func oneClaimReadsSeveralBatchesAndCountsAttemptsOnlyForThoseReturned() async throws {
+        let directory = try TemporaryDirectory()
+        let spool = try Spool(path: directory.file("spool.sqlite"), synchronous: .normal)
+        try await spool.append(
+            (0..<25).map { NewSpoolRow(transactionID: "t\($0)", body: Array(repeating: 65, count: 10), enqueuedAt: 0) })
+        // By count: two batches of ten, in id order.
+        let first = try await spool.claim(after: 0, maxCount: 10, maxBytes: 1 << 20, batches: 2)
+        #expect(first.map { $0.map(\.transactionID) } == [(0..<10).map { "t\($0)" }, (10..<20).map { "t\($0)" }])
+        #expect(first.joined().allSatisfy { $0.attempts == 1 && $0.attemptRecorded })
+        // More batches asked than there are events: the rest, once, and their attempt counted once.
+        let rest = try await spool.claim(after: first[1].last!.id, maxCount: 10, maxBytes: 1 << 20, batches: 5)
+        #expect(rest.map { $0.map(\.transactionID) } == [(20..<25).map { "t\($0)" }])
+        #expect(rest[0].allSatisfy { $0.attempts == 1 })
+        #expect(try await spool.claim(after: rest[0].last!.id, maxCount: 10, maxBytes: 1 << 20, batches: 3).isEmpty)
+        // By bytes: 25 bytes hold two 10-byte bodies; three batches asked, three returned, the fourth pair not read.
+        let bytes = try await spool.claim(after: 0, maxCount: 10, maxBytes: 25, batches: 3)
+        #expect(bytes.map(\.count) == [2, 2, 2])
+        #expect(bytes.joined().allSatisfy { $0.attempts == 2 })
+        let after = try await spool.claim(after: 0, maxCount: 25, maxBytes: 1 << 20, batches: 1)
+        #expect(after[0].map(\.attempts) == Array(repeating: 3, count: 6) + Array(repeating: 2, count: 19))
         await spool.close()
     }
 
