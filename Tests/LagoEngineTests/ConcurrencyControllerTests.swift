@@ -77,6 +77,30 @@ import Testing
         #expect(controller.limit == 34)
     }
 
+    @Test("Slow start doubles through a rise short of a spike; additive growth holds in it")
+    func slowStartDoublesThroughNoise() {
+        var controller = adaptive(initial: 4)
+        var now = steady(&controller, windows: 1, rtt: .milliseconds(100), from: t0)
+        // +5 % (noise, not a spike): slow start doubles all the same.
+        for expected in [8, 16] {
+            now += .milliseconds(105)
+            #expect(window(&controller, rtt: .milliseconds(105), end: now) == [.increased])
+            #expect(controller.limit == expected && controller.slowStart)
+        }
+        // A spike ends slow start with a decrease (16 → 14).
+        now += .milliseconds(300)
+        #expect(window(&controller, rtt: .milliseconds(300), end: now) == [.decreased])
+        #expect(controller.limit == 14 && !controller.slowStart)
+        // Back to the average, then a little above it: no growth (Vector's hold), where at or below it grows by one.
+        now = steady(&controller, windows: 40, rtt: .milliseconds(100), from: now)
+        #expect(controller.averageRTT! < .microseconds(100_010))
+        let settled = controller.limit
+        #expect(settled > 14, "it grew by one per round trip at the average")
+        now += .milliseconds(105)
+        #expect(window(&controller, rtt: .milliseconds(105), end: now).isEmpty)
+        #expect(controller.limit == settled)
+    }
+
     @Test("No increase without evidence: a window that never reached the limit keeps it")
     func noIncreaseBelowTheLimit() {
         var controller = adaptive(initial: 8)
