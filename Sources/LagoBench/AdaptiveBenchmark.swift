@@ -1,5 +1,5 @@
-public import Foundation
-public import LagoEngine
+import Foundation
+import LagoEngine
 import LagoSandbox
 
 /// Settings of ``AdaptiveBenchmark/run(_:)``: issue #14's scenarios, every comparison measured in the same run.
@@ -13,8 +13,14 @@ public struct AdaptiveBenchmarkOptions: Sendable, Codable, Hashable {
     public var addedLatencyMilliseconds = 100
     /// The sandbox's rate limit there (Lago Cloud's for event ingestion).
     public var requestsPerSecond = 500
-    /// The fixed `max_in_flight` values compared with `auto` there.
+    /// The fixed `max_in_flight` values compared with `auto` there (and in the request-bound scenario).
     public var fixedMaxInFlight = [4, 16, 32, 64]
+    /// Events of each request-bound run: the same latency and limit, batches of ``requestBoundBatchSize`` events, so
+    /// that requests, not the events in them, are what the machine carries. 20k events of 10 are 2,000 requests, as
+    /// above: 4 s at the limit, about 54 s at a fixed 4.
+    public var requestBoundEvents = 20_000
+    /// Events per request there (`engine.max_batch_size`).
+    public var requestBoundBatchSize = 10
     /// Events of the 429-burst run.
     public var burstEvents = 10_000
     /// Requests answered `429 Retry-After: 1` at the start of the burst run.
@@ -47,8 +53,27 @@ public struct AdaptiveRun: Sendable, Codable, Hashable {
     public var rateLimitedShareAfter2s: Double?
     /// The concurrency limit when the run ended.
     public var finalLimit: Int?
+    /// The engine every 100 ms of the run: how the limit moved.
+    public var timeline: [AdaptiveSample]
     public var lost: Int
     public var duplicated: Int
+}
+
+/// The engine at one moment of an ``AdaptiveRun``.
+public struct AdaptiveSample: Sendable, Codable, Hashable {
+    /// Since the run started.
+    public var seconds: Double
+    /// The concurrency limit, and requests in flight.
+    public var limit: Int?
+    public var inFlight: Int?
+    /// The round trip's moving average, milliseconds.
+    public var roundTripMilliseconds: Double?
+    /// Requests left in Lago's window as the engine estimates it.
+    public var rateLimitRemaining: Int?
+    /// Requests that have reached the sandbox (counted on arrival, before its added latency), and events it holds,
+    /// so far: the delivery's own pace, sample to sample.
+    public var sandboxRequests: Int
+    public var sandboxEvents: Int
 }
 
 /// What ``AdaptiveBenchmark/run(_:)`` measured, with the ratios issue #14 states its goals in.
@@ -59,6 +84,14 @@ public struct AdaptiveBenchmarkResult: Sendable, Codable, Hashable {
     public var autoVsBestFixed: Double
     /// `auto` ÷ fixed 4 (goal ≥ 10).
     public var autoVsFixed4: Double
+    /// The same latency and limit with batches of 10 events: the scenario's requests at a tenth of the events, so
+    /// that on a machine where the engine and the in-process sandbox share few cores the 500 requests/s limit, not
+    /// the machine, is what binds (fixed 64 could send 640 requests/s). `auto` first, then each fixed value.
+    public var requestBound: [AdaptiveRun]
+    /// `auto` ÷ the best fixed value there.
+    public var requestBoundAutoVsBestFixed: Double
+    /// `auto` ÷ fixed 4 there.
+    public var requestBoundAutoVsFixed4: Double
     /// 20 × 429 `Retry-After: 1`, 10k events, `auto`.
     public var burst: AdaptiveRun
     /// Healthy loopback: `auto` runs and fixed-4 runs, alternating.
@@ -93,9 +126,21 @@ public enum AdaptiveBenchmark {
                     events: options.limitedEvents, maxInFlight: limit, spoolPath: spool(), backlog: true,
                     latency: options.addedLatencyMilliseconds, requestsPerSecond: options.requestsPerSecond))
         }
-        let auto = limited[0].eventsPerSecond
-        let bestFixed = limited.dropFirst().map(\.eventsPerSecond).max() ?? auto
-        let fixed4 = limited.dropFirst().first { $0.maxInFlight == "4" }?.eventsPerSecond ?? auto
+        var requestBound: [AdaptiveRun] = []
+        for limit in [nil] + options.fixedMaxInFlight.map(Optional.some) {
+            requestBound.append(
+                try await measure(
+                    events: options.requestBoundEvents, maxInFlight: limit, spoolPath: spool(), backlog: true,
+                    latency: options.addedLatencyMilliseconds, requestsPerSecond: options.requestsPerSecond,
+                    batchSize: options.requestBoundBatchSize))
+        }
+        /// `auto` (the first run) ÷ the best fixed run, and ÷ fixed 4.
+        func ratios(_ runs: [AdaptiveRun]) -> (bestFixed: Double, fixed4: Double) {
+            let auto = runs[0].eventsPerSecond
+            let bestFixed = runs.dropFirst().map(\.eventsPerSecond).max() ?? auto
+            let fixed4 = runs.dropFirst().first { $0.maxInFlight == "4" }?.eventsPerSecond ?? auto
+            return (auto / bestFixed, auto / fixed4)
+        }
         let burst = try await measure(
             events: options.burstEvents, maxInFlight: nil, spoolPath: spool(), backlog: true,
             burst429: options.burst429)
@@ -110,23 +155,27 @@ public enum AdaptiveBenchmark {
             return sorted[sorted.count / 2]
         }
         return AdaptiveBenchmarkResult(
-            limited: limited, autoVsBestFixed: auto / bestFixed, autoVsFixed4: auto / fixed4, burst: burst,
+            limited: limited, autoVsBestFixed: ratios(limited).bestFixed, autoVsFixed4: ratios(limited).fixed4,
+            requestBound: requestBound, requestBoundAutoVsBestFixed: ratios(requestBound).bestFixed,
+            requestBoundAutoVsFixed4: ratios(requestBound).fixed4, burst: burst,
             healthyAuto: healthyAuto, healthyFixed4: healthyFixed4,
             healthyAutoVsFixed4: median(healthyAuto) / median(healthyFixed4),
             goals: [
                 "autoVsBestFixed": ">= 0.8 (100 ms latency, 500 requests/s, a spooled backlog delivered)",
                 "rateLimitedShareAfter2s": "< 0.01 (auto, same scenario)",
                 "autoVsFixed4": ">= 10 (same scenario)",
+                "requestBound": "the same three goals with batches of 10 events (the limiter, not the machine, binds)",
                 "burst": "done within 3 s of the first 429 (20 x 429 Retry-After 1, 10k events; seconds from start)",
                 "healthyAutoVsFixed4": ">= 0.95 (healthy loopback)",
             ])
     }
 
     /// One run: `events` enqueued by 8 producers in calls of 100, delivered with `maxInFlight` (nil: auto); with
-    /// `backlog`, spooled before the engine starts and timed from its start, else enqueued while it delivers.
+    /// `backlog`, spooled before the engine starts and timed from its start, else enqueued while it delivers; sent
+    /// in requests of at most `batchSize` events (nil: the engine's default, 100).
     static func measure(
         events: Int, maxInFlight: Int?, spoolPath: String, backlog: Bool = false, latency: Int = 0,
-        requestsPerSecond: Int? = nil, burst429: Int = 0
+        requestsPerSecond: Int? = nil, burst429: Int = 0, batchSize: Int? = nil
     ) async throws -> AdaptiveRun {
         try await Sandbox.withRunning(SandboxOptions()) { sandbox in
             if latency > 0 { sandbox.faults.latency(.milliseconds(latency)) }
@@ -134,6 +183,7 @@ public enum AdaptiveBenchmark {
             if burst429 > 0 { sandbox.faults.rateLimit(next: burst429, retryAfter: 1, pathPrefix: "/api/v1/events") }
             var configuration = EngineBenchmark.configuration(spoolPath: spoolPath, maxInFlight: maxInFlight ?? 4)
             configuration.maxInFlight = maxInFlight.map { .fixed($0) } ?? .auto
+            if let batchSize { configuration.maxBatchSize = batchSize }
             let engine = try EngineBenchmark.engine(configuration, sandbox: sandbox)
             if backlog {
                 // Spooled first: the run measures the delivery from the first request on.
@@ -146,6 +196,24 @@ public enum AdaptiveBenchmark {
                 try? await Task.sleep(for: .seconds(2))
                 return Task.isCancelled ? nil : sandbox.stats()
             }
+            // Every run is sampled alike (a snapshot costs the engine two small spool reads).
+            let sampler = Task { () -> [AdaptiveSample] in
+                var samples: [AdaptiveSample] = []
+                while !Task.isCancelled {
+                    let stats = await engine.stats()
+                    let held = sandbox.stats()
+                    samples.append(
+                        AdaptiveSample(
+                            seconds: (EngineBenchmark.seconds(since: start) * 1000).rounded() / 1000,
+                            limit: stats.concurrencyLimit, inFlight: stats.requestsInFlight,
+                            roundTripMilliseconds: stats.roundTripAverage.map {
+                                ($0 / .milliseconds(1) * 10).rounded() / 10
+                            }, rateLimitRemaining: stats.rateLimitRemaining, sandboxRequests: held.requestsTotal,
+                            sandboxEvents: held.eventsStored))
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+                return samples
+            }
             if !backlog {
                 try await EngineBenchmark.enqueue(engine, count: events, producers: 8, batchSize: 100, prefix: "ad")
             }
@@ -153,7 +221,9 @@ public enum AdaptiveBenchmark {
             let total = EngineBenchmark.seconds(since: start)
             let limit = await engine.stats().concurrencyLimit
             early.cancel()
+            sampler.cancel()
             let atTwoSeconds = await early.value
+            let timeline = await sampler.value
             await engine.shutdown()
             let stats = sandbox.stats()
             var shareAfter2s: Double?
@@ -167,6 +237,7 @@ public enum AdaptiveBenchmark {
                 eventsPerSecond: Double(events) / total, requests: stats.requestsTotal,
                 requestsPerSecond: Double(stats.requestsTotal) / total,
                 rateLimited: stats.requests(status: 429), rateLimitedShareAfter2s: shareAfter2s, finalLimit: limit,
+                timeline: timeline,
                 lost: max(0, events - stats.uniqueTransactionIDs),
                 duplicated: max(0, stats.eventsStored - stats.uniqueTransactionIDs))
         }
