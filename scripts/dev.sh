@@ -40,9 +40,13 @@ case "$mode" in
         exec "$(swift build --show-bin-path)/lago-console" "$@"
         ;;
     test)
-        # Python helpers for the interop tests (official Lago client, OpenAPI validation); best effort.
-        pip_packages=(lago-python-client==1.55.0 pyyaml jsonschema openapi-schema-validator)
-        if command -v python3 >/dev/null 2>&1 && ! python3 -c "import lago_python_client, yaml, jsonschema" 2>/dev/null; then
+        # Python helpers for the interop tests (official Lago client, OpenAPI validation, the OpenTelemetry SDK and
+        # its OTLP/HTTP exporter); best effort.
+        pip_packages=(lago-python-client==1.55.0 pyyaml jsonschema openapi-schema-validator
+            opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2)
+        imports="import lago_python_client, yaml, jsonschema, opentelemetry.sdk"
+        imports+=", opentelemetry.exporter.otlp.proto.http.trace_exporter"
+        if command -v python3 >/dev/null 2>&1 && ! python3 -c "$imports" 2>/dev/null; then
             python3 -m pip install -q "${pip_packages[@]}" 2>/dev/null \
                 || python3 -m pip install -q --break-system-packages "${pip_packages[@]}" 2>/dev/null \
                 || echo "warning: could not pip install the interop test helpers" >&2
