@@ -14,6 +14,8 @@ Exits 0 when every span was exported (the relay answered 200), 1 otherwise; 2 wh
 """
 import sys
 
+from relay_arguments import relay_arguments
+
 try:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
@@ -38,13 +40,7 @@ class RecordingExporter(OTLPSpanExporter):
 
 
 def main() -> None:
-    if len(sys.argv) != 5:
-        print(__doc__)
-        sys.exit(64)
-    base_url, token, prefix, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    origin = base_url.rstrip("/")
-    if origin.endswith("/api/v1"):
-        origin = origin[: -len("/api/v1")]
+    origin, token, prefix, count = relay_arguments(__doc__)
     exporter = RecordingExporter(
         endpoint=origin + "/v1/traces", headers={"Authorization": f"Bearer {token}"}, timeout=30
     )

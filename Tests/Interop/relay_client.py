@@ -11,6 +11,8 @@ Exits 0 when the client raised no error, 1 with a message otherwise; 2 when the 
 """
 import sys
 
+from relay_arguments import relay_arguments
+
 try:
     from lago_python_client.client import Client
     from lago_python_client.models.event import BatchEvent, Event
@@ -20,13 +22,7 @@ except ImportError as error:  # pragma: no cover - reported to the Swift test
 
 
 def main() -> None:
-    if len(sys.argv) != 5:
-        print(__doc__)
-        sys.exit(64)
-    base_url, token, prefix, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    origin = base_url.rstrip("/")
-    if origin.endswith("/api/v1"):
-        origin = origin[: -len("/api/v1")]
+    origin, token, prefix, count = relay_arguments(__doc__)
     client = Client(api_key=token, api_url=origin + "/", max_retries=0)
     events = [
         Event(
