@@ -18,12 +18,16 @@
 /// Two differences: a rise smaller than ``Settings/minimumRise`` of the average never counts as a spike (Vector's
 /// threshold is zero on a link whose round trips never vary, and then the mean's rounding alone would decrease);
 /// and until the first decrease the limit doubles instead of growing by one (TCP's slow start, RFC 5681 §3.1), so
-/// that a far Lago (100 ms away: 500 requests/s need 50 in flight) is reached in a few round trips, not fifty. In
-/// slow start a window whose mean round trip is above the average but not a spike doubles all the same: like TCP's
-/// slow start, which grows until loss, and HyStart (RFC 9406), which leaves it on a rise of about an eighth of the
-/// round trip — here the spike, which also decreases. Requiring the mean at or below the average there held the
-/// doubling back for every window that noise put a little above it (measured: 4 → 64 took 1.1 s at 100 ms where
-/// four round trips suffice).
+/// that a far Lago (100 ms away: 500 requests/s need 50 in flight) is reached in a few round trips, not fifty.
+///
+/// Slow start reads the round trip as HyStart++ does (RFC 9406 §4.2): by each window's *minimum*, against the last
+/// window's, rising by at least an eighth of it (clamped to 4–16 ms). Jitter only ever adds delay, so a window's
+/// minimum stays put under it while its mean wanders. Until such a rise it doubles when the mean is short of a spike
+/// (requiring it at or below the average held the doubling back for every window that noise put a little above it:
+/// 4 → 64 took 1.1 s at 100 ms where four round trips suffice), and holds when the mean alone spikes (with 0–20 ms
+/// of jitter such spikes came now and then, and one early decrease, 4 → 3, ended slow start: +1 per round trip from
+/// there, 10 s to reach 43). On a rise of the minimum slow start ends, and the limit decreases when the mean is a
+/// spike as well; back-pressure decreases it and ends slow start as before.
 struct ConcurrencyController: Sendable, Hashable {
     typealias Instant = ContinuousClock.Instant
 
@@ -76,6 +80,9 @@ struct ConcurrencyController: Sendable, Hashable {
     private var windowSum = Duration.zero
     private var windowCount = 0
     private var windowEnd: Instant?
+    /// The smallest round trip of the current window, and of the last one that had a sample (seconds).
+    private var windowMinimum: Duration?
+    private var lastWindowMinimum: Double?
     private var hadBackPressure = false
     private var reachedLimit = false
     /// No decrease yet: an increase doubles the limit.
@@ -112,13 +119,15 @@ struct ConcurrencyController: Sendable, Hashable {
         if let rtt {
             windowSum += rtt
             windowCount += 1
+            windowMinimum = min(windowMinimum ?? rtt, rtt)
         }
         let windowMean =
             windowCount > 0 ? Self.microseconds((windowSum / windowCount) / .seconds(1)) / .seconds(1) : nil
         guard let average = averageSeconds, let windowEnd else {
             // The first sample opens the first window, one round trip long.
-            if let windowMean {
+            if let windowMean, let windowMinimum {
                 averageSeconds = windowMean
+                lastWindowMinimum = windowMinimum / .seconds(1)
                 self.windowEnd = now + Self.microseconds(windowMean)
                 resetWindow()
             }
@@ -126,6 +135,7 @@ struct ConcurrencyController: Sendable, Hashable {
         }
         guard now >= windowEnd else { return nil }
         let adjustment = adjust(average: average, windowMean: windowMean)
+        if let windowMinimum { lastWindowMinimum = windowMinimum / .seconds(1) }
         if let windowMean {
             // The exponentially weighted mean and variance (the incremental form).
             let difference = windowMean - average
@@ -140,24 +150,45 @@ struct ConcurrencyController: Sendable, Hashable {
 
     private mutating func adjust(average: Double, windowMean: Double?) -> Adjustment? {
         let threshold = max(variance.squareRoot() * settings.rttDeviationScale, average * settings.minimumRise)
-        if limit < settings.ceiling, reachedLimit, !hadBackPressure, let windowMean,
-            windowMean <= (slowStart ? average + threshold : average)
-        {
-            limit = min(settings.ceiling, slowStart ? limit * 2 : limit + 1)
+        let spike = (windowMean ?? 0) > average + threshold
+        if slowStart {
+            if hadBackPressure || minimumRose {
+                slowStart = false
+                return hadBackPressure || spike ? decrease() : nil
+            }
+            // A spike of the mean alone (its minimum did not rise: jitter, or a window still holding answers of
+            // the last one) holds the limit for this window.
+            guard !spike, limit < settings.ceiling, reachedLimit, windowMean != nil else { return nil }
+            limit = min(settings.ceiling, limit * 2)
             return .increased
         }
-        if limit > settings.floor, hadBackPressure || (windowMean ?? 0) > average + threshold {
-            limit = max(settings.floor, min(limit - 1, Int(Double(limit) * settings.decreaseRatio)))
-            slowStart = false
-            return .decreased
+        if limit < settings.ceiling, reachedLimit, !hadBackPressure, let windowMean, windowMean <= average {
+            limit += 1
+            return .increased
         }
-        if hadBackPressure { slowStart = false }
-        return nil
+        return hadBackPressure || spike ? decrease() : nil
+    }
+
+    /// ×``Settings/decreaseRatio``, rounded down, at least one less, not below the floor (`nil` at the floor).
+    private mutating func decrease() -> Adjustment? {
+        guard limit > settings.floor else { return nil }
+        limit = max(settings.floor, min(limit - 1, Int(Double(limit) * settings.decreaseRatio)))
+        return .decreased
+    }
+
+    /// HyStart++'s signal (RFC 9406 §4.2): this window's smallest round trip rose above the last window's by at
+    /// least an eighth of it, clamped to 4–16 ms.
+    private var minimumRose: Bool {
+        guard let last = lastWindowMinimum, let current = windowMinimum.map({ $0 / .seconds(1) }) else {
+            return false
+        }
+        return current >= last + min(max(last / 8, 0.004), 0.016)
     }
 
     private mutating func resetWindow() {
         windowSum = .zero
         windowCount = 0
+        windowMinimum = nil
         hadBackPressure = false
         reachedLimit = false
     }

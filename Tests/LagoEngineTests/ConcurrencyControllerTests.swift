@@ -87,7 +87,11 @@ import Testing
             #expect(window(&controller, rtt: .milliseconds(105), end: now) == [.increased])
             #expect(controller.limit == expected && controller.slowStart)
         }
-        // A spike ends slow start with a decrease (16 → 14).
+        // A spike: the first window also holds answers of the last one (its minimum did not rise): the limit holds;
+        // the next, all slow, ends slow start with a decrease (16 → 14).
+        now += .milliseconds(300)
+        #expect(window(&controller, rtt: .milliseconds(300), end: now).isEmpty)
+        #expect(controller.limit == 16 && controller.slowStart)
         now += .milliseconds(300)
         #expect(window(&controller, rtt: .milliseconds(300), end: now) == [.decreased])
         #expect(controller.limit == 14 && !controller.slowStart)
@@ -99,6 +103,28 @@ import Testing
         now += .milliseconds(105)
         #expect(window(&controller, rtt: .milliseconds(105), end: now).isEmpty)
         #expect(controller.limit == settled)
+    }
+
+    @Test(
+        "Jitter does not end slow start: 100–120 ms answers, means spiking now and then, still double to the ceiling",
+        arguments: 1...12 as ClosedRange<UInt64>)
+    func jitterDoesNotEndSlowStart(seed: UInt64) {
+        var controller = adaptive(initial: 4)
+        var random = SplitMix64(seed: seed)
+        var now = t0
+        var windows = 0
+        // The limit's requests go at once; each is answered after 100 ms plus 0–20 ms of jitter, at its own
+        // instant (the first answer, the quickest, opens the first window: its average starts low).
+        while controller.limit < 64 && windows < 20 {
+            let count = controller.limit
+            for inFlight in 1...count { controller.requestStarted(inFlight: inFlight) }
+            let rtts = (0..<count).map { _ in Duration.milliseconds(100 + Int64(random.nextUnitInterval() * 20)) }
+            for rtt in rtts.sorted() { controller.requestCompleted(rtt: rtt, backPressure: false, now: now + rtt) }
+            now += rtts.max()!
+            windows += 1
+        }
+        #expect(controller.limit == 64 && controller.slowStart, "limit \(controller.limit) after \(windows) windows")
+        #expect(windows <= 8)
     }
 
     @Test("No increase without evidence: a window that never reached the limit keeps it")
@@ -182,7 +208,10 @@ import Testing
         now += .milliseconds(105)
         #expect(window(&controller, requests: 5, rtt: .milliseconds(105), end: now).isEmpty)
         #expect(controller.limit == 20)
-        // Three times the average: Lago is queueing.
+        // Three times the average: Lago is queueing. The window that still holds the last answers holds the limit;
+        // once its minimum rose too, the limit decreases.
+        now += .milliseconds(300)
+        #expect(window(&controller, requests: 5, rtt: .milliseconds(300), end: now).isEmpty)
         now += .milliseconds(300)
         #expect(window(&controller, requests: 5, rtt: .milliseconds(300), end: now) == [.decreased])
         #expect(controller.limit == 18)
