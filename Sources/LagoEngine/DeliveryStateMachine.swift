@@ -566,10 +566,13 @@ struct DeliveryStateMachine: Sendable {
             claiming = true
             let missing = min(target + 1 - (sendingCount + readyCount), target * 4 + 1 - batches.count)
             let size = max(1, settings.maxBatchSize)
-            let available = full && !flushing && dueAt > now ? unclaimedCount / size : (unclaimedCount + size - 1) / size
+            // Only full batches until the flush interval has passed or a flush waits; then the partial rest too.
+            let onlyFull = full && !flushing && dueAt > now
+            let available = onlyFull ? unclaimedCount / size : (unclaimedCount + size - 1) / size
             let count = max(1, min(missing, available, settings.maxBatchesPerClaim))
             decision.actions.append(
-                .claim(after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes, batches: count))
+                .claim(
+                    after: cursor, maxCount: settings.maxBatchSize, maxBytes: settings.maxBatchBytes, batches: count))
         } else {
             wakeAt(dueAt)
         }

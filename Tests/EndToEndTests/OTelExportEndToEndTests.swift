@@ -85,7 +85,8 @@ struct OTelExportEndToEndTests {
             let outputs = after.filter { $0.transactionID.hasSuffix(":output") }
             #expect(outputs.filter { $0.transactionID.hasPrefix("sdk-b-") }.allSatisfy { $0.code == "otel_out" })
             #expect(outputs.filter { $0.transactionID.hasPrefix("sdk-b-") }.count == 20)
-            #expect(outputs.filter { $0.transactionID.hasPrefix("sdk-a-") }.allSatisfy { $0.code == "llm_output_tokens" })
+            #expect(
+                outputs.filter { $0.transactionID.hasPrefix("sdk-a-") }.allSatisfy { $0.code == "llm_output_tokens" })
 
             #expect(await serve.terminate() == 0, "serve log:\n\(serve.log)")
         }

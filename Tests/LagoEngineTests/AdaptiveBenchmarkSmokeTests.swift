@@ -18,7 +18,9 @@ import Testing
         options.healthyEvents = 2_000
         options.healthyRepetitions = 1
         let result = try await AdaptiveBenchmark.run(options)
-        let runs = result.limited + result.requestBound + [result.burst] + result.healthyAuto + result.healthyFixed4
+        let runs =
+            result.limited + result.requestBound + result.jitteredRequestBound + [result.burst] + result.healthyAuto
+            + result.healthyFixed4
         #expect(runs.allSatisfy { $0.lost == 0 && $0.duplicated == 0 })
         // Each run's timeline follows the sandbox's own counts: they only grow, and never past the run's events.
         for run in runs {
@@ -33,6 +35,10 @@ import Testing
         #expect(
             result.requestBoundAutoVsFixed4 == result.requestBound[0].eventsPerSecond
                 / result.requestBound[1].eventsPerSecond)
+        #expect(result.jitteredRequestBound.map(\.maxInFlight) == ["auto", "64"])
+        #expect(
+            result.jitteredAutoVsFixed64 == result.jitteredRequestBound[0].eventsPerSecond
+                / result.jitteredRequestBound[1].eventsPerSecond)
         #expect(result.burst.rateLimited == 5)
         let best = result.limited.dropFirst().map(\.eventsPerSecond).max()!
         #expect(result.autoVsBestFixed == result.limited[0].eventsPerSecond / best)
