@@ -234,11 +234,6 @@ struct DeliveryStateMachine: Sendable {
         unclaimedBytes += bytes
     }
 
-    /// A claim read of one batch finished; `rows` become a ready batch.
-    mutating func claimCompleted(_ rows: [SpoolRow], now: Instant) {
-        claimCompleted(batches: [rows], now: now)
-    }
-
     /// A claim read finished; each non-empty batch, in id order, becomes a ready batch. None: nothing is unclaimed.
     mutating func claimCompleted(batches claimed: [[SpoolRow]], now: Instant) {
         claiming = false

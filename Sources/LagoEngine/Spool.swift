@@ -24,8 +24,8 @@ struct SpoolRow: Sendable, Hashable {
     var enqueuedAt: Double
     /// Requests that carried the event so far, persisted before each request is sent.
     var attempts: Int
-    /// Set on rows fresh from ``Spool/claim(after:maxCount:maxBytes:)``: the coming request is already counted in
-    /// `attempts`, on disk too. Cleared once that request is sent, so a retry records its attempt again.
+    /// Set on rows fresh from ``Spool/claim(after:maxCount:maxBytes:batches:)``: the coming request is already
+    /// counted in `attempts`, on disk too. Cleared once that request is sent, so a retry records its attempt again.
     var attemptRecorded = false
     /// The checksum stored with the body when it was appended (``Spool/checksum(_:)-([UInt8])``).
     var checksum: Int64
@@ -1026,16 +1026,10 @@ final class Spool: Sendable {
         }
     }
 
-    /// Reads up to `maxCount` events after `cursor`, in id order, stopping before `maxBytes` (at least one event),
-    /// and records the attempt of the request about to carry them (one commit for both: the attempt is on disk
-    /// before anything is sent). The rows come back with `attempts` counting that request and `attemptRecorded` set.
-    func claim(after cursor: Int64, maxCount: Int, maxBytes: Int) async throws -> [SpoolRow] {
-        try await claim(after: cursor, maxCount: maxCount, maxBytes: maxBytes, batches: 1).first ?? []
-    }
-
-    /// As ``claim(after:maxCount:maxBytes:)`` for up to `batches` consecutive batches in one read and one commit,
-    /// each of at most `maxCount` events and `maxBytes` (at least one event), in id order; none when nothing is after
-    /// `cursor`.
+    /// Reads up to `batches` consecutive batches after `cursor` in one read, in id order, each of at most `maxCount`
+    /// events and stopping before `maxBytes` (at least one event); none when nothing is after `cursor`. Records the
+    /// attempt of the requests about to carry them (one commit for both: the attempt is on disk before anything is
+    /// sent). The rows come back with `attempts` counting that request and `attemptRecorded` set.
     func claim(after cursor: Int64, maxCount: Int, maxBytes: Int, batches: Int) async throws -> [[SpoolRow]] {
         let batches = max(1, batches)
         let maxCount = max(1, maxCount)

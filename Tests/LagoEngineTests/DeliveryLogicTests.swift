@@ -211,6 +211,11 @@ func lagoError(status: Int, body: String, headers: [(name: String, value: String
 }
 
 extension DeliveryStateMachine {
+    /// A claim read of one batch finished; `rows` become a ready batch.
+    mutating func claimCompleted(_ rows: [SpoolRow], now: Instant) {
+        claimCompleted(batches: [rows], now: now)
+    }
+
     /// A decision at `now`, the spool holding exactly what the machine knows of.
     mutating func decide(now: Instant) -> Decision {
         decide(

@@ -7,6 +7,13 @@ import Testing
 
 @testable import LagoEngine
 
+extension Spool {
+    /// One batch: ``claim(after:maxCount:maxBytes:batches:)`` with `batches: 1`.
+    func claim(after cursor: Int64, maxCount: Int, maxBytes: Int) async throws -> [SpoolRow] {
+        try await claim(after: cursor, maxCount: maxCount, maxBytes: maxBytes, batches: 1).first ?? []
+    }
+}
+
 @Suite struct SpoolModelTests {
     /// The in-memory model: what the spool must hold.
     struct Model {
