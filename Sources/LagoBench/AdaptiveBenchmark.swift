@@ -127,29 +127,25 @@ public enum AdaptiveBenchmark {
             counter += 1
             return root + "/spool-\(counter).sqlite"
         }
-        var limited: [AdaptiveRun] = []
-        for limit in [nil] + options.fixedMaxInFlight.map(Optional.some) {
-            limited.append(
-                try await measure(
-                    events: options.limitedEvents, maxInFlight: limit, spoolPath: spool(), backlog: true,
-                    latency: options.addedLatencyMilliseconds, requestsPerSecond: options.requestsPerSecond))
+        /// `auto`, then each fixed value, behind the far, rate-limited sandbox (100-event batches unless `batchSize`).
+        func farRuns(fixed: [Int], events: Int, batchSize: Int? = nil, jitter: Int = 0) async throws -> [AdaptiveRun] {
+            var runs: [AdaptiveRun] = []
+            for limit in [nil] + fixed.map(Optional.some) {
+                runs.append(
+                    try await measure(
+                        events: events, maxInFlight: limit, spoolPath: spool(), backlog: true,
+                        latency: options.addedLatencyMilliseconds, jitter: jitter,
+                        requestsPerSecond: options.requestsPerSecond, batchSize: batchSize))
+            }
+            return runs
         }
-        var requestBound: [AdaptiveRun] = []
-        for limit in [nil] + options.fixedMaxInFlight.map(Optional.some) {
-            requestBound.append(
-                try await measure(
-                    events: options.requestBoundEvents, maxInFlight: limit, spoolPath: spool(), backlog: true,
-                    latency: options.addedLatencyMilliseconds, requestsPerSecond: options.requestsPerSecond,
-                    batchSize: options.requestBoundBatchSize))
-        }
-        var jittered: [AdaptiveRun] = []
-        for limit in [nil, 64] as [Int?] {
-            jittered.append(
-                try await measure(
-                    events: options.requestBoundEvents, maxInFlight: limit, spoolPath: spool(), backlog: true,
-                    latency: options.addedLatencyMilliseconds, jitter: options.jitterMilliseconds,
-                    requestsPerSecond: options.requestsPerSecond, batchSize: options.requestBoundBatchSize))
-        }
+        let limited = try await farRuns(fixed: options.fixedMaxInFlight, events: options.limitedEvents)
+        let requestBound = try await farRuns(
+            fixed: options.fixedMaxInFlight, events: options.requestBoundEvents,
+            batchSize: options.requestBoundBatchSize)
+        let jittered = try await farRuns(
+            fixed: [64], events: options.requestBoundEvents, batchSize: options.requestBoundBatchSize,
+            jitter: options.jitterMilliseconds)
         /// `auto` (the first run) ÷ the best fixed run, and ÷ fixed 4.
         func ratios(_ runs: [AdaptiveRun]) -> (bestFixed: Double, fixed4: Double) {
             let auto = runs[0].eventsPerSecond
@@ -157,6 +153,8 @@ public enum AdaptiveBenchmark {
             let fixed4 = runs.dropFirst().first { $0.maxInFlight == "4" }?.eventsPerSecond ?? auto
             return (auto / bestFixed, auto / fixed4)
         }
+        let limitedRatios = ratios(limited)
+        let requestBoundRatios = ratios(requestBound)
         let burst = try await measure(
             events: options.burstEvents, maxInFlight: nil, spoolPath: spool(), backlog: true,
             burst429: options.burst429)
@@ -171,9 +169,9 @@ public enum AdaptiveBenchmark {
             return sorted[sorted.count / 2]
         }
         return AdaptiveBenchmarkResult(
-            limited: limited, autoVsBestFixed: ratios(limited).bestFixed, autoVsFixed4: ratios(limited).fixed4,
-            requestBound: requestBound, requestBoundAutoVsBestFixed: ratios(requestBound).bestFixed,
-            requestBoundAutoVsFixed4: ratios(requestBound).fixed4, jitteredRequestBound: jittered,
+            limited: limited, autoVsBestFixed: limitedRatios.bestFixed, autoVsFixed4: limitedRatios.fixed4,
+            requestBound: requestBound, requestBoundAutoVsBestFixed: requestBoundRatios.bestFixed,
+            requestBoundAutoVsFixed4: requestBoundRatios.fixed4, jitteredRequestBound: jittered,
             jitteredAutoVsFixed64: jittered[0].eventsPerSecond / jittered[1].eventsPerSecond, burst: burst,
             healthyAuto: healthyAuto, healthyFixed4: healthyFixed4,
             healthyAutoVsFixed4: median(healthyAuto) / median(healthyFixed4),
