@@ -8,20 +8,9 @@ import Testing
 /// OTLP/HTTP protobuf exporter, a mapping changed while serve runs.
 @Suite("OpenTelemetry SDK → serve → sandbox (real binaries)", .serialized)
 struct OTelExportEndToEndTests {
-    static let isCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false
-
     /// The SDK is importable here (CI installs it: `scripts/dev.sh`).
-    static let sdkAvailable: Bool = {
-        guard let python = which("python3") else { return false }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http.trace_exporter"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
+    static let sdkAvailable = pythonCan(
+        "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http.trace_exporter")
 
     @Test(
         "the SDK's exporter bills through serve with the live mapping, and a re-export bills nothing twice",

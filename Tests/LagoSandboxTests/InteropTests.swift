@@ -13,13 +13,6 @@ struct InteropTests {
         .standardizedFileURL.path
     static let interopDirectory = packageRoot.appendingPathComponent("Tests/Interop")
     static let python = which("python3")
-    static let isCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false
-
-    static func pythonCan(_ statement: String) -> Bool {
-        guard let python else { return false }
-        return (try? runProcess(python, ["-c", statement]))?.status == 0
-    }
-
     static let specAvailable = FileManager.default.fileExists(atPath: specPath)
     static let validatorAvailable = pythonCan("import yaml, jsonschema")
     static let pythonClientAvailable = pythonCan("import lago_python_client")

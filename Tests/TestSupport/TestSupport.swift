@@ -39,6 +39,24 @@ public func lagoConsoleBinary() throws -> String {
     return found.path
 }
 
+/// The tests run in CI (`CI` set, neither empty nor `false`): a helper that may be missing on a laptop (a Python
+/// package, say) must be there, and a test that needs it fails instead of skipping.
+public let isCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false
+
+/// `python3 -c statement` succeeds here (a module imports, say); `false` without python3. It blocks until python
+/// exits: for a test trait's condition or a static, never inside a test talking to an in-process server.
+public func pythonCan(_ statement: String) -> Bool {
+    guard let python = which("python3") else { return false }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = ["-c", statement]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+}
+
 /// The path of an executable on `PATH`, if any.
 public func which(_ name: String) -> String? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
