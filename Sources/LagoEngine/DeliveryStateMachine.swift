@@ -275,7 +275,7 @@ struct DeliveryStateMachine: Sendable {
         if let exchange = outcome.exchange {
             concurrency.requestCompleted(
                 rtt: exchange.succeeded ? exchange.latency : nil, backPressure: exchange.backPressure, now: now)
-            rateWindow.observe(exchange.rateLimit, now: now)
+            rateWindow.observe(exchange.rateLimit, inFlight: sendingCount, now: now)
         }
         if rows.isEmpty { return nil }
         if outcome.serverAnswered {

@@ -79,6 +79,74 @@ import Testing
         #expect(sends.prefix { $0 == sends[0] }.count == Int(Double(limit) * 0.95), "the first wave at once")
     }
 
+    @Test(
+        "Lago's windows fall where they fall, their reset in whole seconds: close to the limit, never beyond it",
+        arguments: Array(stride(from: 0, to: 1000, by: 100)), [0, 150, 300])
+    func followsLagosWindows(phaseMilliseconds: Int, others: Int) {
+        // Lago counts arrivals in fixed 1-second windows whose edges fall `phase` after t0 (+ k seconds) and answers
+        // `X-RateLimit-Reset` rounded up to whole seconds (1 in every answer of a 1-second window), as the sandbox
+        // does. Requests arrive 50 ms after they are sent, their answers 50 ms later; 64 at most in flight. Another
+        // client of the organization spends `others` of each window as it starts.
+        let limit = 500
+        let oneWay = Duration.milliseconds(50)
+        let origin = t0 + .milliseconds(phaseMilliseconds) - .seconds(1)
+        var window = RateLimitWindow()
+        var lagoWindow = -1
+        var counted = 0
+        var busiestWindow = 0
+        var answers: [(at: ContinuousClock.Instant, headers: RateLimitHeaders)] = []
+        var sent = 0
+        var now = t0
+        let end = t0 + .seconds(10)
+        while now < end {
+            if answers.count < 64, window.blockedUntil(now: now) == nil {
+                window.requestSent(now: now)
+                sent += 1
+                // Lago's count at the arrival, and the answer it sends back.
+                let arrival = now + oneWay
+                let index = Int((arrival - origin) / .seconds(1))
+                if index != lagoWindow { (lagoWindow, counted) = (index, others) }
+                counted += 1
+                busiestWindow = max(busiestWindow, counted)
+                let untilReset = (origin + .seconds(index + 1) - arrival) / .seconds(1)
+                let said = headers(limit: limit, remaining: max(0, limit - counted), reset: untilReset.rounded(.up))
+                answers.append((arrival + oneWay, said))
+                continue
+            }
+            // Nothing can go now: on to the next answer or the end of the wait, whichever comes first.
+            let next = [answers.first?.at, window.blockedUntil(now: now)].compactMap { $0 }.min() ?? end
+            now = max(now, next)
+            while let answer = answers.first, answer.at <= now {
+                answers.removeFirst()
+                window.observe(answer.headers, inFlight: answers.count, now: answer.at)
+            }
+        }
+        #expect(busiestWindow <= limit, "no 429: at most \(limit) in any of Lago's windows, \(busiestWindow) seen")
+        // Close to what is ours: 95 % of the limit (the pacer's own ceiling) or what the other client leaves. Before
+        // new windows were seen in the answers, a spent estimate waited for its late end: 77–95 % of the limit alone,
+        // 83–89 % of what the other client left of 150 (what it leaves of 300 is too little to tell: 90 % then).
+        let ours = min(Int(Double(limit) * RateLimitWindow.budgetShare), limit - others) * 10
+        #expect(Double(sent) >= Double(ours) * 0.88, "\(sent) sent in 10 s of \(ours) that were ours")
+    }
+
+    @Test("A rise of what is left within the window is an answer overtaken by another, or another client's doing")
+    func aNewWindowIsARiseOfHalfTheLimit() {
+        var window = RateLimitWindow()
+        window.observe(headers(limit: 100, remaining: 40, reset: 1), inFlight: 10, now: t0)
+        // The answer to a request that reached Lago before the last one did: 60 were left then.
+        window.observe(headers(limit: 100, remaining: 60, reset: 1), inFlight: 70, now: t0 + .milliseconds(10))
+        #expect(window.remaining(now: t0 + .milliseconds(10)) == 40)
+        // Under half the limit: other clients' requests may have come between the two.
+        window.observe(headers(limit: 100, remaining: 89, reset: 1), inFlight: 0, now: t0 + .milliseconds(20))
+        #expect(window.remaining(now: t0 + .milliseconds(20)) == 40)
+        #expect(window.resetAt == t0 + .seconds(1))
+        // Half the limit and more than was in flight: Lago's window started afresh, less what is on its way to it.
+        window.observe(headers(limit: 100, remaining: 97, reset: 1), inFlight: 3, now: t0 + .milliseconds(30))
+        #expect(window.remaining(now: t0 + .milliseconds(30)) == 94)
+        #expect(window.resetAt == t0 + .milliseconds(1_030))
+        #expect(window.blockedUntil(now: t0 + .milliseconds(30)) == nil)
+    }
+
     @Test("Answers without rate-limit headers never block")
     func noHeadersNoPacing() {
         var window = RateLimitWindow()
