@@ -541,15 +541,21 @@ struct DeliveryStateMachine: Sendable {
         decision.wakeAt = wake
     }
 
-    /// Reads the next batches: while healthy, when fewer than `target` requests (plus one batch read ahead) are
-    /// sending or ready and a batch is full, the flush interval has passed, or a flush is waiting. One read claims
-    /// what is missing (up to ``Settings/maxBatchesPerClaim``): only full batches, and a partial last one once the
-    /// flush interval has passed or a flush waits.
+    /// Reads the next batches: while healthy, when fewer than `target` requests plus as many read ahead (a whole
+    /// wave) are sending or ready and a batch is full, the flush interval has passed, or a flush is waiting. One
+    /// read claims what is missing (up to ``Settings/maxBatchesPerClaim``): only full batches, and a partial last one
+    /// once the flush interval has passed or a flush waits.
+    ///
+    /// A wave read ahead, because far Lagos answer in waves: `target` requests go out together and come back
+    /// together a round trip later. With one batch read ahead, the answers' slots were refilled by claims of 8 one
+    /// after another, each waiting its turn among the spool's commits (the settlements of the same answers), and 64
+    /// in flight 100 ms away dipped to a few at every wave; the reads now happen while the wave is away.
     private mutating func claimAhead(now: Instant, target: Int, wake: inout Instant?, into decision: inout Decision) {
         func wakeAt(_ instant: Instant) {
             wake = min(wake ?? instant, instant)
         }
-        guard !claiming, case .healthy = health, unclaimedCount > 0, sendingCount + readyCount < target + 1,
+        let wanted = target * 2
+        guard !claiming, case .healthy = health, unclaimedCount > 0, sendingCount + readyCount < wanted,
             batches.count < target * 4 + 1
         else { return }
         let full = unclaimedCount >= settings.maxBatchSize || unclaimedBytes >= settings.maxBatchBytes
@@ -559,7 +565,7 @@ struct DeliveryStateMachine: Sendable {
         } else if full || flushing || dueAt <= now {
             claimRetryAt = nil
             claiming = true
-            let missing = min(target + 1 - (sendingCount + readyCount), target * 4 + 1 - batches.count)
+            let missing = min(wanted - (sendingCount + readyCount), target * 4 + 1 - batches.count)
             let size = max(1, settings.maxBatchSize)
             // Only full batches until the flush interval has passed or a flush waits; then the partial rest too.
             let onlyFull = full && !flushing && dueAt > now

@@ -279,18 +279,23 @@ extension DeliveryStateMachine {
     }
 
     @Test func aBacklogIsClaimedSeveralFullBatchesInOneRead() {
-        // Four allowed in flight, nothing sending: four requests and one read ahead are missing, in one read.
-        var machine = machine(maxInFlight: 4)
+        // Three allowed in flight, nothing sending: three requests and a wave of three read ahead are missing, in one
+        // read.
+        var machine = machine(maxInFlight: 3)
         machine.rowsAppended(count: 1_050, bytes: 1_050, now: t0)
-        #expect(claimedBatches(machine.decide(now: t0)) == [5])
-        machine.claimCompleted(
-            batches: [
-                makeRows(1...100), makeRows(101...200), makeRows(201...300), makeRows(301...400), makeRows(401...500),
-            ],
-            now: t0)
-        #expect(machine.batches.count == 5 && machine.unclaimedCount == 550)
+        #expect(claimedBatches(machine.decide(now: t0)) == [6])
+        let wave: [[SpoolRow]] = (0..<6).map { (index: Int64) in makeRows((index * 100 + 1)...(index * 100 + 100)) }
+        machine.claimCompleted(batches: wave, now: t0)
+        #expect(machine.batches.count == 6 && machine.unclaimedCount == 450)
         let sending = machine.decide(now: t0)
-        #expect(sends(sending).count == 4 && claimedBatches(sending).isEmpty, "the read-ahead is there")
+        #expect(sends(sending).count == 3 && claimedBatches(sending).isEmpty, "the read-ahead is there")
+        // One answer: its slot is refilled from the read-ahead, and one batch is read to make the wave whole again.
+        var delivered = BatchOutcome()
+        delivered.delivered = makeRows(1...100)
+        delivered.serverAnswered = true
+        machine.sendCompleted(batchID: sends(sending)[0], rows: makeRows(1...100), outcome: delivered, now: t0)
+        let refill = machine.decide(now: t0)
+        #expect(sends(refill).count == 1 && claimedBatches(refill) == [1])
 
         // Only full batches before the flush interval: 250 left waiting make two, not three.
         var partial = self.machine(maxInFlight: 4)
@@ -328,7 +333,7 @@ extension DeliveryStateMachine {
         }
         #expect(maxSending == 2)
         #expect(machine.sendingCount == 2)
-        #expect(machine.batches.count == 3)  // two sending, one read ahead
+        #expect(machine.batches.count == 4)  // two sending, two read ahead
     }
 
     @Test func failuresBackOffProbeAndAllWaitingBatchesGoOnRecovery() {
