@@ -1027,7 +1027,6 @@ public final class LagoEngine: Sendable {
         await withDiscardingTaskGroup { group in
             post { $0.tick = true }
             loop: for await _ in wakeUps {
-                let now = clock.now()
                 let inputs = mailbox.withLock { mailbox in
                     defer {
                         let closed = mailbox.closed
@@ -1036,6 +1035,12 @@ public final class LagoEngine: Sendable {
                     }
                     return mailbox
                 }
+                // After the inputs, not before: a timer's tick taken with them was posted at or after its instant,
+                // so `now` is past it and the timer is seen done. Read before, a tick posted in between found its
+                // timer not yet due, kept it as pending, and no new one was set for the same instant: the wake-up
+                // was lost until some other input came (an experiment that paced sends 2 ms apart, each send waiting
+                // for a timer, showed it: 16 in flight decayed to 3, woken by answers alone).
+                let now = clock.now()
                 machine.rowsAppended(count: inputs.appendedCount, bytes: inputs.appendedBytes, now: now)
                 for claim in inputs.claims {
                     switch claim {
