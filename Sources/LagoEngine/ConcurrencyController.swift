@@ -28,6 +28,18 @@
 /// of jitter such spikes came now and then, and one early decrease, 4 → 3, ended slow start: +1 per round trip from
 /// there, 10 s to reach 43). On a rise of the minimum slow start ends, and the limit decreases when the mean is a
 /// spike as well; back-pressure decreases it and ends slow start as before.
+///
+/// Once Lago states its rate (`X-RateLimit-Limit`, requests per second), slow start's aim is known: what carries
+/// that rate, less the pacer's margin, at the average round trip (Little's law: 475 requests/s 115 ms away need 55
+/// in flight). Slow start goes there in one step when doubling would fall short, then doubles on as before. From 4,
+/// doubling took four to six round trips to get there, 0.6–0.7 s at 100 ms: a fixed 64's head start.
+///
+/// After slow start, the minimum counts too: a spike of the mean decreases the limit only when the window's minimum
+/// is above the lowest of the last ``recentWindows`` windows' minimums by HyStart++'s rise. When Lago queues every
+/// request, the fastest answer is slower too; when a wave of answers spreads out (64 batches of 100 taken one
+/// after another by a sandbox on the same 2 cores, 110 ms for the first, 160 for the last), some answers still come
+/// back as fast as ever, and the spike holds the limit. Measured before, `auto` fell 64 → 57 → 50 in such runs and
+/// climbed back by one per round trip, while fixed 64 delivered more. Back-pressure decreases it as before.
 struct ConcurrencyController: Sendable, Hashable {
     typealias Instant = ContinuousClock.Instant
 
@@ -83,6 +95,11 @@ struct ConcurrencyController: Sendable, Hashable {
     /// The smallest round trip of the current window, and of the last one that had a sample (seconds).
     private var windowMinimum: Duration?
     private var lastWindowMinimum: Double?
+    /// The smallest round trips of the last ``recentWindows`` windows that had a sample (seconds), oldest first.
+    private var recentMinimums: [Double] = []
+    /// The requests per second Lago allows, once an answer said it.
+    private var rateLimit: Int?
+    static let recentWindows = 10
     private var hadBackPressure = false
     private var reachedLimit = false
     /// No decrease yet: an increase doubles the limit.
@@ -112,10 +129,14 @@ struct ConcurrencyController: Sendable, Hashable {
     /// - Parameters:
     ///   - rtt: its round trip when Lago took it (2xx), else `nil` (a failure measures nothing).
     ///   - backPressure: Lago pushed back: 429, a 5xx other than 501, or the request timed out.
+    ///   - rateLimit: the requests per second Lago allows (`X-RateLimit-Limit`), once an answer said it.
     /// - Returns: how the limit changed, if this answer closed a window that changed it.
     @discardableResult
-    mutating func requestCompleted(rtt: Duration?, backPressure: Bool, now: Instant) -> Adjustment? {
+    mutating func requestCompleted(
+        rtt: Duration?, backPressure: Bool, rateLimit: Int? = nil, now: Instant
+    ) -> Adjustment? {
         if backPressure { hadBackPressure = true }
+        if let rateLimit, rateLimit > 0 { self.rateLimit = rateLimit }
         if let rtt {
             windowSum += rtt
             windowCount += 1
@@ -128,14 +149,21 @@ struct ConcurrencyController: Sendable, Hashable {
             if let windowMean, let windowMinimum {
                 averageSeconds = windowMean
                 lastWindowMinimum = windowMinimum / .seconds(1)
+                recentMinimums = [windowMinimum / .seconds(1)]
                 self.windowEnd = now + Self.microseconds(windowMean)
+                let grown = reachedLimit && !hadBackPressure && growToTheRate(average: windowMean)
                 resetWindow()
+                return grown ? .increased : nil
             }
             return nil
         }
         guard now >= windowEnd else { return nil }
         let adjustment = adjust(average: average, windowMean: windowMean)
-        if let windowMinimum { lastWindowMinimum = windowMinimum / .seconds(1) }
+        if let windowMinimum {
+            lastWindowMinimum = windowMinimum / .seconds(1)
+            recentMinimums.append(windowMinimum / .seconds(1))
+            if recentMinimums.count > Self.recentWindows { recentMinimums.removeFirst() }
+        }
         if let windowMean {
             // The exponentially weighted mean and variance (the incremental form).
             let difference = windowMean - average
@@ -159,14 +187,27 @@ struct ConcurrencyController: Sendable, Hashable {
             // A spike of the mean alone (its minimum did not rise: jitter, or a window still holding answers of
             // the last one) holds the limit for this window.
             guard !spike, limit < settings.ceiling, reachedLimit, windowMean != nil else { return nil }
-            limit = min(settings.ceiling, limit * 2)
+            if !growToTheRate(average: average) { limit = min(settings.ceiling, limit * 2) }
             return .increased
         }
         if limit < settings.ceiling, reachedLimit, !hadBackPressure, let windowMean, windowMean <= average {
             limit += 1
             return .increased
         }
-        return hadBackPressure || spike ? decrease() : nil
+        // A spike of the mean whose minimum stayed where the recent windows' lowest was: some answers came back as
+        // fast as ever, so Lago is not queueing them all (a wave of answers spread out); it holds the limit.
+        return hadBackPressure || (spike && minimumAboveRecentFloor) ? decrease() : nil
+    }
+
+    /// In slow start, once Lago has said its rate: the limit that carries that rate (less the pacer's margin) at
+    /// the average round trip, when that is more than doubling would give (Little's law: 475 requests/s 115 ms
+    /// away need 55 in flight). Returns whether the limit grew so.
+    private mutating func growToTheRate(average: Double) -> Bool {
+        guard slowStart, let rateLimit else { return false }
+        let needed = Int((Double(rateLimit) * RateLimitWindow.budgetShare * average).rounded(.up))
+        guard needed > limit * 2, limit < settings.ceiling else { return false }
+        limit = min(settings.ceiling, needed)
+        return true
     }
 
     /// ×``Settings/decreaseRatio``, rounded down, at least one less, not below the floor (`nil` at the floor).
@@ -183,6 +224,15 @@ struct ConcurrencyController: Sendable, Hashable {
             return false
         }
         return current >= last + min(max(last / 8, 0.004), 0.016)
+    }
+
+    /// This window's smallest round trip is above the lowest of the last ``recentWindows`` windows' minimums by
+    /// HyStart++'s rise (an eighth, 4–16 ms).
+    private var minimumAboveRecentFloor: Bool {
+        guard let floor = recentMinimums.min(), let current = windowMinimum.map({ $0 / .seconds(1) }) else {
+            return true
+        }
+        return current >= floor + min(max(floor / 8, 0.004), 0.016)
     }
 
     private mutating func resetWindow() {

@@ -273,9 +273,10 @@ struct DeliveryStateMachine: Sendable {
         batch.carriesHoldProbe = false
         batch.rows = rows
         if let exchange = outcome.exchange {
-            concurrency.requestCompleted(
-                rtt: exchange.succeeded ? exchange.latency : nil, backPressure: exchange.backPressure, now: now)
             rateWindow.observe(exchange.rateLimit, inFlight: sendingCount, now: now)
+            concurrency.requestCompleted(
+                rtt: exchange.succeeded ? exchange.latency : nil, backPressure: exchange.backPressure,
+                rateLimit: rateWindow.limit, now: now)
         }
         if rows.isEmpty { return nil }
         if outcome.serverAnswered {

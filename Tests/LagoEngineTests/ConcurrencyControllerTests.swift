@@ -77,6 +77,60 @@ import Testing
         #expect(controller.limit == 34)
     }
 
+    @Test("Slow start goes to the rate Lago states at once: rate × round trip in flight (Little's law), then doubles")
+    func slowStartReachesTheStatedRate() {
+        var controller = adaptive(initial: 4)
+        let rtt = Duration.milliseconds(100)
+        // The first answers say 500 requests/s: 95 % of it (the pacer's share) for 100 ms is 48 in flight.
+        for inFlight in 1...4 { controller.requestStarted(inFlight: inFlight) }
+        for _ in 0..<4 { controller.requestCompleted(rtt: rtt, backPressure: false, rateLimit: 500, now: t0 + rtt) }
+        #expect(controller.limit == 48)
+        // Then slow start goes on as before: ×2 per round trip, up to the ceiling.
+        let now = t0 + rtt * 2
+        #expect(window(&controller, rtt: rtt, end: now) == [.increased])
+        #expect(controller.limit == 64)
+        // No stated rate, no jump (see increase()); nor after slow start: a stated rate never raises the limit then.
+        var ended = adaptive(initial: 30)
+        var later = steady(&ended, windows: 1, rtt: rtt, from: t0)
+        later += rtt
+        window(&ended, rtt: rtt, backPressure: 1, end: later)
+        #expect(ended.limit == 27 && !ended.slowStart)
+        later += rtt
+        for inFlight in 1...27 { ended.requestStarted(inFlight: inFlight) }
+        for _ in 0..<27 { ended.requestCompleted(rtt: rtt, backPressure: false, rateLimit: 500, now: later) }
+        #expect(ended.limit == 28)
+    }
+
+    @Test("After slow start a spike of the mean decreases only when the window's minimum rose too")
+    func spreadAnswersHoldTheLimit() {
+        var controller = adaptive(initial: 20)
+        let rtt = Duration.milliseconds(100)
+        var now = steady(&controller, windows: 1, rtt: rtt, from: t0)
+        now += rtt
+        window(&controller, rtt: rtt, backPressure: 1, end: now)
+        #expect(controller.limit == 18 && !controller.slowStart)
+        now = steady(&controller, windows: 12, rtt: rtt, from: now)
+        #expect(controller.limit == 30)
+        /// One window of 30 answers: the first `fast` after 100 ms, the rest after `slow`. The first answer closes
+        /// the window before, so the adjustments returned are that window's.
+        func spread(fast: Int, slow: Duration) -> [Controller.Adjustment] {
+            for inFlight in 1...30 { controller.requestStarted(inFlight: inFlight) }
+            now += slow
+            return (0..<30).compactMap { index in
+                controller.requestCompleted(rtt: index < fast ? rtt : slow, backPressure: false, now: now)
+            }
+        }
+        #expect(spread(fast: 15, slow: .milliseconds(400)) == [.increased])
+        #expect(controller.limit == 31)
+        // That window: a wave's answers spread out (Lago took them one after another), the mean spikes to 250 ms,
+        // but the first came back as fast as ever. Lago is not queueing them all: the limit holds.
+        #expect(spread(fast: 0, slow: .milliseconds(400)).isEmpty)
+        #expect(controller.limit == 31)
+        // Then every answer slower, the fastest too: Lago is queueing, the limit decreases.
+        #expect(spread(fast: 0, slow: .milliseconds(400)) == [.decreased])
+        #expect(controller.limit == 27)
+    }
+
     @Test("Slow start doubles through a rise short of a spike; additive growth holds in it")
     func slowStartDoublesThroughNoise() {
         var controller = adaptive(initial: 4)
