@@ -47,6 +47,15 @@ import Testing
         return now
     }
 
+    /// A controller started at `initial` whose slow start one 429 ended (the limit ×0.9), and the instant after.
+    func pastSlowStart(initial: Int, rtt: Duration) -> (Controller, ContinuousClock.Instant) {
+        var controller = adaptive(initial: initial)
+        var now = steady(&controller, windows: 1, rtt: rtt, from: t0)
+        now += rtt
+        window(&controller, rtt: rtt, backPressure: 1, end: now)
+        return (controller, now)
+    }
+
     @Test("Slow start, then additive increase: ×2 per round trip until Lago first pushes back, then +1")
     func increase() {
         var controller = adaptive(initial: 4)
@@ -90,10 +99,7 @@ import Testing
         #expect(window(&controller, rtt: rtt, end: now) == [.increased])
         #expect(controller.limit == 64)
         // No stated rate, no jump (see increase()); nor after slow start: a stated rate never raises the limit then.
-        var ended = adaptive(initial: 30)
-        var later = steady(&ended, windows: 1, rtt: rtt, from: t0)
-        later += rtt
-        window(&ended, rtt: rtt, backPressure: 1, end: later)
+        var (ended, later) = pastSlowStart(initial: 30, rtt: rtt)
         #expect(ended.limit == 27 && !ended.slowStart)
         later += rtt
         for inFlight in 1...27 { ended.requestStarted(inFlight: inFlight) }
@@ -103,11 +109,8 @@ import Testing
 
     @Test("After slow start a spike of the mean decreases only when the window's minimum rose too")
     func spreadAnswersHoldTheLimit() {
-        var controller = adaptive(initial: 20)
         let rtt = Duration.milliseconds(100)
-        var now = steady(&controller, windows: 1, rtt: rtt, from: t0)
-        now += rtt
-        window(&controller, rtt: rtt, backPressure: 1, end: now)
+        var (controller, now) = pastSlowStart(initial: 20, rtt: rtt)
         #expect(controller.limit == 18 && !controller.slowStart)
         now = steady(&controller, windows: 12, rtt: rtt, from: now)
         #expect(controller.limit == 30)
