@@ -99,6 +99,7 @@ struct ConcurrencyController: Sendable, Hashable {
     private var recentMinimums: [Double] = []
     /// The requests per second Lago allows, once an answer said it.
     private var rateLimit: Int?
+    /// The windows whose minimums make the floor a spike's minimum is held against (a second at 100 ms).
     static let recentWindows = 10
     private var hadBackPressure = false
     private var reachedLimit = false
