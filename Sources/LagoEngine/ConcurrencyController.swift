@@ -92,10 +92,10 @@ struct ConcurrencyController: Sendable, Hashable {
     private var windowSum = Duration.zero
     private var windowCount = 0
     private var windowEnd: Instant?
-    /// The smallest round trip of the current window, and of the last one that had a sample (seconds).
+    /// The smallest round trip of the current window.
     private var windowMinimum: Duration?
-    private var lastWindowMinimum: Double?
-    /// The smallest round trips of the last ``recentWindows`` windows that had a sample (seconds), oldest first.
+    /// The smallest round trips of the last ``recentWindows`` windows that had a sample (seconds), oldest first: the
+    /// last is the last window's.
     private var recentMinimums: [Double] = []
     /// The requests per second Lago allows, once an answer said it.
     private var rateLimit: Int?
@@ -149,7 +149,6 @@ struct ConcurrencyController: Sendable, Hashable {
             // The first sample opens the first window, one round trip long.
             if let windowMean, let windowMinimum {
                 averageSeconds = windowMean
-                lastWindowMinimum = windowMinimum / .seconds(1)
                 recentMinimums = [windowMinimum / .seconds(1)]
                 self.windowEnd = now + Self.microseconds(windowMean)
                 let grown = reachedLimit && !hadBackPressure && growToTheRate(average: windowMean)
@@ -161,7 +160,6 @@ struct ConcurrencyController: Sendable, Hashable {
         guard now >= windowEnd else { return nil }
         let adjustment = adjust(average: average, windowMean: windowMean)
         if let windowMinimum {
-            lastWindowMinimum = windowMinimum / .seconds(1)
             recentMinimums.append(windowMinimum / .seconds(1))
             if recentMinimums.count > Self.recentWindows { recentMinimums.removeFirst() }
         }
@@ -220,20 +218,17 @@ struct ConcurrencyController: Sendable, Hashable {
 
     /// HyStart++'s signal (RFC 9406 §4.2): this window's smallest round trip rose above the last window's by at
     /// least an eighth of it, clamped to 4–16 ms.
-    private var minimumRose: Bool {
-        guard let last = lastWindowMinimum, let current = windowMinimum.map({ $0 / .seconds(1) }) else {
-            return false
-        }
-        return current >= last + min(max(last / 8, 0.004), 0.016)
-    }
+    private var minimumRose: Bool { minimumRose(above: recentMinimums.last) ?? false }
 
     /// This window's smallest round trip is above the lowest of the last ``recentWindows`` windows' minimums by
-    /// HyStart++'s rise (an eighth, 4–16 ms).
-    private var minimumAboveRecentFloor: Bool {
-        guard let floor = recentMinimums.min(), let current = windowMinimum.map({ $0 / .seconds(1) }) else {
-            return true
-        }
-        return current >= floor + min(max(floor / 8, 0.004), 0.016)
+    /// HyStart++'s rise (true when either is unknown: the spike alone decides then).
+    private var minimumAboveRecentFloor: Bool { minimumRose(above: recentMinimums.min()) ?? true }
+
+    /// This window's smallest round trip is above `base` (seconds) by an eighth of it, clamped to 4–16 ms; `nil`
+    /// when either is unknown.
+    private func minimumRose(above base: Double?) -> Bool? {
+        guard let base, let current = windowMinimum.map({ $0 / .seconds(1) }) else { return nil }
+        return current >= base + min(max(base / 8, 0.004), 0.016)
     }
 
     private mutating func resetWindow() {
