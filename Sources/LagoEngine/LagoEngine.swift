@@ -1277,17 +1277,15 @@ public final class LagoEngine: Sendable {
                 return
             }
         }
-        // Fresh from a claim, the attempt is on disk already; a retry records it now, before sending.
-        if !rows.allSatisfy(\.attemptRecorded) {
-            do {
-                try await spool.markAttempted(rows.filter { !$0.attemptRecorded }.map(\.id))
-            } catch {
-                report(batchID: batchID, rows: rows, outcome: spoolFailure(error), tallies: tallies)
-                return
-            }
-            for index in rows.indices where !rows[index].attemptRecorded { rows[index].attempts += 1 }
+        // The attempt is on disk before the request goes out: a `value_already_exist` answer to a later attempt
+        // then means Lago holds this event, and only then (``BatchOutcome/alreadyInLago``).
+        do {
+            try await spool.markAttempted(rows.map(\.id))
+        } catch {
+            report(batchID: batchID, rows: rows, outcome: spoolFailure(error), tallies: tallies)
+            return
         }
-        for index in rows.indices { rows[index].attemptRecorded = false }
+        for index in rows.indices { rows[index].attempts += 1 }
         if broadcaster.hasSubscribers {
             broadcaster.publish(
                 rows.map {

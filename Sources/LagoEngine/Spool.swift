@@ -24,9 +24,6 @@ struct SpoolRow: Sendable, Hashable {
     var enqueuedAt: Double
     /// Requests that carried the event so far, persisted before each request is sent.
     var attempts: Int
-    /// Set on rows fresh from ``Spool/claim(after:maxCount:maxBytes:batches:)``: the coming request is already
-    /// counted in `attempts`, on disk too. Cleared once that request is sent, so a retry records its attempt again.
-    var attemptRecorded = false
     /// The checksum stored with the body when it was appended (``Spool/checksum(_:)-([UInt8])``).
     var checksum: Int64
     /// Whether Lago will bill it, as checked when it was accepted (`unchecked` in a spool older than verdicts).
@@ -36,15 +33,13 @@ struct SpoolRow: Sendable, Hashable {
 
     /// A row; `checksum` `nil` computes it from `body` (a row built in memory is intact).
     init(
-        id: Int64, transactionID: String, body: [UInt8], enqueuedAt: Double, attempts: Int,
-        attemptRecorded: Bool = false, checksum: Int64? = nil
+        id: Int64, transactionID: String, body: [UInt8], enqueuedAt: Double, attempts: Int, checksum: Int64? = nil
     ) {
         self.id = id
         self.transactionID = transactionID
         self.body = body
         self.enqueuedAt = enqueuedAt
         self.attempts = attempts
-        self.attemptRecorded = attemptRecorded
         self.checksum = checksum ?? Spool.checksum(body)
     }
 
@@ -1027,13 +1022,13 @@ final class Spool: Sendable {
     }
 
     /// Reads up to `batches` consecutive batches after `cursor` in one read, in id order, each of at most `maxCount`
-    /// events and stopping before `maxBytes` (at least one event); none when nothing is after `cursor`. Records the
-    /// attempt of the requests about to carry them (one commit for both: the attempt is on disk before anything is
-    /// sent). The rows come back with `attempts` counting that request and `attemptRecorded` set.
+    /// events and stopping before `maxBytes` (at least one event); none when nothing is after `cursor`. Only reads:
+    /// a batch read ahead may never be sent (the engine stops, the process dies), so each request records its own
+    /// attempt when it goes out (``markAttempted(_:)``). `attempts` counts the requests that carried the event.
     func claim(after cursor: Int64, maxCount: Int, maxBytes: Int, batches: Int) async throws -> [[SpoolRow]] {
         let batches = max(1, batches)
         let maxCount = max(1, maxCount)
-        return try await perform { db in
+        return try await perform(readOnly: true) { db in
             let statement = try db.cachedStatement(
                 sql: """
                     SELECT id, transaction_id, body, enqueued_at, attempts, checksum, verdict, reasons, source,
@@ -1078,8 +1073,7 @@ final class Spool: Sendable {
                 var row = SpoolRow(
                     id: sqlite3_column_int64(handle, 0), transactionID: transactionID, body: body,
                     enqueuedAt: sqlite3_column_double(handle, 3),
-                    attempts: Int(sqlite3_column_int64(handle, 4)) + 1, attemptRecorded: true,
-                    checksum: sqlite3_column_int64(handle, 5))
+                    attempts: Int(sqlite3_column_int64(handle, 4)), checksum: sqlite3_column_int64(handle, 5))
                 switch sqlite3_column_type(handle, 6) == SQLITE_NULL ? 0 : sqlite3_column_int64(handle, 6) {
                 case 1: row.verdict = .billable()
                 case 2:
@@ -1098,7 +1092,6 @@ final class Spool: Sendable {
             }
             sqlite3_reset(handle)
             if !rows.isEmpty { claimed.append(rows) }
-            try Spool.recordAttempt(db, claimed.flatMap { $0.map(\.id) })
             return claimed
         }
     }
@@ -1112,16 +1105,14 @@ final class Spool: Sendable {
             decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, index))), as: UTF8.self)
     }
 
-    /// Persists one more attempt on the given rows, before they are sent again.
+    /// Persists one more attempt on the given rows, before the request that carries them is sent.
     func markAttempted(_ ids: [Int64]) async throws {
-        try await perform { db in try Spool.recordAttempt(db, ids) }
-    }
-
-    private static func recordAttempt(_ db: Database, _ ids: [Int64]) throws {
-        let statement = try db.cachedStatement(
-            sql: "UPDATE events SET attempts = attempts + 1 WHERE id BETWEEN ? AND ?")
-        for range in Spool.ranges(ids) {
-            try statement.execute(arguments: [range.lowerBound, range.upperBound])
+        try await perform { db in
+            let statement = try db.cachedStatement(
+                sql: "UPDATE events SET attempts = attempts + 1 WHERE id BETWEEN ? AND ?")
+            for range in Spool.ranges(ids) {
+                try statement.execute(arguments: [range.lowerBound, range.upperBound])
+            }
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import LagoAPI
 import LagoEngine
 import LagoSandbox
+import TestSupport
 import Testing
 
 /// Replaying a dead letter asks Lago what it holds first, and an edit rewrites only what it changes.
@@ -48,6 +49,37 @@ import Testing
             #expect(stored?.properties["value"] == 7)
             #expect(await engine.stats().dead == 0)
             await engine.shutdown()
+        }
+    }
+
+    @Test func aBatchReadAheadButNeverSentCountsNoAttempt() async throws {
+        // Read ahead of the in-flight limit and left unsent by a stop, an event has had no request: Lago's
+        // `value_already_exist` for it afterwards is a duplicate of another event, not an earlier try that got through.
+        let directory = try TemporaryDirectory()
+        var configuration = testConfiguration(spoolPath: directory.file("spool.sqlite"))
+        configuration.maxInFlight = 1
+        configuration.maxBatchSize = 1
+        try await Sandbox.withRunning { sandbox in
+            try await storeDirectly(sandbox, duplicate("ahead-dup", value: 5))
+            sandbox.faults.latency(.seconds(2))
+            let first = try makeEngine(configuration, sandbox: sandbox)
+            first.start()
+            // One append, one claim of both batches: one goes out and waits for its answer, one waits its turn.
+            try await first.enqueue([duplicate("ahead-1", value: 1), duplicate("ahead-dup", value: 7)])
+            #expect(await eventually { await first.stats().inFlight == 1 })
+            await first.shutdown(gracePeriod: .zero)
+            sandbox.faults.latency(.zero)
+
+            let second = try makeEngine(configuration, sandbox: sandbox)
+            second.start()
+            #expect(await second.flush(deadline: .seconds(10)).pending == 0)
+            let letters = try await second.deadLetters()
+            #expect(letters.map(\.transactionID) == ["ahead-dup"], "a duplicate of another event, shown")
+            #expect(letters.first?.attempts == 1, "the one request that carried it")
+            let stats = await second.stats()
+            #expect(stats.delivered + stats.alreadyInLago == 1, "ahead-1, whichever of its two requests stored it")
+            #expect(sandbox.events().first { $0.transactionID == "ahead-dup" }?.properties["value"] == 5)
+            await second.shutdown()
         }
     }
 

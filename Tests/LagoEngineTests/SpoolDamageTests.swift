@@ -195,7 +195,7 @@ func makeSpoolFile(_ path: String, count: Int) async throws {
             spool.recoveryReport == SpoolRecoveryReport(uncleanStop: false, missingEvents: 0, missingEventsAtMost: 0))
         let rows = try await spool.claim(after: 0, maxCount: 100, maxBytes: 1 << 20)
         #expect(rows.map(\.transactionID) == (11...50).map { "old-\($0)" })
-        #expect(rows.map(\.attempts) == (11...50).map { $0 % 3 + 1 })
+        #expect(rows.map(\.attempts) == (11...50).map { $0 % 3 }, "as the old spool counted them")
         #expect(rows.allSatisfy { $0.isIntact }, "every migrated event carries its body's checksum")
         try await spool.append([NewSpoolRow(transactionID: "new", body: [1], enqueuedAt: 0)])
         let fresh = try await spool.claim(after: 50, maxCount: 10, maxBytes: 100)
