@@ -115,6 +115,24 @@ struct FaultInjectionTests {
         }
     }
 
+    @Test("latency: a request is served on arrival and answered the latency after it arrived")
+    func latencyCountsFromArrival() async throws {
+        try await withSandbox { sandbox, client in
+            // A far Lago stores an event while its answer travels: the sandbox's own work is inside the delay.
+            sandbox.faults.latency(.seconds(2))
+            let start = ContinuousClock.now
+            async let answer = client.post("/api/v1/events", event)
+            #expect(await eventually { sandbox.storedEventCount == 1 })
+            let storedAfter = ContinuousClock.now - start
+            let status = try await answer.status
+            let answeredAfter = ContinuousClock.now - start
+            #expect(status == 200)
+            #expect(answeredAfter >= .seconds(2))
+            #expect(answeredAfter - storedAfter >= .seconds(1), "stored on arrival, not after the delay")
+            sandbox.faults.latency(.zero)
+        }
+    }
+
     @Test("ackLoss 503: the batch is stored, the answer is 503; a retry sees value_already_exist")
     func ackLoss503() async throws {
         try await withSandbox { sandbox, client in

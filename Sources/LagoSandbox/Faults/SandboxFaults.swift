@@ -24,8 +24,8 @@ public enum SandboxAckLossMode: String, Sendable, Hashable, Codable {
 ///
 /// Faults apply to every request except the admin API (`/_sandbox/…`). For each request they are checked in this
 /// order, and the first that fires decides: outage, rate limit, the rate limiter's budget, fail-next, fail-fraction;
-/// then the request is served (after the configured latency), and ack loss or reset-mid-response may spoil the
-/// answer. Every answer to a request the rate limiter counts carries its three headers. Counters
+/// then the request is served, and ack loss or reset-mid-response may spoil the answer. The configured latency
+/// holds every answer back until that long after its request arrived (a request is served on arrival). Every answer to a request the rate limiter counts carries its three headers. Counters
 /// (`next: n`) count only the requests they match. All methods are thread-safe and take effect for the next request.
 public final class SandboxFaults: Sendable {
     private let state = Mutex(FaultState())
@@ -85,8 +85,9 @@ public final class SandboxFaults: Sendable {
         }
     }
 
-    /// Delays every request by `delay` before it is served (`.zero` turns it off), plus a random extra in
-    /// `0...jitter` drawn from a generator seeded with `seed` (so a run is repeatable).
+    /// Delays every answer to `delay` after its request arrived (`.zero` turns it off), plus a random extra in
+    /// `0...jitter` drawn from a generator seeded with `seed` (so a run is repeatable). The request is served on
+    /// arrival: the time the sandbox takes to serve it is part of the delay, not added to it (unless it is longer).
     public func latency(_ delay: Duration, jitter: Duration = .zero, seed: UInt64 = 0) {
         state.withLock {
             $0.latency = delay > .zero ? delay : nil

@@ -70,10 +70,16 @@ struct SandboxResponder: HTTPResponder {
             response.headers += plan.headers.filter { !own.contains($0.name.lowercased()) }
             return self.answered(response)
         }
-        if let latency = plan.latency {
-            try? await Task.sleep(for: latency)
+        // The answer leaves the configured latency after the request arrived, as from a Lago that far away: the
+        // request is served at once, so the sandbox's own work (on this machine's cores, where a real Lago's is not)
+        // is part of the delay instead of adding to it, and a wave of requests arriving together is answered on
+        // time rather than one after another.
+        let answerAt = plan.latency.map { ContinuousClock.now + $0 }
+        func awaitAnswerTime() async {
+            if let answerAt { try? await Task.sleep(until: answerAt, tolerance: .zero, clock: .continuous) }
         }
         if let early = plan.early {
+            await awaitAnswerTime()
             counters.fault()
             if early != .drop {
                 // Read (and discard) the request as Lago's proxy does before it answers: an answer sent over an
@@ -105,10 +111,12 @@ struct SandboxResponder: HTTPResponder {
         }
 
         guard let apiRequest = await apiRequest(request, context: context) else {
+            await awaitAnswerTime()
             return answered(.status(413))
         }
         if request.method == .post, path.hasPrefix("/api/v1/events") { counters.recordEventBody(apiRequest.body) }
         let response = lago.respond(to: apiRequest)
+        await awaitAnswerTime()
         switch plan.late {
         case nil:
             return answered(response)
