@@ -50,7 +50,9 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("fail-seed"), help: "Seed of the --fail-fraction generator.")
     var failSeed: UInt64 = 0
 
-    @Option(name: .customLong("latency-ms"), help: "Delay every request by N milliseconds.")
+    @Option(
+        name: .customLong("latency-ms"),
+        help: "Answer every request N milliseconds after it arrived (it is served at once).")
     var latencyMilliseconds: Int?
 
     @Option(name: .customLong("latency-jitter-ms"), help: "Add a random 0 to N milliseconds to every request's delay.")
