@@ -25,8 +25,9 @@ public enum SandboxAckLossMode: String, Sendable, Hashable, Codable {
 /// Faults apply to every request except the admin API (`/_sandbox/…`). For each request they are checked in this
 /// order, and the first that fires decides: outage, rate limit, the rate limiter's budget, fail-next, fail-fraction;
 /// then the request is served, and ack loss or reset-mid-response may spoil the answer. The configured latency
-/// holds every answer back until that long after its request arrived (a request is served on arrival). Every answer to a request the rate limiter counts carries its three headers. Counters
-/// (`next: n`) count only the requests they match. All methods are thread-safe and take effect for the next request.
+/// holds every answer back until that long after its request arrived (a request is served on arrival). Every answer
+/// to a request the rate limiter counts carries its three headers. Counters (`next: n`) count only the requests they
+/// match. All methods are thread-safe and take effect for the next request.
 public final class SandboxFaults: Sendable {
     private let state = Mutex(FaultState())
     private let now: @Sendable () -> ContinuousClock.Instant
