@@ -839,17 +839,75 @@ public final class LagoEngine: Sendable {
         return .queued(transactionID: transactionID)
     }
 
-    /// The event Lago holds under `transactionID`, or `nil` when it holds none or cannot be asked (logged).
-    private func eventInLago(transactionID: String) async -> LagoEvent? {
+    /// The event Lago holds under `transactionID`, or `nil` when it holds none or cannot be asked (logged with
+    /// `unreachable`, what is done instead).
+    private func eventInLago(
+        transactionID: String,
+        unreachable: Logger.Message =
+            "Could not ask Lago for the event before replaying it; queued, Lago's answer decides"
+    ) async -> LagoEvent? {
         do {
             return try await client.event(transactionID: transactionID)
         } catch let error as LagoAPIError where error.status == 404 {
             return nil
         } catch {
-            logger.warning(
-                "Could not ask Lago for the event before replaying it; queued, Lago's answer decides",
-                metadata: ["transaction_id": "\(transactionID)", "error": "\(error)"])
+            logger.warning(unreachable, metadata: ["transaction_id": "\(transactionID)", "error": "\(error)"])
             return nil
+        }
+    }
+
+    private static let duplicateNotAsked: Logger.Message =
+        "Could not ask Lago what it holds under a duplicate transaction id; counted as already in Lago"
+
+    /// Events Lago answered `value_already_exist` for after an earlier attempt of ours
+    /// (``BatchOutcome/alreadyInLago``): that says only that Lago holds an event under the id. The earlier request
+    /// may have stored this one, or failed before Lago stored anything (a 503, a timeout) while a different event
+    /// had the id. Lago is asked what it holds (`GET /events/{id}`, 8 at a time): an event that differs is
+    /// dead-lettered as the duplicate it is, with the differences; one held as here, or one Lago cannot be asked
+    /// about (logged), stays already in Lago.
+    private func confirmInLago(_ outcome: inout BatchOutcome, error: LagoAPIError) async {
+        let rows = outcome.alreadyInLago
+        let held: [Int64: LagoEvent] = await withTaskGroup(of: (Int64, LagoEvent?).self) { group in
+            var held: [Int64: LagoEvent] = [:]
+            var next = rows.startIndex
+            func ask(_ row: SpoolRow) {
+                group.addTask {
+                    let event = await self.eventInLago(
+                        transactionID: row.transactionID, unreachable: Self.duplicateNotAsked)
+                    return (row.id, event)
+                }
+            }
+            while next < rows.endIndex && next - rows.startIndex < 8 {
+                ask(rows[next])
+                next += 1
+            }
+            for await (id, event) in group {
+                if let event { held[id] = event }
+                if next < rows.endIndex {
+                    ask(rows[next])
+                    next += 1
+                }
+            }
+            return held
+        }
+        let reason = JSONValue.object(["transaction_id": .array([.string("value_already_exist")])])
+        outcome.alreadyInLago = []
+        for row in rows {
+            guard let inLago = held[row.id],
+                let event = try? JSONDecoder().decode(EventInput.self, from: Data(row.body))
+            else {
+                outcome.alreadyInLago.append(row)
+                continue
+            }
+            let differences = Self.differences(stored: inLago, replayed: event)
+            guard !differences.isEmpty else {
+                outcome.alreadyInLago.append(row)
+                continue
+            }
+            var dead = BatchOutcome.deadReason(error, details: reason, kind: .rejected)
+            dead.message += "; Lago holds a different event under this transaction id ("
+                + differences.joined(separator: "; ") + ")"
+            outcome.dead.append((row, dead))
         }
     }
 
@@ -1311,6 +1369,9 @@ public final class LagoEngine: Sendable {
         let latency = clock.now() - start
         let exchange = BatchOutcome.Exchange(latency: latency, error: failure, rateLimit: rateLimit)
         var outcome = BatchOutcome.classify(rows: rows, error: failure, isolated: isolated)
+        if !outcome.alreadyInLago.isEmpty, let apiError = failure as? LagoAPIError {
+            await confirmInLago(&outcome, error: apiError)
+        }
         outcome.httpStatus = status
         outcome.answer = failure == nil ? status.map { "HTTP \($0)" } : outcome.error
         let settledAt = clock.wallNow()

@@ -83,6 +83,30 @@ import Testing
         }
     }
 
+    @Test func aDuplicateAnswerAfterAFailedAttemptIsCheckedWithLago() async throws {
+        // The first request failed before Lago stored anything (503), so the retry's `value_already_exist` need not
+        // be that request getting through: one id is a different event's, the other holds this very event.
+        let directory = try TemporaryDirectory()
+        try await Sandbox.withRunning { sandbox in
+            try await storeDirectly(sandbox, duplicate("taken-1", value: 5))
+            try await storeDirectly(sandbox, duplicate("same-1", value: 9))
+            sandbox.faults.failNext(1, status: 503, pathPrefix: "/api/v1/events")
+            let engine = try makeEngine(testConfiguration(spoolPath: directory.file("spool.sqlite")), sandbox: sandbox)
+            engine.start()
+            try await engine.enqueue([duplicate("taken-1", value: 7), duplicate("same-1", value: 9)])
+            let flush = await engine.flush(deadline: .seconds(10))
+            #expect(flush.pending == 0 && flush.dead == 1)
+            let letters = try await engine.deadLetters()
+            #expect(letters.map(\.transactionID) == ["taken-1"], "a different event holds the id")
+            #expect(letters.first?.attempts == 2)
+            let message = letters.first?.reason.message ?? ""
+            #expect(message.contains("value_already_exist"), "\(message)")
+            #expect(message.contains("properties.value: Lago 5, here 7"), "\(message)")
+            #expect(await engine.stats().alreadyInLago == 1, "same-1: Lago holds it as here")
+            await engine.shutdown()
+        }
+    }
+
     @Test func aReplayOfAnEventLagoHoldsAlreadyIsSettledWithoutSending() async throws {
         let directory = try TemporaryDirectory()
         try await Sandbox.withRunning { sandbox in
