@@ -4,7 +4,8 @@ import LagoAPI
 struct BatchOutcome: Sendable {
     /// Stored by Lago now.
     var delivered: [SpoolRow] = []
-    /// Lago answered `value_already_exist` for events an earlier, unanswered try had sent: they are in Lago.
+    /// Lago answered `value_already_exist` for events an earlier, unanswered try had sent: they may be in Lago (the
+    /// engine asks Lago what it holds before it settles them so; a different event there makes a dead letter).
     var alreadyInLago: [SpoolRow] = []
     /// Taken out of delivery with their reason.
     var dead: [(row: SpoolRow, reason: DeadLetterReason)] = []

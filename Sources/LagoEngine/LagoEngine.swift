@@ -1335,8 +1335,9 @@ public final class LagoEngine: Sendable {
                 return
             }
         }
-        // The attempt is on disk before the request goes out: a `value_already_exist` answer to a later attempt
-        // then means Lago holds this event, and only then (``BatchOutcome/alreadyInLago``).
+        // The attempt is on disk before the request goes out, and only then: a `value_already_exist` answer to a
+        // later attempt may be this request's doing (``confirmInLago(_:error:)`` asks Lago), never a batch's that
+        // was read ahead and not sent.
         do {
             try await spool.markAttempted(rows.map(\.id))
         } catch {
