@@ -219,14 +219,13 @@ public struct LagoAPIError: Error, Sendable, Hashable, CustomStringConvertible {
         return details.values.allSatisfy { LagoAPIError.isDuplicateReason($0) }
     }
 
+    /// Lago's per-event reason for a `transaction_id` it holds already (one value of a batch's index-keyed
+    /// `error_details`): `{"transaction_id":["value_already_exist"]}`.
+    public static let duplicateReason: JSONValue = .object(["transaction_id": .array([.string("value_already_exist")])])
+
     /// True when a per-event reason (one value of a batch's index-keyed `error_details`) says
     /// `transaction_id: value_already_exist` and nothing else.
-    public static func isDuplicateReason(_ reason: JSONValue) -> Bool {
-        guard let fields = reason.objectValue, fields.count == 1,
-            let reasons = fields["transaction_id"]?.arrayValue
-        else { return false }
-        return reasons == [.string("value_already_exist")]
-    }
+    public static func isDuplicateReason(_ reason: JSONValue) -> Bool { reason == duplicateReason }
 
     /// How the engine must treat this error for a request that carried `eventCount` events
     /// (1 for `POST /events`).

@@ -810,7 +810,7 @@ public final class LagoEngine: Sendable {
         let changes = edit?.changes(to: letter.event)
         let replayed = letter.event.map { changes?.applied(to: $0) ?? $0 }
         if changes?.transactionID == nil, let replayed {
-            if let stored = await eventInLago(transactionID: letter.transactionID) {
+            if let stored = await eventInLago(transactionID: letter.transactionID, unreachable: Self.replayNotAsked) {
                 let differences = Self.differences(stored: stored, replayed: replayed)
                 guard differences.isEmpty else {
                     return .differsInLago(
@@ -841,11 +841,7 @@ public final class LagoEngine: Sendable {
 
     /// The event Lago holds under `transactionID`, or `nil` when it holds none or cannot be asked (logged with
     /// `unreachable`, what is done instead).
-    private func eventInLago(
-        transactionID: String,
-        unreachable: Logger.Message =
-            "Could not ask Lago for the event before replaying it; queued, Lago's answer decides"
-    ) async -> LagoEvent? {
+    private func eventInLago(transactionID: String, unreachable: Logger.Message) async -> LagoEvent? {
         do {
             return try await client.event(transactionID: transactionID)
         } catch let error as LagoAPIError where error.status == 404 {
@@ -856,6 +852,8 @@ public final class LagoEngine: Sendable {
         }
     }
 
+    private static let replayNotAsked: Logger.Message =
+        "Could not ask Lago for the event before replaying it; queued, Lago's answer decides"
     private static let duplicateNotAsked: Logger.Message =
         "Could not ask Lago what it holds under a duplicate transaction id; counted as already in Lago"
 
@@ -890,7 +888,6 @@ public final class LagoEngine: Sendable {
             }
             return held
         }
-        let reason = JSONValue.object(["transaction_id": .array([.string("value_already_exist")])])
         outcome.alreadyInLago = []
         for row in rows {
             guard let inLago = held[row.id],
@@ -904,7 +901,7 @@ public final class LagoEngine: Sendable {
                 outcome.alreadyInLago.append(row)
                 continue
             }
-            var dead = BatchOutcome.deadReason(error, details: reason, kind: .rejected)
+            var dead = BatchOutcome.deadReason(error, details: LagoAPIError.duplicateReason, kind: .rejected)
             dead.message += "; Lago holds a different event under this transaction id ("
                 + differences.joined(separator: "; ") + ")"
             outcome.dead.append((row, dead))
